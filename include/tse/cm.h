@@ -1,0 +1,128 @@
+/**
+ * @file cm.h
+ * @brief TSCF Control Messages (TR 33.830 Annex A.1): encode and decode.
+ *
+ * Pure functions over caller-provided buffers; no allocation, no state.
+ *
+ * Wire format (network byte order):
+ *   byte 0    CM_Version (high nibble, = 1) | CM_Indication (2 bits, = 0)
+ *             | reserved (2 bits, = 0)
+ *   byte 1    CM_Type
+ *   bytes 2-3 TLV_Count
+ *   bytes 4-11 Tunnel Session ID (TSID)
+ *   bytes 12-15 Sequence
+ *   then TLV_Count TLVs: type (1 byte), length (1 byte), value.
+ */
+#ifndef TSE_CM_H
+#define TSE_CM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSE_CM_VERSION 1u
+#define TSE_CM_HEADER_LEN 16u
+/** TSID of a first Configuration_Request (A.1.4: all ones). */
+#define TSE_CM_TSID_NONE UINT64_C(0xFFFFFFFFFFFFFFFF)
+/** Largest CM that tse_cm_encode() can produce with a padding TLV of 255. */
+#define TSE_CM_MAX_ENCODED (TSE_CM_HEADER_LEN + 4u + 6u + 6u + 18u + 18u + 4u + 257u)
+
+/** CM_Type values (TR 33.830 A.1.6 - A.1.8). */
+enum tse_cm_type {
+    TSE_CM_CONFIG_REQUEST = 1,
+    TSE_CM_CONFIG_RESPONSE = 2,
+    TSE_CM_RELEASE_REQUEST = 5,
+    TSE_CM_RELEASE_RESPONSE = 6,
+    TSE_CM_KEEPALIVE = 7,
+    TSE_CM_KEEPALIVE_RESPONSE = 8
+};
+
+/** TLV types (table A.1.5-1).  0-2, 7, 9-17, 20-22 and 23-255 are reserved. */
+enum tse_cm_tlv {
+    TSE_TLV_RESPONSE_CODE = 3,
+    TSE_TLV_IPV4_ADDRESS = 4,
+    TSE_TLV_IPV4_NETMASK = 5,
+    TSE_TLV_KEEPALIVE_INTERVAL = 6,
+    TSE_TLV_PADDING = 8,
+    TSE_TLV_IPV6_ADDRESS = 18,
+    TSE_TLV_IPV6_NETMASK = 19
+};
+
+/** Response_Code values (table A.1.5-2). */
+enum tse_cm_response_code {
+    TSE_RC_SUCCESS = 0,
+    TSE_RC_INVALID_TSID = 1,
+    TSE_RC_BLACKLISTED = 2,
+    TSE_RC_NO_RESOURCES = 3,
+    TSE_RC_UNAVAILABLE = 4,
+    TSE_RC_VERSION_NOT_SUPPORTED = 5
+};
+
+/** Bits of tse_cm::present: which optional fields the message carries. */
+enum tse_cm_present {
+    TSE_CM_HAS_RESPONSE_CODE = 1u << 0,
+    TSE_CM_HAS_IPV4_ADDRESS = 1u << 1,
+    TSE_CM_HAS_IPV4_NETMASK = 1u << 2,
+    TSE_CM_HAS_KEEPALIVE = 1u << 3,
+    TSE_CM_HAS_PADDING = 1u << 4,
+    TSE_CM_HAS_IPV6_ADDRESS = 1u << 5,
+    TSE_CM_HAS_IPV6_NETMASK = 1u << 6
+};
+
+/** One Control Message, decoded. */
+typedef struct tse_cm {
+    uint8_t type;            /**< enum tse_cm_type */
+    uint64_t tsid;           /**< Tunnel Session ID */
+    uint32_t seq;            /**< Sequence */
+    uint32_t present;        /**< enum tse_cm_present bits */
+    uint16_t response_code;  /**< valid with TSE_CM_HAS_RESPONSE_CODE */
+    uint16_t keepalive_s;    /**< Keep_Alive_Interval, seconds; 0 = none */
+    uint8_t ipv4_addr[4];
+    uint8_t ipv4_mask[4];
+    uint8_t ipv6_addr[16];
+    uint8_t ipv6_mask[16];
+    /** Encode: length of the Padding TLV's value (with TSE_CM_HAS_PADDING).
+     *  Decode: total value bytes of all Padding TLVs seen. */
+    uint16_t padding_len;
+    /** Decode only: reserved/unknown TLVs skipped (forward compatibility). */
+    uint16_t unknown_tlvs;
+    /** Decode only: type of the first skipped TLV (valid if unknown_tlvs). */
+    uint8_t first_unknown_tlv;
+} tse_cm;
+
+/**
+ * @brief Decode exactly one CM occupying all of @p buf[0..len).
+ *
+ * Strict: returns a distinct TSE_ERR_CM_* for each defect (see error.h).
+ * Unknown and reserved TLV types are skipped and counted in
+ * @p out->unknown_tlvs; Padding is accepted anywhere.
+ *
+ * @param[out] out  the message; fully written on success, unspecified on error
+ * @param[in]  buf  the bytes; not retained
+ * @return TSE_OK or a negative TSE_ERR_CM_* / TSE_ERR_INVALID_ARG
+ */
+int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
+
+/**
+ * @brief Encode @p m into @p buf.  TLVs are written in the order
+ *        Response_Code, IPv4 address, IPv4 netmask, IPv6 address,
+ *        IPv6 netmask, Keep_Alive_Interval, Padding.
+ * @param[out] written bytes written on success
+ * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, or TSE_ERR_INVALID_ARG (unknown
+ *         type, netmask without address, padding_len > 255)
+ */
+int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written);
+
+/** @brief Whether @p type is a response type (2, 6, 8). */
+int tse_cm_is_response(uint8_t type);
+
+/** @brief A static name for a CM_Type ("Configuration_Request", ...). */
+const char *tse_cm_type_name(uint8_t type);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSE_CM_H */

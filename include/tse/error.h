@@ -1,0 +1,114 @@
+/**
+ * @file error.h
+ * @brief libtse's one error type.
+ *
+ * Zero is success; every error is a distinct negative number, grouped by
+ * layer (ranges of 100).  tse_strerror() names each one;
+ * tse_err_is_retryable() says whether reconnecting may help.
+ */
+#ifndef TSE_ERROR_H
+#define TSE_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum tse_error {
+    TSE_OK = 0,
+
+    /* General (-1 .. -99) */
+    TSE_ERR_WOULD_BLOCK = -1,       /**< try again later (no data / no room) */
+    TSE_ERR_INVALID_ARG = -2,       /**< a public argument was invalid */
+    TSE_ERR_NO_MEMORY = -3,         /**< the allocator returned NULL */
+    TSE_ERR_BUFFER_TOO_SMALL = -4,  /**< the caller's buffer cannot hold it */
+    TSE_ERR_STATE = -5,             /**< not allowed in the current state */
+    TSE_ERR_NOT_UP = -6,            /**< the tunnel is not up */
+    TSE_ERR_QUEUE_FULL = -7,        /**< outbound queue full: packet not taken */
+    TSE_ERR_PACKET_INVALID = -8,    /**< not an IPv4/IPv6 packet, or too big */
+    TSE_ERR_RETRIES_EXHAUSTED = -9, /**< gave up after the configured retries */
+    TSE_ERR_CLOSED = -10,           /**< closed by the application */
+
+    /* Control-message decoding (-100 .. -199), TR 33.830 A.1 */
+    TSE_ERR_CM_TRUNCATED = -100,       /**< shorter than the 16-byte CM header */
+    TSE_ERR_CM_VERSION = -101,         /**< CM_Version is not 1 */
+    TSE_ERR_CM_INDICATION = -102,      /**< CM_Indication is not 0 */
+    TSE_ERR_CM_RESERVED = -103,        /**< reserved header bits are not 0 */
+    TSE_ERR_CM_TYPE = -104,            /**< unknown CM_Type */
+    TSE_ERR_CM_TLV_COUNT = -105,       /**< TLV_Count does not match the TLVs present */
+    TSE_ERR_CM_TLV_OVERRUN = -106,     /**< a TLV is longer than the bytes left */
+    TSE_ERR_CM_TLV_LENGTH = -107,      /**< a known TLV has the wrong length */
+    TSE_ERR_CM_MASK_WITHOUT_ADDR = -108, /**< netmask TLV without its address TLV */
+    TSE_ERR_CM_NO_RESPONSE_CODE = -109,  /**< response without Response_Code */
+    TSE_ERR_CM_DUPLICATE_TLV = -110,     /**< the same known TLV twice */
+
+    /* Stream framing (-150 .. -199) */
+    TSE_ERR_FRAME_NIBBLE = -150,       /**< first nibble is not 1, 4 or 6 */
+    TSE_ERR_FRAME_IPV4_IHL = -151,     /**< IPv4 IHL below 5 */
+    TSE_ERR_FRAME_IPV4_LENGTH = -152,  /**< IPv4 total length below 20 or below IHL*4 */
+    TSE_ERR_FRAME_TOO_BIG = -153,      /**< unit above the configured maximum */
+    TSE_ERR_FRAME_ENVELOPE = -154,     /**< TS 24.322 envelope type/length invalid */
+
+    /* Outer transport, reported by the port (-200 .. -299) */
+    TSE_ERR_TRANSPORT_RESOLVE = -200,  /**< name resolution failed */
+    TSE_ERR_TRANSPORT_REFUSED = -201,  /**< connection refused / unreachable */
+    TSE_ERR_TRANSPORT_TIMEOUT = -202,  /**< connect timed out */
+    TSE_ERR_TRANSPORT_RESET = -203,    /**< connection reset */
+    TSE_ERR_TRANSPORT_CLOSED = -204,   /**< peer closed the connection */
+    TSE_ERR_TRANSPORT_IO = -205,       /**< other socket error */
+
+    /* HTTP CONNECT proxy (-300 .. -399) */
+    TSE_ERR_PROXY_STATUS = -300,       /**< non-2xx reply (status, reason in event) */
+    TSE_ERR_PROXY_AUTH_FAILED = -301,  /**< 407 again after credentials were sent */
+    TSE_ERR_PROXY_AUTH_REQUIRED = -302, /**< 407 and no credentials configured */
+    TSE_ERR_PROXY_AUTH_SCHEME = -303,  /**< no supported scheme offered (Basic/Digest) */
+    TSE_ERR_PROXY_MALFORMED = -304,    /**< reply is not valid HTTP/1.x */
+    TSE_ERR_PROXY_TOO_LARGE = -305,    /**< reply head above the size limit */
+    TSE_ERR_PROXY_CLOSED = -306,       /**< proxy closed before a complete reply */
+    TSE_ERR_PROXY_TIMEOUT = -307,      /**< no complete reply in time */
+
+    /* TLS (-400 .. -499) */
+    TSE_ERR_TLS_HANDSHAKE = -400,      /**< handshake failed (other reason) */
+    TSE_ERR_TLS_CERT_UNTRUSTED = -401, /**< chain does not lead to a trust anchor */
+    TSE_ERR_TLS_CERT_EXPIRED = -402,   /**< certificate expired or not yet valid */
+    TSE_ERR_TLS_CERT_NAME = -403,      /**< certificate does not match the name */
+    TSE_ERR_TLS_PIN = -404,            /**< public-key pin mismatch */
+    TSE_ERR_TLS_CERT_OTHER = -405,     /**< certificate rejected (other reason) */
+    TSE_ERR_TLS_ALERT = -406,          /**< peer sent a fatal alert */
+    TSE_ERR_TLS_CONFIG = -407,         /**< bad trust anchors, key or settings */
+    TSE_ERR_TLS_RECORD = -408,         /**< corrupt or unexpected record */
+    TSE_ERR_TLS_TIMEOUT = -409,        /**< handshake did not finish in time */
+
+    /* TSCF control procedures (-500 .. -599) */
+    TSE_ERR_PROTO_UNEXPECTED = -500,   /**< CM type not expected in this state */
+    TSE_ERR_PROTO_TSID = -501,         /**< unexpected TSID (A.1.4) */
+    TSE_ERR_PROTO_SEQUENCE = -502,     /**< response matches no outstanding request */
+    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without inner IPv4 address */
+    TSE_ERR_PROTO_TIMEOUT = -504,      /**< no Configuration_Response in time */
+    TSE_ERR_KEEPALIVE_TIMEOUT = -505,  /**< no Keep_Alive_Response: peer dead */
+    TSE_ERR_RELEASE_TIMEOUT = -506,    /**< no Configuration_Release_Response in time */
+    TSE_ERR_SERVER_RELEASED = -507,    /**< the TSCF released the tunnel */
+
+    /* TSCF Response_Code != 0 (-600 .. -699), TR 33.830 table A.1.5-2 */
+    TSE_ERR_REJECT_INVALID_TSID = -601,  /**< code 1 */
+    TSE_ERR_REJECT_BLACKLISTED = -602,   /**< code 2 */
+    TSE_ERR_REJECT_NO_RESOURCES = -603,  /**< code 3 */
+    TSE_ERR_REJECT_UNAVAILABLE = -604,   /**< code 4 */
+    TSE_ERR_REJECT_VERSION = -605,       /**< code 5 */
+    TSE_ERR_REJECT_OTHER = -699          /**< any other non-zero code */
+};
+
+/** @brief A static, human-readable name for @p err.  Never NULL. */
+const char *tse_strerror(int err);
+
+/**
+ * @brief Whether a tunnel that failed with @p err may succeed if retried
+ *        (transport errors, timeouts, out of resources...).  Errors that
+ *        retrying cannot fix (certificate, pin, blacklisted, version,
+ *        proxy authentication) return 0.
+ */
+int tse_err_is_retryable(int err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSE_ERROR_H */

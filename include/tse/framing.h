@@ -1,0 +1,101 @@
+/**
+ * @file framing.h
+ * @brief Split the TLS-plaintext byte stream into units (CM, IPv4, IPv6).
+ *
+ * Wire profiles:
+ *  - TSE_FRAMING_TSCF (TR 33.830 Annex A): units back to back; the first
+ *    nibble says the kind (1 = CM, 4 = IPv4, 6 = IPv6) and the unit's own
+ *    header gives its length (CM: header + TLV_Count TLVs; IPv4: total
+ *    length; IPv6: 40 + payload length).
+ *  - TSE_FRAMING_FTT (TS 24.322): reserved for the Type/Length envelope;
+ *    callers select it with the same API.
+ *
+ * The deframer is incremental: feed it any fragment (one byte at a time
+ * works); it never reads past what it was given and never holds more than
+ * one maximum unit, in the caller's buffer.
+ */
+#ifndef TSE_FRAMING_H
+#define TSE_FRAMING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum tse_framing_profile {
+    TSE_FRAMING_TSCF = 0,
+    TSE_FRAMING_FTT = 1
+};
+
+enum tse_unit_kind {
+    TSE_UNIT_CM = 1,
+    TSE_UNIT_IPV4 = 4,
+    TSE_UNIT_IPV6 = 6
+};
+
+/** One complete unit.  @c data stays valid until the next call on the
+ *  deframer (it points into the caller's input or the deframer's buffer). */
+typedef struct tse_unit {
+    int kind;              /**< enum tse_unit_kind */
+    const uint8_t *data;
+    size_t len;
+} tse_unit;
+
+/** Deframer state.  Fields are private; use the functions. */
+typedef struct tse_deframer {
+    int profile;
+    uint8_t *buf;          /* caller's buffer, holds a partial unit */
+    size_t cap;            /* = maximum unit size */
+    size_t have;           /* bytes buffered */
+    size_t need;           /* total unit length once known, else 0 */
+    /* CM length walk: offset of next TLV header, TLVs still to walk */
+    size_t walk_off;
+    uint32_t walk_left;
+    int error;             /* sticky: after an error the stream is lost */
+} tse_deframer;
+
+/**
+ * @brief Initialise. @p buf (owned by the caller, valid for the deframer's
+ *        life) bounds the unit size: units longer than @p cap fail with
+ *        TSE_ERR_FRAME_TOO_BIG.  @p cap must be at least 40.
+ * @return TSE_OK or TSE_ERR_INVALID_ARG (bad profile, NULL, cap too small)
+ */
+int tse_deframer_init(tse_deframer *d, int profile, uint8_t *buf, size_t cap);
+
+/** @brief Drop any partial unit and a sticky error. */
+void tse_deframer_reset(tse_deframer *d);
+
+/**
+ * @brief Consume bytes until one unit is complete.
+ *
+ * @param[in]  in        bytes from the stream
+ * @param[in]  len       how many
+ * @param[out] consumed  bytes of @p in taken (always set)
+ * @param[out] unit      the unit when 1 is returned
+ * @return 1 a unit is complete (call again with the rest of the input);
+ *         0 all input consumed, need more;
+ *         negative TSE_ERR_FRAME_* - sticky, the stream cannot be resynced.
+ */
+int tse_deframer_feed(tse_deframer *d, const uint8_t *in, size_t len,
+                      size_t *consumed, tse_unit *unit);
+
+/** @brief Bytes of a partial unit currently held. */
+size_t tse_deframer_pending(const tse_deframer *d);
+
+/**
+ * @brief Frame one unit for sending under @p profile (a no-op copy for
+ *        TSCF; the envelope for FTT).  Returns bytes written or a negative
+ *        error (TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG).
+ */
+int tse_frame_unit(int profile, int kind, const uint8_t *data, size_t len,
+                   uint8_t *out, size_t cap);
+
+/** @brief Header overhead tse_frame_unit() adds under @p profile. */
+size_t tse_frame_overhead(int profile);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSE_FRAMING_H */

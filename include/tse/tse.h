@@ -1,0 +1,316 @@
+/**
+ * @file tse.h
+ * @brief libtse: the Tunneled Service Element (TR 33.830 8.4, Annex A).
+ *
+ * A sans-I/O engine: the port connects the outer TCP connection where the
+ * engine asks, feeds it the bytes that arrive (tse_tunnel_recv_outer()),
+ * sends what the engine has for it (tse_tunnel_outer_pending() /
+ * tse_tunnel_outer_consume()), passes the time (`now`, milliseconds of a
+ * monotonic clock), and fires tse_tunnel_handle_expiry() at
+ * tse_tunnel_expiry().  The engine never opens a socket, reads a clock,
+ * starts a thread, or allocates after tse_tunnel_new().
+ *
+ * Outer path: TCP -> [HTTP CONNECT through a proxy] -> TLS -> framing ->
+ * Configuration_Request / Response -> inner IP packets and keep-alives.
+ *
+ * Threading: a tunnel is not thread-safe; call all functions of one tunnel
+ * from one thread (or under one lock).  Tunnels are independent.
+ * Callbacks run inside the call that caused them; from a callback you may
+ * call tse_tunnel_send_packet(), tse_tunnel_state() and the getters, but
+ * not tse_tunnel_del().
+ *
+ * Typical driver loop:
+ * @code
+ *   tse_tunnel_start(t, now());
+ *   for (;;) {
+ *       int w = tse_tunnel_want(t);
+ *       if (w & TSE_WANT_CONNECT) { tse_tunnel_connect_target(t,&h,&p); start connect; }
+ *       if (w & TSE_WANT_DISCONNECT) { close socket; tse_tunnel_transport_closed(t, 0, now()); }
+ *       poll(socket for READ if w & TSE_WANT_READ, WRITE if w & TSE_WANT_WRITE,
+ *            timeout = tse_tunnel_expiry(t) - now());
+ *       on connect done: tse_tunnel_transport_connected(t, now());
+ *       on readable:     n = recv(); tse_tunnel_recv_outer(t, buf, n, now());
+ *       on writable:     n = tse_tunnel_outer_pending(t, &p); n = send(p, n);
+ *                        tse_tunnel_outer_consume(t, n);
+ *       if (now() >= tse_tunnel_expiry(t)) tse_tunnel_handle_expiry(t, now());
+ *   }
+ * @endcode
+ */
+#ifndef TSE_TSE_H
+#define TSE_TSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tse/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSE_VERSION_STRING "0.1.0"
+
+/** Milliseconds of a monotonic clock chosen by the port. */
+typedef uint64_t tse_time_ms;
+#define TSE_TIME_NEVER UINT64_MAX
+
+/** Allocator used only inside tse_tunnel_new()/tse_tunnel_del() (and by
+ *  mbed TLS during the handshake if the port routes it here). */
+typedef struct tse_mem {
+    void *user;
+    void *(*calloc)(void *user, size_t n, size_t size);
+    void (*free)(void *user, void *ptr);
+} tse_mem;
+
+/** Engine states. */
+typedef enum tse_state {
+    TSE_STATE_IDLE = 0,       /**< created, not started */
+    TSE_STATE_CONNECTING,     /**< waiting for the port's TCP connect */
+    TSE_STATE_PROXY,          /**< HTTP CONNECT exchange with the proxy */
+    TSE_STATE_TLS,            /**< TLS handshake */
+    TSE_STATE_CONFIGURING,    /**< Configuration_Request sent */
+    TSE_STATE_UP,             /**< tunnel up: inner packets flow */
+    TSE_STATE_RELEASING,      /**< Configuration_Release_Request sent */
+    TSE_STATE_BACKOFF,        /**< waiting to reconnect after a failure */
+    TSE_STATE_PAUSED,         /**< paused by the application */
+    TSE_STATE_CLOSED          /**< terminal: released or failed for good */
+} tse_state;
+
+/** Interest bits returned by tse_tunnel_want(). */
+enum tse_want {
+    TSE_WANT_CONNECT = 1u << 0,    /**< open the outer TCP connection */
+    TSE_WANT_READ = 1u << 1,       /**< deliver received bytes */
+    TSE_WANT_WRITE = 1u << 2,      /**< bytes are pending to send */
+    TSE_WANT_DISCONNECT = 1u << 3  /**< close the outer connection */
+};
+
+/** The negotiated tunnel configuration (Configuration_Response). */
+typedef struct tse_tunnel_config {
+    uint64_t tsid;            /**< TSID assigned by the TSCF (A.1.4) */
+    uint8_t ipv4[4];          /**< inner IPv4 address */
+    uint8_t ipv4_mask[4];     /**< its netmask (255.255.255.255 if absent) */
+    int has_ipv6;
+    uint8_t ipv6[16];
+    uint8_t ipv6_mask[16];
+    uint16_t keepalive_s;     /**< Keep_Alive_Interval; 0 = none */
+    int resumed;              /**< 1 if the previous TSID was accepted */
+    int via_proxy;            /**< 1 if the outer path used HTTP CONNECT */
+    uint16_t tls_version;     /**< 0x0303 TLS 1.2, 0x0304 TLS 1.3 */
+    const char *tls_suite;    /**< cipher suite name (static) */
+} tse_tunnel_config;
+
+typedef enum tse_event_type {
+    TSE_EV_STATE = 1,       /**< state changed (old_state -> state) */
+    TSE_EV_TUNNEL_UP,       /**< config valid; inner packets may flow */
+    TSE_EV_TUNNEL_DOWN,     /**< tunnel lost or closed; error says why */
+    TSE_EV_ADDR_CHANGED,    /**< a resume gave a different inner address */
+    TSE_EV_WARNING,         /**< something to log loudly (e.g. insecure mode) */
+    TSE_EV_RECONNECT        /**< reconnect scheduled in retry_in_ms */
+} tse_event_type;
+
+/** An event; valid only during the callback. */
+typedef struct tse_event {
+    tse_event_type type;
+    tse_state state;
+    tse_state old_state;
+    int error;                        /**< TSE_ERR_* for DOWN/RECONNECT */
+    const tse_tunnel_config *config;  /**< for UP / ADDR_CHANGED */
+    int proxy_status;                 /**< HTTP status for TSE_ERR_PROXY_* */
+    int response_code;                /**< TSCF Response_Code for REJECT_* */
+    uint32_t retry_in_ms;             /**< for RECONNECT */
+    const char *detail;               /**< human text (reason phrase, cert
+                                           failure...) or NULL */
+} tse_event;
+
+typedef struct tse_callbacks {
+    /** Required: events (state, up, down...). */
+    void (*on_event)(void *user, const tse_event *ev);
+    /** Required: an inbound inner IP packet; @p pkt valid only during the call. */
+    void (*on_packet)(void *user, const uint8_t *pkt, size_t len);
+    /** Required: fill @p buf with @p len random bytes; 0 on success.
+     *  Seeds mbed TLS's DRBG and the backoff jitter. */
+    int (*entropy)(void *user, uint8_t *buf, size_t len);
+} tse_callbacks;
+
+/** Runtime settings; fill with tse_settings_default() first.  Strings and
+ *  buffers are copied or parsed by tse_tunnel_new(); they need not outlive it. */
+typedef struct tse_settings {
+    /* TSCF */
+    const char *server_host;   /**< name or literal address (required) */
+    uint16_t server_port;      /**< default 443 */
+    const char *sni;           /**< default: server_host if it is a name;
+                                    also the name verified in the certificate */
+
+    /* HTTP proxy (optional) */
+    const char *proxy_host;    /**< NULL = connect directly */
+    uint16_t proxy_port;       /**< default 8080 */
+    const char *proxy_user;    /**< Basic/Digest credentials, or NULL */
+    const char *proxy_pass;
+    const char *user_agent;    /**< default "libtse/<version>" */
+    /** Extra header line marking the CONNECT as IMS traffic (TR 4.8.4),
+     *  e.g. "X-IMS-Tunnel: tscf"; NULL for none.  Default NULL (see README:
+     *  no name is standardised and unknown headers can trip DPI). */
+    const char *proxy_marker_header;
+
+    /* TLS */
+    const uint8_t *ca;         /**< trust anchors, PEM (NUL-terminated) or DER */
+    size_t ca_len;             /**< including the NUL for PEM */
+    const uint8_t *pin_sha256; /**< 32-byte SHA-256 of the server's
+                                    SubjectPublicKeyInfo, or NULL */
+    const uint8_t *client_cert; size_t client_cert_len; /**< optional */
+    const uint8_t *client_key;  size_t client_key_len;  /**< optional */
+    /** LAB ONLY: skip certificate verification.  Emits TSE_EV_WARNING every
+     *  time a connection is made with it.  Never ship with this set. */
+    int tls_insecure_lab_only_skip_verify;
+
+    /* Control procedures */
+    uint8_t request_ipv4[4];     /**< 0.0.0.0 = any */
+    uint8_t request_ipv4_mask[4];/**< default 255.255.255.255 */
+    int request_ipv6;            /**< include IPv6 address/netmask TLVs */
+    uint8_t request_ipv6[16];    /**< :: = any */
+    uint8_t request_ipv6_mask[16];
+    uint16_t request_keepalive_s;/**< 0 = do not request one */
+
+    /* Timers, milliseconds */
+    uint32_t connect_timeout_ms;   /**< TCP connect (enforced by the engine) */
+    uint32_t proxy_timeout_ms;     /**< CONNECT reply */
+    uint32_t tls_timeout_ms;       /**< TLS handshake */
+    uint32_t config_timeout_ms;    /**< Configuration_Response */
+    uint32_t ka_response_timeout_ms; /**< Keep_Alive_Response; then dead */
+    uint32_t release_timeout_ms;   /**< Configuration_Release_Response */
+
+    /* Reconnect with exponential backoff and jitter */
+    int auto_reconnect;            /**< default 1 */
+    uint32_t backoff_initial_ms;   /**< default 1000 */
+    uint32_t backoff_max_ms;       /**< default 60000 */
+    uint32_t max_retries;          /**< 0 = forever */
+
+    /* Buffers */
+    size_t outq_size;     /**< outbound plaintext queue, bytes (default 16384) */
+    size_t max_unit;      /**< largest inbound unit (default 2048) */
+    int framing;          /**< enum tse_framing_profile (default TSCF) */
+} tse_settings;
+
+typedef struct tse_stats {
+    uint64_t packets_out, bytes_out, packets_in, bytes_in;
+    uint64_t queue_full_drops;   /**< send_packet calls refused */
+    uint32_t keepalives_sent, keepalive_responses;
+    uint32_t reconnects, resumes;
+    uint32_t unknown_tlvs;       /**< reserved TLVs skipped */
+} tse_stats;
+
+typedef struct tse_tunnel tse_tunnel;
+
+/** @brief Fill @p s with the defaults documented on each field. */
+void tse_settings_default(tse_settings *s);
+
+/**
+ * @brief Create a tunnel.  All memory it will use is allocated here through
+ *        @p mem (engine context, queues, TLS contexts).
+ * @param[out] out   the tunnel
+ * @param[in]  s     settings (copied)
+ * @param[in]  cb    callbacks (copied); on_event, on_packet, entropy required
+ * @param[in]  mem   allocator (copied); must outlive the tunnel's user
+ * @param[in]  user  passed to every callback
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY, TSE_ERR_TLS_CONFIG
+ */
+int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
+                   const tse_callbacks *cb, const tse_mem *mem, void *user);
+
+/** @brief Free everything.  NULL is fine.  Not from a callback. */
+void tse_tunnel_del(tse_tunnel *t);
+
+/** @brief Begin: the engine will want a connection. */
+int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
+
+/** @brief Interest: TSE_WANT_* bits. */
+unsigned tse_tunnel_want(const tse_tunnel *t);
+
+/** @brief Where to open the outer TCP connection (proxy or TSCF).
+ *  Valid while TSE_WANT_CONNECT is set.  @p host stays valid until the
+ *  next call on the tunnel. */
+int tse_tunnel_connect_target(const tse_tunnel *t, const char **host,
+                              uint16_t *port);
+
+/** @brief The port's connect succeeded. */
+int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
+
+/**
+ * @brief The outer connection is gone: a connect failure, a reset, EOF, or
+ *        the port closing it because TSE_WANT_DISCONNECT was set.
+ * @param err  TSE_ERR_TRANSPORT_* for the cause; 0 when acknowledging
+ *             TSE_WANT_DISCONNECT.
+ */
+int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
+
+/**
+ * @brief Feed bytes received on the outer connection.  All are consumed;
+ *        inbound inner packets are delivered through on_packet before it
+ *        returns.
+ * @return TSE_OK, or the error that ended the connection (also reported
+ *         as an event; the engine then wants DISCONNECT).
+ */
+int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
+                          tse_time_ms now);
+
+/**
+ * @brief Bytes to send on the outer connection.  Moves queued inner
+ *        packets and CMs into TLS records first.
+ * @param[out] data  points into the engine's buffer; valid until the next
+ *                   call on the tunnel
+ * @return number of bytes (0 = nothing)
+ */
+size_t tse_tunnel_outer_pending(tse_tunnel *t, const uint8_t **data);
+
+/** @brief @p n bytes of what outer_pending() returned were sent. */
+void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
+
+/** @brief The next time tse_tunnel_handle_expiry() must run, or TSE_TIME_NEVER. */
+tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
+
+/** @brief Run due timers (timeouts, keep-alive, reconnect). */
+int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
+
+/**
+ * @brief Queue one inner IP packet (IPv4 or IPv6) for the tunnel.
+ * @return TSE_OK (copied; the caller keeps @p pkt), TSE_ERR_NOT_UP,
+ *         TSE_ERR_QUEUE_FULL (not taken: retry after the outer connection
+ *         drains), TSE_ERR_PACKET_INVALID.
+ */
+int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                           tse_time_ms now);
+
+/** @brief Free bytes in the outbound queue. */
+size_t tse_tunnel_queue_space(const tse_tunnel *t);
+
+/** @brief Graceful close: Configuration_Release_Request, wait
+ *         release_timeout_ms for the response, then CLOSED. */
+int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
+
+/** @brief Drop the outer connection now and reconnect at once, resuming
+ *         the tunnel (the network changed). */
+int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
+
+/** @brief Drop the outer connection and stay PAUSED (TSID kept). */
+int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
+
+/** @brief Leave PAUSED: reconnect and resume. */
+int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
+
+tse_state tse_tunnel_state(const tse_tunnel *t);
+/** @brief The negotiated configuration, or NULL if never up. */
+const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
+/** @brief The error that ended the last connection (0 if none). */
+int tse_tunnel_last_error(const tse_tunnel *t);
+
+const char *tse_state_name(tse_state s);
+
+/** @brief Bytes tse_tunnel_new() allocates for @p s (engine + buffers,
+ *         without mbed TLS's own record buffers). */
+size_t tse_tunnel_footprint(const tse_settings *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSE_TSE_H */
