@@ -1,0 +1,129 @@
+/* Error names and the retry predicate (include/tse/error.h). */
+#include "tse/error.h"
+
+const char *tse_strerror(int err)
+{
+    switch (err) {
+    case TSE_OK: return "success";
+    case TSE_ERR_WOULD_BLOCK: return "would block";
+    case TSE_ERR_INVALID_ARG: return "invalid argument";
+    case TSE_ERR_NO_MEMORY: return "out of memory";
+    case TSE_ERR_BUFFER_TOO_SMALL: return "buffer too small";
+    case TSE_ERR_STATE: return "not allowed in this state";
+    case TSE_ERR_NOT_UP: return "tunnel is not up";
+    case TSE_ERR_QUEUE_FULL: return "outbound queue full";
+    case TSE_ERR_PACKET_INVALID: return "not a valid IPv4/IPv6 packet or too big";
+    case TSE_ERR_RETRIES_EXHAUSTED: return "reconnect attempts exhausted";
+    case TSE_ERR_CLOSED: return "closed by the application";
+
+    case TSE_ERR_CM_TRUNCATED: return "CM: shorter than the 16-byte header";
+    case TSE_ERR_CM_VERSION: return "CM: CM_Version is not 1";
+    case TSE_ERR_CM_INDICATION: return "CM: CM_Indication is not 0";
+    case TSE_ERR_CM_RESERVED: return "CM: reserved header bits are not 0";
+    case TSE_ERR_CM_TYPE: return "CM: unknown CM_Type";
+    case TSE_ERR_CM_TLV_COUNT: return "CM: TLV_Count does not match the TLVs present";
+    case TSE_ERR_CM_TLV_OVERRUN: return "CM: TLV longer than the bytes left";
+    case TSE_ERR_CM_TLV_LENGTH: return "CM: known TLV with the wrong length";
+    case TSE_ERR_CM_MASK_WITHOUT_ADDR: return "CM: netmask without its address";
+    case TSE_ERR_CM_NO_RESPONSE_CODE: return "CM: response without Response_Code";
+    case TSE_ERR_CM_DUPLICATE_TLV: return "CM: the same TLV twice";
+
+    case TSE_ERR_FRAME_NIBBLE: return "framing: first nibble is not 1, 4 or 6";
+    case TSE_ERR_FRAME_IPV4_IHL: return "framing: IPv4 IHL below 5";
+    case TSE_ERR_FRAME_IPV4_LENGTH: return "framing: IPv4 total length below its header";
+    case TSE_ERR_FRAME_TOO_BIG: return "framing: unit above the maximum size";
+    case TSE_ERR_FRAME_ENVELOPE: return "framing: invalid envelope type or length";
+
+    case TSE_ERR_TRANSPORT_RESOLVE: return "transport: name resolution failed";
+    case TSE_ERR_TRANSPORT_REFUSED: return "transport: connection refused or unreachable";
+    case TSE_ERR_TRANSPORT_TIMEOUT: return "transport: connect timed out";
+    case TSE_ERR_TRANSPORT_RESET: return "transport: connection reset";
+    case TSE_ERR_TRANSPORT_CLOSED: return "transport: peer closed the connection";
+    case TSE_ERR_TRANSPORT_IO: return "transport: socket error";
+
+    case TSE_ERR_PROXY_STATUS: return "proxy: CONNECT refused (non-2xx status)";
+    case TSE_ERR_PROXY_AUTH_FAILED: return "proxy: authentication failed (407 after credentials)";
+    case TSE_ERR_PROXY_AUTH_REQUIRED: return "proxy: authentication required, no credentials configured";
+    case TSE_ERR_PROXY_AUTH_SCHEME: return "proxy: no supported authentication scheme (Basic, Digest)";
+    case TSE_ERR_PROXY_MALFORMED: return "proxy: malformed HTTP reply";
+    case TSE_ERR_PROXY_TOO_LARGE: return "proxy: reply head too large";
+    case TSE_ERR_PROXY_CLOSED: return "proxy: closed before a complete reply";
+    case TSE_ERR_PROXY_TIMEOUT: return "proxy: no reply in time";
+
+    case TSE_ERR_TLS_HANDSHAKE: return "TLS: handshake failed";
+    case TSE_ERR_TLS_CERT_UNTRUSTED: return "TLS: certificate not trusted (unknown CA)";
+    case TSE_ERR_TLS_CERT_EXPIRED: return "TLS: certificate expired or not yet valid";
+    case TSE_ERR_TLS_CERT_NAME: return "TLS: certificate name mismatch";
+    case TSE_ERR_TLS_PIN: return "TLS: public-key pin mismatch";
+    case TSE_ERR_TLS_CERT_OTHER: return "TLS: certificate rejected";
+    case TSE_ERR_TLS_ALERT: return "TLS: fatal alert from peer";
+    case TSE_ERR_TLS_CONFIG: return "TLS: bad configuration (trust anchors, key)";
+    case TSE_ERR_TLS_RECORD: return "TLS: corrupt or unexpected record";
+    case TSE_ERR_TLS_TIMEOUT: return "TLS: handshake timed out";
+
+    case TSE_ERR_PROTO_UNEXPECTED: return "TSCF: unexpected control message";
+    case TSE_ERR_PROTO_TSID: return "TSCF: unexpected tunnel session ID";
+    case TSE_ERR_PROTO_SEQUENCE: return "TSCF: response matches no outstanding request";
+    case TSE_ERR_PROTO_NO_ADDRESS: return "TSCF: success response without inner IPv4 address";
+    case TSE_ERR_PROTO_TIMEOUT: return "TSCF: no Configuration_Response in time";
+    case TSE_ERR_KEEPALIVE_TIMEOUT: return "TSCF: no Keep_Alive_Response, peer dead";
+    case TSE_ERR_RELEASE_TIMEOUT: return "TSCF: no Configuration_Release_Response in time";
+    case TSE_ERR_SERVER_RELEASED: return "TSCF: tunnel released by the server";
+
+    case TSE_ERR_REJECT_INVALID_TSID: return "TSCF rejected: invalid tunnel session ID (1)";
+    case TSE_ERR_REJECT_BLACKLISTED: return "TSCF rejected: source address blacklisted (2)";
+    case TSE_ERR_REJECT_NO_RESOURCES: return "TSCF rejected: out of tunnel resources (3)";
+    case TSE_ERR_REJECT_UNAVAILABLE: return "TSCF rejected: service unavailable (4)";
+    case TSE_ERR_REJECT_VERSION: return "TSCF rejected: version not supported (5)";
+    case TSE_ERR_REJECT_OTHER: return "TSCF rejected: unknown response code";
+    default: return "unknown error";
+    }
+}
+
+int tse_err_is_retryable(int err)
+{
+    switch (err) {
+    case TSE_ERR_TRANSPORT_RESOLVE:
+    case TSE_ERR_TRANSPORT_REFUSED:
+    case TSE_ERR_TRANSPORT_TIMEOUT:
+    case TSE_ERR_TRANSPORT_RESET:
+    case TSE_ERR_TRANSPORT_CLOSED:
+    case TSE_ERR_TRANSPORT_IO:
+    case TSE_ERR_PROXY_CLOSED:
+    case TSE_ERR_PROXY_TIMEOUT:
+    case TSE_ERR_PROXY_STATUS:      /* 502/503/504 from the proxy are transient */
+    case TSE_ERR_TLS_HANDSHAKE:
+    case TSE_ERR_TLS_ALERT:
+    case TSE_ERR_TLS_RECORD:
+    case TSE_ERR_TLS_TIMEOUT:
+    case TSE_ERR_PROTO_UNEXPECTED:
+    case TSE_ERR_PROTO_TSID:
+    case TSE_ERR_PROTO_SEQUENCE:
+    case TSE_ERR_PROTO_NO_ADDRESS:
+    case TSE_ERR_PROTO_TIMEOUT:
+    case TSE_ERR_KEEPALIVE_TIMEOUT:
+    case TSE_ERR_SERVER_RELEASED:
+    case TSE_ERR_REJECT_INVALID_TSID: /* retried as a fresh tunnel */
+    case TSE_ERR_REJECT_NO_RESOURCES:
+    case TSE_ERR_REJECT_UNAVAILABLE:
+    case TSE_ERR_FRAME_NIBBLE:
+    case TSE_ERR_FRAME_IPV4_IHL:
+    case TSE_ERR_FRAME_IPV4_LENGTH:
+    case TSE_ERR_FRAME_TOO_BIG:
+    case TSE_ERR_FRAME_ENVELOPE:
+    case TSE_ERR_CM_TRUNCATED:
+    case TSE_ERR_CM_VERSION:
+    case TSE_ERR_CM_INDICATION:
+    case TSE_ERR_CM_RESERVED:
+    case TSE_ERR_CM_TYPE:
+    case TSE_ERR_CM_TLV_COUNT:
+    case TSE_ERR_CM_TLV_OVERRUN:
+    case TSE_ERR_CM_TLV_LENGTH:
+    case TSE_ERR_CM_MASK_WITHOUT_ADDR:
+    case TSE_ERR_CM_NO_RESPONSE_CODE:
+    case TSE_ERR_CM_DUPLICATE_TLV:
+        return 1;
+    default:
+        return 0;
+    }
+}
