@@ -96,9 +96,26 @@ typedef struct tse_cm {
 /**
  * @brief Decode exactly one CM occupying all of @p buf[0..len).
  *
- * Strict: returns a distinct TSE_ERR_CM_* for each defect (see error.h).
- * Unknown and reserved TLV types are skipped and counted in
- * @p out->unknown_tlvs; Padding is accepted anywhere.
+ * Strict: returns a distinct TSE_ERR_CM_* for each defect (see error.h),
+ * checked in this order: length < 16 (TRUNCATED); CM_Version, CM_Indication,
+ * reserved bits, CM_Type; then TLV by TLV: buffer ends on a TLV boundary
+ * before TLV_Count TLVs (TLV_COUNT), header or value past the end
+ * (TLV_OVERRUN), known TLV of the wrong size (TLV_LENGTH), known TLV seen
+ * twice (DUPLICATE_TLV); bytes left after TLV_Count TLVs (TLV_COUNT); a
+ * netmask without its address (MASK_WITHOUT_ADDR); Configuration_Response or
+ * Configuration_Release_Response without Response_Code (NO_RESPONSE_CODE).
+ *
+ * Response_Code is REQUIRED in types 2 and 6 (tables A.1.5-1 "not optional
+ * in responses", A.1.6-4, A.1.7-3) and OPTIONAL in Keep_Alive_Response (8):
+ * table A.1.8-2 gives it "TLV_Count 0 - No additional TLVs in KAM
+ * response", which is more specific than A.1.5-2's general sentence.
+ *
+ * Lenient where the TR is silent: TLVs in any order, TLVs in messages whose
+ * table lists none (e.g. Keep_Alive) are accepted and reported.  Unknown and
+ * reserved TLV types are skipped and counted in @p out->unknown_tlvs;
+ * Padding is accepted anywhere, any length, repeated: the lengths are summed
+ * into @p out->padding_len (saturating at 65535).  Fields whose presence
+ * bit is clear are zero.
  *
  * @param[out] out  the message; fully written on success, unspecified on error
  * @param[in]  buf  the bytes; not retained
@@ -109,10 +126,15 @@ int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
 /**
  * @brief Encode @p m into @p buf.  TLVs are written in the order
  *        Response_Code, IPv4 address, IPv4 netmask, IPv6 address,
- *        IPv6 netmask, Keep_Alive_Interval, Padding.
- * @param[out] written bytes written on success
+ *        IPv6 netmask, Keep_Alive_Interval, Padding (one TLV of
+ *        @c padding_len zero bytes).  Fields whose presence bit is clear,
+ *        @c unknown_tlvs and @c first_unknown_tlv are ignored.  Whatever
+ *        this function writes, tse_cm_decode() accepts and decodes to the
+ *        same fields.
+ * @param[out] written bytes written on success (0 on error)
  * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, or TSE_ERR_INVALID_ARG (unknown
- *         type, netmask without address, padding_len > 255)
+ *         type, netmask without address, padding_len > 255, type 2 or 6
+ *         without TSE_CM_HAS_RESPONSE_CODE)
  */
 int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written);
 

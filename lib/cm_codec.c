@@ -1,0 +1,275 @@
+/* TSCF Control Messages (TR 33.830 Annex A.1): encode and decode.
+ *
+ * Pure functions over caller buffers: no allocation, no state.  The decoder
+ * is strict about everything the TR fixes (header bits, TLV sizes, the
+ * netmask/address pairing, Response_Code in responses) and lenient about
+ * what it leaves open (TLV order, reserved TLV types, Padding anywhere).
+ */
+#include "tse/cm.h"
+#include "tse/error.h"
+
+#include <string.h>
+
+static uint16_t get16(const uint8_t *p)
+{
+    return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
+           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static int known_type(uint8_t type)
+{
+    switch (type) {
+    case TSE_CM_CONFIG_REQUEST:
+    case TSE_CM_CONFIG_RESPONSE:
+    case TSE_CM_RELEASE_REQUEST:
+    case TSE_CM_RELEASE_RESPONSE:
+    case TSE_CM_KEEPALIVE:
+    case TSE_CM_KEEPALIVE_RESPONSE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int tse_cm_is_response(uint8_t type)
+{
+    return type == TSE_CM_CONFIG_RESPONSE || type == TSE_CM_RELEASE_RESPONSE ||
+           type == TSE_CM_KEEPALIVE_RESPONSE;
+}
+
+/* Responses that must carry Response_Code.  Table A.1.5-1 says it is "not
+ * optional in responses" and A.1.5-2 that every response carries one, but
+ * table A.1.8-2 gives Keep_Alive_Response TLV_Count 0 ("No additional TLVs
+ * in KAM response").  The specific table wins for type 8: Response_Code is
+ * optional there, required for types 2 (table A.1.6-4) and 6 (A.1.7-3). */
+static int needs_response_code(uint8_t type)
+{
+    return type == TSE_CM_CONFIG_RESPONSE || type == TSE_CM_RELEASE_RESPONSE;
+}
+
+const char *tse_cm_type_name(uint8_t type)
+{
+    switch (type) {
+    case TSE_CM_CONFIG_REQUEST: return "Configuration_Request";
+    case TSE_CM_CONFIG_RESPONSE: return "Configuration_Response";
+    case TSE_CM_RELEASE_REQUEST: return "Configuration_Release_Request";
+    case TSE_CM_RELEASE_RESPONSE: return "Configuration_Release_Response";
+    case TSE_CM_KEEPALIVE: return "Keep_Alive";
+    case TSE_CM_KEEPALIVE_RESPONSE: return "Keep_Alive_Response";
+    default: return "unknown";
+    }
+}
+
+/* For a known fixed-size TLV: its presence bit, required length and where
+ * its value goes.  Returns 0 for Padding and reserved types. */
+static uint32_t tlv_slot(tse_cm *m, uint8_t t, size_t *want, uint8_t **dst)
+{
+    switch (t) {
+    case TSE_TLV_RESPONSE_CODE:
+        *want = 2; *dst = NULL;
+        return TSE_CM_HAS_RESPONSE_CODE;
+    case TSE_TLV_IPV4_ADDRESS:
+        *want = 4; *dst = m->ipv4_addr;
+        return TSE_CM_HAS_IPV4_ADDRESS;
+    case TSE_TLV_IPV4_NETMASK:
+        *want = 4; *dst = m->ipv4_mask;
+        return TSE_CM_HAS_IPV4_NETMASK;
+    case TSE_TLV_KEEPALIVE_INTERVAL:
+        *want = 2; *dst = NULL;
+        return TSE_CM_HAS_KEEPALIVE;
+    case TSE_TLV_IPV6_ADDRESS:
+        *want = 16; *dst = m->ipv6_addr;
+        return TSE_CM_HAS_IPV6_ADDRESS;
+    case TSE_TLV_IPV6_NETMASK:
+        *want = 16; *dst = m->ipv6_mask;
+        return TSE_CM_HAS_IPV6_NETMASK;
+    default:
+        return 0;
+    }
+}
+
+int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len)
+{
+    size_t off;
+    uint32_t i, count;
+
+    if (out == NULL || (buf == NULL && len > 0))
+        return TSE_ERR_INVALID_ARG;
+    memset(out, 0, sizeof(*out));
+
+    /* Header, table A.1.3: checked in byte order so that each defect maps
+     * to exactly one error. */
+    if (len < TSE_CM_HEADER_LEN)
+        return TSE_ERR_CM_TRUNCATED;
+    if ((buf[0] >> 4) != TSE_CM_VERSION)
+        return TSE_ERR_CM_VERSION;
+    if (((buf[0] >> 2) & 3u) != 0)
+        return TSE_ERR_CM_INDICATION;
+    if ((buf[0] & 3u) != 0)
+        return TSE_ERR_CM_RESERVED;
+    if (!known_type(buf[1]))
+        return TSE_ERR_CM_TYPE;
+    out->type = buf[1];
+    count = get16(buf + 2);
+    out->tsid = ((uint64_t)get32(buf + 4) << 32) | get32(buf + 8);
+    out->seq = get32(buf + 12);
+
+    off = TSE_CM_HEADER_LEN;
+    for (i = 0; i < count; i++) {
+        uint8_t t;
+        size_t l, want = 0;
+        uint8_t *dst = NULL;
+        uint32_t bit;
+        const uint8_t *v;
+
+        if (off == len)
+            return TSE_ERR_CM_TLV_COUNT; /* fewer TLVs than TLV_Count */
+        if (len - off < 2)
+            return TSE_ERR_CM_TLV_OVERRUN;
+        t = buf[off];
+        l = buf[off + 1];
+        if (len - off - 2 < l)
+            return TSE_ERR_CM_TLV_OVERRUN;
+        v = buf + off + 2;
+        off += 2 + l;
+
+        if (t == TSE_TLV_PADDING) {
+            /* Table A.1.5-1: any length, for alignment; may repeat.  The
+             * sum saturates (a 16-bit field cannot hold 65535 * 255). */
+            unsigned long sum = (unsigned long)out->padding_len + l;
+            out->padding_len = (uint16_t)(sum > 0xFFFFu ? 0xFFFFu : sum);
+            out->present |= TSE_CM_HAS_PADDING;
+            continue;
+        }
+        bit = tlv_slot(out, t, &want, &dst);
+        if (bit == 0) {
+            /* Reserved types (0-2, 7, 9-17, 20-255): skip, for forward
+             * compatibility, and remember that we did. */
+            if (out->unknown_tlvs == 0)
+                out->first_unknown_tlv = t;
+            out->unknown_tlvs++;
+            continue;
+        }
+        if (l != want)
+            return TSE_ERR_CM_TLV_LENGTH;
+        if (out->present & bit)
+            return TSE_ERR_CM_DUPLICATE_TLV;
+        out->present |= bit;
+        if (dst != NULL)
+            memcpy(dst, v, want);
+        else if (t == TSE_TLV_RESPONSE_CODE)
+            out->response_code = get16(v);
+        else
+            out->keepalive_s = get16(v);
+    }
+    if (off != len)
+        return TSE_ERR_CM_TLV_COUNT; /* bytes after the counted TLVs */
+
+    /* Table A.1.5-1: a netmask "MUST be used only with" its address. */
+    if (((out->present & TSE_CM_HAS_IPV4_NETMASK) &&
+         !(out->present & TSE_CM_HAS_IPV4_ADDRESS)) ||
+        ((out->present & TSE_CM_HAS_IPV6_NETMASK) &&
+         !(out->present & TSE_CM_HAS_IPV6_ADDRESS)))
+        return TSE_ERR_CM_MASK_WITHOUT_ADDR;
+    if (needs_response_code(out->type) &&
+        !(out->present & TSE_CM_HAS_RESPONSE_CODE))
+        return TSE_ERR_CM_NO_RESPONSE_CODE;
+    return TSE_OK;
+}
+
+static uint8_t *put_tlv(uint8_t *p, uint8_t type, const uint8_t *v, uint8_t l)
+{
+    p[0] = type;
+    p[1] = l;
+    if (v != NULL)
+        memcpy(p + 2, v, l);
+    else
+        memset(p + 2, 0, l);
+    return p + 2 + l;
+}
+
+int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written)
+{
+    uint32_t pr;
+    size_t need = TSE_CM_HEADER_LEN;
+    uint16_t count = 0;
+    uint8_t tmp[2];
+    uint8_t *p;
+
+    if (written != NULL)
+        *written = 0;
+    if (m == NULL || written == NULL || (buf == NULL && cap > 0))
+        return TSE_ERR_INVALID_ARG;
+    pr = m->present;
+    if (!known_type(m->type))
+        return TSE_ERR_INVALID_ARG;
+    /* Refuse what the decoder would refuse, so encode output always
+     * decodes back to the same message. */
+    if (((pr & TSE_CM_HAS_IPV4_NETMASK) && !(pr & TSE_CM_HAS_IPV4_ADDRESS)) ||
+        ((pr & TSE_CM_HAS_IPV6_NETMASK) && !(pr & TSE_CM_HAS_IPV6_ADDRESS)))
+        return TSE_ERR_INVALID_ARG;
+    if (needs_response_code(m->type) && !(pr & TSE_CM_HAS_RESPONSE_CODE))
+        return TSE_ERR_INVALID_ARG;
+    if ((pr & TSE_CM_HAS_PADDING) && m->padding_len > 255)
+        return TSE_ERR_INVALID_ARG;
+
+    if (pr & TSE_CM_HAS_RESPONSE_CODE) { need += 4; count++; }
+    if (pr & TSE_CM_HAS_IPV4_ADDRESS) { need += 6; count++; }
+    if (pr & TSE_CM_HAS_IPV4_NETMASK) { need += 6; count++; }
+    if (pr & TSE_CM_HAS_IPV6_ADDRESS) { need += 18; count++; }
+    if (pr & TSE_CM_HAS_IPV6_NETMASK) { need += 18; count++; }
+    if (pr & TSE_CM_HAS_KEEPALIVE) { need += 4; count++; }
+    if (pr & TSE_CM_HAS_PADDING) { need += 2u + m->padding_len; count++; }
+    if (need > cap)
+        return TSE_ERR_BUFFER_TOO_SMALL;
+
+    p = buf;
+    p[0] = (uint8_t)(TSE_CM_VERSION << 4); /* CM_Indication 0, reserved 0 */
+    p[1] = m->type;
+    put16(p + 2, count);
+    put32(p + 4, (uint32_t)(m->tsid >> 32));
+    put32(p + 8, (uint32_t)m->tsid);
+    put32(p + 12, m->seq);
+    p += TSE_CM_HEADER_LEN;
+
+    if (pr & TSE_CM_HAS_RESPONSE_CODE) {
+        put16(tmp, m->response_code);
+        p = put_tlv(p, TSE_TLV_RESPONSE_CODE, tmp, 2);
+    }
+    if (pr & TSE_CM_HAS_IPV4_ADDRESS)
+        p = put_tlv(p, TSE_TLV_IPV4_ADDRESS, m->ipv4_addr, 4);
+    if (pr & TSE_CM_HAS_IPV4_NETMASK)
+        p = put_tlv(p, TSE_TLV_IPV4_NETMASK, m->ipv4_mask, 4);
+    if (pr & TSE_CM_HAS_IPV6_ADDRESS)
+        p = put_tlv(p, TSE_TLV_IPV6_ADDRESS, m->ipv6_addr, 16);
+    if (pr & TSE_CM_HAS_IPV6_NETMASK)
+        p = put_tlv(p, TSE_TLV_IPV6_NETMASK, m->ipv6_mask, 16);
+    if (pr & TSE_CM_HAS_KEEPALIVE) {
+        put16(tmp, m->keepalive_s);
+        p = put_tlv(p, TSE_TLV_KEEPALIVE_INTERVAL, tmp, 2);
+    }
+    if (pr & TSE_CM_HAS_PADDING)
+        p = put_tlv(p, TSE_TLV_PADDING, NULL, (uint8_t)m->padding_len);
+
+    *written = (size_t)(p - buf);
+    return TSE_OK;
+}
