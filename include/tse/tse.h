@@ -167,7 +167,7 @@ typedef struct tse_settings {
     uint8_t request_ipv4[4];     /**< 0.0.0.0 = any */
     uint8_t request_ipv4_mask[4];/**< default 255.255.255.255 */
     int request_ipv6;            /**< include IPv6 address/netmask TLVs */
-    uint8_t request_ipv6[16];    /**< :: = any */
+    uint8_t request_ipv6_addr[16]; /**< :: = any */
     uint8_t request_ipv6_mask[16];
     uint16_t request_keepalive_s;/**< 0 = do not request one */
 
@@ -227,9 +227,12 @@ int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
- *  Valid while TSE_WANT_CONNECT is set.  @p host stays valid until the
- *  next call on the tunnel. */
-int tse_tunnel_connect_target(const tse_tunnel *t, const char **host,
+ *  Call it once each time TSE_WANT_CONNECT is set: it marks the connect
+ *  as started (TSE_WANT_CONNECT clears).  @p host stays valid for the
+ *  tunnel's life.  The engine times the connect out itself
+ *  (connect_timeout_ms) and then wants DISCONNECT.
+ *  @return TSE_OK, TSE_ERR_STATE if no connect is wanted. */
+int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
                               uint16_t *port);
 
 /** @brief The port's connect succeeded. */

@@ -1,0 +1,416 @@
+/*
+ * TLS over memory: mbed TLS client, BIO on caller-owned buffers.
+ * Works with mbed TLS 2.28 (TLS 1.2) and 3.6 (TLS 1.3 and 1.2).
+ */
+#include "tls_session.h"
+
+#include <string.h>
+
+#include <mbedtls/error.h>
+#include <mbedtls/md.h>
+#include <mbedtls/ssl_ciphersuites.h>
+#include <mbedtls/version.h>
+#if MBEDTLS_VERSION_MAJOR >= 3
+#include <psa/crypto.h>
+#endif
+
+#include "tse/error.h"
+
+/* TS 33.310 Annex E profile: AEAD suites with (EC)DHE only, TLS 1.3
+ * first.  The list ends with 0 as mbed TLS requires. */
+static const int tse_tls_suites[] = {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    MBEDTLS_TLS1_3_AES_128_GCM_SHA256,
+    MBEDTLS_TLS1_3_AES_256_GCM_SHA384,
+    MBEDTLS_TLS1_3_CHACHA20_POLY1305_SHA256,
+#endif
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+    MBEDTLS_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+    MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    0
+};
+
+static void set_detail(tse_tls *tls, const char *a, const char *b)
+{
+    size_t n = 0, cap = sizeof(tls->detail) - 1;
+    const char *parts[2] = { a, b };
+    for (int i = 0; i < 2; i++) {
+        const char *s = parts[i];
+        while (s != NULL && *s != '\0' && n < cap) {
+            tls->detail[n++] = *s++;
+        }
+    }
+    tls->detail[n] = '\0';
+}
+
+/* ---- BIO ------------------------------------------------------------- */
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len)
+{
+    tse_tls *tls = ctx;
+    size_t room = tse_tls_out_space(tls);
+    if (room == 0) {
+        return MBEDTLS_ERR_SSL_WANT_WRITE;
+    }
+    if (len > room) {
+        len = room; /* partial: mbed TLS keeps the rest (out_left) */
+    }
+    memcpy(tls->out + tls->out_len, buf, len);
+    tls->out_len += len;
+    return (int)len;
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len)
+{
+    tse_tls *tls = ctx;
+    if (tls->in_len == 0) {
+        return MBEDTLS_ERR_SSL_WANT_READ;
+    }
+    if (len > tls->in_len) {
+        len = tls->in_len;
+    }
+    memcpy(buf, tls->in, len);
+    tls->in += len;
+    tls->in_len -= len;
+    return (int)len;
+}
+
+size_t tse_tls_out_space(tse_tls *tls)
+{
+    if (tls->out_off == tls->out_len) {
+        tls->out_off = tls->out_len = 0;
+    } else if (tls->out_off > 0 && tls->out_len == tls->out_cap) {
+        memmove(tls->out, tls->out + tls->out_off, tls->out_len - tls->out_off);
+        tls->out_len -= tls->out_off;
+        tls->out_off = 0;
+    }
+    return tls->out_cap - tls->out_len;
+}
+
+int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len)
+{
+    if (len > tse_tls_out_space(tls)) {
+        return TSE_ERR_BUFFER_TOO_SMALL;
+    }
+    memcpy(tls->out + tls->out_len, data, len);
+    tls->out_len += len;
+    return TSE_OK;
+}
+
+/* ---- certificate pinning --------------------------------------------- */
+
+static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
+                     uint32_t *flags)
+{
+    tse_tls *tls = ctx;
+    uint8_t digest[32];
+    if (depth != 0 || !tls->has_pin) {
+        return 0;
+    }
+    /* pk_raw is the SubjectPublicKeyInfo DER: the pin is its SHA-256 (as
+     * OpenConnect's and HPKP's pin-sha256). */
+    if (mbedtls_md(mbedtls_md_info_from_type(MBEDTLS_MD_SHA256),
+                   crt->pk_raw.p, crt->pk_raw.len, digest) != 0 ||
+        memcmp(digest, tls->pin, sizeof(digest)) != 0) {
+        tls->pin_failed = 1;
+        *flags |= MBEDTLS_X509_BADCERT_OTHER;
+    }
+    return 0;
+}
+
+/* ---- lifecycle ------------------------------------------------------- */
+
+void tse_tls_init(tse_tls *tls)
+{
+    memset(tls, 0, sizeof(*tls));
+    mbedtls_ssl_init(&tls->ssl);
+    mbedtls_ssl_config_init(&tls->conf);
+    mbedtls_x509_crt_init(&tls->ca);
+    mbedtls_x509_crt_init(&tls->own_cert);
+    mbedtls_pk_init(&tls->own_key);
+    mbedtls_ctr_drbg_init(&tls->drbg);
+}
+
+void tse_tls_free(tse_tls *tls)
+{
+    mbedtls_ssl_free(&tls->ssl);
+    mbedtls_ssl_config_free(&tls->conf);
+    mbedtls_x509_crt_free(&tls->ca);
+    mbedtls_x509_crt_free(&tls->own_cert);
+    mbedtls_pk_free(&tls->own_key);
+    mbedtls_ctr_drbg_free(&tls->drbg);
+}
+
+int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
+                  size_t out_cap)
+{
+    static const unsigned char pers[] = "libtse";
+    int ret;
+
+    tls->out = out;
+    tls->out_cap = out_cap;
+#if MBEDTLS_VERSION_MAJOR >= 3
+    if (psa_crypto_init() != PSA_SUCCESS) {
+        set_detail(tls, "PSA crypto init failed", NULL);
+        return TSE_ERR_TLS_CONFIG;
+    }
+#endif
+    if (mbedtls_ctr_drbg_seed(&tls->drbg, p->entropy, p->entropy_user, pers,
+                              sizeof(pers) - 1) != 0) {
+        set_detail(tls, "entropy source failed", NULL);
+        return TSE_ERR_TLS_CONFIG;
+    }
+    if (mbedtls_ssl_config_defaults(&tls->conf, MBEDTLS_SSL_IS_CLIENT,
+                                    MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
+        return TSE_ERR_TLS_CONFIG;
+    }
+    mbedtls_ssl_conf_rng(&tls->conf, mbedtls_ctr_drbg_random, &tls->drbg);
+    mbedtls_ssl_conf_ciphersuites(&tls->conf, tse_tls_suites);
+#if MBEDTLS_VERSION_MAJOR >= 3
+    mbedtls_ssl_conf_min_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    mbedtls_ssl_conf_max_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+#else
+    mbedtls_ssl_conf_max_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
+#else
+    mbedtls_ssl_conf_min_version(&tls->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(&tls->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+
+    if (p->insecure) {
+        mbedtls_ssl_conf_authmode(&tls->conf, MBEDTLS_SSL_VERIFY_NONE);
+    } else {
+        if (p->ca == NULL || p->ca_len == 0) {
+            set_detail(tls, "no trust anchors configured", NULL);
+            return TSE_ERR_TLS_CONFIG;
+        }
+        ret = mbedtls_x509_crt_parse(&tls->ca, p->ca, p->ca_len);
+        if (ret != 0) {
+            /* > 0: some certificates in a PEM bundle failed; accept the
+             * bundle only if at least one anchor parsed. */
+            if (ret < 0 || tls->ca.raw.p == NULL) {
+                set_detail(tls, "trust anchors do not parse", NULL);
+                return TSE_ERR_TLS_CONFIG;
+            }
+        }
+        mbedtls_ssl_conf_authmode(&tls->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+        mbedtls_ssl_conf_ca_chain(&tls->conf, &tls->ca, NULL);
+        if (p->pin_sha256 != NULL) {
+            memcpy(tls->pin, p->pin_sha256, sizeof(tls->pin));
+            tls->has_pin = 1;
+        }
+        mbedtls_ssl_conf_verify(&tls->conf, verify_cb, tls);
+    }
+
+    if (p->client_cert != NULL) {
+        if (p->client_key == NULL ||
+            mbedtls_x509_crt_parse(&tls->own_cert, p->client_cert,
+                                   p->client_cert_len) != 0) {
+            set_detail(tls, "client certificate does not parse", NULL);
+            return TSE_ERR_TLS_CONFIG;
+        }
+#if MBEDTLS_VERSION_MAJOR >= 3
+        ret = mbedtls_pk_parse_key(&tls->own_key, p->client_key,
+                                   p->client_key_len, NULL, 0,
+                                   mbedtls_ctr_drbg_random, &tls->drbg);
+#else
+        ret = mbedtls_pk_parse_key(&tls->own_key, p->client_key,
+                                   p->client_key_len, NULL, 0);
+#endif
+        if (ret != 0 ||
+            mbedtls_ssl_conf_own_cert(&tls->conf, &tls->own_cert,
+                                      &tls->own_key) != 0) {
+            set_detail(tls, "client key does not parse or match", NULL);
+            return TSE_ERR_TLS_CONFIG;
+        }
+    }
+    tls->configured = 1;
+
+    ret = mbedtls_ssl_setup(&tls->ssl, &tls->conf);
+    if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
+        return TSE_ERR_NO_MEMORY;
+    }
+    if (ret != 0) {
+        return TSE_ERR_TLS_CONFIG;
+    }
+    tls->set_up = 1;
+    if (p->hostname != NULL &&
+        mbedtls_ssl_set_hostname(&tls->ssl, p->hostname) != 0) {
+        set_detail(tls, "bad TLS host name", NULL);
+        return TSE_ERR_TLS_CONFIG;
+    }
+    mbedtls_ssl_set_bio(&tls->ssl, tls, bio_send, bio_recv, NULL);
+    return TSE_OK;
+}
+
+int tse_tls_start(tse_tls *tls)
+{
+    tls->out_off = tls->out_len = 0;
+    tls->in = NULL;
+    tls->in_len = 0;
+    tls->write_pending = 0;
+    tls->pin_failed = 0;
+    tls->detail[0] = '\0';
+    if (tls->started) {
+        /* keeps the host name and the BIO */
+        if (mbedtls_ssl_session_reset(&tls->ssl) != 0) {
+            return TSE_ERR_NO_MEMORY;
+        }
+    }
+    tls->started = 1;
+    return TSE_OK;
+}
+
+/* ---- errors ---------------------------------------------------------- */
+
+static int map_verify_failure(tse_tls *tls)
+{
+    uint32_t flags = mbedtls_ssl_get_verify_result(&tls->ssl);
+    if (tls->pin_failed) {
+        set_detail(tls, "server public key does not match the pin", NULL);
+        return TSE_ERR_TLS_PIN;
+    }
+    if (flags & (MBEDTLS_X509_BADCERT_EXPIRED | MBEDTLS_X509_BADCERT_FUTURE)) {
+        set_detail(tls, (flags & MBEDTLS_X509_BADCERT_EXPIRED)
+                            ? "server certificate expired"
+                            : "server certificate not yet valid", NULL);
+        return TSE_ERR_TLS_CERT_EXPIRED;
+    }
+    if (flags & MBEDTLS_X509_BADCERT_NOT_TRUSTED) {
+        set_detail(tls, "server certificate not issued by a trusted CA", NULL);
+        return TSE_ERR_TLS_CERT_UNTRUSTED;
+    }
+    if (flags & MBEDTLS_X509_BADCERT_CN_MISMATCH) {
+        set_detail(tls, "server certificate does not name ",
+                   "the configured host");
+        return TSE_ERR_TLS_CERT_NAME;
+    }
+    set_detail(tls, "server certificate rejected", NULL);
+    return TSE_ERR_TLS_CERT_OTHER;
+}
+
+static int map_error(tse_tls *tls, int ret)
+{
+    switch (ret) {
+    case MBEDTLS_ERR_SSL_WANT_READ:
+    case MBEDTLS_ERR_SSL_WANT_WRITE:
+        return TSE_ERR_WOULD_BLOCK;
+    case MBEDTLS_ERR_X509_CERT_VERIFY_FAILED:
+        return map_verify_failure(tls);
+    case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
+        return TSE_ERR_TRANSPORT_CLOSED;
+    case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
+        set_detail(tls, "peer sent a fatal alert", NULL);
+        return TSE_ERR_TLS_ALERT;
+    case MBEDTLS_ERR_SSL_ALLOC_FAILED:
+        return TSE_ERR_NO_MEMORY;
+    case MBEDTLS_ERR_SSL_INVALID_MAC:
+    case MBEDTLS_ERR_SSL_INVALID_RECORD:
+    case MBEDTLS_ERR_SSL_UNEXPECTED_RECORD:
+        set_detail(tls, "corrupt TLS record", NULL);
+        return TSE_ERR_TLS_RECORD;
+    default:
+        if (mbedtls_ssl_get_verify_result(&tls->ssl) != 0 &&
+            mbedtls_ssl_get_verify_result(&tls->ssl) != (uint32_t)-1) {
+            return map_verify_failure(tls);
+        }
+#if defined(MBEDTLS_ERROR_C)
+        {
+            char buf[80];
+            mbedtls_strerror(ret, buf, sizeof(buf));
+            set_detail(tls, buf, NULL);
+        }
+#else
+        set_detail(tls, "TLS handshake failed", NULL);
+#endif
+        return TSE_ERR_TLS_HANDSHAKE;
+    }
+}
+
+int tse_tls_handshake(tse_tls *tls)
+{
+    int ret = mbedtls_ssl_handshake(&tls->ssl);
+    if (ret == 0) {
+        return TSE_OK;
+    }
+    return map_error(tls, ret);
+}
+
+int tse_tls_write(tse_tls *tls, const uint8_t *data, size_t len)
+{
+    int ret;
+    if (tls->write_pending != 0) {
+        len = tls->write_pending;
+    }
+    ret = mbedtls_ssl_write(&tls->ssl, data, len);
+    if (ret > 0) {
+        tls->write_pending = 0;
+        return ret;
+    }
+    if (ret == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        tls->write_pending = len;
+        return TSE_ERR_WOULD_BLOCK;
+    }
+    if (ret == 0 || ret == MBEDTLS_ERR_SSL_WANT_READ) {
+        return TSE_ERR_WOULD_BLOCK;
+    }
+    return map_error(tls, ret);
+}
+
+int tse_tls_read(tse_tls *tls, uint8_t *buf, size_t cap)
+{
+    for (int guard = 0; guard < 64; guard++) {
+        int ret = mbedtls_ssl_read(&tls->ssl, buf, cap);
+        if (ret > 0) {
+            return ret;
+        }
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+        if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+            continue; /* TLS 1.3 ticket: not used, keep reading */
+        }
+#endif
+        if (ret == 0) {
+            return TSE_ERR_TRANSPORT_CLOSED; /* EOF inside TLS */
+        }
+        return map_error(tls, ret);
+    }
+    return TSE_ERR_WOULD_BLOCK;
+}
+
+size_t tse_tls_max_chunk(tse_tls *tls)
+{
+    size_t room = tse_tls_out_space(tls);
+    int exp = mbedtls_ssl_get_record_expansion(&tls->ssl);
+    size_t max_payload = MBEDTLS_SSL_OUT_CONTENT_LEN;
+    if (exp < 0) {
+        exp = 64;
+    }
+    /* TLS 1.3 adds the inner content type and possible padding */
+    exp += 16;
+    if (room <= (size_t)exp) {
+        return 0;
+    }
+    room -= (size_t)exp;
+    return room < max_payload ? room : max_payload;
+}
+
+uint16_t tse_tls_version(const tse_tls *tls)
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+    return (uint16_t)mbedtls_ssl_get_version_number(&tls->ssl);
+#else
+    return (uint16_t)(0x0300 | tls->ssl.minor_ver);
+#endif
+}
+
+const char *tse_tls_suite(const tse_tls *tls)
+{
+    return mbedtls_ssl_get_ciphersuite(&tls->ssl);
+}

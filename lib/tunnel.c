@@ -1,0 +1,1275 @@
+/*
+ * The TSE state machine (TR 33.830 8.4, Annex A): outer connection ->
+ * [HTTP CONNECT] -> TLS -> Configuration_Request/Response -> UP with
+ * keep-alive -> release; failures back off and resume the tunnel.
+ *
+ * Sans-I/O: fed bytes and time by a port (include/tse/tse.h).
+ */
+#include <string.h>
+
+#include "http_connect.h"
+#include "tls_session.h"
+#include "tse/cm.h"
+#include "tse/framing.h"
+#include "tse/tse.h"
+
+/* Ciphertext (outer) buffer: holds records until the port sends them.
+ * Must fit at least one full record of MBEDTLS_SSL_OUT_CONTENT_LEN for
+ * full-size records; smaller still works with smaller records. */
+#ifndef TSE_OUTER_BUF_SIZE
+#define TSE_OUTER_BUF_SIZE 8192
+#endif
+/* Queue room kept free for control messages: a full queue of inner
+ * packets must never block a Keep_Alive or a Release. */
+#define TSE_CM_RESERVE 512u
+#define TSE_READ_CHUNK 2048u
+
+enum conn_state { CONN_NONE = 0, CONN_WANTED, CONN_STARTED, CONN_OPEN };
+
+struct tse_tunnel {
+    tse_settings s;
+    tse_callbacks cb;
+    tse_mem mem;
+    void *user;
+
+    tse_state state;
+    int conn;               /* enum conn_state */
+    int need_disconnect;    /* the port must close the connection */
+    int linger;             /* ... after sending what is pending */
+    int closing;            /* tse_tunnel_close() called */
+    int last_error;
+    tse_time_ms now;        /* last time the port told us */
+
+    tse_time_ms t_phase;    /* timeout of the current phase */
+    tse_time_ms t_backoff;  /* reconnect time in BACKOFF */
+    tse_time_ms last_tx;    /* last unit queued (keep-alive silence) */
+    tse_time_ms t_ka_resp;  /* Keep_Alive_Response deadline */
+    int ka_outstanding;
+    uint32_t ka_seq;
+    int config_outstanding;
+    uint32_t config_seq;
+    uint64_t config_tsid;   /* TSID the request carried */
+    int release_outstanding;
+    uint32_t release_seq;
+    uint32_t next_seq;
+    uint32_t attempt;       /* consecutive failed attempts */
+
+    int resume_valid;       /* a previous tunnel may be resumed */
+    uint64_t resume_tsid;
+    uint8_t resume_ipv4[4];
+    uint8_t resume_ipv6[16];
+
+    tse_tunnel_config cfg;
+    int cfg_valid;
+
+    tse_hc hc;
+    tse_tls tls;
+    tse_deframer df;
+
+    uint8_t *q;             /* outbound plaintext ring */
+    size_t q_cap, q_head, q_len;
+    uint8_t *outer;         /* TSE_OUTER_BUF_SIZE */
+    uint8_t *unit_buf;      /* max_unit */
+
+    tse_stats stats;
+    uint8_t rbuf[TSE_READ_CHUNK];
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static tse_time_ms add_ms(tse_time_ms now, uint32_t ms)
+{
+    return (TSE_TIME_NEVER - now < ms) ? TSE_TIME_NEVER : now + ms;
+}
+
+static size_t str_size(const char *s)
+{
+    return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static char *str_copy(char **dst_area, const char *s)
+{
+    char *d;
+    size_t n;
+    if (s == NULL) {
+        return NULL;
+    }
+    n = strlen(s) + 1;
+    d = *dst_area;
+    memcpy(d, s, n);
+    *dst_area += n;
+    return d;
+}
+
+static int is_ip_literal(const char *h)
+{
+    int dots = 0;
+    if (strchr(h, ':') != NULL) {
+        return 1; /* IPv6 */
+    }
+    for (const char *p = h; *p != '\0'; p++) {
+        if (*p == '.') {
+            dots++;
+        } else if (*p < '0' || *p > '9') {
+            return 0;
+        }
+    }
+    return dots == 3;
+}
+
+static void emit(tse_tunnel *t, tse_event *ev)
+{
+    ev->state = t->state;
+    t->cb.on_event(t->user, ev);
+}
+
+static void set_state(tse_tunnel *t, tse_state st)
+{
+    tse_event ev;
+    if (t->state == st) {
+        return;
+    }
+    memset(&ev, 0, sizeof(ev));
+    ev.type = TSE_EV_STATE;
+    ev.old_state = t->state;
+    t->state = st;
+    emit(t, &ev);
+}
+
+static void warn(tse_tunnel *t, const char *text)
+{
+    tse_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = TSE_EV_WARNING;
+    ev.old_state = t->state;
+    ev.detail = text;
+    emit(t, &ev);
+}
+
+/* ---- outbound queue --------------------------------------------------- */
+
+static size_t q_space(const tse_tunnel *t)
+{
+    return t->q_cap - t->q_len;
+}
+
+static void q_put(tse_tunnel *t, const uint8_t *data, size_t len)
+{
+    size_t tail = (t->q_head + t->q_len) % t->q_cap;
+    size_t first = t->q_cap - tail;
+    if (first > len) {
+        first = len;
+    }
+    memcpy(t->q + tail, data, first);
+    memcpy(t->q, data + first, len - first);
+    t->q_len += len;
+}
+
+static void q_clear(tse_tunnel *t)
+{
+    t->q_head = 0;
+    t->q_len = 0;
+}
+
+/* Queue a control message; the reserve guarantees room. */
+static int send_cm(tse_tunnel *t, const tse_cm *m)
+{
+    uint8_t buf[TSE_CM_MAX_ENCODED];
+    size_t n = 0;
+    int rc = tse_cm_encode(m, buf, sizeof(buf), &n);
+    if (rc != TSE_OK) {
+        return rc;
+    }
+    if (q_space(t) < n) {
+        return TSE_ERR_QUEUE_FULL;
+    }
+    q_put(t, buf, n);
+    t->last_tx = t->now;
+    return TSE_OK;
+}
+
+static void cm_header(tse_tunnel *t, tse_cm *m, uint8_t type, uint64_t tsid,
+                      uint32_t seq)
+{
+    (void)t;
+    memset(m, 0, sizeof(*m));
+    m->type = type;
+    m->tsid = tsid;
+    m->seq = seq;
+}
+
+/* ---- connection teardown and retry policy ----------------------------- */
+
+static uint32_t backoff_delay(tse_tunnel *t)
+{
+    uint32_t base = t->s.backoff_initial_ms;
+    uint32_t half, r = 0;
+    for (uint32_t i = 0; i < t->attempt && base < t->s.backoff_max_ms; i++) {
+        base = (base > UINT32_MAX / 2) ? UINT32_MAX : base * 2;
+    }
+    if (base > t->s.backoff_max_ms) {
+        base = t->s.backoff_max_ms;
+    }
+    /* "equal jitter": half fixed, half random, so that many clients cut
+     * off together do not come back together */
+    half = base / 2;
+    if (t->cb.entropy(t->user, (uint8_t *)&r, sizeof(r)) != 0) {
+        r = 0;
+    }
+    return half + (half ? r % (half + 1) : 0);
+}
+
+static void drop_connection(tse_tunnel *t, int linger)
+{
+    if (t->conn != CONN_NONE) {
+        t->need_disconnect = 1;
+        t->linger = linger;
+        if (linger) {
+            t->t_phase = add_ms(t->now, t->s.release_timeout_ms);
+        }
+    }
+    if (!linger) {
+        q_clear(t);
+    }
+    t->ka_outstanding = 0;
+    t->config_outstanding = 0;
+    t->release_outstanding = 0;
+    tse_deframer_reset(&t->df);
+}
+
+typedef struct fail_info {
+    int proxy_status;
+    int response_code;
+    const char *detail;
+} fail_info;
+
+/* The current connection failed with err: report, then CLOSED, PAUSED,
+ * or BACKOFF per the retry policy. */
+static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
+{
+    tse_event ev;
+    int retry;
+    uint32_t delay;
+
+    t->last_error = err;
+    drop_connection(t, linger);
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = TSE_EV_TUNNEL_DOWN;
+    ev.old_state = t->state;
+    ev.error = err;
+    if (fi != NULL) {
+        ev.proxy_status = fi->proxy_status;
+        ev.response_code = fi->response_code;
+        ev.detail = fi->detail;
+    }
+    emit(t, &ev);
+    if (t->state == TSE_STATE_CLOSED) {
+        return; /* the application closed from the callback */
+    }
+
+    if (err == TSE_ERR_SERVER_RELEASED || err == TSE_ERR_REJECT_INVALID_TSID) {
+        t->resume_valid = 0; /* that tunnel is gone: start a fresh one */
+    }
+    if (t->closing) {
+        set_state(t, TSE_STATE_CLOSED);
+        return;
+    }
+    retry = t->s.auto_reconnect && tse_err_is_retryable(err);
+    if (retry && t->s.max_retries != 0 && t->attempt >= t->s.max_retries) {
+        t->last_error = TSE_ERR_RETRIES_EXHAUSTED;
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TSE_EV_TUNNEL_DOWN;
+        ev.old_state = t->state;
+        ev.error = TSE_ERR_RETRIES_EXHAUSTED;
+        emit(t, &ev);
+        retry = 0;
+    }
+    if (!retry) {
+        set_state(t, TSE_STATE_CLOSED);
+        return;
+    }
+    /* A resume refused as unknown TSID is retried at once as a new tunnel */
+    delay = (err == TSE_ERR_REJECT_INVALID_TSID && t->attempt == 0)
+                ? 0 : backoff_delay(t);
+    t->attempt++;
+    t->stats.reconnects++;
+    t->t_backoff = add_ms(t->now, delay);
+    set_state(t, TSE_STATE_BACKOFF);
+    memset(&ev, 0, sizeof(ev));
+    ev.type = TSE_EV_RECONNECT;
+    ev.old_state = t->state;
+    ev.error = err;
+    ev.retry_in_ms = delay;
+    emit(t, &ev);
+}
+
+static void fail(tse_tunnel *t, int err, const char *detail)
+{
+    fail_info fi;
+    memset(&fi, 0, sizeof(fi));
+    fi.detail = detail;
+    fail_ex(t, err, &fi, 0);
+}
+
+/* ---- phases ----------------------------------------------------------- */
+
+static void enter_connecting(tse_tunnel *t)
+{
+    t->conn = CONN_WANTED;
+    t->t_phase = add_ms(t->now, t->s.connect_timeout_ms);
+    set_state(t, TSE_STATE_CONNECTING);
+}
+
+static int send_config_request(tse_tunnel *t)
+{
+    tse_cm m;
+    uint64_t tsid = t->resume_valid ? t->resume_tsid : TSE_CM_TSID_NONE;
+    cm_header(t, &m, TSE_CM_CONFIG_REQUEST, tsid, t->next_seq++);
+    m.present = TSE_CM_HAS_IPV4_ADDRESS | TSE_CM_HAS_IPV4_NETMASK;
+    /* A.1.9 / resume: ask for the previous inner address again */
+    memcpy(m.ipv4_addr, t->resume_valid ? t->resume_ipv4 : t->s.request_ipv4, 4);
+    memcpy(m.ipv4_mask, t->s.request_ipv4_mask, 4);
+    if (t->s.request_ipv6) {
+        m.present |= TSE_CM_HAS_IPV6_ADDRESS | TSE_CM_HAS_IPV6_NETMASK;
+        memcpy(m.ipv6_addr,
+               t->resume_valid ? t->resume_ipv6 : t->s.request_ipv6_addr, 16);
+        memcpy(m.ipv6_mask, t->s.request_ipv6_mask, 16);
+    }
+    if (t->s.request_keepalive_s != 0) {
+        m.present |= TSE_CM_HAS_KEEPALIVE;
+        m.keepalive_s = t->s.request_keepalive_s;
+    }
+    t->config_outstanding = 1;
+    t->config_seq = m.seq;
+    t->config_tsid = tsid;
+    t->t_phase = add_ms(t->now, t->s.config_timeout_ms);
+    return send_cm(t, &m);
+}
+
+static void tls_step(tse_tunnel *t)
+{
+    int rc = tse_tls_handshake(&t->tls);
+    if (rc == TSE_ERR_WOULD_BLOCK) {
+        return;
+    }
+    if (rc != TSE_OK) {
+        fail(t, rc, t->tls.detail[0] ? t->tls.detail : NULL);
+        return;
+    }
+    if (t->s.tls_insecure_lab_only_skip_verify) {
+        warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
+                "this tunnel is not authenticated");
+    }
+    t->cfg.tls_version = tse_tls_version(&t->tls);
+    t->cfg.tls_suite = tse_tls_suite(&t->tls);
+    set_state(t, TSE_STATE_CONFIGURING);
+    rc = send_config_request(t);
+    if (rc != TSE_OK) {
+        fail(t, rc, "cannot queue Configuration_Request");
+    }
+}
+
+static void enter_tls(tse_tunnel *t)
+{
+    int rc = tse_tls_start(&t->tls);
+    if (rc != TSE_OK) {
+        fail(t, rc, NULL);
+        return;
+    }
+    t->t_phase = add_ms(t->now, t->s.tls_timeout_ms);
+    set_state(t, TSE_STATE_TLS);
+    tls_step(t);
+}
+
+static void send_proxy_request(tse_tunnel *t)
+{
+    size_t room = tse_tls_out_space(&t->tls);
+    int n = tse_hc_request(&t->hc, t->tls.out + t->tls.out_len, room);
+    if (n < 0) {
+        fail(t, n, "cannot build the CONNECT request");
+        return;
+    }
+    t->tls.out_len += (size_t)n;
+}
+
+/* ---- inbound ---------------------------------------------------------- */
+
+static void adopt_config(tse_tunnel *t, const tse_cm *m)
+{
+    tse_event ev;
+    int changed = t->resume_valid &&
+                  memcmp(t->resume_ipv4, m->ipv4_addr, 4) != 0;
+    int resumed = t->resume_valid && m->tsid == t->resume_tsid;
+
+    t->cfg.tsid = m->tsid;
+    memcpy(t->cfg.ipv4, m->ipv4_addr, 4);
+    if (m->present & TSE_CM_HAS_IPV4_NETMASK) {
+        memcpy(t->cfg.ipv4_mask, m->ipv4_mask, 4);
+    } else {
+        memset(t->cfg.ipv4_mask, 0xff, 4);
+    }
+    t->cfg.has_ipv6 = (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
+    if (t->cfg.has_ipv6) {
+        memcpy(t->cfg.ipv6, m->ipv6_addr, 16);
+        if (m->present & TSE_CM_HAS_IPV6_NETMASK) {
+            memcpy(t->cfg.ipv6_mask, m->ipv6_mask, 16);
+        } else {
+            memset(t->cfg.ipv6_mask, 0xff, 16);
+        }
+    }
+    /* A.1.8.1: the TSCF assigns the interval; else ours if configured
+     * on both sides */
+    t->cfg.keepalive_s = (m->present & TSE_CM_HAS_KEEPALIVE)
+                             ? m->keepalive_s : t->s.request_keepalive_s;
+    t->cfg.resumed = resumed;
+    t->cfg.via_proxy = t->s.proxy_host != NULL;
+    t->cfg_valid = 1;
+
+    t->resume_valid = 1;
+    t->resume_tsid = m->tsid;
+    memcpy(t->resume_ipv4, m->ipv4_addr, 4);
+    if (t->cfg.has_ipv6) {
+        memcpy(t->resume_ipv6, m->ipv6_addr, 16);
+    }
+    t->attempt = 0;
+    if (resumed) {
+        t->stats.resumes++;
+    }
+    t->config_outstanding = 0;
+    t->t_phase = TSE_TIME_NEVER;
+    t->last_tx = t->now;
+    set_state(t, TSE_STATE_UP);
+
+    memset(&ev, 0, sizeof(ev));
+    ev.type = TSE_EV_TUNNEL_UP;
+    ev.old_state = TSE_STATE_CONFIGURING;
+    ev.config = &t->cfg;
+    emit(t, &ev);
+    if (changed && t->state == TSE_STATE_UP) {
+        ev.type = TSE_EV_ADDR_CHANGED;
+        emit(t, &ev);
+    }
+}
+
+static int reject_error(uint16_t code)
+{
+    switch (code) {
+    case TSE_RC_INVALID_TSID: return TSE_ERR_REJECT_INVALID_TSID;
+    case TSE_RC_BLACKLISTED: return TSE_ERR_REJECT_BLACKLISTED;
+    case TSE_RC_NO_RESOURCES: return TSE_ERR_REJECT_NO_RESOURCES;
+    case TSE_RC_UNAVAILABLE: return TSE_ERR_REJECT_UNAVAILABLE;
+    case TSE_RC_VERSION_NOT_SUPPORTED: return TSE_ERR_REJECT_VERSION;
+    default: return TSE_ERR_REJECT_OTHER;
+    }
+}
+
+static void on_config_response(tse_tunnel *t, const tse_cm *m)
+{
+    fail_info fi;
+    if (t->state != TSE_STATE_CONFIGURING) {
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, "Configuration_Response while not configuring");
+        return;
+    }
+    if (!t->config_outstanding || m->seq != t->config_seq) {
+        fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Response sequence mismatch");
+        return;
+    }
+    /* A.1.4: a resumed tunnel must keep its TSID; a new one gets any */
+    if (t->config_tsid != TSE_CM_TSID_NONE && m->tsid != t->config_tsid &&
+        m->response_code == TSE_RC_SUCCESS) {
+        fail(t, TSE_ERR_PROTO_TSID, "Configuration_Response carries another TSID");
+        return;
+    }
+    if (m->response_code != TSE_RC_SUCCESS) {
+        memset(&fi, 0, sizeof(fi));
+        fi.response_code = m->response_code;
+        fail_ex(t, reject_error(m->response_code), &fi, 0);
+        return;
+    }
+    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
+        fail(t, TSE_ERR_PROTO_NO_ADDRESS, "Configuration_Response without address or TSID");
+        return;
+    }
+    adopt_config(t, m);
+}
+
+static void handle_cm(tse_tunnel *t, const tse_cm *m)
+{
+    tse_cm r;
+    int up = t->state == TSE_STATE_UP || t->state == TSE_STATE_RELEASING;
+
+    if (m->type == TSE_CM_CONFIG_RESPONSE) {
+        on_config_response(t, m);
+        return;
+    }
+    if (!up) {
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, tse_cm_type_name(m->type));
+        return;
+    }
+    /* A.1.4: messages without the expected TSID are dropped and the
+     * tunnel terminated */
+    if (m->tsid != t->cfg.tsid) {
+        fail(t, TSE_ERR_PROTO_TSID, tse_cm_type_name(m->type));
+        return;
+    }
+    switch (m->type) {
+    case TSE_CM_KEEPALIVE_RESPONSE:
+        if (!t->ka_outstanding || m->seq != t->ka_seq) {
+            fail(t, TSE_ERR_PROTO_SEQUENCE, "Keep_Alive_Response sequence mismatch");
+            return;
+        }
+        t->ka_outstanding = 0;
+        t->stats.keepalive_responses++;
+        return;
+    case TSE_CM_KEEPALIVE:
+        /* the TSCF probing us: answer with the same sequence (A.1.8) */
+        cm_header(t, &r, TSE_CM_KEEPALIVE_RESPONSE, t->cfg.tsid, m->seq);
+        r.present = TSE_CM_HAS_RESPONSE_CODE;
+        (void)send_cm(t, &r);
+        return;
+    case TSE_CM_RELEASE_RESPONSE:
+        if (!t->release_outstanding || m->seq != t->release_seq) {
+            fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Release_Response sequence mismatch");
+            return;
+        }
+        t->resume_valid = 0;
+        fail(t, TSE_ERR_CLOSED, NULL);
+        return;
+    case TSE_CM_RELEASE_REQUEST: {
+        fail_info fi;
+        cm_header(t, &r, TSE_CM_RELEASE_RESPONSE, t->cfg.tsid, m->seq);
+        r.present = TSE_CM_HAS_RESPONSE_CODE;
+        (void)send_cm(t, &r);
+        memset(&fi, 0, sizeof(fi));
+        fi.detail = "the TSCF sent Configuration_Release_Request";
+        fail_ex(t, TSE_ERR_SERVER_RELEASED, &fi, 1); /* send the answer first */
+        return;
+    }
+    default:
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, tse_cm_type_name(m->type));
+        return;
+    }
+}
+
+static void handle_unit(tse_tunnel *t, const tse_unit *u)
+{
+    if (u->kind == TSE_UNIT_CM) {
+        tse_cm m;
+        int rc = tse_cm_decode(&m, u->data, u->len);
+        if (rc != TSE_OK) {
+            fail(t, rc, "malformed control message from the TSCF");
+            return;
+        }
+        t->stats.unknown_tlvs += m.unknown_tlvs;
+        handle_cm(t, &m);
+        return;
+    }
+    if (t->state != TSE_STATE_UP && t->state != TSE_STATE_RELEASING) {
+        return; /* inner packet before the tunnel is configured: dropped */
+    }
+    t->stats.packets_in++;
+    t->stats.bytes_in += u->len;
+    t->cb.on_packet(t->user, u->data, u->len);
+}
+
+static int connected_phase(const tse_tunnel *t)
+{
+    return t->state == TSE_STATE_CONFIGURING || t->state == TSE_STATE_UP ||
+           t->state == TSE_STATE_RELEASING;
+}
+
+static void read_records(tse_tunnel *t)
+{
+    /* bounded: each round consumes input or ends */
+    for (int guard = 0; guard < 1 << 16; guard++) {
+        int n;
+        size_t off = 0;
+        if (!connected_phase(t) || t->need_disconnect) {
+            return;
+        }
+        n = tse_tls_read(&t->tls, t->rbuf, sizeof(t->rbuf));
+        if (n == TSE_ERR_WOULD_BLOCK) {
+            return;
+        }
+        if (n < 0) {
+            fail(t, n, t->tls.detail[0] ? t->tls.detail : NULL);
+            return;
+        }
+        while (off < (size_t)n && connected_phase(t) && !t->need_disconnect) {
+            size_t used = 0;
+            tse_unit u;
+            int rc = tse_deframer_feed(&t->df, t->rbuf + off, (size_t)n - off,
+                                       &used, &u);
+            off += used;
+            if (rc < 0) {
+                fail(t, rc, "malformed unit in the tunnel stream");
+                return;
+            }
+            if (rc == 1) {
+                handle_unit(t, &u);
+            }
+        }
+    }
+}
+
+static void proxy_input(tse_tunnel *t, const uint8_t *data, size_t len)
+{
+    for (int guard = 0; guard < 16 && t->state == TSE_STATE_PROXY; guard++) {
+        size_t used = 0;
+        int rc = tse_hc_feed(&t->hc, data, len, &used);
+        data += used;
+        len -= used;
+        if (rc == TSE_HC_NEED_MORE) {
+            return;
+        }
+        if (rc == TSE_HC_ESTABLISHED) {
+            /* bytes glued after the head are the server's TLS records */
+            enter_tls(t);
+            if (t->state == TSE_STATE_TLS && len > 0) {
+                tse_tls_set_input(&t->tls, data, len);
+                tls_step(t);
+                read_records(t);
+                tse_tls_set_input(&t->tls, NULL, 0);
+            }
+            return;
+        }
+        if (rc == TSE_HC_RESEND) {
+            tse_hc_restart(&t->hc);
+            send_proxy_request(t);
+            t->t_phase = add_ms(t->now, t->s.proxy_timeout_ms);
+            continue;
+        }
+        if (rc == TSE_HC_RECONNECT) {
+            drop_connection(t, 0);
+            enter_connecting(t); /* at once, not a failure */
+            return;
+        }
+        {
+            fail_info fi;
+            memset(&fi, 0, sizeof(fi));
+            fi.proxy_status = tse_hc_status(&t->hc);
+            fi.detail = tse_hc_reason(&t->hc);
+            fail_ex(t, rc, &fi, 0);
+        }
+        return;
+    }
+}
+
+/* ---- public API ------------------------------------------------------- */
+
+void tse_settings_default(tse_settings *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->server_port = 443;
+    s->proxy_port = 8080;
+    s->user_agent = "libtse/" TSE_VERSION_STRING;
+    memset(s->request_ipv4_mask, 0xff, 4);
+    memset(s->request_ipv6_mask, 0xff, 16);
+    s->connect_timeout_ms = 10000;
+    s->proxy_timeout_ms = 10000;
+    s->tls_timeout_ms = 15000;
+    s->config_timeout_ms = 10000;
+    s->ka_response_timeout_ms = 10000;
+    s->release_timeout_ms = 3000;
+    s->auto_reconnect = 1;
+    s->backoff_initial_ms = 1000;
+    s->backoff_max_ms = 60000;
+    s->max_retries = 0;
+    s->outq_size = 16384;
+    s->max_unit = 2048;
+    s->framing = TSE_FRAMING_TSCF;
+}
+
+size_t tse_tunnel_footprint(const tse_settings *s)
+{
+    size_t n = sizeof(struct tse_tunnel) + s->outq_size + TSE_OUTER_BUF_SIZE +
+               s->max_unit;
+    n += str_size(s->server_host) + str_size(s->sni) + str_size(s->proxy_host) +
+         str_size(s->proxy_user) + str_size(s->proxy_pass) +
+         str_size(s->user_agent) + str_size(s->proxy_marker_header);
+    return n;
+}
+
+int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
+                   const tse_callbacks *cb, const tse_mem *mem, void *user)
+{
+    tse_tunnel *t;
+    uint8_t *area;
+    char *strs;
+    const char *sni;
+    tse_tls_params tp;
+    tse_hc_params hp;
+    int rc;
+
+    if (out == NULL || s == NULL || cb == NULL || mem == NULL ||
+        mem->calloc == NULL || mem->free == NULL || cb->on_event == NULL ||
+        cb->on_packet == NULL || cb->entropy == NULL ||
+        s->server_host == NULL || s->server_host[0] == '\0' ||
+        s->server_port == 0 || s->framing != TSE_FRAMING_TSCF ||
+        s->max_unit < 576 || s->max_unit > 65535 ||
+        s->outq_size < s->max_unit + TSE_CM_RESERVE ||
+        s->backoff_initial_ms == 0 || s->backoff_max_ms < s->backoff_initial_ms ||
+        (s->proxy_host != NULL && s->proxy_port == 0) ||
+        (s->proxy_user != NULL) != (s->proxy_pass != NULL)) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    t = mem->calloc(mem->user, 1, tse_tunnel_footprint(s));
+    if (t == NULL) {
+        return TSE_ERR_NO_MEMORY;
+    }
+    t->s = *s;
+    t->cb = *cb;
+    t->mem = *mem;
+    t->user = user;
+    area = (uint8_t *)(t + 1);
+    t->q = area;
+    t->q_cap = s->outq_size;
+    area += s->outq_size;
+    t->outer = area;
+    area += TSE_OUTER_BUF_SIZE;
+    t->unit_buf = area;
+    area += s->max_unit;
+    strs = (char *)area;
+    t->s.server_host = str_copy(&strs, s->server_host);
+    t->s.sni = str_copy(&strs, s->sni);
+    t->s.proxy_host = str_copy(&strs, s->proxy_host);
+    t->s.proxy_user = str_copy(&strs, s->proxy_user);
+    t->s.proxy_pass = str_copy(&strs, s->proxy_pass);
+    t->s.user_agent = str_copy(&strs, s->user_agent);
+    t->s.proxy_marker_header = str_copy(&strs, s->proxy_marker_header);
+    /* key material is parsed now and not kept */
+    t->s.ca = NULL;
+    t->s.pin_sha256 = NULL;
+    t->s.client_cert = t->s.client_key = NULL;
+    t->state = TSE_STATE_IDLE;
+    t->next_seq = 1;
+    t->t_phase = t->t_backoff = TSE_TIME_NEVER;
+
+    rc = tse_deframer_init(&t->df, TSE_FRAMING_TSCF, t->unit_buf, s->max_unit);
+    if (rc != TSE_OK) {
+        mem->free(mem->user, t);
+        return rc;
+    }
+
+    sni = t->s.sni;
+    if (sni == NULL) {
+        /* verify against the host we connect to: a name, or an IP
+         * literal (matched against the certificate's IP SAN) */
+        sni = t->s.server_host;
+    }
+    memset(&tp, 0, sizeof(tp));
+    tp.ca = s->ca;
+    tp.ca_len = s->ca_len;
+    tp.client_cert = s->client_cert;
+    tp.client_cert_len = s->client_cert_len;
+    tp.client_key = s->client_key;
+    tp.client_key_len = s->client_key_len;
+    tp.pin_sha256 = s->pin_sha256;
+    tp.hostname = (t->s.sni == NULL && is_ip_literal(sni) &&
+                   s->tls_insecure_lab_only_skip_verify) ? NULL : sni;
+    tp.insecure = s->tls_insecure_lab_only_skip_verify;
+    tp.entropy = cb->entropy;
+    tp.entropy_user = user;
+    tse_tls_init(&t->tls);
+    rc = tse_tls_setup(&t->tls, &tp, t->outer, TSE_OUTER_BUF_SIZE);
+    if (rc != TSE_OK) {
+        tse_tls_free(&t->tls);
+        mem->free(mem->user, t);
+        return rc;
+    }
+
+    memset(&hp, 0, sizeof(hp));
+    hp.target_host = t->s.server_host;
+    hp.target_port = t->s.server_port;
+    hp.user_agent = t->s.user_agent;
+    hp.marker_header = t->s.proxy_marker_header;
+    hp.user = t->s.proxy_user;
+    hp.pass = t->s.proxy_pass;
+    hp.entropy = cb->entropy;
+    hp.entropy_user = user;
+    tse_hc_init(&t->hc, &hp);
+
+    *out = t;
+    return TSE_OK;
+}
+
+void tse_tunnel_del(tse_tunnel *t)
+{
+    tse_mem mem;
+    if (t == NULL) {
+        return;
+    }
+    mem = t->mem;
+    tse_tls_free(&t->tls);
+    if (t->s.proxy_pass != NULL) {
+        /* the password lives inside the allocation: do not leave it */
+        memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));
+    }
+    mem.free(mem.user, t);
+}
+
+int tse_tunnel_start(tse_tunnel *t, tse_time_ms now)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    if (t->state != TSE_STATE_IDLE) {
+        return TSE_ERR_STATE;
+    }
+    t->now = now;
+    enter_connecting(t);
+    return TSE_OK;
+}
+
+unsigned tse_tunnel_want(const tse_tunnel *t)
+{
+    unsigned w = 0;
+    if (t->need_disconnect) {
+        if (t->linger && (t->q_len > 0 || t->tls.out_len > t->tls.out_off)) {
+            return TSE_WANT_WRITE;
+        }
+        return TSE_WANT_DISCONNECT;
+    }
+    if (t->state == TSE_STATE_CONNECTING && t->conn == CONN_WANTED) {
+        return TSE_WANT_CONNECT;
+    }
+    if (t->conn == CONN_OPEN) {
+        w |= TSE_WANT_READ;
+        if (t->tls.out_len > t->tls.out_off ||
+            (connected_phase(t) && t->q_len > 0)) {
+            w |= TSE_WANT_WRITE;
+        }
+    }
+    return w;
+}
+
+int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
+                              uint16_t *port)
+{
+    if (t == NULL || host == NULL || port == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    if (t->state != TSE_STATE_CONNECTING || t->conn == CONN_NONE ||
+        t->conn == CONN_OPEN) {
+        return TSE_ERR_STATE;
+    }
+    if (t->s.proxy_host != NULL) {
+        *host = t->s.proxy_host;
+        *port = t->s.proxy_port;
+    } else {
+        *host = t->s.server_host;
+        *port = t->s.server_port;
+    }
+    t->conn = CONN_STARTED;
+    return TSE_OK;
+}
+
+int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->state != TSE_STATE_CONNECTING || t->conn != CONN_STARTED) {
+        return TSE_ERR_STATE;
+    }
+    t->conn = CONN_OPEN;
+    q_clear(t);
+    tse_deframer_reset(&t->df);
+    t->tls.out_off = t->tls.out_len = 0;
+    if (t->s.proxy_host != NULL) {
+        t->t_phase = add_ms(now, t->s.proxy_timeout_ms);
+        set_state(t, TSE_STATE_PROXY);
+        tse_hc_restart(&t->hc);
+        send_proxy_request(t);
+    } else {
+        enter_tls(t);
+    }
+    return TSE_OK;
+}
+
+int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
+{
+    int was;
+    if (t == NULL || err > 0) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    was = t->conn;
+    t->conn = CONN_NONE;
+    if (t->need_disconnect) {
+        /* the port acknowledges the close we asked for */
+        t->need_disconnect = 0;
+        t->linger = 0;
+        q_clear(t);
+        if (t->state == TSE_STATE_CONNECTING) {
+            t->conn = CONN_WANTED;
+        }
+        return TSE_OK;
+    }
+    if (was == CONN_NONE) {
+        return TSE_OK;
+    }
+    if (err == 0) {
+        err = TSE_ERR_TRANSPORT_CLOSED;
+    }
+    switch (t->state) {
+    case TSE_STATE_PROXY: {
+        int rc = tse_hc_on_close(&t->hc);
+        if (rc == TSE_HC_RECONNECT) {
+            enter_connecting(t);
+            return TSE_OK;
+        }
+        fail(t, err == TSE_ERR_TRANSPORT_CLOSED ? rc : err,
+             "the proxy closed the connection");
+        return TSE_OK;
+    }
+    case TSE_STATE_RELEASING:
+        t->resume_valid = 0;
+        fail(t, TSE_ERR_CLOSED, NULL);
+        return TSE_OK;
+    case TSE_STATE_CONNECTING:
+    case TSE_STATE_TLS:
+    case TSE_STATE_CONFIGURING:
+    case TSE_STATE_UP:
+        fail(t, err, NULL);
+        return TSE_OK;
+    default:
+        return TSE_OK;
+    }
+}
+
+int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
+                          tse_time_ms now)
+{
+    if (t == NULL || (data == NULL && len > 0)) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->conn != CONN_OPEN || t->need_disconnect || len == 0) {
+        return TSE_OK; /* late bytes of a connection being closed */
+    }
+    if (t->state == TSE_STATE_PROXY) {
+        proxy_input(t, data, len);
+    } else if (t->state == TSE_STATE_TLS || connected_phase(t)) {
+        tse_tls_set_input(&t->tls, data, len);
+        if (t->state == TSE_STATE_TLS) {
+            tls_step(t);
+        }
+        read_records(t);
+        tse_tls_set_input(&t->tls, NULL, 0);
+    }
+    return t->need_disconnect ? t->last_error : TSE_OK;
+}
+
+static void flush_queue(tse_tunnel *t)
+{
+    for (int guard = 0; guard < 256 && t->q_len > 0; guard++) {
+        size_t contig = t->q_cap - t->q_head;
+        size_t chunk = tse_tls_max_chunk(&t->tls);
+        int n;
+        if (contig > t->q_len) {
+            contig = t->q_len;
+        }
+        if (chunk > contig) {
+            chunk = contig;
+        }
+        if (chunk == 0 && t->tls.write_pending == 0) {
+            return;
+        }
+        n = tse_tls_write(&t->tls, t->q + t->q_head, chunk);
+        if (n == TSE_ERR_WOULD_BLOCK) {
+            return;
+        }
+        if (n < 0) {
+            fail(t, n, t->tls.detail[0] ? t->tls.detail : NULL);
+            return;
+        }
+        t->q_head = (t->q_head + (size_t)n) % t->q_cap;
+        t->q_len -= (size_t)n;
+    }
+}
+
+size_t tse_tunnel_outer_pending(tse_tunnel *t, const uint8_t **data)
+{
+    if (t == NULL || data == NULL) {
+        return 0;
+    }
+    if (t->conn == CONN_OPEN) {
+        if (t->state == TSE_STATE_TLS) {
+            tls_step(t); /* the handshake may have waited for room */
+        }
+        if (connected_phase(t) || (t->need_disconnect && t->linger)) {
+            flush_queue(t);
+        }
+    }
+    *data = t->tls.out + t->tls.out_off;
+    return t->tls.out_len - t->tls.out_off;
+}
+
+void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
+{
+    size_t have;
+    if (t == NULL) {
+        return;
+    }
+    have = t->tls.out_len - t->tls.out_off;
+    t->tls.out_off += n < have ? n : have;
+    if (t->tls.out_off == t->tls.out_len) {
+        t->tls.out_off = t->tls.out_len = 0;
+    }
+}
+
+tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
+{
+    tse_time_ms e = TSE_TIME_NEVER;
+    if (t->need_disconnect) {
+        return t->linger ? t->t_phase : TSE_TIME_NEVER;
+    }
+    switch (t->state) {
+    case TSE_STATE_CONNECTING:
+    case TSE_STATE_PROXY:
+    case TSE_STATE_TLS:
+    case TSE_STATE_CONFIGURING:
+    case TSE_STATE_RELEASING:
+        e = t->t_phase;
+        break;
+    case TSE_STATE_BACKOFF:
+        e = t->t_backoff;
+        break;
+    case TSE_STATE_UP:
+        if (t->ka_outstanding) {
+            e = t->t_ka_resp;
+        } else if (t->cfg.keepalive_s != 0) {
+            e = add_ms(t->last_tx, (uint32_t)t->cfg.keepalive_s * 1000u);
+        }
+        break;
+    default:
+        break;
+    }
+    return e;
+}
+
+static void send_keepalive(tse_tunnel *t)
+{
+    tse_cm m;
+    cm_header(t, &m, TSE_CM_KEEPALIVE, t->cfg.tsid, t->next_seq++);
+    if (send_cm(t, &m) != TSE_OK) {
+        return; /* cannot happen with the reserve; retried next expiry */
+    }
+    t->ka_outstanding = 1;
+    t->ka_seq = m.seq;
+    t->t_ka_resp = add_ms(t->now, t->s.ka_response_timeout_ms);
+    t->stats.keepalives_sent++;
+}
+
+int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (now < tse_tunnel_expiry(t)) {
+        return TSE_OK;
+    }
+    if (t->need_disconnect) {
+        t->linger = 0; /* give up sending what is left */
+        return TSE_OK;
+    }
+    switch (t->state) {
+    case TSE_STATE_CONNECTING:
+        fail(t, TSE_ERR_TRANSPORT_TIMEOUT, NULL);
+        break;
+    case TSE_STATE_PROXY:
+        fail(t, TSE_ERR_PROXY_TIMEOUT, NULL);
+        break;
+    case TSE_STATE_TLS:
+        fail(t, TSE_ERR_TLS_TIMEOUT, NULL);
+        break;
+    case TSE_STATE_CONFIGURING:
+        fail(t, TSE_ERR_PROTO_TIMEOUT, NULL);
+        break;
+    case TSE_STATE_RELEASING:
+        t->resume_valid = 0;
+        fail(t, TSE_ERR_RELEASE_TIMEOUT, NULL);
+        break;
+    case TSE_STATE_BACKOFF:
+        enter_connecting(t);
+        break;
+    case TSE_STATE_UP:
+        if (t->ka_outstanding) {
+            fail(t, TSE_ERR_KEEPALIVE_TIMEOUT, NULL);
+        } else {
+            /* A.1.8 NOTE: only after a silence of the whole interval */
+            send_keepalive(t);
+        }
+        break;
+    default:
+        break;
+    }
+    return TSE_OK;
+}
+
+static int valid_packet(const uint8_t *p, size_t len)
+{
+    if (len < 20) {
+        return 0;
+    }
+    if ((p[0] >> 4) == 4) {
+        size_t total = ((size_t)p[2] << 8) | p[3];
+        return (p[0] & 0x0f) >= 5 && total == len;
+    }
+    if ((p[0] >> 4) == 6) {
+        return len >= 40 && (((size_t)p[4] << 8) | p[5]) + 40 == len;
+    }
+    return 0;
+}
+
+int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                           tse_time_ms now)
+{
+    if (t == NULL || pkt == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->state != TSE_STATE_UP) {
+        return TSE_ERR_NOT_UP;
+    }
+    if (len > t->s.max_unit || !valid_packet(pkt, len)) {
+        return TSE_ERR_PACKET_INVALID;
+    }
+    if (q_space(t) < len + TSE_CM_RESERVE) {
+        t->stats.queue_full_drops++;
+        return TSE_ERR_QUEUE_FULL;
+    }
+    q_put(t, pkt, len);
+    t->last_tx = now;
+    t->stats.packets_out++;
+    t->stats.bytes_out += len;
+    return TSE_OK;
+}
+
+size_t tse_tunnel_queue_space(const tse_tunnel *t)
+{
+    size_t s = q_space(t);
+    return s > TSE_CM_RESERVE ? s - TSE_CM_RESERVE : 0;
+}
+
+int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
+{
+    tse_cm m;
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    t->closing = 1;
+    switch (t->state) {
+    case TSE_STATE_CLOSED:
+    case TSE_STATE_RELEASING:
+        return TSE_OK;
+    case TSE_STATE_UP:
+        cm_header(t, &m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->next_seq++);
+        if (send_cm(t, &m) == TSE_OK) {
+            t->release_outstanding = 1;
+            t->release_seq = m.seq;
+            t->t_phase = add_ms(now, t->s.release_timeout_ms);
+            set_state(t, TSE_STATE_RELEASING);
+            return TSE_OK;
+        }
+        /* fall through: cannot queue, close hard */
+        /* FALLTHROUGH */
+    default:
+        drop_connection(t, 0);
+        t->last_error = TSE_ERR_CLOSED;
+        set_state(t, TSE_STATE_CLOSED);
+        return TSE_OK;
+    }
+}
+
+int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->state == TSE_STATE_CLOSED || t->state == TSE_STATE_IDLE ||
+        t->state == TSE_STATE_RELEASING || t->state == TSE_STATE_PAUSED) {
+        return TSE_ERR_STATE;
+    }
+    drop_connection(t, 0);
+    t->attempt = 0;
+    t->stats.reconnects++;
+    enter_connecting(t);
+    return TSE_OK;
+}
+
+int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->state == TSE_STATE_CLOSED || t->state == TSE_STATE_IDLE ||
+        t->state == TSE_STATE_RELEASING) {
+        return TSE_ERR_STATE;
+    }
+    if (t->state == TSE_STATE_PAUSED) {
+        return TSE_OK;
+    }
+    drop_connection(t, 0);
+    set_state(t, TSE_STATE_PAUSED);
+    return TSE_OK;
+}
+
+int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->state != TSE_STATE_PAUSED) {
+        return TSE_ERR_STATE;
+    }
+    t->attempt = 0;
+    enter_connecting(t);
+    return TSE_OK;
+}
+
+tse_state tse_tunnel_state(const tse_tunnel *t)
+{
+    return t->state;
+}
+
+const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t)
+{
+    return t->cfg_valid ? &t->cfg : NULL;
+}
+
+void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
+{
+    *out = t->stats;
+}
+
+int tse_tunnel_last_error(const tse_tunnel *t)
+{
+    return t->last_error;
+}
+
+const char *tse_state_name(tse_state s)
+{
+    switch (s) {
+    case TSE_STATE_IDLE: return "IDLE";
+    case TSE_STATE_CONNECTING: return "CONNECTING";
+    case TSE_STATE_PROXY: return "PROXY";
+    case TSE_STATE_TLS: return "TLS";
+    case TSE_STATE_CONFIGURING: return "CONFIGURING";
+    case TSE_STATE_UP: return "UP";
+    case TSE_STATE_RELEASING: return "RELEASING";
+    case TSE_STATE_BACKOFF: return "BACKOFF";
+    case TSE_STATE_PAUSED: return "PAUSED";
+    case TSE_STATE_CLOSED: return "CLOSED";
+    default: return "?";
+    }
+}
