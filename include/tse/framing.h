@@ -7,12 +7,26 @@
  *    nibble says the kind (1 = CM, 4 = IPv4, 6 = IPv6) and the unit's own
  *    header gives its length (CM: header + TLV_Count TLVs; IPv4: total
  *    length; IPv6: 40 + payload length).
- *  - TSE_FRAMING_FTT (TS 24.322): reserved for the Type/Length envelope;
- *    callers select it with the same API.
+ *  - TSE_FRAMING_FTT (TS 24.322): every packet in an envelope: octet 1
+ *    Type (= 1, one IPv4 or IPv6 packet), octets 2-3 Length of the whole
+ *    envelope including these 3 octets (> 3), then the packet.  The
+ *    deframer yields the inner packet (kind from its first nibble, 4 or 6;
+ *    the inner IP header is not cross-checked against Length); no CMs.
  *
  * The deframer is incremental: feed it any fragment (one byte at a time
  * works); it never reads past what it was given and never holds more than
- * one maximum unit, in the caller's buffer.
+ * @c cap bytes, in the caller's buffer.  A CM's length is found by walking
+ * its TLV headers as they arrive, never re-walking from the start.
+ *
+ * Errors, checked as soon as the bytes that show them have arrived, in
+ * wire order (so the result does not depend on how the stream was cut):
+ *   TSCF: first nibble not 1/4/6 -> TSE_ERR_FRAME_NIBBLE; IPv4 IHL < 5 ->
+ *   TSE_ERR_FRAME_IPV4_IHL; IPv4 total length < 20 or < IHL*4 ->
+ *   TSE_ERR_FRAME_IPV4_LENGTH; unit longer than cap -> TSE_ERR_FRAME_TOO_BIG
+ *   (for a CM, as soon as the TLVs walked so far exceed cap).
+ *   FTT: Type != 1 or Length <= 3 -> TSE_ERR_FRAME_ENVELOPE; Length > cap
+ *   -> TSE_ERR_FRAME_TOO_BIG; inner first nibble not 4/6 ->
+ *   TSE_ERR_FRAME_NIBBLE.
  */
 #ifndef TSE_FRAMING_H
 #define TSE_FRAMING_H
@@ -59,7 +73,9 @@ typedef struct tse_deframer {
 /**
  * @brief Initialise. @p buf (owned by the caller, valid for the deframer's
  *        life) bounds the unit size: units longer than @p cap fail with
- *        TSE_ERR_FRAME_TOO_BIG.  @p cap must be at least 40.
+ *        TSE_ERR_FRAME_TOO_BIG.  @p cap must be at least 40.  @p cap counts
+ *        the bytes on the wire, i.e. includes tse_frame_overhead(profile):
+ *        to accept IP packets up to M bytes, pass M + tse_frame_overhead().
  * @return TSE_OK or TSE_ERR_INVALID_ARG (bad profile, NULL, cap too small)
  */
 int tse_deframer_init(tse_deframer *d, int profile, uint8_t *buf, size_t cap);
@@ -74,9 +90,16 @@ void tse_deframer_reset(tse_deframer *d);
  * @param[in]  len       how many
  * @param[out] consumed  bytes of @p in taken (always set)
  * @param[out] unit      the unit when 1 is returned
+ * Zero copy: when nothing is buffered and the whole unit is inside @p in,
+ * @p unit->data points into @p in; otherwise bytes are copied into the
+ * deframer's buffer and @p unit->data points there.
+ *
  * @return 1 a unit is complete (call again with the rest of the input);
  *         0 all input consumed, need more;
- *         negative TSE_ERR_FRAME_* - sticky, the stream cannot be resynced.
+ *         negative TSE_ERR_FRAME_* - sticky, the stream cannot be resynced:
+ *         every later call returns the same error (consumed 0) until
+ *         tse_deframer_reset(); nothing is held (pending 0).
+ *         TSE_ERR_INVALID_ARG for NULL arguments (not sticky).
  */
 int tse_deframer_feed(tse_deframer *d, const uint8_t *in, size_t len,
                       size_t *consumed, tse_unit *unit);
@@ -87,7 +110,9 @@ size_t tse_deframer_pending(const tse_deframer *d);
 /**
  * @brief Frame one unit for sending under @p profile (a no-op copy for
  *        TSCF; the envelope for FTT).  Returns bytes written or a negative
- *        error (TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG).
+ *        error (TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG: bad profile
+ *        or kind, empty unit, first nibble of @p data not @p kind, a CM
+ *        under FTT, envelope above 65535 bytes).  @p out may alias @p data.
  */
 int tse_frame_unit(int profile, int kind, const uint8_t *data, size_t len,
                    uint8_t *out, size_t cap);
