@@ -10,6 +10,20 @@
 #include "test_pki.h"
 #include "tt.h"
 
+#if MBEDTLS_VERSION_MAJOR >= 3
+/* mbed TLS 3 checks an EC key pair by computing with blinding, so it needs an
+ * RNG; any bytes do for that. */
+static int blinding_rng(void *ctx, unsigned char *out, size_t len)
+{
+    size_t i;
+    (void)ctx;
+    for (i = 0; i < len; i++) {
+        out[i] = (unsigned char)(i * 7 + 1);
+    }
+    return 0;
+}
+#endif
+
 static int parse(mbedtls_x509_crt *c, const char *pem)
 {
     mbedtls_x509_crt_init(c);
@@ -70,7 +84,7 @@ TT_TEST(keys_match_and_pin_is_spki_hash)
 #if MBEDTLS_VERSION_MAJOR >= 3
         TT_EQ_INT(mbedtls_pk_parse_key(&k, (const unsigned char *)p->server_key,
                                        strlen(p->server_key) + 1, NULL, 0, NULL, NULL), 0);
-        TT_EQ_INT(mbedtls_pk_check_pair(&c.pk, &k, NULL, NULL), 0);
+        TT_EQ_INT(mbedtls_pk_check_pair(&c.pk, &k, blinding_rng, NULL), 0);
 #else
         TT_EQ_INT(mbedtls_pk_parse_key(&k, (const unsigned char *)p->server_key,
                                        strlen(p->server_key) + 1, NULL, 0), 0);
