@@ -1,0 +1,94 @@
+/* POSIX clock, entropy and allocator (port/posix/tse_posix.h). */
+#include "posix_feature.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 25))
+#include <sys/random.h>
+#define TSE_HAVE_GETRANDOM 1
+#endif
+
+#include "tse_posix.h"
+
+tse_time_ms tse_posix_now_ms(void)
+{
+    struct timespec ts;
+    /* CLOCK_MONOTONIC cannot fail with a valid pointer on any POSIX system
+     * that defines it; the engine only needs differences. */
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (tse_time_ms)ts.tv_sec * 1000u + (tse_time_ms)(ts.tv_nsec / 1000000);
+}
+
+static int urandom_read(uint8_t *buf, size_t len)
+{
+    int fd;
+    do {
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0)
+        return -1;
+    while (len > 0) {
+        ssize_t n = read(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            close(fd);
+            return -1;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
+int tse_posix_entropy(void *user, uint8_t *buf, size_t len)
+{
+    (void)user;
+    if (buf == NULL && len > 0)
+        return -1;
+#ifdef TSE_HAVE_GETRANDOM
+    {
+        size_t done = 0;
+        while (done < len) {
+            ssize_t n = getrandom(buf + done, len - done, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                if (errno == ENOSYS || errno == EPERM) /* old kernel, seccomp */
+                    return urandom_read(buf + done, len - done);
+                return -1;
+            }
+            done += (size_t)n;
+        }
+        return 0;
+    }
+#else
+    return urandom_read(buf, len);
+#endif
+}
+
+static void *mem_calloc(void *user, size_t n, size_t size)
+{
+    (void)user;
+    return calloc(n, size);
+}
+
+static void mem_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+static const tse_mem posix_mem = { NULL, mem_calloc, mem_free };
+
+const tse_mem *tse_posix_mem(void)
+{
+    return &posix_mem;
+}

@@ -1,0 +1,396 @@
+/* POSIX outer transport: non-blocking TCP over IPv4/IPv6 with a small
+ * happy-eyeballs (RFC 8305) connect.  Implements the tse_port table. */
+#include "posix_feature.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "tse_posix.h"
+
+#ifdef MSG_NOSIGNAL
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0
+#endif
+
+enum conn_state { CONN_CONNECTING, CONN_CONNECTED, CONN_FAILED };
+
+struct tse_port_conn {
+    int state;
+    int fd;                       /* connected socket, or -1 */
+    int last_err;                 /* TSE_ERR_TRANSPORT_* of the last failed attempt */
+    size_t naddr, next;           /* resolved addresses, next to try */
+    struct sockaddr_storage addr[TSE_POSIX_MAX_ADDRS];
+    socklen_t addrlen[TSE_POSIX_MAX_ADDRS];
+    int att[TSE_POSIX_MAX_ATTEMPTS]; /* attempts in flight (-1 = free) */
+    tse_time_ms next_attempt_at;  /* start the next address at this time */
+};
+
+int tse_posix_err_from_errno(int e)
+{
+    switch (e) {
+    case ECONNREFUSED:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+#ifdef EHOSTDOWN
+    case EHOSTDOWN:
+#endif
+    case EADDRNOTAVAIL:
+        return TSE_ERR_TRANSPORT_REFUSED;
+    case ETIMEDOUT:
+        return TSE_ERR_TRANSPORT_TIMEOUT;
+    case ECONNRESET:
+    case EPIPE:
+    case ECONNABORTED:
+        return TSE_ERR_TRANSPORT_RESET;
+    default:
+        return TSE_ERR_TRANSPORT_IO;
+    }
+}
+
+static int set_socket_options(int fd)
+{
+    int one = 1;
+    int fl = fcntl(fd, F_GETFL, 0);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -1;
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -1;
+    /* Small inner packets (RTP, SIP) must not wait for Nagle. */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0)
+        return -1;
+#ifdef SO_NOSIGPIPE
+    (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+    return 0;
+}
+
+static size_t attempts_in_flight(const tse_port_conn *c)
+{
+    size_t i, n = 0;
+    for (i = 0; i < TSE_POSIX_MAX_ATTEMPTS; i++)
+        if (c->att[i] >= 0)
+            n++;
+    return n;
+}
+
+/* Start a connect to the next address.  Returns 0 if one is in flight (or
+ * connected at once), -1 if no address is left. */
+static int start_next_attempt(tse_port_conn *c)
+{
+    while (c->next < c->naddr) {
+        size_t slot;
+        const struct sockaddr_storage *sa = &c->addr[c->next];
+        socklen_t len = c->addrlen[c->next];
+        int fd;
+        c->next++;
+        for (slot = 0; slot < TSE_POSIX_MAX_ATTEMPTS; slot++)
+            if (c->att[slot] < 0)
+                break;
+        if (slot == TSE_POSIX_MAX_ATTEMPTS) {
+            c->next--;
+            return 0;
+        }
+        fd = socket(sa->ss_family, SOCK_STREAM, IPPROTO_TCP);
+        if (fd < 0) {
+            c->last_err = tse_posix_err_from_errno(errno);
+            continue;
+        }
+        if (set_socket_options(fd) < 0) {
+            c->last_err = tse_posix_err_from_errno(errno);
+            close(fd);
+            continue;
+        }
+        if (connect(fd, (const struct sockaddr *)sa, len) == 0 ||
+            errno == EINPROGRESS || errno == EINTR) {
+            /* In progress (or done at once, e.g. loopback): connect_poll()
+             * sees the socket writable either way. */
+            c->att[slot] = fd;
+            c->next_attempt_at = tse_posix_now_ms() + TSE_POSIX_ATTEMPT_DELAY_MS;
+            return 0;
+        }
+        c->last_err = tse_posix_err_from_errno(errno);
+        close(fd);
+    }
+    return -1;
+}
+
+/* RFC 8305 4: interleave the address families, starting with the family
+ * of the first address the resolver returned (its preference). */
+static void order_addresses(tse_port_conn *c, const struct addrinfo *res)
+{
+    const struct addrinfo *a;
+    int first = res ? res->ai_family : AF_INET6;
+    size_t taken[2] = { 0, 0 };
+
+    c->naddr = 0;
+    while (c->naddr < TSE_POSIX_MAX_ADDRS) {
+        int progressed = 0, fam;
+        for (fam = 0; fam < 2 && c->naddr < TSE_POSIX_MAX_ADDRS; fam++) {
+            size_t idx = 0;
+            /* the taken[fam]-th usable address of this family */
+            for (a = res; a; a = a->ai_next) {
+                if (((a->ai_family == first) ? 0 : 1) != fam)
+                    continue;
+                if (a->ai_addrlen > sizeof(struct sockaddr_storage))
+                    continue;
+                if (idx++ == taken[fam])
+                    break;
+            }
+            if (a) {
+                memcpy(&c->addr[c->naddr], a->ai_addr, a->ai_addrlen);
+                c->addrlen[c->naddr] = (socklen_t)a->ai_addrlen;
+                c->naddr++;
+                taken[fam]++;
+                progressed = 1;
+            }
+        }
+        if (!progressed)
+            break;
+    }
+}
+
+static int p_connect_start(void *user, const char *host, uint16_t port,
+                           tse_port_conn **out)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[8];
+    char hostbuf[256];
+    tse_port_conn *c;
+    size_t i, hl;
+    int rc;
+
+    (void)user;
+    if (!host || !out || !*host)
+        return TSE_ERR_INVALID_ARG;
+    /* Accept "[::1]" as well as "::1". */
+    hl = strlen(host);
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        if (hl - 2 >= sizeof hostbuf)
+            return TSE_ERR_INVALID_ARG;
+        memcpy(hostbuf, host + 1, hl - 2);
+        hostbuf[hl - 2] = '\0';
+        host = hostbuf;
+    }
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = AI_NUMERICSERV;
+    /* BLOCKING: getaddrinfo has no non-blocking form (see tse_posix.h). */
+    rc = getaddrinfo(host, portstr, &hints, &res);
+    if (rc != 0) {
+        if (rc == EAI_MEMORY)
+            return TSE_ERR_NO_MEMORY;
+        return TSE_ERR_TRANSPORT_RESOLVE;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        freeaddrinfo(res);
+        return TSE_ERR_NO_MEMORY;
+    }
+    c->state = CONN_CONNECTING;
+    c->fd = -1;
+    c->last_err = TSE_ERR_TRANSPORT_REFUSED;
+    for (i = 0; i < TSE_POSIX_MAX_ATTEMPTS; i++)
+        c->att[i] = -1;
+    order_addresses(c, res);
+    freeaddrinfo(res);
+    if (c->naddr == 0) {
+        free(c);
+        return TSE_ERR_TRANSPORT_RESOLVE;
+    }
+    if (start_next_attempt(c) < 0) {
+        rc = c->last_err;
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return TSE_OK;
+}
+
+static int p_connect_poll(void *user, tse_port_conn *c)
+{
+    size_t i;
+    (void)user;
+    if (!c)
+        return TSE_ERR_INVALID_ARG;
+    if (c->state == CONN_CONNECTED)
+        return TSE_OK;
+    if (c->state == CONN_FAILED)
+        return c->last_err;
+
+    for (i = 0; i < TSE_POSIX_MAX_ATTEMPTS; i++) {
+        struct pollfd p;
+        int err = 0, r;
+        socklen_t el = sizeof err;
+        if (c->att[i] < 0)
+            continue;
+        p.fd = c->att[i];
+        p.events = POLLOUT;
+        p.revents = 0;
+        do {
+            r = poll(&p, 1, 0);
+        } while (r < 0 && errno == EINTR);
+        if (r <= 0)
+            continue; /* still in progress */
+        if (getsockopt(c->att[i], SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+            err = errno;
+        if (err == 0 && !(p.revents & (POLLERR | POLLNVAL))) {
+            size_t j;
+            c->fd = c->att[i];
+            c->att[i] = -1;
+            for (j = 0; j < TSE_POSIX_MAX_ATTEMPTS; j++) {
+                if (c->att[j] >= 0) {
+                    close(c->att[j]);
+                    c->att[j] = -1;
+                }
+            }
+            c->state = CONN_CONNECTED;
+            return TSE_OK;
+        }
+        if (err == 0)
+            err = ECONNREFUSED; /* POLLERR without SO_ERROR: treat as refused */
+        c->last_err = tse_posix_err_from_errno(err);
+        close(c->att[i]);
+        c->att[i] = -1;
+    }
+
+    /* Start the next address if nothing is pending, or the current attempts
+     * have had their head start (RFC 8305 5). */
+    if (c->next < c->naddr &&
+        (attempts_in_flight(c) == 0 || tse_posix_now_ms() >= c->next_attempt_at))
+        (void)start_next_attempt(c);
+    if (attempts_in_flight(c) == 0) {
+        c->state = CONN_FAILED;
+        return c->last_err;
+    }
+    return TSE_ERR_WOULD_BLOCK;
+}
+
+static int32_t p_send(void *user, tse_port_conn *c, const uint8_t *buf,
+                      size_t len)
+{
+    ssize_t n;
+    (void)user;
+    if (!c || (!buf && len))
+        return TSE_ERR_INVALID_ARG;
+    if (c->state != CONN_CONNECTED)
+        return TSE_ERR_TRANSPORT_IO;
+    if (len == 0)
+        return 0;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    do {
+        n = send(c->fd, buf, len, SEND_FLAGS);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return (int32_t)n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)
+        return 0;
+    return tse_posix_err_from_errno(errno);
+}
+
+static int32_t p_recv(void *user, tse_port_conn *c, uint8_t *buf, size_t len)
+{
+    ssize_t n;
+    (void)user;
+    if (!c || (!buf && len))
+        return TSE_ERR_INVALID_ARG;
+    if (c->state != CONN_CONNECTED)
+        return TSE_ERR_TRANSPORT_IO;
+    if (len == 0)
+        return 0;
+    if (len > INT32_MAX)
+        len = INT32_MAX;
+    do {
+        n = recv(c->fd, buf, len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        return (int32_t)n;
+    if (n == 0)
+        return TSE_ERR_TRANSPORT_CLOSED; /* orderly shutdown by the peer */
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        return 0;
+    return tse_posix_err_from_errno(errno);
+}
+
+static void p_close(void *user, tse_port_conn *c)
+{
+    size_t i;
+    (void)user;
+    if (!c)
+        return;
+    if (c->fd >= 0)
+        close(c->fd);
+    for (i = 0; i < TSE_POSIX_MAX_ATTEMPTS; i++)
+        if (c->att[i] >= 0)
+            close(c->att[i]);
+    free(c);
+}
+
+static tse_time_ms p_now_ms(void *user)
+{
+    (void)user;
+    return tse_posix_now_ms();
+}
+
+static const tse_port posix_port = {
+    TSE_PORT_VERSION, NULL,
+    p_connect_start, p_connect_poll, p_send, p_recv, p_close,
+    p_now_ms, tse_posix_entropy
+};
+
+const tse_port *tse_posix_port(void)
+{
+    return &posix_port;
+}
+
+size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
+                              size_t max)
+{
+    size_t i, n = 0;
+    if (!c || !fds)
+        return 0;
+    if (c->state == CONN_CONNECTED) {
+        if (max < 1)
+            return 0;
+        fds[0].fd = c->fd;
+        fds[0].events = 0;
+        fds[0].revents = 0;
+        return 1;
+    }
+    for (i = 0; i < TSE_POSIX_MAX_ATTEMPTS && n < max; i++) {
+        if (c->att[i] < 0)
+            continue;
+        fds[n].fd = c->att[i];
+        fds[n].events = POLLOUT;
+        fds[n].revents = 0;
+        n++;
+    }
+    return n;
+}
+
+tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c)
+{
+    if (!c || c->state != CONN_CONNECTING || c->next >= c->naddr)
+        return TSE_TIME_NEVER;
+    return c->next_attempt_at;
+}
+
+int tse_posix_conn_fd(const tse_port_conn *c)
+{
+    return (c && c->state == CONN_CONNECTED) ? c->fd : -1;
+}

@@ -1,0 +1,242 @@
+/**
+ * @file tse_posix.h
+ * @brief The POSIX port of libtse: non-blocking TCP (IPv4 and IPv6),
+ *        monotonic clock, entropy, allocator, and a poll(2) driver that
+ *        runs one or many tunnels in one thread.
+ *
+ * Thread rules: one driver, one thread.  A driver and every tunnel added
+ * to it are used only from the thread that calls
+ * tse_posix_driver_run_once() / _run() (or _prepare() / _process()).
+ * Different drivers in different threads are independent.  The functions
+ * of tse_posix_port() keep no shared state except the optional
+ * /dev/urandom fallback (opened per call), so they may be used from any
+ * thread for different connections.
+ *
+ * Blocking: name resolution is BLOCKING (getaddrinfo(3) has no
+ * non-blocking form); connect_start() of a DNS name can therefore stall
+ * the driver's thread for as long as the resolver takes.  Use literal
+ * addresses, or resolve in another thread first, where that matters.
+ * Everything else (connect, send, recv, close) never blocks.
+ *
+ * Minimal program:
+ * @code
+ *   tse_settings s; tse_settings_default(&s);
+ *   s.server_host = "tscf.example.net"; s.ca = pem; s.ca_len = pem_len;
+ *   tse_callbacks cb = { on_event, on_packet, tse_posix_entropy };
+ *   tse_tunnel *t; tse_tunnel_new(&t, &s, &cb, tse_posix_mem(), app);
+ *   tse_posix_driver *d; tse_posix_driver_new(&d);
+ *   tse_posix_driver_add(d, t);
+ *   tse_tunnel_start(t, tse_posix_now_ms());
+ *   static volatile sig_atomic_t stop;   // set from a signal handler
+ *   tse_posix_driver_run(d, &stop);
+ *   tse_posix_driver_remove(d, t); tse_tunnel_del(t); tse_posix_driver_del(d);
+ * @endcode
+ */
+#ifndef TSE_POSIX_H
+#define TSE_POSIX_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tse/port.h"
+#include "tse/tse.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- configuration (compile-time) ---------------------------------------- */
+
+/** Most resolved addresses tried per connect (after interleaving). */
+#ifndef TSE_POSIX_MAX_ADDRS
+#define TSE_POSIX_MAX_ADDRS 16
+#endif
+/** Most connection attempts in flight at once (happy-eyeballs-lite). */
+#ifndef TSE_POSIX_MAX_ATTEMPTS
+#define TSE_POSIX_MAX_ATTEMPTS 4
+#endif
+/** Delay before the next address is tried while one is still pending
+ *  (RFC 8305 5: "Connection Attempt Delay", recommended 250 ms). */
+#ifndef TSE_POSIX_ATTEMPT_DELAY_MS
+#define TSE_POSIX_ATTEMPT_DELAY_MS 250
+#endif
+/** Bytes read from one tunnel per poll round before moving on to the
+ *  next (fairness between tunnels). */
+#ifndef TSE_POSIX_READ_BUDGET
+#define TSE_POSIX_READ_BUDGET 65536
+#endif
+
+/* ---- the port table and its building blocks ------------------------------ */
+
+/**
+ * @brief The POSIX tse_port table (static, never NULL).
+ *
+ * connect_start() resolves with getaddrinfo() (BLOCKING, see above),
+ * orders the addresses alternating IPv6 / IPv4 (RFC 8305 4), and starts a
+ * non-blocking connect to the first.  connect_poll() finishes attempts,
+ * starts the next address when one fails, or when one has been pending
+ * for TSE_POSIX_ATTEMPT_DELAY_MS (up to TSE_POSIX_MAX_ATTEMPTS in
+ * parallel; the first to succeed wins).  Sockets get TCP_NODELAY (the
+ * tunnel carries real-time traffic) and FD_CLOEXEC; sends use
+ * MSG_NOSIGNAL (or SO_NOSIGPIPE) so a dead peer never raises SIGPIPE.
+ * errno is mapped by tse_posix_err_from_errno().
+ */
+const tse_port *tse_posix_port(void);
+
+/** @brief Milliseconds of CLOCK_MONOTONIC. */
+tse_time_ms tse_posix_now_ms(void);
+
+/**
+ * @brief Cryptographic random bytes: getrandom(2) where available, else
+ *        /dev/urandom.  Signature of tse_callbacks::entropy (@p user is
+ *        ignored), so it can be used there directly.
+ * @return 0 on success, -1 on failure.
+ */
+int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
+
+/** @brief A calloc/free allocator for tse_tunnel_new() (static). */
+const tse_mem *tse_posix_mem(void);
+
+/**
+ * @brief Map an errno value to a TSE_ERR_TRANSPORT_* code:
+ *        ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ENETDOWN, EHOSTDOWN,
+ *        EADDRNOTAVAIL -> REFUSED; ETIMEDOUT -> TIMEOUT; ECONNRESET,
+ *        EPIPE, ECONNABORTED -> RESET; ENOMEM/ENOBUFS -> IO; others -> IO.
+ *        (EOF is not an errno: recv() reports it as TSE_ERR_TRANSPORT_CLOSED.)
+ */
+int tse_posix_err_from_errno(int e);
+
+/**
+ * @brief The pollfd entries a connection needs now: the connected socket
+ *        (with events = 0; the caller adds POLLIN/POLLOUT), or one entry
+ *        with POLLOUT per connection attempt in flight.
+ * @return number of entries written (at most @p max; 0 if @p c is NULL).
+ */
+size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
+                              size_t max);
+
+/** @brief When connect_poll() must run even without socket activity (the
+ *         next happy-eyeballs attempt), or TSE_TIME_NEVER. */
+tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
+
+/** @brief The connected socket, or -1 while connecting. */
+int tse_posix_conn_fd(const tse_port_conn *c);
+
+/* ---- the driver ----------------------------------------------------------- */
+
+typedef struct tse_posix_driver tse_posix_driver;
+
+/** Called when a watched application fd is ready (see watch_fd()). */
+typedef void (*tse_posix_fd_cb)(void *user, int fd, short revents);
+
+/**
+ * Called once at the start of every poll round (run_once()), before the
+ * tunnels are serviced, with the current time; its return value only
+ * bounds how long the round's poll may sleep.  Do the application's periodic work
+ * here (send packets with tse_tunnel_send_packet(), check timeouts...).
+ * @return the next time it wants to be called, or TSE_TIME_NEVER.
+ */
+typedef tse_time_ms (*tse_posix_tick_cb)(void *user, tse_time_ms now);
+
+/**
+ * @brief Create a driver.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p out NULL), TSE_ERR_NO_MEMORY
+ */
+int tse_posix_driver_new(tse_posix_driver **out);
+
+/** @brief Close every connection still open and free the driver.  The
+ *         tunnels themselves stay the application's (tse_tunnel_del()).
+ *         NULL is fine.  Not from a driver callback. */
+void tse_posix_driver_del(tse_posix_driver *d);
+
+/**
+ * @brief Let the driver run @p t (already created; start it with
+ *        tse_tunnel_start() before or after).  The driver does the
+ *        connect / disconnect the engine wants, moves bytes, and runs the
+ *        engine's timers.  The application keeps ownership of @p t.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or already added),
+ *         TSE_ERR_NO_MEMORY
+ */
+int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
+
+/**
+ * @brief Stop running @p t: its outer connection, if any, is closed
+ *        WITHOUT telling the engine (call this just before
+ *        tse_tunnel_del(), or after the tunnel reached CLOSED).
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
+ */
+int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
+
+/** @brief Number of tunnels added. */
+size_t tse_posix_driver_count(const tse_posix_driver *d);
+
+/**
+ * @brief Also poll an application fd; @p cb runs from run_once() with the
+ *        revents (POLLERR/POLLHUP/POLLNVAL included).  Watching an fd
+ *        again replaces its events/callback.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY
+ */
+int tse_posix_driver_watch_fd(tse_posix_driver *d, int fd, short events,
+                              tse_posix_fd_cb cb, void *user);
+
+/** @brief Stop polling @p fd.  @return TSE_OK or TSE_ERR_INVALID_ARG. */
+int tse_posix_driver_unwatch_fd(tse_posix_driver *d, int fd);
+
+/** @brief Set (or clear with NULL) the per-round application callback. */
+void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
+                               void *user);
+
+/**
+ * @brief One round: tick, service every tunnel (connect / disconnect as
+ *        the engine wants, send what is pending, run due timers), poll(2)
+ *        for at most @p max_wait_ms (-1 = until the next deadline), then
+ *        read (at most TSE_POSIX_READ_BUDGET bytes per tunnel), write,
+ *        finish connects, run watched-fd callbacks, and service again.
+ *        Returns after one poll.
+ * @return TSE_OK (also when poll was interrupted by a signal),
+ *         TSE_ERR_NO_MEMORY, TSE_ERR_TRANSPORT_IO (poll failed).
+ */
+int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
+
+/**
+ * @brief run_once() until @p *stop is non-zero (set it from a signal
+ *        handler or a callback) or until every tunnel is CLOSED (or none
+ *        was added).  poll is bounded to 1000 ms so a stop flag set from
+ *        another context is seen within a second even without a signal.
+ * @return TSE_OK, or the first error of run_once()
+ */
+int tse_posix_driver_run(tse_posix_driver *d,
+                         const volatile sig_atomic_t *stop);
+
+/* For an application that runs its own poll/epoll loop: */
+
+/**
+ * @brief Service the tunnels and describe what to wait for: fills
+ *        @p fds with the tunnels' sockets (application fds from
+ *        watch_fd() are NOT included) and @p *timeout_ms with the time
+ *        until the next deadline (-1 = none).
+ * @param[out] fds  room for at least tse_posix_driver_pollfd_max() entries
+ * @param[out] n    entries written
+ * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG
+ */
+int tse_posix_driver_prepare(tse_posix_driver *d, struct pollfd *fds,
+                             size_t max, size_t *n, int *timeout_ms);
+
+/** @brief Entries prepare() may need. */
+size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
+
+/**
+ * @brief Handle what poll reported for the entries prepare() filled (pass
+ *        them back unchanged except revents; add no tunnels in between).
+ *        Then services every tunnel.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG
+ */
+int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,
+                             size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TSE_POSIX_H */
