@@ -113,6 +113,7 @@
 #define MBEDTLS_RSA_C
 #define MBEDTLS_PKCS1_V15
 #define MBEDTLS_PKCS1_V21 /* RSASSA-PSS: what TLS 1.3 signs with over RSA keys */
+#define MBEDTLS_X509_RSASSA_PSS_SUPPORT /* ...and offers rsa_pss_rsae_* only with this */
 #define MBEDTLS_ECP_C
 #define MBEDTLS_ECDH_C
 #define MBEDTLS_ECDSA_C
