@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Regenerate the seed corpora from test/vectors/cm.txt.
+
+fuzz_cm_decode/: one file per vector (valid messages and each error).
+fuzz_deframe/:   4 control bytes (profile, cap hi/lo, cut pattern) followed
+                 by a stream of CMs from the vectors and IPv4/IPv6 packets,
+                 TSCF and FTT, plus each framing error.
+"""
+import os
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+VECTORS = os.path.join(HERE, "..", "vectors", "cm.txt")
+
+
+def load_vectors(path):
+    vecs, cur = [], None
+    for line in open(path):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, val = [x.strip() for x in line.split(":", 1)]
+        if key == "name":
+            cur = {"name": val, "hex": b"", "kv": {}}
+            vecs.append(cur)
+        elif key == "hex":
+            cur["hex"] += bytes.fromhex(val)
+        else:
+            cur["kv"][key] = val
+    return vecs
+
+
+def ipv4(total, ihl=5):
+    hdr = bytes([0x40 | ihl, 0]) + struct.pack(">H", total)
+    return hdr + bytes((i * 7) & 0xFF for i in range(total - 4))
+
+
+def ipv6(payload):
+    hdr = bytes([0x60, 0, 0, 0]) + struct.pack(">H", payload)
+    return hdr + bytes((i * 13) & 0xFF for i in range(40 + payload - 6))
+
+
+def ftt(pkt):
+    return bytes([1]) + struct.pack(">H", len(pkt) + 3) + pkt
+
+
+def ctl(profile, cap, cut):
+    c = cap - 40
+    return bytes([profile, c >> 8, c & 0xFF, cut])
+
+
+def write(d, name, data):
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def main():
+    vecs = load_vectors(VECTORS)
+    cmdir = os.path.join(HERE, "corpus", "fuzz_cm_decode")
+    for v in vecs:
+        write(cmdir, v["name"], v["hex"])
+
+    ok_cms = [v["hex"] for v in vecs if v["kv"].get("expect") == "ok"]
+    dd = os.path.join(HERE, "corpus", "fuzz_deframe")
+    mixed = b"".join(ok_cms[:6]) + ipv4(20) + ipv6(0) + ipv4(100, 6) + ipv6(64)
+    write(dd, "tscf_mixed_whole", ctl(0, 1500, 0x00) + mixed)
+    write(dd, "tscf_mixed_cut7", ctl(0, 1500, 0x07) + mixed)
+    write(dd, "tscf_mixed_cut_big", ctl(0, 1500, 0x45) + mixed)
+    write(dd, "tscf_all_cms", ctl(0, 400, 0x03) + b"".join(ok_cms))
+    write(dd, "tscf_partial_tail", ctl(0, 1500, 0x02) + mixed + ipv4(200)[:50])
+    write(dd, "tscf_cap_exact", ctl(0, 60, 0x01) + ipv4(60) + ipv6(20))
+    write(dd, "tscf_cap_plus1", ctl(0, 60, 0x01) + ipv4(20) + ipv4(61))
+    write(dd, "tscf_cm_too_big", ctl(0, 40, 0x01) + ok_cms[1])
+    write(dd, "tscf_nibble", ctl(0, 1500, 0x05) + ipv4(20) + b"\x70" + bytes(30))
+    write(dd, "tscf_ihl", ctl(0, 1500, 0x05) + ipv6(8) + b"\x44" + bytes(30))
+    write(dd, "tscf_v4len", ctl(0, 1500, 0x05) + b"\x45\x00\x00\x13" + bytes(30))
+    fm = ftt(ipv4(20)) + ftt(ipv6(10)) + ftt(ipv4(300, 7)) + ftt(ipv6(0))
+    write(dd, "ftt_mixed_whole", ctl(1, 1500, 0x00) + fm)
+    write(dd, "ftt_mixed_cut", ctl(1, 1500, 0x06) + fm)
+    write(dd, "ftt_partial_tail", ctl(1, 1500, 0x01) + fm + ftt(ipv4(40))[:10])
+    write(dd, "ftt_bad_type", ctl(1, 1500, 0x02) + ftt(ipv4(20)) + b"\x02\x00\x17" + ipv4(20))
+    write(dd, "ftt_bad_length", ctl(1, 1500, 0x02) + b"\x01\x00\x03" + ipv4(20))
+    write(dd, "ftt_too_big", ctl(1, 100, 0x02) + ftt(ipv4(97)) + ftt(ipv4(98)))
+    write(dd, "ftt_inner_cm", ctl(1, 1500, 0x02) + ftt(ok_cms[0]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
