@@ -76,6 +76,26 @@ const char *tse_strerror(int err)
     case TSE_ERR_REJECT_UNAVAILABLE: return "TSCF rejected: service unavailable (4)";
     case TSE_ERR_REJECT_VERSION: return "TSCF rejected: version not supported (5)";
     case TSE_ERR_REJECT_OTHER: return "TSCF rejected: unknown response code";
+
+    case TSE_ERR_STUN_TRUNCATED: return "STUN: truncated message";
+    case TSE_ERR_STUN_NOT_STUN: return "STUN: not a STUN message (magic cookie)";
+    case TSE_ERR_STUN_LENGTH: return "STUN: bad message length";
+    case TSE_ERR_STUN_TYPE: return "STUN: not a Binding response";
+    case TSE_ERR_STUN_TXID: return "STUN: transaction ID mismatch";
+    case TSE_ERR_STUN_ATTR: return "STUN: malformed attribute";
+    case TSE_ERR_STUN_UNKNOWN_ATTR: return "STUN: unknown comprehension-required attribute";
+    case TSE_ERR_STUN_FINGERPRINT: return "STUN: FINGERPRINT mismatch";
+    case TSE_ERR_STUN_NO_ADDRESS: return "STUN: success response without mapped address";
+    case TSE_ERR_STUN_ERROR_RESPONSE: return "STUN: Binding error response";
+    case TSE_ERR_SIP_MALFORMED: return "SIP: malformed response";
+    case TSE_ERR_SIP_TOO_LARGE: return "SIP: response too large";
+    case TSE_ERR_SIP_MISMATCH: return "SIP: response does not match the request";
+    case TSE_ERR_DETECT_TIMEOUT: return "probe: no answer in time";
+    case TSE_ERR_DETECT_CANCELLED: return "probe: cancelled";
+    case TSE_ERR_DETECT_NOT_CONFIGURED: return "probe: not configured";
+    case TSE_ERR_DETECT_NO_PATH: return "detection: no usable path";
+    case TSE_ERR_DETECT_NOT_CACHED: return "detection: network not cached";
+    case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
     default: return "unknown error";
     }
 }

@@ -94,7 +94,28 @@ enum tse_error {
     TSE_ERR_REJECT_NO_RESOURCES = -603,  /**< code 3 */
     TSE_ERR_REJECT_UNAVAILABLE = -604,   /**< code 4 */
     TSE_ERR_REJECT_VERSION = -605,       /**< code 5 */
-    TSE_ERR_REJECT_OTHER = -699          /**< any other non-zero code */
+    TSE_ERR_REJECT_OTHER = -699,         /**< any other non-zero code */
+
+    /* Detection and its probe codecs (-700 .. -799), TR 33.830 8.4.2 */
+    TSE_ERR_STUN_TRUNCATED = -700,     /**< STUN: shorter than its header / length */
+    TSE_ERR_STUN_NOT_STUN = -701,      /**< STUN: top bits or magic cookie wrong */
+    TSE_ERR_STUN_LENGTH = -702,        /**< STUN: length not a multiple of 4 / not the datagram */
+    TSE_ERR_STUN_TYPE = -703,          /**< STUN: not a Binding response */
+    TSE_ERR_STUN_TXID = -704,          /**< STUN: transaction ID does not match */
+    TSE_ERR_STUN_ATTR = -705,          /**< STUN: attribute overrun or bad value */
+    TSE_ERR_STUN_UNKNOWN_ATTR = -706,  /**< STUN: unknown comprehension-required attribute */
+    TSE_ERR_STUN_FINGERPRINT = -707,   /**< STUN: FINGERPRINT wrong or not last */
+    TSE_ERR_STUN_NO_ADDRESS = -708,    /**< STUN: success without a mapped address */
+    TSE_ERR_STUN_ERROR_RESPONSE = -709,/**< STUN: Binding error response (code in result) */
+    TSE_ERR_SIP_MALFORMED = -720,      /**< SIP: not a valid SIP/2.0 response */
+    TSE_ERR_SIP_TOO_LARGE = -721,      /**< SIP: response above the size limit */
+    TSE_ERR_SIP_MISMATCH = -722,       /**< SIP: Via branch, Call-ID or CSeq not ours */
+    TSE_ERR_DETECT_TIMEOUT = -750,     /**< probe: no answer in time */
+    TSE_ERR_DETECT_CANCELLED = -751,   /**< probe: cancelled, a decision was made */
+    TSE_ERR_DETECT_NOT_CONFIGURED = -752, /**< probe: skipped, nothing configured */
+    TSE_ERR_DETECT_NO_PATH = -753,     /**< detection: no usable path */
+    TSE_ERR_DETECT_NOT_CACHED = -754,  /**< detection: network not in the cache */
+    TSE_ERR_DETECT_ENTROPY = -755      /**< probe: the entropy callback failed */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */
