@@ -299,9 +299,9 @@ TT_TEST(cm_too_big_walk)
 {
     static uint8_t p[16 + 65535 * 2];
     size_t n;
-    /* 6 TLVs of 255: the 6th header starts at 16 + 5*257 = 1301; with cap
-     * 1300 its header cannot fit: TOO_BIG after 16 + 5*257 bytes... but
-     * already after the 5th header: 16 + 4*257 + 257 > 1300. */
+    /* 6 TLVs of 255 bytes, cap 1300: once the 5th TLV header is read
+     * (16 + 4*257 + 2 bytes) the unit is known to be at least
+     * 16 + 5*257 = 1301 bytes, above cap - no need to wait for the rest. */
     n = mk_cm(p, 6, 255);
     expect_error(TSE_FRAMING_TSCF, 1300, p, 16 + 4 * 257 + 2, TSE_ERR_FRAME_TOO_BIG);
     expect_error(TSE_FRAMING_TSCF, 1300, p, n, TSE_ERR_FRAME_TOO_BIG);
