@@ -279,6 +279,11 @@ static void p_conn_open(mem_tscf *p)
     p->head_len = 0;
     (void)tse_deframer_init(&p->df, TSE_FRAMING_TSCF, p->dfbuf, sizeof(p->dfbuf));
     p->seen.conns++;
+    if (p->cfg.proxy == MT_PROXY_RAW && p->cfg.raw_on_open) {
+        q_push(&p->out, (const uint8_t *)p->cfg.proxy_raw, p->cfg.proxy_raw_len);
+        p->phase = PH_TLS;
+        p->dead = 1;
+    }
 }
 
 /* The connection is gone (either side). */
@@ -487,7 +492,7 @@ static void p_on_plain(mem_tscf *p, const uint8_t *d, size_t n)
 static void p_tls_run(mem_tscf *p)
 {
     int guard;
-    if (p->dead) {
+    if (p->dead || p->cfg.tls_silent) {
         q_clear(&p->in);
         return;
     }

@@ -65,10 +65,13 @@ typedef struct mt_cfg {
     size_t glue_len;
     const char *proxy_raw;          /* MT_PROXY_RAW */
     size_t proxy_raw_len;
+    int raw_on_open;                /* MT_PROXY_RAW: send proxy_raw as soon as
+                                       the connection opens, then ignore input */
 
     /* TLS server */
     const char *cert_pem;           /* default: test_pki server ("tscf.test") */
     const char *key_pem;
+    int tls_silent;                 /* swallow the client's TLS bytes, never answer */
 
     /* TSCF */
     uint64_t tsid;                  /* TSID assigned to a new tunnel */

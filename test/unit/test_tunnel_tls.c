@@ -1,0 +1,246 @@
+/* Engine: the TLS layer against mem_tscf's mbed TLS server with the test
+ * PKI: verification failures name their reason, pins, the lab-only
+ * insecure switch, SNI, timeouts. */
+#include <stdint.h>
+#include <string.h>
+
+#include "tse/tse.h"
+#include "mem_tscf.h"
+#include "test_pki.h"
+#include "tt.h"
+
+static mt_fix F;
+
+#define T0 1000
+#define WITHIN 20000
+#define END() do { TT_EQ_INT(mt_fix_teardown(&F), 0); } while (0)
+
+/* A certificate failure: DOWN with @p err, a detail, CLOSED, no retry. */
+static void cert_fails(const char *pem, const char *key, int err)
+{
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.cfg.cert_pem = pem;
+    F.cfg.key_pem = key;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    if (e->error != err) mt_rec_dump(&F.rec);
+    TT_EQ_INT(e->error, err);
+    TT_ASSERT(e->has_detail && e->detail[0] != 0);
+    mt_advance(&F.d, 600000);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    TT_EQ_INT(F.d.connects, 1);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_RECONNECT), 0);
+    /* nothing of the tunnel reached a server we do not trust */
+    TT_EQ_INT(mem_tscf_count_cms(F.peer, 0), 0);
+    TT_EQ_INT(F.d.connected, 0);
+    END();
+}
+
+TT_TEST(untrusted_ca)
+{
+    const test_pki *p = test_pki_get();
+    cert_fails(p->untrusted_ca_server_pem, p->untrusted_ca_server_key, TSE_ERR_TLS_CERT_UNTRUSTED);
+}
+
+TT_TEST(wrong_name)
+{
+    const test_pki *p = test_pki_get();
+    cert_fails(p->wrong_name_pem, p->wrong_name_key, TSE_ERR_TLS_CERT_NAME);
+}
+
+TT_TEST(expired)
+{
+    const test_pki *p = test_pki_get();
+    cert_fails(p->expired_pem, p->expired_key, TSE_ERR_TLS_CERT_EXPIRED);
+}
+
+TT_TEST(pin_mismatch)
+{
+    uint8_t pin[32];
+    const mt_ev *e;
+    memcpy(pin, test_pki_get()->server_spki_sha256, 32);
+    pin[31] ^= 1;
+    mt_fix_setup(&F);
+    F.s.pin_sha256 = pin;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(e->error, TSE_ERR_TLS_PIN);
+    mt_advance(&F.d, 600000);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    TT_EQ_INT(mem_tscf_count_cms(F.peer, 0), 0);
+    TT_EQ_INT(F.d.connects, 1);
+    END();
+}
+
+TT_TEST(pin_match_up)
+{
+    uint8_t pin[32];
+    memcpy(pin, test_pki_get()->server_spki_sha256, 32);
+    mt_fix_setup(&F);
+    F.s.pin_sha256 = pin;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    pin[0] ^= 0xff; /* the settings were copied by tse_tunnel_new */
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    END();
+}
+
+TT_TEST(pin_does_not_replace_the_chain)
+{
+    /* a matching pin on a certificate from an untrusted CA still fails */
+    const test_pki *p = test_pki_get();
+    uint8_t pin[32];
+    memcpy(pin, p->server_spki_sha256, 32);
+    mt_fix_setup(&F);
+    F.cfg.cert_pem = p->untrusted_ca_server_pem;
+    F.cfg.key_pem = p->untrusted_ca_server_key;
+    F.s.pin_sha256 = pin;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    TT_ASSERT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error == TSE_ERR_TLS_CERT_UNTRUSTED ||
+              mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error == TSE_ERR_TLS_PIN);
+    END();
+}
+
+TT_TEST(insecure_lab_switch_up_with_warning_every_connection)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.cfg.cert_pem = p->untrusted_ca_server_pem;
+    F.cfg.key_pem = p->untrusted_ca_server_key;
+    F.s.tls_insecure_lab_only_skip_verify = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 1);
+    TT_ASSERT(mt_rec_nth(&F.rec, TSE_EV_WARNING, 0)->has_detail);
+    /* again on the next connection */
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 2);
+    END();
+}
+
+TT_TEST(insecure_expired_and_wrong_name_also_pass)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.cfg.cert_pem = p->wrong_name_pem;
+    F.cfg.key_pem = p->wrong_name_key;
+    F.s.tls_insecure_lab_only_skip_verify = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 1);
+    END();
+}
+
+TT_TEST(secure_default_has_no_warning)
+{
+    mt_fix_setup(&F);
+    TT_EQ_INT(F.s.tls_insecure_lab_only_skip_verify, 0);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 0);
+    END();
+}
+
+TT_TEST(sni_names_the_certificate_when_host_is_an_address)
+{
+    mt_fix_setup(&F);
+    F.s.server_host = "192.0.2.10";
+    F.s.sni = "tscf.test";
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_ASSERT(strcmp(F.d.last_host, "192.0.2.10") == 0);
+    END();
+}
+
+TT_TEST(sni_mismatch_fails_name_check)
+{
+    mt_fix_setup(&F);
+    F.s.sni = "other.test";
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error, TSE_ERR_TLS_CERT_NAME);
+    END();
+}
+
+TT_TEST(tls_handshake_timeout)
+{
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.cfg.tls_silent = 1;
+    F.s.tls_timeout_ms = 6000;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(e->error, TSE_ERR_TLS_TIMEOUT);
+    TT_EQ_INT(e->at, T0 + 6000);
+    /* retryable */
+    mt_pump(&F.d);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_BACKOFF);
+    END();
+}
+
+TT_TEST(tls_garbage_from_server)
+{
+    static const char junk[] = "HTTP/1.1 400 Bad Request\r\n\r\n";
+    mt_fix_setup(&F);
+    F.cfg.proxy = MT_PROXY_RAW;   /* a proxy front with no proxy configured:
+                                     the "server" answers TLS with HTTP */
+    F.cfg.proxy_raw = junk;
+    F.cfg.proxy_raw_len = sizeof(junk) - 1;
+    F.cfg.raw_on_open = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    {
+        int err = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error;
+        /* a non-TLS reply is a TLS failure (record or handshake) or the
+         * handshake timeout if the engine waits: all TLS-layer errors */
+        TT_ASSERT(err <= -400 && err > -500);
+    }
+    END();
+}
+
+TT_TEST(connect_refused_and_timeout)
+{
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.s.connect_timeout_ms = 3000;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    F.d.connect_result = TSE_ERR_TRANSPORT_REFUSED;
+    F.d.connect_fail_times = 1;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(e->error, TSE_ERR_TRANSPORT_REFUSED);
+    F.d.connect_result = MT_CONNECT_HANG;
+    F.d.connect_fail_times = 1;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 2, 200000));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 1);
+    TT_EQ_INT(e->error, TSE_ERR_TRANSPORT_TIMEOUT);
+    /* then it connects */
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, 200000));
+    TT_EQ_INT(F.d.connects, 3);
+    END();
+}
+
+int main(void)
+{
+    TT_RUN(untrusted_ca);
+    TT_RUN(wrong_name);
+    TT_RUN(expired);
+    TT_RUN(pin_mismatch);
+    TT_RUN(pin_match_up);
+    TT_RUN(pin_does_not_replace_the_chain);
+    TT_RUN(insecure_lab_switch_up_with_warning_every_connection);
+    TT_RUN(insecure_expired_and_wrong_name_also_pass);
+    TT_RUN(secure_default_has_no_warning);
+    TT_RUN(sni_names_the_certificate_when_host_is_an_address);
+    TT_RUN(sni_mismatch_fails_name_check);
+    TT_RUN(tls_handshake_timeout);
+    TT_RUN(tls_garbage_from_server);
+    TT_RUN(connect_refused_and_timeout);
+    mt_fix_teardown(&F);
+    return TT_DONE();
+}
