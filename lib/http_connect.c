@@ -884,6 +884,9 @@ static int end_of_head(tse_hc *hc)
     }
     if (s == 407)
         return answer_407(hc);
+    if (s == 401 && hc->auth_sent) /* tinyproxy 1.11's answer to wrong
+                                      proxy credentials */
+        return fail(hc, TSE_ERR_PROXY_AUTH_FAILED);
     return fail(hc, TSE_ERR_PROXY_STATUS);
 }
 

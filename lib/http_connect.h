@@ -35,7 +35,10 @@
  *   TSE_HC_MAX_HEAD bounds all heads of one reply together (interim + final).
  * - A Digest challenge with "stale=true" after credentials were sent is
  *   answered once more (RFC 7616 3.3: the nonce expired, the credentials
- *   were right); any other second 407 is TSE_ERR_PROXY_AUTH_FAILED.
+ *   were right); any other second 407 is TSE_ERR_PROXY_AUTH_FAILED, and so
+ *   is a 401 after credentials were sent (tinyproxy 1.11 answers wrong
+ *   proxy credentials with 401; as TSE_ERR_PROXY_STATUS it would look
+ *   retryable).
  *
  * No allocation, no stdio: the response is parsed a line at a time in a
  * fixed buffer inside the struct (which doubles as hashing scratch space
@@ -155,7 +158,7 @@ int tse_hc_request(tse_hc *hc, uint8_t *out, size_t cap);
  * TSE_HC_ESTABLISHED, bytes from in+*consumed on are TLS and must not be
  * lost; on an error it counts the offending byte.  Errors:
  * TSE_ERR_PROXY_STATUS (non-2xx, see status/reason),
- * TSE_ERR_PROXY_AUTH_FAILED (407 after credentials were sent),
+ * TSE_ERR_PROXY_AUTH_FAILED (407 or 401 after credentials were sent),
  * TSE_ERR_PROXY_AUTH_REQUIRED (407, no credentials),
  * TSE_ERR_PROXY_AUTH_SCHEME (no Basic/Digest challenge we support),
  * TSE_ERR_PROXY_MALFORMED, TSE_ERR_PROXY_TOO_LARGE.  Errors are sticky

@@ -649,6 +649,18 @@ TT_TEST(auth_failed_required_scheme)
     TT_ASSERT(request() > 0);
     TT_EQ_INT(feed(squid_407_basic, &used), TSE_ERR_PROXY_AUTH_FAILED);
     TT_EQ_INT(tse_hc_status(&hc), 407);
+    /* tinyproxy: 407 with Connection: close, then 401 for a wrong password */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.0 407 Proxy Authentication Required\r\n"
+                   "Proxy-Authenticate: Basic realm=\"Tinyproxy\"\r\n"
+                   "Connection: close\r\n\r\n", &used), TSE_HC_RECONNECT);
+    TT_ASSERT(request() > 0);
+    TT_EQ_INT(feed("HTTP/1.0 401 Unauthorized\r\nConnection: close\r\n\r\n", &used),
+              TSE_ERR_PROXY_AUTH_FAILED);
+    TT_EQ_INT(tse_hc_status(&hc), 401);
+    /* a 401 without credentials sent is just a status */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.0 401 Unauthorized\r\n\r\n", &used), TSE_ERR_PROXY_STATUS);
     /* no credentials */
     p.user = NULL;
     tse_hc_init(&hc, &p);
