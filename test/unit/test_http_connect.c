@@ -692,6 +692,16 @@ TT_TEST(auth_failed_required_scheme)
             "Digest realm=\"r, nonce=\"n\"",                    /* unterminated */
             "Bearer realm=\"r\"",
             "Basic\"x\"",
+            "Digest realm=\"r\", nonce=\"n\", qop=\"auth-int x\"",
+            "Digest realm=\"r\", nonce=\"n\", qop=\"\"",
+            "Digest realm=\"r\", nonce=\"n\", qop=\"authx\"",
+            "Digest nonce=\"n\", realm=\"unterminated",
+            "Digest nonce=\"n\", realm=\"esc at end\\\"",
+            "Digest realm=, nonce=\"n\"",
+            "Digest nonce=\"n\", realm=, qop=auth",
+            "\"quoted\", Basic realm=\"x\"",
+            "=x, Basic realm=\"x\"",
+            "Digest realm=\"r\" nonce=\"n\"",
         };
         for (size_t i = 0; i < sizeof unsup / sizeof unsup[0]; i++) {
             char buf[512];
@@ -706,6 +716,24 @@ TT_TEST(auth_failed_required_scheme)
             }
         }
     }
+    /* a broken field does not hide a good challenge in another field;
+     * qop lists are parsed as lists */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: \"garbage\r\n"
+                   "Proxy-Authenticate: Digest realm=\"r\", nonce=\"n\", "
+                   "qop=\" auth-int , auth \"\r\nContent-Length: 0\r\n\r\n", &used),
+              TSE_HC_RESEND);
+    TT_ASSERT(request() > 0);
+    TT_ASSERT(strstr(req, "qop=auth, nc=00000001") != NULL);
+    /* Connection tokens are a list; "close" inside another token is not close */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Basic realm=\"r\"\r\n"
+                   "Connection: foo bar, notclose, close-ish\r\nContent-Length: 0\r\n\r\n",
+                   &used), TSE_HC_RESEND);
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Basic realm=\"r\"\r\n"
+                   "Connection: foo bar, Close\r\nContent-Length: 0\r\n\r\n",
+                   &used), TSE_HC_RECONNECT);
     /* a 407 with Proxy-Authenticate on a non-407 is ignored */
     tse_hc_init(&hc, &p);
     TT_EQ_INT(feed("HTTP/1.1 200 OK\r\nProxy-Authenticate: Basic\r\n\r\n", &used),
