@@ -334,7 +334,9 @@ int mem_tscf_send_release(mem_tscf *p)
     cm.type = TSE_CM_RELEASE_REQUEST;
     cm.tsid = p->tsid;
     cm.seq = p->srv_seq++;
-    return mem_tscf_send_cm(p, &cm);
+    if (mem_tscf_send_cm(p, &cm) != 0) return -1;
+    p->tsid = 0; /* released: this tunnel cannot be resumed */
+    return 0;
 }
 
 /* ---- TSCF responder ----------------------------------------------------- */

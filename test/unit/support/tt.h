@@ -2,12 +2,14 @@
  *
  *   TT_TEST(name) { TT_ASSERT(cond); TT_EQ_INT(a, b); TT_EQ_MEM(a, b, n); }
  *   int main(void) { TT_RUN(name); ...; return TT_DONE(); }
+ *   TT_RUN_KNOWN_BUG(name, "why") runs only with TT_KNOWN_BUGS=1 set.
  *
  * TT_DONE() prints "N passed, N failed" and returns the exit status.
  */
 #ifndef TT_H
 #define TT_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tt_failed_checks;
@@ -30,6 +32,13 @@ static int tt_passed, tt_failed;
 #define TT_RUN(fn) do { int tt_before = tt_failed_checks; fn(); \
     if (tt_failed_checks == tt_before) { tt_passed++; } \
     else { tt_failed++; fprintf(stderr, "FAIL %s\n", #fn); } } while (0)
+
+/* A test that exposes a known, reported defect in code under test: skipped
+ * (and announced) unless TT_KNOWN_BUGS is set in the environment, so the
+ * suite stays green while the bug is open and the test is one variable away.
+ * Remove the wrapper when the bug is fixed. */
+#define TT_RUN_KNOWN_BUG(fn, why) do { if (getenv("TT_KNOWN_BUGS") != NULL) { TT_RUN(fn); } \
+    else { fprintf(stderr, "SKIP %s (known bug: %s)\n", #fn, why); } } while (0)
 
 #define TT_DONE() (printf("%s: %d passed, %d failed\n", __FILE__, tt_passed, tt_failed), \
                    tt_failed ? 1 : 0)
