@@ -237,10 +237,14 @@ static void service(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
             (void)tse_tunnel_transport_closed(dt->t, 0, now);
             continue;
         }
-        if ((w & TSE_WANT_CONNECT) && !dt->conn) {
+        if (w & TSE_WANT_CONNECT) {
             const char *host = NULL;
             uint16_t port = 0;
-            int rc = tse_tunnel_connect_target(dt->t, &host, &port);
+            int rc;
+            /* A connection the engine no longer knows about is stale. */
+            drop_conn(d, dt);
+            /* marks the connect as started: TSE_WANT_CONNECT clears */
+            rc = tse_tunnel_connect_target(dt->t, &host, &port);
             if (rc == TSE_OK)
                 rc = d->port->connect_start(d->port->user, host, port, &dt->conn);
             if (rc != TSE_OK) {

@@ -1,0 +1,994 @@
+/*
+ * tse-cli: bring up one or many TSCF tunnels (TR 33.830 8.4), print the
+ * negotiated configuration, optionally ping through them.
+ *
+ * Runs on the POSIX port's poll driver: one thread, all tunnels.
+ * See usage() for the options and the exit codes.
+ */
+#include "posix_feature.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "icmp_echo.h"
+#include "json_out.h"
+#include "proxy_env.h"
+#include "tse/tse.h"
+#include "tse_posix.h"
+
+#define PING_RING 1024u        /* outstanding pings remembered per tunnel */
+#define MAX_PAYLOAD 1400u
+
+/* exit codes */
+#define EXIT_FAIL 1            /* tunnel failed, no reply, timeout */
+#define EXIT_USAGE 2           /* bad command line or unreadable file */
+
+struct opts {
+    char server_host[CLI_HOST_MAX];
+    uint16_t server_port;
+    const char *ca_file, *sni, *proxy_url, *marker, *pin_hex;
+    const char *cert_file, *key_file;
+    int no_proxy_env;
+    int keepalive_s;           /* -1: not requested */
+    const char *ping;
+    int ping_family;           /* 4 or 6 */
+    uint8_t ping_dst[16];
+    long count;                /* 0 = until stopped */
+    long interval_ms, ping_timeout_ms, size;
+    long timeout_s;            /* 0 = none */
+    long tunnels;
+    int json, verbose, insecure, reconnect, ipv6;
+};
+
+struct ping_slot {
+    uint16_t seq;
+    int outstanding;
+    tse_time_ms sent_at;       /* ms, the driver's clock (timeouts) */
+    uint64_t sent_us;          /* us, for the RTT */
+};
+
+struct app;
+
+struct tun {
+    struct app *app;
+    long idx;
+    tse_tunnel *t;
+    tse_state state, last_phase;
+    int up_count;              /* times it came up */
+    int closing;               /* we called tse_tunnel_close() */
+    int done;                  /* reached CLOSED */
+    int failed;                /* CLOSED by an error, not by us */
+    int local_fail;            /* we gave up on it (err/detail say why) */
+    int err;
+    char detail[256];
+    /* pings */
+    uint16_t ident, next_seq, ip_id;
+    long sent, replies, timeouts;
+    tse_time_ms next_ping_at;
+    double rtt_min, rtt_max, rtt_sum;
+    struct ping_slot ring[PING_RING];
+};
+
+struct app {
+    struct opts o;
+    tse_posix_driver *drv;
+    struct tun *tun;
+    long ntun;
+    int via_proxy;
+    cli_proxy px;
+    tse_time_ms t0, deadline, hard_deadline;
+    int closing_all;
+    int timed_out;
+};
+
+static volatile sig_atomic_t g_signals;
+
+/* Microseconds of CLOCK_MONOTONIC: RTTs on loopback are well below 1 ms. */
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)(ts.tv_nsec / 1000);
+}
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    if (g_signals < 100)
+        g_signals++;
+}
+
+/* ---- output --------------------------------------------------------------- */
+
+static void die_usage(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tse-cli: error: ");
+    fprintf(stderr, fmt, arg ? arg : "");
+    fprintf(stderr, " (try --help)\n");
+    exit(EXIT_USAGE);
+}
+
+static void json_emit(cli_json *j)
+{
+    puts(cli_json_end(j));
+}
+
+static void json_head(cli_json *j, const struct tun *u, const char *event)
+{
+    cli_json_begin(j);
+    cli_json_str(j, "event", event);
+    if (u && u->app->ntun > 1)
+        cli_json_int(j, "tunnel", u->idx);
+}
+
+/* Human-readable line prefix for multi-tunnel runs. */
+static void human_prefix(const struct tun *u)
+{
+    if (u->app->ntun > 1)
+        printf("[%ld] ", u->idx);
+}
+
+static int human_quiet(const struct tun *u)
+{
+    return u->app->ntun > 1 && !u->app->o.verbose;
+}
+
+/* The one-line failure report (stderr), plus a JSON error event. */
+static void report_error(const struct app *a, const char *reason,
+                         const char *detail)
+{
+    if (a->o.json) {
+        cli_json j;
+        char buf[512];
+        if (detail && *detail)
+            snprintf(buf, sizeof buf, "%s (%s)", reason, detail);
+        else
+            snprintf(buf, sizeof buf, "%s", reason);
+        cli_json_begin(&j);
+        cli_json_str(&j, "event", "error");
+        cli_json_str(&j, "reason", buf);
+        json_emit(&j);
+    }
+    if (detail && *detail)
+        fprintf(stderr, "tse-cli: error: %s (%s)\n", reason, detail);
+    else
+        fprintf(stderr, "tse-cli: error: %s\n", reason);
+}
+
+static void fmt_ipv4(char *buf, size_t cap, const uint8_t *a)
+{
+    snprintf(buf, cap, "%u.%u.%u.%u", a[0], a[1], a[2], a[3]);
+}
+
+static void fmt_ipv6(char *buf, size_t cap, const uint8_t *a)
+{
+    if (!inet_ntop(AF_INET6, a, buf, (socklen_t)cap))
+        snprintf(buf, cap, "?");
+}
+
+static const char *tls_name(uint16_t v)
+{
+    switch (v) {
+    case 0x0303: return "TLSv1.2";
+    case 0x0304: return "TLSv1.3";
+    default: return "unknown";
+    }
+}
+
+static void print_config(struct tun *u, const tse_tunnel_config *c, int changed)
+{
+    const struct app *a = u->app;
+    char v4[16], m4[16], v6[INET6_ADDRSTRLEN], m6[INET6_ADDRSTRLEN];
+    char tsid[17];
+    fmt_ipv4(v4, sizeof v4, c->ipv4);
+    fmt_ipv4(m4, sizeof m4, c->ipv4_mask);
+    fmt_ipv6(v6, sizeof v6, c->ipv6);
+    fmt_ipv6(m6, sizeof m6, c->ipv6_mask);
+    snprintf(tsid, sizeof tsid, "%016llx", (unsigned long long)c->tsid);
+    if (a->o.json) {
+        cli_json j;
+        json_head(&j, u, changed ? "addr_changed" : "tunnel_up");
+        cli_json_str(&j, "inner_ipv4", v4);
+        cli_json_str(&j, "netmask", m4);
+        if (c->has_ipv6) {
+            cli_json_str(&j, "inner_ipv6", v6);
+            cli_json_str(&j, "netmask6", m6);
+        }
+        cli_json_int(&j, "keepalive", c->keepalive_s);
+        cli_json_str(&j, "tsid", tsid);
+        cli_json_str(&j, "tls", tls_name(c->tls_version));
+        cli_json_str(&j, "suite", c->tls_suite ? c->tls_suite : "");
+        cli_json_bool(&j, "via_proxy", c->via_proxy);
+        cli_json_bool(&j, "resumed", c->resumed);
+        json_emit(&j);
+        return;
+    }
+    if (human_quiet(u))
+        return;
+    human_prefix(u);
+    printf("%s: inner %s/%s", changed ? "address changed" : "tunnel up", v4, m4);
+    if (c->has_ipv6)
+        printf(", ipv6 %s/%s", v6, m6);
+    if (c->keepalive_s)
+        printf(", keep-alive %u s", (unsigned)c->keepalive_s);
+    else
+        printf(", no keep-alive");
+    printf(", tsid %s, %s %s, %s%s%s%s\n", tsid, tls_name(c->tls_version),
+           c->tls_suite ? c->tls_suite : "?",
+           c->via_proxy ? "via proxy " : "direct",
+           c->via_proxy ? a->px.host : "",
+           c->resumed ? ", resumed" : "",
+           (a->o.insecure ? ", CERTIFICATE NOT VERIFIED" : ""));
+}
+
+/* ---- engine callbacks ------------------------------------------------------ */
+
+static void on_event(void *user, const tse_event *ev)
+{
+    struct tun *u = user;
+    const struct app *a = u->app;
+    cli_json j;
+
+    switch (ev->type) {
+    case TSE_EV_STATE:
+        u->state = ev->state;
+        if (ev->state != TSE_STATE_BACKOFF && ev->state != TSE_STATE_CLOSED &&
+            ev->state != TSE_STATE_IDLE)
+            u->last_phase = ev->state;
+        if (ev->state == TSE_STATE_CLOSED) {
+            u->done = 1;
+            if (u->closing && !a->o.json && !a->o.verbose && !human_quiet(u)) {
+                human_prefix(u);
+                printf("tunnel released\n");
+            }
+        }
+        if (a->o.json) {
+            json_head(&j, u, "state");
+            cli_json_str(&j, "state", tse_state_name(ev->state));
+            cli_json_str(&j, "from", tse_state_name(ev->old_state));
+            json_emit(&j);
+        } else if (a->o.verbose) {
+            human_prefix(u);
+            printf("state: %s -> %s\n", tse_state_name(ev->old_state),
+                   tse_state_name(ev->state));
+        }
+        break;
+    case TSE_EV_TUNNEL_UP:
+    case TSE_EV_ADDR_CHANGED:
+        if (ev->type == TSE_EV_TUNNEL_UP) {
+            u->up_count++;
+            u->next_ping_at = 0; /* first ping at once */
+        }
+        if (ev->config)
+            print_config(u, ev->config, ev->type == TSE_EV_ADDR_CHANGED);
+        break;
+    case TSE_EV_TUNNEL_DOWN:
+        u->err = ev->error;
+        if (ev->detail)
+            snprintf(u->detail, sizeof u->detail, "%s", ev->detail);
+        else if (ev->proxy_status)
+            snprintf(u->detail, sizeof u->detail, "proxy replied %d", ev->proxy_status);
+        else if (ev->response_code)
+            snprintf(u->detail, sizeof u->detail, "TSCF Response_Code %d", ev->response_code);
+        else
+            snprintf(u->detail, sizeof u->detail, "during %s",
+                     tse_state_name(u->last_phase));
+        if (a->o.json) {
+            json_head(&j, u, "tunnel_down");
+            cli_json_str(&j, "error", tse_strerror(ev->error));
+            cli_json_int(&j, "code", ev->error);
+            cli_json_str(&j, "detail", u->detail);
+            if (ev->proxy_status)
+                cli_json_int(&j, "proxy_status", ev->proxy_status);
+            if (ev->response_code)
+                cli_json_int(&j, "response_code", ev->response_code);
+            cli_json_bool(&j, "retryable", tse_err_is_retryable(ev->error));
+            json_emit(&j);
+        } else if ((a->o.verbose || a->o.reconnect) && !u->closing) {
+            human_prefix(u);
+            printf("tunnel down: %s (%s)\n", tse_strerror(ev->error), u->detail);
+        }
+        break;
+    case TSE_EV_WARNING:
+        if (a->o.json) {
+            json_head(&j, u, "warning");
+            cli_json_str(&j, "detail", ev->detail ? ev->detail : "");
+            json_emit(&j);
+        }
+        if (a->o.verbose || u->idx == 0)
+            fprintf(stderr, "tse-cli: warning: %s\n", ev->detail ? ev->detail : "(no detail)");
+        break;
+    case TSE_EV_RECONNECT:
+        if (a->o.json) {
+            json_head(&j, u, "reconnect");
+            cli_json_int(&j, "retry_in_ms", ev->retry_in_ms);
+            cli_json_str(&j, "error", tse_strerror(ev->error));
+            json_emit(&j);
+        } else if (a->o.verbose || a->o.reconnect) {
+            human_prefix(u);
+            printf("reconnecting in %lu ms\n", (unsigned long)ev->retry_in_ms);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_packet(void *user, const uint8_t *pkt, size_t len)
+{
+    struct tun *u = user;
+    const struct app *a = u->app;
+    cli_echo_reply r;
+    struct ping_slot *s;
+    double rtt;
+    char from[INET6_ADDRSTRLEN];
+
+    if (cli_echo_reply_parse(pkt, len, &r) != 0 || r.ident != u->ident ||
+        r.family != a->o.ping_family) {
+        if (a->o.verbose && !a->o.json) {
+            human_prefix(u);
+            printf("inner packet: %zu bytes (not one of our echo replies)\n", len);
+        }
+        return;
+    }
+    s = &u->ring[r.seq % PING_RING];
+    if (!s->outstanding || s->seq != r.seq)
+        return; /* duplicate or too late */
+    s->outstanding = 0;
+    /* the driver runs on_packet right after the read: wire + engine time */
+    rtt = (double)(now_us() - s->sent_us) / 1000.0;
+    u->replies++;
+    if (u->replies == 1 || rtt < u->rtt_min)
+        u->rtt_min = rtt;
+    if (rtt > u->rtt_max)
+        u->rtt_max = rtt;
+    u->rtt_sum += rtt;
+    if (r.family == 4)
+        fmt_ipv4(from, sizeof from, r.src);
+    else
+        fmt_ipv6(from, sizeof from, r.src);
+    if (a->o.json) {
+        cli_json j;
+        json_head(&j, u, "ping_reply");
+        cli_json_int(&j, "seq", r.seq);
+        cli_json_num(&j, "rtt_ms", rtt, 2);
+        cli_json_str(&j, "from", from);
+        cli_json_int(&j, "bytes", (long long)(r.payload_len + CLI_ICMP_HDR));
+        cli_json_int(&j, "ttl", r.ttl);
+        json_emit(&j);
+    } else if (!human_quiet(u)) {
+        human_prefix(u);
+        printf("%zu bytes from %s: icmp_seq=%u ttl=%u time=%.2f ms\n",
+               r.payload_len + CLI_ICMP_HDR, from, (unsigned)r.seq,
+               (unsigned)r.ttl, rtt);
+    }
+}
+
+/* ---- pinging and the run loop ---------------------------------------------- */
+
+static int pings_finished(const struct tun *u)
+{
+    size_t i;
+    if (!u->app->o.ping || u->app->o.count <= 0 || u->sent < u->app->o.count)
+        return 0;
+    for (i = 0; i < PING_RING; i++)
+        if (u->ring[i].outstanding)
+            return 0;
+    return 1;
+}
+
+static void close_tunnel(struct tun *u, tse_time_ms now)
+{
+    if (u->closing || u->done)
+        return;
+    u->closing = 1;
+    (void)tse_tunnel_close(u->t, now);
+}
+
+static tse_time_ms tmin(tse_time_ms a, tse_time_ms b)
+{
+    return a < b ? a : b;
+}
+
+/* Send due pings, expire old ones.  Returns the tunnel's next deadline. */
+static tse_time_ms ping_tick(struct tun *u, tse_time_ms now)
+{
+    const struct opts *o = &u->app->o;
+    tse_time_ms next = TSE_TIME_NEVER;
+    size_t i;
+
+    for (i = 0; i < PING_RING; i++) {
+        struct ping_slot *s = &u->ring[i];
+        tse_time_ms due;
+        if (!s->outstanding)
+            continue;
+        due = s->sent_at + (tse_time_ms)o->ping_timeout_ms;
+        if (now >= due) {
+            s->outstanding = 0;
+            u->timeouts++;
+            if (o->json) {
+                cli_json j;
+                json_head(&j, u, "ping_timeout");
+                cli_json_int(&j, "seq", s->seq);
+                json_emit(&j);
+            } else if (!human_quiet(u)) {
+                human_prefix(u);
+                printf("no reply for icmp_seq=%u within %ld ms\n",
+                       (unsigned)s->seq, o->ping_timeout_ms);
+            }
+        } else {
+            next = tmin(next, due);
+        }
+    }
+
+    if (u->state == TSE_STATE_UP && !u->closing &&
+        (o->count <= 0 || u->sent < o->count)) {
+        const tse_tunnel_config *c = tse_tunnel_get_config(u->t);
+        if (c && o->ping_family == 6 && !c->has_ipv6 && !u->local_fail) {
+            u->local_fail = 1;
+            u->err = TSE_ERR_PROTO_NO_ADDRESS;
+            snprintf(u->detail, sizeof u->detail,
+                     "--ping %s needs an inner IPv6 address; the TSCF assigned none", o->ping);
+            close_tunnel(u, now);
+            return next;
+        }
+        if (u->next_ping_at <= now && c) {
+            uint8_t pkt[CLI_IPV6_HDR + CLI_ICMP_HDR + MAX_PAYLOAD];
+            uint8_t pl[MAX_PAYLOAD];
+            uint16_t seq = u->next_seq;
+            size_t n, k;
+            for (k = 0; k < (size_t)o->size; k++)
+                pl[k] = (uint8_t)(0x10 + k);
+            if (o->ping_family == 4)
+                n = cli_icmp4_echo_request(pkt, sizeof pkt, c->ipv4, o->ping_dst,
+                                           u->ip_id, u->ident, seq, pl, (size_t)o->size);
+            else
+                n = cli_icmp6_echo_request(pkt, sizeof pkt, c->ipv6, o->ping_dst,
+                                           u->ident, seq, pl, (size_t)o->size);
+            if (n > 0) {
+                int rc = tse_tunnel_send_packet(u->t, pkt, n, now);
+                if (rc == TSE_OK) {
+                    struct ping_slot *s = &u->ring[seq % PING_RING];
+                    if (s->outstanding) /* ring wrapped: count it lost */
+                        u->timeouts++;
+                    s->seq = seq;
+                    s->outstanding = 1;
+                    s->sent_at = now;
+                    s->sent_us = now_us();
+                    u->sent++;
+                    u->next_seq++;
+                    u->ip_id++;
+                    /* keep the cadence, but no burst after a stall */
+                    if (u->next_ping_at == 0 ||
+                        now - u->next_ping_at >= (tse_time_ms)o->interval_ms)
+                        u->next_ping_at = now + (tse_time_ms)o->interval_ms;
+                    else
+                        u->next_ping_at += (tse_time_ms)o->interval_ms;
+                    next = tmin(next, now + (tse_time_ms)o->ping_timeout_ms);
+                } else if (rc == TSE_ERR_QUEUE_FULL) {
+                    u->next_ping_at = now + 10; /* retry when drained */
+                }
+            }
+        }
+        if (o->count <= 0 || u->sent < o->count)
+            next = tmin(next, u->next_ping_at);
+    }
+    if (pings_finished(u))
+        close_tunnel(u, now);
+    return next;
+}
+
+static tse_time_ms app_tick(void *user, tse_time_ms now)
+{
+    struct app *a = user;
+    tse_time_ms next = TSE_TIME_NEVER;
+    long i;
+
+    if (g_signals && !a->closing_all) {
+        a->closing_all = 1;
+        for (i = 0; i < a->ntun; i++)
+            close_tunnel(&a->tun[i], now);
+    }
+    if (a->deadline != TSE_TIME_NEVER && now >= a->deadline && !a->closing_all) {
+        a->timed_out = 1;
+        a->closing_all = 1;
+        for (i = 0; i < a->ntun; i++)
+            close_tunnel(&a->tun[i], now);
+    }
+    if (a->closing_all && a->hard_deadline == TSE_TIME_NEVER)
+        a->hard_deadline = now + 5000; /* release_timeout_ms (3 s) + margin */
+    if (a->o.ping)
+        for (i = 0; i < a->ntun; i++)
+            next = tmin(next, ping_tick(&a->tun[i], now));
+    if (!a->closing_all)
+        next = tmin(next, a->deadline);
+    return tmin(next, a->hard_deadline);
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+static uint8_t *read_file(const char *path, size_t *len, int nul)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f)
+        return NULL;
+    for (;;) {
+        size_t r;
+        if (n + 4096 + 1 > cap) {
+            uint8_t *nb;
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (16u << 20)) { /* 16 MiB is not a certificate file */
+                free(buf);
+                fclose(f);
+                errno = EFBIG;
+                return NULL;
+            }
+            nb = realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    /* PEM is handed over NUL-terminated with the NUL counted (mbed TLS) */
+    buf[n] = '\0';
+    if (nul && strstr((const char *)buf, "-----BEGIN") != NULL)
+        n++;
+    *len = n;
+    return buf;
+}
+
+static int parse_pin(const char *hex, uint8_t out[32])
+{
+    size_t k = 0;
+    while (*hex) {
+        int hi, lo;
+        if (*hex == ':') {
+            hex++;
+            continue;
+        }
+        if (k == 32 || !hex[1])
+            return -1;
+        hi = (*hex >= '0' && *hex <= '9') ? *hex - '0' :
+             (*hex >= 'a' && *hex <= 'f') ? *hex - 'a' + 10 :
+             (*hex >= 'A' && *hex <= 'F') ? *hex - 'A' + 10 : -1;
+        lo = (hex[1] >= '0' && hex[1] <= '9') ? hex[1] - '0' :
+             (hex[1] >= 'a' && hex[1] <= 'f') ? hex[1] - 'a' + 10 :
+             (hex[1] >= 'A' && hex[1] <= 'F') ? hex[1] - 'A' + 10 : -1;
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[k++] = (uint8_t)(hi * 16 + lo);
+        hex += 2;
+    }
+    return k == 32 ? 0 : -1;
+}
+
+static long parse_long(const char *opt, const char *v, long lo, long hi)
+{
+    char *end;
+    long x;
+    errno = 0;
+    x = strtol(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: expected a number from %ld to %ld, got '%%s'",
+                 opt, lo, hi);
+        die_usage(msg, v);
+    }
+    return x;
+}
+
+static void usage(void)
+{
+    printf(
+"usage: tse-cli --server HOST[:PORT] --ca FILE [options]\n"
+"\n"
+"Bring up a TSCF tunnel (3GPP TR 33.830 8.4), print the negotiated\n"
+"configuration, and optionally ping through it.\n"
+"\n"
+"  --server HOST[:PORT]  TSCF (port 443 by default); IPv6 as [addr]:port\n"
+"  --ca FILE             trust anchors, PEM or DER\n"
+"  --sni NAME            TLS server name and certificate name to verify\n"
+"  --pin SHA256HEX       also require this SHA-256 of the server's public key\n"
+"  --cert FILE --key FILE  client certificate and key\n"
+"  --insecure-lab-only   DO NOT VERIFY the server certificate (lab only)\n"
+"  --proxy URL           http://[user:pass@]host[:port] (default port 1080);\n"
+"                        default: https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY\n"
+"                        unless no_proxy/NO_PROXY exempts the server\n"
+"  --no-proxy            ignore the proxy environment variables\n"
+"  --proxy-marker LINE   extra CONNECT header, e.g. 'X-IMS-Tunnel: tscf'\n"
+"  --keepalive SECONDS   request this Keep_Alive_Interval\n"
+"  --ipv6                also request an inner IPv6 address\n"
+"  --reconnect           reconnect and resume after a failure (default: exit)\n"
+"  --ping ADDR           send ICMP echo requests to ADDR through the tunnel\n"
+"  --count N             stop after N pings (replies or timeouts), then release\n"
+"  --interval MS         between pings (default 1000)\n"
+"  --ping-timeout MS     a reply later than this is lost (default 2000)\n"
+"  --size BYTES          echo payload (default 56)\n"
+"  --tunnels N           bring up N tunnels in this process (each pings)\n"
+"  --timeout SECONDS     give up after this long (default: none)\n"
+"  --json                one JSON object per event on stdout\n"
+"  --verbose             state changes and other details\n"
+"  --version, --help\n"
+"\n"
+"Without --ping the tunnel stays up until SIGINT/SIGTERM, which release it.\n"
+"Exit status: 0 success (with --ping: every tunnel got a reply), 1 failure,\n"
+"2 bad usage.  Name resolution blocks (getaddrinfo).\n");
+}
+
+static void parse_args(struct opts *o, int argc, char **argv)
+{
+    int i;
+    const char *server = NULL;
+    memset(o, 0, sizeof *o);
+    o->keepalive_s = -1;
+    o->interval_ms = 1000;
+    o->ping_timeout_ms = 2000;
+    o->size = 56;
+    o->tunnels = 1;
+
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        char name[64];
+        const char *eq = strchr(a, '=');
+        if (strncmp(a, "--", 2) != 0)
+            die_usage("unexpected argument '%s'", a);
+        if (eq && (size_t)(eq - a) < sizeof name) {
+            memcpy(name, a, (size_t)(eq - a));
+            name[eq - a] = '\0';
+            val = eq + 1;
+        } else {
+            snprintf(name, sizeof name, "%s", a);
+        }
+#define FLAG(n) (strcmp(name, n) == 0)
+#define NEED_VAL() do { if (!val) { if (i + 1 >= argc) die_usage("%s needs a value", name); \
+                                    val = argv[++i]; } } while (0)
+        if (FLAG("--help")) {
+            usage();
+            exit(0);
+        } else if (FLAG("--version")) {
+            printf("tse-cli %s\n", TSE_VERSION_STRING);
+            exit(0);
+        } else if (FLAG("--json")) {
+            o->json = 1;
+        } else if (FLAG("--verbose")) {
+            o->verbose = 1;
+        } else if (FLAG("--insecure-lab-only")) {
+            o->insecure = 1;
+        } else if (FLAG("--reconnect")) {
+            o->reconnect = 1;
+        } else if (FLAG("--ipv6")) {
+            o->ipv6 = 1;
+        } else if (FLAG("--no-proxy")) {
+            o->no_proxy_env = 1;
+        } else {
+            NEED_VAL();
+            if (FLAG("--server")) server = val;
+            else if (FLAG("--ca")) o->ca_file = val;
+            else if (FLAG("--sni")) o->sni = val;
+            else if (FLAG("--pin")) o->pin_hex = val;
+            else if (FLAG("--cert")) o->cert_file = val;
+            else if (FLAG("--key")) o->key_file = val;
+            else if (FLAG("--proxy")) o->proxy_url = val;
+            else if (FLAG("--proxy-marker")) o->marker = val;
+            else if (FLAG("--keepalive")) o->keepalive_s = (int)parse_long(name, val, 0, 65535);
+            else if (FLAG("--ping")) o->ping = val;
+            else if (FLAG("--count")) o->count = parse_long(name, val, 1, 1000000000L);
+            else if (FLAG("--interval")) o->interval_ms = parse_long(name, val, 1, 3600000L);
+            else if (FLAG("--ping-timeout")) o->ping_timeout_ms = parse_long(name, val, 1, 3600000L);
+            else if (FLAG("--size")) o->size = parse_long(name, val, 0, MAX_PAYLOAD);
+            else if (FLAG("--timeout")) o->timeout_s = parse_long(name, val, 1, 86400L * 365);
+            else if (FLAG("--tunnels")) o->tunnels = parse_long(name, val, 1, 100000L);
+            else die_usage("unknown option '%s'", name);
+        }
+#undef FLAG
+#undef NEED_VAL
+    }
+    if (!server)
+        die_usage("--server is required%s", NULL);
+    if (cli_parse_hostport(server, o->server_host, sizeof o->server_host,
+                           &o->server_port, 443) != 0)
+        die_usage("--server: bad HOST[:PORT] '%s'", server);
+    if (!o->ca_file && !o->insecure)
+        die_usage("--ca FILE is required (or --insecure-lab-only in a lab)%s", NULL);
+    if ((o->cert_file != NULL) != (o->key_file != NULL))
+        die_usage("--cert and --key go together%s", NULL);
+    if (o->count && !o->ping)
+        die_usage("--count needs --ping%s", NULL);
+    if (o->ping) {
+        if (inet_pton(AF_INET, o->ping, o->ping_dst) == 1)
+            o->ping_family = 4;
+        else if (inet_pton(AF_INET6, o->ping, o->ping_dst) == 1)
+            o->ping_family = 6;
+        else
+            die_usage("--ping: '%s' is not an IPv4 or IPv6 address", o->ping);
+        if (o->ping_family == 6)
+            o->ipv6 = 1;
+    }
+}
+
+static const char *env_get(void *user, const char *name)
+{
+    (void)user;
+    return getenv(name);
+}
+
+int main(int argc, char **argv)
+{
+    static struct app app;
+    struct app *a = &app;
+    struct opts *o = &a->o;
+    tse_settings s;
+    tse_callbacks cb;
+    uint8_t *ca = NULL, *cert = NULL, *key = NULL;
+    size_t ca_len = 0, cert_len = 0, key_len = 0;
+    uint8_t pin[32];
+    struct sigaction sa;
+    long i, nup = 0, nreplied = 0, nfailed = 0, sent = 0, replies = 0, lost = 0;
+    int rc, exit_code = 0;
+    const struct tun *first_failed = NULL;
+    double rmin = 0, rmax = 0, rsum = 0;
+
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    parse_args(o, argc, argv);
+
+    /* files */
+    if (o->ca_file) {
+        ca = read_file(o->ca_file, &ca_len, 1);
+        if (!ca) {
+            fprintf(stderr, "tse-cli: error: cannot read --ca %s (%s)\n", o->ca_file, strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    if (o->cert_file) {
+        cert = read_file(o->cert_file, &cert_len, 1);
+        key = read_file(o->key_file, &key_len, 1);
+        if (!cert || !key) {
+            fprintf(stderr, "tse-cli: error: cannot read --cert/--key (%s)\n", strerror(errno));
+            return EXIT_USAGE;
+        }
+    }
+    if (o->pin_hex && parse_pin(o->pin_hex, pin) != 0)
+        die_usage("--pin: expected 64 hex digits (colons allowed), got '%s'", o->pin_hex);
+
+    /* proxy: --proxy, else the environment as curl reads it */
+    if (o->proxy_url) {
+        const char *why = NULL;
+        if (cli_parse_proxy_url(o->proxy_url, &a->px, &why) != 0)
+            die_usage("--proxy: %s", why);
+        a->via_proxy = 1;
+    } else if (!o->no_proxy_env) {
+        const char *why = NULL, *var = NULL;
+        rc = cli_proxy_from_env(env_get, NULL, o->server_host, &a->px, &why, &var);
+        if (rc < 0) {
+            fprintf(stderr, "tse-cli: error: %s: %s (set --no-proxy to ignore it)\n",
+                    var ? var : "proxy variable", why ? why : "invalid");
+            return EXIT_USAGE;
+        }
+        a->via_proxy = rc == 1;
+    }
+
+    tse_settings_default(&s);
+    s.server_host = o->server_host;
+    s.server_port = o->server_port;
+    s.sni = o->sni;
+    if (a->via_proxy) {
+        s.proxy_host = a->px.host;
+        s.proxy_port = a->px.port;
+        if (a->px.has_auth) {
+            s.proxy_user = a->px.user;
+            s.proxy_pass = a->px.pass;
+        }
+    }
+    s.proxy_marker_header = o->marker;
+    s.ca = ca;
+    s.ca_len = ca_len;
+    if (o->pin_hex)
+        s.pin_sha256 = pin;
+    if (cert) {
+        s.client_cert = cert;
+        s.client_cert_len = cert_len;
+        s.client_key = key;
+        s.client_key_len = key_len;
+    }
+    if (o->insecure) {
+        s.tls_insecure_lab_only_skip_verify = 1;
+        fprintf(stderr,
+                "tse-cli: WARNING: --insecure-lab-only: the server certificate is NOT verified.\n"
+                "tse-cli: WARNING: anyone on the path can impersonate the TSCF. Never use this outside a lab.\n");
+    }
+    if (o->keepalive_s >= 0)
+        s.request_keepalive_s = (uint16_t)o->keepalive_s;
+    s.request_ipv6 = o->ipv6;
+    s.auto_reconnect = o->reconnect;
+
+    memset(&cb, 0, sizeof cb);
+    cb.on_event = on_event;
+    cb.on_packet = on_packet;
+    cb.entropy = tse_posix_entropy;
+
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: poll returns EINTR at once */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = tse_posix_driver_new(&a->drv);
+    if (rc != TSE_OK) {
+        report_error(a, tse_strerror(rc), "creating the driver");
+        return EXIT_FAIL;
+    }
+    a->ntun = o->tunnels;
+    a->tun = calloc((size_t)a->ntun, sizeof *a->tun);
+    if (!a->tun) {
+        report_error(a, tse_strerror(TSE_ERR_NO_MEMORY), "tunnel table");
+        return EXIT_FAIL;
+    }
+    a->t0 = tse_posix_now_ms();
+    a->deadline = o->timeout_s ? a->t0 + (tse_time_ms)o->timeout_s * 1000u : TSE_TIME_NEVER;
+    a->hard_deadline = TSE_TIME_NEVER;
+
+    if (!o->json && (o->verbose || a->ntun == 1)) {
+        if (a->via_proxy)
+            printf("connecting to %s port %u via proxy %s port %u\n", o->server_host,
+                   (unsigned)o->server_port, a->px.host, (unsigned)a->px.port);
+        else
+            printf("connecting to %s port %u (direct)\n", o->server_host,
+                   (unsigned)o->server_port);
+    }
+    for (i = 0; i < a->ntun; i++) {
+        struct tun *u = &a->tun[i];
+        u->app = a;
+        u->idx = i;
+        u->ident = (uint16_t)(((unsigned)getpid() + (unsigned)i * 7919u) & 0xFFFFu);
+        u->next_seq = 1;
+        u->ip_id = (uint16_t)(i * 13u);
+        rc = tse_tunnel_new(&u->t, &s, &cb, tse_posix_mem(), u);
+        if (rc == TSE_OK)
+            rc = tse_posix_driver_add(a->drv, u->t);
+        if (rc == TSE_OK)
+            rc = tse_tunnel_start(u->t, tse_posix_now_ms());
+        if (rc != TSE_OK) {
+            char d[64];
+            snprintf(d, sizeof d, "creating tunnel %ld", i);
+            report_error(a, tse_strerror(rc), d);
+            return EXIT_FAIL;
+        }
+    }
+    tse_posix_driver_set_tick(a->drv, app_tick, a);
+
+    /* Run until every tunnel is CLOSED; bounded by --timeout, the signals,
+     * and the hard deadline after a close. */
+    for (;;) {
+        long open = 0;
+        for (i = 0; i < a->ntun; i++)
+            if (!a->tun[i].done)
+                open++;
+        if (open == 0)
+            break;
+        if (g_signals >= 2)
+            break; /* second Ctrl-C: leave now */
+        if (a->hard_deadline != TSE_TIME_NEVER && tse_posix_now_ms() >= a->hard_deadline)
+            break;
+        /* single-tunnel runs end at the first failure (no --reconnect) */
+        rc = tse_posix_driver_run_once(a->drv, 1000);
+        if (rc != TSE_OK) {
+            report_error(a, tse_strerror(rc), "poll");
+            exit_code = EXIT_FAIL;
+            break;
+        }
+    }
+
+    for (i = 0; i < a->ntun; i++) {
+        struct tun *u = &a->tun[i];
+        if (u->up_count)
+            nup++;
+        if (u->replies)
+            nreplied++;
+        if ((u->done && !u->closing && u->err != 0) || u->local_fail) {
+            u->failed = 1;
+            nfailed++;
+            if (!first_failed)
+                first_failed = u;
+        }
+        if (u->replies) {
+            if (!replies || u->rtt_min < rmin)
+                rmin = u->rtt_min;
+            if (u->rtt_max > rmax)
+                rmax = u->rtt_max;
+            rsum += u->rtt_sum;
+        }
+        sent += u->sent;
+        replies += u->replies;
+        lost += u->timeouts;
+    }
+
+    if (o->ping) {
+        if (o->json) {
+            cli_json j;
+            cli_json_begin(&j);
+            cli_json_str(&j, "event", "summary");
+            cli_json_int(&j, "tunnels", a->ntun);
+            cli_json_int(&j, "tunnels_up", nup);
+            cli_json_int(&j, "sent", sent);
+            cli_json_int(&j, "replies", replies);
+            cli_json_int(&j, "lost", lost);
+            if (replies) {
+                cli_json_num(&j, "rtt_min_ms", rmin, 2);
+                cli_json_num(&j, "rtt_avg_ms", rsum / (double)replies, 2);
+                cli_json_num(&j, "rtt_max_ms", rmax, 2);
+            }
+            json_emit(&j);
+        } else {
+            printf("--- %s ping statistics ---\n", o->ping);
+            if (a->ntun > 1)
+                printf("%ld tunnels, %ld up, %ld with replies\n", a->ntun, nup, nreplied);
+            printf("%ld packets transmitted, %ld received, %ld lost", sent, replies, lost);
+            if (replies)
+                printf(", rtt min/avg/max = %.2f/%.2f/%.2f ms", rmin,
+                       rsum / (double)replies, rmax);
+            printf("\n");
+        }
+    }
+
+    if (exit_code == 0) {
+        if (a->timed_out && (nup < a->ntun || (o->ping && nreplied < a->ntun))) {
+            char d[96];
+            snprintf(d, sizeof d, "--timeout %ld s: %ld of %ld tunnels up", o->timeout_s,
+                     nup, a->ntun);
+            report_error(a, "timed out", d);
+            exit_code = EXIT_FAIL;
+        } else if (first_failed) {
+            char d[400];
+            if (a->ntun > 1)
+                snprintf(d, sizeof d, "%s; %ld of %ld tunnels failed, first: #%ld",
+                         first_failed->detail, nfailed, a->ntun, first_failed->idx);
+            else
+                snprintf(d, sizeof d, "%s", first_failed->detail);
+            report_error(a, tse_strerror(first_failed->err), d);
+            exit_code = EXIT_FAIL;
+        } else if (o->ping && nreplied < a->ntun) {
+            char d[96];
+            snprintf(d, sizeof d, "%ld of %ld tunnels got an echo reply", nreplied, a->ntun);
+            report_error(a, "no echo reply", d);
+            exit_code = EXIT_FAIL;
+        } else if (g_signals >= 2) {
+            exit_code = EXIT_FAIL; /* forced out before the release finished */
+        }
+    }
+
+    for (i = 0; i < a->ntun; i++) {
+        tse_posix_driver_remove(a->drv, a->tun[i].t);
+        tse_tunnel_del(a->tun[i].t);
+    }
+    tse_posix_driver_del(a->drv);
+    free(a->tun);
+    free(ca);
+    free(cert);
+    free(key);
+    return exit_code;
+}
