@@ -464,6 +464,7 @@ int tse_hc_request(tse_hc *hc, uint8_t *out, size_t cap)
         return TSE_ERR_BUFFER_TOO_SMALL;
     if (with_auth) {
         hc->auth_sent = 1;
+        hc->auth_preemptive = hc->auth_ok;
         if (hc->scheme != TSE_HC_SCHEME_BASIC && (hc->dg_qop || hc->dg_sess))
             hc->nc++;
     }
@@ -835,7 +836,7 @@ static int answer_407(tse_hc *hc)
 
     if (hc->p.user == NULL)
         return fail(hc, TSE_ERR_PROXY_AUTH_REQUIRED);
-    if (hc->auth_sent) {
+    if (hc->auth_sent && !hc->auth_preemptive) {
         /* RFC 7616 3.3: stale=true means only the nonce was refused */
         if (hc->cand_rank < TSE_HC_SCHEME_DIGEST_MD5 || !hc->cand_stale ||
             hc->stale_retried)
@@ -846,6 +847,8 @@ static int answer_407(tse_hc *hc)
         return fail(hc, TSE_ERR_PROXY_AUTH_SCHEME);
     hc->scheme = hc->cand_rank;
     hc->auth_sent = 0;
+    hc->auth_ok = 0;
+    hc->auth_preemptive = 0;
     hc->nc = 0;
 
     /* Reuse the connection only if we know where the body ends and the
@@ -880,6 +883,10 @@ static int end_of_head(tse_hc *hc)
         /* RFC 9110 9.3.6: a 2xx to CONNECT has no content; any
          * Content-Length / Transfer-Encoding is ignored */
         hc->state = ST_ESTABLISHED;
+        if (hc->auth_sent) {
+            hc->auth_ok = 1;
+            hc->stale_retried = 0;
+        }
         return TSE_HC_ESTABLISHED;
     }
     if (s == 407)

@@ -39,6 +39,9 @@
  *   is a 401 after credentials were sent (tinyproxy 1.11 answers wrong
  *   proxy credentials with 401; as TSE_ERR_PROXY_STATUS it would look
  *   retryable).
+ * - After a 2xx, a later tse_hc_request() (the engine reconnecting with the
+ *   same tse_hc) sends the proven credentials preemptively (Digest: same
+ *   nonce, next nc); a 407 to those is answered like a first one.
  *
  * No allocation, no stdio: the response is parsed a line at a time in a
  * fixed buffer inside the struct (which doubles as hashing scratch space
@@ -114,6 +117,9 @@ typedef struct tse_hc {
     /* auth */
     int scheme;             /* enum tse_hc_scheme chosen from the last 407 */
     int auth_sent;          /* credentials sent since the last challenge */
+    int auth_ok;            /* a 2xx followed them: they are right */
+    int auth_preemptive;    /* the last credentials were sent because of
+                               auth_ok, not in answer to a 407 */
     int stale_retried;      /* one stale=true re-answer used */
     int retry_pending;      /* an answered 407 may be retried after EOF */
     uint32_t nc;            /* Digest nonce count */

@@ -903,6 +903,28 @@ TT_TEST(digest_stale_once)
                    "Content-Length: 0\r\n\r\n", &used), TSE_ERR_PROXY_AUTH_FAILED);
 }
 
+TT_TEST(reuse_after_established_preemptive)
+{
+    size_t used;
+    const char *ch407 = "HTTP/1.1 407 Proxy Authentication Required\r\n"
+        "Proxy-Authenticate: Digest realm=\"r\", nonce=\"n2\", qop=\"auth\"\r\n"
+        "Content-Length: 0\r\n\r\n";
+    TT_ASSERT(digest_round("Proxy-Authenticate: Digest realm=\"r\", nonce=\"n1\", "
+                           "qop=\"auth\"\r\n", NULL) > 0);
+    TT_EQ_INT(feed("HTTP/1.1 200 OK\r\n\r\n", &used), TSE_HC_ESTABLISHED);
+    /* the engine reconnects later with the same tse_hc */
+    TT_ASSERT(request() > 0);
+    TT_ASSERT(strstr(req, "nonce=\"n1\"") != NULL);
+    TT_ASSERT(strstr(req, "nc=00000002") != NULL);
+    /* that proxy forgot n1: the 407 is answered, not a failure */
+    TT_EQ_INT(feed(ch407, &used), TSE_HC_RESEND);
+    TT_ASSERT(request() > 0);
+    TT_ASSERT(strstr(req, "nonce=\"n2\"") != NULL);
+    TT_ASSERT(strstr(req, "nc=00000001") != NULL);
+    /* but credentials refused in answer to a 407 still fail */
+    TT_EQ_INT(feed(ch407, &used), TSE_ERR_PROXY_AUTH_FAILED);
+}
+
 TT_TEST(bad_args)
 {
     size_t used = 7;
@@ -944,6 +966,7 @@ int main(void)
     TT_RUN(digest_equal_rank_keeps_first);
     TT_RUN(digest_variants);
     TT_RUN(digest_stale_once);
+    TT_RUN(reuse_after_established_preemptive);
     TT_RUN(bad_args);
     return TT_DONE();
 }
