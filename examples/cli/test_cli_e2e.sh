@@ -1,0 +1,115 @@
+#!/bin/sh
+# test_cli_e2e.sh TSCF_SERVER TSE_CLI GEN_CERTS
+# tse-cli against tscf-server on loopback: ping, JSON, failures with their
+# one-line reasons, SIGINT release, proxy from the environment (tscf-server
+# consumes a CONNECT itself, TR 4.8.2), and 200 tunnels in one process.
+set -u
+SERVER=$1
+CLI=$2
+GEN=$3
+d=$(mktemp -d /tmp/tse-cli-e2e.XXXXXX)
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$d"
+}
+trap cleanup EXIT INT TERM
+
+sh "$GEN" "$d" || { echo "FAIL: certificate generation"; exit 1; }
+"$SERVER" --listen 127.0.0.1:0 --cert "$d/server.pem" --key "$d/server.key" \
+    --ready-file "$d/ready" --echo --keepalive 20 2>"$d/server.log" &
+pids="$pids $!"
+i=0
+while [ ! -s "$d/ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$d/ready" ] || { echo "FAIL: tscf-server did not start"; cat "$d/server.log"; exit 1; }
+ADDR=$(head -n1 "$d/ready")
+PORT=${ADDR##*:}
+unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
+
+failed=0
+ok()   { echo "ok   $1"; }
+fail() { echo "FAIL $1"; sed 's/^/     /' "$d/out" "$d/err" 2>/dev/null; failed=$((failed + 1)); }
+# run NAME EXPECTED_EXIT ARGS... (stdout in $d/out, stderr in $d/err)
+run() {
+    name=$1; want=$2; shift 2
+    timeout 60 "$CLI" "$@" >"$d/out" 2>"$d/err"
+    rc=$?
+    if [ "$rc" -ne "$want" ]; then echo "     exit $rc, expected $want"; fail "$name"; return 1; fi
+    return 0
+}
+has()  { grep -q -- "$2" "$d/$1"; }
+
+C="--ca $d/ca.pem --sni tscf.test"
+
+if run ping 0 --server "$ADDR" $C --ping 198.18.0.1 --count 3 --interval 100 &&
+   [ "$(grep -c 'bytes from 198.18.0.1: icmp_seq=' "$d/out")" -eq 3 ] &&
+   has out "tunnel up: inner 198.18.0." && has out "3 received" && has out "tunnel released"
+then ok ping; else fail "ping output"; fi
+
+if run json 0 --server "$ADDR" $C --ping 198.18.0.1 --count 2 --interval 100 --keepalive 15 --json &&
+   has out '"event":"tunnel_up","inner_ipv4":"198.18.0.' && has out '"via_proxy":false' &&
+   has out '"tls":"TLSv1.' && [ "$(grep -c '"event":"ping_reply"' "$d/out")" -eq 2 ] &&
+   has out '"event":"state","state":"CLOSED"'
+then
+    if command -v python3 >/dev/null 2>&1; then
+        if python3 -c 'import json,sys
+for l in open(sys.argv[1]): json.loads(l)' "$d/out"; then ok "json (every line parses)"; else fail "json parse"; fi
+    else ok json; fi
+else fail "json output"; fi
+
+if run wrong-name 1 --server "$ADDR" --ca "$d/ca.pem" --sni other.test &&
+   has err "^tse-cli: error: TLS: certificate name mismatch"
+then ok wrong-name; else fail "wrong-name reason"; fi
+
+if run untrusted 1 --server "$ADDR" --ca "$d/server.pem" --sni tscf.test &&
+   has err "^tse-cli: error: TLS: certificate not trusted"
+then ok untrusted; else fail "untrusted reason"; fi
+
+if run bad-pin 1 --server "$ADDR" $C --pin 0000000000000000000000000000000000000000000000000000000000000000 &&
+   has err "^tse-cli: error: TLS: .*pin"
+then ok bad-pin; else fail "bad-pin reason"; fi
+
+if run refused 1 --server 127.0.0.1:1 $C && has err "^tse-cli: error: transport: connection refused"
+then ok refused; else fail "refused reason"; fi
+
+if run json-error 1 --server 127.0.0.1:1 $C --json && has out '"event":"error","reason":"transport: connection refused'
+then ok json-error; else fail "json-error"; fi
+
+if run usage 2 --server "$ADDR" && has err "^tse-cli: error: --ca FILE is required"
+then ok usage; else fail usage; fi
+
+if run insecure 0 --server "$ADDR" --insecure-lab-only --ping 198.18.0.1 --count 1 &&
+   has err "WARNING: --insecure-lab-only"
+then ok insecure-lab-only; else fail insecure-lab-only; fi
+
+# the TSCF consumes the CONNECT itself, so it can play the proxy; the target
+# name tscf.test is never resolved on this side
+if https_proxy=http://127.0.0.1:$PORT run proxy-env 0 --server "tscf.test:$PORT" $C --ping 198.18.0.1 --count 1 --json &&
+   has out '"via_proxy":true' && has out '"state":"PROXY"'
+then ok proxy-env; else fail proxy-env; fi
+if run proxy-flag 0 --server "tscf.test:$PORT" $C --proxy "http://u:p@127.0.0.1:$PORT" --ping 198.18.0.1 --count 1 &&
+   has out "via proxy 127.0.0.1"
+then ok proxy-flag; else fail proxy-flag; fi
+# no_proxy exempts the server: direct, and tscf.test does not resolve
+if https_proxy=http://127.0.0.1:$PORT NO_PROXY=".test" run no-proxy 1 --server "tscf.test:$PORT" $C &&
+   has err "name resolution failed"
+then ok no_proxy; else fail no_proxy; fi
+
+# SIGINT releases the tunnel and exits 0
+"$CLI" --server "$ADDR" $C >"$d/out" 2>"$d/err" &
+cpid=$!
+i=0
+while ! grep -q "tunnel up" "$d/out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+kill -INT $cpid
+wait $cpid
+rc=$?
+if [ $rc -eq 0 ] && has out "tunnel released"; then ok sigint; else echo "     exit $rc"; fail sigint; fi
+
+# 200 tunnels in one process, each pinging
+if run tunnels-200 0 --server "$ADDR" $C --tunnels 200 --ping 198.18.0.1 --count 2 --interval 200 --timeout 50 &&
+   has out "200 tunnels, 200 up, 200 with replies"
+then ok "200 tunnels ($(grep 'transmitted' "$d/out"))"; else fail tunnels-200; fi
+
+[ $failed -eq 0 ] || { echo "$failed scenario(s) failed"; echo "--- server log (tail)"; tail -20 "$d/server.log"; exit 1; }
+echo "all tse-cli scenarios passed"
