@@ -327,6 +327,30 @@ int mem_tscf_send_packet(mem_tscf *p, const uint8_t *pkt, size_t len)
     return mem_tscf_send_plain(p, pkt, len);
 }
 
+int mem_tscf_close_notify(mem_tscf *p)
+{
+    int r, guard = 0;
+    if (!p->open || !p->hs_done || p->dead) return -1;
+    do {
+        r = mbedtls_ssl_close_notify(&p->ssl);
+    } while (r == MBEDTLS_ERR_SSL_WANT_WRITE && guard++ < 100);
+    p->dead = 1;
+    return r == 0 ? 0 : -1;
+}
+
+int mem_tscf_tls_version(const mem_tscf *p)
+{
+    if (!p->open || !p->hs_done) return 0;
+#if MBEDTLS_VERSION_MAJOR >= 3
+    return (int)mbedtls_ssl_get_version_number(&p->ssl);
+#else
+    {
+        const char *v = mbedtls_ssl_get_version(&p->ssl);
+        return strcmp(v, "TLSv1.2") == 0 ? 0x0303 : strcmp(v, "TLSv1.3") == 0 ? 0x0304 : 0;
+    }
+#endif
+}
+
 int mem_tscf_send_release(mem_tscf *p)
 {
     tse_cm cm;
@@ -401,7 +425,27 @@ static void p_on_config(mem_tscf *p, const tse_cm *q)
         r.present |= TSE_CM_HAS_KEEPALIVE;
         r.keepalive_s = p->cfg.keepalive_s;
     }
-    (void)mem_tscf_send_cm(p, &r);
+    {
+        uint8_t buf[TSE_CM_MAX_ENCODED + 8 + 4096];
+        size_t n = 0;
+        if (tse_cm_encode(&r, buf, TSE_CM_MAX_ENCODED, &n) != TSE_OK) return;
+        if (p->cfg.config_extra_tlv) {
+            uint16_t cnt = (uint16_t)((buf[2] << 8 | buf[3]) + 1);
+            buf[2] = (uint8_t)(cnt >> 8);
+            buf[3] = (uint8_t)cnt;
+            buf[n++] = 200; buf[n++] = 3; buf[n++] = 1; buf[n++] = 2; buf[n++] = 3;
+        }
+        if (p->cfg.post_config_len > 0 && p->cfg.post_config_len <= 4096) {
+            memcpy(buf + n, p->cfg.post_config, p->cfg.post_config_len);
+            n += p->cfg.post_config_len;
+        }
+        if (p->cfg.config_split) {
+            (void)mem_tscf_send_plain(p, buf, 1);
+            (void)mem_tscf_send_plain(p, buf + 1, n - 1);
+        } else {
+            (void)mem_tscf_send_plain(p, buf, n);
+        }
+    }
 }
 
 static void p_on_cm(mem_tscf *p, const tse_cm *cm)
@@ -435,12 +479,14 @@ static void p_on_packet(mem_tscf *p, const uint8_t *d, size_t n, int kind)
 {
     mt_seen *s = &p->seen;
     s->pkts_total++;
+    s->units++;
     if (s->n_pkts < MT_MAX_PKTS) {
         mt_pkt_rec *r = &s->pkts[s->n_pkts++];
         r->len = n;
         memcpy(r->data, d, n < MT_PKT_MAX ? n : MT_PKT_MAX);
         r->conn = s->conns;
         r->at = p_now(p);
+        r->ord = s->units;
     }
     if (p->cfg.echo && n <= sizeof(p->dfbuf)) {
         static uint8_t e[65536];
@@ -480,7 +526,9 @@ static void p_on_plain(mem_tscf *p, const uint8_t *d, size_t n)
                     rec->cm = cm;
                     rec->conn = p->seen.conns;
                     rec->at = p_now(p);
+                    rec->ord = p->seen.units + 1;
                 }
+                p->seen.units++;
                 p_on_cm(p, &cm);
             } else {
                 p_on_packet(p, u.data, u.len, u.kind);
@@ -1060,8 +1108,10 @@ static int drv_step(mt_drv *d)
 
     if (d->connected) {
         const uint8_t *data = NULL;
-        size_t n = tse_tunnel_outer_pending(d->t, &data);
+        size_t n = d->hold_to_peer ? 0 : tse_tunnel_outer_pending(d->t, &data);
         if (n > 0) {
+            if (d->last_dir != 1) d->flights++;
+            d->last_dir = 1;
             size_t k = (d->chunk_to_peer && d->chunk_to_peer < n) ? d->chunk_to_peer : n;
             if (d->peer) p_input(d->peer, data, k);
             tse_tunnel_outer_consume(d->t, k);
@@ -1076,6 +1126,7 @@ static int drv_step(mt_drv *d)
             memcpy(copy, q_data(&d->peer->out), k);
             q_drop(&d->peer->out, k);
             d->bytes_to_engine += k;
+            d->last_dir = 2;
             drv_rc(d, tse_tunnel_recv_outer(d->t, copy, k, d->now));
             free(copy);
             progress = 1;
@@ -1162,6 +1213,14 @@ void mt_cut(mt_drv *d)
     if (d->connected) {
         drv_drop_conn(d);
         drv_rc(d, tse_tunnel_transport_closed(d->t, TSE_ERR_TRANSPORT_RESET, d->now));
+    }
+}
+
+void mt_peer_close(mt_drv *d)
+{
+    if (d->connected) {
+        drv_drop_conn(d);
+        drv_rc(d, tse_tunnel_transport_closed(d->t, TSE_ERR_TRANSPORT_CLOSED, d->now));
     }
 }
 

@@ -97,6 +97,12 @@ typedef struct mt_cfg {
     int ignore_release;             /* never answer Release_Request */
     int close_after_release;        /* close TCP after Release_Response */
     int echo;                       /* send inner packets back, src<->dst */
+    const uint8_t *post_config;     /* bytes sent in the SAME TLS record as
+                                       a successful Configuration_Response */
+    size_t post_config_len;
+    int config_split;               /* send the Configuration_Response as
+                                       two records: 1 byte, then the rest */
+    int config_extra_tlv;           /* append a reserved TLV (type 200) */
 } mt_cfg;
 
 void mt_cfg_default(mt_cfg *c);
@@ -113,6 +119,7 @@ typedef struct mt_cm_rec {
     tse_cm cm;
     unsigned conn;          /* 1-based connection number */
     tse_time_ms at;
+    uint32_t ord;           /* arrival order among all units (CMs+packets) */
 } mt_cm_rec;
 
 typedef struct mt_pkt_rec {
@@ -120,6 +127,7 @@ typedef struct mt_pkt_rec {
     size_t len;             /* full length (data holds at most MT_PKT_MAX) */
     unsigned conn;
     tse_time_ms at;
+    uint32_t ord;           /* arrival order among all units (peer side) */
 } mt_pkt_rec;
 
 typedef struct mem_tscf mem_tscf;
@@ -137,6 +145,7 @@ typedef struct mt_seen {
     uint64_t pkts_total;          /* packets received */
     char heads[MT_MAX_HEADS][MT_HEAD_MAX]; /* proxy request heads */
     size_t n_heads;
+    uint32_t units;               /* units received (CMs + packets) */
     unsigned auth_ok, auth_bad;   /* Proxy-Authorization checks */
     char auth_why[128];           /* why the last check failed */
 } mt_seen;
@@ -156,6 +165,10 @@ int mem_tscf_send_cm(mem_tscf *p, const tse_cm *cm);
 int mem_tscf_send_packet(mem_tscf *p, const uint8_t *pkt, size_t len);
 /* Raw TLS plaintext (e.g. a half unit). */
 int mem_tscf_send_plain(mem_tscf *p, const uint8_t *data, size_t len);
+/* Send a TLS close_notify alert (the server closes TLS cleanly). */
+int mem_tscf_close_notify(mem_tscf *p);
+/* Negotiated TLS version of the current connection (0x0303 / 0x0304), 0. */
+int mem_tscf_tls_version(const mem_tscf *p);
 /* The TSID / IPv4 the peer last assigned. */
 uint64_t mem_tscf_tsid(const mem_tscf *p);
 
@@ -238,6 +251,12 @@ typedef struct mt_drv {
     uint16_t last_port;
     int last_rc;                /* last negative return of an engine call */
     int stuck;                  /* a loop bound was hit */
+    int hold_to_peer;           /* do not move engine -> peer bytes */
+    unsigned flights;           /* engine -> peer flights: moves that
+                                   follow a peer -> engine move (or the
+                                   first), i.e. round trips the engine
+                                   started */
+    int last_dir;               /* 1 engine->peer, 2 peer->engine */
     uint64_t bytes_to_peer, bytes_to_engine;
 } mt_drv;
 
@@ -257,6 +276,8 @@ int mt_run_until_event(mt_drv *d, tse_event_type type, size_t n,
                        tse_time_ms max_ms);
 /* The peer drops TCP: the driver reports TSE_ERR_TRANSPORT_RESET. */
 void mt_cut(mt_drv *d);
+/* The peer closes TCP (FIN): the driver reports TSE_ERR_TRANSPORT_CLOSED. */
+void mt_peer_close(mt_drv *d);
 
 /* ---- a whole test's state in one place --------------------------------- */
 

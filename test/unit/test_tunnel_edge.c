@@ -1,0 +1,345 @@
+/* Engine: the corners an adversarial peer or a careless port reaches -
+ * units glued to or split across records, reserved TLVs, callbacks that
+ * send, API misuse, timers fired early, a full queue at close, the
+ * server closing TLS or TCP, round trips to UP. */
+#include <stdint.h>
+#include <string.h>
+
+#include "tse/tse.h"
+#include "mem_tscf.h"
+#include "tt.h"
+
+static mt_fix F;
+
+#define T0 1000
+#define WITHIN 20000
+#define END() do { TT_EQ_INT(mt_fix_teardown(&F), 0); } while (0)
+#define START_UP() do { \
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK); \
+    if (!mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN)) mt_rec_dump(&F.rec); \
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP); \
+} while (0)
+
+static const uint8_t PEER_ADDR[4] = { 10, 0, 0, 1 };
+
+TT_TEST(packet_glued_to_config_response)
+{
+    uint8_t pkt[60];
+    size_t n = mt_make_ipv4(pkt, sizeof(pkt), PEER_ADDR, (const uint8_t *)"\x0a\x00\x00\x02", 7);
+    mt_fix_setup(&F);
+    F.cfg.post_config = pkt;
+    F.cfg.post_config_len = n;
+    START_UP();
+    /* delivered, after TUNNEL_UP */
+    TT_EQ_INT(F.rec.in_total, 1);
+    TT_EQ_INT(F.rec.in[0].len, n);
+    TT_EQ_MEM(F.rec.in[0].data, pkt, n);
+    END();
+}
+
+TT_TEST(config_response_split_across_records)
+{
+    mt_fix_setup(&F);
+    F.cfg.config_split = 1;
+    F.cfg.keepalive_s = 15;
+    START_UP();
+    TT_EQ_INT(tse_tunnel_get_config(F.t)->keepalive_s, 15);
+    END();
+}
+
+TT_TEST(config_response_with_reserved_tlv_is_accepted)
+{
+    tse_stats st;
+    mt_fix_setup(&F);
+    F.cfg.config_extra_tlv = 1;
+    START_UP();
+    tse_tunnel_get_stats(F.t, &st);
+    TT_EQ_INT(st.unknown_tlvs, 1);
+    END();
+}
+
+static void send_on_up(mt_rec *r, const tse_event *ev, void *arg)
+{
+    (void)r;
+    if (ev->type == TSE_EV_TUNNEL_UP) {
+        uint8_t pkt[40];
+        size_t n = mt_make_ipv4(pkt, sizeof(pkt), ev->config->ipv4, PEER_ADDR, 1);
+        *(int *)arg = tse_tunnel_send_packet(F.t, pkt, n, F.d.now);
+    }
+}
+
+TT_TEST(send_from_the_up_callback)
+{
+    int rc = 99;
+    mt_fix_setup(&F);
+    F.rec.hook = send_on_up;
+    F.rec.hook_arg = &rc;
+    START_UP();
+    TT_EQ_INT(rc, TSE_OK);
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->pkts_total, 1);
+    END();
+}
+
+TT_TEST(inbound_packet_above_max_unit)
+{
+    uint8_t big[3000];
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.s.max_unit = 2048;
+    START_UP();
+    mt_make_ipv4(big, sizeof(big), PEER_ADDR, F.cfg.ipv4, 1);
+    TT_EQ_INT(mem_tscf_send_packet(F.peer, big, sizeof(big)), 0);
+    mt_pump(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(e->error, TSE_ERR_FRAME_TOO_BIG);
+    TT_EQ_INT(F.rec.in_total, 0);
+    END();
+}
+
+TT_TEST(inbound_packet_at_max_unit)
+{
+    uint8_t big[2048];
+    mt_fix_setup(&F);
+    F.s.max_unit = 2048;
+    START_UP();
+    mt_make_ipv4(big, sizeof(big), PEER_ADDR, F.cfg.ipv4, 1);
+    TT_EQ_INT(mem_tscf_send_packet(F.peer, big, sizeof(big)), 0);
+    mt_pump(&F.d);
+    TT_EQ_INT(F.rec.in_total, 1);
+    TT_EQ_INT(F.rec.in[0].len, 2048);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+TT_TEST(api_misuse_is_refused)
+{
+    const char *h;
+    uint16_t port;
+    mt_fix_setup(&F);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    /* started once already */
+    TT_EQ_INT(tse_tunnel_start(F.t, F.d.now), TSE_ERR_STATE);
+    TT_EQ_INT(tse_tunnel_connect_target(F.t, NULL, &port), TSE_ERR_INVALID_ARG);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(tse_tunnel_connect_target(F.t, &h, &port), TSE_ERR_STATE);
+    TT_EQ_INT(tse_tunnel_transport_connected(F.t, F.d.now), TSE_ERR_STATE);
+    TT_EQ_INT(tse_tunnel_resume(F.t, F.d.now), TSE_ERR_STATE);
+    TT_EQ_INT(tse_tunnel_recv_outer(F.t, NULL, 5, F.d.now), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    TT_EQ_INT(tse_tunnel_start(NULL, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_tunnel_close(NULL, 0), TSE_ERR_INVALID_ARG);
+    tse_tunnel_del(NULL);
+    TT_ASSERT(tse_state_name(TSE_STATE_UP) != NULL);
+    END();
+}
+
+TT_TEST(early_expiry_call_changes_nothing)
+{
+    tse_time_ms e;
+    int i;
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 10;
+    START_UP();
+    e = tse_tunnel_expiry(F.t);
+    TT_ASSERT(e > F.d.now && e != TSE_TIME_NEVER);
+    for (i = 0; i < 100; i++) {
+        TT_EQ_INT(tse_tunnel_handle_expiry(F.t, F.d.now + (tse_time_ms)i), TSE_OK);
+    }
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_count_cms(F.peer, TSE_CM_KEEPALIVE), 0);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    TT_ASSERT(tse_tunnel_expiry(F.t) == e);
+    END();
+}
+
+TT_TEST(close_with_a_full_queue_still_releases)
+{
+    uint8_t pkt[1400];
+    size_t n;
+    int ok = 0, i;
+    mt_fix_setup(&F);
+    F.s.outq_size = 8192;
+    START_UP();
+    F.d.hold_to_peer = 1;
+    n = mt_make_ipv4(pkt, sizeof(pkt), F.cfg.ipv4, PEER_ADDR, 1);
+    for (i = 0; i < 20; i++) {
+        if (tse_tunnel_send_packet(F.t, pkt, n, F.d.now) == TSE_OK) ok++;
+    }
+    TT_ASSERT(ok >= 2);
+    TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_ERR_QUEUE_FULL);
+    /* the CM reserve: a release still fits */
+    TT_EQ_INT(tse_tunnel_close(F.t, F.d.now), TSE_OK);
+    F.d.hold_to_peer = 0;
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->pkts_total, ok);
+    TT_EQ_INT(mem_tscf_count_cms(F.peer, TSE_CM_RELEASE_REQUEST), 1);
+    /* order on the wire = order queued: the release is last */
+    TT_ASSERT(mem_tscf_cm(F.peer, TSE_CM_RELEASE_REQUEST, 0)->ord >
+              mem_tscf_seen(F.peer)->pkts[ok - 1].ord);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    END();
+}
+
+TT_TEST(close_during_handshake)
+{
+    mt_fix_setup(&F);
+    F.cfg.tls_silent = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    mt_pump(&F.d);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_TLS);
+    TT_EQ_INT(tse_tunnel_close(F.t, F.d.now), TSE_OK);
+    mt_advance(&F.d, 600000);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    TT_EQ_INT(F.d.connected, 0);
+    TT_EQ_INT(F.d.connects, 1);
+    TT_EQ_INT(mem_tscf_count_cms(F.peer, 0), 0);
+    END();
+}
+
+TT_TEST(server_fin_while_up_resumes)
+{
+    const mt_ev *down;
+    mt_fix_setup(&F);
+    START_UP();
+    mt_peer_close(&F.d);
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_ASSERT(down != NULL);
+    TT_EQ_INT(down->error, TSE_ERR_TRANSPORT_CLOSED);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_UP, 1)->config.resumed, 1);
+    END();
+}
+
+TT_TEST(server_close_notify_while_up_resumes)
+{
+    mt_fix_setup(&F);
+    START_UP();
+    TT_EQ_INT(mem_tscf_close_notify(F.peer), 0);
+    mt_pump(&F.d);
+    /* a TLS close is the end of this connection, not of the tunnel */
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_UP, 1)->config.resumed, 1);
+    END();
+}
+
+TT_TEST(duplicate_config_response_after_up)
+{
+    tse_cm cm;
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    START_UP();
+    memset(&cm, 0, sizeof(cm));
+    cm.type = TSE_CM_CONFIG_RESPONSE;
+    cm.tsid = F.cfg.tsid;
+    cm.seq = mem_tscf_cm(F.peer, TSE_CM_CONFIG_REQUEST, 0)->cm.seq;
+    cm.present = TSE_CM_HAS_RESPONSE_CODE | TSE_CM_HAS_IPV4_ADDRESS;
+    cm.ipv4_addr[0] = 10; cm.ipv4_addr[3] = 66;
+    TT_EQ_INT(mem_tscf_send_cm(F.peer, &cm), 0);
+    mt_pump(&F.d);
+    /* never silently adopt a new address: either ignored or an error */
+    TT_EQ_INT(tse_tunnel_get_config(F.t)->ipv4[3], F.cfg.ipv4[3]);
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    if (e != NULL) {
+        TT_ASSERT(e->error == TSE_ERR_PROTO_UNEXPECTED || e->error == TSE_ERR_PROTO_SEQUENCE);
+    }
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_ADDR_CHANGED), 0);
+    END();
+}
+
+TT_TEST(round_trips_to_up)
+{
+    int v;
+    mt_fix_setup(&F);
+    START_UP();
+    v = mem_tscf_tls_version(F.peer);
+    TT_EQ_INT(tse_tunnel_get_config(F.t)->tls_version, v);
+    /* docs/engine.md: TLS 1.3 2 client flights (ClientHello; Finished +
+     * Configuration_Request), TLS 1.2 3 (the request after the server's
+     * Finished) */
+    if (v == 0x0304) {
+        TT_EQ_INT(F.d.flights, 2);
+    } else {
+        TT_EQ_INT(v, 0x0303);
+        TT_EQ_INT(F.d.flights, 3);
+    }
+    TT_ASSERT(tse_tunnel_get_config(F.t)->tls_suite != NULL);
+    END();
+}
+
+TT_TEST(round_trips_via_proxy)
+{
+    int v;
+    mt_fix_setup(&F);
+    F.cfg.proxy = MT_PROXY_200;
+    F.s.proxy_host = "proxy.test";
+    START_UP();
+    v = mem_tscf_tls_version(F.peer);
+    TT_EQ_INT(F.d.flights, v == 0x0304 ? 3 : 4);
+    END();
+}
+
+TT_TEST(entropy_failure_never_comes_up)
+{
+    int rc;
+    mt_fix_setup(&F);
+    F.rec.entropy_fail = 1;
+    rc = mt_fix_start(&F, T0);
+    if (rc == TSE_OK) {
+        mt_advance(&F.d, 60000);
+        TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP), 0);
+        TT_ASSERT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_DOWN) >= 1);
+    }
+    TT_EQ_INT(F.d.stuck, 0);
+    END();
+}
+
+TT_TEST(burst_of_packets_in_order)
+{
+    uint8_t pkt[1400];
+    int sent = 0, i, guard = 0;
+    tse_stats st;
+    mt_fix_setup(&F);
+    START_UP();
+    while (sent < 200 && guard++ < 10000) {
+        size_t n = mt_make_ipv4(pkt, 100 + (size_t)(sent % 13) * 100, F.cfg.ipv4, PEER_ADDR,
+                                (uint8_t)sent);
+        int rc = tse_tunnel_send_packet(F.t, pkt, n, F.d.now);
+        if (rc == TSE_OK) sent++;
+        else if (rc == TSE_ERR_QUEUE_FULL) mt_pump(&F.d);
+        else TT_EQ_INT(rc, TSE_OK);
+    }
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->pkts_total, 200);
+    for (i = 0; i < MT_MAX_PKTS; i++) {
+        TT_EQ_INT(mem_tscf_seen(F.peer)->pkts[i].data[5], (uint8_t)i);
+    }
+    tse_tunnel_get_stats(F.t, &st);
+    TT_EQ_INT(st.packets_out, 200);
+    END();
+}
+
+int main(void)
+{
+    TT_RUN(packet_glued_to_config_response);
+    TT_RUN(config_response_split_across_records);
+    TT_RUN(config_response_with_reserved_tlv_is_accepted);
+    TT_RUN(send_from_the_up_callback);
+    TT_RUN(inbound_packet_above_max_unit);
+    TT_RUN(inbound_packet_at_max_unit);
+    TT_RUN(api_misuse_is_refused);
+    TT_RUN(early_expiry_call_changes_nothing);
+    TT_RUN(close_with_a_full_queue_still_releases);
+    TT_RUN(close_during_handshake);
+    TT_RUN(server_fin_while_up_resumes);
+    TT_RUN(server_close_notify_while_up_resumes);
+    TT_RUN(duplicate_config_response_after_up);
+    TT_RUN(round_trips_to_up);
+    TT_RUN(round_trips_via_proxy);
+    TT_RUN(entropy_failure_never_comes_up);
+    TT_RUN(burst_of_packets_in_order);
+    mt_fix_teardown(&F);
+    return TT_DONE();
+}
