@@ -70,6 +70,7 @@ struct tun {
     char detail[256];
     /* pings */
     uint16_t ident, next_seq, ip_id;
+    uint16_t oldest;           /* no ping before this seq is outstanding */
     long sent, replies, timeouts;
     tse_time_ms next_ping_at;
     double rtt_min, rtt_max, rtt_sum;
@@ -245,7 +246,8 @@ static void on_event(void *user, const tse_event *ev)
             u->last_phase = ev->state;
         if (ev->state == TSE_STATE_CLOSED) {
             u->done = 1;
-            if (u->closing && !a->o.json && !a->o.verbose && !human_quiet(u)) {
+            if (u->closing && u->up_count && !a->o.json && !a->o.verbose &&
+                !human_quiet(u)) {
                 human_prefix(u);
                 printf("tunnel released\n");
             }
@@ -376,13 +378,9 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
 
 static int pings_finished(const struct tun *u)
 {
-    size_t i;
     if (!u->app->o.ping || u->app->o.count <= 0 || u->sent < u->app->o.count)
         return 0;
-    for (i = 0; i < PING_RING; i++)
-        if (u->ring[i].outstanding)
-            return 0;
-    return 1;
+    return u->oldest == u->next_seq; /* nothing outstanding */
 }
 
 static void close_tunnel(struct tun *u, tse_time_ms now)
@@ -403,16 +401,25 @@ static tse_time_ms ping_tick(struct tun *u, tse_time_ms now)
 {
     const struct opts *o = &u->app->o;
     tse_time_ms next = TSE_TIME_NEVER;
-    size_t i;
+    uint16_t q;
 
-    for (i = 0; i < PING_RING; i++) {
-        struct ping_slot *s = &u->ring[i];
+    /* only the window [oldest, next_seq) can hold outstanding pings; older
+     * ones were overwritten (and counted lost) when the ring wrapped */
+    if ((uint16_t)(u->next_seq - u->oldest) > PING_RING)
+        u->oldest = (uint16_t)(u->next_seq - PING_RING);
+    for (q = u->oldest; q != u->next_seq; q++) {
+        struct ping_slot *s = &u->ring[q % PING_RING];
         tse_time_ms due;
-        if (!s->outstanding)
+        if (!s->outstanding || s->seq != q) {
+            if (q == u->oldest)
+                u->oldest++;
             continue;
+        }
         due = s->sent_at + (tse_time_ms)o->ping_timeout_ms;
         if (now >= due) {
             s->outstanding = 0;
+            if (q == u->oldest)
+                u->oldest++;
             u->timeouts++;
             if (o->json) {
                 cli_json j;
@@ -510,6 +517,11 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
             next = tmin(next, ping_tick(&a->tun[i], now));
     if (!a->closing_all)
         next = tmin(next, a->deadline);
+    for (i = 0; i < a->ntun; i++)
+        if (!a->tun[i].done)
+            break;
+    if (i == a->ntun)
+        return now; /* all closed (maybe just now): don't let poll sleep */
     return tmin(next, a->hard_deadline);
 }
 
@@ -866,6 +878,7 @@ int main(int argc, char **argv)
         u->idx = i;
         u->ident = (uint16_t)(((unsigned)getpid() + (unsigned)i * 7919u) & 0xFFFFu);
         u->next_seq = 1;
+        u->oldest = 1;
         u->ip_id = (uint16_t)(i * 13u);
         rc = tse_tunnel_new(&u->t, &s, &cb, tse_posix_mem(), u);
         if (rc == TSE_OK)
