@@ -48,7 +48,6 @@ struct tse_tunnel {
     uint32_t ka_seq;
     int config_outstanding;
     uint32_t config_seq;
-    uint64_t config_tsid;   /* TSID the request carried */
     int release_outstanding;
     uint32_t release_seq;
     uint32_t next_seq;
@@ -342,7 +341,6 @@ static int send_config_request(tse_tunnel *t)
     }
     t->config_outstanding = 1;
     t->config_seq = m.seq;
-    t->config_tsid = tsid;
     t->t_phase = add_ms(t->now, t->s.config_timeout_ms);
     return send_cm(t, &m);
 }
@@ -475,12 +473,10 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
         fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Response sequence mismatch");
         return;
     }
-    /* A.1.4: a resumed tunnel must keep its TSID; a new one gets any */
-    if (t->config_tsid != TSE_CM_TSID_NONE && m->tsid != t->config_tsid &&
-        m->response_code == TSE_RC_SUCCESS) {
-        fail(t, TSE_ERR_PROTO_TSID, "Configuration_Response carries another TSID");
-        return;
-    }
+    /* A.1.4: the response assigns the TSID.  A success that answers a
+     * resume with another TSID is a new tunnel (the TSCF no longer knew
+     * the old one): adopt_config() reports resumed=0 and any address
+     * change, rather than insisting on a TSID the server forgot. */
     if (m->response_code != TSE_RC_SUCCESS) {
         memset(&fi, 0, sizeof(fi));
         fi.response_code = m->response_code;
@@ -1119,7 +1115,8 @@ static int valid_packet(const uint8_t *p, size_t len)
     }
     if ((p[0] >> 4) == 4) {
         size_t total = ((size_t)p[2] << 8) | p[3];
-        return (p[0] & 0x0f) >= 5 && total == len;
+        size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+        return ihl >= 20 && ihl <= total && total == len;
     }
     if ((p[0] >> 4) == 6) {
         return len >= 40 && (((size_t)p[4] << 8) | p[5]) + 40 == len;
