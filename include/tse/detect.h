@@ -31,8 +31,10 @@
  * (TSE_DETECT_ACT_CLOSE).  The winning tunnel probe is NOT closed: it is
  * a real tse_tunnel brought up by the port, which may keep it.
  *
- * Memory: the caller provides the tse_detect storage (about 8 KiB, see
- * TSE_DETECT_*_MAX); nothing is allocated.  Strings in the settings must
+ * Memory: the caller provides the tse_detect storage (9776 bytes on
+ * x86-64: five probes' requests and targets, TSE_DETECT_*_MAX, plus the
+ * SIP-over-TCP receive buffer) and the cache slots (80 bytes each);
+ * nothing is allocated.  Strings in the settings must
  * stay valid until the detection is done.
  *
  * Threading: one detector from one thread.  Callbacks run inside the call

@@ -687,6 +687,44 @@ TT_TEST(application_reports_registration)
     TT_EQ_INT(W.res.elapsed_ms, 220);
 }
 
+TT_TEST(worst_case_all_silent_is_slowest_probe_not_sum)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    /* every probe silent: SIP 2000, STUN 2000, tunnels 10000 each.  In
+     * sequence that would be 24000 ms; in parallel with a 250 ms stagger
+     * the last (second tunnel, started at 500) times out at 10500. */
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_EQ_INT(W.res.elapsed_ms, 10500);
+    TT_EQ_INT(W.res.tunnel_error, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(W.res.sip_error, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(W.res.stun_error, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_1, 1)->elapsed, 10000);
+    TT_EQ_INT(W.closed[TSE_PROBE_TUNNEL_1], 1);
+    TT_EQ_INT(W.closed[TSE_PROBE_TUNNEL_2], 1);
+    TT_EQ_INT(W.closed[TSE_PROBE_SIP_UDP], 1);
+    TT_EQ_INT(W.closed[TSE_PROBE_STUN_UDP], 1);
+    /* STUN retransmissions at 0, 500, 1500 (the next, 3500, is past 2000) */
+    TT_EQ_INT(W.sends[TSE_PROBE_STUN_UDP], 3);
+}
+
+TT_TEST(single_tunnel_port)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    s.tunnel_port_2 = 0;
+    s.tunnel_timeout_ms = 3000;
+    W.sc[TSE_PROBE_SIP_UDP] = (script){B_FAIL, 5, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    W.sc[TSE_PROBE_SIP_TCP] = (script){B_FAIL, 5, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_2], 0);
+    TT_EQ_INT(W.started_at[TSE_PROBE_TUNNEL_1], T0 + 5);
+    TT_EQ_INT(W.res.elapsed_ms, 3005);
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_2, 0) == NULL, 1);
+}
+
 TT_TEST(nothing_configured_is_none_at_once)
 {
     tse_detect_settings s;
@@ -913,6 +951,8 @@ int main(void)
     TT_RUN(stun_retransmitted_until_answered);
     TT_RUN(direct_preferred_over_an_earlier_tunnel);
     TT_RUN(application_reports_registration);
+    TT_RUN(worst_case_all_silent_is_slowest_probe_not_sum);
+    TT_RUN(single_tunnel_port);
     TT_RUN(nothing_configured_is_none_at_once);
     TT_RUN(stray_input_and_api_errors);
     TT_RUN(tcp_response_too_large);
