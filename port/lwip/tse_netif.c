@@ -16,6 +16,11 @@
 #if !NO_SYS
 #include "lwip/tcpip.h"
 #include "lwip/priv/tcpip_priv.h"
+/* The driver thread frees pbufs lwIP's thread referenced and allocates
+ * inbound ones: lwIP's pools and reference counts must be protected. */
+#if !SYS_LIGHTWEIGHT_PROT
+#error "tse_netif.c with NO_SYS=0 needs SYS_LIGHTWEIGHT_PROT=1"
+#endif
 #endif
 
 /* ---- outbound: lwIP -> tunnel ------------------------------------------- */
