@@ -321,6 +321,69 @@ TT_TEST(burst_of_packets_in_order)
     END();
 }
 
+/* The outer connection stalls (nothing leaves), the queue is full of
+ * media, and the TSCF keeps probing with Keep_Alives: every answer eats
+ * the CM reserve.  When our own Keep_Alive falls due and cannot be queued,
+ * the engine must not leave its deadline in the past (a port would spin
+ * on a zero poll timeout). */
+TT_TEST(keepalive_due_with_cm_reserve_exhausted_does_not_spin)
+{
+    uint8_t pkt[1400];
+    size_t n;
+    int i;
+    tse_cm ka;
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 10;
+    F.s.outq_size = 4096;
+    START_UP();
+    F.d.hold_to_peer = 1;
+    /* 2 x 1395 bytes leave 1306 of 4096; the answers (16-byte header +
+     * 4-byte Response_Code, or 16 bytes without) then leave less than the
+     * 16 bytes a Keep_Alive needs */
+    n = mt_make_ipv4(pkt, 1395, F.cfg.ipv4, PEER_ADDR, 1);
+    while (tse_tunnel_send_packet(F.t, pkt, n, F.d.now) == TSE_OK) {
+    }
+    memset(&ka, 0, sizeof(ka));
+    ka.type = TSE_CM_KEEPALIVE;
+    ka.tsid = F.cfg.tsid;
+    for (i = 0; i < 200; i++) {
+        ka.seq = 1000u + (uint32_t)i;
+        TT_EQ_INT(mem_tscf_send_cm(F.peer, &ka), 0);
+    }
+    mt_pump(&F.d);
+    TT_EQ_INT(F.d.stuck, 0);
+    mt_advance(&F.d, 25000);
+    TT_EQ_INT(F.d.stuck, 0);
+    TT_ASSERT(F.d.expiries < 1000);
+    END();
+}
+
+TT_TEST(bidirectional_flood_small_chunks)
+{
+    uint8_t pkt[1400];
+    int sent = 0, guard = 0;
+    mt_fix_setup(&F);
+    F.cfg.echo = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    F.d.chunk_to_peer = 700;
+    F.d.chunk_to_engine = 333;
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    while (sent < 300 && guard++ < 100000) {
+        size_t n = mt_make_ipv4(pkt, 200 + (size_t)(sent % 7) * 170, F.cfg.ipv4, PEER_ADDR,
+                                (uint8_t)sent);
+        int rc = tse_tunnel_send_packet(F.t, pkt, n, F.d.now);
+        if (rc == TSE_OK) sent++;
+        else if (rc == TSE_ERR_QUEUE_FULL) mt_pump(&F.d);
+        else TT_EQ_INT(rc, TSE_OK);
+    }
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->pkts_total, 300);
+    TT_EQ_INT(F.rec.in_total, 300);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->unit_error, 0);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
 int main(void)
 {
     TT_RUN(packet_glued_to_config_response);
@@ -340,6 +403,10 @@ int main(void)
     TT_RUN(round_trips_via_proxy);
     TT_RUN(entropy_failure_never_comes_up);
     TT_RUN(burst_of_packets_in_order);
+    TT_RUN_KNOWN_BUG(keepalive_due_with_cm_reserve_exhausted_does_not_spin,
+                     "send_keepalive() fails to queue and leaves the expiry in the past: "
+                     "handle_expiry spins");
+    TT_RUN(bidirectional_flood_small_chunks);
     mt_fix_teardown(&F);
     return TT_DONE();
 }

@@ -287,6 +287,44 @@ TT_TEST(proxy_200_without_crlf_crlf_then_close)
     END();
 }
 
+static void resume_through_proxy(int mode, int nonce_per_conn)
+{
+    const mt_seen *s;
+    proxy_setup(mode);
+    F.cfg.digest_nonce_per_conn = nonce_per_conn;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    mt_cut(&F.d);
+    if (!mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000)) {
+        mt_rec_dump(&F.rec);
+        fprintf(stderr, "auth: %s\n", mem_tscf_seen(F.peer)->auth_why);
+    }
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP), 2);
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_UP, 1)->config.resumed, 1);
+    s = mem_tscf_seen(F.peer);
+    TT_EQ_INT(s->auth_ok, 2);
+    /* the second connection authenticated too (preemptively or after a
+     * fresh challenge) */
+    TT_ASSERT(head_has(s->n_heads - 1, "Proxy-Authorization: "));
+    END();
+}
+
+TT_TEST(proxy_basic_resume) { resume_through_proxy(MT_PROXY_407_BASIC, 0); }
+TT_TEST(proxy_digest_resume_same_nonce) { resume_through_proxy(MT_PROXY_407_DIGEST_MD5, 0); }
+TT_TEST(proxy_digest_resume_new_nonce) { resume_through_proxy(MT_PROXY_407_DIGEST_SHA256, 1); }
+
+TT_TEST(proxy_ipv6_literal_target_is_bracketed)
+{
+    proxy_setup(MT_PROXY_200);
+    F.s.server_host = "2001:db8::7";
+    F.s.sni = "tscf.test";
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_ASSERT(strncmp(mem_tscf_seen(F.peer)->heads[0], "CONNECT [2001:db8::7]:443 HTTP/1.1\r\n", 36) == 0);
+    TT_ASSERT(head_has(0, "\r\nHost: [2001:db8::7]:443\r\n"));
+    END();
+}
+
 int main(void)
 {
     TT_RUN(proxy_200_up);
@@ -309,6 +347,10 @@ int main(void)
     TT_RUN(proxy_oversized_head_one_byte_at_a_time);
     TT_RUN(proxy_silent_times_out);
     TT_RUN(proxy_200_without_crlf_crlf_then_close);
+    TT_RUN(proxy_basic_resume);
+    TT_RUN(proxy_digest_resume_same_nonce);
+    TT_RUN(proxy_digest_resume_new_nonce);
+    TT_RUN(proxy_ipv6_literal_target_is_bracketed);
     mt_fix_teardown(&F);
     return TT_DONE();
 }

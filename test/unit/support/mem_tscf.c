@@ -43,6 +43,9 @@ typedef struct mt_q {
 
 static void q_push(mt_q *q, const uint8_t *d, size_t n)
 {
+    if (n == 0) {
+        return; /* memcpy with a NULL buffer is UB even for 0 bytes (UBSan) */
+    }
     if (q->off > 0 && q->off == q->len) {
         q->off = q->len = 0;
     }
@@ -663,6 +666,14 @@ static void hex_hash(mbedtls_md_type_t md, const char *in, char *out)
 #define MT_REALM "tscf-test@proxy"
 #define MT_NONCE "dcd98b7102dd2f0e8b11d0f600bfb0c093"
 
+static const char *p_nonce(const mem_tscf *p)
+{
+    static char buf[64];
+    if (!p->cfg.digest_nonce_per_conn) return MT_NONCE;
+    snprintf(buf, sizeof(buf), "%s%u", MT_NONCE, p->seen.conns);
+    return buf;
+}
+
 static void auth_fail(mem_tscf *p, const char *why)
 {
     p->seen.auth_bad++;
@@ -717,7 +728,7 @@ static int p_check_auth(mem_tscf *p, const char *head)
             return 0;
         }
         if (strcmp(username, user) != 0 || strcmp(realm, MT_REALM) != 0 ||
-            strcmp(nonce, MT_NONCE) != 0 || strcmp(qop, "auth") != 0) {
+            strcmp(nonce, p_nonce(p)) != 0 || strcmp(qop, "auth") != 0) {
             auth_fail(p, "username/realm/nonce/qop differ");
             return 0;
         }
@@ -738,19 +749,16 @@ static int p_check_auth(mem_tscf *p, const char *head)
 
 static void p_send_407(mem_tscf *p)
 {
-    char buf[512];
-    const char *ch;
+    char buf[640], ch[400];
     switch (p->cfg.proxy) {
     case MT_PROXY_407_DIGEST_MD5:
-        ch = "Digest realm=\"" MT_REALM "\", qop=\"auth\", nonce=\"" MT_NONCE
-             "\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\", algorithm=MD5";
-        break;
     case MT_PROXY_407_DIGEST_SHA256:
-        ch = "Digest realm=\"" MT_REALM "\", qop=\"auth\", nonce=\"" MT_NONCE
-             "\", opaque=\"5ccc069c403ebaf9f0171e9517f40e41\", algorithm=SHA-256";
+        snprintf(ch, sizeof(ch), "Digest realm=\"" MT_REALM "\", qop=\"auth\", nonce=\"%s\", "
+                 "opaque=\"5ccc069c403ebaf9f0171e9517f40e41\", algorithm=%s", p_nonce(p),
+                 p->cfg.proxy == MT_PROXY_407_DIGEST_MD5 ? "MD5" : "SHA-256");
         break;
     default:
-        ch = "Basic realm=\"" MT_REALM "\"";
+        snprintf(ch, sizeof(ch), "Basic realm=\"" MT_REALM "\"");
         break;
     }
     snprintf(buf, sizeof(buf),

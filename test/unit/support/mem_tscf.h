@@ -61,6 +61,8 @@ typedef struct mt_cfg {
     const char *proxy_user;         /* expected credentials */
     const char *proxy_pass;
     int proxy_close_after_407;      /* "Connection: close" and close after 407 */
+    int digest_nonce_per_conn;      /* Digest nonce changes with every TCP
+                                       connection (an old one is refused) */
     const uint8_t *glue;            /* MT_PROXY_200_GLUED without pipelining */
     size_t glue_len;
     const char *proxy_raw;          /* MT_PROXY_RAW */
