@@ -222,6 +222,25 @@ TT_TEST(send_packet_rules)
     END();
 }
 
+/* valid_packet() must not accept what the framing layer rejects: an IPv4
+ * header whose IHL*4 exceeds the total length would be sent as a unit the
+ * TSCF's deframer refuses (TSE_ERR_FRAME_IPV4_LENGTH), killing the stream
+ * for everybody's traffic. */
+TT_TEST(ipv4_header_longer_than_packet_is_refused)
+{
+    uint8_t pkt[40];
+    size_t n;
+    mt_fix_setup(&F);
+    START_UP();
+    n = mt_make_ipv4(pkt, 40, F.cfg.ipv4, PEER_ADDR, 1);
+    pkt[0] = 0x4F; /* IHL 15 = 60 bytes of header in a 40-byte packet */
+    TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_ERR_PACKET_INVALID);
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->unit_error, 0);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
 TT_TEST(queue_full_is_returned_and_counted)
 {
     uint8_t pkt[1400];
@@ -569,6 +588,7 @@ int main(void)
     TT_RUN(inner_packets_both_ways);
     TT_RUN(one_byte_chunks_both_directions);
     TT_RUN(send_packet_rules);
+    TT_RUN(ipv4_header_longer_than_packet_is_refused);
     TT_RUN(queue_full_is_returned_and_counted);
     TT_RUN(reject_1_invalid_tsid_retries_fresh);
     TT_RUN(reject_2_blacklisted_is_final);
