@@ -615,6 +615,7 @@ static void send_reject(struct conn *c, uint8_t type, uint64_t tsid, uint32_t se
     send_cm(c, &r);
     if (close_after && c->state == CS_OPEN) {
         c->close_after_flush = 1;
+        c->deadline = S.now + 2 * LINGER_MS; /* a client that never reads */
         c->close_reason = code == TSE_RC_NO_RESOURCES ? "rejected: out of tunnel resources"
                         : code == TSE_RC_VERSION_NOT_SUPPORTED ? "rejected: version not supported"
                         : "rejected";
@@ -806,6 +807,7 @@ static void handle_cm(struct conn *c, const uint8_t *p, size_t len)
             tunnel_free(c->tun, "released by the client");
             c->close_after_flush = 1;
             c->close_reason = "tunnel released";
+            c->deadline = S.now + 2 * LINGER_MS; /* a client that never reads */
         }
         break;
     default:
@@ -1291,7 +1293,8 @@ static void sweep(void)
             }
         } else if (c->deadline && S.now > c->deadline) {
             conn_close(c, c->state == CS_LINGER ? (c->close_reason ? c->close_reason : "linger done")
-                        : c->state == CS_OPEN ? "no Configuration_Request in time"
+                        : c->state == CS_OPEN ? (c->close_after_flush ? "peer does not read"
+                                                 : "no Configuration_Request in time")
                         : c->state == CS_HANDSHAKE ? "TLS handshake timeout"
                         : "timeout before TLS");
         }

@@ -31,9 +31,9 @@ start_server() {
     addr=$(head -n1 "$d/$name.ready")
 }
 
-start_server main --echo --keepalive 20 --persist 30
+start_server main --echo --keepalive 20 --persist 30 --pool6 fd00:7473:6366::/64
 MAIN=$addr
-start_server small --echo --max-tunnels 2 --persist 0
+start_server small --echo --max-tunnels 2 --persist 0 --keepalive 2
 SMALL=$addr
 
 failed=0
@@ -57,7 +57,10 @@ run "$MAIN" malformed
 run "$MAIN" wrong-tsid
 run "$MAIN" echo
 run "$MAIN" forward
+run "$MAIN" ipv6 fd00:7473:6366::1
 run "$SMALL" max-tunnels 2
+# keepalive 2 s + grace 5 s: a silent tunnel is ended within ~8 s
+run "$SMALL" silent 12
 # with --persist 0 the two tunnels are gone once their connections close
 run "$SMALL" max-tunnels 2
 
@@ -70,7 +73,8 @@ fi
 
 # the server logged one line per event with the reason for each close
 for want in "malformed control message: CM: known TLV with the wrong length" \
-            "unexpected TSID" "consumed 'CONNECT " "rejected: out of tunnel resources"; do
+            "unexpected TSID" "consumed 'CONNECT " "rejected: out of tunnel resources" \
+            "keep-alive timeout"; do
     if ! grep -q "$want" "$d/main.log" "$d/small.log"; then
         echo "FAIL log lacks '$want'"; failed=$((failed + 1))
     fi

@@ -22,6 +22,9 @@
  *   echo          ICMP echo to .1 and to 192.0.2.1, UDP echo to port 7;
  *                 a spoofed source is not answered
  *   forward       two tunnels: a packet from one reaches the other
+ *   ipv6 ADDR     inner IPv6 address requested and given; ICMPv6 echo to
+ *                 ADDR (the server's ::1 in --pool6) answered
+ *   silent S      say nothing after configuring: closed within S seconds
  *   load N        open N tunnels, print "ready", hold until stdin closes
  */
 #include "tse/cm.h"
@@ -61,6 +64,7 @@ static mbedtls_ctr_drbg_context g_drbg;
 static mbedtls_ssl_config g_conf;
 static mbedtls_x509_crt g_ca;
 static int g_verbose;
+static int g_want_v6; /* ask for an inner IPv6 address too */
 
 struct pc {
     int fd;
@@ -327,6 +331,8 @@ static int expect_close(struct pc *p)
 
 struct tun_info {
     uint64_t tsid;
+    uint8_t addr6[16];
+    int has_v6;
     uint8_t addr[4];
     uint8_t mask[4];
     uint16_t keepalive;
@@ -346,6 +352,10 @@ static int configure(struct pc *p, uint64_t tsid, const uint8_t *want, struct tu
     if (want)
         memcpy(m.ipv4_addr, want, 4);
     memset(m.ipv4_mask, 0xFF, 4);
+    if (g_want_v6) {
+        m.present |= TSE_CM_HAS_IPV6_ADDRESS | TSE_CM_HAS_IPV6_NETMASK;
+        memset(m.ipv6_mask, 0xFF, 16);
+    }
     if (send_cm(p, &m) < 0)
         return fail("send Configuration_Request");
     if (recv_cm(p, &r))
@@ -364,6 +374,10 @@ static int configure(struct pc *p, uint64_t tsid, const uint8_t *want, struct tu
         memcpy(ti->addr, r.ipv4_addr, 4);
         memcpy(ti->mask, r.ipv4_mask, 4);
         ti->keepalive = r.keepalive_s;
+        if (r.present & TSE_CM_HAS_IPV6_ADDRESS) {
+            ti->has_v6 = 1;
+            memcpy(ti->addr6, r.ipv6_addr, 16);
+        }
     }
     return 0;
 }
@@ -885,6 +899,106 @@ static int sc_load(int n)
     return ok == n ? 0 : 1;
 }
 
+/* ICMPv6 echo to the pool6 prefix ::1 (argument: that address). */
+static int sc_ipv6(const char *server6)
+{
+    struct pc *p;
+    struct tun_info ti;
+    uint8_t b[70000], dst[16], *ic;
+    size_t n, i;
+    uint32_t s;
+    int rc = 1;
+    if (!server6 || inet_pton(AF_INET6, server6, dst) != 1)
+        return fail("ipv6 needs the server's inner IPv6 address");
+    g_want_v6 = 1;
+    p = pc_open(0);
+    if (!p)
+        return 1;
+    if (configure_ok(p, &ti))
+        goto out;
+    if (!ti.has_v6 || memcmp(ti.addr6, dst, 8) != 0) {
+        fail("no inner IPv6 address from the pool");
+        goto out;
+    }
+    /* IPv6 header + ICMPv6 echo request (id 0x1234, seq 1, 24 bytes data) */
+    memset(b, 0, 40 + 32);
+    b[0] = 0x60;
+    b[5] = 32;
+    b[6] = 58;
+    b[7] = 64;
+    memcpy(b + 8, ti.addr6, 16);
+    memcpy(b + 24, dst, 16);
+    ic = b + 40;
+    ic[0] = 128;
+    ic[4] = 0x12;
+    ic[5] = 0x34;
+    ic[7] = 1;
+    for (i = 8; i < 32; i++)
+        ic[i] = (uint8_t)i;
+    s = csum_add(0, b + 8, 32);
+    s += 32 + 58;
+    s = csum_add(s, ic, 32);
+    {
+        uint16_t ck = csum_fin(s);
+        ic[2] = (uint8_t)(ck >> 8);
+        ic[3] = (uint8_t)ck;
+    }
+    if (pc_write(p, b, 72) < 0)
+        goto out;
+    for (i = 0; i < 10; i++) {
+        int k = pc_next(p, b, sizeof b, &n);
+        if (k <= 0)
+            break;
+        if (k != TSE_UNIT_IPV6)
+            continue;
+        s = csum_add(0, b + 8, 32);
+        s += (uint32_t)(n - 40) + 58;
+        s = csum_add(s, b + 40, n - 40);
+        if (n != 72 || b[6] != 58 || b[40] != 129 || csum_fin(s) != 0 ||
+            memcmp(b + 8, dst, 16) || memcmp(b + 24, ti.addr6, 16)) {
+            fail("bad ICMPv6 echo reply");
+            goto out;
+        }
+        printf("ipv6 echo ok\n");
+        rc = 0;
+        goto out;
+    }
+    fail("no ICMPv6 echo reply");
+out:
+    pc_free(p);
+    return rc;
+}
+
+/* Silent after configuration: the server must end the connection after
+ * keep-alive + grace (argument: the longest wait in seconds). */
+static int sc_silent(int max_s)
+{
+    struct pc *p = pc_open(0);
+    struct tun_info ti;
+    uint8_t b[70000];
+    size_t n;
+    int i, rc = 1;
+    if (!p)
+        return 1;
+    if (configure_ok(p, &ti))
+        goto out;
+    for (i = 0; i * TIMEOUT_MS < max_s * 1000; i++) {
+        int k = pc_next(p, b, sizeof b, &n);
+        if (k == -1) {
+            rc = 0;
+            goto out;
+        }
+        if (k != 0) {
+            fail("unexpected unit while silent");
+            goto out;
+        }
+    }
+    fail("server kept a silent tunnel for %d s (keepalive %u)", max_s, ti.keepalive);
+out:
+    pc_free(p);
+    return rc;
+}
+
 static int set_server(const char *s)
 {
     static char host[128];
@@ -985,6 +1099,8 @@ int main(int argc, char **argv)
     if (!strcmp(sc, "wrong-tsid")) return sc_wrong_tsid();
     if (!strcmp(sc, "echo")) return sc_echo();
     if (!strcmp(sc, "forward")) return sc_forward();
+    if (!strcmp(sc, "ipv6")) return sc_ipv6(arg);
+    if (!strcmp(sc, "silent")) return sc_silent(arg ? atoi(arg) : 15);
     if (!strcmp(sc, "load")) return sc_load(arg ? atoi(arg) : 100);
     return fail("unknown scenario %s", sc);
 }

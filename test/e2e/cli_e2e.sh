@@ -1,0 +1,302 @@
+#!/bin/sh
+# cli_e2e.sh TSCF_SERVER TSE_CLI SCENARIO
+#
+# Real processes on loopback: tscf-server, tse-cli (asserted through its
+# --json events), and where the scenario needs them squid / tinyproxy from
+# the Debian packages with a private configuration in a temporary directory
+# (CONNECT allowed only to the TSCF's port), or a relay that cuts the TCP
+# connection.  Everything started here is killed on exit.
+#
+# Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
+#            tls-name resume max-tunnels tunnels-200
+# Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
+set -u
+SERVER=$1
+CLI=$2
+SCENARIO=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
+d=$(mktemp -d /tmp/tse-e2e-cli.XXXXXX)
+chmod 755 "$d"
+pids=""
+cleanup() {
+    for p in $pids; do kill "$p" 2>/dev/null; done
+    for p in $pids; do wait "$p" 2>/dev/null; done
+    rm -rf "$d"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+fail() {
+    echo "FAIL [$SCENARIO]: $*"
+    for f in "$d"/*.out "$d"/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- $(basename "$f")"
+        tail -n 40 "$f"
+    done
+    exit 1
+}
+skip() {
+    echo "SKIP [$SCENARIO]: $*"
+    exit 77
+}
+
+# jcheck FILE PYTHON-EXPR: the expression over ev (the JSON events, in
+# order) and E(name) (the events of that name) must be true
+jcheck() {
+    python3 - "$1" "$2" <<'EOF'
+import json, sys
+ev = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if line.startswith("{"):
+        try:
+            ev.append(json.loads(line))
+        except ValueError:
+            pass
+def E(name):
+    return [e for e in ev if e.get("event") == name]
+def idx(name, n=0):
+    k = [i for i, e in enumerate(ev) if e.get("event") == name]
+    return k[n] if len(k) > n else None
+sys.exit(0 if eval(sys.argv[2]) else 1)
+EOF
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_port PORT: until something accepts on 127.0.0.1:PORT (10 s)
+wait_port() {
+    python3 - "$1" <<'EOF'
+import socket, sys, time
+end = time.time() + 10
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+EOF
+}
+
+sh "$HERE/gen_certs.sh" "$d" || fail "certificate generation"
+
+# start_server NAME ARGS...: sets SRV (127.0.0.1:PORT) and SRV_PORT
+start_server() {
+    name=$1; shift
+    "$SERVER" --listen 127.0.0.1:0 --cert "$d/server.pem" --key "$d/server.key" \
+        --ready-file "$d/$name.ready" "$@" 2>"$d/$name.log" &
+    pids="$pids $!"
+    i=0
+    while [ ! -s "$d/$name.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -s "$d/$name.ready" ] || fail "$name did not start"
+    SRV=$(head -n1 "$d/$name.ready")
+    SRV_PORT=${SRV##*:}
+}
+
+# cli OUTFILE ARGS...: tse-cli against $SRV with the test CA, JSON events
+cli() {
+    out=$1; shift
+    timeout 90 "$CLI" --ca "$d/ca.pem" --sni tscf.test --json "$@" >"$d/$out" 2>"$d/$out.err"
+}
+
+# start_squid AUTH (none|basic|digest): sets PROXY_PORT
+start_squid() {
+    command -v squid >/dev/null 2>&1 || skip "squid not installed"
+    PROXY_PORT=$(free_port)
+    auth=$1
+    access="http_access allow localhost"
+    authconf=""
+    if [ "$auth" = basic ]; then
+        [ -x /usr/lib/squid/basic_ncsa_auth ] || skip "basic_ncsa_auth missing"
+        printf 'alice:%s\n' "$(openssl passwd -apr1 's3cret-b')" >"$d/passwd"
+        authconf="auth_param basic program /usr/lib/squid/basic_ncsa_auth $d/passwd
+auth_param basic realm tscf-e2e
+acl authed proxy_auth REQUIRED"
+        access="http_access allow authed"
+    elif [ "$auth" = digest ]; then
+        [ -x /usr/lib/squid/digest_file_auth ] || skip "digest_file_auth missing"
+        printf 'bob:s3cret-d\n' >"$d/digest_passwd"
+        authconf="auth_param digest program /usr/lib/squid/digest_file_auth $d/digest_passwd
+auth_param digest realm tscf-e2e
+acl authed proxy_auth REQUIRED"
+        access="http_access allow authed"
+    fi
+    cat >"$d/squid.conf" <<EOF
+http_port 127.0.0.1:$PROXY_PORT
+pid_filename $d/squid.pid
+cache_log $d/squid.log
+access_log $d/squid-access.log
+cache_store_log none
+cache deny all
+cache_mem 4 MB
+coredump_dir $d
+cache_effective_user proxy
+shutdown_lifetime 0 seconds
+dns_v4_first on
+$authconf
+acl tscf_port port $SRV_PORT
+acl CONNECT method CONNECT
+http_access deny !CONNECT
+http_access deny CONNECT !tscf_port
+http_access deny !localhost
+$access
+http_access deny all
+EOF
+    touch "$d/squid.log" "$d/squid-access.log"
+    chown proxy "$d" "$d/squid.log" "$d/squid-access.log" 2>/dev/null
+    chmod 644 "$d"/passwd "$d"/digest_passwd 2>/dev/null
+    squid -N -f "$d/squid.conf" 2>>"$d/squid.log" &
+    pids="$pids $!"
+    wait_port "$PROXY_PORT" || fail "squid did not start"
+}
+
+start_tinyproxy() {
+    command -v tinyproxy >/dev/null 2>&1 || skip "tinyproxy not installed"
+    PROXY_PORT=$(free_port)
+    cat >"$d/tinyproxy.conf" <<EOF
+User nobody
+Group nogroup
+Port $PROXY_PORT
+Listen 127.0.0.1
+Timeout 60
+PidFile "$d/tinyproxy.pid"
+LogFile "$d/tinyproxy.log"
+LogLevel Info
+MaxClients 20
+Allow 127.0.0.1
+ConnectPort $SRV_PORT
+EOF
+    touch "$d/tinyproxy.log"
+    chown nobody "$d/tinyproxy.log" 2>/dev/null
+    chmod 777 "$d"
+    tinyproxy -d -c "$d/tinyproxy.conf" >>"$d/tinyproxy.log" 2>&1 &
+    pids="$pids $!"
+    wait_port "$PROXY_PORT" || fail "tinyproxy did not start"
+}
+
+PING="--ping 198.18.0.1 --count 3 --interval 200"
+ok3='E("summary")[0]["replies"] == 3 and E("summary")[0]["lost"] == 0'
+
+case "$SCENARIO" in
+direct)
+    start_server srv --echo
+    cli direct.out --server "$SRV" --no-proxy $PING || fail "tse-cli exit status"
+    jcheck "$d/direct.out" "$ok3 and E('tunnel_up')[0]['via_proxy'] is False" ||
+        fail "pings not answered"
+    ;;
+squid|tinyproxy)
+    start_server srv --echo
+    if [ "$SCENARIO" = squid ]; then start_squid none; else start_tinyproxy; fi
+    cli proxy.out --server "$SRV" --proxy "http://127.0.0.1:$PROXY_PORT" $PING ||
+        fail "tse-cli through $SCENARIO"
+    jcheck "$d/proxy.out" "$ok3 and E('tunnel_up')[0]['via_proxy'] is True" ||
+        fail "pings through $SCENARIO not answered"
+    # the proxy refuses a CONNECT to any other port
+    other=$(free_port)
+    if cli other.out --server "127.0.0.1:$other" --proxy "http://127.0.0.1:$PROXY_PORT" \
+           --ping 198.18.0.1 --count 1; then
+        fail "$SCENARIO let a CONNECT to port $other through"
+    fi
+    jcheck "$d/other.out" "E('tunnel_down')[0]['code'] == -300" ||
+        fail "CONNECT to another port: not a proxy status error"
+    ;;
+squid-basic|squid-digest)
+    start_server srv --echo
+    if [ "$SCENARIO" = squid-basic ]; then
+        start_squid basic; user=alice; pass=s3cret-b
+    else
+        start_squid digest; user=bob; pass=s3cret-d
+    fi
+    P="127.0.0.1:$PROXY_PORT"
+    cli good.out --server "$SRV" --proxy "http://$user:$pass@$P" $PING ||
+        fail "tse-cli with the right credentials"
+    jcheck "$d/good.out" "$ok3 and E('tunnel_up')[0]['via_proxy'] is True" ||
+        fail "pings through authenticated squid"
+    if cli bad.out --server "$SRV" --proxy "http://$user:wrong@$P" --ping 198.18.0.1 --count 1; then
+        fail "wrong credentials accepted"
+    fi
+    # a 407 again after our credentials: TSE_ERR_PROXY_AUTH_FAILED
+    jcheck "$d/bad.out" "E('tunnel_down')[0]['code'] == -301 and not E('tunnel_up')" ||
+        fail "wrong credentials: not PROXY_AUTH_FAILED"
+    if cli none.out --server "$SRV" --proxy "http://$P" --ping 198.18.0.1 --count 1; then
+        fail "no credentials accepted"
+    fi
+    jcheck "$d/none.out" "E('tunnel_down')[0]['code'] == -302" ||
+        fail "no credentials: not PROXY_AUTH_REQUIRED"
+    ;;
+tls-untrusted)
+    start_server srv --echo
+    mkdir "$d/other" && sh "$HERE/gen_certs.sh" "$d/other" || fail "second CA"
+    if timeout 30 "$CLI" --server "$SRV" --ca "$d/other/ca.pem" --sni tscf.test --json \
+           --ping 198.18.0.1 --count 1 >"$d/untrusted.out" 2>&1; then
+        fail "a server from another CA was trusted"
+    fi
+    jcheck "$d/untrusted.out" "E('tunnel_down')[0]['code'] == -401 and not E('tunnel_up')" ||
+        fail "untrusted CA: not TLS_CERT_UNTRUSTED"
+    grep -q "TLS handshake failed" "$d/srv.log" || fail "server did not log the failed handshake"
+    ;;
+tls-name)
+    start_server srv --echo
+    if cli name.out --server "$SRV" --sni wrong.example --ping 198.18.0.1 --count 1; then
+        fail "wrong name accepted"
+    fi
+    # the later --sni wins over the one cli() passes
+    jcheck "$d/name.out" "E('tunnel_down')[0]['code'] == -403 and not E('tunnel_up')" ||
+        fail "wrong name: not TLS_CERT_NAME"
+    ;;
+resume)
+    start_server srv --echo --persist 60
+    python3 "$HERE/relay.py" "$d/relay.port" 127.0.0.1 "$SRV_PORT" 1.5 60 2>"$d/relay.log" &
+    pids="$pids $!"
+    i=0
+    while [ ! -s "$d/relay.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    RP=$(cat "$d/relay.port") || fail "relay did not start"
+    cli resume.out --server "127.0.0.1:$RP" --reconnect --ping 198.18.0.1 --count 16 \
+        --interval 400 --timeout 40
+    grep -q "cut" "$d/relay.log" || fail "the relay did not cut"
+    jcheck "$d/resume.out" "len(E('tunnel_up')) >= 2 and E('tunnel_up')[1]['resumed'] is True and \
+E('tunnel_up')[1]['inner_ipv4'] == E('tunnel_up')[0]['inner_ipv4'] and \
+any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
+        fail "no resume with the same address, or no replies after it"
+    grep -q "resumed tsid=" "$d/srv.log" || fail "server did not log the resume"
+    ;;
+max-tunnels)
+    start_server srv --echo --max-tunnels 1 --persist 0
+    timeout 60 "$CLI" --server "$SRV" --ca "$d/ca.pem" --sni tscf.test --json \
+        >"$d/holder.out" 2>&1 &
+    holder=$!
+    pids="$pids $holder"
+    i=0
+    while ! grep -q tunnel_up "$d/holder.out" 2>/dev/null && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    grep -q tunnel_up "$d/holder.out" || fail "first tunnel not up"
+    cli second.out --server "$SRV" --reconnect --timeout 6
+    jcheck "$d/second.out" "not E('tunnel_up') and E('tunnel_down')[0]['code'] == -603 and \
+E('tunnel_down')[0]['retryable'] is True and len(E('reconnect')) >= 2 and \
+E('reconnect')[1]['retry_in_ms'] > E('reconnect')[0]['retry_in_ms'] // 2" ||
+        fail "second client did not get code 3 and back off"
+    n=$(grep -c "rejected: out of tunnel resources" "$d/srv.log")
+    [ "$n" -ge 2 ] && [ "$n" -le 6 ] || fail "$n rejections in 6 s: not backing off"
+    # when the first tunnel goes, a backing-off client gets in
+    kill -TERM "$holder"; wait "$holder" 2>/dev/null
+    cli third.out --server "$SRV" --reconnect --timeout 20 --ping 198.18.0.1 --count 1 ||
+        fail "after the release a new client did not get a tunnel"
+    ;;
+tunnels-200)
+    start_server srv --echo --pool 198.18.0.0/23
+    cli many.out --server "$SRV" --tunnels 200 --ping 198.18.0.1 --count 2 --interval 500 \
+        --timeout 80 || fail "tse-cli --tunnels 200 failed"
+    jcheck "$d/many.out" "E('summary')[0]['tunnels_up'] == 200 and \
+E('summary')[0]['replies'] == 400 and \
+len(set(e['inner_ipv4'] for e in E('tunnel_up'))) == 200" ||
+        fail "not 200 distinct tunnels with 400 replies"
+    ;;
+*)
+    echo "unknown scenario $SCENARIO"; exit 2 ;;
+esac
+echo "ok [$SCENARIO]"
+exit 0
