@@ -481,6 +481,9 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
         return TSE_ERR_STATE;
     d->t0 = now;
     d->phase = PH_RUN;
+    /* An application that never reports must not stall the detection:
+     * its registration gets the SIP probes' time limit. */
+    d->app_deadline = d->s.app_reports_registration ? now + d->s.sip_timeout_ms : TSE_TIME_NEVER;
     if (d->s.cache && d->s.network_id) {
         tse_detect_result r;
         if (tse_detect_cache_lookup(d->s.cache, d->s.network_id, d->s.network_id_len, &r) == TSE_OK) {
@@ -742,6 +745,8 @@ tse_time_ms tse_detect_expiry(const tse_detect *d)
     int i;
     if (!d || d->phase != PH_RUN)
         return TSE_TIME_NEVER;
+    if (d->app_reg == V_PENDING)
+        t = d->app_deadline;
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         const tse_detect_probe_priv *p = &d->p[i];
         if (p->state == PS_WAIT && p->start_at < t)
@@ -761,6 +766,8 @@ int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now)
     int i;
     if (!d)
         return TSE_ERR_INVALID_ARG;
+    if (d->phase == PH_RUN && d->app_reg == V_PENDING && d->app_deadline <= now)
+        d->app_reg = V_FAIL;
     for (i = 0; i < TSE_PROBE_COUNT && d->phase == PH_RUN; i++) {
         tse_detect_probe_priv *p = &d->p[i];
         if (p->state == PS_WAIT && p->start_at <= now) {

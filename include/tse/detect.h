@@ -217,7 +217,8 @@ typedef struct tse_detect_settings {
     int sip_udp;                /**< default 1 */
     int sip_tcp;                /**< default 1 */
     /** 1: the application registers itself and reports the outcome with
-     *  tse_detect_registration_result(); no SIP probes.  Default 0. */
+     *  tse_detect_registration_result(); no SIP probes.  No report within
+     *  @c sip_timeout_ms counts as a failed registration.  Default 0. */
     int app_reports_registration;
     const char *local_host;     /**< Via sent-by; NULL = "tse.invalid" */
     uint16_t local_port;        /**< Via sent-by port; 0 = none */
@@ -310,6 +311,7 @@ typedef struct tse_detect {
     int phase;
     tse_time_ms t0;
     int app_reg;            /* -1 pending, 0 failed, 1 ok */
+    tse_time_ms app_deadline;
     int nat;                /* STUN: -1 unknown, 0 no, 1 yes */
     tse_detect_addr mapped;
     tse_detect_probe_priv p[TSE_PROBE_COUNT];

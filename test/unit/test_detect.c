@@ -685,6 +685,16 @@ TT_TEST(application_reports_registration)
     /* the failure at 120 starts the tunnel at once, before the stagger */
     TT_EQ_INT(W.started_at[TSE_PROBE_TUNNEL_1], T0 + 120);
     TT_EQ_INT(W.res.elapsed_ms, 220);
+
+    /* no report at all: counts as failed after sip_timeout_ms */
+    reset();
+    W.sc[TSE_PROBE_STUN_UDP] = (script){B_OK, 20, 0, 0, 0};
+    W.sc[TSE_PROBE_TUNNEL_1] = (script){B_OK, 100, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.results, 1);
+    TT_EQ_INT(W.res.path, TSE_PATH_TUNNEL_DIRECT);
+    TT_EQ_INT(W.res.elapsed_ms, 2000);
+    TT_EQ_INT(tse_detect_registration_result(&D, 1, T0 + 2500), TSE_ERR_STATE);
 }
 
 TT_TEST(worst_case_all_silent_is_slowest_probe_not_sum)
@@ -824,6 +834,92 @@ TT_TEST(tcp_response_too_large)
     TT_EQ_INT(find_step(TSE_PROBE_SIP_TCP, 1)->result, TSE_ERR_SIP_TOO_LARGE);
 }
 
+/* ---- random scenarios: invariants ----------------------------------------- */
+
+static uint32_t rnd_state;
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state = rnd_state * 1664525u + 1013904223u;
+    return (rnd_state >> 8) % n;
+}
+
+TT_TEST(random_scenarios_keep_invariants)
+{
+    static const int errs[] = {TSE_ERR_TRANSPORT_REFUSED, TSE_ERR_TRANSPORT_RESET,
+                               TSE_ERR_TRANSPORT_TIMEOUT, TSE_ERR_PROXY_STATUS,
+                               TSE_ERR_TLS_CERT_UNTRUSTED, TSE_ERR_TLS_HANDSHAKE};
+    int seed, i;
+    for (seed = 1; seed <= 3000; seed++) {
+        tse_detect_settings s = base_settings();
+        int started[TSE_PROBE_COUNT], finished[TSE_PROBE_COUNT], k;
+        rnd_state = (uint32_t)seed;
+        reset();
+        if (rnd(4) == 0) s.stun_host = NULL;
+        if (rnd(3) == 0) s.proxy_host = "proxy.example";
+        if (rnd(4) == 0) s.tunnel_port_2 = 0;
+        if (rnd(5) == 0) s.sip_tcp = 0;
+        if (rnd(6) == 0) s.app_reports_registration = 1;
+        if (rnd(8) == 0) s.tscf_host = NULL;
+        for (i = 0; i < TSE_PROBE_COUNT; i++) {
+            script *sc = &W.sc[i];
+            sc->beh = (int)rnd(5);
+            sc->delay = rnd(4000);
+            sc->err = errs[rnd(6)];
+            sc->status = sc->beh == B_STATUS ? (i == TSE_PROBE_STUN_UDP ? 400 + (int)rnd(100) : 404) : 0;
+            sc->after_sends = 1 + (int)rnd(3);
+        }
+        if (s.app_reports_registration && rnd(2))
+            add_event(&W, T0 + rnd(3000), -1, rnd(2) ? K_APPREG_OK : K_APPREG_FAIL);
+        if (setup_and_run(&s) != 0) {
+            TT_ASSERT(0);
+        }
+        if (W.results != 1) fprintf(stderr, "seed %d app=%d\n", seed, s.app_reports_registration);
+        /* always decided, once, within the slowest probe's bound */
+        TT_EQ_INT(W.results, 1);
+        TT_ASSERT(tse_detect_done(&D));
+        TT_ASSERT(W.res.elapsed_ms <= 2 * 250 + 10000);
+        /* every started probe finished exactly once */
+        memset(started, 0, sizeof started);
+        memset(finished, 0, sizeof finished);
+        for (k = 0; k < W.nsteps; k++) {
+            if (W.steps[k].done) finished[W.steps[k].probe]++;
+            else started[W.steps[k].probe]++;
+        }
+        for (i = 0; i < TSE_PROBE_COUNT; i++) {
+            TT_ASSERT(started[i] <= 1 && finished[i] <= 1);
+            if (started[i]) TT_EQ_INT(finished[i], 1);
+            TT_ASSERT(W.starts[i] <= 1);
+            /* everything the port opened is closed, except the winner */
+            if (W.starts[i] && i != W.res.tunnel_probe)
+                TT_EQ_INT(W.closed[i], 1);
+            if (i == W.res.tunnel_probe)
+                TT_EQ_INT(W.closed[i], 0);
+        }
+        /* the decision agrees with the probes */
+        switch (W.res.path) {
+        case TSE_PATH_DIRECT:
+            TT_EQ_INT(W.res.nat, 0);
+            TT_ASSERT(s.stun_host != NULL);
+            break;
+        case TSE_PATH_NAT_TRAVERSAL:
+            TT_ASSERT(W.res.nat != 0);
+            break;
+        case TSE_PATH_TUNNEL_DIRECT:
+        case TSE_PATH_TUNNEL_VIA_PROXY:
+            TT_ASSERT(W.res.tunnel_probe == TSE_PROBE_TUNNEL_1 || W.res.tunnel_probe == TSE_PROBE_TUNNEL_2);
+            TT_EQ_INT(W.res.path == TSE_PATH_TUNNEL_VIA_PROXY, s.proxy_host != NULL);
+            TT_EQ_INT(W.sc[W.res.tunnel_probe].beh == B_OK || W.sc[W.res.tunnel_probe].beh == B_NAT ||
+                      W.sc[W.res.tunnel_probe].beh == B_STATUS, 1);
+            break;
+        default:
+            TT_EQ_INT(W.res.tunnel_probe, -1);
+            break;
+        }
+        TT_EQ_INT(tse_detect_expiry(&D), TSE_TIME_NEVER);
+        TT_EQ_INT(tse_detect_want(&D), 0);
+    }
+}
+
 /* ---- cache ----------------------------------------------------------------- */
 
 TT_TEST(cache_reuse_and_invalidate)
@@ -956,6 +1052,7 @@ int main(void)
     TT_RUN(nothing_configured_is_none_at_once);
     TT_RUN(stray_input_and_api_errors);
     TT_RUN(tcp_response_too_large);
+    TT_RUN(random_scenarios_keep_invariants);
     TT_RUN(cache_reuse_and_invalidate);
     TT_RUN(cache_lru_and_errors);
     TT_RUN(names);
