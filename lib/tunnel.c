@@ -396,8 +396,13 @@ static void send_proxy_request(tse_tunnel *t)
 static void adopt_config(tse_tunnel *t, const tse_cm *m)
 {
     tse_event ev;
-    int changed = t->resume_valid &&
-                  memcmp(t->resume_ipv4, m->ipv4_addr, 4) != 0;
+    int has6 = (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
+    /* compared with the last tunnel, resumed or not: the application's
+     * sockets are bound to those addresses */
+    int changed = t->cfg_valid &&
+                  (memcmp(t->cfg.ipv4, m->ipv4_addr, 4) != 0 ||
+                   t->cfg.has_ipv6 != has6 ||
+                   (has6 && memcmp(t->cfg.ipv6, m->ipv6_addr, 16) != 0));
     int resumed = t->resume_valid && m->tsid == t->resume_tsid;
 
     t->cfg.tsid = m->tsid;
@@ -407,7 +412,7 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     } else {
         memset(t->cfg.ipv4_mask, 0xff, 4);
     }
-    t->cfg.has_ipv6 = (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
+    t->cfg.has_ipv6 = has6;
     if (t->cfg.has_ipv6) {
         memcpy(t->cfg.ipv6, m->ipv6_addr, 16);
         if (m->present & TSE_CM_HAS_IPV6_NETMASK) {
@@ -1053,7 +1058,10 @@ static void send_keepalive(tse_tunnel *t)
     tse_cm m;
     cm_header(t, &m, TSE_CM_KEEPALIVE, t->cfg.tsid, t->next_seq++);
     if (send_cm(t, &m) != TSE_OK) {
-        return; /* cannot happen with the reserve; retried next expiry */
+        /* The queue is full of unsent bytes, so the link is not silent:
+         * try again after another interval instead of spinning. */
+        t->last_tx = t->now;
+        return;
     }
     t->ka_outstanding = 1;
     t->ka_seq = m.seq;

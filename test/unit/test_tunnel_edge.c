@@ -403,9 +403,7 @@ int main(void)
     TT_RUN(round_trips_via_proxy);
     TT_RUN(entropy_failure_never_comes_up);
     TT_RUN(burst_of_packets_in_order);
-    TT_RUN_KNOWN_BUG(keepalive_due_with_cm_reserve_exhausted_does_not_spin,
-                     "send_keepalive() fails to queue and leaves the expiry in the past: "
-                     "handle_expiry spins");
+    TT_RUN(keepalive_due_with_cm_reserve_exhausted_does_not_spin);
     TT_RUN(bidirectional_flood_small_chunks);
     mt_fix_teardown(&F);
     return TT_DONE();

@@ -478,11 +478,8 @@ int main(void)
     TT_RUN(resume_with_new_address_reports_change);
     TT_RUN(resume_refused_gives_new_tunnel);
     TT_RUN(resume_rejected_invalid_tsid_restarts_fresh);
-    TT_RUN_KNOWN_BUG(invalid_tsid_restart_with_new_address_reports_change,
-                     "no TSE_EV_ADDR_CHANGED when a code-1 restart gets a new address "
-                     "(adopt_config compares only while resume_valid)");
-    TT_RUN_KNOWN_BUG(resume_with_new_ipv6_reports_change,
-                     "adopt_config compares only the IPv4 address");
+    TT_RUN(invalid_tsid_restart_with_new_address_reports_change);
+    TT_RUN(resume_with_new_ipv6_reports_change);
     TT_RUN(backoff_grows_with_jitter_and_caps);
     TT_RUN(max_retries_gives_up);
     TT_RUN(auto_reconnect_off);
