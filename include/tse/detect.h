@@ -23,7 +23,9 @@
  *  - @c direct: SIP reachable and STUN over UDP shows no NAT;
  *  - @c nat-traversal: SIP reachable and STUN over UDP works through a
  *    NAT (also when no STUN server is configured but SIP over UDP works:
- *    the NAT is then unknown and NAT traversal is the safe choice);
+ *    the NAT is then unknown and NAT traversal is the safe choice; with
+ *    neither a STUN server nor the SIP-over-UDP probe there is no proof
+ *    of a UDP path, and the tunnel is chosen);
  *  - @c tunnel-direct / @c tunnel-via-proxy: SIP unreachable or no UDP
  *    path, and the TLS tunnel came up (via the proxy when one is set);
  *  - @c none: nothing works.
@@ -348,7 +350,10 @@ int tse_detect_want(const tse_detect *d);
 /**
  * @brief A datagram arrived on a UDP probe's socket.
  * @param[in] local  the socket's local address (for the STUN probe's NAT
- *                   check), or NULL if unknown (NAT is then assumed)
+ *                   check), or NULL if unknown (NAT is then assumed).  A
+ *                   socket bound to the wildcard address must report the
+ *                   address its datagrams leave from (connect() the UDP
+ *                   socket, then getsockname()), not 0.0.0.0.
  * @return TSE_OK (also for a stray datagram, which is ignored),
  *         TSE_ERR_INVALID_ARG, TSE_ERR_STATE (probe not running)
  */
