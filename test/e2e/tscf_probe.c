@@ -24,6 +24,7 @@
  *   forward       two tunnels: a packet from one reaches the other
  *   ipv6 ADDR     inner IPv6 address requested and given; ICMPv6 echo to
  *                 ADDR (the server's ::1 in --pool6) answered
+ *   ping ADDR     one ICMP echo to ADDR answered
  *   silent S      say nothing after configuring: closed within S seconds
  *   load N        open N tunnels, print "ready", hold until stdin closes
  */
@@ -899,6 +900,34 @@ static int sc_load(int n)
     return ok == n ? 0 : 1;
 }
 
+/* One ICMP echo to ADDR answered (through --echo or a TUN device). */
+static int sc_ping(const char *addr)
+{
+    struct pc *p;
+    struct tun_info ti;
+    uint8_t b[70000], dst[4];
+    size_t n;
+    int rc = 1;
+    if (!addr || inet_pton(AF_INET, addr, dst) != 1)
+        return fail("ping needs an IPv4 address");
+    p = pc_open(0);
+    if (!p)
+        return 1;
+    if (configure_ok(p, &ti))
+        goto out;
+    n = build_ping(b, ti.addr, dst, 42);
+    if (pc_write(p, b, n) < 0 || recv_pkt(p, b, &n)) {
+        fail("no echo reply from %s", addr);
+        goto out;
+    }
+    rc = check_echo_reply(b, n, ti.addr, dst, 42);
+    if (!rc)
+        printf("reply from %s\n", addr);
+out:
+    pc_free(p);
+    return rc;
+}
+
 /* ICMPv6 echo to the pool6 prefix ::1 (argument: that address). */
 static int sc_ipv6(const char *server6)
 {
@@ -1100,6 +1129,7 @@ int main(int argc, char **argv)
     if (!strcmp(sc, "echo")) return sc_echo();
     if (!strcmp(sc, "forward")) return sc_forward();
     if (!strcmp(sc, "ipv6")) return sc_ipv6(arg);
+    if (!strcmp(sc, "ping")) return sc_ping(arg);
     if (!strcmp(sc, "silent")) return sc_silent(arg ? atoi(arg) : 15);
     if (!strcmp(sc, "load")) return sc_load(arg ? atoi(arg) : 100);
     return fail("unknown scenario %s", sc);
