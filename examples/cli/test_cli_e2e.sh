@@ -35,7 +35,7 @@ run() {
     name=$1; want=$2; shift 2
     timeout 60 "$CLI" "$@" >"$d/out" 2>"$d/err"
     rc=$?
-    if [ "$rc" -ne "$want" ]; then echo "     exit $rc, expected $want"; fail "$name"; return 1; fi
+    if [ "$rc" -ne "$want" ]; then echo "     $name: exit $rc, expected $want"; return 1; fi
     return 0
 }
 has()  { grep -q -- "$2" "$d/$1"; }

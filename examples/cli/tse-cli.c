@@ -44,6 +44,7 @@ struct opts {
     long interval_ms, ping_timeout_ms, size;
     long timeout_s;            /* 0 = none */
     long tunnels;
+    long parallel;             /* most tunnels in bring-up at once */
     int json, verbose, insecure, reconnect, ipv6;
 };
 
@@ -61,6 +62,7 @@ struct tun {
     long idx;
     tse_tunnel *t;
     tse_state state, last_phase;
+    int started;               /* tse_tunnel_start() called */
     int up_count;              /* times it came up */
     int closing;               /* we called tse_tunnel_close() */
     int done;                  /* reached CLOSED */
@@ -87,6 +89,7 @@ struct app {
     tse_time_ms t0, deadline, hard_deadline;
     int closing_all;
     int timed_out;
+    long next_start;           /* first tunnel not started yet */
 };
 
 static volatile sig_atomic_t g_signals;
@@ -388,7 +391,38 @@ static void close_tunnel(struct tun *u, tse_time_ms now)
     if (u->closing || u->done)
         return;
     u->closing = 1;
+    if (!u->started) {
+        u->done = 1; /* never started: nothing to release */
+        return;
+    }
     (void)tse_tunnel_close(u->t, now);
+}
+
+/* Start tunnels while fewer than --parallel are in bring-up: hundreds of
+ * simultaneous handshakes all progress in lock-step on a busy CPU and can
+ * all miss their TLS timeout together; a ramp brings them up steadily. */
+static void start_more(struct app *a, tse_time_ms now)
+{
+    long i, busy = 0;
+    if (a->closing_all || a->next_start >= a->ntun)
+        return;
+    for (i = 0; i < a->next_start; i++) {
+        const struct tun *u = &a->tun[i];
+        if (u->started && !u->up_count && !u->done)
+            busy++;
+    }
+    while (busy < a->o.parallel && a->next_start < a->ntun) {
+        struct tun *u = &a->tun[a->next_start++];
+        int rc = tse_tunnel_start(u->t, now);
+        u->started = 1;
+        if (rc != TSE_OK) {
+            u->done = 1;
+            u->err = rc;
+            snprintf(u->detail, sizeof u->detail, "tse_tunnel_start");
+            continue;
+        }
+        busy++;
+    }
 }
 
 static tse_time_ms tmin(tse_time_ms a, tse_time_ms b)
@@ -512,6 +546,7 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
     }
     if (a->closing_all && a->hard_deadline == TSE_TIME_NEVER)
         a->hard_deadline = now + 5000; /* release_timeout_ms (3 s) + margin */
+    start_more(a, now);
     if (a->o.ping)
         for (i = 0; i < a->ntun; i++)
             next = tmin(next, ping_tick(&a->tun[i], now));
@@ -640,6 +675,7 @@ static void usage(void)
 "  --ping-timeout MS     a reply later than this is lost (default 2000)\n"
 "  --size BYTES          echo payload (default 56)\n"
 "  --tunnels N           bring up N tunnels in this process (each pings)\n"
+"  --parallel N          at most N tunnels in bring-up at once (default 16)\n"
 "  --timeout SECONDS     give up after this long (default: none)\n"
 "  --json                one JSON object per event on stdout\n"
 "  --verbose             state changes and other details\n"
@@ -660,6 +696,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
     o->ping_timeout_ms = 2000;
     o->size = 56;
     o->tunnels = 1;
+    o->parallel = 16;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -714,6 +751,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--size")) o->size = parse_long(name, val, 0, MAX_PAYLOAD);
             else if (FLAG("--timeout")) o->timeout_s = parse_long(name, val, 1, 86400L * 365);
             else if (FLAG("--tunnels")) o->tunnels = parse_long(name, val, 1, 100000L);
+            else if (FLAG("--parallel")) o->parallel = parse_long(name, val, 1, 100000L);
             else die_usage("unknown option '%s'", name);
         }
 #undef FLAG
@@ -883,8 +921,6 @@ int main(int argc, char **argv)
         rc = tse_tunnel_new(&u->t, &s, &cb, tse_posix_mem(), u);
         if (rc == TSE_OK)
             rc = tse_posix_driver_add(a->drv, u->t);
-        if (rc == TSE_OK)
-            rc = tse_tunnel_start(u->t, tse_posix_now_ms());
         if (rc != TSE_OK) {
             char d[64];
             snprintf(d, sizeof d, "creating tunnel %ld", i);
@@ -892,7 +928,7 @@ int main(int argc, char **argv)
             return EXIT_FAIL;
         }
     }
-    tse_posix_driver_set_tick(a->drv, app_tick, a);
+    tse_posix_driver_set_tick(a->drv, app_tick, a); /* starts the tunnels */
 
     /* Run until every tunnel is CLOSED; bounded by --timeout, the signals,
      * and the hard deadline after a close. */
