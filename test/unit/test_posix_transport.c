@@ -4,7 +4,9 @@
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE 1
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -161,6 +163,15 @@ static void exchange(int family, const char *host)
     TT_EQ_INT(pf[0].fd, tse_posix_conn_fd(c));
     TT_EQ_INT(pf[0].events, 0);
     TT_EQ_INT(P->connect_poll(P->user, c), TSE_OK); /* idempotent */
+    {
+        /* real-time traffic: no Nagle; non-blocking; close-on-exec */
+        int v = 0;
+        socklen_t vl = sizeof v;
+        TT_EQ_INT(getsockopt(tse_posix_conn_fd(c), IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
+        TT_ASSERT(v != 0);
+        TT_ASSERT(fcntl(tse_posix_conn_fd(c), F_GETFL) & O_NONBLOCK);
+        TT_ASSERT(fcntl(tse_posix_conn_fd(c), F_GETFD) & FD_CLOEXEC);
+    }
 
     TT_ASSERT(wait_readable(lfd));
     sfd = accept(lfd, NULL, NULL);
