@@ -77,8 +77,7 @@ static int ip_length(tse_deframer *d, const uint8_t *p, size_t n, size_t base)
  * (table A.1.3: "Versions 4 and 6 reserved for IP payload"). */
 static int tscf_unit_length(tse_deframer *d, const uint8_t *p, size_t n)
 {
-    if (n < 1)
-        return 1;
+    assert(n > 0); /* the feed loop calls it only with bytes in hand */
     if ((p[0] >> 4) != TSE_UNIT_CM)
         return ip_length(d, p, n, 0);
 
@@ -122,8 +121,7 @@ static int ftt_unit_length(tse_deframer *d, const uint8_t *p, size_t n)
 {
     size_t len;
 
-    if (n < 1)
-        return 1;
+    assert(n > 0);
     if (p[0] != FTT_TYPE_PACKET)
         return TSE_ERR_FRAME_ENVELOPE;
     if (n < FTT_HEADER_LEN)
