@@ -58,6 +58,8 @@ run "$MAIN" wrong-tsid
 run "$MAIN" echo
 run "$MAIN" forward
 run "$MAIN" ipv6 fd00:7473:6366::1
+# a client that does not read: echo replies dropped (bounded queue), control kept
+run "$MAIN" flood 50000
 run "$SMALL" max-tunnels 2
 # keepalive 2 s + grace 5 s: a silent tunnel is ended within ~8 s
 run "$SMALL" silent 12

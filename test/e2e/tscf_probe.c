@@ -25,6 +25,7 @@
  *   ipv6 ADDR     inner IPv6 address requested and given; ICMPv6 echo to
  *                 ADDR (the server's ::1 in --pool6) answered
  *   ping ADDR     one ICMP echo to ADDR answered
+ *   flood N       N pings without reading, then a Keep_Alive: answered
  *   silent S      say nothing after configuring: closed within S seconds
  *   load N        open N tunnels, print "ready", hold until stdin closes
  */
@@ -928,6 +929,60 @@ out:
     return rc;
 }
 
+/* Send N pings without reading, then read everything: the server must stay
+ * up, answer a Keep_Alive afterwards (control messages are never dropped)
+ * and may drop echo replies that do not fit its queue. */
+static int sc_flood(int count)
+{
+    static const uint8_t srv[4] = { 198, 18, 0, 1 };
+    struct pc *p = pc_open(0);
+    struct tun_info ti;
+    uint8_t b[70000];
+    size_t n;
+    int i, got = 0, rc = 1, ka_ok = 0;
+    tse_cm m;
+    struct timeval tv = { 30, 0 };
+    if (!p)
+        return 1;
+    if (configure_ok(p, &ti))
+        goto out;
+    /* writes must not time out while the server is blocked on us */
+    setsockopt(p->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    for (i = 0; i < count; i++) {
+        n = build_ping(b, ti.addr, srv, (uint16_t)i);
+        if (pc_write(p, b, n) < 0) {
+            fail("write %d failed", i);
+            goto out;
+        }
+    }
+    memset(&m, 0, sizeof m);
+    m.type = TSE_CM_KEEPALIVE;
+    m.tsid = ti.tsid;
+    m.seq = 4242;
+    if (send_cm(p, &m) < 0)
+        goto out;
+    for (;;) {
+        int k = pc_next(p, b, sizeof b, &n);
+        if (k <= 0)
+            break;
+        if (k == TSE_UNIT_IPV4)
+            got++;
+        if (k == TSE_UNIT_CM && b[1] == TSE_CM_KEEPALIVE_RESPONSE) {
+            ka_ok = 1;
+            break;
+        }
+    }
+    printf("sent %d pings, %d replies before the Keep_Alive_Response\n", count, got);
+    if (!ka_ok) {
+        fail("no Keep_Alive_Response after the flood");
+        goto out;
+    }
+    rc = 0;
+out:
+    pc_free(p);
+    return rc;
+}
+
 /* ICMPv6 echo to the pool6 prefix ::1 (argument: that address). */
 static int sc_ipv6(const char *server6)
 {
@@ -1130,6 +1185,7 @@ int main(int argc, char **argv)
     if (!strcmp(sc, "forward")) return sc_forward();
     if (!strcmp(sc, "ipv6")) return sc_ipv6(arg);
     if (!strcmp(sc, "ping")) return sc_ping(arg);
+    if (!strcmp(sc, "flood")) return sc_flood(arg ? atoi(arg) : 100000);
     if (!strcmp(sc, "silent")) return sc_silent(arg ? atoi(arg) : 15);
     if (!strcmp(sc, "load")) return sc_load(arg ? atoi(arg) : 100);
     return fail("unknown scenario %s", sc);
