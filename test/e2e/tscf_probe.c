@@ -67,6 +67,7 @@ static mbedtls_ssl_config g_conf;
 static mbedtls_x509_crt g_ca;
 static int g_verbose;
 static int g_want_v6; /* ask for an inner IPv6 address too */
+static uint16_t g_req_ka; /* Keep_Alive_Interval to request (0 = none) */
 
 struct pc {
     int fd;
@@ -354,6 +355,10 @@ static int configure(struct pc *p, uint64_t tsid, const uint8_t *want, struct tu
     if (want)
         memcpy(m.ipv4_addr, want, 4);
     memset(m.ipv4_mask, 0xFF, 4);
+    if (g_req_ka) {
+        m.present |= TSE_CM_HAS_KEEPALIVE;
+        m.keepalive_s = g_req_ka;
+    }
     if (g_want_v6) {
         m.present |= TSE_CM_HAS_IPV6_ADDRESS | TSE_CM_HAS_IPV6_NETMASK;
         memset(m.ipv6_mask, 0xFF, 16);
@@ -541,14 +546,21 @@ static int sc_config(int via_connect)
 
 static int sc_keepalive(void)
 {
-    struct pc *p = pc_open(0);
+    struct pc *p;
     struct tun_info ti;
     tse_cm m, r;
     int rc = 1;
+    /* a shorter interval than the server's is granted (policy: the smaller) */
+    g_req_ka = 7;
+    p = pc_open(0);
     if (!p)
         return 1;
     if (configure_ok(p, &ti))
         goto out;
+    if (ti.keepalive != 7) {
+        fail("requested Keep_Alive_Interval 7, got %u", ti.keepalive);
+        goto out;
+    }
     memset(&m, 0, sizeof m);
     m.type = TSE_CM_KEEPALIVE;
     m.tsid = ti.tsid;
