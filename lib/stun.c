@@ -88,6 +88,7 @@ static int parse_address(const uint8_t *v, uint16_t vlen, const uint8_t *xor_hdr
         return TSE_ERR_STUN_ATTR;
     if (vlen != 4 + alen)
         return TSE_ERR_STUN_ATTR;
+    memset(out, 0, sizeof *out); /* an IPv4 address leaves 12 bytes unused */
     out->family = alen == 4 ? 4 : 6;
     out->port = rd16(v + 2);
     memcpy(out->addr, v + 4, alen);

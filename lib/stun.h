@@ -47,7 +47,8 @@
 typedef struct tse_stun_addr {
     int family;        /**< 4 or 6; 0 = none */
     uint16_t port;     /**< host byte order */
-    uint8_t addr[16];  /**< 4 or 16 bytes used, network order */
+    uint8_t addr[16];  /**< 4 or 16 bytes used, network order; the
+                            rest is zero */
 } tse_stun_addr;
 
 /** What a Binding response said. */

@@ -123,6 +123,11 @@ TT_TEST(rfc5769_ipv4_response)
     TT_EQ_INT(r.mapped.family, 4);
     TT_EQ_INT(r.mapped.port, 32853);
     TT_EQ_MEM(r.mapped.addr, ip, 4);
+    {
+        /* the unused 12 bytes are zero, so results compare with memcmp */
+        static const uint8_t zero[12];
+        TT_EQ_MEM(r.mapped.addr + 4, zero, 12);
+    }
     TT_EQ_INT(r.mapped_is_xor, 1);
     TT_EQ_INT(r.has_fingerprint, 1);
     TT_EQ_INT(r.has_integrity, 1);
