@@ -134,6 +134,37 @@ TT_TEST(keepalive_response_missing_is_dead_peer)
     END();
 }
 
+/* The TSCF becomes a black hole (NAT rebinding, dead box, no RST) while
+ * the application keeps sending - a call with outbound RTP.  A.1.8: "If
+ * TSE does not receive KAM as expected, TSE should terminate the tunnel";
+ * OpenConnect probes after DPD seconds without RECEIVING anything.  The
+ * engine sends a Keep_Alive only after outbound silence, so outbound
+ * traffic must not hide a dead peer for ever. */
+TT_TEST(dead_peer_detected_while_sending)
+{
+    uint8_t pkt[100];
+    size_t n;
+    int i;
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 10;
+    F.s.ka_response_timeout_ms = 5000;
+    START_UP();
+    mem_tscf_cfg(F.peer)->tls_silent = 1; /* swallow everything, answer nothing */
+    n = mt_make_ipv4(pkt, sizeof(pkt), F.cfg.ipv4, PEER_ADDR, 1);
+    for (i = 0; i < 24 && mt_rec_count(&F.rec, TSE_EV_TUNNEL_DOWN) == 0; i++) {
+        mt_advance(&F.d, 5000);
+        if (tse_tunnel_state(F.t) == TSE_STATE_UP) {
+            TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_OK);
+        }
+        mt_pump(&F.d);
+    }
+    /* within 2 intervals + the response timeout of the last sign of life */
+    TT_ASSERT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_DOWN) >= 1);
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    TT_ASSERT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->at <= T0 + 2 * 10000 + 5000 + 5000);
+    END();
+}
+
 TT_TEST(server_keepalive_is_answered)
 {
     tse_cm cm;
@@ -474,6 +505,9 @@ int main(void)
     TT_RUN(configured_keepalive_used_when_server_gives_none);
     TT_RUN(keepalive_response_missing_is_dead_peer);
     TT_RUN(server_keepalive_is_answered);
+    TT_RUN_KNOWN_BUG(dead_peer_detected_while_sending,
+                     "Keep_Alive only after OUTBOUND silence: while the application "
+                     "sends, a black-holed TSCF is never detected");
     TT_RUN(resume_after_cut_keeps_tsid_and_address);
     TT_RUN(resume_with_new_address_reports_change);
     TT_RUN(resume_refused_gives_new_tunnel);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "mbedtls/version.h"
 #include "tse/tse.h"
 #include "mem_tscf.h"
 #include "test_pki.h"
@@ -225,6 +226,62 @@ TT_TEST(connect_refused_and_timeout)
     END();
 }
 
+TT_TEST(sni_is_sent_for_a_name)
+{
+    /* TS 24.322 / TS 33.310 Annex E: SNI when the server has an FQDN */
+    mt_fix_setup(&F);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(mem_tscf_seen(F.peer)->sni_present, 1);
+    TT_ASSERT(strcmp(mem_tscf_seen(F.peer)->sni, "tscf.test") == 0);
+    END();
+}
+
+/* docs/engine.md: "an IP literal is matched against the certificate's IP
+ * SAN with mbed TLS 3.6"; mbed TLS 2.28 matches names only. */
+TT_TEST(ip_literal_host_and_ip_san)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.s.server_host = "127.0.0.1";
+    F.cfg.cert_pem = p->server_ip_pem;
+    F.cfg.key_pem = p->server_ip_key;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+#if MBEDTLS_VERSION_MAJOR >= 3
+    if (!mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN)) mt_rec_dump(&F.rec);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+#else
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error, TSE_ERR_TLS_CERT_NAME);
+#endif
+    END();
+}
+
+/* RFC 6066 3: "Literal IPv4 and IPv6 addresses are not permitted in
+ * HostName".  mbed TLS sends whatever mbedtls_ssl_set_hostname() got. */
+TT_TEST(ip_literal_host_sends_no_sni)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.s.server_host = "127.0.0.1";
+    F.cfg.cert_pem = p->server_ip_pem;
+    F.cfg.key_pem = p->server_ip_key;
+    F.s.tls_insecure_lab_only_skip_verify = 1; /* reach the ClientHello on 2.28 too */
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(mem_tscf_seen(F.peer)->sni_present, 0);
+    mt_fix_teardown(&F);
+    /* and with verification on (the hostname is set for the IP SAN check) */
+    mt_fix_setup(&F);
+    F.s.server_host = "127.0.0.1";
+    F.cfg.cert_pem = p->server_ip_pem;
+    F.cfg.key_pem = p->server_ip_key;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    mt_advance(&F.d, 1000);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->sni_present, 0);
+    END();
+}
+
 int main(void)
 {
     TT_RUN(untrusted_ca);
@@ -241,6 +298,11 @@ int main(void)
     TT_RUN(tls_handshake_timeout);
     TT_RUN(tls_garbage_from_server);
     TT_RUN(connect_refused_and_timeout);
+    TT_RUN(sni_is_sent_for_a_name);
+    TT_RUN(ip_literal_host_and_ip_san);
+    TT_RUN_KNOWN_BUG(ip_literal_host_sends_no_sni,
+                     "with verification on, an IP-literal server_host is passed to "
+                     "mbedtls_ssl_set_hostname() and sent as SNI (RFC 6066 3)");
     mt_fix_teardown(&F);
     return TT_DONE();
 }

@@ -159,6 +159,19 @@ void mt_cfg_default(mt_cfg *c)
     c->ka_answer_limit = -1;
 }
 
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+static int p_sni(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name, size_t len)
+{
+    mem_tscf *p = ctx;
+    (void)ssl;
+    p->seen.sni_present = 1;
+    if (len >= sizeof(p->seen.sni)) len = sizeof(p->seen.sni) - 1;
+    memcpy(p->seen.sni, name, len);
+    p->seen.sni[len] = 0;
+    return 0;
+}
+#endif
+
 static int p_build_conf(mem_tscf *p)
 {
     int ret;
@@ -193,6 +206,9 @@ static int p_build_conf(mem_tscf *p)
     mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_NONE);
     ret = mbedtls_ssl_conf_own_cert(&p->conf, &p->crt, &p->key);
     if (ret != 0) return ret;
+#if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
+    mbedtls_ssl_conf_sni(&p->conf, p_sni, p);
+#endif
     ret = mbedtls_ssl_setup(&p->ssl, &p->conf);
     if (ret != 0) return ret;
     mbedtls_ssl_set_bio(&p->ssl, p, bio_send, bio_recv, NULL);
@@ -280,6 +296,8 @@ static void p_conn_open(mem_tscf *p)
     p->dead = 0;
     p->want_close = 0;
     p->head_len = 0;
+    p->seen.sni_present = 0;
+    p->seen.sni[0] = 0;
     (void)tse_deframer_init(&p->df, TSE_FRAMING_TSCF, p->dfbuf, sizeof(p->dfbuf));
     p->seen.conns++;
     if (p->cfg.proxy == MT_PROXY_RAW && p->cfg.raw_on_open) {

@@ -140,6 +140,8 @@ typedef struct mt_seen {
     int tls_error;                /* last mbed TLS error on the server */
     int unit_error;               /* deframer / CM decode error, sticky */
     int close_notify;             /* client sent close_notify */
+    int sni_present;              /* last ClientHello carried server_name */
+    char sni[256];                /* ... this one */
     mt_cm_rec cms[MT_MAX_CMS];
     size_t n_cms;
     mt_pkt_rec pkts[MT_MAX_PKTS];

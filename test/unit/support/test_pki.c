@@ -152,7 +152,16 @@ int tp_cert_pem(tp_rng *r, const tp_cert_params *p, const tp_key *subject_key,
     serial[3] = (uint8_t)p->serial;
     serial[0] &= 0x7f; /* positive INTEGER */
 #if MBEDTLS_VERSION_MAJOR >= 3
-    ret = mbedtls_x509write_crt_set_serial_raw(&crt, serial, sizeof(serial));
+    {
+        /* DER INTEGERs are minimal (X.690 8.3.2): set_serial_raw writes the
+         * bytes as given, and OpenSSL rejects 00 00 00 01 ("illegal
+         * padding"), so drop the redundant leading zeros. */
+        size_t k = 0;
+        while (k + 1 < sizeof(serial) && serial[k] == 0 && (serial[k + 1] & 0x80) == 0) {
+            k++;
+        }
+        ret = mbedtls_x509write_crt_set_serial_raw(&crt, serial + k, sizeof(serial) - k);
+    }
 #else
     {
         mbedtls_mpi s;
@@ -237,6 +246,26 @@ static void tp_die(const char *what, int ret)
     abort();
 }
 
+static void tp_leaf_ip(tp_rng *r, const tp_key *issuer, const char *issuer_name,
+                       char *pem, char *key_pem)
+{
+    static const uint8_t lo[4] = { 127, 0, 0, 1 };
+    tp_cert_params p;
+    int ret;
+    tp_key *k = tp_key_new(r);
+    if (k == NULL) tp_die("key", -1);
+    memset(&p, 0, sizeof(p));
+    p.subject = "CN=127.0.0.1,O=libtse test";
+    p.ip = lo;
+    p.ip_len = 4;
+    p.not_before = TP_NB;
+    p.not_after = TP_NA;
+    p.serial = 6;
+    if ((ret = tp_cert_pem(r, &p, k, issuer, issuer_name, pem, TP_PEM_MAX)) != 0) tp_die("ip cert", ret);
+    if ((ret = tp_key_pem(k, key_pem, TP_PEM_MAX)) != 0) tp_die("key pem", ret);
+    tp_key_free(k);
+}
+
 static void tp_leaf(tp_rng *r, const char *cn_subject, const char *dns, int client,
                     const char *nb, const char *na, uint32_t serial,
                     const tp_key *issuer, const char *issuer_name,
@@ -297,6 +326,8 @@ const test_pki *test_pki_get(void)
             ca, TP_CA_NAME, g_pki.expired_pem, g_pki.expired_key, NULL);
     tp_leaf(r, "CN=client.test,O=libtse test", "client.test", 1, TP_NB, TP_NA, 5,
             ca, TP_CA_NAME, g_pki.client_pem, g_pki.client_key, NULL);
+
+    tp_leaf_ip(r, ca, TP_CA_NAME, g_pki.server_ip_pem, g_pki.server_ip_key);
 
     tp_ca(r, TP_UNTRUSTED_CA_NAME, 100, &uca, g_pki.untrusted_ca_pem);
     tp_leaf(r, "CN=tscf.test,O=libtse test untrusted", "tscf.test", 0, TP_NB, TP_NA, 101,

@@ -75,6 +75,9 @@ typedef struct test_pki {
     char untrusted_ca_pem[TP_PEM_MAX];       /* a second CA nobody trusts */
     char untrusted_ca_server_pem[TP_PEM_MAX];/* "tscf.test" by that CA */
     char untrusted_ca_server_key[TP_PEM_MAX];
+    char server_ip_pem[TP_PEM_MAX];          /* CN=127.0.0.1, SAN iPAddress
+                                                127.0.0.1 only, by CA */
+    char server_ip_key[TP_PEM_MAX];
     char client_pem[TP_PEM_MAX];             /* "client.test", clientAuth, by CA */
     char client_key[TP_PEM_MAX];
 } test_pki;
