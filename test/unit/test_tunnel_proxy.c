@@ -325,6 +325,59 @@ TT_TEST(proxy_ipv6_literal_target_is_bracketed)
     END();
 }
 
+static void raw_200_case(const char *head)
+{
+    proxy_setup(MT_PROXY_RAW);
+    F.cfg.proxy_raw = head;
+    F.cfg.proxy_raw_len = strlen(head);
+    F.cfg.raw_then_tls = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    if (!mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN)) mt_rec_dump(&F.rec);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+/* RFC 9110 9.3.6: a 2xx to CONNECT has no content; Content-Length and
+ * Transfer-Encoding in it MUST be ignored (the tunnel starts after the
+ * head). */
+TT_TEST(proxy_200_with_content_length_is_ignored)
+{
+    raw_200_case("HTTP/1.1 200 Connection established\r\nContent-Length: 4000\r\n\r\n");
+}
+TT_TEST(proxy_200_with_chunked_is_ignored)
+{
+    raw_200_case("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+}
+TT_TEST(proxy_http10_200)
+{
+    raw_200_case("HTTP/1.0 200 Connection established\r\nProxy-agent: test\r\n\r\n");
+}
+TT_TEST(proxy_other_2xx_status)
+{
+    raw_200_case("HTTP/1.1 299 Whatever\r\nVia: 1.1 squid\r\n\r\n");
+}
+
+static void body_407_case(int chunked, size_t chunk)
+{
+    proxy_setup(MT_PROXY_407_DIGEST_MD5);
+    F.cfg.proxy_407_body = "<html><body>Proxy authentication required. "
+                           "HTTP/1.1 200 OK\r\n\r\n</body></html>";
+    F.cfg.proxy_407_chunked = chunked;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    F.d.chunk_to_engine = chunk;
+    if (!mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN)) mt_rec_dump(&F.rec);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    TT_EQ_INT(mem_tscf_seen(F.peer)->auth_ok, 1);
+    END();
+}
+
+/* A 407 with a body on a kept-alive connection: the body (which even
+ * contains a fake status line) must be skipped, not parsed. */
+TT_TEST(proxy_407_with_body) { body_407_case(0, 0); }
+TT_TEST(proxy_407_with_body_byte_by_byte) { body_407_case(0, 1); }
+TT_TEST(proxy_407_with_chunked_body) { body_407_case(1, 0); }
+TT_TEST(proxy_407_with_chunked_body_byte_by_byte) { body_407_case(1, 1); }
+
 int main(void)
 {
     TT_RUN(proxy_200_up);
@@ -351,6 +404,14 @@ int main(void)
     TT_RUN(proxy_digest_resume_same_nonce);
     TT_RUN(proxy_digest_resume_new_nonce);
     TT_RUN(proxy_ipv6_literal_target_is_bracketed);
+    TT_RUN(proxy_200_with_content_length_is_ignored);
+    TT_RUN(proxy_200_with_chunked_is_ignored);
+    TT_RUN(proxy_http10_200);
+    TT_RUN(proxy_other_2xx_status);
+    TT_RUN(proxy_407_with_body);
+    TT_RUN(proxy_407_with_body_byte_by_byte);
+    TT_RUN(proxy_407_with_chunked_body);
+    TT_RUN(proxy_407_with_chunked_body_byte_by_byte);
     mt_fix_teardown(&F);
     return TT_DONE();
 }

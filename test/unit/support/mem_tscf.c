@@ -779,12 +779,27 @@ static void p_send_407(mem_tscf *p)
         snprintf(ch, sizeof(ch), "Basic realm=\"" MT_REALM "\"");
         break;
     }
-    snprintf(buf, sizeof(buf),
-             "HTTP/1.1 407 Proxy Authentication Required\r\n"
-             "Proxy-Authenticate: %s\r\n"
-             "Content-Length: 0\r\n%s\r\n",
-             ch, p->cfg.proxy_close_after_407 ? "Connection: close\r\n" : "");
-    p_write_str(p, buf);
+    if (p->cfg.proxy_407_body != NULL && p->cfg.proxy_407_chunked) {
+        /* the body as one chunk, then the last chunk */
+        snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                 "Proxy-Authenticate: %s\r\n"
+                 "Transfer-Encoding: chunked\r\n%s\r\n%zx\r\n",
+                 ch, p->cfg.proxy_close_after_407 ? "Connection: close\r\n" : "",
+                 strlen(p->cfg.proxy_407_body));
+        p_write_str(p, buf);
+        p_write_str(p, p->cfg.proxy_407_body);
+        p_write_str(p, "\r\n0\r\n\r\n");
+    } else {
+        const char *body = p->cfg.proxy_407_body ? p->cfg.proxy_407_body : "";
+        snprintf(buf, sizeof(buf),
+                 "HTTP/1.1 407 Proxy Authentication Required\r\n"
+                 "Proxy-Authenticate: %s\r\n"
+                 "Content-Length: %zu\r\n%s\r\n",
+                 ch, strlen(body), p->cfg.proxy_close_after_407 ? "Connection: close\r\n" : "");
+        p_write_str(p, buf);
+        p_write_str(p, body);
+    }
     p->n407++;
     if (p->cfg.proxy_close_after_407) p->want_close = 1;
 }
@@ -878,6 +893,7 @@ static void p_proxy_run(mem_tscf *p)
     }
     case MT_PROXY_RAW:
         q_push(&p->out, (const uint8_t *)p->cfg.proxy_raw, p->cfg.proxy_raw_len);
+        if (p->cfg.raw_then_tls) p_go_tls(p);
         break;
     default:
         break;

@@ -67,6 +67,9 @@ typedef struct mt_cfg {
     size_t glue_len;
     const char *proxy_raw;          /* MT_PROXY_RAW */
     size_t proxy_raw_len;
+    int raw_then_tls;               /* MT_PROXY_RAW: then act as the TLS server */
+    const char *proxy_407_body;     /* body of each 407 (NULL: none) */
+    int proxy_407_chunked;          /* ... sent with chunked encoding */
     int raw_on_open;                /* MT_PROXY_RAW: send proxy_raw as soon as
                                        the connection opens, then ignore input */
 
