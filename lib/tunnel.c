@@ -275,6 +275,9 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
         return;
     }
     retry = t->s.auto_reconnect && tse_err_is_retryable(err);
+    if (err == TSE_ERR_PROXY_STATUS && fi != NULL && fi->proxy_status < 500) {
+        retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
+    }
     if (retry && t->s.max_retries != 0 && t->attempt >= t->s.max_retries) {
         t->last_error = TSE_ERR_RETRIES_EXHAUSTED;
         memset(&ev, 0, sizeof(ev));

@@ -227,6 +227,25 @@ TT_TEST(proxy_403_status_and_reason)
     TT_EQ_INT(e->proxy_status, 403);
     TT_ASSERT(e->has_detail);
     TT_ASSERT(strcmp(e->detail, "Forbidden") == 0);
+    /* a 4xx refusal is final: no reconnect loop against the proxy */
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_RECONNECT), 0);
+    END();
+}
+
+TT_TEST(proxy_502_is_retried)
+{
+    static const char r[] = "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n";
+    const mt_ev *e;
+    proxy_setup(MT_PROXY_RAW);
+    F.cfg.proxy_raw = r;
+    F.cfg.proxy_raw_len = sizeof(r) - 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    e = down_with(TSE_ERR_PROXY_STATUS);
+    TT_ASSERT(e != NULL);
+    TT_EQ_INT(e->proxy_status, 502);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_BACKOFF);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_RECONNECT), 1);
     END();
 }
 
@@ -395,6 +414,7 @@ int main(void)
     TT_RUN(proxy_407_without_credentials);
     TT_RUN(proxy_407_unsupported_scheme);
     TT_RUN(proxy_403_status_and_reason);
+    TT_RUN(proxy_502_is_retried);
     TT_RUN(proxy_garbage_is_malformed);
     TT_RUN(proxy_oversized_head_is_too_large);
     TT_RUN(proxy_oversized_head_one_byte_at_a_time);
