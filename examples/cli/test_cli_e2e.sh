@@ -25,6 +25,13 @@ while [ ! -s "$d/ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 [ -s "$d/ready" ] || { echo "FAIL: tscf-server did not start"; cat "$d/server.log"; exit 1; }
 ADDR=$(head -n1 "$d/ready")
 PORT=${ADDR##*:}
+"$SERVER" --listen 127.0.0.1:0 --cert "$d/server.pem" --key "$d/server.key" \
+    --ready-file "$d/ready6" --echo --pool6 fd00:1::/64 2>"$d/server6.log" &
+pids="$pids $!"
+i=0
+while [ ! -s "$d/ready6" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$d/ready6" ] || { echo "FAIL: tscf-server --pool6 did not start"; cat "$d/server6.log"; exit 1; }
+ADDR6POOL=$(head -n1 "$d/ready6")
 unset https_proxy HTTPS_PROXY all_proxy ALL_PROXY no_proxy NO_PROXY
 
 failed=0
@@ -82,6 +89,13 @@ then ok usage; else fail usage; fi
 if run insecure 0 --server "$ADDR" --insecure-lab-only --ping 198.18.0.1 --count 1 &&
    has err "WARNING: --insecure-lab-only"
 then ok insecure-lab-only; else fail insecure-lab-only; fi
+
+if run ping6 0 --server "$ADDR6POOL" $C --ping fd00:1::1 --count 2 --interval 100 &&
+   has out "bytes from fd00:1::1: icmp_seq=2" && has out "ipv6 fd00:1::"
+then ok ping6; else fail ping6; fi
+if run ping6-no-v6 1 --server "$ADDR" $C --ping fd00:1::1 --count 1 &&
+   has err "^tse-cli: error: no inner IPv6 address"
+then ok ping6-no-v6; else fail ping6-no-v6; fi
 
 # the TSCF consumes the CONNECT itself, so it can play the proxy; the target
 # name tscf.test is never resolved on this side

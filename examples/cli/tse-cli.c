@@ -67,7 +67,8 @@ struct tun {
     int closing;               /* we called tse_tunnel_close() */
     int done;                  /* reached CLOSED */
     int failed;                /* CLOSED by an error, not by us */
-    int local_fail;            /* we gave up on it (err/detail say why) */
+    int local_fail;            /* we gave up on it (reason/detail say why) */
+    const char *reason;        /* for local_fail: instead of tse_strerror() */
     int err;
     char detail[256];
     /* pings */
@@ -276,6 +277,8 @@ static void on_event(void *user, const tse_event *ev)
             print_config(u, ev->config, ev->type == TSE_EV_ADDR_CHANGED);
         break;
     case TSE_EV_TUNNEL_DOWN:
+        if (u->local_fail)
+            break; /* keep our own reason for giving up; this is our close */
         u->err = ev->error;
         if (ev->detail)
             snprintf(u->detail, sizeof u->detail, "%s", ev->detail);
@@ -476,8 +479,9 @@ static tse_time_ms ping_tick(struct tun *u, tse_time_ms now)
         if (c && o->ping_family == 6 && !c->has_ipv6 && !u->local_fail) {
             u->local_fail = 1;
             u->err = TSE_ERR_PROTO_NO_ADDRESS;
+            u->reason = "no inner IPv6 address";
             snprintf(u->detail, sizeof u->detail,
-                     "--ping %s needs an inner IPv6 address; the TSCF assigned none", o->ping);
+                     "--ping %s needs one; the TSCF assigned none", o->ping);
             close_tunnel(u, now);
             return next;
         }
@@ -1018,7 +1022,8 @@ int main(int argc, char **argv)
                          first_failed->detail, nfailed, a->ntun, first_failed->idx);
             else
                 snprintf(d, sizeof d, "%s", first_failed->detail);
-            report_error(a, tse_strerror(first_failed->err), d);
+            report_error(a, first_failed->reason ? first_failed->reason
+                                                 : tse_strerror(first_failed->err), d);
             exit_code = EXIT_FAIL;
         } else if (o->ping && nreplied < a->ntun) {
             char d[96];
