@@ -1,29 +1,37 @@
 /*
  * lwip-nosys: lwIP (NO_SYS=1, raw API) as the inner IP stack of a tunnel.
  *
- *   lwip-nosys --server HOST:PORT --ca CA.pem [--sni NAME] [--count N]
+ *   lwip-nosys --server HOST:PORT --ca CA.pem [--sni NAME] [--json]
+ *              [--reconnect] [--outq BYTES] [--timeout S]
+ *              [--ping A.B.C.D [--count N] [--interval MS]
+ *               | --sip-options sip:HOST[:PORT][;transport=tcp]
+ *               | --tcp-send HOST:PORT [--bytes N] [--seed N]
+ *               | --rtp HOST:PORT [--seconds S] [--pps N] [--window N]]
  *
  * One thread does everything: port/posix's poll driver runs the tunnel,
- * its per-round tick runs lwIP's timers (sys_check_timeouts()) and the
- * application (a raw-API ping).  The tunnel's on_event / on_packet feed
- * the netif (include/tse/lwip_netif.h), whose output calls
- * tse_tunnel_send_packet() directly - no locks, no queues.
+ * its per-round tick runs lwIP's timers (sys_check_timeouts()), which run
+ * the inner application (examples/lwip-apps, raw API).  The tunnel's
+ * on_event / on_packet feed the netif (include/tse/lwip_netif.h), whose
+ * output calls tse_tunnel_send_packet() directly - no locks, no queues.
  *
- * Against `tscf-server --echo` it pings the TSCF's inner address
- * 198.18.0.1 N times (default 3) through lwIP and exits 0 if every echo
- * was answered.
+ * The application starts when the tunnel is first up; when it has finished
+ * the tunnel is released.  With --reconnect the tunnel resumes after a cut
+ * (same TSID, and with tscf-server --persist the same inner address), and
+ * TCP connections inside survive.  Without an application option it pings
+ * the TSCF's inner address 198.18.0.1 (--count times, default 3).
+ *
+ * Output: the application's result line (text, or with --json one JSON
+ * object: ping_done, sip_reply, tcp_done, rtp_done); tunnel events on
+ * stdout (text) or stderr (--json).  Exit status 0 iff the application
+ * succeeded.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "lwip/def.h"
-#include "lwip/inet_chksum.h"
 #include "lwip/init.h"
 #include "lwip/ip_addr.h"
-#include "lwip/pbuf.h"
-#include "lwip/prot/icmp.h"
-#include "lwip/raw.h"
 #include "lwip/sys.h"
 #include "lwip/timeouts.h"
 
@@ -31,10 +39,8 @@
 #include "tse/tse.h"
 #include "tse_posix.h"
 
-#define PING_ID 0x7453          /* "tS" */
-#define PING_INTERVAL_MS 1000
-#define PING_DATA 32
-#define OVERALL_TIMEOUT_MS 20000
+#include "lwapp_cli.h"
+#include "lwip_apps.h"
 
 /* lwIP's clock (NO_SYS=1: the application provides it): the same monotonic
  * clock the tunnel's driver uses. */
@@ -47,17 +53,34 @@ typedef struct app {
     tse_tunnel *t;
     tse_posix_driver *drv;
     tse_lwip_netif tn;
-    struct raw_pcb *ping;
-    ip_addr_t target;
-    unsigned count, sent, answered;
-    tse_time_ms next_ping, sent_at[64];
-    int up, failed, done;
+    lwapp_cli cli;
+    lwapp run;
+    int started, app_done, closed;
+    unsigned ups;
 } app;
+
+static app g;
+
+static void logf_(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(g.cli.json ? stderr : stdout, fmt, ap);
+    va_end(ap);
+    fflush(g.cli.json ? stderr : stdout);
+}
 
 static tse_time_ms netif_clock(void *user)
 {
     (void)user;
     return tse_posix_now_ms();
+}
+
+static void on_done(void *user, lwapp *r)
+{
+    app *a = (app *)user;
+    (void)r;
+    a->app_done = 1;
 }
 
 static void on_event(void *user, const tse_event *ev)
@@ -66,27 +89,30 @@ static void on_event(void *user, const tse_event *ev)
     tse_lwip_netif_on_event(&a->tn, ev);
     switch (ev->type) {
     case TSE_EV_TUNNEL_UP:
-        printf("tunnel up: inner address %u.%u.%u.%u, TSID %llu%s\n",
-               ev->config->ipv4[0], ev->config->ipv4[1], ev->config->ipv4[2],
-               ev->config->ipv4[3], (unsigned long long)ev->config->tsid,
-               ev->config->resumed ? " (resumed)" : "");
-        a->up = 1;
+        a->ups++;
+        logf_("tunnel up: inner address %u.%u.%u.%u, TSID %llu%s\n", ev->config->ipv4[0],
+              ev->config->ipv4[1], ev->config->ipv4[2], ev->config->ipv4[3],
+              (unsigned long long)ev->config->tsid, ev->config->resumed ? " (resumed)" : "");
+        if (!a->started) {
+            a->started = 1;
+            /* the netif has its address now: start the application (it
+             * reports failures through on_done) */
+            (void)lwapp_start(&a->run, &a->cli.spec, on_done, a);
+        }
         break;
     case TSE_EV_ADDR_CHANGED:
-        printf("inner address changed\n");
+        logf_("inner address changed\n");
         break;
     case TSE_EV_TUNNEL_DOWN:
-        printf("tunnel down: %s%s%s\n", tse_strerror(ev->error),
-               ev->detail ? ": " : "", ev->detail ? ev->detail : "");
-        a->up = 0;
+        logf_("tunnel down: %s%s%s\n", tse_strerror(ev->error), ev->detail ? ": " : "",
+              ev->detail ? ev->detail : "");
         break;
     case TSE_EV_WARNING:
-        printf("warning: %s\n", ev->detail ? ev->detail : "");
+        logf_("warning: %s\n", ev->detail ? ev->detail : "");
         break;
     case TSE_EV_STATE:
         if (ev->state == TSE_STATE_CLOSED) {
-            a->failed = a->answered < a->count;
-            a->done = 1;
+            a->closed = 1;
         }
         break;
     default:
@@ -100,89 +126,18 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
     tse_lwip_netif_on_packet(&a->tn, pkt, len);
 }
 
-/* raw PCB receive: IPv4 raw PCBs see the packet from the IP header on. */
-static u8_t ping_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p,
-                      const ip_addr_t *addr)
-{
-    app *a = (app *)arg;
-    struct icmp_echo_hdr h;
-    u16_t ihl;
-    (void)pcb;
-    if (p->tot_len < 20 + sizeof(h)) {
-        return 0;
-    }
-    ihl = (u16_t)((((const u8_t *)p->payload)[0] & 0x0f) * 4);
-    if (pbuf_copy_partial(p, &h, sizeof(h), ihl) != sizeof(h) ||
-        h.type != ICMP_ER || lwip_ntohs(h.id) != PING_ID) {
-        return 0; /* not ours: let lwIP have it */
-    }
-    {
-        unsigned seq = lwip_ntohs(h.seqno);
-        tse_time_ms rtt = seq < 64 ? tse_posix_now_ms() - a->sent_at[seq] : 0;
-        printf("%u bytes from %s: icmp_seq=%u time=%llu ms (through lwIP and the tunnel)\n",
-               (unsigned)(p->tot_len - ihl), ipaddr_ntoa(addr), seq,
-               (unsigned long long)rtt);
-    }
-    a->answered++;
-    pbuf_free(p);
-    return 1;
-}
-
-static void ping_send(app *a, tse_time_ms now)
-{
-    struct pbuf *p = pbuf_alloc(PBUF_IP, (u16_t)(sizeof(struct icmp_echo_hdr) + PING_DATA),
-                                PBUF_RAM);
-    struct icmp_echo_hdr *h;
-    err_t e;
-    if (p == NULL) {
-        return;
-    }
-    h = (struct icmp_echo_hdr *)p->payload;
-    memset(h, 0, p->len);
-    ICMPH_TYPE_SET(h, ICMP_ECHO);
-    ICMPH_CODE_SET(h, 0);
-    h->id = lwip_htons(PING_ID);
-    h->seqno = lwip_htons((u16_t)a->sent);
-    memset((u8_t *)h + sizeof(*h), 'a' + (int)(a->sent % 26), PING_DATA);
-    h->chksum = inet_chksum(h, p->len);
-    if (a->sent < 64) {
-        a->sent_at[a->sent] = now;
-    }
-    e = raw_sendto(a->ping, p, &a->target);
-    pbuf_free(p);
-    if (e != ERR_OK) {
-        printf("raw_sendto: lwIP error %d\n", (int)e);
-    }
-    a->sent++;
-}
-
 /* The driver calls this every round, in its (the only) thread. */
 static tse_time_ms tick(void *user, tse_time_ms now)
 {
     app *a = (app *)user;
-    tse_time_ms next = TSE_TIME_NEVER;
     u32_t sleep_ms;
-
     sys_check_timeouts();
-    if (a->up && a->sent < a->count && now >= a->next_ping) {
-        ping_send(a, now);
-        a->next_ping = now + PING_INTERVAL_MS;
-    }
-    if (a->answered >= a->count ||
-        (a->sent >= a->count && now >= a->next_ping + 2000)) {
-        if (tse_tunnel_state(a->t) != TSE_STATE_RELEASING &&
-            tse_tunnel_state(a->t) != TSE_STATE_CLOSED) {
-            tse_tunnel_close(a->t, now);
-        }
-    }
-    if (a->up && a->sent < a->count) {
-        next = a->next_ping;
+    if (a->app_done && tse_tunnel_state(a->t) != TSE_STATE_RELEASING &&
+        tse_tunnel_state(a->t) != TSE_STATE_CLOSED) {
+        tse_tunnel_close(a->t, now);
     }
     sleep_ms = sys_timeouts_sleeptime();
-    if (sleep_ms != SYS_TIMEOUTS_SLEEPTIME_INFINITE && now + sleep_ms < next) {
-        next = now + sleep_ms;
-    }
-    return next;
+    return sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? TSE_TIME_NEVER : now + sleep_ms;
 }
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -208,82 +163,49 @@ static uint8_t *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static int split_hostport(char *s, const char **host, uint16_t *port)
-{
-    char *colon = strrchr(s, ':');
-    long p;
-    if (colon == NULL) {
-        return -1;
-    }
-    *colon = 0;
-    p = strtol(colon + 1, NULL, 10);
-    if (p <= 0 || p > 65535) {
-        return -1;
-    }
-    if (s[0] == '[' && colon[-1] == ']') {
-        colon[-1] = 0;
-        s++;
-    }
-    *host = s;
-    *port = (uint16_t)p;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
-    static app a;
-    char *server = NULL;
-    const char *ca_file = NULL, *sni = NULL, *host;
-    uint16_t port;
+    app *a = &g;
+    char err[160], line[1024];
     uint8_t *ca;
     size_t ca_len = 0;
     tse_settings s;
     tse_callbacks cb;
     tse_lwip_netif_config nc;
-    tse_time_ms deadline;
-    int i, rc;
+    tse_time_ms deadline, close_deadline = TSE_TIME_NEVER;
+    int rc;
 
-    a.count = 3;
-    for (i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--server") == 0) server = argv[i + 1];
-        else if (strcmp(argv[i], "--ca") == 0) ca_file = argv[i + 1];
-        else if (strcmp(argv[i], "--sni") == 0) sni = argv[i + 1];
-        else if (strcmp(argv[i], "--count") == 0) a.count = (unsigned)atoi(argv[i + 1]);
-        else break;
-    }
-    if (i != argc || server == NULL || ca_file == NULL || a.count == 0 ||
-        a.count > 64 || split_hostport(server, &host, &port) != 0) {
-        fprintf(stderr, "usage: %s --server HOST:PORT --ca CA.pem [--sni NAME] [--count 1..64]\n",
-                argv[0]);
+    if (lwapp_cli_parse(argc, argv, &a->cli, NULL, NULL, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\nusage: %s\n%s", err, argv[0], lwapp_cli_usage());
         return 2;
     }
-    if ((ca = read_file(ca_file, &ca_len)) == NULL) {
-        fprintf(stderr, "cannot read %s\n", ca_file);
+    if (a->cli.spec.kind == LWAPP_NONE) {
+        a->cli.spec.kind = LWAPP_PING;
+        IP_ADDR4(&a->cli.spec.addr, 198, 18, 0, 1);
+    }
+    if ((ca = read_file(a->cli.ca_file, &ca_len)) == NULL) {
+        fprintf(stderr, "cannot read %s\n", a->cli.ca_file);
         return 2;
     }
 
-    /* lwIP, and a raw PCB for ICMP */
     lwip_init();
-    IP_ADDR4(&a.target, 198, 18, 0, 1);
-    a.ping = raw_new(IP_PROTO_ICMP);
-    if (a.ping == NULL) {
-        return 1;
-    }
-    raw_recv(a.ping, ping_recv, &a);
 
     /* the tunnel */
     tse_settings_default(&s);
-    s.server_host = host;
-    s.server_port = port;
-    s.sni = sni;
+    s.server_host = a->cli.server_host;
+    s.server_port = a->cli.server_port;
+    s.sni = a->cli.sni;
     s.ca = ca;
     s.ca_len = ca_len;
-    s.auto_reconnect = 0;
+    s.auto_reconnect = a->cli.reconnect;
+    if (a->cli.outq != 0) {
+        s.outq_size = a->cli.outq;
+    }
     memset(&cb, 0, sizeof(cb));
     cb.on_event = on_event;
     cb.on_packet = on_packet;
     cb.entropy = tse_posix_entropy;
-    rc = tse_tunnel_new(&a.t, &s, &cb, tse_posix_mem(), &a);
+    rc = tse_tunnel_new(&a->t, &s, &cb, tse_posix_mem(), a);
     free(ca);
     if (rc != TSE_OK) {
         fprintf(stderr, "tse_tunnel_new: %s\n", tse_strerror(rc));
@@ -294,34 +216,57 @@ int main(int argc, char **argv)
     tse_lwip_netif_config_default(&nc);
     nc.now_ms = netif_clock;
     nc.set_default = 1;
-    rc = tse_lwip_netif_add(&a.tn, a.t, &nc);
+    rc = tse_lwip_netif_add(&a->tn, a->t, &nc);
     if (rc != TSE_OK) {
         fprintf(stderr, "tse_lwip_netif_add: %s\n", tse_strerror(rc));
         return 1;
     }
 
-    if ((rc = tse_posix_driver_new(&a.drv)) != TSE_OK ||
-        (rc = tse_posix_driver_add(a.drv, a.t)) != TSE_OK ||
-        (rc = tse_tunnel_start(a.t, tse_posix_now_ms())) != TSE_OK) {
+    if ((rc = tse_posix_driver_new(&a->drv)) != TSE_OK ||
+        (rc = tse_posix_driver_add(a->drv, a->t)) != TSE_OK ||
+        (rc = tse_tunnel_start(a->t, tse_posix_now_ms())) != TSE_OK) {
         fprintf(stderr, "start: %s\n", tse_strerror(rc));
         return 1;
     }
-    tse_posix_driver_set_tick(a.drv, tick, &a);
-    printf("connecting to %s port %u; lwIP %s (NO_SYS=1), netif MTU %u\n", host,
-           (unsigned)port, LWIP_VERSION_STRING, (unsigned)a.tn.netif.mtu);
+    tse_posix_driver_set_tick(a->drv, tick, a);
+    logf_("connecting to %s port %u; lwIP %s (NO_SYS=1), netif MTU %u\n", a->cli.server_host,
+          (unsigned)a->cli.server_port, LWIP_VERSION_STRING, (unsigned)a->tn.netif.mtu);
 
-    deadline = tse_posix_now_ms() + OVERALL_TIMEOUT_MS;
-    while (!a.done && tse_posix_now_ms() < deadline) {
-        if (tse_posix_driver_run_once(a.drv, 200) != TSE_OK) {
+    deadline = tse_posix_now_ms() + 1000u * (tse_time_ms)lwapp_cli_default_timeout(&a->cli);
+    while (!a->closed) {
+        tse_time_ms now = tse_posix_now_ms();
+        if (now >= deadline && !a->app_done) {
+            logf_("overall timeout\n");
+            if (a->started) {
+                lwapp_abort(&a->run);
+            }
+            a->app_done = 1;
+            if (!a->started) {
+                break;
+            }
+        }
+        if (a->app_done && close_deadline == TSE_TIME_NEVER) {
+            close_deadline = now + 5000; /* the release may go unanswered */
+        }
+        if (now >= close_deadline) {
+            break;
+        }
+        if (tse_posix_driver_run_once(a->drv, 200) != TSE_OK) {
             break;
         }
     }
-    printf("%u sent, %u answered\n", a.sent, a.answered);
+    if (a->run.done) {
+        lwapp_format(&a->run, a->cli.json, line, sizeof(line));
+        printf("%s\n", line);
+    } else {
+        printf(a->cli.json ? "{\"event\":\"error\",\"error\":\"the tunnel did not come up\"}\n"
+                           : "the tunnel did not come up\n");
+    }
+    fflush(stdout);
 
-    tse_lwip_netif_remove(&a.tn);
-    raw_remove(a.ping);
-    tse_posix_driver_remove(a.drv, a.t);
-    tse_tunnel_del(a.t);
-    tse_posix_driver_del(a.drv);
-    return a.answered >= a.count ? 0 : 1;
+    tse_lwip_netif_remove(&a->tn);
+    tse_posix_driver_remove(a->drv, a->t);
+    tse_tunnel_del(a->t);
+    tse_posix_driver_del(a->drv);
+    return a->run.done && a->run.ok ? 0 : 1;
 }

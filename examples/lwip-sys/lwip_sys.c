@@ -3,6 +3,11 @@
  * of a tunnel.
  *
  *   lwip-sys --server HOST:PORT --ca CA.pem [--sni NAME] [--text STRING]
+ *            [--json] [--reconnect] [--outq BYTES] [--timeout S]
+ *            [--ping A.B.C.D [--count N] [--interval MS]
+ *             | --sip-options sip:HOST[:PORT][;transport=tcp]
+ *             | --tcp-send HOST:PORT [--bytes N] [--seed N]
+ *             | --rtp HOST:PORT [--seconds S] [--pps N] [--window N]]
  *
  * Three threads, and which one calls what:
  *  - the DRIVER thread owns the tunnel: it runs port/posix's poll driver
@@ -17,9 +22,16 @@
  *    queues a pbuf reference under a mutex and calls notify(), which writes
  *    one byte to the pipe the driver polls.  It never touches the tunnel.
  *  - the MAIN (application) thread starts the others, waits until the
- *    tunnel is up, then uses lwIP's BSD-style sockets (udp_echo_app.c): a
- *    UDP datagram to 198.18.0.1 port 7 (tscf-server --echo's responder)
- *    must come back.  Exit status 0 when it did.
+ *    tunnel is up, then either
+ *    - runs one of examples/lwip-apps' applications (--ping, --sip-options,
+ *      --tcp-send, --rtp): they are raw-API code, so they are started in
+ *      the tcpip thread with tcpip_callback() and run there on lwIP's
+ *      timers; their on_done (tcpip thread) signals the main thread, which
+ *      prints the result (text, or one JSON object with --json); or
+ *    - without such an option, uses lwIP's BSD-style sockets
+ *      (udp_echo_app.c): a UDP datagram to 198.18.0.1 port 7 (tscf-server
+ *      --echo's responder) must come back.
+ *    Exit status 0 when the application succeeded.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +49,8 @@
 #include "tse/tse.h"
 #include "tse_posix.h"
 
+#include "lwapp_cli.h"
+#include "lwip_apps.h"
 #include "udp_echo_app.h"
 
 #define UP_TIMEOUT_S 15
@@ -52,7 +66,35 @@ typedef struct app {
     pthread_cond_t cv;
     int up, closed, stop;
     int down_err;
+    int app_done;              /* guarded by mu; set from the tcpip thread */
+    lwapp run;                 /* used in the tcpip thread until app_done */
+    lwapp_cli cli;
+    const char *text;
 } app;
+
+/* ---- tcpip thread: the raw-API application -------------------------------- */
+
+static void app_done_cb(void *user, lwapp *r)
+{
+    app *a = (app *)user;
+    (void)r;
+    pthread_mutex_lock(&a->mu);
+    a->app_done = 1;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void app_start_cb(void *ctx)
+{
+    app *a = (app *)ctx;
+    (void)lwapp_start(&a->run, &a->cli.spec, app_done_cb, a);
+}
+
+static void app_abort_cb(void *ctx)
+{
+    app *a = (app *)ctx;
+    lwapp_abort(&a->run);
+}
 
 static tse_time_ms netif_clock(void *user)
 {
@@ -77,16 +119,18 @@ static void on_event(void *user, const tse_event *ev)
     pthread_mutex_lock(&a->mu);
     switch (ev->type) {
     case TSE_EV_TUNNEL_UP:
-        printf("[driver] tunnel up: inner address %u.%u.%u.%u%s\n",
+        fprintf(a->cli.json ? stderr : stdout, "[driver] tunnel up: inner address %u.%u.%u.%u%s\n",
                ev->config->ipv4[0], ev->config->ipv4[1], ev->config->ipv4[2],
                ev->config->ipv4[3], ev->config->resumed ? " (resumed)" : "");
         a->up = 1;
         break;
     case TSE_EV_TUNNEL_DOWN:
-        printf("[driver] tunnel down: %s%s%s\n", tse_strerror(ev->error),
+        fprintf(a->cli.json ? stderr : stdout, "[driver] tunnel down: %s%s%s\n", tse_strerror(ev->error),
                ev->detail ? ": " : "", ev->detail ? ev->detail : "");
         a->up = 0;
-        a->down_err = ev->error;
+        if (!a->cli.reconnect) {
+            a->down_err = ev->error;
+        }
         break;
     case TSE_EV_STATE:
         if (ev->state == TSE_STATE_CLOSED) {
@@ -195,56 +239,35 @@ static uint8_t *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static int split_hostport(char *s, const char **host, uint16_t *port)
+static int extra_opt(void *u, const char *opt, const char *val)
 {
-    char *colon = strrchr(s, ':');
-    long p;
-    if (colon == NULL) {
-        return -1;
+    app *a = (app *)u;
+    if (strcmp(opt, "--text") == 0 && strlen(val) <= 400) {
+        a->text = val;
+        return 0;
     }
-    *colon = 0;
-    p = strtol(colon + 1, NULL, 10);
-    if (p <= 0 || p > 65535) {
-        return -1;
-    }
-    if (s[0] == '[' && colon[-1] == ']') {
-        colon[-1] = 0;
-        s++;
-    }
-    *host = s;
-    *port = (uint16_t)p;
-    return 0;
+    return -1;
 }
 
 int main(int argc, char **argv)
 {
     static app a;
-    char *server = NULL;
-    const char *ca_file = NULL, *sni = NULL, *host, *text = "hello through the tunnel";
-    uint16_t port;
+    char err[160], line[1024];
     uint8_t *ca;
     size_t ca_len = 0;
     tse_settings s;
     tse_callbacks cb;
     tse_lwip_netif_config nc;
     struct timespec until;
-    int i, rc, up, result = 1;
+    int rc, up, result = 1;
 
-    for (i = 1; i + 1 < argc; i += 2) {
-        if (strcmp(argv[i], "--server") == 0) server = argv[i + 1];
-        else if (strcmp(argv[i], "--ca") == 0) ca_file = argv[i + 1];
-        else if (strcmp(argv[i], "--sni") == 0) sni = argv[i + 1];
-        else if (strcmp(argv[i], "--text") == 0) text = argv[i + 1];
-        else break;
-    }
-    if (i != argc || server == NULL || ca_file == NULL ||
-        split_hostport(server, &host, &port) != 0 || strlen(text) > 400) {
-        fprintf(stderr, "usage: %s --server HOST:PORT --ca CA.pem [--sni NAME] [--text STRING]\n",
-                argv[0]);
+    a.text = "hello through the tunnel";
+    if (lwapp_cli_parse(argc, argv, &a.cli, extra_opt, &a, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\nusage: %s [--text STRING]\n%s", err, argv[0], lwapp_cli_usage());
         return 2;
     }
-    if ((ca = read_file(ca_file, &ca_len)) == NULL) {
-        fprintf(stderr, "cannot read %s\n", ca_file);
+    if ((ca = read_file(a.cli.ca_file, &ca_len)) == NULL) {
+        fprintf(stderr, "cannot read %s\n", a.cli.ca_file);
         return 2;
     }
     pthread_mutex_init(&a.mu, NULL);
@@ -262,12 +285,15 @@ int main(int argc, char **argv)
      * first runs (pthread_create orders the two); from then on only the
      * driver thread uses it. */
     tse_settings_default(&s);
-    s.server_host = host;
-    s.server_port = port;
-    s.sni = sni;
+    s.server_host = a.cli.server_host;
+    s.server_port = a.cli.server_port;
+    s.sni = a.cli.sni;
     s.ca = ca;
     s.ca_len = ca_len;
-    s.auto_reconnect = 0;
+    s.auto_reconnect = a.cli.reconnect;
+    if (a.cli.outq != 0) {
+        s.outq_size = a.cli.outq;
+    }
     memset(&cb, 0, sizeof(cb));
     cb.on_event = on_event;
     cb.on_packet = on_packet;
@@ -293,8 +319,11 @@ int main(int argc, char **argv)
         return 1;
     }
     tse_posix_driver_set_tick(a.drv, tick, &a);
-    printf("[main] connecting to %s port %u; lwIP %s (NO_SYS=0), netif MTU %u\n",
-           host, (unsigned)port, LWIP_VERSION_STRING, (unsigned)a.tn.netif.mtu);
+    fprintf(a.cli.json ? stderr : stdout,
+            "[main] connecting to %s port %u; lwIP %s (NO_SYS=0), netif MTU %u\n",
+            a.cli.server_host, (unsigned)a.cli.server_port, LWIP_VERSION_STRING,
+            (unsigned)a.tn.netif.mtu);
+    fflush(stdout);
     if (pthread_create(&a.driver, NULL, driver_main, &a) != 0) {
         fprintf(stderr, "pthread_create failed\n");
         return 1;
@@ -312,11 +341,49 @@ int main(int argc, char **argv)
     up = a.up;
     pthread_mutex_unlock(&a.mu);
 
-    if (up) {
-        result = udp_echo_app_run(text, 3, 2000) == 0 ? 0 : 1;
+    if (!up) {
+        printf(a.cli.json ? "{\"event\":\"error\",\"error\":\"the tunnel did not come up\"}\n"
+                          : "[main] the tunnel did not come up\n");
+    } else if (a.cli.spec.kind == LWAPP_NONE) {
+        result = udp_echo_app_run(a.text, 3, 2000) == 0 ? 0 : 1;
+        printf("[main] %s\n", result == 0 ? "echo received" : "FAILED");
+    } else if (tcpip_callback(app_start_cb, &a) != ERR_OK) {
+        printf("[main] tcpip_callback failed\n");
     } else {
-        printf("[main] the tunnel did not come up\n");
+        int done, aborted = 0;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)lwapp_cli_default_timeout(&a.cli);
+        pthread_mutex_lock(&a.mu);
+        for (;;) {
+            while (!a.app_done) {
+                if (pthread_cond_timedwait(&a.cv, &a.mu, &until) == ETIMEDOUT) {
+                    break;
+                }
+            }
+            done = a.app_done;
+            if (done || aborted) {
+                break;
+            }
+            /* overall timeout: stop it in its thread, wait a little more */
+            pthread_mutex_unlock(&a.mu);
+            fprintf(stderr, "[main] overall timeout\n");
+            (void)tcpip_callback(app_abort_cb, &a);
+            aborted = 1;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += 5;
+            pthread_mutex_lock(&a.mu);
+        }
+        pthread_mutex_unlock(&a.mu);
+        if (done) {
+            /* on_done happened-before (the mutex): the result is stable */
+            lwapp_format(&a.run, a.cli.json, line, sizeof(line));
+            printf("%s\n", line);
+            result = a.run.ok ? 0 : 1;
+        } else {
+            printf("[main] the application did not finish\n");
+        }
     }
+    fflush(stdout);
 
     pthread_mutex_lock(&a.mu);
     a.stop = 1;
@@ -325,6 +392,5 @@ int main(int argc, char **argv)
     pthread_join(a.driver, NULL);
     close(a.wake[0]);
     close(a.wake[1]);
-    printf("[main] %s\n", result == 0 ? "echo received" : "FAILED");
     return result;
 }
