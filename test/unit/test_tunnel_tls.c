@@ -282,6 +282,89 @@ TT_TEST(ip_literal_host_sends_no_sni)
     END();
 }
 
+TT_TEST(client_certificate_when_the_server_asks)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.cfg.client_ca_pem = p->ca_pem;
+    F.s.client_cert = (const uint8_t *)p->client_pem;
+    F.s.client_cert_len = test_pki_len(p->client_pem);
+    F.s.client_key = (const uint8_t *)p->client_key;
+    F.s.client_key_len = test_pki_len(p->client_key);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    if (!mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN)) mt_rec_dump(&F.rec);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+TT_TEST(no_client_certificate_when_the_server_requires_one)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.cfg.client_ca_pem = p->ca_pem;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP), 0);
+    /* the server gives up (an alert, or just closing: mbed TLS 2.28 closes
+     * without one); either is reported at once, not as the timeout */
+    {
+        int err = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error;
+        TT_ASSERT(err != TSE_ERR_TLS_TIMEOUT);
+        TT_ASSERT(err == TSE_ERR_TRANSPORT_CLOSED || (err <= -400 && err > -500));
+        TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->at, T0);
+    }
+    END();
+}
+
+TT_TEST(bad_client_key_is_a_config_error)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    F.s.client_cert = (const uint8_t *)p->client_pem;
+    F.s.client_cert_len = test_pki_len(p->client_pem);
+    F.s.client_key = (const uint8_t *)p->server_key; /* not the cert's key */
+    F.s.client_key_len = test_pki_len(p->server_key);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_ERR_TLS_CONFIG);
+    END();
+}
+
+/* Trust is decided on every connection: a server that changes to an
+ * untrusted certificate between connections is refused on the next one. */
+TT_TEST(certificate_checked_again_on_reconnect)
+{
+    const test_pki *p = test_pki_get();
+    mt_fix_setup(&F);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    mem_tscf_cfg(F.peer)->cert_pem = p->untrusted_ca_server_pem;
+    mem_tscf_cfg(F.peer)->key_pem = p->untrusted_ca_server_key;
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 2, 200000));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 1)->error, TSE_ERR_TLS_CERT_UNTRUSTED);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP), 1);
+    END();
+}
+
+TT_TEST(pin_checked_again_on_reconnect)
+{
+    const test_pki *p = test_pki_get();
+    uint8_t pin[32];
+    memcpy(pin, p->server_spki_sha256, 32);
+    mt_fix_setup(&F);
+    F.s.pin_sha256 = pin;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    /* same name, same CA, another key */
+    mem_tscf_cfg(F.peer)->cert_pem = p->server2_pem;
+    mem_tscf_cfg(F.peer)->key_pem = p->server2_key;
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 2, 200000));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 1)->error, TSE_ERR_TLS_PIN);
+    mt_advance(&F.d, 600000);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    END();
+}
+
 int main(void)
 {
     TT_RUN(untrusted_ca);
@@ -299,6 +382,13 @@ int main(void)
     TT_RUN(tls_garbage_from_server);
     TT_RUN(connect_refused_and_timeout);
     TT_RUN(sni_is_sent_for_a_name);
+    TT_RUN(client_certificate_when_the_server_asks);
+    TT_RUN(no_client_certificate_when_the_server_requires_one);
+    TT_RUN_KNOWN_BUG(bad_client_key_is_a_config_error,
+                     "tse_tunnel_new() accepts a client key that does not match the "
+                     "client certificate (no mbedtls_pk_check_pair)");
+    TT_RUN(certificate_checked_again_on_reconnect);
+    TT_RUN(pin_checked_again_on_reconnect);
     TT_RUN(ip_literal_host_and_ip_san);
     TT_RUN_KNOWN_BUG(ip_literal_host_sends_no_sni,
                      "with verification on, an IP-literal server_host is passed to "

@@ -88,9 +88,11 @@ struct mem_tscf {
     mbedtls_hmac_drbg_context drbg;
     mbedtls_ssl_config conf;
     mbedtls_x509_crt crt;
+    mbedtls_x509_crt client_ca;
     mbedtls_pk_context key;
     mbedtls_ssl_context ssl;
     const char *loaded_cert;      /* cfg.cert_pem the config was built for */
+    const char *loaded_ca;        /* cfg.client_ca_pem, idem */
     int conf_ready, ssl_ready;
 
     /* current connection */
@@ -179,11 +181,13 @@ static int p_build_conf(mem_tscf *p)
         mbedtls_ssl_free(&p->ssl);
         mbedtls_ssl_config_free(&p->conf);
         mbedtls_x509_crt_free(&p->crt);
+        mbedtls_x509_crt_free(&p->client_ca);
         mbedtls_pk_free(&p->key);
         p->conf_ready = p->ssl_ready = 0;
     }
     mbedtls_ssl_config_init(&p->conf);
     mbedtls_x509_crt_init(&p->crt);
+    mbedtls_x509_crt_init(&p->client_ca);
     mbedtls_pk_init(&p->key);
     mbedtls_ssl_init(&p->ssl);
     p->conf_ready = 1;
@@ -203,7 +207,15 @@ static int p_build_conf(mem_tscf *p)
                                       MBEDTLS_SSL_PRESET_DEFAULT);
     if (ret != 0) return ret;
     mbedtls_ssl_conf_rng(&p->conf, p_rng, &p->drbg);
-    mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_NONE);
+    if (p->cfg.client_ca_pem != NULL) {
+        ret = mbedtls_x509_crt_parse(&p->client_ca, (const unsigned char *)p->cfg.client_ca_pem,
+                                     strlen(p->cfg.client_ca_pem) + 1);
+        if (ret != 0) return ret;
+        mbedtls_ssl_conf_ca_chain(&p->conf, &p->client_ca, NULL);
+        mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    } else {
+        mbedtls_ssl_conf_authmode(&p->conf, MBEDTLS_SSL_VERIFY_NONE);
+    }
     ret = mbedtls_ssl_conf_own_cert(&p->conf, &p->crt, &p->key);
     if (ret != 0) return ret;
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
@@ -214,6 +226,7 @@ static int p_build_conf(mem_tscf *p)
     mbedtls_ssl_set_bio(&p->ssl, p, bio_send, bio_recv, NULL);
     p->ssl_ready = 1;
     p->loaded_cert = p->cfg.cert_pem;
+    p->loaded_ca = p->cfg.client_ca_pem;
     return 0;
 }
 
@@ -245,6 +258,7 @@ void mem_tscf_free(mem_tscf *p)
         mbedtls_ssl_free(&p->ssl);
         mbedtls_ssl_config_free(&p->conf);
         mbedtls_x509_crt_free(&p->crt);
+        mbedtls_x509_crt_free(&p->client_ca);
         mbedtls_pk_free(&p->key);
     }
     mbedtls_hmac_drbg_free(&p->drbg);
@@ -280,7 +294,7 @@ const mt_cm_rec *mem_tscf_cm(const mem_tscf *p, int type, size_t nth)
 /* A new TCP connection arrives. */
 static void p_conn_open(mem_tscf *p)
 {
-    if (p->cfg.cert_pem != p->loaded_cert) {
+    if (p->cfg.cert_pem != p->loaded_cert || p->cfg.client_ca_pem != p->loaded_ca) {
         if (p_build_conf(p) != 0) {
             fprintf(stderr, "mem_tscf: cannot load the server certificate\n");
             abort();
@@ -574,8 +588,10 @@ static void p_tls_run(mem_tscf *p)
             p->seen.handshakes++;
         } else {
             if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
+                /* like a real server: (alert already written) then close */
                 p->seen.tls_error = r;
                 p->dead = 1;
+                p->want_close = 1;
             }
             return;
         }
@@ -601,6 +617,7 @@ static void p_tls_run(mem_tscf *p)
         if (r == 0) return;
         p->seen.tls_error = r;
         p->dead = 1;
+        p->want_close = 1;
         return;
     }
 }

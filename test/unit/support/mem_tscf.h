@@ -76,6 +76,8 @@ typedef struct mt_cfg {
     /* TLS server */
     const char *cert_pem;           /* default: test_pki server ("tscf.test") */
     const char *key_pem;
+    const char *client_ca_pem;      /* require a client certificate from
+                                       this CA (read when the cert changes) */
     int tls_silent;                 /* swallow the client's TLS bytes, never answer */
 
     /* TSCF */

@@ -328,6 +328,8 @@ const test_pki *test_pki_get(void)
             ca, TP_CA_NAME, g_pki.client_pem, g_pki.client_key, NULL);
 
     tp_leaf_ip(r, ca, TP_CA_NAME, g_pki.server_ip_pem, g_pki.server_ip_key);
+    tp_leaf(r, "CN=tscf.test,O=libtse test 2", "tscf.test", 0, TP_NB, TP_NA, 7,
+            ca, TP_CA_NAME, g_pki.server2_pem, g_pki.server2_key, NULL);
 
     tp_ca(r, TP_UNTRUSTED_CA_NAME, 100, &uca, g_pki.untrusted_ca_pem);
     tp_leaf(r, "CN=tscf.test,O=libtse test untrusted", "tscf.test", 0, TP_NB, TP_NA, 101,

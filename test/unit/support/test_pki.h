@@ -75,6 +75,9 @@ typedef struct test_pki {
     char untrusted_ca_pem[TP_PEM_MAX];       /* a second CA nobody trusts */
     char untrusted_ca_server_pem[TP_PEM_MAX];/* "tscf.test" by that CA */
     char untrusted_ca_server_key[TP_PEM_MAX];
+    char server2_pem[TP_PEM_MAX];            /* "tscf.test", valid, by CA,
+                                                another key (pin tests) */
+    char server2_key[TP_PEM_MAX];
     char server_ip_pem[TP_PEM_MAX];          /* CN=127.0.0.1, SAN iPAddress
                                                 127.0.0.1 only, by CA */
     char server_ip_key[TP_PEM_MAX];
