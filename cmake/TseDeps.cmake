@@ -27,6 +27,9 @@
 # compile their .c files into one's own build, which is what happens here.
 # Their sources are compiled without the project's warning flags.
 
+option(TSE_OPTIMIZE_DEPS
+  "Compile mbed TLS and lwIP from source with -O2 even in unoptimized (no build type, Debug) builds: handshakes at -O0 with sanitizers are too slow for the many-tunnel tests"
+  ON)
 option(TSE_MBEDTLS_CLIENT_ONLY
   "Compile mbed TLS from source with only what the library needs (no TLS server, no certificate writing, no file I/O); the tests and examples need the full set"
   OFF)
@@ -51,6 +54,15 @@ get_filename_component(_tse_port_dir ${_tse_port_dir} ABSOLUTE)
 add_library(tse_dep_mbedtls INTERFACE)
 set(TSE_MBEDTLS_FROM_SOURCE OFF)
 set(TSE_LWIP_FROM_SOURCE OFF)
+
+# Flags for third-party code compiled here: no project warnings, and -O2
+# unless the build type already optimizes.
+function(tse_third_party target)
+  set_target_properties(${target} PROPERTIES C_EXTENSIONS ON)
+  if(TSE_OPTIMIZE_DEPS AND (NOT CMAKE_BUILD_TYPE OR CMAKE_BUILD_TYPE STREQUAL "Debug"))
+    target_compile_options(${target} PRIVATE -O2)
+  endif()
+endfunction()
 
 # ---------------------------------------------------------------------------
 # mbed TLS from a source tree, with port/mbedtls/tse_mbedtls_config.h
@@ -86,7 +98,7 @@ function(tse_mbedtls_from_source dir)
     endif()
   endforeach()
   add_library(tse_ext_mbedtls STATIC ${_srcs})
-  set_target_properties(tse_ext_mbedtls PROPERTIES C_EXTENSIONS ON)
+  tse_third_party(tse_ext_mbedtls)
   target_include_directories(tse_ext_mbedtls PRIVATE ${dir}/library)
   target_include_directories(tse_ext_mbedtls SYSTEM PUBLIC ${dir}/include)
   target_include_directories(tse_ext_mbedtls PUBLIC ${_tse_port_dir}/mbedtls)
@@ -115,7 +127,7 @@ function(tse_lwip_from_source dir)
   target_compile_definitions(tse_lwip_nosys PUBLIC NO_SYS=1)
   target_include_directories(tse_lwip_nosys PUBLIC ${_tse_port_dir}/lwip)
   target_include_directories(tse_lwip_nosys SYSTEM PUBLIC ${dir}/src/include)
-  set_target_properties(tse_lwip_nosys PROPERTIES C_EXTENSIONS ON)
+  tse_third_party(tse_lwip_nosys)
   add_library(tse_dep_lwip_nosys INTERFACE)
   target_link_libraries(tse_dep_lwip_nosys INTERFACE tse_lwip_nosys)
 
@@ -129,7 +141,7 @@ function(tse_lwip_from_source dir)
     target_include_directories(tse_lwip_sys PUBLIC ${_tse_port_dir}/lwip)
     target_include_directories(tse_lwip_sys SYSTEM PUBLIC
       ${dir}/src/include ${dir}/contrib/ports/unix/port/include)
-    set_target_properties(tse_lwip_sys PROPERTIES C_EXTENSIONS ON)
+    tse_third_party(tse_lwip_sys)
     target_link_libraries(tse_lwip_sys PUBLIC Threads::Threads)
     add_library(tse_dep_lwip_sys INTERFACE)
     target_link_libraries(tse_dep_lwip_sys INTERFACE tse_lwip_sys)

@@ -27,7 +27,8 @@
  *                                               towards the tunnel
  *   pbuf pool PBUF_POOL_SIZE x ~1.5 KiB  24 KiB  received inner packets
  *   pcbs, segments, timeouts, netconns  ~10 KiB
- * i.e. about 66 KiB of static RAM for the whole inner stack.
+ * i.e. about 66 KiB of static RAM for the whole inner stack (measured with
+ * nm on x86-64, lwIP 2.2.1, NO_SYS=1: 66,586 bytes of .data/.bss).
  */
 #ifndef TSE_LWIPOPTS_H
 #define TSE_LWIPOPTS_H
