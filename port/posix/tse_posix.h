@@ -164,7 +164,9 @@ int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
 /**
  * @brief Stop running @p t: its outer connection, if any, is closed
  *        WITHOUT telling the engine (call this just before
- *        tse_tunnel_del(), or after the tunnel reached CLOSED).
+ *        tse_tunnel_del(), or after the tunnel reached CLOSED).  Not from
+ *        an engine callback (on_event / on_packet) of a tunnel this driver
+ *        runs; from the tick or a watched-fd callback it is fine.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
 int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
