@@ -1,0 +1,595 @@
+/*
+ * detect_posix.c: the POSIX runner of the detector (see tse_detect_posix.h).
+ *
+ * One poll(2) loop: the driver's tunnel sockets (tse_posix_driver_prepare /
+ * _process) plus the runner's own UDP and TCP probe sockets.  Tunnel
+ * callbacks only record what happened; the loop reports it to the detector
+ * and carries out the detector's orders outside every callback, so no
+ * tunnel is deleted from inside its own callback.
+ */
+#include "posix_feature.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "tse_detect_posix.h"
+
+#define OWN_FDS_MAX (2 + TSE_POSIX_MAX_ATTEMPTS) /* UDP x2, TCP attempts */
+#define UDP_READS_PER_ROUND 8
+#define POLL_MAX_MS 1000
+
+enum io_kind { IO_NONE = 0, IO_UDP, IO_TCP, IO_TUN };
+
+struct tun_ctx {
+    tse_posix_detect *pd;
+    int probe;
+    tse_tunnel *t;
+    int up, down, reported, winner;
+    int err, status;
+};
+
+struct probe_io {
+    enum io_kind kind;
+    int fd;                    /* UDP */
+    tse_detect_addr local;     /* UDP: the connected socket's own address */
+    tse_port_conn *conn;       /* TCP */
+    int connected;
+    uint8_t out[TSE_DETECT_REQ_MAX];
+    size_t out_len, out_off;
+};
+
+struct tse_posix_detect {
+    tse_detect det;
+    tse_detect_settings ds;
+    tse_settings ts;
+    int has_ts;
+    tse_posix_detect_config cfg;
+    tse_callbacks app_cb;
+    int has_app_cb;
+    tse_posix_driver *drv;
+    struct probe_io io[TSE_PROBE_COUNT];
+    struct tun_ctx tc[TSE_PROBE_COUNT];
+    int started;
+    tse_tunnel *winner;
+    struct pollfd *fds;
+    size_t fdcap;
+};
+
+/* ---- callbacks ---------------------------------------------------------- */
+
+static void det_event(void *user, const tse_detect_event *ev)
+{
+    tse_posix_detect *pd = user;
+    pd->cfg.on_event(pd->cfg.user, ev);
+}
+
+static int det_entropy(void *user, uint8_t *buf, size_t len)
+{
+    (void)user;
+    return tse_posix_entropy(NULL, buf, len);
+}
+
+static void tun_event(void *user, const tse_event *ev)
+{
+    struct tun_ctx *tc = user;
+    if (tc->winner) {
+        if (tc->pd->has_app_cb && tc->pd->app_cb.on_event)
+            tc->pd->app_cb.on_event(tc->pd->cfg.tunnel_user, ev);
+        return;
+    }
+    if (ev->type == TSE_EV_TUNNEL_UP) {
+        tc->up = 1;
+    } else if (ev->type == TSE_EV_TUNNEL_DOWN ||
+               (ev->type == TSE_EV_STATE && ev->state == TSE_STATE_CLOSED)) {
+        if (!tc->down) {
+            tc->down = 1;
+            tc->err = ev->error < 0 ? ev->error : tse_tunnel_last_error(tc->t);
+            if (tc->err >= 0)
+                tc->err = TSE_ERR_CLOSED;
+            tc->status = ev->proxy_status;
+        }
+    }
+}
+
+static void tun_packet(void *user, const uint8_t *pkt, size_t len)
+{
+    struct tun_ctx *tc = user;
+    if (tc->winner && tc->pd->has_app_cb && tc->pd->app_cb.on_packet)
+        tc->pd->app_cb.on_packet(tc->pd->cfg.tunnel_user, pkt, len);
+}
+
+/* ---- probe I/O ------------------------------------------------------------ */
+
+static void io_close(tse_posix_detect *pd, int i)
+{
+    struct probe_io *io = &pd->io[i];
+    struct tun_ctx *tc = &pd->tc[i];
+    if (io->kind == IO_UDP && io->fd >= 0)
+        close(io->fd);
+    if (io->kind == IO_TCP && io->conn)
+        tse_posix_port()->close(tse_posix_port()->user, io->conn);
+    if (io->kind == IO_TUN && tc->t) {
+        (void)tse_posix_driver_remove(pd->drv, tc->t);
+        tse_tunnel_del(tc->t);
+        if (pd->winner == tc->t)
+            pd->winner = NULL;
+    }
+    memset(io, 0, sizeof *io);
+    io->fd = -1;
+    memset(tc, 0, sizeof *tc);
+    tc->pd = pd;
+    tc->probe = i;
+}
+
+static void fail(tse_posix_detect *pd, int i, int err, tse_time_ms now)
+{
+    io_close(pd, i);
+    (void)tse_detect_probe_failed(&pd->det, (tse_probe_id)i, err, 0, now);
+}
+
+static void addr_from_sockaddr(const struct sockaddr_storage *ss, tse_detect_addr *a)
+{
+    memset(a, 0, sizeof *a);
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+        a->family = 4;
+        a->port = ntohs(s4->sin_port);
+        memcpy(a->addr, &s4->sin_addr, 4);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+        a->family = 6;
+        a->port = ntohs(s6->sin6_port);
+        memcpy(a->addr, &s6->sin6_addr, 16);
+    }
+}
+
+/* Open and connect() the probe's UDP socket: the first address that takes. */
+static int udp_open(struct probe_io *io, const char *host, uint16_t port)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char svc[8];
+    int rc, err = TSE_ERR_TRANSPORT_RESOLVE;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(svc, sizeof svc, "%u", (unsigned)port);
+    rc = getaddrinfo(host, svc, &hints, &res);
+    if (rc != 0 || !res)
+        return TSE_ERR_TRANSPORT_RESOLVE;
+    for (ai = res; ai; ai = ai->ai_next) {
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        if (fd < 0) {
+            err = tse_posix_err_from_errno(errno);
+            continue;
+        }
+        if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
+            fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+            connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
+            err = tse_posix_err_from_errno(errno);
+            close(fd);
+            continue;
+        }
+        io->fd = fd;
+        io->kind = IO_UDP;
+        addr_from_sockaddr(&ss, &io->local);
+        freeaddrinfo(res);
+        return TSE_OK;
+    }
+    freeaddrinfo(res);
+    return err;
+}
+
+static void tcp_flush(tse_posix_detect *pd, int i, tse_time_ms now)
+{
+    struct probe_io *io = &pd->io[i];
+    const tse_port *p = tse_posix_port();
+    while (io->connected && io->out_off < io->out_len) {
+        int32_t n = p->send(p->user, io->conn, io->out + io->out_off,
+                            io->out_len - io->out_off);
+        if (n == 0)
+            return;
+        if (n < 0) {
+            fail(pd, i, n, now);
+            return;
+        }
+        io->out_off += (size_t)n;
+    }
+}
+
+static void tunnel_start(tse_posix_detect *pd, int i, const tse_detect_action *a,
+                         tse_time_ms now)
+{
+    struct tun_ctx *tc = &pd->tc[i];
+    tse_settings s;
+    tse_callbacks cb;
+    int rc;
+    if (!pd->has_ts) {
+        fail(pd, i, TSE_ERR_INVALID_ARG, now);
+        return;
+    }
+    s = pd->ts;
+    s.server_host = a->host;
+    s.server_port = a->port;
+    s.proxy_host = a->proxy_host;
+    if (a->proxy_host)
+        s.proxy_port = a->proxy_port;
+    s.auto_reconnect = 0;
+    memset(&cb, 0, sizeof cb);
+    cb.on_event = tun_event;
+    cb.on_packet = tun_packet;
+    cb.entropy = det_entropy;
+    memset(tc, 0, sizeof *tc);
+    tc->pd = pd;
+    tc->probe = i;
+    rc = tse_tunnel_new(&tc->t, &s, &cb, tse_posix_mem(), tc);
+    if (rc != TSE_OK) {
+        tc->t = NULL;
+        fail(pd, i, rc, now);
+        return;
+    }
+    pd->io[i].kind = IO_TUN;
+    rc = tse_posix_driver_add(pd->drv, tc->t);
+    if (rc == TSE_OK)
+        rc = tse_tunnel_start(tc->t, now);
+    if (rc != TSE_OK)
+        fail(pd, i, rc, now);
+}
+
+/* Carry out every order the detector has. */
+static void do_actions(tse_posix_detect *pd)
+{
+    tse_detect_action a;
+    unsigned guard = 0;
+    const tse_port *p = tse_posix_port();
+    while (guard++ < 64 && tse_detect_next_action(&pd->det, &a)) {
+        int i = (int)a.probe;
+        struct probe_io *io = &pd->io[i];
+        tse_time_ms now = tse_posix_now_ms();
+        int rc;
+        switch (a.type) {
+        case TSE_DETECT_ACT_UDP_SEND:
+            if (io->kind != IO_UDP) {
+                rc = a.host ? udp_open(io, a.host, a.port) : TSE_ERR_INVALID_ARG;
+                if (rc != TSE_OK) {
+                    fail(pd, i, rc, now);
+                    break;
+                }
+            }
+            if (send(io->fd, a.data, a.len, 0) < 0 && errno != EAGAIN &&
+                errno != EWOULDBLOCK && errno != ENOBUFS)
+                fail(pd, i, tse_posix_err_from_errno(errno), now);
+            break;
+        case TSE_DETECT_ACT_TCP_CONNECT:
+            io_close(pd, i);
+            rc = a.host ? p->connect_start(p->user, a.host, a.port, &io->conn)
+                        : TSE_ERR_INVALID_ARG;
+            if (rc != TSE_OK) {
+                io->conn = NULL;
+                fail(pd, i, rc, now);
+                break;
+            }
+            io->kind = IO_TCP;
+            break;
+        case TSE_DETECT_ACT_TCP_SEND:
+            if (io->kind != IO_TCP || a.len > sizeof io->out) {
+                fail(pd, i, io->kind != IO_TCP ? TSE_ERR_STATE : TSE_ERR_BUFFER_TOO_SMALL, now);
+                break;
+            }
+            memcpy(io->out, a.data, a.len);
+            io->out_len = a.len;
+            io->out_off = 0;
+            tcp_flush(pd, i, now);
+            break;
+        case TSE_DETECT_ACT_TUNNEL_START:
+            io_close(pd, i);
+            tunnel_start(pd, i, &a, now);
+            break;
+        case TSE_DETECT_ACT_CLOSE:
+            io_close(pd, i);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Report what the tunnel callbacks recorded. */
+static void tunnel_reports(tse_posix_detect *pd)
+{
+    int i;
+    for (i = TSE_PROBE_TUNNEL_1; i <= TSE_PROBE_TUNNEL_2; i++) {
+        struct tun_ctx *tc = &pd->tc[i];
+        tse_time_ms now = tse_posix_now_ms();
+        if (!tc->t || tc->reported || tc->winner)
+            continue;
+        if (tc->down) {
+            int err = tc->err, status = tc->status;
+            tc->reported = 1;
+            io_close(pd, i);
+            (void)tse_detect_probe_failed(&pd->det, (tse_probe_id)i, err, status, now);
+        } else if (tc->up) {
+            tc->reported = 1;
+            (void)tse_detect_tunnel_up(&pd->det, (tse_probe_id)i, now);
+        }
+    }
+}
+
+/* ---- API -------------------------------------------------------------------- */
+
+int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_config *cfg)
+{
+    tse_posix_detect *pd;
+    tse_detect_callbacks dcb;
+    int rc, i;
+    if (!out || !cfg || !cfg->detect || !cfg->on_event)
+        return TSE_ERR_INVALID_ARG;
+    *out = NULL;
+    pd = calloc(1, sizeof *pd);
+    if (!pd)
+        return TSE_ERR_NO_MEMORY;
+    pd->cfg = *cfg;
+    pd->ds = *cfg->detect;
+    if (cfg->tunnel) {
+        pd->ts = *cfg->tunnel;
+        pd->has_ts = 1;
+    }
+    if (cfg->tunnel_cb) {
+        pd->app_cb = *cfg->tunnel_cb;
+        pd->has_app_cb = 1;
+    }
+    for (i = 0; i < TSE_PROBE_COUNT; i++) {
+        pd->io[i].fd = -1;
+        pd->tc[i].pd = pd;
+        pd->tc[i].probe = i;
+    }
+    memset(&dcb, 0, sizeof dcb);
+    dcb.on_event = det_event;
+    dcb.entropy = det_entropy;
+    dcb.user = pd;
+    rc = tse_detect_init(&pd->det, &pd->ds, &dcb);
+    if (rc == TSE_OK)
+        rc = tse_posix_driver_new(&pd->drv);
+    if (rc != TSE_OK) {
+        free(pd);
+        return rc;
+    }
+    *out = pd;
+    return TSE_OK;
+}
+
+static int grow_fds(tse_posix_detect *pd, size_t need)
+{
+    struct pollfd *n;
+    if (need <= pd->fdcap)
+        return 0;
+    n = realloc(pd->fds, need * sizeof *n);
+    if (!n)
+        return -1;
+    pd->fds = n;
+    pd->fdcap = need;
+    return 0;
+}
+
+/* After the decision: hand the winner over, close the rest. */
+static void finish_run(tse_posix_detect *pd)
+{
+    const tse_detect_result *r = tse_detect_get_result(&pd->det);
+    do_actions(pd);
+    if (r && r->tunnel_probe >= 0 && r->tunnel_probe < TSE_PROBE_COUNT &&
+        pd->tc[r->tunnel_probe].t && !pd->winner) {
+        pd->tc[r->tunnel_probe].winner = 1;
+        pd->winner = pd->tc[r->tunnel_probe].t;
+    }
+}
+
+int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
+{
+    const tse_port *p = tse_posix_port();
+    tse_time_ms end;
+    int rc;
+    if (!pd)
+        return TSE_ERR_INVALID_ARG;
+    if (!pd->started) {
+        rc = tse_detect_start(&pd->det, tse_posix_now_ms());
+        if (rc != TSE_OK)
+            return rc;
+        pd->started = 1;
+    }
+    end = tse_posix_now_ms() + max_ms;
+    for (;;) {
+        size_t ntun = 0, nfd, k;
+        int owner[OWN_FDS_MAX];
+        int drv_to, to, i, prc;
+        tse_time_ms now, dl;
+
+        do_actions(pd);
+        tunnel_reports(pd);
+        do_actions(pd);
+        if (tse_detect_done(&pd->det)) {
+            finish_run(pd);
+            return TSE_OK;
+        }
+        if (pd->cfg.stop && *pd->cfg.stop)
+            return TSE_ERR_DETECT_CANCELLED;
+        now = tse_posix_now_ms();
+        if (now >= end)
+            return TSE_ERR_DETECT_TIMEOUT;
+
+        if (grow_fds(pd, tse_posix_driver_pollfd_max(pd->drv) + OWN_FDS_MAX) < 0)
+            return TSE_ERR_NO_MEMORY;
+        rc = tse_posix_driver_prepare(pd->drv, pd->fds, pd->fdcap, &ntun, &drv_to);
+        if (rc != TSE_OK)
+            return rc;
+        /* prepare() serviced the tunnels: a failure may be recorded */
+        tunnel_reports(pd);
+        nfd = ntun;
+        dl = tse_detect_expiry(&pd->det);
+        if (end < dl)
+            dl = end;
+        for (i = 0; i < TSE_PROBE_COUNT; i++) {
+            struct probe_io *io = &pd->io[i];
+            if (io->kind == IO_UDP) {
+                pd->fds[nfd].fd = io->fd;
+                pd->fds[nfd].events = POLLIN;
+                pd->fds[nfd].revents = 0;
+                owner[nfd - ntun] = i;
+                nfd++;
+            } else if (io->kind == IO_TCP) {
+                size_t m = tse_posix_conn_pollfds(io->conn, pd->fds + nfd,
+                                                  pd->fdcap - nfd);
+                for (k = 0; k < m; k++) {
+                    if (io->connected)
+                        pd->fds[nfd + k].events = (short)(POLLIN |
+                            (io->out_off < io->out_len ? POLLOUT : 0));
+                    pd->fds[nfd + k].revents = 0;
+                    owner[nfd - ntun + k] = i;
+                }
+                nfd += m;
+                if (!io->connected && tse_posix_conn_deadline(io->conn) < dl)
+                    dl = tse_posix_conn_deadline(io->conn);
+            }
+        }
+        now = tse_posix_now_ms();
+        to = dl == TSE_TIME_NEVER ? POLL_MAX_MS
+             : dl <= now ? 0
+             : (dl - now > POLL_MAX_MS ? POLL_MAX_MS : (int)(dl - now));
+        if (drv_to >= 0 && drv_to < to)
+            to = drv_to;
+        if (tse_detect_want(&pd->det) || tse_detect_done(&pd->det))
+            to = 0;
+
+        prc = poll(pd->fds, (nfds_t)nfd, to);
+        if (prc < 0 && errno != EINTR)
+            return TSE_ERR_TRANSPORT_IO;
+        if (prc < 0) {
+            for (k = 0; k < nfd; k++)
+                pd->fds[k].revents = 0;
+        }
+        rc = tse_posix_driver_process(pd->drv, pd->fds, ntun);
+        if (rc != TSE_OK)
+            return rc;
+
+        /* own sockets */
+        for (k = ntun; k < nfd; k++) {
+            short re = pd->fds[k].revents;
+            int pi = owner[k - ntun];
+            struct probe_io *io = &pd->io[pi];
+            now = tse_posix_now_ms();
+            if (!re)
+                continue;
+            if (io->kind == IO_UDP && pd->fds[k].fd == io->fd) {
+                int n;
+                for (n = 0; n < UDP_READS_PER_ROUND && io->kind == IO_UDP; n++) {
+                    uint8_t buf[2048];
+                    ssize_t got = recv(io->fd, buf, sizeof buf, 0);
+                    if (got < 0) {
+                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                            break;
+                        fail(pd, pi, tse_posix_err_from_errno(errno), now);
+                        break;
+                    }
+                    (void)tse_detect_udp_recv(&pd->det, (tse_probe_id)pi, buf, (size_t)got,
+                                              &io->local, now);
+                    if (tse_detect_done(&pd->det) || tse_detect_want(&pd->det))
+                        break; /* the socket may be closed by the next order */
+                }
+            } else if (io->kind == IO_TCP && io->conn) {
+                if (!io->connected) {
+                    rc = p->connect_poll(p->user, io->conn);
+                    if (rc == TSE_OK) {
+                        io->connected = 1;
+                        (void)tse_detect_tcp_connected(&pd->det, (tse_probe_id)pi, now);
+                    } else if (rc != TSE_ERR_WOULD_BLOCK) {
+                        fail(pd, pi, rc, now);
+                    }
+                    /* other entries of this connection are stale now */
+                    while (k + 1 < nfd && owner[k + 1 - ntun] == pi)
+                        k++;
+                    continue;
+                }
+                if (re & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
+                    uint8_t buf[2048];
+                    int32_t got = p->recv(p->user, io->conn, buf, sizeof buf);
+                    if (got > 0)
+                        (void)tse_detect_tcp_recv(&pd->det, (tse_probe_id)pi, buf,
+                                                  (size_t)got, now);
+                    else if (got < 0)
+                        fail(pd, pi, got, now);
+                }
+                if (io->kind == IO_TCP && (re & POLLOUT))
+                    tcp_flush(pd, pi, now);
+            }
+        }
+        /* happy-eyeballs: next TCP attempt due without socket activity */
+        for (i = 0; i < TSE_PROBE_COUNT; i++) {
+            struct probe_io *io = &pd->io[i];
+            now = tse_posix_now_ms();
+            if (io->kind == IO_TCP && !io->connected &&
+                tse_posix_conn_deadline(io->conn) <= now) {
+                rc = p->connect_poll(p->user, io->conn);
+                if (rc == TSE_OK) {
+                    io->connected = 1;
+                    (void)tse_detect_tcp_connected(&pd->det, (tse_probe_id)i, now);
+                } else if (rc != TSE_ERR_WOULD_BLOCK) {
+                    fail(pd, i, rc, now);
+                }
+            }
+        }
+        now = tse_posix_now_ms();
+        if (!tse_detect_done(&pd->det) && tse_detect_expiry(&pd->det) <= now)
+            (void)tse_detect_handle_expiry(&pd->det, now);
+    }
+}
+
+const tse_detect_result *tse_posix_detect_result(const tse_posix_detect *pd)
+{
+    return pd ? tse_detect_get_result(&pd->det) : NULL;
+}
+
+tse_tunnel *tse_posix_detect_tunnel(tse_posix_detect *pd)
+{
+    return pd ? pd->winner : NULL;
+}
+
+tse_posix_driver *tse_posix_detect_driver(tse_posix_detect *pd)
+{
+    return pd ? pd->drv : NULL;
+}
+
+unsigned tse_posix_detect_open_count(const tse_posix_detect *pd)
+{
+    unsigned n = 0;
+    int i;
+    if (!pd)
+        return 0;
+    for (i = 0; i < TSE_PROBE_COUNT; i++)
+        if (pd->io[i].kind != IO_NONE)
+            n++;
+    return n;
+}
+
+void tse_posix_detect_del(tse_posix_detect *pd)
+{
+    int i;
+    if (!pd)
+        return;
+    for (i = 0; i < TSE_PROBE_COUNT; i++)
+        io_close(pd, i);
+    tse_posix_driver_del(pd->drv);
+    free(pd->fds);
+    free(pd);
+}
