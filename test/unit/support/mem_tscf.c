@@ -1125,6 +1125,18 @@ static void drv_drop_conn(mt_drv *d)
     if (d->peer) p_conn_close(d->peer);
 }
 
+static size_t drv_chunk(mt_drv *d, size_t limit, size_t avail)
+{
+    size_t k = (limit && limit < avail) ? limit : avail;
+    if (d->chunk_rand != 0 && k > 1) {
+        d->chunk_rand ^= d->chunk_rand << 13;
+        d->chunk_rand ^= d->chunk_rand >> 7;
+        d->chunk_rand ^= d->chunk_rand << 17;
+        k = 1 + (size_t)(d->chunk_rand % k);
+    }
+    return k;
+}
+
 /* One round; returns 1 if anything happened. */
 static int drv_step(mt_drv *d)
 {
@@ -1171,7 +1183,7 @@ static int drv_step(mt_drv *d)
         if (n > 0) {
             if (d->last_dir != 1) d->flights++;
             d->last_dir = 1;
-            size_t k = (d->chunk_to_peer && d->chunk_to_peer < n) ? d->chunk_to_peer : n;
+            size_t k = drv_chunk(d, d->chunk_to_peer, n);
             if (d->peer) p_input(d->peer, data, k);
             tse_tunnel_outer_consume(d->t, k);
             d->bytes_to_peer += k;
@@ -1179,7 +1191,7 @@ static int drv_step(mt_drv *d)
         }
         if (d->connected && d->peer && q_avail(&d->peer->out) > 0) {
             size_t a = q_avail(&d->peer->out);
-            size_t k = (d->chunk_to_engine && d->chunk_to_engine < a) ? d->chunk_to_engine : a;
+            size_t k = drv_chunk(d, d->chunk_to_engine, a);
             uint8_t *copy = malloc(k);
             if (copy == NULL) abort();
             memcpy(copy, q_data(&d->peer->out), k);

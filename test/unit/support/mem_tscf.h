@@ -183,7 +183,7 @@ uint64_t mem_tscf_tsid(const mem_tscf *p);
 
 /* ---- the engine side: recorder ----------------------------------------- */
 
-#define MT_MAX_EVS 256
+#define MT_MAX_EVS 1024
 #define MT_MAX_INPKTS 64
 
 typedef struct mt_ev {
@@ -261,6 +261,8 @@ typedef struct mt_drv {
     int last_rc;                /* last negative return of an engine call */
     int stuck;                  /* a loop bound was hit */
     int hold_to_peer;           /* do not move engine -> peer bytes */
+    uint64_t chunk_rand;        /* non-zero: each move takes 1..chunk_*
+                                   bytes chosen by this PRNG state */
     unsigned flights;           /* engine -> peer flights: moves that
                                    follow a peer -> engine move (or the
                                    first), i.e. round trips the engine
