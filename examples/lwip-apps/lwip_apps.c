@@ -12,7 +12,6 @@
 #include "lwip/pbuf.h"
 #include "lwip/prot/icmp.h"
 #include "lwip/sys.h"
-#include "lwip/timeouts.h"
 
 #include "mbedtls/version.h"
 
@@ -27,16 +26,11 @@
 
 /* ---- small helpers ------------------------------------------------------- */
 
-static void tick(void *arg);
-static void tcp_pump_timer(void *arg);
-
 static void finish(lwapp *a, int ok, const char *err)
 {
     if (a->done) {
         return;
     }
-    sys_untimeout(tick, a);
-    sys_untimeout(tcp_pump_timer, a);
     a->ok = ok;
     if (!ok && err != NULL && a->error[0] == 0) {
         snprintf(a->error, sizeof(a->error), "%s", err);
@@ -642,20 +636,12 @@ static void sip_tick(lwapp *a)
 
 static void tcp_pump(lwapp *a);
 
-static void tcp_pump_timer(void *arg)
-{
-    lwapp *a = (lwapp *)arg;
-    a->tcp_pump_pending = 0;
-    if (!a->done && a->tcp != NULL) {
-        tcp_pump(a);
-    }
-}
-
+/* lwapp_poll() pumps again at a->tcp_retry_at */
 static void tcp_retry_later(lwapp *a, u32_t ms)
 {
     if (!a->tcp_pump_pending) {
         a->tcp_pump_pending = 1;
-        sys_timeout(ms, tcp_pump_timer, a);
+        a->tcp_retry_at = sys_now() + ms;
     }
 }
 
@@ -823,6 +809,12 @@ static int tcp_send_start(lwapp *a)
 
 static void tcp_tick(lwapp *a)
 {
+    if (a->tcp_pump_pending && (s32_t)(sys_now() - a->tcp_retry_at) >= 0) {
+        a->tcp_pump_pending = 0;
+        if (a->tcp != NULL) {
+            tcp_pump(a);
+        }
+    }
     if (a->tcp_shut && sys_now() - a->t_acked >= TCP_FIN_WAIT_MS) {
         finish(a, 1, NULL); /* everything acknowledged; the receiver just never closed */
         return;
@@ -967,13 +959,15 @@ static void rtp_tick(lwapp *a)
 
 /* ---- common -------------------------------------------------------------- */
 
-static void tick(void *arg)
+u32_t lwapp_poll(lwapp *a)
 {
-    lwapp *a = (lwapp *)arg;
     if (a->done) {
-        return;
+        return LWAPP_POLL_DONE;
     }
-    sys_timeout(TICK_MS, tick, a); /* first: finish() cancels it */
+    if (a->start_failed) {
+        finish(a, 0, NULL);
+        return LWAPP_POLL_DONE;
+    }
     switch (a->spec.kind) {
     case LWAPP_PING: ping_tick(a); break;
     case LWAPP_SIP: sip_tick(a); break;
@@ -981,11 +975,14 @@ static void tick(void *arg)
     case LWAPP_RTP: rtp_tick(a); break;
     default: finish(a, 0, "unknown application"); break;
     }
-}
-
-static void fail_later(void *arg)
-{
-    finish((lwapp *)arg, 0, NULL);
+    if (a->done) {
+        return LWAPP_POLL_DONE;
+    }
+    if (a->tcp_pump_pending) {
+        s32_t d = (s32_t)(a->tcp_retry_at - sys_now());
+        return d <= 0 ? 0 : (u32_t)d < TICK_MS ? (u32_t)d : TICK_MS;
+    }
+    return TICK_MS;
 }
 
 int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done, void *user)
@@ -1010,10 +1007,9 @@ int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done, void *u
         if (a->error[0] == 0) {
             snprintf(a->error, sizeof(a->error), "start failed");
         }
-        sys_timeout(0, fail_later, a);
+        a->start_failed = 1; /* lwapp_poll() finishes it */
         return -1;
     }
-    sys_timeout(TICK_MS, tick, a);
     return 0;
 }
 

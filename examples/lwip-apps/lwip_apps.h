@@ -19,12 +19,15 @@
  *                   counts what comes back (a UDP echo) by sequence number
  *
  * Threading: every lwapp_* function except lwapp_parse_*(), lwapp_spec_default()
- * and lwapp_format() runs in lwIP's context: the main loop with NO_SYS=1,
- * the tcpip thread (tcpip_callback()) with NO_SYS=0.  Timers are lwIP's
- * (sys_timeout()), the clock is sys_now().  on_done is called once, in
- * lwIP's context, when the application has finished (successfully or not);
- * after it, the result fields may be read from any thread that
- * synchronised with that call.
+ * and lwapp_format() runs in lwIP's context: the main loop with NO_SYS=1;
+ * with NO_SYS=0 the tcpip thread (tcpip_callback()) or any thread holding
+ * the core lock (LOCK_TCPIP_CORE(), LWIP_TCPIP_CORE_LOCKING).  The
+ * applications use no lwIP timers (lwIP's MEMP_NUM_SYS_TIMEOUT is sized for
+ * lwIP's own): the host calls lwapp_poll() at least every 10 ms (or when it
+ * asks), and the clock is sys_now().  on_done is called once, in lwIP's
+ * context (from a PCB callback or from lwapp_poll()), when the application
+ * has finished (successfully or not); after it, the result fields may be
+ * read from any thread that synchronised with that call.
  *
  * The applications allocate nothing besides lwIP's PCBs and pbufs.
  */
@@ -121,7 +124,9 @@ struct lwapp {
     u8_t sha256[32];
     u32_t t_connected, t_acked;
     int tcp_shut;            /**< FIN sent */
-    int tcp_pump_pending;    /**< a retry timer is armed */
+    int tcp_pump_pending;    /**< a retry is due at tcp_retry_at */
+    u32_t tcp_retry_at;
+    int start_failed;
     char reply[LWAPP_TCP_REPLY_MAX + 1];
     size_t reply_len;
     unsigned tcp_stalls;     /**< tcp_output() refusals (tunnel queue full, no route) */
@@ -155,11 +160,22 @@ int lwapp_parse_bytes(const char *s, uint64_t *out);
 /**
  * @brief Start @p spec in lwIP's context.  @p a is zeroed first.  Returns
  *        at once; on_done is called later (never from inside this call,
- *        even when starting fails: then at the next lwIP timer round).
+ *        even when starting fails: then from the next lwapp_poll()).
  * @return 0, or -1 if the spec is invalid (on_done still follows).
  */
 int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done,
                 void *user);
+
+/** lwapp_poll()'s answer once the application has finished. */
+#define LWAPP_POLL_DONE 0xffffffffu
+
+/**
+ * @brief Timers of the application (pacing, retransmissions, time-outs,
+ *        retries after the tunnel refused a packet).  lwIP's context.
+ * @return milliseconds until it wants to be called again (at most 10), or
+ *         LWAPP_POLL_DONE when finished.
+ */
+u32_t lwapp_poll(lwapp *a);
 
 /** @brief Stop early (lwIP's context): close the PCBs; on_done follows
  *         (with ok = 0, error "aborted") if it has not been called yet. */

@@ -9,8 +9,8 @@
  *               | --rtp HOST:PORT [--seconds S] [--pps N] [--window N]]
  *
  * One thread does everything: port/posix's poll driver runs the tunnel,
- * its per-round tick runs lwIP's timers (sys_check_timeouts()), which run
- * the inner application (examples/lwip-apps, raw API).  The tunnel's
+ * its per-round tick runs lwIP's timers (sys_check_timeouts()) and the
+ * inner application's (lwapp_poll(); examples/lwip-apps, raw API).  The tunnel's
  * on_event / on_packet feed the netif (include/tse/lwip_netif.h), whose
  * output calls tse_tunnel_send_packet() directly - no locks, no queues.
  *
@@ -131,12 +131,19 @@ static tse_time_ms tick(void *user, tse_time_ms now)
 {
     app *a = (app *)user;
     u32_t sleep_ms;
+    u32_t app_ms = LWAPP_POLL_DONE;
     sys_check_timeouts();
+    if (a->started && !a->app_done) {
+        app_ms = lwapp_poll(&a->run);
+    }
     if (a->app_done && tse_tunnel_state(a->t) != TSE_STATE_RELEASING &&
         tse_tunnel_state(a->t) != TSE_STATE_CLOSED) {
         tse_tunnel_close(a->t, now);
     }
     sleep_ms = sys_timeouts_sleeptime();
+    if (app_ms != LWAPP_POLL_DONE && (sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE || app_ms < sleep_ms)) {
+        sleep_ms = app_ms;
+    }
     return sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? TSE_TIME_NEVER : now + sleep_ms;
 }
 

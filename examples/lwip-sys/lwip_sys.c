@@ -24,10 +24,12 @@
  *  - the MAIN (application) thread starts the others, waits until the
  *    tunnel is up, then either
  *    - runs one of examples/lwip-apps' applications (--ping, --sip-options,
- *      --tcp-send, --rtp): they are raw-API code, so they are started in
- *      the tcpip thread with tcpip_callback() and run there on lwIP's
- *      timers; their on_done (tcpip thread) signals the main thread, which
- *      prints the result (text, or one JSON object with --json); or
+ *      --tcp-send, --rtp): they are raw-API code, so the main thread
+ *      starts them and calls their lwapp_poll() every 10 ms under lwIP's
+ *      core lock (LOCK_TCPIP_CORE()); their PCB callbacks run in the tcpip
+ *      thread.  on_done (either thread, core lock held) signals the main
+ *      thread through a mutex/condition; it prints the result (text, or one
+ *      JSON object with --json); or
  *    - without such an option, uses lwIP's BSD-style sockets
  *      (udp_echo_app.c): a UDP datagram to 198.18.0.1 port 7 (tscf-server
  *      --echo's responder) must come back.
@@ -90,10 +92,41 @@ static void app_start_cb(void *ctx)
     (void)lwapp_start(&a->run, &a->cli.spec, app_done_cb, a);
 }
 
+static void app_poll_cb(void *ctx)
+{
+    app *a = (app *)ctx;
+    (void)lwapp_poll(&a->run);
+}
+
 static void app_abort_cb(void *ctx)
 {
     app *a = (app *)ctx;
     lwapp_abort(&a->run);
+}
+
+/* Run fn inside lwIP's core from the main thread: under the core lock when
+ * lwIP has one (both lwIP builds here do), else as a tcpip message. */
+static int in_lwip(tcpip_callback_fn fn, app *a)
+{
+#if LWIP_TCPIP_CORE_LOCKING
+    LOCK_TCPIP_CORE();
+    fn(a);
+    UNLOCK_TCPIP_CORE();
+    return 0;
+#else
+    return tcpip_callback(fn, a) == ERR_OK ? 0 : -1;
+#endif
+}
+
+static void deadline_in(struct timespec *ts, long ms)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
 }
 
 static tse_time_ms netif_clock(void *user)
@@ -347,33 +380,35 @@ int main(int argc, char **argv)
     } else if (a.cli.spec.kind == LWAPP_NONE) {
         result = udp_echo_app_run(a.text, 3, 2000) == 0 ? 0 : 1;
         printf("[main] %s\n", result == 0 ? "echo received" : "FAILED");
-    } else if (tcpip_callback(app_start_cb, &a) != ERR_OK) {
-        printf("[main] tcpip_callback failed\n");
+    } else if (in_lwip(app_start_cb, &a) != 0) {
+        printf("[main] cannot start the application\n");
     } else {
-        int done, aborted = 0;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += (time_t)lwapp_cli_default_timeout(&a.cli);
-        pthread_mutex_lock(&a.mu);
+        /* the application's timers: lwapp_poll() every 10 ms, in lwIP */
+        tse_time_ms end = tse_posix_now_ms() + 1000u * (tse_time_ms)lwapp_cli_default_timeout(&a.cli);
+        int done = 0, aborted = 0;
         for (;;) {
-            while (!a.app_done) {
-                if (pthread_cond_timedwait(&a.cv, &a.mu, &until) == ETIMEDOUT) {
-                    break;
-                }
+            struct timespec ts;
+            (void)in_lwip(app_poll_cb, &a);
+            deadline_in(&ts, 10);
+            pthread_mutex_lock(&a.mu);
+            if (!a.app_done) {
+                (void)pthread_cond_timedwait(&a.cv, &a.mu, &ts);
             }
             done = a.app_done;
-            if (done || aborted) {
+            pthread_mutex_unlock(&a.mu);
+            if (done) {
                 break;
             }
-            /* overall timeout: stop it in its thread, wait a little more */
-            pthread_mutex_unlock(&a.mu);
-            fprintf(stderr, "[main] overall timeout\n");
-            (void)tcpip_callback(app_abort_cb, &a);
-            aborted = 1;
-            clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += 5;
-            pthread_mutex_lock(&a.mu);
+            if (tse_posix_now_ms() >= end) {
+                if (aborted) {
+                    break;
+                }
+                fprintf(stderr, "[main] overall timeout\n");
+                (void)in_lwip(app_abort_cb, &a);
+                aborted = 1;
+                end = tse_posix_now_ms() + 5000;
+            }
         }
-        pthread_mutex_unlock(&a.mu);
         if (done) {
             /* on_done happened-before (the mutex): the result is stable */
             lwapp_format(&a.run, a.cli.json, line, sizeof(line));
