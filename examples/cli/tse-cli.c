@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 
+#include "detect_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
 #include "proxy_env.h"
@@ -683,6 +684,7 @@ static void usage(void)
 "  --timeout SECONDS     give up after this long (default: none)\n"
 "  --json                one JSON object per event on stdout\n"
 "  --verbose             state changes and other details\n"
+"  --detect ...          find the path that works (tse-cli --detect --help)\n"
 "  --version, --help\n"
 "\n"
 "Without --ping the tunnel stays up until SIGINT/SIGTERM, which release it.\n"
@@ -807,6 +809,8 @@ int main(int argc, char **argv)
     double rmin = 0, rmax = 0, rsum = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
+    if (detect_cli_wanted(argc, argv))
+        return detect_cli_main(argc, argv); /* --detect mode: detect_cli.c */
     parse_args(o, argc, argv);
 
     /* files */
