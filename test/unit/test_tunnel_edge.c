@@ -420,6 +420,7 @@ TT_TEST(soak_random_chunks_cuts_and_silences)
     uint8_t pkt[1500];
     int round, ups_expected = 1;
     uint32_t next_id = 0, last_seen_id = 0;
+    int mid_cuts = 0;
     size_t seen_in = 0;
     mt_fix_setup(&F);
     F.cfg.echo = 1;
@@ -457,6 +458,16 @@ TT_TEST(soak_random_chunks_cuts_and_silences)
                 ups_expected++;
             }
             mt_advance(&F.d, (r >> 24) % 50);
+        } else if (what < 90) {
+            /* a network change: reconnect, and lose that connection again
+             * after a few steps - in the handshake or the configuration */
+            mt_pump(&F.d);
+            if (tse_tunnel_reconnect(F.t, F.d.now) == TSE_OK) {
+                mt_steps(&F.d, 1 + (int)((r >> 30) % 8));
+                mid_cuts += F.d.connected && tse_tunnel_state(F.t) != TSE_STATE_UP;
+                mt_cut(&F.d);
+            }
+            mt_advance(&F.d, (r >> 24) % 50);
         } else {
             mt_advance(&F.d, (r >> 12) % 2000);
         }
@@ -481,6 +492,7 @@ TT_TEST(soak_random_chunks_cuts_and_silences)
     TT_ASSERT(next_id > 500);
     /* every cut came after a pump: nothing accepted was lost */
     TT_EQ_INT(F.rec.in_total, next_id);
+    TT_ASSERT(mid_cuts >= 3);
     TT_ASSERT(mem_tscf_count_cms(F.peer, TSE_CM_KEEPALIVE) > 5);
     {
         size_t i, ups = mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP);
@@ -490,10 +502,10 @@ TT_TEST(soak_random_chunks_cuts_and_silences)
         }
     }
     fprintf(stderr, "soak: %u connections, %d cuts, %u packets sent, %llu echoed back, "
-            "%zu keep-alives, %zu events (%zu not recorded), virtual %llu s\n",
+            "%zu keep-alives, %zu events (%zu not recorded), virtual %llu s, %d cuts before UP\n",
             mem_tscf_seen(F.peer)->conns, ups_expected - 1, (unsigned)next_id,
             (unsigned long long)F.rec.in_total, mem_tscf_count_cms(F.peer, TSE_CM_KEEPALIVE),
-            F.rec.n_ev, F.rec.ev_dropped, (unsigned long long)(F.d.now / 1000));
+            F.rec.n_ev, F.rec.ev_dropped, (unsigned long long)(F.d.now / 1000), mid_cuts);
     END();
 }
 

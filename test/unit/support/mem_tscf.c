@@ -1217,6 +1217,16 @@ static int drv_step(mt_drv *d)
     return progress;
 }
 
+int mt_steps(mt_drv *d, int n)
+{
+    int i, did = 0;
+    for (i = 0; i < n; i++) {
+        if (!drv_step(d)) break;
+        did++;
+    }
+    return did;
+}
+
 void mt_pump(mt_drv *d)
 {
     int i;

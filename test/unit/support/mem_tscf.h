@@ -275,6 +275,9 @@ void mt_drv_init(mt_drv *d, tse_tunnel *t, mem_tscf *peer, mt_rec *rec,
                  tse_time_ms start);
 /* Move bytes / answer wants at the current time until nothing happens. */
 void mt_pump(mt_drv *d);
+/* At most @p n driver steps at the current time (to stop half-way through
+ * a handshake); returns the steps that did something. */
+int mt_steps(mt_drv *d, int n);
 /* Let @p ms of virtual time pass, firing every expiry on the way. */
 void mt_advance(mt_drv *d, tse_time_ms ms);
 /* Advance until pred() holds (checked after every step); 1 if it did
