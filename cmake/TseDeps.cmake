@@ -226,7 +226,9 @@ elseif(TSE_DEPS STREQUAL "custom")
     find_path(TSE_MBEDTLS_INCLUDE mbedtls/ssl.h PATHS ${TSE_MBEDTLS_ROOT}/include
               NO_DEFAULT_PATH REQUIRED)
     foreach(l mbedtls mbedx509 mbedcrypto)
-      find_library(TSE_${l}_LIB ${l} PATHS ${TSE_MBEDTLS_ROOT}/lib ${TSE_MBEDTLS_ROOT}/lib64
+      find_library(TSE_${l}_LIB ${l}
+                   PATHS ${TSE_MBEDTLS_ROOT}/lib/${CMAKE_LIBRARY_ARCHITECTURE}
+                         ${TSE_MBEDTLS_ROOT}/lib ${TSE_MBEDTLS_ROOT}/lib64
                    NO_DEFAULT_PATH REQUIRED)
     endforeach()
     target_include_directories(tse_dep_mbedtls INTERFACE ${TSE_MBEDTLS_INCLUDE})
