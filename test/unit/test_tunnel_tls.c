@@ -365,6 +365,32 @@ TT_TEST(pin_checked_again_on_reconnect)
     END();
 }
 
+/* A server flight damaged on the way (TLS 1.2: the ServerKeyExchange
+ * signature; TLS 1.3: an encrypted record) is a transient failure: retried,
+ * never reported as a certificate problem. */
+static void damaged_flight(int insecure)
+{
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.cfg.corrupt_record = 3;
+    F.s.tls_insecure_lab_only_skip_verify = insecure;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    if (!tse_err_is_retryable(e->error)) mt_rec_dump(&F.rec);
+    TT_ASSERT(e->error != TSE_ERR_TLS_CERT_OTHER);
+    TT_ASSERT(tse_err_is_retryable(e->error));
+    mt_pump(&F.d);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_BACKOFF);
+    /* the line gets better */
+    mem_tscf_cfg(F.peer)->corrupt_record = 0;
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, 200000));
+    END();
+}
+
+TT_TEST(damaged_server_flight_is_retried) { damaged_flight(0); }
+TT_TEST(damaged_server_flight_is_retried_in_lab_mode) { damaged_flight(1); }
+
 int main(void)
 {
     TT_RUN(untrusted_ca);
@@ -382,6 +408,8 @@ int main(void)
     TT_RUN(tls_garbage_from_server);
     TT_RUN(connect_refused_and_timeout);
     TT_RUN(sni_is_sent_for_a_name);
+    TT_RUN(damaged_server_flight_is_retried);
+    TT_RUN(damaged_server_flight_is_retried_in_lab_mode);
     TT_RUN(client_certificate_when_the_server_asks);
     TT_RUN(no_client_certificate_when_the_server_requires_one);
     TT_RUN_KNOWN_BUG(bad_client_key_is_a_config_error,

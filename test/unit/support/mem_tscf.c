@@ -101,6 +101,7 @@ struct mem_tscf {
     int hs_done;
     int dead;                     /* TLS failed: ignore further input */
     int want_close;               /* close TCP once output is delivered */
+    int records_out;              /* TLS records written on this connection */
     mt_q in;                      /* engine -> peer, not yet consumed */
     mt_q out;                     /* peer -> engine */
     char head[16384];
@@ -129,6 +130,10 @@ static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     mem_tscf *p = ctx;
     q_push(&p->out, buf, len);
+    /* mbed TLS hands its BIO one record per call */
+    if (++p->records_out == p->cfg.corrupt_record && len > 0) {
+        p->out.b[p->out.len - 1] ^= 0x01;
+    }
     return (int)len;
 }
 
@@ -309,6 +314,7 @@ static void p_conn_open(mem_tscf *p)
     p->hs_done = 0;
     p->dead = 0;
     p->want_close = 0;
+    p->records_out = 0;
     p->head_len = 0;
     p->seen.sni_present = 0;
     p->seen.sni[0] = 0;

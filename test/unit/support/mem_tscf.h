@@ -78,6 +78,9 @@ typedef struct mt_cfg {
     const char *key_pem;
     const char *client_ca_pem;      /* require a client certificate from
                                        this CA (read when the cert changes) */
+    int corrupt_record;             /* flip the last byte of the server's
+                                       N-th TLS record (1-based) on every
+                                       connection; 0 = never */
     int tls_silent;                 /* swallow the client's TLS bytes, never answer */
 
     /* TSCF */
