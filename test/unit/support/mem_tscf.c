@@ -368,6 +368,20 @@ int mem_tscf_send_packet(mem_tscf *p, const uint8_t *pkt, size_t len)
     return mem_tscf_send_plain(p, pkt, len);
 }
 
+int mem_tscf_send_empty_record(mem_tscf *p)
+{
+    static const uint8_t none[1] = { 0 };
+    int r;
+    if (!p->open || !p->hs_done || p->dead) return -1;
+    r = mbedtls_ssl_write(&p->ssl, none, 0);
+    return r >= 0 ? 0 : -1;
+}
+
+void mem_tscf_corrupt_next(mem_tscf *p)
+{
+    p->cfg.corrupt_record = p->records_out + 1;
+}
+
 int mem_tscf_close_notify(mem_tscf *p)
 {
     int r, guard = 0;

@@ -177,6 +177,10 @@ int mem_tscf_send_cm(mem_tscf *p, const tse_cm *cm);
 int mem_tscf_send_packet(mem_tscf *p, const uint8_t *pkt, size_t len);
 /* Raw TLS plaintext (e.g. a half unit). */
 int mem_tscf_send_plain(mem_tscf *p, const uint8_t *data, size_t len);
+/* One zero-length application-data record (RFC 5246 6.2.1 allows them). */
+int mem_tscf_send_empty_record(mem_tscf *p);
+/* Flip the last byte of the next TLS record the server writes. */
+void mem_tscf_corrupt_next(mem_tscf *p);
 /* Send a TLS close_notify alert (the server closes TLS cleanly). */
 int mem_tscf_close_notify(mem_tscf *p);
 /* Negotiated TLS version of the current connection (0x0303 / 0x0304), 0. */
