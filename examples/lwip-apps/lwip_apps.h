@@ -16,7 +16,9 @@
  *                   header, PCMU, 160 bytes = 20 ms of audio), paced at
  *                   `pps` per second (50 = real time) or, with pps = 0, as
  *                   fast as a window of `window` outstanding packets allows;
- *                   counts what comes back (a UDP echo) by sequence number
+ *                   counts what comes back (a UDP echo) by sequence number;
+ *                   success: paced, every packet back; flood, any back
+ *                   (losses are then a measurement, not a failure)
  *
  * Threading: every lwapp_* function except lwapp_parse_*(), lwapp_spec_default()
  * and lwapp_format() runs in lwIP's context: the main loop with NO_SYS=1;
