@@ -333,7 +333,8 @@ static void on_detect_event(void *user, const tse_detect_event *ev)
             cli_json_int(&j, "sip_status", r->sip_status);
             cli_json_str(&j, "sip", result_word(r->sip_error));
             cli_json_str(&j, "stun", result_word(r->stun_error));
-            cli_json_str(&j, "tunnel", result_word(r->tunnel_error));
+            cli_json_str(&j, "tunnel", r->tunnel_probe >= 0 ? "up"
+                         : r->tunnel_error != TSE_OK ? result_word(r->tunnel_error) : "-");
             if (r->tunnel_probe >= 0) {
                 cli_json_str(&j, "tunnel_probe",
                              tse_detect_probe_name((tse_probe_id)r->tunnel_probe));
@@ -385,6 +386,7 @@ static void report_verify(const struct dapp *a, const char *via, int status, uns
         cli_json j;
         cli_json_begin(&j);
         cli_json_str(&j, "event", "verify");
+        cli_json_int(&j, "t_ms", (long long)since(a));
         cli_json_str(&j, "via", via);
         cli_json_bool(&j, "ok", status > 0);
         cli_json_int(&j, "status", status);
@@ -444,6 +446,7 @@ static void show_tunnel(const struct dapp *a, tse_tunnel *t, const tse_detect_re
         cli_json j;
         cli_json_begin(&j);
         cli_json_str(&j, "event", "tunnel_up");
+        cli_json_int(&j, "t_ms", (long long)since(a));
         cli_json_str(&j, "ipv4", ip);
         cli_json_int(&j, "port", r->tunnel_port);
         cli_json_bool(&j, "via_proxy", c->via_proxy);

@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# fwlab.sh: the firewall lab of the detection (TR 33.830 4.3 NAT/FW types).
+#
+#   fwlab.sh TSE_CLI TSCF_SERVER TYPE...      (TYPE: 0 1 2 3 4 5 6 7 8 8a 9, or all)
+#
+# Root only (network namespaces, veth, TUN, nftables); exits 77 (skip) with
+# a message otherwise, or when a server program is missing.
+#
+#   UE  192.0.2.2/24 ---- 192.0.2.1 FW 198.51.100.1 ---- 198.51.100.2 NET
+#                                                    servers on 203.0.113.10:
+#   coturn STUN udp/3478, kamailio answering OPTIONS on udp+tcp/5060,
+#   tscf-server on tcp/443 and tcp/80 with --tun (inner packets reach the
+#   kernel of NET, so kamailio also answers through the tunnel); for type 8
+#   squid runs on the FW itself (192.0.2.1:3128), with and without auth.
+#
+# FW is a router whose nftables ruleset emulates the type (see rules_for and
+# docs/detect.md for exactly what each one does).  For each type the UE runs
+#   tse-cli --detect --json --verify --sip 203.0.113.10 --stun 203.0.113.10
+#           --server 203.0.113.10 [--proxy ...]
+# and the lab asserts the decision, that SIP OPTIONS is answered over the
+# chosen path (UDP, or inner UDP through the tunnel), and the time to the
+# decision (under LAB_MAX_DECISION_MS, default 3000).
+#
+# Environment:
+#   LAB_DELAY_MS=N  one-way delay in ms on the UE-FW link, added in user
+#                   space by delay_wire.py (two TUN devices and a Python
+#                   relay: this kernel has no netem); 0 (default) = a veth.
+#   LAB_RESULTS=F   append one TSV line per type: type expected path
+#                   decision_ms working_ms verify_status tunnel_up_ms
+#                   (working_ms: SIP OPTIONS answered over the chosen path;
+#                   tunnel_up_ms: the winning tunnel probe came up, or -1)
+#   LAB_NATCHECK=0  skip the NAT-behaviour self-check of types 1-4.
+set -u
+CLI=${1:?tse-cli}
+SRV=${2:?tscf-server}
+shift 2
+TYPES="$*"
+[ -z "$TYPES" ] && TYPES=all
+[ "$TYPES" = all ] && TYPES="0 1 2 3 4 5 6 7 8 8a 9"
+HERE=$(cd "$(dirname "$0")" && pwd)
+DELAY=${LAB_DELAY_MS:-0}
+MAXDEC=${LAB_MAX_DECISION_MS:-3000}
+
+skip() { echo "SKIP: fwlab: $*"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root (network namespaces, nftables); run it as root"
+for p in ip nft turnserver kamailio squid openssl python3; do
+    command -v "$p" >/dev/null 2>&1 || skip "$p not installed (.ci/install-deps)"
+done
+[ -c /dev/net/tun ] || skip "/dev/net/tun missing"
+KAMMOD=""
+for m in /usr/lib/x86_64-linux-gnu/kamailio/modules /usr/lib/*/kamailio/modules /usr/lib/kamailio/modules; do
+    [ -f "$m/sl.so" ] && KAMMOD=$m && break
+done
+[ -n "$KAMMOD" ] || skip "kamailio modules (sl.so) not found"
+ip netns add tl-probe-$$ 2>/dev/null || skip "cannot create network namespaces here"
+ip netns del tl-probe-$$
+
+ID=$$
+UE=tl-ue-$ID
+FW=tl-fw-$ID
+NET=tl-net-$ID
+D=$(mktemp -d /tmp/fwlab.XXXXXX)
+chmod 755 "$D"
+NETPIDS=""
+TYPEPIDS=""
+FAILS=0
+
+log() { echo "fwlab: $*"; }
+
+kill_list() {
+    for p in $1; do kill "$p" 2>/dev/null; done
+    for p in $1; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+}
+
+topo_down() {
+    kill_list "$TYPEPIDS"
+    TYPEPIDS=""
+    # namespace teardown is asynchronous: delete NET's end of the FW link
+    # now, so that the next type can create it again at once
+    ip -n "$NET" link del net0 2>/dev/null
+    ip netns del "$UE" 2>/dev/null
+    ip netns del "$FW" 2>/dev/null
+}
+
+cleanup() {
+    topo_down
+    kill_list "$NETPIDS"
+    if [ -f "$D/kam.pid" ]; then kill "$(cat "$D/kam.pid")" 2>/dev/null; fi
+    ip netns del "$NET" 2>/dev/null
+    if [ "${LAB_KEEP:-0}" = 1 ]; then echo "fwlab: logs kept in $D"; else rm -rf "$D"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# wait_for CMD...: up to 10 s
+wait_for() {
+    local i
+    for i in $(seq 1 100); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+listening() { # NS PROTO ADDR:PORT
+    ip netns exec "$1" ss -Hln"$2" 2>/dev/null | grep -q " $3 "
+}
+
+# ---- NET: the servers (once) ----------------------------------------------
+ip netns add "$NET"
+ip -n "$NET" link set lo up
+ip -n "$NET" addr add 203.0.113.10/32 dev lo
+ip -n "$NET" addr add 203.0.113.11/32 dev lo
+ip netns exec "$NET" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+
+sh "$HERE/../e2e/gen_certs.sh" "$D" || { echo "FAIL: certificates"; exit 1; }
+
+ip netns exec "$NET" "$SRV" --listen 203.0.113.10:443 --listen 203.0.113.10:80 \
+    --cert "$D/server.pem" --key "$D/server.key" --tun tltun0 --pool 198.18.0.0/24 \
+    --log-level warn >"$D/tscf.log" 2>&1 &
+NETPIDS="$NETPIDS $!"
+
+cat >"$D/kamailio.cfg" <<EOF
+#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=2
+tcp_children=2
+auto_aliases=no
+listen=udp:203.0.113.10:5060
+listen=tcp:203.0.113.10:5060
+mpath="$KAMMOD"
+loadmodule "sl.so"
+request_route {
+    force_rport();
+    if (method == "OPTIONS") {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    sl_send_reply("403", "Lab: OPTIONS only");
+}
+EOF
+mkdir -p "$D/kamrun"
+ip netns exec "$NET" kamailio -f "$D/kamailio.cfg" -DD -E -P "$D/kam.pid" -Y "$D/kamrun" \
+    -w "$D" >"$D/kamailio.log" 2>&1 &
+NETPIDS="$NETPIDS $!"
+
+ip netns exec "$NET" turnserver -n --stun-only --no-cli --no-tls --no-dtls \
+    --listening-ip=203.0.113.10 --listening-port=3478 --pidfile="$D/turn.pid" \
+    --log-file=stdout --simple-log --no-stdout-log >"$D/coturn.log" 2>&1 &
+NETPIDS="$NETPIDS $!"
+
+wait_for listening "$NET" t 203.0.113.10:443 || { echo "FAIL: tscf-server did not start"; cat "$D/tscf.log"; exit 1; }
+wait_for listening "$NET" t 203.0.113.10:80 || { echo "FAIL: tscf-server :80"; exit 1; }
+wait_for listening "$NET" u 203.0.113.10:5060 || { echo "FAIL: kamailio did not start"; cat "$D/kamailio.log"; exit 1; }
+wait_for listening "$NET" t 203.0.113.10:5060 || { echo "FAIL: kamailio tcp"; exit 1; }
+wait_for listening "$NET" u 203.0.113.10:3478 || { echo "FAIL: coturn did not start"; cat "$D/coturn.log"; exit 1; }
+wait_for ip -n "$NET" addr show dev tltun0 || { echo "FAIL: no TUN in NET"; exit 1; }
+log "NET up: tscf-server :443 :80 (--tun), kamailio :5060 udp+tcp, coturn :3478"
+
+# ---- per type: UE and FW ------------------------------------------------------
+topo_up() {
+    ip netns add "$UE" || return 1
+    ip netns add "$FW" || return 1
+    ip -n "$UE" link set lo up
+    ip -n "$FW" link set lo up
+    if [ "$DELAY" -gt 0 ]; then
+        rm -f "$D/wire.ready"
+        python3 "$HERE/delay_wire.py" "$UE" ue0 "$FW" fwin "$DELAY" "$D/wire.ready" 600 \
+            2>"$D/wire.log" &
+        TYPEPIDS="$TYPEPIDS $!"
+        wait_for test -f "$D/wire.ready" || { echo "FAIL: delay wire"; cat "$D/wire.log"; return 1; }
+    else
+        ip link add ue0 netns "$UE" type veth peer name fwin netns "$FW" || return 1
+    fi
+    ip link add fwout netns "$FW" type veth peer name net0 netns "$NET" || return 1
+    ip -n "$UE" addr add 192.0.2.2/24 dev ue0
+    ip -n "$UE" link set ue0 up
+    ip -n "$UE" route add default via 192.0.2.1 dev ue0 onlink
+    ip -n "$FW" addr add 192.0.2.1/24 dev fwin
+    ip -n "$FW" link set fwin up
+    ip -n "$FW" addr add 198.51.100.1/24 dev fwout
+    ip -n "$FW" link set fwout up
+    ip -n "$FW" route add 203.0.113.0/24 via 198.51.100.2
+    ip netns exec "$FW" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$NET" addr add 198.51.100.2/24 dev net0
+    ip -n "$NET" link set net0 up
+}
+
+# The nftables ruleset of a type (see docs/detect.md, "The firewall lab").
+rules_for() {
+    local t=$1 snat="oifname \"fwout\" snat to 198.51.100.1" pre="" fwd="" dpi="" extra=""
+    case $t in
+    0)  snat=""; fwd="iifname \"fwin\" accept" ;;
+    1)  # full cone (one inside host): port-preserving SNAT; anything arriving
+        # on a high UDP port of the outside address goes to the UE
+        pre="iifname \"fwout\" ip daddr 198.51.100.1 udp dport 1024-65535 dnat to 192.0.2.2"
+        fwd="iifname \"fwin\" accept
+        ct status dnat accept" ;;
+    2)  # address-restricted cone: like 1, but only from hosts the UE sent to
+        extra="set contacted { type ipv4_addr; flags dynamic, timeout; timeout 300s; }"
+        pre="iifname \"fwout\" ip saddr @contacted ip daddr 198.51.100.1 udp dport 1024-65535 dnat to 192.0.2.2"
+        fwd="iifname \"fwin\" update @contacted { ip daddr } accept
+        ct status dnat accept" ;;
+    3)  # port-restricted cone: Linux's own conntrack NAT (port-preserving,
+        # endpoint-independent mapping; only the exact peer may answer)
+        fwd="iifname \"fwin\" accept" ;;
+    4)  # symmetric: a random outside port per connection (5-tuple)
+        snat="oifname \"fwout\" snat to 198.51.100.1 fully-random"
+        fwd="iifname \"fwin\" accept" ;;
+    5)  fwd="iifname \"fwin\" meta l4proto { tcp, udp } th dport { 80, 443 } accept" ;;
+    6)  fwd="iifname \"fwin\" meta l4proto tcp accept" ;;
+    7)  fwd="iifname \"fwin\" tcp dport 443 accept" ;;
+    8|8a) fwd="" ;; # nothing is forwarded: only the proxy on the FW goes out
+    9)  # DPI: SIP (request methods and SIP/2.0 responses, first 4 payload
+        # bytes) dropped on every UDP/TCP port; on port 443 only TLS records
+        # (content types 20-23) pass; everything else is forwarded
+        dpi="meta l4proto { tcp, udp } @ih,0,32 { 0x4f505449, 0x52454749, 0x494e5649, 0x53495032, 0x41434b20, 0x42594520, 0x43414e43, 0x53554253, 0x4e4f5449, 0x4d455353, 0x494e464f, 0x50524143, 0x55504441, 0x52454645, 0x5055424c } counter drop
+        tcp dport 443 @ih,0,8 != { 0x14, 0x15, 0x16, 0x17 } counter drop
+        tcp sport 443 @ih,0,8 != { 0x14, 0x15, 0x16, 0x17 } counter drop"
+        fwd="iifname \"fwin\" accept" ;;
+    *)  echo "unknown type $t" >&2; return 1 ;;
+    esac
+    cat <<EOF
+table ip lab {
+    $extra
+    chain filter_fwd {
+        type filter hook forward priority 0; policy drop;
+        $dpi
+        ct state established,related accept
+        $fwd
+    }
+    chain nat_pre {
+        type nat hook prerouting priority -100; policy accept;
+        $pre
+    }
+    chain nat_post {
+        type nat hook postrouting priority 100; policy accept;
+        $snat
+    }
+}
+EOF
+}
+
+expected_for() {
+    case $1 in
+    0) echo direct ;;
+    1|2|3|4) echo nat-traversal ;;
+    8|8a) echo tunnel-via-proxy ;;
+    *) echo tunnel-direct ;;
+    esac
+}
+
+describe() {
+    case $1 in
+    0) echo "open (no NAT, no filter)" ;;
+    1) echo "full-cone NAT" ;;
+    2) echo "address-restricted cone NAT" ;;
+    3) echo "port-restricted cone NAT" ;;
+    4) echo "symmetric NAT" ;;
+    5) echo "only ports 80 and 443 (TCP and UDP)" ;;
+    6) echo "TCP only" ;;
+    7) echo "only TCP 443" ;;
+    8) echo "explicit HTTP proxy only (squid, no auth)" ;;
+    8a) echo "explicit HTTP proxy only (squid, Basic auth)" ;;
+    9) echo "DPI: SIP dropped on any port, only TLS on 443" ;;
+    esac
+}
+
+start_squid() { # AUTH (0|1)
+    local authconf="" access="http_access allow lan"
+    if [ "$1" = 1 ]; then
+        [ -x /usr/lib/squid/basic_ncsa_auth ] || { echo "basic_ncsa_auth missing"; return 1; }
+        printf 'alice:%s\n' "$(openssl passwd -apr1 's3cret-lab')" >"$D/passwd"
+        chmod 644 "$D/passwd"
+        authconf="auth_param basic program /usr/lib/squid/basic_ncsa_auth $D/passwd
+auth_param basic realm fwlab
+acl authed proxy_auth REQUIRED"
+        access="http_access allow lan authed"
+    fi
+    cat >"$D/squid.conf" <<EOF
+http_port 192.0.2.1:3128
+pid_filename $D/squid.pid
+cache_log $D/squid.log
+access_log $D/squid-access.log
+cache_store_log none
+cache deny all
+cache_mem 4 MB
+coredump_dir $D
+cache_effective_user proxy
+shutdown_lifetime 0 seconds
+$authconf
+acl lan src 192.0.2.0/24
+acl tscf_ports port 443 80
+acl CONNECT method CONNECT
+http_access deny !CONNECT
+http_access deny CONNECT !tscf_ports
+$access
+http_access deny all
+EOF
+    : >"$D/squid.log"
+    : >"$D/squid-access.log"
+    chown proxy "$D/squid.log" "$D/squid-access.log" 2>/dev/null
+    ip netns exec "$FW" squid -N -f "$D/squid.conf" 2>>"$D/squid.log" &
+    TYPEPIDS="$TYPEPIDS $!"
+    wait_for listening "$FW" t 192.0.2.1:3128 || { echo "squid did not start"; tail "$D/squid.log"; return 1; }
+}
+
+# NAT behaviour self-check (types 1-4): the UE sends from one UDP socket to
+# two servers; answers come from the same address+port, the same address and
+# another port, and another address (natcheck.py).
+natcheck() { # TYPE
+    local t=$1 want got
+    case $t in
+    1) want="mapping=same a=1 b=1 c=1" ;;
+    2) want="mapping=same a=1 b=1 c=0" ;;
+    3) want="mapping=same a=1 b=0 c=0" ;;
+    4) want="mapping=differs a=1 b=0 c=0" ;;
+    *) return 0 ;;
+    esac
+    rm -f "$D/nc.ready"
+    ip netns exec "$NET" python3 "$HERE/natcheck.py" server 203.0.113.10 203.0.113.11 "$D/nc.ready" 20 \
+        >"$D/natcheck-server.log" 2>&1 &
+    local sp=$!
+    wait_for test -f "$D/nc.ready" || { echo "natcheck server did not start"; kill "$sp"; return 1; }
+    got=$(ip netns exec "$UE" python3 "$HERE/natcheck.py" client 203.0.113.10 203.0.113.11 2>&1)
+    kill "$sp" 2>/dev/null
+    wait "$sp" 2>/dev/null
+    if [ "$got" != "$want" ]; then
+        echo "NAT self-check of type $t: got '$got', want '$want'"
+        return 1
+    fi
+    log "type $t NAT self-check: $got"
+}
+
+run_type() {
+    local t=$1 exp proxy="" out rc path dec vt vst tun
+    exp=$(expected_for "$t")
+    log "---- type $t: $(describe "$t"), expect $exp (one-way delay ${DELAY} ms)"
+    topo_up || return 1
+    if [ "$t" = 0 ]; then
+        ip -n "$NET" route add 192.0.2.0/24 via 198.51.100.1
+    fi
+    rules_for "$t" >"$D/rules-$t.nft" || return 1
+    ip netns exec "$FW" nft -f "$D/rules-$t.nft" || { echo "nft refused the ruleset"; cat "$D/rules-$t.nft"; return 1; }
+    case $t in
+    8) start_squid 0 || return 1; proxy="--proxy http://192.0.2.1:3128" ;;
+    8a) start_squid 1 || return 1; proxy="--proxy http://alice:s3cret-lab@192.0.2.1:3128" ;;
+    esac
+    if [ "${LAB_NATCHECK:-1}" = 1 ]; then
+        natcheck "$t" || return 1
+    fi
+    out="$D/cli-$t.json"
+    # shellcheck disable=SC2086
+    timeout 40 ip netns exec "$UE" "$CLI" --detect --json --verify \
+        --sip 203.0.113.10 --stun 203.0.113.10 --server 203.0.113.10 \
+        --ca "$D/ca.pem" --sni tscf.test $proxy --timeout 30 >"$out" 2>"$D/cli-$t.err"
+    rc=$?
+    sed 's/^/    /' "$out"
+    path=$(python3 - "$out" <<'EOF'
+import json, sys
+res = {}
+up = {}
+for line in open(sys.argv[1]):
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        continue
+    if ev.get("event") == "detect_step" and ev.get("phase") == "done" and ev.get("result") == "ok":
+        up[ev["probe"]] = ev["t_ms"]
+    if ev.get("event") == "detect_result":
+        res["path"] = ev["path"]; res["dec"] = ev["elapsed_ms"]
+        res["tun"] = up.get(ev.get("tunnel_probe", ""), -1)
+    if ev.get("event") == "verify":
+        res["vt"] = ev["t_ms"]; res["vst"] = ev["status"]
+print(res.get("path", "-"), res.get("dec", -1), res.get("vt", -1), res.get("vst", 0),
+      res.get("tun", -1))
+EOF
+)
+    set -- $path
+    path=$1 dec=$2 vt=$3 vst=$4 tun=$5
+    if [ -n "${LAB_RESULTS:-}" ]; then
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$exp" "$path" "$dec" "$vt" "$vst" "$tun" \
+            >>"$LAB_RESULTS"
+    fi
+    if [ "$path" != "$exp" ]; then
+        echo "FAIL type $t: decision '$path', expected '$exp' (exit $rc)"; cat "$D/cli-$t.err"; return 1
+    fi
+    if [ "$rc" != 0 ] || [ "$vst" != 200 ]; then
+        echo "FAIL type $t: SIP OPTIONS over the chosen path not answered (status $vst, exit $rc)"
+        cat "$D/cli-$t.err"; return 1
+    fi
+    if [ "$dec" -gt "$MAXDEC" ]; then
+        echo "FAIL type $t: decision took $dec ms (limit $MAXDEC ms)"; return 1
+    fi
+    if [ "$t" = 9 ]; then
+        # the DPI really dropped SIP (not some other rule)
+        local sipdrops
+        sipdrops=$(ip netns exec "$FW" nft list chain ip lab filter_fwd |
+                   sed -n 's/.*0x4f505449.* counter packets \([0-9]*\) .*/\1/p')
+        if [ -z "$sipdrops" ] || [ "$sipdrops" -lt 2 ]; then
+            echo "FAIL type 9: the DPI SIP rule dropped '${sipdrops:-?}' packets"; return 1
+        fi
+        log "type 9: DPI dropped $sipdrops SIP packets"
+    fi
+    log "type $t: PASS $path, decision $dec ms, SIP OPTIONS answered over it at $vt ms"
+    return 0
+}
+
+for t in $TYPES; do
+    if ! run_type "$t"; then
+        FAILS=$((FAILS + 1))
+        if [ -f "$D/rules-$t.nft" ] && ip netns exec "$FW" true 2>/dev/null; then
+            ip netns exec "$FW" nft list ruleset | sed 's/^/    nft: /'
+        fi
+    fi
+    topo_down
+done
+if [ "$FAILS" -gt 0 ]; then
+    echo "fwlab: $FAILS type(s) FAILED"
+    exit 1
+fi
+echo "fwlab: all passed ($TYPES)"
+exit 0
