@@ -332,7 +332,8 @@ static void on_detect_event(void *user, const tse_detect_event *ev)
             cli_json_str(&j, "mapped", mapped);
             cli_json_int(&j, "sip_status", r->sip_status);
             cli_json_str(&j, "sip", result_word(r->sip_error));
-            cli_json_str(&j, "stun", result_word(r->stun_error));
+            cli_json_str(&j, "stun", r->stun_error != TSE_OK ? result_word(r->stun_error)
+                                     : r->mapped.family ? "ok" : "-");
             cli_json_str(&j, "tunnel", r->tunnel_probe >= 0 ? "up"
                          : r->tunnel_error != TSE_OK ? result_word(r->tunnel_error) : "-");
             if (r->tunnel_probe >= 0) {
@@ -351,7 +352,7 @@ static void on_detect_event(void *user, const tse_detect_event *ev)
             else
                 printf("%s)", tse_strerror(r->sip_error));
             printf("; stun: %s; nat: %s; mapped %s\n",
-                   r->stun_error == TSE_OK ? (r->mapped.family ? "answered" : "not run")
+                   r->stun_error == TSE_OK ? (r->mapped.family ? "answered" : "-")
                                            : tse_strerror(r->stun_error),
                    r->nat == 1 ? "yes" : r->nat == 0 ? "no" : "unknown", mapped);
             if (r->tunnel_probe >= 0)

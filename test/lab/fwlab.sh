@@ -30,6 +30,7 @@
 #                   (working_ms: SIP OPTIONS answered over the chosen path;
 #                   tunnel_up_ms: the winning tunnel probe came up, or -1)
 #   LAB_NATCHECK=0  skip the NAT-behaviour self-check of types 1-4.
+#   LAB_CLI_ARGS=.. more tse-cli options (e.g. "--sip-timeout 1000").
 set -u
 CLI=${1:?tse-cli}
 SRV=${2:?tscf-server}
@@ -359,7 +360,8 @@ run_type() {
     # shellcheck disable=SC2086
     timeout 40 ip netns exec "$UE" "$CLI" --detect --json --verify \
         --sip 203.0.113.10 --stun 203.0.113.10 --server 203.0.113.10 \
-        --ca "$D/ca.pem" --sni tscf.test $proxy --timeout 30 >"$out" 2>"$D/cli-$t.err"
+        --ca "$D/ca.pem" --sni tscf.test $proxy --timeout 30 ${LAB_CLI_ARGS:-} \
+        >"$out" 2>"$D/cli-$t.err"
     rc=$?
     sed 's/^/    /' "$out"
     path=$(python3 - "$out" <<'EOF'
