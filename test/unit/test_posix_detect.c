@@ -196,15 +196,16 @@ static void child_loop(int usip, int tsip, int ustun, int ctl, int mode)
 
 static int responder_start(struct responder *r, int mode)
 {
-    int p[2], usip, tsip, ustun;
+    int p[2], usip = -1, tsip = -1, ustun, tries;
     memset(r, 0, sizeof *r);
-    usip = bound4(SOCK_DGRAM, &r->sip_port);
-    if (usip < 0)
-        return -1;
-    /* the TCP listener on the same port number as the UDP one */
-    {
+    /* UDP and TCP on one port number: take a free UDP port and try the
+     * same number for TCP; another one if TCP has it in use (bounded) */
+    for (tries = 0; tries < 50 && tsip < 0; tries++) {
         struct sockaddr_in a;
         int one = 1;
+        usip = bound4(SOCK_DGRAM, &r->sip_port);
+        if (usip < 0)
+            return -1;
         tsip = socket(AF_INET, SOCK_STREAM, 0);
         setsockopt(tsip, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
         memset(&a, 0, sizeof a);
@@ -214,9 +215,11 @@ static int responder_start(struct responder *r, int mode)
         if (bind(tsip, (struct sockaddr *)&a, sizeof a) < 0 || listen(tsip, 8) < 0) {
             close(tsip);
             close(usip);
-            return -1;
+            tsip = usip = -1;
         }
     }
+    if (tsip < 0)
+        return -1;
     ustun = bound4(SOCK_DGRAM, &r->stun_port);
     if (ustun < 0 || pipe(p) < 0)
         return -1;
