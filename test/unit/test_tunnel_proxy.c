@@ -397,6 +397,59 @@ TT_TEST(proxy_407_with_body_byte_by_byte) { body_407_case(0, 1); }
 TT_TEST(proxy_407_with_chunked_body) { body_407_case(1, 0); }
 TT_TEST(proxy_407_with_chunked_body_byte_by_byte) { body_407_case(1, 1); }
 
+/* Settings end up in the CONNECT head: a CR/LF in them must never become
+ * a header line of its own (credentials can come from a percent-decoded
+ * proxy URL in the environment). */
+static void no_injection(const char *user, const char *ua, const char *marker, int mode)
+{
+    size_t i;
+    int rc;
+    proxy_setup(mode);
+    F.s.proxy_user = user;
+    F.cfg.proxy_user = user;
+    F.s.user_agent = ua;
+    F.s.proxy_marker_header = marker;
+    rc = mt_fix_start(&F, T0);
+    if (rc == TSE_OK) {
+        mt_advance(&F.d, 30000);
+        for (i = 0; i < mem_tscf_seen(F.peer)->n_heads; i++) {
+            const char *h = mem_tscf_seen(F.peer)->heads[i];
+            if (strstr(h, "\r\nX-Injected:") != NULL) fprintf(stderr, "head %zu:\n%s", i, h);
+            TT_ASSERT(strstr(h, "\r\nX-Injected:") == NULL);
+        }
+    } else {
+        TT_EQ_INT(rc, TSE_ERR_INVALID_ARG);
+    }
+    END();
+}
+
+TT_TEST(no_header_injection_via_digest_username)
+{
+    no_injection("bob\r\nX-Injected: 1", NULL, NULL, MT_PROXY_407_DIGEST_MD5);
+}
+TT_TEST(no_header_injection_via_user_agent)
+{
+    no_injection("alice", "ua/1\r\nX-Injected: 1", NULL, MT_PROXY_200);
+}
+TT_TEST(no_header_injection_via_marker)
+{
+    no_injection("alice", NULL, "X-IMS: 1\r\nX-Injected: 1", MT_PROXY_200);
+}
+TT_TEST(digest_username_with_quote)
+{
+    /* RFC 7616 3.4: a quoted-string; a '"' must be escaped (or the
+     * username sent as username*), never end the value early */
+    proxy_setup(MT_PROXY_407_DIGEST_MD5);
+    F.s.proxy_user = "bo\"b";
+    F.cfg.proxy_user = "bo\"b";
+    if (mt_fix_start(&F, T0) == TSE_OK) {
+        mt_advance(&F.d, 30000);
+        TT_ASSERT(mem_tscf_seen(F.peer)->n_heads >= 2);
+        TT_ASSERT(strstr(mem_tscf_seen(F.peer)->heads[1], "username=\"bo\"b\"") == NULL);
+    }
+    END();
+}
+
 int main(void)
 {
     TT_RUN(proxy_200_up);
@@ -432,6 +485,10 @@ int main(void)
     TT_RUN(proxy_407_with_body_byte_by_byte);
     TT_RUN(proxy_407_with_chunked_body);
     TT_RUN(proxy_407_with_chunked_body_byte_by_byte);
+    TT_RUN(no_header_injection_via_digest_username);
+    TT_RUN(no_header_injection_via_user_agent);
+    TT_RUN(no_header_injection_via_marker);
+    TT_RUN(digest_username_with_quote);
     mt_fix_teardown(&F);
     return TT_DONE();
 }
