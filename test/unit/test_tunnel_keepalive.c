@@ -165,6 +165,38 @@ TT_TEST(dead_peer_detected_while_sending)
     END();
 }
 
+TT_TEST(keepalive_response_with_success_code_is_fine)
+{
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 10;
+    F.cfg.ka_code = 1 + TSE_RC_SUCCESS;
+    START_UP();
+    mt_advance(&F.d, 35000);
+    TT_EQ_INT(kas(), 3);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+/* A.1.5-2: "Every CM request must be responded back with a CM response
+ * which must have one of the following response code".  A Keep_Alive
+ * answered "Invalid tunnel session ID" means the TSCF no longer has our
+ * tunnel: staying UP would send every packet into the void. */
+TT_TEST(keepalive_answered_invalid_tsid_ends_the_tunnel)
+{
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 10;
+    START_UP();
+    mem_tscf_cfg(F.peer)->ka_code = 1 + TSE_RC_INVALID_TSID;
+    mt_advance(&F.d, 10500);
+    TT_EQ_INT(kas(), 1);
+    mt_pump(&F.d);
+    e = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_ASSERT(e != NULL);
+    TT_EQ_INT(e->error, TSE_ERR_REJECT_INVALID_TSID);
+    END();
+}
+
 TT_TEST(server_keepalive_is_answered)
 {
     tse_cm cm;
@@ -505,6 +537,10 @@ int main(void)
     TT_RUN(configured_keepalive_used_when_server_gives_none);
     TT_RUN(keepalive_response_missing_is_dead_peer);
     TT_RUN(server_keepalive_is_answered);
+    TT_RUN(keepalive_response_with_success_code_is_fine);
+    TT_RUN_KNOWN_BUG(keepalive_answered_invalid_tsid_ends_the_tunnel,
+                     "handle_cm() ignores the Response_Code of Keep_Alive_Response: "
+                     "'invalid TSID' leaves the tunnel UP");
     TT_RUN_KNOWN_BUG(dead_peer_detected_while_sending,
                      "Keep_Alive only after OUTBOUND silence: while the application "
                      "sends, a black-holed TSCF is never detected");

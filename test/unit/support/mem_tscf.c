@@ -515,7 +515,8 @@ static void p_on_cm(mem_tscf *p, const tse_cm *cm)
             uint32_t seq = p->cfg.ka_wrong_seq ? cm->seq + 1 : cm->seq;
             p->ka_answered++;
             /* Table A.1.8-2: TLV_Count 0 */
-            p_respond(p, TSE_CM_KEEPALIVE_RESPONSE, tsid, seq, 0, 0);
+            p_respond(p, TSE_CM_KEEPALIVE_RESPONSE, tsid, seq,
+                      p->cfg.ka_code > 0 ? p->cfg.ka_code - 1 : 0, p->cfg.ka_code > 0);
         }
         break;
     case TSE_CM_RELEASE_REQUEST:

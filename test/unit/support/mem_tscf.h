@@ -104,6 +104,9 @@ typedef struct mt_cfg {
     int ka_answer_limit;            /* answer this many Keep_Alives (-1 all) */
     int ka_wrong_tsid;              /* Keep_Alive_Response with a wrong TSID */
     int ka_wrong_seq;               /* Keep_Alive_Response with seq + 1 */
+    int ka_code;                    /* Keep_Alive_Response carries a
+                                       Response_Code TLV of ka_code - 1
+                                       (0 = no TLV, as table A.1.8-2) */
     int ignore_release;             /* never answer Release_Request */
     int close_after_release;        /* close TCP after Release_Response */
     int echo;                       /* send inner packets back, src<->dst */
