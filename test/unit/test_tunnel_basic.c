@@ -421,6 +421,18 @@ TT_TEST(success_without_address_is_rejected)
     END();
 }
 
+/* "Success" that assigns 0.0.0.0 assigns nothing: the inner stack cannot
+ * use it as a source address (A.1.9). */
+TT_TEST(success_with_unspecified_address_is_rejected)
+{
+    mt_fix_setup(&F);
+    memset(F.cfg.ipv4, 0, 4);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    expect_down(TSE_ERR_PROTO_NO_ADDRESS);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP), 0);
+    END();
+}
+
 TT_TEST(garbage_inside_tls_ends_connection)
 {
     static const uint8_t junk[8] = { 0x25, 1, 2, 3, 4, 5, 6, 7 };
@@ -616,6 +628,8 @@ int main(void)
     TT_RUN(keepalive_response_sequence_mismatch);
     TT_RUN(config_response_never_comes);
     TT_RUN(success_without_address_is_rejected);
+    TT_RUN_KNOWN_BUG(success_with_unspecified_address_is_rejected,
+                     "a success Configuration_Response assigning 0.0.0.0 is adopted");
     TT_RUN(garbage_inside_tls_ends_connection);
     TT_RUN(graceful_close_with_response);
     TT_RUN_KNOWN_BUG(graceful_close_sends_tls_close_notify,
