@@ -38,8 +38,10 @@ set(TSE_DEBIAN_MBEDTLS_VERSION "3.6.6-0.1~deb13u1")
 set(TSE_DEBIAN_LWIP_VERSION "2.2.1+dfsg1-1+deb13u1")
 if(DEFINED ENV{TSE_DEPS_CACHE} AND NOT "$ENV{TSE_DEPS_CACHE}" STREQUAL "")
   set(_tse_cache_default "$ENV{TSE_DEPS_CACHE}")
-else()
+elseif(DEFINED ENV{HOME} AND NOT "$ENV{HOME}" STREQUAL "")
   set(_tse_cache_default "$ENV{HOME}/.cache/libtse-deps")
+else()
+  set(_tse_cache_default "/tmp/.cache/libtse-deps") # as .ci/fetch-deps
 endif()
 set(TSE_DEPS_CACHE "${_tse_cache_default}" CACHE PATH
   "Where .ci/fetch-deps keeps the Debian source packages (TSE_DEPS=debian-src)")
