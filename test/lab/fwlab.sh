@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # fwlab.sh: the firewall lab of the detection (TR 33.830 4.3 NAT/FW types).
 #
-#   fwlab.sh TSE_CLI TSCF_SERVER TYPE...      (TYPE: 0 1 2 3 4 5 6 7 8 8a 9, or all)
+#   fwlab.sh TSE_CLI TSCF_SERVER TYPE...  (TYPE: 0 1 2 3 4 5 5b 6 7 8 8a 8b 9, or all)
 #
 # Root only (network namespaces, veth, TUN, nftables); exits 77 (skip) with
 # a message otherwise, or when a server program is missing.
@@ -37,7 +37,7 @@ SRV=${2:?tscf-server}
 shift 2
 TYPES="$*"
 [ -z "$TYPES" ] && TYPES=all
-[ "$TYPES" = all ] && TYPES="0 1 2 3 4 5 6 7 8 8a 9"
+[ "$TYPES" = all ] && TYPES="0 1 2 3 4 5 5b 6 7 8 8a 8b 9"
 HERE=$(cd "$(dirname "$0")" && pwd)
 DELAY=${LAB_DELAY_MS:-0}
 MAXDEC=${LAB_MAX_DECISION_MS:-3000}
@@ -215,9 +215,10 @@ rules_for() {
         snat="oifname \"fwout\" snat to 198.51.100.1 fully-random"
         fwd="iifname \"fwin\" accept" ;;
     5)  fwd="iifname \"fwin\" meta l4proto { tcp, udp } th dport { 80, 443 } accept" ;;
+    5b) fwd="iifname \"fwin\" tcp dport 80 accept" ;; # only port 80: the second tunnel port wins
     6)  fwd="iifname \"fwin\" meta l4proto tcp accept" ;;
     7)  fwd="iifname \"fwin\" tcp dport 443 accept" ;;
-    8|8a) fwd="" ;; # nothing is forwarded: only the proxy on the FW goes out
+    8|8a|8b) fwd="" ;; # nothing is forwarded: only the proxy on the FW goes out
     9)  # DPI: SIP (request methods and SIP/2.0 responses, first 4 payload
         # bytes) dropped on every UDP/TCP port; on port 443 only TLS records
         # (content types 20-23) pass; everything else is forwarded
@@ -253,6 +254,7 @@ expected_for() {
     0) echo direct ;;
     1|2|3|4) echo nat-traversal ;;
     8|8a) echo tunnel-via-proxy ;;
+    8b) echo none ;;
     *) echo tunnel-direct ;;
     esac
 }
@@ -265,10 +267,12 @@ describe() {
     3) echo "port-restricted cone NAT" ;;
     4) echo "symmetric NAT" ;;
     5) echo "only ports 80 and 443 (TCP and UDP)" ;;
+    5b) echo "only TCP 80 (the tunnel falls back to the second port)" ;;
     6) echo "TCP only" ;;
     7) echo "only TCP 443" ;;
     8) echo "explicit HTTP proxy only (squid, no auth)" ;;
     8a) echo "explicit HTTP proxy only (squid, Basic auth)" ;;
+    8b) echo "explicit HTTP proxy only, WRONG credentials: nothing works" ;;
     9) echo "DPI: SIP dropped on any port, only TLS on 443" ;;
     esac
 }
@@ -340,7 +344,7 @@ natcheck() { # TYPE
 }
 
 run_type() {
-    local t=$1 exp proxy="" out rc path dec vt vst tun
+    local t=$1 exp proxy="" out rc path dec vt vst tun tport terr
     exp=$(expected_for "$t")
     log "---- type $t: $(describe "$t"), expect $exp (one-way delay ${DELAY} ms)"
     topo_up || return 1
@@ -352,6 +356,7 @@ run_type() {
     case $t in
     8) start_squid 0 || return 1; proxy="--proxy http://192.0.2.1:3128" ;;
     8a) start_squid 1 || return 1; proxy="--proxy http://alice:s3cret-lab@192.0.2.1:3128" ;;
+    8b) start_squid 1 || return 1; proxy="--proxy http://alice:wrong@192.0.2.1:3128" ;;
     esac
     if [ "${LAB_NATCHECK:-1}" = 1 ]; then
         natcheck "$t" || return 1
@@ -378,20 +383,34 @@ for line in open(sys.argv[1]):
     if ev.get("event") == "detect_result":
         res["path"] = ev["path"]; res["dec"] = ev["elapsed_ms"]
         res["tun"] = up.get(ev.get("tunnel_probe", ""), -1)
+        res["port"] = ev.get("tunnel_port", 0)
+        res["terr"] = ev.get("tunnel", "-").replace(" ", "_")
     if ev.get("event") == "verify":
         res["vt"] = ev["t_ms"]; res["vst"] = ev["status"]
 print(res.get("path", "-"), res.get("dec", -1), res.get("vt", -1), res.get("vst", 0),
-      res.get("tun", -1))
+      res.get("tun", -1), res.get("port", 0), res.get("terr", "-"))
 EOF
 )
     set -- $path
-    path=$1 dec=$2 vt=$3 vst=$4 tun=$5
+    path=$1 dec=$2 vt=$3 vst=$4 tun=$5 tport=$6 terr=$7
     if [ -n "${LAB_RESULTS:-}" ]; then
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$exp" "$path" "$dec" "$vt" "$vst" "$tun" \
             >>"$LAB_RESULTS"
     fi
     if [ "$path" != "$exp" ]; then
         echo "FAIL type $t: decision '$path', expected '$exp' (exit $rc)"; cat "$D/cli-$t.err"; return 1
+    fi
+    if [ "$exp" = none ]; then
+        # 8b: the proxy refuses the credentials; tse-cli must say so and fail
+        if [ "$rc" != 1 ] || ! grep -q '"probe":"tunnel-1".*"reason":"[^"]*prox' "$out"; then
+            echo "FAIL type $t: expected exit 1 and a proxy failure on tunnel-1 (exit $rc, tunnel: $terr)"
+            return 1
+        fi
+        log "type $t: PASS none (tunnel: $terr), decision $dec ms"
+        return 0
+    fi
+    if [ "$t" = 5b ] && [ "$tport" != 80 ]; then
+        echo "FAIL type 5b: the tunnel won on port $tport, expected 80"; return 1
     fi
     if [ "$rc" != 0 ] || [ "$vst" != 200 ]; then
         echo "FAIL type $t: SIP OPTIONS over the chosen path not answered (status $vst, exit $rc)"
