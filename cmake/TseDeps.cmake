@@ -110,6 +110,7 @@ function(tse_mbedtls_from_source dir)
     target_compile_definitions(tse_ext_mbedtls PUBLIC TSE_MBEDTLS_FULL)
   endif()
   target_link_libraries(tse_dep_mbedtls INTERFACE tse_ext_mbedtls)
+  set(TSE_MBEDTLS_VERSION ${_v} PARENT_SCOPE)
   message(STATUS "libtse: mbed TLS ${_v} from source ${dir}"
                  " (TSE_MBEDTLS_CLIENT_ONLY=${TSE_MBEDTLS_CLIENT_ONLY})")
 endfunction()
@@ -259,10 +260,14 @@ if(TSE_MBEDTLS_FROM_SOURCE AND TSE_MBEDTLS_CLIENT_ONLY AND (TSE_BUILD_TESTS OR T
     "-DTSE_BUILD_EXAMPLES=OFF (the library itself needs only the client side).")
 endif()
 
-# test/unit/test_deps_lwip.c checks the lwIP build; it is created by
+# test/unit/test_deps_{mbedtls,lwip}.c check the dependency builds; they are created by
 # test/CMakeLists.txt after this file runs, so link it at the end of the
 # top-level directory.
 function(tse_deps_link_tests)
+  if(TARGET test_deps_mbedtls AND TSE_MBEDTLS_VERSION)
+    target_compile_definitions(test_deps_mbedtls PRIVATE
+      "TSE_TEST_MBEDTLS_VERSION=\"${TSE_MBEDTLS_VERSION}\"")
+  endif()
   if(TARGET test_deps_lwip)
     if(TARGET tse_dep_lwip)
       target_link_libraries(test_deps_lwip PRIVATE tse_dep_lwip)
