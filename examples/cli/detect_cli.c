@@ -47,7 +47,7 @@ struct dopts {
     int via_proxy;
     long sip_timeout, stun_timeout, tunnel_timeout, stagger, rto;
     long timeout_s, hold_s, verify_timeout_ms;
-    int json, insecure, verify, hold_set;
+    int json, insecure, verify, hold_set, no_proxy_env;
 };
 
 struct dapp {
@@ -85,7 +85,10 @@ static void dusage(void)
 "  --server HOST[:PORT]  TSCF for the tunnel probes (first port, 443)\n"
 "  --server-port2 N      second tunnel port (default 80; 0 = none)\n"
 "  --ca FILE, --sni NAME, --insecure-lab-only   as for a tunnel\n"
-"  --proxy URL           http://[user:pass@]host[:port]: tunnel via this proxy\n"
+"  --proxy URL           http://[user:pass@]host[:port]: tunnel via this proxy;\n"
+"                        default: https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY\n"
+"                        unless no_proxy/NO_PROXY exempts the TSCF\n"
+"  --no-proxy            ignore the proxy environment variables\n"
 "  --sip-timeout MS      (default 2000)   --stun-timeout MS (default 2000)\n"
 "  --tunnel-timeout MS   (default 10000)  --stagger MS (default 250)\n"
 "  --rto MS              first UDP retransmission (default 500)\n"
@@ -133,6 +136,12 @@ int detect_cli_wanted(int argc, char **argv)
     return 0;
 }
 
+static const char *denv_get(void *user, const char *name)
+{
+    (void)user;
+    return getenv(name);
+}
+
 static void dparse(struct dopts *o, int argc, char **argv)
 {
     int i;
@@ -165,6 +174,7 @@ static void dparse(struct dopts *o, int argc, char **argv)
         } else if (IS("--no-sip-udp")) {
             o->no_sip_udp = 1;
         } else if (IS("--no-proxy")) {
+            o->no_proxy_env = 1;
         } else if (IS("--sip")) {
             VAL();
             if (cli_parse_hostport(val, o->sip_host, sizeof o->sip_host, &o->sip_port, 5060))
@@ -234,6 +244,16 @@ static void dparse(struct dopts *o, int argc, char **argv)
         if (cli_parse_proxy_url(o->proxy_url, &o->px, &why) != 0)
             dusage_die("--proxy: %s", why);
         o->via_proxy = 1;
+    } else if (o->has_tscf && !o->no_proxy_env) {
+        /* as the tunnel mode: https_proxy & co. unless no_proxy exempts */
+        const char *why = NULL, *var = NULL;
+        int rc = cli_proxy_from_env(denv_get, NULL, o->tscf_host, &o->px, &why, &var);
+        if (rc < 0) {
+            fprintf(stderr, "tse-cli: error: %s: %s (set --no-proxy to ignore it)\n",
+                    var ? var : "proxy variable", why ? why : "invalid");
+            exit(EXIT_USAGE);
+        }
+        o->via_proxy = rc == 1;
     }
 }
 

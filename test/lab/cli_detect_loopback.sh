@@ -81,7 +81,7 @@ for _ in $(seq 1 50); do
     sleep 0.1
 done
 timeout 20 "$CLI" --detect --json --sip 127.0.0.1:"$SIPP" --stun 127.0.0.1:"$STUNP" \
-    --server 127.0.0.1:"$TP" --server-port2 0 --ca "$D/ca.pem" --sni tscf.test --hold 1 \
+    --server 127.0.0.1:"$TP" --server-port2 0 --ca "$D/ca.pem" --sni tscf.test --hold 1 --no-proxy \
     >"$D/t2.json" 2>"$D/t2.err"
 rc=$?
 [ "$rc" = 0 ] || { cat "$D/t2.json" "$D/t2.err"; fail "tunnel case exit $rc"; }
@@ -93,16 +93,35 @@ echo "ok 2 tunnel-direct ($(json_field "$D/t2.json" detect_result elapsed_ms) ms
 
 # text mode shows live steps with elapsed time
 timeout 20 "$CLI" --detect --sip 127.0.0.1:"$SIPP" --stun 127.0.0.1:"$STUNP" \
-    --server 127.0.0.1:"$TP" --server-port2 0 --ca "$D/ca.pem" --sni tscf.test --hold 1 \
+    --server 127.0.0.1:"$TP" --server-port2 0 --ca "$D/ca.pem" --sni tscf.test --hold 1 --no-proxy \
     >"$D/t2.txt" 2>&1 || fail "text mode"
 grep -q '^\[ *[0-9]* ms\] tunnel-1 ' "$D/t2.txt" || { cat "$D/t2.txt"; fail "no live step line"; }
 grep -q '^decision: tunnel-direct after [0-9]* ms' "$D/t2.txt" || fail "no decision line"
 echo "ok 2b text output"
 
+# 2c. https_proxy from the environment is used (a dead proxy: none), and
+#     no_proxy exempts the TSCF (tunnel-direct)
+PXP=$(free_port)
+https_proxy=http://127.0.0.1:$PXP timeout 20 "$CLI" --detect --json --sip 127.0.0.1:"$SIPP" \
+    --server 127.0.0.1:"$TP" --server-port2 0 --ca "$D/ca.pem" --sni tscf.test >"$D/t2c.json" 2>&1
+[ "$(json_field "$D/t2c.json" detect_result path)" = none ] || { cat "$D/t2c.json"; fail "env proxy not used"; }
+grep -q '"reason":"started (via proxy)"' "$D/t2c.json" || fail "no 'via proxy' step"
+https_proxy=http://127.0.0.1:$PXP no_proxy=127.0.0.1 timeout 20 "$CLI" --detect --json \
+    --sip 127.0.0.1:"$SIPP" --server 127.0.0.1:"$TP" --server-port2 0 --ca "$D/ca.pem" \
+    --sni tscf.test --hold 0 >"$D/t2d.json" 2>&1 &
+cp=$!
+for _ in $(seq 1 100); do grep -q '"event":"tunnel_up"' "$D/t2d.json" && break; sleep 0.1; done
+kill -TERM "$cp" 2>/dev/null
+wait "$cp"
+rc=$?
+[ "$rc" = 0 ] || fail "SIGTERM on a held tunnel: exit $rc"
+[ "$(json_field "$D/t2d.json" detect_result path)" = tunnel-direct ] || { cat "$D/t2d.json"; fail "no_proxy"; }
+echo "ok 2c proxy from the environment, no_proxy; SIGTERM releases a held tunnel"
+
 # 3. none
 TP2=$(free_port)
 timeout 20 "$CLI" --detect --json --sip 127.0.0.1:"$SIPP" --stun 127.0.0.1:"$STUNP" \
-    --server 127.0.0.1:"$TP2" --server-port2 0 --ca "$D/ca.pem" >"$D/t3.json" 2>&1
+    --server 127.0.0.1:"$TP2" --server-port2 0 --ca "$D/ca.pem" --no-proxy >"$D/t3.json" 2>&1
 rc=$?
 [ "$rc" = 1 ] || fail "none must exit 1, got $rc"
 [ "$(json_field "$D/t3.json" detect_result path)" = none ] || fail "path none"

@@ -344,7 +344,7 @@ natcheck() { # TYPE
 }
 
 run_type() {
-    local t=$1 exp proxy="" out rc path dec vt vst tun tport terr
+    local t=$1 exp proxy="--no-proxy" out rc path dec vt vst tun tport terr
     exp=$(expected_for "$t")
     log "---- type $t: $(describe "$t"), expect $exp (one-way delay ${DELAY} ms)"
     topo_up || return 1
