@@ -15,6 +15,19 @@
 
 #include "mbedtls/version.h"
 
+/* tcp_rexmit_rto() is lwIP-internal (lwip/priv/tcp_priv.h, exported by the
+ * library since lwIP 2.0); Debian's liblwip-dev does not ship the private
+ * headers, so declare it then. */
+#if defined(__has_include)
+#if __has_include("lwip/priv/tcp_priv.h")
+#include "lwip/priv/tcp_priv.h"
+#define LWAPP_HAVE_TCP_PRIV 1
+#endif
+#endif
+#ifndef LWAPP_HAVE_TCP_PRIV
+void tcp_rexmit_rto(struct tcp_pcb *pcb);
+#endif
+
 #define TICK_MS 10
 #define PING_ID 0x7453          /* "tS" */
 #define PING_DATA 32
@@ -1020,6 +1033,18 @@ int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done, void *u
     return 0;
 }
 
+void lwapp_link_up(lwapp *a)
+{
+    if (a->done || a->tcp == NULL || a->tcp->unacked == NULL) {
+        return;
+    }
+    /* What was in flight when the tunnel went down is lost; TCP's
+     * retransmission timer has backed off meanwhile.  Retransmit now (the
+     * first acknowledgement resets the back-off). */
+    tcp_rexmit_rto(a->tcp);
+    a->tcp_relinks++;
+}
+
 void lwapp_abort(lwapp *a)
 {
     finish(a, 0, "aborted");
@@ -1106,11 +1131,11 @@ int lwapp_format(const lwapp *a, int json, char *buf, size_t size)
         if (json) {
             return snprintf(buf, size,
                             "{\"event\":\"tcp_done\",\"target\":\"%s:%u\",\"bytes\":%llu,\"acked\":%llu,"
-                            "\"sha256\":\"%s\",\"seconds\":%.3f,\"mbps\":%.2f,\"stalls\":%u,"
+                            "\"sha256\":\"%s\",\"seconds\":%.3f,\"mbps\":%.2f,\"stalls\":%u,\"rexmit_on_resume\":%u,"
                             "\"reply\":\"%s\",\"ok\":%s%s%s%s}",
                             ip, (unsigned)a->spec.port, (unsigned long long)a->spec.bytes,
                             (unsigned long long)a->tcp_acked, hex, (double)tx_ms / 1000.0, mbps,
-                            a->tcp_stalls, reply, a->ok ? "true" : "false",
+                            a->tcp_stalls, a->tcp_relinks, reply, a->ok ? "true" : "false",
                             a->ok ? "" : ",\"error\":\"", a->ok ? "" : err, a->ok ? "" : "\"");
         }
         return snprintf(buf, size,

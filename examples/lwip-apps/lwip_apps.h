@@ -132,6 +132,7 @@ struct lwapp {
     char reply[LWAPP_TCP_REPLY_MAX + 1];
     size_t reply_len;
     unsigned tcp_stalls;     /**< tcp_output() refusals (tunnel queue full, no route) */
+    unsigned tcp_relinks;    /**< immediate retransmissions after a resume */
 
     /* RTP */
     unsigned rtp_dups, rtp_bad;
@@ -178,6 +179,16 @@ int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done,
  *         LWAPP_POLL_DONE when finished.
  */
 u32_t lwapp_poll(lwapp *a);
+
+/**
+ * @brief The tunnel is up again after a cut (TSE_EV_TUNNEL_UP with
+ *        resumed set): a TCP application retransmits what was in flight at
+ *        once instead of waiting for lwIP's backed-off retransmission timer
+ *        (lwIP-internal tcp_rexmit_rto()).  lwIP's context.  Harmless at any
+ *        other time and on an application that has not started (zeroed) or
+ *        has finished.
+ */
+void lwapp_link_up(lwapp *a);
 
 /** @brief Stop early (lwIP's context): close the PCBs; on_done follows
  *         (with ok = 0, error "aborted") if it has not been called yet. */

@@ -93,6 +93,9 @@ static void on_event(void *user, const tse_event *ev)
         logf_("tunnel up: inner address %u.%u.%u.%u, TSID %llu%s\n", ev->config->ipv4[0],
               ev->config->ipv4[1], ev->config->ipv4[2], ev->config->ipv4[3],
               (unsigned long long)ev->config->tsid, ev->config->resumed ? " (resumed)" : "");
+        if (a->started && ev->config->resumed) {
+            lwapp_link_up(&a->run); /* same thread: lwIP's context */
+        }
         if (!a->started) {
             a->started = 1;
             /* the netif has its address now: start the application (it
@@ -271,6 +274,16 @@ int main(int argc, char **argv)
     }
     fflush(stdout);
 
+    {
+        tse_lwip_netif_stats st;
+        tse_lwip_netif_get_stats(&a->tn, &st);
+        fprintf(a->cli.json ? stderr : stdout, "netif: tx %lu (queue full %lu, not up %lu, other %lu), rx %lu "
+                "(no pbuf %lu, input refused %lu)\n",
+                (unsigned long)st.tx_packets, (unsigned long)st.tx_queue_full,
+                (unsigned long)st.tx_not_up, (unsigned long)st.tx_other_err,
+                (unsigned long)st.rx_packets, (unsigned long)st.rx_no_pbuf,
+                (unsigned long)st.rx_input_err);
+    }
     tse_lwip_netif_remove(&a->tn);
     tse_posix_driver_remove(a->drv, a->t);
     tse_tunnel_del(a->t);

@@ -145,6 +145,14 @@ static void netif_notify(void *user)
 
 /* ---- driver thread ----------------------------------------------------- */
 
+/* tcpip thread (posted by the driver thread on a resume) */
+static void app_link_up_cb(void *ctx)
+{
+    app *a = (app *)ctx;
+    lwapp_link_up(&a->run);
+}
+
+
 static void on_event(void *user, const tse_event *ev)
 {
     app *a = (app *)user;
@@ -156,6 +164,11 @@ static void on_event(void *user, const tse_event *ev)
                ev->config->ipv4[0], ev->config->ipv4[1], ev->config->ipv4[2],
                ev->config->ipv4[3], ev->config->resumed ? " (resumed)" : "");
         a->up = 1;
+        if (ev->config->resumed) {
+            /* the raw-API application lives in lwIP's core: post it there
+             * (an lwapp not started yet is zeroed: a no-op) */
+            (void)tcpip_callback(app_link_up_cb, a);
+        }
         break;
     case TSE_EV_TUNNEL_DOWN:
         fprintf(a->cli.json ? stderr : stdout, "[driver] tunnel down: %s%s%s\n", tse_strerror(ev->error),
@@ -236,6 +249,16 @@ static void *driver_main(void *arg)
         }
     }
     /* Still the driver thread: tear down what it owns. */
+    {
+        tse_lwip_netif_stats st;
+        tse_lwip_netif_get_stats(&a->tn, &st);
+        fprintf(a->cli.json ? stderr : stdout, "netif: tx %lu (queue full %lu, not up %lu, other %lu), rx %lu "
+                "(no pbuf %lu, input refused %lu)\n",
+                (unsigned long)st.tx_packets, (unsigned long)st.tx_queue_full,
+                (unsigned long)st.tx_not_up, (unsigned long)st.tx_other_err,
+                (unsigned long)st.rx_packets, (unsigned long)st.rx_no_pbuf,
+                (unsigned long)st.rx_input_err);
+    }
     tse_lwip_netif_remove(&a->tn);
     tse_posix_driver_remove(a->drv, a->t);
     tse_tunnel_del(a->t);

@@ -144,6 +144,9 @@ def relay(laddr, lport, taddr, tport, out, lifetime):
                 except OSError:
                     c.close()
                     continue
+                # a NAT adds no Nagle delay: forward small records at once
+                for x in (c, u):
+                    x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 peer[c] = u
                 peer[u] = c
                 accepted += 1

@@ -176,6 +176,9 @@ tcp|tcp-cut)
         [ "$(grep -c '(resumed)' "$D/client.log")" -ge 3 ] || fail "fewer than 3 resumes"
         [ "$(grep -o 'inner address [0-9.]*' "$D/client.log" | sort -u | wc -l)" = 1 ] ||
             fail "the inner address changed"
+        # the client retransmitted at once after a resume (lwapp_link_up)
+        [ "$(json_field "$D/out.json" rexmit_on_resume)" -ge 1 ] 2>/dev/null ||
+            fail "no immediate retransmission after a resume"
         read -r acc cuts <"$D/relay.state"
         echo "relay: $acc outer connections, $cuts cuts"
     fi
