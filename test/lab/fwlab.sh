@@ -428,6 +428,23 @@ EOF
             echo "FAIL type 9: the DPI SIP rule dropped '${sipdrops:-?}' packets"; return 1
         fi
         log "type 9: DPI dropped $sipdrops SIP packets"
+        # and anything but TLS on 443: plain HTTP to the TSCF's port gets no
+        # answer at all (without the DPI, tscf-server answers or closes)
+        local plain
+        plain=$(ip netns exec "$UE" python3 -c '
+import socket
+s = socket.create_connection(("203.0.113.10", 443), 3)
+s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+s.settimeout(1.5)
+try:
+    print("answered" if s.recv(100) is not None else "answered")
+except socket.timeout:
+    print("silent")
+' 2>&1)
+        if [ "$plain" != silent ]; then
+            echo "FAIL type 9: plain HTTP on 443 was not dropped ($plain)"; return 1
+        fi
+        log "type 9: DPI dropped plain HTTP on port 443"
     fi
     log "type $t: PASS $path, decision $dec ms, SIP OPTIONS answered over it at $vt ms"
     return 0
