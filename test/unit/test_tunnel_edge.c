@@ -3,6 +3,7 @@
  * send, API misuse, timers fired early, a full queue at close, the
  * server closing TLS or TCP, round trips to UP. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tse/tse.h"
@@ -563,6 +564,79 @@ TT_TEST(corrupt_record_after_up_resumes)
     END();
 }
 
+/* Several tunnels up at once in one process (several APNs / accounts):
+ * with mbed TLS 3.6 every TLS 1.3 session holds PSA key slots, of which a
+ * default build has 32 (MBEDTLS_PSA_KEY_SLOT_COUNT). */
+#define MANY 20
+TT_TEST(many_tunnels_up_at_once)
+{
+    static mt_fix *g[MANY];
+    uint8_t pkt[80];
+    int i, up = 0, ok = 0;
+    for (i = 0; i < MANY; i++) {
+        g[i] = calloc(1, sizeof(mt_fix));
+        TT_ASSERT(g[i] != NULL);
+        mt_fix_setup(g[i]);
+        g[i]->cfg.echo = 1;
+        g[i]->cfg.ipv4[3] = (uint8_t)(10 + i);
+        TT_EQ_INT(mt_fix_start(g[i], T0), TSE_OK);
+        if (mt_run_until_state(&g[i]->d, TSE_STATE_UP, WITHIN)) up++;
+        else if (up + 1 == i + 1) mt_rec_dump(&g[i]->rec);
+    }
+    for (i = 0; i < MANY; i++) {
+        size_t n = mt_make_ipv4(pkt, sizeof(pkt), g[i]->cfg.ipv4, PEER_ADDR, (uint8_t)i);
+        if (tse_tunnel_send_packet(g[i]->t, pkt, n, g[i]->d.now) == TSE_OK) {
+            mt_pump(&g[i]->d);
+            if (g[i]->rec.in_total == 1) ok++;
+        }
+    }
+    for (i = 0; i < MANY; i++) {
+        if (g[i] != NULL) {
+            (void)mt_fix_teardown(g[i]);
+            free(g[i]);
+            g[i] = NULL;
+        }
+    }
+    TT_EQ_INT(up, MANY);
+    TT_EQ_INT(ok, MANY);
+}
+
+/* The same, but all handshakes in flight together (one driver step per
+ * tunnel, round robin): every ECDHE handshake holds ephemeral key slots
+ * until it ends. */
+TT_TEST(many_handshakes_at_once)
+{
+    static mt_fix *g[MANY];
+    int i, round, up = 0;
+    for (i = 0; i < MANY; i++) {
+        g[i] = calloc(1, sizeof(mt_fix));
+        TT_ASSERT(g[i] != NULL);
+        mt_fix_setup(g[i]);
+        TT_EQ_INT(mt_fix_start(g[i], T0), TSE_OK);
+    }
+    for (round = 0; round < 200; round++) {
+        for (i = 0; i < MANY; i++) {
+            (void)mt_steps(&g[i]->d, 1);
+        }
+    }
+    for (i = 0; i < MANY; i++) {
+        if (tse_tunnel_state(g[i]->t) == TSE_STATE_UP) {
+            up++;
+        } else if (up == i) {
+            fprintf(stderr, "tunnel %d: %s, peer TLS error -0x%04x\n", i,
+                    tse_state_name(tse_tunnel_state(g[i]->t)),
+                    (unsigned)-mem_tscf_seen(g[i]->peer)->tls_error);
+            mt_rec_dump(&g[i]->rec);
+        }
+    }
+    for (i = 0; i < MANY; i++) {
+        (void)mt_fix_teardown(g[i]);
+        free(g[i]);
+        g[i] = NULL;
+    }
+    TT_EQ_INT(up, MANY);
+}
+
 int main(void)
 {
     TT_RUN(packet_glued_to_config_response);
@@ -592,6 +666,8 @@ int main(void)
                      "reports EOF, so 0 cannot mean EOF)");
     TT_RUN(one_empty_record_then_data);
     TT_RUN(corrupt_record_after_up_resumes);
+    TT_RUN(many_tunnels_up_at_once);
+    TT_RUN(many_handshakes_at_once);
     mt_fix_teardown(&F);
     return TT_DONE();
 }

@@ -1085,23 +1085,10 @@ static void mt_free(void *user, void *ptr)
 
 const tse_mem *mt_mem(mt_alloc *a)
 {
-    /* one tse_mem per mt_alloc: keep a small table */
-    static tse_mem mems[16];
-    static mt_alloc *owners[16];
-    int i;
-    for (i = 0; i < 16; i++) {
-        if (owners[i] == a) return &mems[i];
-    }
-    for (i = 0; i < 16; i++) {
-        if (owners[i] == NULL) {
-            owners[i] = a;
-            mems[i].user = a;
-            mems[i].calloc = mt_calloc;
-            mems[i].free = mt_free;
-            return &mems[i];
-        }
-    }
-    abort();
+    a->mem.user = a;
+    a->mem.calloc = mt_calloc;
+    a->mem.free = mt_free;
+    return &a->mem;
 }
 
 void mt_settings_default(tse_settings *s)

@@ -240,6 +240,7 @@ typedef struct mt_alloc {
     long live;
     long total;
     long fail_at;      /* fail the fail_at-th allocation (1-based); 0 never */
+    tse_mem mem;       /* filled by mt_mem() */
 } mt_alloc;
 const tse_mem *mt_mem(mt_alloc *a);
 
