@@ -2,7 +2,7 @@
  *
  *   tse-mkcert [-o DIR] [-n DNS-NAME] [-i IP] [-s SEED]
  *
- * Writes into DIR (default "."):
+ * Writes into DIR (default "."; created if missing):
  *   ca.pem ca.key                       the trusted test CA
  *   server.pem server.key server.pin    a server cert for -n/-i (default
  *                                       "tscf.test"), and the base64 and hex
@@ -24,9 +24,11 @@
  * verifier matches dNSName (and the CN) but not iPAddress, 3.6 matches both.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mbedtls/base64.h"
@@ -115,6 +117,10 @@ int main(int argc, char **argv)
     if (dns != NULL && strlen(dns) > 200) die("-n: name too long");
     snprintf(subj, sizeof(subj), "CN=%s,O=libtse test", dns ? dns : ip_text);
 
+    if (mkdir(g_dir, 0755) != 0 && errno != EEXIST) {
+        perror(g_dir);
+        return 1;
+    }
     g_rng = tp_rng_new(seed);
     if (g_rng == NULL) die("DRBG setup failed");
 
