@@ -328,6 +328,18 @@ static void tunnel_reports(tse_posix_detect *pd)
     }
 }
 
+/* 1 if a tunnel callback recorded something not yet reported. */
+static int tunnels_pending(const tse_posix_detect *pd)
+{
+    int i;
+    for (i = TSE_PROBE_TUNNEL_1; i <= TSE_PROBE_TUNNEL_2; i++) {
+        const struct tun_ctx *tc = &pd->tc[i];
+        if (tc->t && !tc->reported && !tc->winner && (tc->up || tc->down))
+            return 1;
+    }
+    return 0;
+}
+
 /* ---- API -------------------------------------------------------------------- */
 
 int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_config *cfg)
@@ -434,8 +446,6 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
         rc = tse_posix_driver_prepare(pd->drv, pd->fds, pd->fdcap, &ntun, &drv_to);
         if (rc != TSE_OK)
             return rc;
-        /* prepare() serviced the tunnels: a failure may be recorded */
-        tunnel_reports(pd);
         nfd = ntun;
         dl = tse_detect_expiry(&pd->det);
         if (end < dl)
@@ -469,7 +479,10 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
              : (dl - now > POLL_MAX_MS ? POLL_MAX_MS : (int)(dl - now));
         if (drv_to >= 0 && drv_to < to)
             to = drv_to;
-        if (tse_detect_want(&pd->det) || tse_detect_done(&pd->det))
+        /* prepare() serviced the tunnels and may have recorded an up or a
+         * down: do not sleep, report it after process() (the driver's
+         * tunnel set must not change between prepare() and process()) */
+        if (tse_detect_want(&pd->det) || tunnels_pending(pd))
             to = 0;
 
         prc = poll(pd->fds, (nfds_t)nfd, to);
