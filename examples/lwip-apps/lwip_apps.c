@@ -828,6 +828,18 @@ static void tcp_tick(lwapp *a)
             tcp_pump(a);
         }
     }
+    /* A segment the netif refused (ERR_MEM: the tunnel's queue was full)
+     * while lwIP itself was sending - from tcp_input() after an ACK, where
+     * our own tcp_output() calls return early - stays unsent with
+     * TF_NAGLEMEMERR, and lwIP retries it only at its next input or
+     * retransmission time-out.  Retry it now. */
+    if (a->tcp != NULL && !a->tcp_pump_pending && a->tcp->unsent != NULL &&
+        (a->tcp->flags & TF_NAGLEMEMERR) != 0) {
+        if (tcp_output(a->tcp) != ERR_OK) {
+            a->tcp_stalls++;
+            tcp_retry_later(a, 2);
+        }
+    }
     if (a->tcp_shut && sys_now() - a->t_acked >= TCP_FIN_WAIT_MS) {
         finish(a, 1, NULL); /* everything acknowledged; the receiver just never closed */
         return;
