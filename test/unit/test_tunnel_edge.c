@@ -510,6 +510,28 @@ TT_TEST(soak_random_chunks_cuts_and_silences)
     END();
 }
 
+/* Half a unit, then the connection drops: the next connection's stream
+ * starts clean (no leftover bytes glued to its first unit). */
+TT_TEST(half_unit_then_cut_then_clean_stream)
+{
+    uint8_t pkt[300];
+    size_t n;
+    mt_fix_setup(&F);
+    START_UP();
+    n = mt_make_ipv4(pkt, sizeof(pkt), PEER_ADDR, F.cfg.ipv4, 1);
+    TT_EQ_INT(mem_tscf_send_plain(F.peer, pkt, 150), 0);
+    mt_pump(&F.d);
+    TT_EQ_INT(F.rec.in_total, 0);
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000));
+    TT_EQ_INT(mem_tscf_send_packet(F.peer, pkt, n), 0);
+    mt_pump(&F.d);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    TT_EQ_INT(F.rec.in_total, 1);
+    TT_EQ_MEM(F.rec.in[0].data, pkt, n);
+    END();
+}
+
 /* RFC 5246 6.2.1 / RFC 8446 5.4: zero-length application data records are
  * legal (traffic-analysis padding); they are not an end of stream. */
 TT_TEST(empty_application_records_are_not_eof)
@@ -665,6 +687,7 @@ int main(void)
                      "which tse_tls_read() maps to TSE_ERR_TRANSPORT_CLOSED (its BIO never "
                      "reports EOF, so 0 cannot mean EOF)");
     TT_RUN(one_empty_record_then_data);
+    TT_RUN(half_unit_then_cut_then_clean_stream);
     TT_RUN(corrupt_record_after_up_resumes);
     TT_RUN(many_tunnels_up_at_once);
     TT_RUN(many_handshakes_at_once);
