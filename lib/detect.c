@@ -693,6 +693,10 @@ int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now)
     if (!is_tunnel(probe))
         return TSE_ERR_INVALID_ARG;
     finish(d, probe, TSE_OK, 0, d->s.proxy_host ? "TLS tunnel up via the proxy" : "TLS tunnel up", now);
+    /* one working tunnel is enough: the port-80 fallback that has not
+     * started yet would only cost the TSCF a handshake to cancel */
+    if (probe == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT)
+        d->p[TSE_PROBE_TUNNEL_2].state = PS_OFF;
     evaluate(d, now);
     return TSE_OK;
 }
