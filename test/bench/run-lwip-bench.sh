@@ -15,7 +15,8 @@
 #     --echo's built-in UDP echo on loopback; counted when they come back.
 # SECONDS (default 5) per TLS/RTP measurement; the TCP transfer is 200 MB.
 # Use an optimised build (the default RelWithDebInfo).  Prints a Markdown
-# summary at the end.
+# summary at the end.  TSE_BENCH_CLIENT_ARGS is appended to the lwIP
+# clients' command lines (e.g. "--outq 65536").
 set -u
 B=${1:?usage: run-lwip-bench.sh BUILD_DIR [SECONDS]}
 SECS=${2:-5}
@@ -67,7 +68,8 @@ for c in nosys sys; do
     echo '{}' >"$D/rtp_$c.json"
     [ -x "$bin" ] || continue
     timeout $((SECS + 40)) "$bin" --server "$ADDR" --ca "$D/ca.pem" --sni tscf.test --json \
-        --rtp 198.18.0.1:7 --pps 0 --window 64 --seconds "$SECS" >"$D/rtp_$c.json" 2>/dev/null
+        --rtp 198.18.0.1:7 --pps 0 --window 64 --seconds "$SECS" ${TSE_BENCH_CLIENT_ARGS:-} \
+        >"$D/rtp_$c.json" 2>/dev/null
     echo "rtp flood lwip-$c: $(cat "$D/rtp_$c.json")"
 done
 
@@ -95,7 +97,8 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v python3 >/dev/null 2>
         SP=$!
         i=0; while [ ! -s "$D/sink.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
         ip netns exec "$UE" timeout 200 "$bin" --server 198.51.100.1:443 --ca "$D/ca.pem" \
-            --sni tscf.test --json --tcp-send 198.18.0.1:5001 --bytes 200M >"$D/tcp_$c.json" 2>/dev/null
+            --sni tscf.test --json --tcp-send 198.18.0.1:5001 --bytes 200M ${TSE_BENCH_CLIENT_ARGS:-} \
+            >"$D/tcp_$c.json" 2>/dev/null
         wait $SP
         echo "tcp lwip-$c: $(cat "$D/tcp_$c.json")"
         echo "   sink: $(cat "$D/sink" 2>/dev/null)"

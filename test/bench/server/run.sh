@@ -102,14 +102,16 @@ timeout 1200 "$LOAD" --server "$ADDR" --ca "$d/ca.pem" --server-pid "$SPID" --st
     --keepalive "$KEEPALIVE" --window "$WINDOW" --inflight "$INFLIGHT" --sources "$SOURCES" \
     $noverify >"$d/load.out" 2>"$d/load.err" &
 LPID=$!
+# the steps as they come (GNU tail stops when tscf-load exits)
+tail -n +1 -f --pid="$LPID" "$d/load.out" 2>/dev/null
 wait "$LPID"
 rc=$?
 LPID=""
 set -e
-cat "$d/load.out"
 [ -s "$d/load.err" ] && sed 's/^/# client: /' "$d/load.err"
 kato=$(grep -c 'keep-alive timeout' "$d/server.log" || true)
 echo "# server log: $kato connection(s) closed by the keep-alive timeout; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+grep -E ' (warn|error) ' "$d/server.log" | head -n 20 | sed 's/^/# server: /'
 
 # the table (the figures of docs/bench-server.md)
 echo

@@ -13,8 +13,10 @@
  * --window seconds: the server's CPU time (/proc/PID/schedstat, else
  * utime+stime), its VmRSS, and the keep-alives answered.  One line of
  * key=value pairs per step on stdout.  It stops at the first step where a
- * tunnel could not be set up, a tunnel was closed, or a keep-alive went
- * unanswered for a whole interval; exit status 0 when every step held.
+ * tunnel could not be set up or was closed (by the server, or given up here
+ * after four unanswered keep-alives); exit status 0 when every step held.
+ * Keep-alives answered later than the next one was due are counted
+ * (ka_late), and their round-trip times reported, but are not a failure.
  *
  *   tscf-load --server 127.0.0.1:PORT --ca CA.pem --server-pid PID
  *             [--sni NAME] [--steps 1000,2000,5000,10000] [--keepalive 5]
@@ -74,11 +76,12 @@ struct tn {
     size_t wlen;
     uint32_t epmask;
     uint32_t seq;
-    uint32_t ka_seq;      /* sequence of the outstanding Keep_Alive */
+    uint32_t ka_lo;       /* oldest unanswered Keep_Alive sequence (ka_n of them, up to seq) */
+    uint32_t ka_n;
+    int64_t ka_at[4];     /* send times, by sequence & 3 */
     uint64_t tsid;
     uint16_t ka_s;        /* negotiated interval */
     int64_t t_start;      /* when the TCP connect began */
-    int64_t ka_sent;      /* send time of the outstanding Keep_Alive, 0 = none */
     int64_t due;          /* next Keep_Alive */
     uint32_t ka_ok_win;   /* answered during the current window */
     struct tn *qnext;
@@ -320,12 +323,15 @@ static void on_cm(struct tn *t, const uint8_t *b, size_t n)
     }
     if (t->state == T_UP && m.type == TSE_CM_KEEPALIVE_RESPONSE) {
         int64_t rtt;
-        if (!t->ka_sent || m.seq != t->ka_seq || m.tsid != t->tsid) {
+        /* answers come in order; a late one (the server was stalled) is
+         * still an answer */
+        if (!t->ka_n || m.seq != t->ka_lo || m.tsid != t->tsid) {
             tn_kill(t, "unexpected Keep_Alive_Response", (int)m.seq);
             return;
         }
-        rtt = S.now - t->ka_sent;
-        t->ka_sent = 0;
+        rtt = S.now - t->ka_at[m.seq & 3];
+        t->ka_lo++;
+        t->ka_n--;
         t->ka_ok_win++;
         S.ka_ok++;
         S.rtt_sum += rtt;
@@ -509,14 +515,20 @@ static void keepalives(void)
             S.qtail = NULL;
         if (t->state != T_UP)
             continue; /* dead: leaves the schedule */
-        if (t->ka_sent)
+        if (t->ka_n)
             S.ka_missed++;
+        if (t->ka_n == 4) {
+            tn_kill(t, "four Keep_Alives unanswered", 0);
+            continue;
+        }
         memset(&m, 0, sizeof m);
         m.type = TSE_CM_KEEPALIVE;
         m.tsid = t->tsid;
         m.seq = ++t->seq;
-        t->ka_seq = m.seq;
-        t->ka_sent = S.now;
+        if (!t->ka_n)
+            t->ka_lo = m.seq;
+        t->ka_n++;
+        t->ka_at[m.seq & 3] = S.now;
         /* the next one is due one interval after this one was due: no drift */
         t->due += (int64_t)t->ka_s * 1000;
         if (t->due <= S.now)
@@ -754,13 +766,13 @@ int main(int argc, char **argv)
         if (min_ok == 0xFFFFFFFFu)
             min_ok = 0;
         ok = c3 >= 0 && rss >= 0 && S.failed == 0 && S.up == target && S.lost == lost0 &&
-             S.ka_missed == missed0 && min_ok >= 1;
+             min_ok >= 1;
         {
             uint64_t ka = S.ka_ok - ka_ok0;
             double win_s = (double)(t3 - t2) / 1000.0;
             double cpu_ms = (double)(c3 - c2) / 1000.0;
             double us_per_ka = ka ? (double)(c3 - c2) / (double)ka : 0.0;
-            printf("step n=%u ok=%d up=%u failed=%u lost=%u ka_missed=%u tls=%s "
+            printf("step n=%u ok=%d up=%u failed=%u lost=%u ka_late=%u tls=%s "
                    "ramp_s=%.1f setup_ms_avg=%.0f setup_ms_max=%lld srv_cpu_ms_per_setup=%.2f "
                    "cli_cpu_ms_per_setup=%.2f "
                    "rss_kb=%ld rss_per_tunnel_b=%.0f "
@@ -768,7 +780,7 @@ int main(int argc, char **argv)
                    "rtt_ms_avg=%.2f rtt_ms_max=%lld rtt_over_1s=%llu "
                    "srv_cpu_ms=%.1f srv_cpu_pct=%.2f srv_cpu_us_per_ka=%.1f ka_per_s_per_core=%.0f "
                    "cli_cpu_pct=%.1f settle_srv_cpu_ms=%.1f%s%s\n",
-                   target, ok, S.up, S.failed, S.lost, S.ka_missed,
+                   target, ok, S.up, S.failed, S.lost, S.ka_missed - missed0,
                    S.tls_version[0] ? S.tls_version : "-", (double)(t1 - t0) / 1000.0,
                    new_tunnels ? (double)(S.setup_ms_sum - setup_sum0) / new_tunnels : 0.0,
                    (long long)S.setup_ms_max,
