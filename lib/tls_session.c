@@ -102,12 +102,39 @@ int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len)
 
 /* ---- certificate pinning --------------------------------------------- */
 
+int tse_tls_is_ip_literal(const char *h)
+{
+    int dots = 0;
+    if (strchr(h, ':') != NULL) {
+        return 1; /* IPv6: host names have no colon */
+    }
+    for (const char *p = h; *p != '\0'; p++) {
+        if (*p == '.') {
+            dots++;
+        } else if (*p < '0' || *p > '9') {
+            return 0;
+        }
+    }
+    return dots == 3;
+}
+
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
                      uint32_t *flags)
 {
     tse_tls *tls = ctx;
     uint8_t digest[32];
-    if (depth != 0 || !tls->has_pin) {
+    if (depth != 0) {
+        return 0;
+    }
+    if (tls->ip_name[0] != '\0') {
+        /* The host is an IP literal: mbed TLS was given no host name so
+         * that none goes out as SNI; match the IP SAN here instead. */
+        uint32_t f = 0;
+        (void)mbedtls_x509_crt_verify(crt, &tls->ca, NULL, tls->ip_name, &f,
+                                      NULL, NULL);
+        *flags |= f & MBEDTLS_X509_BADCERT_CN_MISMATCH;
+    }
+    if (!tls->has_pin) {
         return 0;
     }
     /* pk_raw is the SubjectPublicKeyInfo DER: the pin is its SHA-256 (as
@@ -224,6 +251,16 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
         ret = mbedtls_pk_parse_key(&tls->own_key, p->client_key,
                                    p->client_key_len, NULL, 0);
 #endif
+#if MBEDTLS_VERSION_MAJOR >= 3
+        if (ret == 0) {
+            ret = mbedtls_pk_check_pair(&tls->own_cert.pk, &tls->own_key,
+                                        mbedtls_ctr_drbg_random, &tls->drbg);
+        }
+#else
+        if (ret == 0) {
+            ret = mbedtls_pk_check_pair(&tls->own_cert.pk, &tls->own_key);
+        }
+#endif
         if (ret != 0 ||
             mbedtls_ssl_conf_own_cert(&tls->conf, &tls->own_cert,
                                       &tls->own_key) != 0) {
@@ -241,8 +278,23 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
         return TSE_ERR_TLS_CONFIG;
     }
     tls->set_up = 1;
-    if (p->hostname != NULL &&
-        mbedtls_ssl_set_hostname(&tls->ssl, p->hostname) != 0) {
+    if (p->hostname != NULL && tse_tls_is_ip_literal(p->hostname)) {
+        size_t n = strlen(p->hostname);
+        if (n >= sizeof(tls->ip_name)) {
+            set_detail(tls, "bad TLS host name", NULL);
+            return TSE_ERR_TLS_CONFIG;
+        }
+        memcpy(tls->ip_name, p->hostname, n + 1);
+        if (p->insecure) {
+            tls->ip_name[0] = '\0';
+        }
+        /* explicit NULL: no SNI, and mbed TLS's own name check is off
+         * because verify_cb does it */
+        if (mbedtls_ssl_set_hostname(&tls->ssl, NULL) != 0) {
+            return TSE_ERR_TLS_CONFIG;
+        }
+    } else if (p->hostname != NULL &&
+               mbedtls_ssl_set_hostname(&tls->ssl, p->hostname) != 0) {
         set_detail(tls, "bad TLS host name", NULL);
         return TSE_ERR_TLS_CONFIG;
     }
@@ -377,11 +429,20 @@ int tse_tls_read(tse_tls *tls, uint8_t *buf, size_t cap)
         }
 #endif
         if (ret == 0) {
-            return TSE_ERR_TRANSPORT_CLOSED; /* EOF inside TLS */
+            /* an empty application record: the memory BIO never
+             * reports end of stream, so this is not EOF */
+            continue;
         }
         return map_error(tls, ret);
     }
     return TSE_ERR_WOULD_BLOCK;
+}
+
+void tse_tls_close_notify(tse_tls *tls)
+{
+    /* WANT_WRITE: mbed TLS keeps the alert and sends it on the next
+     * flush; nothing else is written afterwards, so that is fine */
+    (void)mbedtls_ssl_close_notify(&tls->ssl);
 }
 
 size_t tse_tls_max_chunk(tse_tls *tls)

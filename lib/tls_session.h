@@ -51,6 +51,8 @@ typedef struct tse_tls {
     size_t out_off;          /* first unsent byte */
     size_t out_len;          /* end of data */
     size_t write_pending;    /* length of an ssl_write that returned WANT_WRITE */
+    char ip_name[48];        /* IP literal to match against the IP SAN
+                                (sent as no SNI, RFC 6066 3) */
     char detail[96];         /* why verification failed */
 } tse_tls;
 
@@ -97,6 +99,12 @@ size_t tse_tls_max_chunk(tse_tls *tls);
 
 /* Append raw (non-TLS) bytes, e.g. the CONNECT request. */
 int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len);
+
+/* Queue a close_notify alert (RFC 8446 6.1); best effort. */
+void tse_tls_close_notify(tse_tls *tls);
+
+/* Whether @p h is an IPv4 or IPv6 literal (not a host name). */
+int tse_tls_is_ip_literal(const char *h);
 
 /* Negotiated version (0x0303/0x0304) and suite name. */
 uint16_t tse_tls_version(const tse_tls *tls);

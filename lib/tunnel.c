@@ -43,6 +43,7 @@ struct tse_tunnel {
     tse_time_ms t_phase;    /* timeout of the current phase */
     tse_time_ms t_backoff;  /* reconnect time in BACKOFF */
     tse_time_ms last_tx;    /* last unit queued (keep-alive silence) */
+    tse_time_ms last_rx;    /* last unit received (dead-peer probe) */
     tse_time_ms t_ka_resp;  /* Keep_Alive_Response deadline */
     int ka_outstanding;
     uint32_t ka_seq;
@@ -98,22 +99,6 @@ static char *str_copy(char **dst_area, const char *s)
     memcpy(d, s, n);
     *dst_area += n;
     return d;
-}
-
-static int is_ip_literal(const char *h)
-{
-    int dots = 0;
-    if (strchr(h, ':') != NULL) {
-        return 1; /* IPv6 */
-    }
-    for (const char *p = h; *p != '\0'; p++) {
-        if (*p == '.') {
-            dots++;
-        } else if (*p < '0' || *p > '9') {
-            return 0;
-        }
-    }
-    return dots == 3;
 }
 
 static void emit(tse_tunnel *t, tse_event *ev)
@@ -355,7 +340,11 @@ static void tls_step(tse_tunnel *t)
         return;
     }
     if (rc != TSE_OK) {
-        fail(t, rc, t->tls.detail[0] ? t->tls.detail : NULL);
+        fail_info fi;
+        memset(&fi, 0, sizeof(fi));
+        fi.detail = t->tls.detail[0] ? t->tls.detail : NULL;
+        /* linger: the alert mbed TLS queued tells the server why */
+        fail_ex(t, rc, &fi, 1);
         return;
     }
     if (t->s.tls_insecure_lab_only_skip_verify) {
@@ -445,6 +434,7 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     t->config_outstanding = 0;
     t->t_phase = TSE_TIME_NEVER;
     t->last_tx = t->now;
+    t->last_rx = t->now;
     set_state(t, TSE_STATE_UP);
 
     memset(&ev, 0, sizeof(ev));
@@ -491,8 +481,10 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
         fail_ex(t, reject_error(m->response_code), &fi, 0);
         return;
     }
-    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
-        fail(t, TSE_ERR_PROTO_NO_ADDRESS, "Configuration_Response without address or TSID");
+    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE ||
+        (m->ipv4_addr[0] | m->ipv4_addr[1] | m->ipv4_addr[2] | m->ipv4_addr[3]) == 0) {
+        fail(t, TSE_ERR_PROTO_NO_ADDRESS,
+             "Configuration_Response without a usable address or TSID");
         return;
     }
     adopt_config(t, m);
@@ -525,6 +517,14 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         }
         t->ka_outstanding = 0;
         t->stats.keepalive_responses++;
+        if ((m->present & TSE_CM_HAS_RESPONSE_CODE) &&
+            m->response_code != TSE_RC_SUCCESS) {
+            fail_info fi;
+            memset(&fi, 0, sizeof(fi));
+            fi.response_code = m->response_code;
+            fi.detail = "Keep_Alive_Response with an error code";
+            fail_ex(t, reject_error(m->response_code), &fi, 0);
+        }
         return;
     case TSE_CM_KEEPALIVE:
         /* the TSCF probing us: answer with the same sequence (A.1.8) */
@@ -538,7 +538,11 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
             return;
         }
         t->resume_valid = 0;
-        fail(t, TSE_ERR_CLOSED, NULL);
+        /* RFC 8446 6.1: end TLS cleanly, and send it before closing;
+         * inner packets still queued have nowhere to go */
+        q_clear(t);
+        tse_tls_close_notify(&t->tls);
+        fail_ex(t, TSE_ERR_CLOSED, NULL, 1);
         return;
     case TSE_CM_RELEASE_REQUEST: {
         fail_info fi;
@@ -558,6 +562,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
 
 static void handle_unit(tse_tunnel *t, const tse_unit *u)
 {
+    t->last_rx = t->now;
     if (u->kind == TSE_UNIT_CM) {
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
@@ -757,12 +762,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
         return rc;
     }
 
-    sni = t->s.sni;
-    if (sni == NULL) {
-        /* verify against the host we connect to: a name, or an IP
-         * literal (matched against the certificate's IP SAN) */
-        sni = t->s.server_host;
-    }
+    /* verify against the host we connect to unless told otherwise; an
+     * IP literal is matched against the IP SAN and not sent as SNI */
+    sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
     memset(&tp, 0, sizeof(tp));
     tp.ca = s->ca;
     tp.ca_len = s->ca_len;
@@ -771,8 +773,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     tp.client_key = s->client_key;
     tp.client_key_len = s->client_key_len;
     tp.pin_sha256 = s->pin_sha256;
-    tp.hostname = (t->s.sni == NULL && is_ip_literal(sni) &&
-                   s->tls_insecure_lab_only_skip_verify) ? NULL : sni;
+    tp.hostname = sni;
     tp.insecure = s->tls_insecure_lab_only_skip_verify;
     tp.entropy = cb->entropy;
     tp.entropy_user = user;
@@ -1047,7 +1048,14 @@ tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
         if (t->ka_outstanding) {
             e = t->t_ka_resp;
         } else if (t->cfg.keepalive_s != 0) {
-            e = add_ms(t->last_tx, (uint32_t)t->cfg.keepalive_s * 1000u);
+            uint32_t ka = (uint32_t)t->cfg.keepalive_s * 1000u;
+            /* A.1.8 NOTE: after a whole interval with nothing sent; and,
+             * so that a peer that died under one-way traffic is noticed
+             * ("either side that stops hearing the other terminates"),
+             * after two intervals with nothing received. */
+            tse_time_ms tx_due = add_ms(t->last_tx, ka);
+            tse_time_ms rx_due = add_ms(t->last_rx, 2 * ka);
+            e = tx_due < rx_due ? tx_due : rx_due;
         }
         break;
     default:
@@ -1062,8 +1070,13 @@ static void send_keepalive(tse_tunnel *t)
     cm_header(t, &m, TSE_CM_KEEPALIVE, t->cfg.tsid, t->next_seq++);
     if (send_cm(t, &m) != TSE_OK) {
         /* The queue is full of unsent bytes, so the link is not silent:
-         * try again after another interval instead of spinning. */
+         * try again after another interval instead of spinning (both
+         * deadlines of tse_tunnel_expiry() move past now). */
+        uint32_t ka = (uint32_t)t->cfg.keepalive_s * 1000u;
         t->last_tx = t->now;
+        if (t->now > ka && t->last_rx < t->now - ka) {
+            t->last_rx = t->now - ka;
+        }
         return;
     }
     t->ka_outstanding = 1;

@@ -628,13 +628,10 @@ int main(void)
     TT_RUN(keepalive_response_sequence_mismatch);
     TT_RUN(config_response_never_comes);
     TT_RUN(success_without_address_is_rejected);
-    TT_RUN_KNOWN_BUG(success_with_unspecified_address_is_rejected,
-                     "a success Configuration_Response assigning 0.0.0.0 is adopted");
+    TT_RUN(success_with_unspecified_address_is_rejected);
     TT_RUN(garbage_inside_tls_ends_connection);
     TT_RUN(graceful_close_with_response);
-    TT_RUN_KNOWN_BUG(graceful_close_sends_tls_close_notify,
-                     "the engine never calls mbedtls_ssl_close_notify(): a graceful close "
-                     "ends TCP without a TLS close_notify");
+    TT_RUN(graceful_close_sends_tls_close_notify);
     TT_RUN(graceful_close_without_response_times_out);
     TT_RUN(server_initiated_release);
     TT_RUN(two_tunnels_are_independent);

@@ -682,10 +682,7 @@ int main(void)
     TT_RUN(bidirectional_flood_small_chunks);
     TT_RUN(many_units_in_one_record_and_one_read);
     TT_RUN(soak_random_chunks_cuts_and_silences);
-    TT_RUN_KNOWN_BUG(empty_application_records_are_not_eof,
-                     "two zero-length records in a row make mbedtls_ssl_read() return 0, "
-                     "which tse_tls_read() maps to TSE_ERR_TRANSPORT_CLOSED (its BIO never "
-                     "reports EOF, so 0 cannot mean EOF)");
+    TT_RUN(empty_application_records_are_not_eof);
     TT_RUN(one_empty_record_then_data);
     TT_RUN(half_unit_then_cut_then_clean_stream);
     TT_RUN(corrupt_record_after_up_resumes);
