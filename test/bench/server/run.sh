@@ -95,6 +95,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ) $(uname -srm), $(nproc) CPUs ($(sed -n 's
 echo "# build $B: TSE_DEPS=${DEPS:-?} CMAKE_BUILD_TYPE=${BTYPE:-?}; open-file limit $NOFILE"
 echo "# tscf-server --pool 198.18.0.0/16 --keepalive $KEEPALIVE --max-tunnels $((max + 100)) (pid $SPID)"
 echo "# tscf-load --steps $steps --keepalive $KEEPALIVE --window $WINDOW --inflight $INFLIGHT --sources $SOURCES $noverify"
+: >"$d/load.out"
 set +e
 # bounded: at most 20 minutes whatever happens
 # shellcheck disable=SC2086
