@@ -110,7 +110,7 @@ rc=$?
 LPID=""
 set -e
 [ -s "$d/load.err" ] && sed 's/^/# client: /' "$d/load.err"
-kato=$(grep -c 'keep-alive timeout' "$d/server.log" || true)
+kato=$(grep -c 'closed: keep-alive timeout' "$d/server.log" || true)
 echo "# server log: $kato connection(s) closed by the keep-alive timeout; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep -E ' (warn|error) ' "$d/server.log" | head -n 20 | sed 's/^/# server: /'
 
