@@ -1,9 +1,19 @@
 /*
  * tse-cli: bring up one or many TSCF tunnels (TR 33.830 8.4), print the
- * negotiated configuration, optionally ping through them.
+ * negotiated configuration, optionally ping through them or run an inner
+ * application (SIP OPTIONS, a TCP stream, an RTP-like stream).
  *
  * Runs on the POSIX port's poll driver: one thread, all tunnels.
  * See usage() for the options and the exit codes.
+ *
+ * Inner traffic (TSE_CLI_LWIP, the builds with a NO_SYS=1 lwIP): with one
+ * tunnel, lwIP is the inner IP stack.  The tunnel's netif
+ * (include/tse/lwip_netif.h) takes the negotiated addresses; --ping sends
+ * its echo requests through an lwIP raw PCB and gets the replies from it;
+ * --sip-options / --tcp-send / --rtp run examples/lwip-apps' applications.
+ * The driver's tick runs lwIP's timers and the application's (no threads).
+ * With --tunnels N > 1, and in builds without NO_SYS=1 lwIP, --ping builds
+ * the IP packets itself (icmp_echo.c) and hands them to the tunnel.
  */
 #include "posix_feature.h"
 
@@ -23,6 +33,17 @@
 #include "proxy_env.h"
 #include "tse/tse.h"
 #include "tse_posix.h"
+
+#ifdef TSE_CLI_LWIP
+#include "lwip/init.h"
+#include "lwip/ip_addr.h"
+#include "lwip/pbuf.h"
+#include "lwip/raw.h"
+#include "lwip/sys.h"
+#include "lwip/timeouts.h"
+#include "tse/lwip_netif.h"
+#include "lwip_apps.h"
+#endif
 
 #define PING_RING 1024u        /* outstanding pings remembered per tunnel */
 #define MAX_PAYLOAD 1400u
@@ -46,6 +67,9 @@ struct opts {
     long timeout_s;            /* 0 = none */
     long tunnels;
     long parallel;             /* most tunnels in bring-up at once */
+    /* inner applications (lwIP builds): --sip-options, --tcp-send, --rtp */
+    const char *sip_uri, *tcp_send, *rtp, *bytes, *seed;
+    long seconds, pps, window;
     int json, verbose, insecure, reconnect, ipv6;
 };
 
@@ -92,6 +116,16 @@ struct app {
     int closing_all;
     int timed_out;
     long next_start;           /* first tunnel not started yet */
+    int use_lwip;              /* one tunnel in an lwIP build: lwIP is the inner stack */
+#ifdef TSE_CLI_LWIP
+    tse_lwip_netif tn;
+    struct raw_pcb *ping_pcb;
+    ip_addr_t ping_addr;
+    int has_app;               /* --sip-options / --tcp-send / --rtp */
+    lwapp_spec spec;
+    lwapp run;
+    int app_started, app_done, app_reported;
+#endif
 };
 
 static volatile sig_atomic_t g_signals;
@@ -237,11 +271,37 @@ static void print_config(struct tun *u, const tse_tunnel_config *c, int changed)
 
 /* ---- engine callbacks ------------------------------------------------------ */
 
+#ifdef TSE_CLI_LWIP
+static void app_done_cb(void *user, lwapp *r)
+{
+    struct app *a = user;
+    (void)r;
+    a->app_done = 1; /* reported and the tunnel released from app_tick() */
+}
+#endif
+
 static void on_event(void *user, const tse_event *ev)
 {
     struct tun *u = user;
-    const struct app *a = u->app;
     cli_json j;
+#ifdef TSE_CLI_LWIP
+    struct app *a = u->app;
+    if (a->use_lwip) {
+        tse_lwip_netif_on_event(&a->tn, ev);
+        if (ev->type == TSE_EV_TUNNEL_UP && a->has_app) {
+            if (!a->app_started) {
+                /* the netif has its addresses now; failures come back
+                 * through app_done_cb() */
+                a->app_started = 1;
+                (void)lwapp_start(&a->run, &a->spec, app_done_cb, a);
+            } else if (ev->config && ev->config->resumed) {
+                lwapp_link_up(&a->run); /* retransmit in-flight TCP data now */
+            }
+        }
+    }
+#else
+    const struct app *a = u->app;
+#endif
 
     switch (ev->type) {
     case TSE_EV_STATE:
@@ -331,9 +391,10 @@ static void on_event(void *user, const tse_event *ev)
     }
 }
 
-static void on_packet(void *user, const uint8_t *pkt, size_t len)
+/* An inner IP packet that may be one of our echo replies: report it.
+ * Returns 1 if it was an echo reply of ours (also a late one). */
+static int handle_echo_reply(struct tun *u, const uint8_t *pkt, size_t len)
 {
-    struct tun *u = user;
     const struct app *a = u->app;
     cli_echo_reply r;
     struct ping_slot *s;
@@ -341,16 +402,11 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
     char from[INET6_ADDRSTRLEN];
 
     if (cli_echo_reply_parse(pkt, len, &r) != 0 || r.ident != u->ident ||
-        r.family != a->o.ping_family) {
-        if (a->o.verbose && !a->o.json) {
-            human_prefix(u);
-            printf("inner packet: %zu bytes (not one of our echo replies)\n", len);
-        }
-        return;
-    }
+        r.family != a->o.ping_family)
+        return 0;
     s = &u->ring[r.seq % PING_RING];
     if (!s->outstanding || s->seq != r.seq)
-        return; /* duplicate or too late */
+        return 1; /* duplicate or too late */
     s->outstanding = 0;
     /* the driver runs on_packet right after the read: wire + engine time */
     rtt = (double)(now_us() - s->sent_us) / 1000.0;
@@ -379,7 +435,73 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
                r.payload_len + CLI_ICMP_HDR, from, (unsigned)r.seq,
                (unsigned)r.ttl, rtt);
     }
+    return 1;
 }
+
+static void on_packet(void *user, const uint8_t *pkt, size_t len)
+{
+    struct tun *u = user;
+    const struct app *a = u->app;
+#ifdef TSE_CLI_LWIP
+    if (a->use_lwip) {
+        /* lwIP's input; echo replies come back through ping_recv() */
+        (void)tse_lwip_netif_on_packet(&u->app->tn, pkt, len);
+        return;
+    }
+#endif
+    if (handle_echo_reply(u, pkt, len) == 0 && a->o.verbose && !a->o.json) {
+        human_prefix(u);
+        printf("inner packet: %zu bytes (not one of our echo replies)\n", len);
+    }
+}
+
+#ifdef TSE_CLI_LWIP
+/* lwIP's clock (NO_SYS=1: the application provides it): the driver's. */
+u32_t sys_now(void)
+{
+    return (u32_t)tse_posix_now_ms();
+}
+
+static tse_time_ms netif_clock(void *user)
+{
+    (void)user;
+    return tse_posix_now_ms();
+}
+
+/* lwIP raw PCB input (ICMP / ICMPv6): p->payload is the IP header. */
+static u8_t ping_recv(void *arg, struct raw_pcb *pcb, struct pbuf *p, const ip_addr_t *addr)
+{
+    struct tun *u = arg;
+    uint8_t buf[CLI_IPV6_HDR + CLI_ICMP_HDR + MAX_PAYLOAD + 64];
+    u16_t n = p->tot_len > sizeof buf ? (u16_t)sizeof buf : p->tot_len;
+    (void)pcb;
+    (void)addr;
+    if (pbuf_copy_partial(p, buf, n, 0) != n || !handle_echo_reply(u, buf, n))
+        return 0; /* not ours: lwIP goes on with it */
+    pbuf_free(p);
+    return 1;
+}
+
+/* Send the ICMP part of an echo request built by icmp_echo.c (IP header of
+ * hlen bytes skipped; lwIP writes its own, with the same source address, so
+ * the ICMPv6 checksum over the pseudo-header stays valid). */
+static int lwip_send_echo(struct app *a, const uint8_t *pkt, size_t n, size_t hlen)
+{
+    struct pbuf *p;
+    err_t e;
+    if (a->ping_pcb == NULL || n <= hlen)
+        return TSE_ERR_NOT_UP;
+    p = pbuf_alloc(PBUF_IP, (u16_t)(n - hlen), PBUF_RAM);
+    if (p == NULL)
+        return TSE_ERR_QUEUE_FULL;
+    memcpy(p->payload, pkt + hlen, n - hlen);
+    e = raw_sendto(a->ping_pcb, p, &a->ping_addr);
+    pbuf_free(p);
+    if (e == ERR_OK)
+        return TSE_OK;
+    return e == ERR_MEM || e == ERR_BUF ? TSE_ERR_QUEUE_FULL : TSE_ERR_NOT_UP;
+}
+#endif
 
 /* ---- pinging and the run loop ---------------------------------------------- */
 
@@ -500,7 +622,14 @@ static tse_time_ms ping_tick(struct tun *u, tse_time_ms now)
                 n = cli_icmp6_echo_request(pkt, sizeof pkt, c->ipv6, o->ping_dst,
                                            u->ident, seq, pl, (size_t)o->size);
             if (n > 0) {
-                int rc = tse_tunnel_send_packet(u->t, pkt, n, now);
+                int rc;
+#ifdef TSE_CLI_LWIP
+                if (u->app->use_lwip)
+                    rc = lwip_send_echo(u->app, pkt, n,
+                                        o->ping_family == 4 ? CLI_IPV4_HDR : CLI_IPV6_HDR);
+                else
+#endif
+                rc = tse_tunnel_send_packet(u->t, pkt, n, now);
                 if (rc == TSE_OK) {
                     struct ping_slot *s = &u->ring[seq % PING_RING];
                     if (s->outstanding) /* ring wrapped: count it lost */
@@ -519,7 +648,7 @@ static tse_time_ms ping_tick(struct tun *u, tse_time_ms now)
                     else
                         u->next_ping_at += (tse_time_ms)o->interval_ms;
                     next = tmin(next, now + (tse_time_ms)o->ping_timeout_ms);
-                } else if (rc == TSE_ERR_QUEUE_FULL) {
+                } else if (rc == TSE_ERR_QUEUE_FULL || u->app->use_lwip) {
                     u->next_ping_at = now + 10; /* retry when drained */
                 }
             }
@@ -552,6 +681,27 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
     if (a->closing_all && a->hard_deadline == TSE_TIME_NEVER)
         a->hard_deadline = now + 5000; /* release_timeout_ms (3 s) + margin */
     start_more(a, now);
+#ifdef TSE_CLI_LWIP
+    if (a->use_lwip) {
+        u32_t sleep_ms;
+        sys_check_timeouts();
+        sleep_ms = sys_timeouts_sleeptime();
+        if (a->app_started && !a->app_done) {
+            u32_t app_ms = lwapp_poll(&a->run);
+            if (app_ms != LWAPP_POLL_DONE && app_ms < sleep_ms)
+                sleep_ms = app_ms;
+        }
+        if (a->app_done && !a->app_reported) {
+            char line[1024];
+            a->app_reported = 1;
+            lwapp_format(&a->run, a->o.json, line, sizeof line);
+            puts(line);
+            close_tunnel(&a->tun[0], now);
+        }
+        if (sleep_ms != SYS_TIMEOUTS_SLEEPTIME_INFINITE)
+            next = tmin(next, now + sleep_ms);
+    }
+#endif
     if (a->o.ping)
         for (i = 0; i < a->ntun; i++)
             next = tmin(next, ping_tick(&a->tun[i], now));
@@ -679,6 +829,13 @@ static void usage(void)
 "  --interval MS         between pings (default 1000)\n"
 "  --ping-timeout MS     a reply later than this is lost (default 2000)\n"
 "  --size BYTES          echo payload (default 56)\n"
+"  --sip-options URI     sip:ADDR[:PORT][;transport=tcp]: send a SIP OPTIONS over\n"
+"                        UDP (retransmitted, T1 500 ms) or TCP, report the status\n"
+"  --tcp-send ADDR:PORT  stream --bytes N (default 1M; k/M/G, Ki/Mi/Gi) pseudo-\n"
+"                        random bytes (--seed N) over TCP; report SHA-256, Mbit/s\n"
+"  --rtp ADDR:PORT       RTP-like UDP stream to an echo (--seconds S, --pps N,\n"
+"                        0 = flood with --window N outstanding)\n"
+"                        (these three: the lwIP NO_SYS=1 build only; one tunnel)\n"
 "  --tunnels N           bring up N tunnels in this process (each pings)\n"
 "  --parallel N          at most N tunnels in bring-up at once (default 16)\n"
 "  --timeout SECONDS     give up after this long (default: none)\n"
@@ -687,9 +844,13 @@ static void usage(void)
 "  --detect ...          find the path that works (tse-cli --detect --help)\n"
 "  --version, --help\n"
 "\n"
-"Without --ping the tunnel stays up until SIGINT/SIGTERM, which release it.\n"
-"Exit status: 0 success (with --ping: every tunnel got a reply), 1 failure,\n"
-"2 bad usage.  Name resolution blocks (getaddrinfo).\n");
+"Without --ping or an application the tunnel stays up until SIGINT/SIGTERM,\n"
+"which release it; with one, it is released when the pings or the\n"
+"application are done.  With one tunnel in the lwIP build, lwIP is the inner\n"
+"IP stack (pings included); with --tunnels N > 1 pings are built directly.\n"
+"Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
+"application: it succeeded), 1 failure, 2 bad usage.  Name resolution\n"
+"blocks (getaddrinfo).\n");
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -703,6 +864,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
     o->size = 56;
     o->tunnels = 1;
     o->parallel = 16;
+    o->pps = -1;
 
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -758,6 +920,14 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--timeout")) o->timeout_s = parse_long(name, val, 1, 86400L * 365);
             else if (FLAG("--tunnels")) o->tunnels = parse_long(name, val, 1, 100000L);
             else if (FLAG("--parallel")) o->parallel = parse_long(name, val, 1, 100000L);
+            else if (FLAG("--sip-options")) o->sip_uri = val;
+            else if (FLAG("--tcp-send")) o->tcp_send = val;
+            else if (FLAG("--rtp")) o->rtp = val;
+            else if (FLAG("--bytes")) o->bytes = val;
+            else if (FLAG("--seed")) o->seed = val;
+            else if (FLAG("--seconds")) o->seconds = parse_long(name, val, 1, 86400L);
+            else if (FLAG("--pps")) o->pps = parse_long(name, val, 0, 100000L);
+            else if (FLAG("--window")) o->window = parse_long(name, val, 1, 65535L);
             else die_usage("unknown option '%s'", name);
         }
 #undef FLAG
@@ -774,6 +944,19 @@ static void parse_args(struct opts *o, int argc, char **argv)
         die_usage("--cert and --key go together%s", NULL);
     if (o->count && !o->ping)
         die_usage("--count needs --ping%s", NULL);
+    if (!!o->ping + !!o->sip_uri + !!o->tcp_send + !!o->rtp > 1)
+        die_usage("--ping, --sip-options, --tcp-send and --rtp: one at a time%s", NULL);
+    if ((o->bytes || o->seed) && !o->tcp_send)
+        die_usage("--bytes and --seed go with --tcp-send%s", NULL);
+    if ((o->seconds || o->pps >= 0 || o->window) && !o->rtp)
+        die_usage("--seconds, --pps and --window go with --rtp%s", NULL);
+    if ((o->sip_uri || o->tcp_send || o->rtp) && o->tunnels > 1)
+        die_usage("--sip-options, --tcp-send and --rtp run in one tunnel (no --tunnels)%s", NULL);
+#ifndef TSE_CLI_LWIP
+    if (o->sip_uri || o->tcp_send || o->rtp)
+        die_usage("--sip-options, --tcp-send and --rtp need the lwIP NO_SYS=1 build "
+                  "(TSE_DEPS=debian-src or custom); this tse-cli was built without it%s", NULL);
+#endif
     if (o->ping) {
         if (inet_pton(AF_INET, o->ping, o->ping_dst) == 1)
             o->ping_family = 4;
@@ -785,6 +968,45 @@ static void parse_args(struct opts *o, int argc, char **argv)
             o->ipv6 = 1;
     }
 }
+
+#ifdef TSE_CLI_LWIP
+/* The lwIP application's spec from --sip-options / --tcp-send / --rtp. */
+static void build_spec(struct app *a)
+{
+    const struct opts *o = &a->o;
+    lwapp_spec *sp = &a->spec;
+    lwapp_spec_default(sp);
+    if (o->sip_uri) {
+        if (lwapp_parse_sip_uri(o->sip_uri, sp) != 0)
+            die_usage("--sip-options: expected sip:ADDR[:PORT][;transport=tcp|udp] "
+                      "(ADDR a literal address), got '%s'", o->sip_uri);
+    } else if (o->tcp_send) {
+        sp->kind = LWAPP_TCP_SEND;
+        if (lwapp_parse_hostport(o->tcp_send, &sp->addr, &sp->port) != 0)
+            die_usage("--tcp-send: expected ADDR:PORT, got '%s'", o->tcp_send);
+        if (o->bytes && lwapp_parse_bytes(o->bytes, &sp->bytes) != 0)
+            die_usage("--bytes: expected a count with an optional k/M/G/Ki/Mi/Gi, got '%s'", o->bytes);
+        if (o->seed) {
+            char *end;
+            errno = 0;
+            sp->seed = strtoull(o->seed, &end, 10);
+            if (errno || end == o->seed || *end)
+                die_usage("--seed: expected a number, got '%s'", o->seed);
+        }
+    } else if (o->rtp) {
+        sp->kind = LWAPP_RTP;
+        if (lwapp_parse_hostport(o->rtp, &sp->addr, &sp->port) != 0)
+            die_usage("--rtp: expected ADDR:PORT, got '%s'", o->rtp);
+        if (o->seconds)
+            sp->seconds = (unsigned)o->seconds;
+        if (o->pps >= 0) /* 0 = flood */
+            sp->pps = (unsigned)o->pps;
+        if (o->window)
+            sp->window = (unsigned)o->window;
+    }
+    a->has_app = sp->kind != LWAPP_NONE;
+}
+#endif
 
 static const char *env_get(void *user, const char *name)
 {
@@ -812,6 +1034,10 @@ int main(int argc, char **argv)
     if (detect_cli_wanted(argc, argv))
         return detect_cli_main(argc, argv); /* --detect mode: detect_cli.c */
     parse_args(o, argc, argv);
+#ifdef TSE_CLI_LWIP
+    build_spec(a);
+    a->use_lwip = o->tunnels == 1;
+#endif
 
     /* files */
     if (o->ca_file) {
@@ -936,6 +1162,37 @@ int main(int argc, char **argv)
             return EXIT_FAIL;
         }
     }
+#ifdef TSE_CLI_LWIP
+    if (a->use_lwip) {
+        /* lwIP is tunnel 0's inner stack: its default route is the tunnel */
+        tse_lwip_netif_config nc;
+        lwip_init();
+        tse_lwip_netif_config_default(&nc);
+        nc.now_ms = netif_clock;
+        nc.set_default = 1;
+        rc = tse_lwip_netif_add(&a->tn, a->tun[0].t, &nc);
+        if (rc != TSE_OK) {
+            report_error(a, tse_strerror(rc), "adding the lwIP netif");
+            return EXIT_FAIL;
+        }
+        if (o->ping) {
+            if (ipaddr_aton(o->ping, &a->ping_addr) == 0) {
+                report_error(a, "lwIP does not parse the --ping address", o->ping);
+                return EXIT_FAIL;
+            }
+            a->ping_pcb = o->ping_family == 4 ? raw_new(IP_PROTO_ICMP)
+                                              : raw_new_ip_type(IPADDR_TYPE_V6, IP6_NEXTH_ICMP6);
+            if (a->ping_pcb == NULL) {
+                report_error(a, tse_strerror(TSE_ERR_NO_MEMORY), "lwIP raw PCB");
+                return EXIT_FAIL;
+            }
+            raw_recv(a->ping_pcb, ping_recv, &a->tun[0]);
+        }
+        if (o->verbose && !o->json)
+            printf("inner stack: lwIP %s (NO_SYS=1), netif MTU %u\n", LWIP_VERSION_STRING,
+                   (unsigned)a->tn.netif.mtu);
+    }
+#endif
     tse_posix_driver_set_tick(a->drv, app_tick, a); /* starts the tunnels */
 
     /* Run until every tunnel is CLOSED; bounded by --timeout, the signals,
@@ -960,6 +1217,16 @@ int main(int argc, char **argv)
         }
     }
 
+#ifdef TSE_CLI_LWIP
+    if (a->has_app && a->app_started && !a->app_done)
+        lwapp_abort(&a->run); /* the tunnel ended first: report what there is */
+    if (a->has_app && a->app_done && !a->app_reported) {
+        char line[1024];
+        a->app_reported = 1;
+        lwapp_format(&a->run, o->json, line, sizeof line);
+        puts(line);
+    }
+#endif
     for (i = 0; i < a->ntun; i++) {
         struct tun *u = &a->tun[i];
         if (u->up_count)
@@ -1013,7 +1280,11 @@ int main(int argc, char **argv)
     }
 
     if (exit_code == 0) {
-        if (a->timed_out && (nup < a->ntun || (o->ping && nreplied < a->ntun))) {
+        if (a->timed_out && (nup < a->ntun || (o->ping && nreplied < a->ntun)
+#ifdef TSE_CLI_LWIP
+                             || (a->has_app && !(a->app_done && a->run.ok))
+#endif
+                             )) {
             char d[96];
             snprintf(d, sizeof d, "--timeout %ld s: %ld of %ld tunnels up", o->timeout_s,
                      nup, a->ntun);
@@ -1029,6 +1300,12 @@ int main(int argc, char **argv)
             report_error(a, first_failed->reason ? first_failed->reason
                                                  : tse_strerror(first_failed->err), d);
             exit_code = EXIT_FAIL;
+#ifdef TSE_CLI_LWIP
+        } else if (a->has_app && !(a->app_done && a->run.ok)) {
+            report_error(a, "inner application failed",
+                         !a->app_started ? "not started" : a->run.error);
+            exit_code = EXIT_FAIL;
+#endif
         } else if (o->ping && nreplied < a->ntun) {
             char d[96];
             snprintf(d, sizeof d, "%ld of %ld tunnels got an echo reply", nreplied, a->ntun);
@@ -1039,6 +1316,13 @@ int main(int argc, char **argv)
         }
     }
 
+#ifdef TSE_CLI_LWIP
+    if (a->use_lwip) {
+        if (a->ping_pcb)
+            raw_remove(a->ping_pcb);
+        tse_lwip_netif_remove(&a->tn);
+    }
+#endif
     for (i = 0; i < a->ntun; i++) {
         tse_posix_driver_remove(a->drv, a->tun[i].t);
         tse_tunnel_del(a->tun[i].t);
