@@ -2,7 +2,8 @@
 # test_cli_e2e.sh TSCF_SERVER TSE_CLI GEN_CERTS
 # tse-cli against tscf-server on loopback: ping, JSON, failures with their
 # one-line reasons, SIGINT release, proxy from the environment (tscf-server
-# consumes a CONNECT itself, TR 4.8.2), and 200 tunnels in one process.
+# consumes a CONNECT itself, TR 4.8.2), 200 tunnels in one process, and
+# (lwIP builds) the inner applications against the server's UDP echo.
 set -u
 SERVER=$1
 CLI=$2
@@ -124,6 +125,47 @@ if [ $rc -eq 0 ] && has out "tunnel released"; then ok sigint; else echo "     e
 if run tunnels-200 0 --server "$ADDR" $C --tunnels 200 --ping 198.18.0.1 --count 2 --interval 200 --timeout 50 &&
    has out "200 tunnels, 200 up, 200 with replies"
 then ok "200 tunnels ($(grep 'transmitted' "$d/out"))"; else fail tunnels-200; fi
+
+# Inner applications over lwIP (builds with a NO_SYS=1 lwIP only; tscf-server
+# --echo answers ICMP and UDP port 7, nothing else: SIP and TCP to a real
+# server are in test/e2e/netns, scenarios cli_*)
+if "$CLI" --version | grep -q "inner stack: lwIP"; then
+    if run rtp-echo 0 --server "$ADDR" $C --rtp 198.18.0.1:7 --seconds 1 --json &&
+       has out '"event":"rtp_done"' && has out '"sent":50,"received":50,"lost":0' &&
+       has out '"event":"state","state":"CLOSED"'
+    then ok "rtp-echo (lwIP UDP)"; else fail rtp-echo; fi
+    if run rtp-text 0 --server "$ADDR" $C --rtp 198.18.0.1:7 --seconds 1 &&
+       has out "50 sent, 50 back, 0 lost" && has out "tunnel released"
+    then ok rtp-text; else fail rtp-text; fi
+    # our OPTIONS comes back as a request, never a response: no final status;
+    # --timeout ends it first and the result still says why
+    if run sip-unanswered 1 --server "$ADDR" $C --sip-options "sip:198.18.0.1:7" --json --timeout 3 &&
+       has out '"event":"sip_reply","uri":"sip:198.18.0.1:7","transport":"udp","status":0' &&
+       has out '"ok":false' && has err "^tse-cli: error: timed out" &&
+       has out '"event":"state","state":"CLOSED"'
+    then ok sip-unanswered; else fail sip-unanswered; fi
+    # nothing answers inner TCP: the SYN goes unanswered, tcp_done says so
+    if run tcp-unanswered 1 --server "$ADDR" $C --tcp-send 198.18.0.1:5001 --bytes 1k --timeout 2 --json &&
+       has out '"event":"tcp_done","target":"198.18.0.1:5001","bytes":1000,"acked":0' &&
+       has out '"ok":false'
+    then ok tcp-unanswered; else fail tcp-unanswered; fi
+    if run sip-bad-uri 2 --server "$ADDR" $C --sip-options "sip:pbx.example" &&
+       has err "^tse-cli: error: --sip-options: expected sip:ADDR"
+    then ok sip-bad-uri; else fail sip-bad-uri; fi
+    if run app-two 2 --server "$ADDR" $C --sip-options "sip:198.18.0.1" --ping 198.18.0.1 &&
+       has err "one at a time"
+    then ok app-two; else fail app-two; fi
+    if run app-tunnels 2 --server "$ADDR" $C --tcp-send 198.18.0.1:5001 --tunnels 2 &&
+       has err "run in one tunnel"
+    then ok app-tunnels; else fail app-tunnels; fi
+    if run bytes-bad 2 --server "$ADDR" $C --tcp-send 198.18.0.1:5001 --bytes 12q &&
+       has err "^tse-cli: error: --bytes"
+    then ok bytes-bad; else fail bytes-bad; fi
+else
+    if run no-lwip 2 --server "$ADDR" $C --sip-options "sip:198.18.0.1" &&
+       has err "need the lwIP NO_SYS=1 build"
+    then ok "no-lwip (this build has no NO_SYS=1 lwIP)"; else fail no-lwip; fi
+fi
 
 [ $failed -eq 0 ] || { echo "$failed scenario(s) failed"; echo "--- server log (tail)"; tail -20 "$d/server.log"; exit 1; }
 echo "all tse-cli scenarios passed"

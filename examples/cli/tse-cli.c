@@ -888,6 +888,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
             exit(0);
         } else if (FLAG("--version")) {
             printf("tse-cli %s\n", TSE_VERSION_STRING);
+#ifdef TSE_CLI_LWIP
+            printf("inner stack: lwIP %s (NO_SYS=1); --sip-options, --tcp-send, --rtp available\n",
+                   LWIP_VERSION_STRING);
+#else
+            printf("inner stack: none (pings built directly); no --sip-options, --tcp-send, --rtp\n");
+#endif
             exit(0);
         } else if (FLAG("--json")) {
             o->json = 1;
