@@ -141,7 +141,7 @@ if "$CLI" --version | grep -q "inner stack: lwIP"; then
     # --timeout ends it first and the result still says why
     if run sip-unanswered 1 --server "$ADDR" $C --sip-options "sip:198.18.0.1:7" --json --timeout 3 &&
        has out '"event":"sip_reply","uri":"sip:198.18.0.1:7","transport":"udp","status":0' &&
-       has out '"ok":false' && has err "^tse-cli: error: timed out" &&
+       has out '"ok":false' && has err "^tse-cli: error: timed out (--timeout 3 s: the inner application did not finish)" &&
        has out '"event":"state","state":"CLOSED"'
     then ok sip-unanswered; else fail sip-unanswered; fi
     # nothing answers inner TCP: the SYN goes unanswered, tcp_done says so

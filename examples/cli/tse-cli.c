@@ -1294,6 +1294,11 @@ int main(int argc, char **argv)
             char d[96];
             snprintf(d, sizeof d, "--timeout %ld s: %ld of %ld tunnels up", o->timeout_s,
                      nup, a->ntun);
+#ifdef TSE_CLI_LWIP
+            if (a->has_app && nup == a->ntun)
+                snprintf(d, sizeof d, "--timeout %ld s: the inner application did not finish",
+                         o->timeout_s);
+#endif
             report_error(a, "timed out", d);
             exit_code = EXIT_FAIL;
         } else if (first_failed) {
