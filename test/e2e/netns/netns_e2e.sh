@@ -12,6 +12,8 @@
 # SCENARIO:
 #   sip-udp   SIP OPTIONS over UDP, answered 200 by sipp (options_uas.xml)
 #   sip-tcp   the same over TCP (sip:...;transport=tcp)
+#   sip-486   over UDP, answered 486 (options_uas_486.xml): the client must
+#             report status 486 and exit non-zero
 #   rtp       172-byte UDP packets, 50/s for 10 s, to a UDP echo: all 500
 #             echoed and counted on both sides
 #   tcp       50 MB over inner TCP; the receiver's SHA-256 must match
@@ -118,6 +120,20 @@ sip-udp|sip-tcp)
     grep -q "OPTIONS sip:198.18.0.1:5060" "$D/sipp_msg.log" || fail "sipp did not log the request"
     grep -q "SIP/2.0/$(echo ${SC#sip-} | tr a-z A-Z) 198.18.0.2" "$D/sipp_msg.log" ||
         fail "the request did not come from the inner address 198.18.0.2"
+    ;;
+sip-486)
+    ip netns exec "$CORE" sipp -sf "$HERE/options_uas_486.xml" -i 198.18.0.1 -p 5060 -t u1 -nostdin -timeout 120s \
+        -trace_msg -message_file "$D/sipp_msg.log" >"$D/sipp.log" 2>&1 &
+    BG="$BG $!"
+    wait_for 10 sh -c "ip netns exec $CORE ss -lun | grep -q 198.18.0.1:5060" || fail "sipp not listening"
+    if run_client 60 "$D/out.json" --sip-options "sip:198.18.0.1:5060"; then
+        cat "$D/out.json"; fail "the client succeeded on a 486"
+    fi
+    cat "$D/out.json"
+    grep -q '"event":"sip_reply"' "$D/out.json" || fail "no sip_reply"
+    [ "$(json_field "$D/out.json" status)" = 486 ] || fail "status is not 486"
+    [ "$(json_field "$D/out.json" ok)" = false ] || fail "ok is not false"
+    grep -q "SIP/2.0 486 Busy Here" "$D/sipp_msg.log" || fail "sipp did not send the 486"
     ;;
 rtp)
     ip netns exec "$CORE" "$PY" "$HERE/lab.py" udp-echo 198.18.0.1 40000 "$D/echo.count" 60 2>"$D/echo.log" &
