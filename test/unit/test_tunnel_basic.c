@@ -7,24 +7,10 @@
 #include "tse/tse.h"
 #include "mem_tscf.h"
 #include "tt.h"
-
-static mt_fix F;
-
-#define T0 1000
-#define UP_WITHIN 20000
-
-/* Bring the default tunnel up or fail the test. */
-#define START_UP() do { \
-    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK); \
-    if (!mt_run_until_state(&F.d, TSE_STATE_UP, UP_WITHIN)) mt_rec_dump(&F.rec); \
-    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP); \
-} while (0)
-
-#define END() do { TT_EQ_INT(mt_fix_teardown(&F), 0); } while (0)
+#include "mt_fixture.h"
 
 static const uint8_t ZERO4[4] = { 0, 0, 0, 0 };
 static const uint8_t ONES4[4] = { 255, 255, 255, 255 };
-static const uint8_t PEER_ADDR[4] = { 10, 0, 0, 1 };
 
 TT_TEST(direct_up_negotiates_tsid_address_keepalive)
 {
@@ -188,7 +174,7 @@ TT_TEST(one_byte_chunks_both_directions)
     TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
     F.d.chunk_to_peer = 1;
     F.d.chunk_to_engine = 1;
-    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, UP_WITHIN));
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
     n = mt_make_ipv4(pkt, sizeof(pkt), F.cfg.ipv4, PEER_ADDR, 9);
     TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_OK);
     mt_pump(&F.d);
@@ -207,7 +193,7 @@ TT_TEST(send_packet_rules)
     n = mt_make_ipv4(pkt, sizeof(pkt), F.cfg.ipv4, PEER_ADDR, 1);
     /* not up yet */
     TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_ERR_NOT_UP);
-    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, UP_WITHIN));
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
     /* not IP */
     pkt[0] = 0x15;
     TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_ERR_PACKET_INVALID);
@@ -288,7 +274,7 @@ static void reject_case(uint16_t code, int err, int retried)
     F.cfg.reject_times = 1;
     F.s.backoff_initial_ms = 1000;
     TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
-    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, UP_WITHIN));
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
     down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
     TT_EQ_INT(down->error, err);
     TT_EQ_INT(down->response_code, code);
@@ -332,7 +318,7 @@ TT_TEST(reject_other_code) { reject_case(42, TSE_ERR_REJECT_OTHER, 0); }
 static void expect_down(int err)
 {
     const mt_ev *down;
-    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, UP_WITHIN));
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, WITHIN));
     down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
     if (down->error != err) mt_rec_dump(&F.rec);
     TT_EQ_INT(down->error, err);
@@ -544,9 +530,9 @@ TT_TEST(two_tunnels_are_independent)
     F.cfg.keepalive_s = 10;
     TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
     TT_EQ_INT(mt_fix_start(&G, 5 * T0), TSE_OK);
-    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, UP_WITHIN));
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
     TT_EQ_INT(tse_tunnel_state(G.t), TSE_STATE_CONNECTING);
-    TT_ASSERT(mt_run_until_state(&G.d, TSE_STATE_UP, UP_WITHIN));
+    TT_ASSERT(mt_run_until_state(&G.d, TSE_STATE_UP, WITHIN));
     TT_ASSERT(tse_tunnel_get_config(F.t)->tsid == F.cfg.tsid);
     TT_ASSERT(tse_tunnel_get_config(G.t)->tsid == 77);
     n = mt_make_ipv4(pkt, sizeof(pkt), G.cfg.ipv4, PEER_ADDR, 3);

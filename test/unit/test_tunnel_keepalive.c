@@ -7,19 +7,7 @@
 #include "tse/tse.h"
 #include "mem_tscf.h"
 #include "tt.h"
-
-static mt_fix F;
-
-#define T0 1000
-#define WITHIN 20000
-#define END() do { TT_EQ_INT(mt_fix_teardown(&F), 0); } while (0)
-#define START_UP() do { \
-    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK); \
-    if (!mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN)) mt_rec_dump(&F.rec); \
-    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP); \
-} while (0)
-
-static const uint8_t PEER_ADDR[4] = { 10, 0, 0, 1 };
+#include "mt_fixture.h"
 
 static size_t kas(void) { return mem_tscf_count_cms(F.peer, TSE_CM_KEEPALIVE); }
 

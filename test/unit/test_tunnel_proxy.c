@@ -7,11 +7,7 @@
 #include "tse/tse.h"
 #include "mem_tscf.h"
 #include "tt.h"
-
-static mt_fix F;
-
-#define T0 1000
-#define WITHIN 20000
+#include "mt_fixture.h"
 
 static void proxy_setup(int mode)
 {
@@ -30,8 +26,6 @@ static int head_has(size_t i, const char *needle)
     const mt_seen *s = mem_tscf_seen(F.peer);
     return i < s->n_heads && strstr(s->heads[i], needle) != NULL;
 }
-
-#define END() do { TT_EQ_INT(mt_fix_teardown(&F), 0); } while (0)
 
 /* Run until DOWN and check its error; returns the event (NULL on failure). */
 static const mt_ev *down_with(int err)

@@ -10,12 +10,7 @@
 #include "mem_tscf.h"
 #include "test_pki.h"
 #include "tt.h"
-
-static mt_fix F;
-
-#define T0 1000
-#define WITHIN 20000
-#define END() do { TT_EQ_INT(mt_fix_teardown(&F), 0); } while (0)
+#include "mt_fixture.h"
 
 /* A certificate failure: DOWN with @p err, a detail, CLOSED, no retry. */
 static void cert_fails(const char *pem, const char *key, int err)
