@@ -172,10 +172,8 @@ static int send_cm(tse_tunnel *t, const tse_cm *m)
     return TSE_OK;
 }
 
-static void cm_header(tse_tunnel *t, tse_cm *m, uint8_t type, uint64_t tsid,
-                      uint32_t seq)
+static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq)
 {
-    (void)t;
     memset(m, 0, sizeof(*m));
     m->type = type;
     m->tsid = tsid;
@@ -312,7 +310,7 @@ static int send_config_request(tse_tunnel *t)
 {
     tse_cm m;
     uint64_t tsid = t->resume_valid ? t->resume_tsid : TSE_CM_TSID_NONE;
-    cm_header(t, &m, TSE_CM_CONFIG_REQUEST, tsid, t->next_seq++);
+    cm_header(&m, TSE_CM_CONFIG_REQUEST, tsid, t->next_seq++);
     m.present = TSE_CM_HAS_IPV4_ADDRESS | TSE_CM_HAS_IPV4_NETMASK;
     /* A.1.9 / resume: ask for the previous inner address again */
     memcpy(m.ipv4_addr, t->resume_valid ? t->resume_ipv4 : t->s.request_ipv4, 4);
@@ -528,7 +526,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     case TSE_CM_KEEPALIVE:
         /* the TSCF probing us: answer with the same sequence (A.1.8) */
-        cm_header(t, &r, TSE_CM_KEEPALIVE_RESPONSE, t->cfg.tsid, m->seq);
+        cm_header(&r, TSE_CM_KEEPALIVE_RESPONSE, t->cfg.tsid, m->seq);
         r.present = TSE_CM_HAS_RESPONSE_CODE;
         (void)send_cm(t, &r);
         return;
@@ -546,7 +544,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     case TSE_CM_RELEASE_REQUEST: {
         fail_info fi;
-        cm_header(t, &r, TSE_CM_RELEASE_RESPONSE, t->cfg.tsid, m->seq);
+        cm_header(&r, TSE_CM_RELEASE_RESPONSE, t->cfg.tsid, m->seq);
         r.present = TSE_CM_HAS_RESPONSE_CODE;
         (void)send_cm(t, &r);
         memset(&fi, 0, sizeof(fi));
@@ -1067,7 +1065,7 @@ tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
 static void send_keepalive(tse_tunnel *t)
 {
     tse_cm m;
-    cm_header(t, &m, TSE_CM_KEEPALIVE, t->cfg.tsid, t->next_seq++);
+    cm_header(&m, TSE_CM_KEEPALIVE, t->cfg.tsid, t->next_seq++);
     if (send_cm(t, &m) != TSE_OK) {
         /* The queue is full of unsent bytes, so the link is not silent:
          * try again after another interval instead of spinning (both
@@ -1191,7 +1189,7 @@ int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
     case TSE_STATE_RELEASING:
         return TSE_OK;
     case TSE_STATE_UP:
-        cm_header(t, &m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->next_seq++);
+        cm_header(&m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->next_seq++);
         if (send_cm(t, &m) == TSE_OK) {
             t->release_outstanding = 1;
             t->release_seq = m.seq;
