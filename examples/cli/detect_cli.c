@@ -257,27 +257,6 @@ static void dparse(struct dopts *o, int argc, char **argv)
     }
 }
 
-static uint8_t *dread_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf;
-    size_t n;
-    if (!f)
-        return NULL;
-    buf = malloc(1024 * 1024 + 1);
-    if (!buf) {
-        fclose(f);
-        return NULL;
-    }
-    n = fread(buf, 1, 1024 * 1024, f);
-    fclose(f);
-    buf[n] = '\0';
-    if (strstr((const char *)buf, "-----BEGIN") != NULL)
-        n++; /* PEM: NUL counted (mbed TLS) */
-    *len = n;
-    return buf;
-}
-
 /* ---- output -------------------------------------------------------------- */
 
 static unsigned long since(const struct dapp *a)
@@ -685,7 +664,7 @@ int detect_cli_main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     dparse(o, argc, argv);
     if (o->ca_file) {
-        ca = dread_file(o->ca_file, &ca_len);
+        ca = tse_posix_read_key_file(o->ca_file, &ca_len);
         if (!ca) {
             fprintf(stderr, "tse-cli: error: cannot read --ca %s (%s)\n", o->ca_file,
                     strerror(errno));

@@ -717,51 +717,6 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
 
 /* ---- setup -------------------------------------------------------------------- */
 
-static uint8_t *read_file(const char *path, size_t *len, int nul)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0;
-    if (!f)
-        return NULL;
-    for (;;) {
-        size_t r;
-        if (n + 4096 + 1 > cap) {
-            uint8_t *nb;
-            cap = cap ? cap * 2 : 8192;
-            if (cap > (16u << 20)) { /* 16 MiB is not a certificate file */
-                free(buf);
-                fclose(f);
-                errno = EFBIG;
-                return NULL;
-            }
-            nb = realloc(buf, cap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return NULL;
-    }
-    fclose(f);
-    /* PEM is handed over NUL-terminated with the NUL counted (mbed TLS) */
-    buf[n] = '\0';
-    if (nul && strstr((const char *)buf, "-----BEGIN") != NULL)
-        n++;
-    *len = n;
-    return buf;
-}
-
 static int parse_pin(const char *hex, uint8_t out[32])
 {
     size_t k = 0;
@@ -1047,15 +1002,15 @@ int main(int argc, char **argv)
 
     /* files */
     if (o->ca_file) {
-        ca = read_file(o->ca_file, &ca_len, 1);
+        ca = tse_posix_read_key_file(o->ca_file, &ca_len);
         if (!ca) {
             fprintf(stderr, "tse-cli: error: cannot read --ca %s (%s)\n", o->ca_file, strerror(errno));
             return EXIT_USAGE;
         }
     }
     if (o->cert_file) {
-        cert = read_file(o->cert_file, &cert_len, 1);
-        key = read_file(o->key_file, &key_len, 1);
+        cert = tse_posix_read_key_file(o->cert_file, &cert_len);
+        key = tse_posix_read_key_file(o->key_file, &key_len);
         if (!cert || !key) {
             fprintf(stderr, "tse-cli: error: cannot read --cert/--key (%s)\n", strerror(errno));
             return EXIT_USAGE;

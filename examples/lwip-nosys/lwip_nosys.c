@@ -150,29 +150,6 @@ static tse_time_ms tick(void *user, tse_time_ms now)
     return sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? TSE_TIME_NEVER : now + sleep_ms;
 }
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf;
-    long n;
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL) {
-        if (f != NULL) {
-            fclose(f);
-        }
-        return NULL;
-    }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(buf);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = (size_t)n + 1; /* PEM: with the NUL */
-    return buf;
-}
-
 int main(int argc, char **argv)
 {
     app *a = &g;
@@ -193,7 +170,7 @@ int main(int argc, char **argv)
         a->cli.spec.kind = LWAPP_PING;
         IP_ADDR4(&a->cli.spec.addr, 198, 18, 0, 1);
     }
-    if ((ca = read_file(a->cli.ca_file, &ca_len)) == NULL) {
+    if ((ca = tse_posix_read_key_file(a->cli.ca_file, &ca_len)) == NULL) {
         fprintf(stderr, "cannot read %s\n", a->cli.ca_file);
         return 2;
     }

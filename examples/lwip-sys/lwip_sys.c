@@ -272,29 +272,6 @@ static void *driver_main(void *arg)
 
 /* ---- main (application) thread ----------------------------------------- */
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf;
-    long n;
-    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL) {
-        if (f != NULL) {
-            fclose(f);
-        }
-        return NULL;
-    }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        free(buf);
-        return NULL;
-    }
-    fclose(f);
-    buf[n] = 0;
-    *len = (size_t)n + 1;
-    return buf;
-}
-
 static int extra_opt(void *u, const char *opt, const char *val)
 {
     app *a = (app *)u;
@@ -322,7 +299,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\nusage: %s [--text STRING]\n%s", err, argv[0], lwapp_cli_usage());
         return 2;
     }
-    if ((ca = read_file(a.cli.ca_file, &ca_len)) == NULL) {
+    if ((ca = tse_posix_read_key_file(a.cli.ca_file, &ca_len)) == NULL) {
         fprintf(stderr, "cannot read %s\n", a.cli.ca_file);
         return 2;
     }

@@ -23,6 +23,7 @@
 #include "tse/cm.h"
 #include "tse/error.h"
 #include "tse/framing.h"
+#include "tse_posix.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1353,29 +1354,8 @@ static void log_stats(void)
 /* ------------------------------------------------------------------------ */
 /* setup                                                                    */
 
-/* Read a whole PEM file, NUL-terminated as mbed TLS's PEM parser wants
- * (buffer APIs rather than *_parse_file: they work without MBEDTLS_FS_IO). */
-static unsigned char *load_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long n;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < (1L << 20) &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-            free(buf);
-            buf = NULL;
-        } else {
-            buf[n] = 0;
-            *len = (size_t)n + 1;
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
+/* Certificates and keys go through mbed TLS's buffer parsers, read by
+ * tse_posix_read_key_file(): they work without MBEDTLS_FS_IO. */
 static int setup_tls(void)
 {
     unsigned char *pem;
@@ -1399,7 +1379,7 @@ static int setup_tls(void)
                                 (const unsigned char *)pers, sizeof pers - 1);
     if (ret != 0)
         goto fail;
-    if (!(pem = load_file(cfg.cert, &pem_len))) {
+    if (!(pem = tse_posix_read_key_file(cfg.cert, &pem_len))) {
         fprintf(stderr, "tscf-server: cannot read %s: %s\n", cfg.cert, strerror(errno));
         return -1;
     }
@@ -1409,7 +1389,7 @@ static int setup_tls(void)
         fprintf(stderr, "tscf-server: certificate %s: %s\n", cfg.cert, tls_err(ret, e, sizeof e));
         return -1;
     }
-    if (!(pem = load_file(cfg.key, &pem_len))) {
+    if (!(pem = tse_posix_read_key_file(cfg.key, &pem_len))) {
         fprintf(stderr, "tscf-server: cannot read %s: %s\n", cfg.key, strerror(errno));
         return -1;
     }

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,4 +93,49 @@ static const tse_mem posix_mem = { NULL, mem_calloc, mem_free };
 const tse_mem *tse_posix_mem(void)
 {
     return &posix_mem;
+}
+
+uint8_t *tse_posix_read_key_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (f == NULL)
+        return NULL;
+    for (;;) {
+        size_t r;
+        if (n + 4096 + 1 > cap) {
+            uint8_t *nb;
+            cap = cap ? cap * 2 : 8192;
+            if (cap > (16u << 20)) {
+                free(buf);
+                fclose(f);
+                errno = EFBIG;
+                return NULL;
+            }
+            nb = realloc(buf, cap);
+            if (nb == NULL) {
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n - 1, f);
+        n += r;
+        if (r == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        errno = EIO;
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (strstr((const char *)buf, "-----BEGIN") != NULL)
+        n++; /* PEM: the NUL is part of the input for mbed TLS */
+    *len = n;
+    return buf;
 }

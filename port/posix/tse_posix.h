@@ -100,6 +100,18 @@ int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
 const tse_mem *tse_posix_mem(void);
 
 /**
+ * @brief Read a certificate or key file whole, for mbed TLS's buffer
+ *        parsers (which, unlike the *_parse_file ones, need no
+ *        MBEDTLS_FS_IO).  The buffer is always NUL-terminated; for PEM
+ *        ("-----BEGIN" in it) the NUL is counted in @p len, as mbed TLS's
+ *        PEM parser requires, for DER it is not.
+ * @param[out] len bytes to hand to the parser
+ * @return a buffer the caller frees with free(), or NULL with errno set
+ *         (EFBIG above 16 MiB: that is not a certificate file).
+ */
+uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
+
+/**
  * @brief Map an errno value to a TSE_ERR_TRANSPORT_* code:
  *        ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ENETDOWN, EHOSTDOWN,
  *        EADDRNOTAVAIL -> REFUSED; ETIMEDOUT -> TIMEOUT; ECONNRESET,
