@@ -51,16 +51,9 @@ static void set_detail(tse_tls *tls, const char *a, const char *b)
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     tse_tls *tls = ctx;
-    size_t room = tse_tls_out_space(tls);
-    if (room == 0) {
-        return MBEDTLS_ERR_SSL_WANT_WRITE;
-    }
-    if (len > room) {
-        len = room; /* partial: mbed TLS keeps the rest (out_left) */
-    }
-    memcpy(tls->out + tls->out_len, buf, len);
-    tls->out_len += len;
-    return (int)len;
+    /* partial: mbed TLS keeps the rest (out_left) */
+    size_t n = tse_outbuf_append(&tls->out, buf, len);
+    return n == 0 ? MBEDTLS_ERR_SSL_WANT_WRITE : (int)n;
 }
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
@@ -78,26 +71,29 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return (int)len;
 }
 
-size_t tse_tls_out_space(tse_tls *tls)
+size_t tse_tls_pending(const tse_tls *tls, const uint8_t **p)
 {
-    if (tls->out_off == tls->out_len) {
-        tls->out_off = tls->out_len = 0;
-    } else if (tls->out_off > 0 && tls->out_len == tls->out_cap) {
-        memmove(tls->out, tls->out + tls->out_off, tls->out_len - tls->out_off);
-        tls->out_len -= tls->out_off;
-        tls->out_off = 0;
-    }
-    return tls->out_cap - tls->out_len;
+    return tse_outbuf_pending(&tls->out, p);
 }
 
-int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len)
+void tse_tls_consume(tse_tls *tls, size_t n)
 {
-    if (len > tse_tls_out_space(tls)) {
-        return TSE_ERR_BUFFER_TOO_SMALL;
-    }
-    memcpy(tls->out + tls->out_len, data, len);
-    tls->out_len += len;
-    return TSE_OK;
+    tse_outbuf_consume(&tls->out, n);
+}
+
+void tse_tls_discard(tse_tls *tls)
+{
+    tse_outbuf_clear(&tls->out);
+}
+
+size_t tse_tls_raw_reserve(tse_tls *tls, uint8_t **p)
+{
+    return tse_outbuf_reserve(&tls->out, p);
+}
+
+void tse_tls_raw_commit(tse_tls *tls, size_t n)
+{
+    tse_outbuf_commit(&tls->out, n);
 }
 
 /* ---- certificate pinning --------------------------------------------- */
@@ -177,8 +173,7 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
     static const unsigned char pers[] = "libtse";
     int ret;
 
-    tls->out = out;
-    tls->out_cap = out_cap;
+    tse_outbuf_init(&tls->out, out, out_cap);
 #if MBEDTLS_VERSION_MAJOR >= 3
     if (psa_crypto_init() != PSA_SUCCESS) {
         set_detail(tls, "PSA crypto init failed", NULL);
@@ -304,7 +299,7 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
 
 int tse_tls_start(tse_tls *tls)
 {
-    tls->out_off = tls->out_len = 0;
+    tse_outbuf_clear(&tls->out);
     tls->in = NULL;
     tls->in_len = 0;
     tls->write_pending = 0;
@@ -447,7 +442,7 @@ void tse_tls_close_notify(tse_tls *tls)
 
 size_t tse_tls_max_chunk(tse_tls *tls)
 {
-    size_t room = tse_tls_out_space(tls);
+    size_t room = tse_outbuf_reserve(&tls->out, NULL);
     int exp = mbedtls_ssl_get_record_expansion(&tls->ssl);
     size_t max_payload = MBEDTLS_SSL_OUT_CONTENT_LEN;
     if (exp < 0) {

@@ -18,6 +18,8 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "outbuf.h"
+
 typedef struct tse_tls_params {
     const uint8_t *ca; size_t ca_len;
     const uint8_t *client_cert; size_t client_cert_len;
@@ -45,11 +47,10 @@ typedef struct tse_tls {
     /* BIO: input borrowed from the caller during one feed */
     const uint8_t *in;
     size_t in_len;
-    /* BIO: output appended to the engine's ciphertext buffer */
-    uint8_t *out;
-    size_t out_cap;
-    size_t out_off;          /* first unsent byte */
-    size_t out_len;          /* end of data */
+    /* BIO: records appended to the ciphertext buffer, which this layer
+     * owns (outbuf.h); the engine reads it through tse_tls_pending() /
+     * tse_tls_consume() */
+    tse_outbuf out;
     size_t write_pending;    /* length of an ssl_write that returned WANT_WRITE */
     char ip_name[48];        /* IP literal to match against the IP SAN
                                 (sent as no SNI, RFC 6066 3) */
@@ -91,14 +92,20 @@ int tse_tls_write(tse_tls *tls, const uint8_t *data, size_t len);
  * input), TSE_ERR_TRANSPORT_CLOSED (close_notify) or a TSE_ERR_TLS_*. */
 int tse_tls_read(tse_tls *tls, uint8_t *buf, size_t cap);
 
-/* Room for new records in the output buffer (after compaction). */
-size_t tse_tls_out_space(tse_tls *tls);
+/* Ciphertext waiting for the port, and the port having sent n of it. */
+size_t tse_tls_pending(const tse_tls *tls, const uint8_t **p);
+void tse_tls_consume(tse_tls *tls, size_t n);
+
+/* Forget unsent ciphertext (the connection it was for is gone). */
+void tse_tls_discard(tse_tls *tls);
 
 /* Largest plaintext chunk that fits one record in the free space. */
 size_t tse_tls_max_chunk(tse_tls *tls);
 
-/* Append raw (non-TLS) bytes, e.g. the CONNECT request. */
-int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len);
+/* Raw (non-TLS) bytes before the handshake, e.g. the CONNECT request:
+ * write up to the returned room at *p, then commit what was written. */
+size_t tse_tls_raw_reserve(tse_tls *tls, uint8_t **p);
+void tse_tls_raw_commit(tse_tls *tls, size_t n);
 
 /* Queue a close_notify alert (RFC 8446 6.1); best effort. */
 void tse_tls_close_notify(tse_tls *tls);

@@ -96,10 +96,11 @@ TT_TEST(ram_per_tunnel)
            engine, F.s.outq_size, 8192, F.s.max_unit, tls_idle, tls_up,
            engine + tls_up, mb_peak);
     /* Budget for the default (debian-src) configuration: engine below
-     * 40 KiB, engine + mbed TLS when up below 72 KiB.  The system
+     * 44 KiB (40 KiB before the scheduler's real-time queue of 4 KiB and
+     * its enqueue times), engine + mbed TLS when up below 72 KiB.  The system
      * mbed TLS 2.28 has 16 KiB output records, so only the engine
      * figure is held there. */
-    TT_ASSERT(engine < 40 * 1024);
+    TT_ASSERT(engine < 44 * 1024);
 #if HAVE_TLS_COUNT && defined(TSE_MBEDTLS_CONFIG_H)
     TT_ASSERT(tls_idle > 16 * 1024); /* the record buffers were counted */
     TT_ASSERT(engine + tls_up < 72 * 1024);
