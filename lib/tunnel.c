@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "http_connect.h"
-#include "outq.h"
+#include "tse/outq.h"
 #include "tls_session.h"
 #include "tse/cm.h"
 #include "tse/framing.h"
