@@ -65,6 +65,7 @@ struct tse_tunnel {
     int cfg_valid;
 
     tse_hc hc;
+    tse_tls_conf own_conf;  /* used when no shared tls_config is given */
     tse_tls tls;
     tse_deframer df;
 
@@ -414,7 +415,7 @@ static void tls_step(tse_tunnel *t)
         fail_ex(t, rc, &fi, 1);
         return;
     }
-    if (t->s.tls_insecure_lab_only_skip_verify) {
+    if (t->tls.cf->insecure) {
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
@@ -794,6 +795,11 @@ int tse_settings_check(const tse_settings *s)
     if (s->sched.record_max < 256) {
         return TSE_ERR_SETTING_SCHED;
     }
+    if (s->tls_config != NULL &&
+        (s->ca != NULL || s->client_cert != NULL || s->client_key != NULL ||
+         s->tls_insecure_lab_only_skip_verify)) {
+        return TSE_ERR_SETTING_TLS;
+    }
     return TSE_OK;
 }
 
@@ -824,7 +830,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     uint8_t *area;
     char *strs;
     const char *sni;
-    tse_tls_params tp;
+    tse_tls_conf *cf;
     tse_hc_params hp;
     int rc;
 
@@ -879,22 +885,32 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     /* verify against the host we connect to unless told otherwise; an
      * IP literal is matched against the IP SAN and not sent as SNI */
     sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
-    memset(&tp, 0, sizeof(tp));
-    tp.ca = s->ca;
-    tp.ca_len = s->ca_len;
-    tp.client_cert = s->client_cert;
-    tp.client_cert_len = s->client_cert_len;
-    tp.client_key = s->client_key;
-    tp.client_key_len = s->client_key_len;
-    tp.pin_sha256 = s->pin_sha256;
-    tp.hostname = sni;
-    tp.insecure = s->tls_insecure_lab_only_skip_verify;
-    tp.entropy = cb->entropy;
-    tp.entropy_user = user;
+    tse_tls_conf_init(&t->own_conf);
     tse_tls_init(&t->tls);
-    rc = tse_tls_setup(&t->tls, &tp, t->outer, TSE_OUTER_BUF_SIZE);
+    if (s->tls_config != NULL) {
+        cf = tse_tls_config_conf(s->tls_config);
+    } else {
+        tse_tls_conf_params cp;
+        memset(&cp, 0, sizeof(cp));
+        cp.ca = s->ca;
+        cp.ca_len = s->ca_len;
+        cp.client_cert = s->client_cert;
+        cp.client_cert_len = s->client_cert_len;
+        cp.client_key = s->client_key;
+        cp.client_key_len = s->client_key_len;
+        cp.insecure = s->tls_insecure_lab_only_skip_verify;
+        cp.entropy = cb->entropy;
+        cp.entropy_user = user;
+        cf = &t->own_conf;
+        rc = tse_tls_conf_setup(cf, &cp);
+    }
+    if (rc == TSE_OK) {
+        rc = tse_tls_setup(&t->tls, cf, sni, s->pin_sha256, t->outer,
+                           TSE_OUTER_BUF_SIZE);
+    }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
+        tse_tls_conf_free(&t->own_conf);
         mem->free(mem->user, t);
         return rc;
     }
@@ -922,6 +938,7 @@ void tse_tunnel_del(tse_tunnel *t)
     }
     mem = t->mem;
     tse_tls_free(&t->tls);
+    tse_tls_conf_free(&t->own_conf);
     if (t->s.proxy_pass != NULL) {
         /* the password lives inside the allocation: do not leave it */
         memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));

@@ -202,6 +202,9 @@ typedef struct tse_callbacks {
     int (*entropy)(void *user, uint8_t *buf, size_t len);
 } tse_callbacks;
 
+/** A TLS configuration that tunnels share (tse_tls_config_new()). */
+typedef struct tse_tls_config tse_tls_config;
+
 /** Runtime settings; fill with tse_settings_default() first.  Strings and
  *  buffers are copied or parsed by tse_tunnel_new(); they need not outlive it. */
 typedef struct tse_settings {
@@ -263,6 +266,15 @@ typedef struct tse_settings {
 
     /** Outbound scheduler: classes, bounds, deadline, record size. */
     tse_sched_settings sched;
+
+    /** A TLS configuration shared with other tunnels (trust anchors
+     *  parsed once, one mbedtls_ssl_config: tse_tls_config_new()), or NULL
+     *  (default): the tunnel builds its own from ca, client_cert,
+     *  client_key and tls_insecure_lab_only_skip_verify.  When set, those
+     *  four must be unset (else TSE_ERR_SETTING_TLS); sni and pin_sha256
+     *  stay per tunnel.  It must outlive every tunnel using it, and those
+     *  tunnels must be driven from one thread (it holds the DRBG). */
+    tse_tls_config *tls_config;
 } tse_settings;
 
 typedef struct tse_stats {
@@ -286,13 +298,37 @@ typedef struct tse_tunnel tse_tunnel;
 void tse_settings_default(tse_settings *s);
 
 /**
+ * @brief Build a TLS configuration for many tunnels, as mbed TLS intends:
+ *        the trust anchors, client certificate and key of @p s are parsed
+ *        once, one DRBG is seeded from @p entropy, one mbedtls_ssl_config
+ *        is set up.  Give it to each tunnel in tse_settings::tls_config
+ *        (saves the parse time and the anchors' RAM per tunnel).
+ * @param[out] out     the configuration (free with tse_tls_config_del())
+ * @param[in]  s       only ca, client_cert, client_key and
+ *                     tls_insecure_lab_only_skip_verify are read
+ * @param[in]  mem     allocator for the configuration's own struct
+ *                     (mbed TLS allocates the parsed certificates itself)
+ * @param[out] detail  optional: a static text saying why setup failed
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY,
+ *         TSE_ERR_TLS_CONFIG (no or bad anchors, bad key, entropy failed)
+ */
+int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
+                       int (*entropy)(void *user, uint8_t *buf, size_t len),
+                       void *entropy_user, const tse_mem *mem,
+                       const char **detail);
+
+/** @brief Free a configuration from tse_tls_config_new() after the last
+ *         tunnel using it was deleted.  NULL is fine. */
+void tse_tls_config_del(tse_tls_config *c);
+
+/**
  * @brief Check @p s as tse_tunnel_new() will, without allocating: one
  *        distinct error per reason a setting is refused.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (@p s or server_host NULL),
  *         TSE_ERR_SETTING_SERVER, TSE_ERR_SETTING_PROFILE,
  *         TSE_ERR_SETTING_MAX_UNIT, TSE_ERR_SETTING_QUEUE,
  *         TSE_ERR_SETTING_BACKOFF, TSE_ERR_SETTING_PROXY,
- *         TSE_ERR_SETTING_SCHED
+ *         TSE_ERR_SETTING_SCHED, TSE_ERR_SETTING_TLS
  */
 int tse_settings_check(const tse_settings *s);
 
