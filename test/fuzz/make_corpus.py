@@ -84,7 +84,27 @@ def main():
     write(dd, "ftt_bad_length", ctl(1, 1500, 0x02) + b"\x01\x00\x03" + ipv4(20))
     write(dd, "ftt_too_big", ctl(1, 100, 0x02) + ftt(ipv4(97)) + ftt(ipv4(98)))
     write(dd, "ftt_inner_cm", ctl(1, 1500, 0x02) + ftt(ok_cms[0]))
+    rfc4571_corpus()
     return 0
+
+
+def rfc4571_corpus():
+    """fuzz_rfc4571/: cap byte, cut byte, then an RFC 4571 stream."""
+    d = os.path.join(HERE, "corpus", "fuzz_rfc4571")
+    rtp = bytes([0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0xa0, 0x11, 0x22, 0x33, 0x44]) + b"\xde\xad"
+    rtcp = bytes([0x80, 0xc9, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44])
+    stun = bytes([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]) + bytes(range(12))
+    chan = bytes([0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4])
+
+    def fr(p):
+        return struct.pack(">H", len(p)) + p
+    mixed = fr(rtp) + fr(b"") + fr(rtcp) + fr(stun) + fr(chan) + fr(rtp)
+    write(d, "mixed_whole", bytes([100, 0]) + mixed)
+    write(d, "mixed_cut", bytes([100, 0x35]) + mixed)
+    write(d, "partial_tail", bytes([100, 0x02]) + mixed + fr(rtp)[:7])
+    write(d, "too_big", bytes([5, 0x01]) + fr(rtp[:11]) + fr(rtp))
+    write(d, "cap_exact", bytes([6, 0x07]) + fr(rtp[:13]) + fr(rtp[:11]))
+    write(d, "nulls", bytes([0, 0x11]) + b"\x00\x00" * 8)
 
 
 if __name__ == "__main__":
