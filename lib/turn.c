@@ -13,6 +13,7 @@
 #define CHAN_REFRESH_MS (540u * 1000u)  /* channels last 600 s (RFC 8656 12) */
 #define RM 16u                          /* RFC 8489 6.2.1 */
 #define MSG_MAX_OVERHEAD 64u            /* Send indication around its DATA */
+#define RETRY_MS 5000u                  /* a failed refresh is tried again */
 
 static uint16_t rd16(const uint8_t *p)
 {
@@ -586,7 +587,8 @@ static tse_time_ms alloc_refresh_delay(uint32_t lifetime_s)
 }
 
 /* A request failed for good: report it and undo its bookkeeping. */
-static void txn_failed(tse_turn *c, const tse_turn_txn_ *t, int err, int code)
+static void txn_failed(tse_turn *c, const tse_turn_txn_ *t, int err, int code,
+                       tse_time_ms now)
 {
     tse_turn_event ev;
     memset(&ev, 0, sizeof ev);
@@ -610,14 +612,18 @@ static void txn_failed(tse_turn *c, const tse_turn_txn_ *t, int err, int code)
             emit(c, &ev);
             return;
         }
-        /* 437: the allocation no longer exists (RFC 8656 7.4) */
+        /* 437: the allocation no longer exists (RFC 8656 7.4); else try
+         * again in a while, until it expires */
         if (err == TSE_ERR_TURN_ALLOC_MISMATCH)
             fail(c, err);
+        else
+            c->refresh_at = now + RETRY_MS;
         break;
     case TSE_STUN_METHOD_CREATE_PERMISSION: {
         tse_turn_perm_ *p = find_perm(c, &t->peer);
         if (p) {
             p->pending = 0;
+            p->refresh_at = now + RETRY_MS;
             if (!p->installed)
                 p->used = 0;
         }
@@ -627,6 +633,7 @@ static void txn_failed(tse_turn *c, const tse_turn_txn_ *t, int err, int code)
         tse_turn_chan_ *ch = find_chan_number(c, t->channel);
         if (ch) {
             ch->pending = 0;
+            ch->refresh_at = now + RETRY_MS;
             if (!ch->bound)
                 ch->used = 0;
         }
@@ -649,7 +656,7 @@ static void txn_success(tse_turn *c, const tse_turn_txn_ *t, const tse_stun_msg 
         /* RFC 8656 7.3: XOR-RELAYED-ADDRESS and LIFETIME */
         if (!(m->present & TSE_STUN_HAS_RELAYED) || !(m->present & TSE_STUN_HAS_LIFETIME) ||
             m->lifetime == 0) {
-            txn_failed(c, t, TSE_ERR_TURN_NO_RELAYED, 0);
+            txn_failed(c, t, TSE_ERR_TURN_NO_RELAYED, 0, now);
             return;
         }
         from_stun(&m->relayed, &c->relayed);
@@ -674,7 +681,7 @@ static void txn_success(tse_turn *c, const tse_turn_txn_ *t, const tse_stun_msg 
             return;
         }
         if (!(m->present & TSE_STUN_HAS_LIFETIME) || m->lifetime == 0) {
-            txn_failed(c, t, TSE_ERR_TURN_BAD_RESPONSE, 0);
+            txn_failed(c, t, TSE_ERR_TURN_BAD_RESPONSE, 0, now);
             return;
         }
         c->lifetime_s = m->lifetime;
@@ -717,7 +724,7 @@ static void txn_success(tse_turn *c, const tse_turn_txn_ *t, const tse_stun_msg 
     }
     case TSE_STUN_METHOD_CONNECT:
         if (!(m->present & TSE_STUN_HAS_CONNECTION_ID)) {
-            txn_failed(c, t, TSE_ERR_TURN_BAD_RESPONSE, 0);
+            txn_failed(c, t, TSE_ERR_TURN_BAD_RESPONSE, 0, now);
             return;
         }
         ev.type = TSE_TURN_EV_CONNECTED;
@@ -761,7 +768,7 @@ static void handle_response(tse_turn *c, tse_turn_txn_ *t, const tse_stun_msg *m
     if (m->cls == TSE_STUN_CLASS_ERROR && !(m->present & TSE_STUN_HAS_ERROR)) {
         /* an error response must say which error (RFC 8489 14.8) */
         t->used = 0;
-        txn_failed(c, &done, TSE_ERR_TURN_BAD_RESPONSE, 0);
+        txn_failed(c, &done, TSE_ERR_TURN_BAD_RESPONSE, 0, now);
         return;
     }
     if (m->cls == TSE_STUN_CLASS_ERROR && (code == 401 || code == 438)) {
@@ -771,22 +778,22 @@ static void handle_response(tse_turn *c, tse_turn_txn_ *t, const tse_stun_msg *m
          * challenge; to one with credentials, they were wrong.  438: a new
          * nonce, a bounded number of times. */
         if (code == 401 && done.authed) {
-            txn_failed(c, &done, TSE_ERR_TURN_UNAUTHORIZED, code);
+            txn_failed(c, &done, TSE_ERR_TURN_UNAUTHORIZED, code, now);
             return;
         }
         if (code == 438 && done.stale >= TSE_TURN_STALE_RETRIES) {
-            txn_failed(c, &done, TSE_ERR_TURN_STALE_NONCE, code);
+            txn_failed(c, &done, TSE_ERR_TURN_STALE_NONCE, code, now);
             return;
         }
         rc = take_challenge(c, m, code == 401);
         if (rc != TSE_OK) {
-            txn_failed(c, &done, rc, code);
+            txn_failed(c, &done, rc, code, now);
             return;
         }
         rc = start_txn(c, done.method, &done.peer, done.channel, done.lifetime,
                        done.stale + (code == 438), now, NULL);
         if (rc != TSE_OK)
-            txn_failed(c, &done, rc, code);
+            txn_failed(c, &done, rc, code, now);
         return;
     }
     if (done.authed) {
@@ -796,13 +803,13 @@ static void handle_response(tse_turn *c, tse_turn_txn_ *t, const tse_stun_msg *m
             if (dgram(c))
                 return; /* as if never received: retransmission goes on */
             t->used = 0;
-            txn_failed(c, &done, TSE_ERR_TURN_INTEGRITY, code);
+            txn_failed(c, &done, TSE_ERR_TURN_INTEGRITY, code, now);
             return;
         }
     }
     t->used = 0;
     if (m->cls == TSE_STUN_CLASS_ERROR) {
-        txn_failed(c, &done, code_to_err(code), code);
+        txn_failed(c, &done, code_to_err(code), code, now);
         return;
     }
     txn_success(c, &done, m, now);
@@ -1040,7 +1047,7 @@ int tse_turn_handle_expiry(tse_turn *c, tse_time_ms now)
         if (now >= t->deadline) {
             tse_turn_txn_ done = *t;
             t->used = 0;
-            txn_failed(c, &done, TSE_ERR_TURN_TIMEOUT, 0);
+            txn_failed(c, &done, TSE_ERR_TURN_TIMEOUT, 0, now);
             continue;
         }
         if (now >= t->next_tx) {
