@@ -17,6 +17,7 @@
 #include "tse/error.h"
 #include "tse/tse.h"
 
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 /* TS 33.310 Annex E profile: AEAD suites with (EC)DHE only, TLS 1.3
  * first.  The list ends with 0 as mbed TLS requires. */
 static const int tse_tls_suites[] = {
@@ -47,6 +48,9 @@ static void set_detail(tse_tls *tls, const char *a, const char *b)
     tls->detail[n] = '\0';
 }
 
+#endif /* !TSE_TLS_IDENTITY */
+
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 /* ---- BIO ------------------------------------------------------------- */
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
@@ -71,6 +75,8 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     tls->in_len -= len;
     return (int)len;
 }
+
+#endif /* !TSE_TLS_IDENTITY */
 
 size_t tse_tls_pending(const tse_tls *tls, const uint8_t **p)
 {
@@ -115,6 +121,7 @@ int tse_tls_is_ip_literal(const char *h)
     return dots == 3;
 }
 
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
                      uint32_t *flags)
 {
@@ -145,12 +152,17 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
     return 0;
 }
 
+#endif /* !TSE_TLS_IDENTITY */
+
 /* ---- the configuration (shared or a tunnel's own) ----------------------- */
 
+#if !defined(TSE_TLS_IDENTITY)
 static void conf_detail(tse_tls_conf *c, const char *text)
 {
     c->detail = text;
 }
+
+#endif
 
 void tse_tls_conf_init(tse_tls_conf *c)
 {
@@ -172,6 +184,7 @@ void tse_tls_conf_free(tse_tls_conf *c)
     c->configured = 0;
 }
 
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
 {
     static const unsigned char pers[] = "libtse";
@@ -263,6 +276,8 @@ int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
     return TSE_OK;
 }
 
+#endif /* !TSE_TLS_IDENTITY */
+
 /* ---- a session ------------------------------------------------------- */
 
 void tse_tls_init(tse_tls *tls)
@@ -276,6 +291,7 @@ void tse_tls_free(tse_tls *tls)
     mbedtls_ssl_free(&tls->ssl);
 }
 
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 int tse_tls_setup(tse_tls *tls, tse_tls_conf *cf, const char *hostname,
                   const uint8_t *pin_sha256, uint8_t *out, size_t out_cap)
 {
@@ -500,6 +516,8 @@ const char *tse_tls_suite(const tse_tls *tls)
 {
     return mbedtls_ssl_get_ciphersuite(&tls->ssl);
 }
+
+#endif /* !TSE_TLS_IDENTITY */
 
 /* ---- the public shared configuration (tse.h) -------------------------- */
 
