@@ -33,6 +33,37 @@ static const int tse_tls_suites[] = {
     0
 };
 
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+/* signature_algorithms, in the client's order of preference.  mbed TLS 3.6
+ * sends one list for both versions (the ClientHello is written before the
+ * version is known), and its default puts rsa_pss_rsae_* before
+ * rsa_pkcs1_*: they are what TLS 1.3 signs with over an RSA key.  But its
+ * TLS 1.2 code cannot verify a ServerKeyExchange signed with
+ * rsa_pss_rsae_* and aborts with illegal_parameter, and OpenSSL and GnuTLS
+ * servers at TLS 1.2 pick the first scheme of the CLIENT's list that fits
+ * their key.  So pkcs1 comes first here: a TLS 1.2 server with an RSA key
+ * signs with rsa_pkcs1_sha256, and a TLS 1.3 server, for which pkcs1 is
+ * not allowed in CertificateVerify (RFC 8446 4.2.3), skips to
+ * rsa_pss_rsae_*; pkcs1 stays valid for the certificates' own signatures.
+ * A TLS 1.2 server that enforces its own order and prefers PSS still fails
+ * (mbed TLS accepts rsa_pss_rsae in TLS 1.2 only from a later release,
+ * Mbed-TLS/mbedtls#10672); see docs/engine.md "TLS".  mbed TLS skips
+ * entries its build cannot do. */
+static const uint16_t tse_tls_sig_algs[] = {
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+    MBEDTLS_TLS1_3_SIG_NONE
+};
+#endif
+
 static void set_detail(tse_tls *tls, const char *a, const char *b)
 {
     size_t n = 0, cap = sizeof(tls->detail) - 1;
@@ -197,6 +228,10 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
     }
     mbedtls_ssl_conf_rng(&tls->conf, mbedtls_ctr_drbg_random, &tls->drbg);
     mbedtls_ssl_conf_ciphersuites(&tls->conf, tse_tls_suites);
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    mbedtls_ssl_conf_sig_algs(&tls->conf, tse_tls_sig_algs);
+#endif
 #if MBEDTLS_VERSION_MAJOR >= 3
     mbedtls_ssl_conf_min_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
