@@ -677,7 +677,7 @@ void tse_settings_default(tse_settings *s)
     s->proxy_timeout_ms = 10000;
     s->tls_timeout_ms = 15000;
     s->config_timeout_ms = 10000;
-    s->ka_response_timeout_ms = 10000;
+    s->ka_response_timeout_ms = 0; /* scales with the interval */
     s->release_timeout_ms = 3000;
     s->auto_reconnect = 1;
     s->backoff_initial_ms = 1000;
@@ -1062,6 +1062,23 @@ tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
     return e;
 }
 
+/* Floor of the automatic Keep_Alive_Response timeout: one RTT on a bad
+ * mobile link must not look like a dead peer. */
+#define TSE_KA_RESPONSE_MIN_MS 2000u
+
+/* ka_response_timeout_ms, or by default one negotiated interval (at
+ * least TSE_KA_RESPONSE_MIN_MS): a peer that dies is then declared dead
+ * about two intervals after its last sign of life (one interval of
+ * silence before the Keep_Alive, one waiting for its answer). */
+static uint32_t ka_response_timeout(const tse_tunnel *t)
+{
+    uint32_t ka = (uint32_t)t->cfg.keepalive_s * 1000u;
+    if (t->s.ka_response_timeout_ms != 0) {
+        return t->s.ka_response_timeout_ms;
+    }
+    return ka > TSE_KA_RESPONSE_MIN_MS ? ka : TSE_KA_RESPONSE_MIN_MS;
+}
+
 static void send_keepalive(tse_tunnel *t)
 {
     tse_cm m;
@@ -1079,7 +1096,7 @@ static void send_keepalive(tse_tunnel *t)
     }
     t->ka_outstanding = 1;
     t->ka_seq = m.seq;
-    t->t_ka_resp = add_ms(t->now, t->s.ka_response_timeout_ms);
+    t->t_ka_resp = add_ms(t->now, ka_response_timeout(t));
     t->stats.keepalives_sent++;
 }
 

@@ -176,7 +176,11 @@ typedef struct tse_settings {
     uint32_t proxy_timeout_ms;     /**< CONNECT reply */
     uint32_t tls_timeout_ms;       /**< TLS handshake */
     uint32_t config_timeout_ms;    /**< Configuration_Response */
-    uint32_t ka_response_timeout_ms; /**< Keep_Alive_Response; then dead */
+    /** Keep_Alive_Response; then the peer is dead.  0 (the default) =
+     *  one negotiated keep-alive interval, at least 2 s: a dead TSCF is
+     *  noticed about two intervals after its last sign of life (a 2 s
+     *  interval: within 4 s).  Any other value is used as it is. */
+    uint32_t ka_response_timeout_ms;
     uint32_t release_timeout_ms;   /**< Configuration_Release_Response */
 
     /* Reconnect with exponential backoff and jitter */

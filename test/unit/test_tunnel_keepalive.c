@@ -156,6 +156,56 @@ TT_TEST(dead_peer_detected_while_sending)
     END();
 }
 
+/* Issue 11: with the defaults, a frozen TSCF is noticed about two
+ * intervals after the last sign of life (one interval of silence, then a
+ * Keep_Alive_Response timeout that scales with the interval), not after
+ * the interval plus a fixed 10 s.  2 s interval: within 4-5 s. */
+TT_TEST(dead_peer_noticed_in_about_two_intervals_by_default)
+{
+    tse_settings def;
+    const mt_ev *down;
+    tse_time_ms frozen;
+    tse_settings_default(&def);
+    mt_fix_setup(&F);
+    F.s.ka_response_timeout_ms = def.ka_response_timeout_ms;
+    F.cfg.keepalive_s = 2;
+    START_UP();
+    mt_advance(&F.d, 2500);
+    TT_EQ_INT(kas(), 1); /* a live peer answers: still up */
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    frozen = F.d.now;
+    mem_tscf_cfg(F.peer)->tls_silent = 1;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, 30000));
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(down->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    TT_ASSERT(down->at - frozen <= 5000);
+    /* and a live peer at that interval is never declared dead */
+    mem_tscf_cfg(F.peer)->tls_silent = 0;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 60000));
+    mt_advance(&F.d, 60000);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_DOWN), 1);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+/* An explicit ka_response_timeout_ms overrides the scaled default. */
+TT_TEST(explicit_keepalive_response_timeout_overrides)
+{
+    const mt_ev *down;
+    const mt_cm_rec *ka;
+    mt_fix_setup(&F);
+    F.s.ka_response_timeout_ms = 7000;
+    F.cfg.keepalive_s = 2;
+    F.cfg.ka_answer_limit = 0;
+    START_UP();
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, 30000));
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    ka = mem_tscf_cm(F.peer, TSE_CM_KEEPALIVE, 0);
+    TT_EQ_INT(down->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    TT_EQ_INT(down->at - ka->at, 7000);
+    END();
+}
+
 TT_TEST(keepalive_response_with_success_code_is_fine)
 {
     mt_fix_setup(&F);
@@ -531,6 +581,8 @@ int main(void)
     TT_RUN(keepalive_response_with_success_code_is_fine);
     TT_RUN(keepalive_answered_invalid_tsid_ends_the_tunnel);
     TT_RUN(dead_peer_detected_while_sending);
+    TT_RUN(dead_peer_noticed_in_about_two_intervals_by_default);
+    TT_RUN(explicit_keepalive_response_timeout_overrides);
     TT_RUN(resume_after_cut_keeps_tsid_and_address);
     TT_RUN(resume_with_new_address_reports_change);
     TT_RUN(resume_refused_gives_new_tunnel);
