@@ -458,8 +458,59 @@ static int reject_error(uint16_t code)
     }
 }
 
+/* Why an assigned inner address cannot be ours (the TSE sends from it
+ * and the TSCF routes to it), or NULL if it is unicast: not unspecified,
+ * "this network", loopback, multicast, reserved or broadcast (RFC 6890),
+ * nor an IPv6 unspecified, loopback, multicast or IPv4-mapped one (RFC
+ * 4291 2.5.2, 2.5.3, 2.5.5.2, 2.7). */
+static const char *bad_ipv4(const uint8_t a[4])
+{
+    if ((a[0] | a[1] | a[2] | a[3]) == 0) {
+        return "Configuration_Response assigns the unspecified IPv4 address 0.0.0.0";
+    }
+    if (a[0] == 0) {
+        return "Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)";
+    }
+    if (a[0] == 127) {
+        return "Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)";
+    }
+    if (a[0] >= 224 && a[0] < 240) {
+        return "Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)";
+    }
+    if ((a[0] & a[1] & a[2] & a[3]) == 255) {
+        return "Configuration_Response assigns the IPv4 broadcast address 255.255.255.255";
+    }
+    if (a[0] >= 240) {
+        return "Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)";
+    }
+    return NULL;
+}
+
+static const char *bad_ipv6(const uint8_t a[16])
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    uint8_t head = 0;
+    for (int i = 0; i < 15; i++) {
+        head |= a[i];
+    }
+    if (head == 0 && a[15] == 0) {
+        return "Configuration_Response assigns the unspecified IPv6 address ::";
+    }
+    if (head == 0 && a[15] == 1) {
+        return "Configuration_Response assigns the IPv6 loopback address ::1";
+    }
+    if (a[0] == 0xff) {
+        return "Configuration_Response assigns a multicast IPv6 address (ff00::/8)";
+    }
+    if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+        return "Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)";
+    }
+    return NULL;
+}
+
 static void on_config_response(tse_tunnel *t, const tse_cm *m)
 {
+    const char *why;
     fail_info fi;
     if (t->state != TSE_STATE_CONFIGURING) {
         fail(t, TSE_ERR_PROTO_UNEXPECTED, "Configuration_Response while not configuring");
@@ -479,10 +530,17 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
         fail_ex(t, reject_error(m->response_code), &fi, 0);
         return;
     }
-    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE ||
-        (m->ipv4_addr[0] | m->ipv4_addr[1] | m->ipv4_addr[2] | m->ipv4_addr[3]) == 0) {
+    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS,
-             "Configuration_Response without a usable address or TSID");
+             "Configuration_Response without an IPv4 address or TSID");
+        return;
+    }
+    why = bad_ipv4(m->ipv4_addr);
+    if (why == NULL && (m->present & TSE_CM_HAS_IPV6_ADDRESS)) {
+        why = bad_ipv6(m->ipv6_addr);
+    }
+    if (why != NULL) {
+        fail(t, TSE_ERR_PROTO_NO_ADDRESS, why);
         return;
     }
     adopt_config(t, m);

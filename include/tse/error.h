@@ -82,7 +82,8 @@ enum tse_error {
     TSE_ERR_PROTO_UNEXPECTED = -500,   /**< CM type not expected in this state */
     TSE_ERR_PROTO_TSID = -501,         /**< unexpected TSID (A.1.4) */
     TSE_ERR_PROTO_SEQUENCE = -502,     /**< response matches no outstanding request */
-    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without inner IPv4 address */
+    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without a usable inner
+                                            address: none, or not unicast (detail says) */
     TSE_ERR_PROTO_TIMEOUT = -504,      /**< no Configuration_Response in time */
     TSE_ERR_KEEPALIVE_TIMEOUT = -505,  /**< no Keep_Alive_Response: peer dead */
     TSE_ERR_RELEASE_TIMEOUT = -506,    /**< no Configuration_Release_Response in time */
