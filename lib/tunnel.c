@@ -53,6 +53,7 @@ struct tse_tunnel {
     uint32_t release_seq;
     uint32_t next_seq;
     uint32_t attempt;       /* consecutive failed attempts */
+    tse_time_ms t_up;       /* when the tunnel last came UP */
 
     int resume_valid;       /* a previous tunnel may be resumed */
     uint64_t resume_tsid;
@@ -257,6 +258,14 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
         set_state(t, TSE_STATE_CLOSED);
         return;
     }
+    /* A tunnel that lasted backoff_stable_ms was a success: the backoff
+     * starts over.  One that broke sooner counts as a failed attempt, so
+     * a TSCF that configures and at once breaks the tunnel is retried
+     * later and later, not every second for ever. */
+    if ((ev.old_state == TSE_STATE_UP || ev.old_state == TSE_STATE_RELEASING) &&
+        t->now - t->t_up >= t->s.backoff_stable_ms) {
+        t->attempt = 0;
+    }
     retry = t->s.auto_reconnect && tse_err_is_retryable(err);
     if (err == TSE_ERR_PROXY_STATUS && fi != NULL && fi->proxy_status < 500) {
         retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
@@ -425,7 +434,7 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     if (t->cfg.has_ipv6) {
         memcpy(t->resume_ipv6, m->ipv6_addr, 16);
     }
-    t->attempt = 0;
+    t->t_up = t->now; /* the backoff restarts once it lasts (fail_ex) */
     if (resumed) {
         t->stats.resumes++;
     }
@@ -741,6 +750,7 @@ void tse_settings_default(tse_settings *s)
     s->backoff_initial_ms = 1000;
     s->backoff_max_ms = 60000;
     s->max_retries = 0;
+    s->backoff_stable_ms = 30000;
     s->outq_size = 16384;
     s->max_unit = 2048;
     s->framing = TSE_FRAMING_TSCF;

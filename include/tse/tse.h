@@ -187,12 +187,20 @@ typedef struct tse_settings {
     int auto_reconnect;            /**< default 1 */
     uint32_t backoff_initial_ms;   /**< default 1000 */
     uint32_t backoff_max_ms;       /**< default 60000 */
-    uint32_t max_retries;          /**< 0 = forever */
+    uint32_t max_retries;          /**< 0 = forever; see also backoff_stable_ms */
 
     /* Buffers */
     size_t outq_size;     /**< outbound plaintext queue, bytes (default 16384) */
     size_t max_unit;      /**< largest inbound unit (default 2048) */
     int framing;          /**< enum tse_framing_profile (default TSCF) */
+
+    /** A tunnel that stays UP this long (ms) counts as a success and the
+     *  reconnect backoff starts over from backoff_initial_ms; one that
+     *  goes down sooner counts as another failed attempt (delays keep
+     *  growing, max_retries counts it), so a TSCF that configures the
+     *  tunnel and at once breaks it is not hit every second.  Default
+     *  30000; 0 = every UP resets the backoff. */
+    uint32_t backoff_stable_ms;
 } tse_settings;
 
 typedef struct tse_stats {
