@@ -54,6 +54,7 @@ struct tse_tunnel {
     uint32_t next_seq;
     uint32_t attempt;       /* consecutive failed attempts */
     tse_time_ms t_up;       /* when the tunnel last came UP */
+    int early_warned;       /* early inner packet reported (per connection) */
 
     int resume_valid;       /* a previous tunnel may be resumed */
     uint64_t resume_tsid;
@@ -358,6 +359,7 @@ static void tls_step(tse_tunnel *t)
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
+    t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
     t->cfg.tls_suite = tse_tls_suite(&t->tls);
     set_state(t, TSE_STATE_CONFIGURING);
@@ -640,7 +642,15 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         return;
     }
     if (t->state != TSE_STATE_UP && t->state != TSE_STATE_RELEASING) {
-        return; /* inner packet before the tunnel is configured: dropped */
+        /* before the Configuration_Response there is no inner address to
+         * deliver to: dropped, counted, and said once per connection */
+        t->stats.early_packets++;
+        if (!t->early_warned) {
+            t->early_warned = 1;
+            warn(t, "the TSCF sent inner packets before the Configuration_Response: "
+                    "dropped (counted in tse_stats.early_packets)");
+        }
+        return;
     }
     t->stats.packets_in++;
     t->stats.bytes_in += u->len;

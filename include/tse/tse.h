@@ -209,6 +209,10 @@ typedef struct tse_stats {
     uint32_t keepalives_sent, keepalive_responses;
     uint32_t reconnects, resumes;
     uint32_t unknown_tlvs;       /**< reserved TLVs skipped */
+    /** Inner packets the TSCF sent before its Configuration_Response:
+     *  dropped (no inner address yet); the first of each connection also
+     *  raises a TSE_EV_WARNING. */
+    uint32_t early_packets;
 } tse_stats;
 
 typedef struct tse_tunnel tse_tunnel;
