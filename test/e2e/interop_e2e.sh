@@ -17,8 +17,9 @@
 #   pyssl-rsa2048-tls12-serverpref   the same, the server's own order
 #   openssl-KEY-VER     openssl s_server, handshake only
 #   gnutls-KEY-VER      gnutls-serv, handshake only
-#   refuse-tls11 refuse-cbc refuse-rsakx   openssl s_server that speaks only
-#                       TLS 1.1 / CBC suites / RSA key exchange
+#   refuse-tls11 refuse-cbc refuse-rsakx refuse-group   openssl s_server that
+#                       speaks only TLS 1.1 / CBC suites / RSA key exchange /
+#                       finite-field DHE groups
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 CLI=$1
@@ -214,7 +215,7 @@ gnutls-*)
     cli hs.out --timeout 3 || true
     handshake_ok hs.out "$ver"
     ;;
-refuse-tls11|refuse-cbc|refuse-rsakx)
+refuse-tls11|refuse-cbc|refuse-rsakx|refuse-group)
     certs rsa2048
     case $SCENARIO in
     refuse-tls11) start_openssl -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'
@@ -223,10 +224,15 @@ refuse-tls11|refuse-cbc|refuse-rsakx)
                   want=-411; what="handshake_failure" ;;
     refuse-rsakx) start_openssl -tls1_2 -cipher 'AES128-GCM-SHA256'
                   want=-411; what="handshake_failure" ;;
+    refuse-group) start_openssl -tls1_3 -groups ffdhe2048
+                  want=-411; what="handshake_failure" ;;
     esac
     cli refused.out --timeout 5 && fail "tse-cli succeeded against a refusing server"
     jcheck "$d/refused.out" "E('tunnel_down') and E('tunnel_down')[0]['code'] == $want and '$what' in E('tunnel_down')[0]['detail'] and 'offered' in E('tunnel_down')[0]['detail']" ||
         fail "expected $want with a detail naming $what and what was offered"
+    python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    if "tunnel_down" in l: e = json.loads(l); print("refused: %d %s: %s" % (e["code"], e["error"], e["detail"])); break' "$d/refused.out"
     ;;
 *)
     fail "unknown scenario"
