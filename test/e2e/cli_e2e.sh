@@ -17,10 +17,11 @@ SCENARIO=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 d=$(mktemp -d /tmp/tse-e2e-cli.XXXXXX)
 chmod 755 "$d"
+. "$HERE/../lib/procs.sh" # tse_stop, tse_wait_exit: every wait bounded
 pids=""
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && tse_stop $pids
     rm -rf "$d"
 }
 trap cleanup EXIT
@@ -282,7 +283,7 @@ E('reconnect')[1]['retry_in_ms'] > E('reconnect')[0]['retry_in_ms'] // 2" ||
     n=$(grep -c "rejected: out of tunnel resources" "$d/srv.log")
     [ "$n" -ge 2 ] && [ "$n" -le 6 ] || fail "$n rejections in 6 s: not backing off"
     # when the first tunnel goes, a backing-off client gets in
-    kill -TERM "$holder"; wait "$holder" 2>/dev/null
+    tse_stop "$holder"
     cli third.out --server "$SRV" --reconnect --timeout 20 --ping 198.18.0.1 --count 1 ||
         fail "after the release a new client did not get a tunnel"
     ;;
@@ -314,17 +315,12 @@ server-shutdown)
         fail "tunnels not up"
     t0=$(date +%s)
     kill -TERM "$spid"
-    # bounded: the server must be gone within 10 s (drain 3 s + room)
-    i=0
-    while kill -0 "$spid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    kill -0 "$spid" 2>/dev/null && fail "tscf-server still running 10 s after SIGTERM"
-    wait "$spid"
-    rc=$?
-    [ "$rc" -eq 0 ] || fail "tscf-server exit status $rc after SIGTERM"
+    # bounded: the server must be gone within 20 s (drain 3 s + ASan room)
+    tse_wait_exit "$spid" 20 || fail "tscf-server still running 20 s after SIGTERM"
+    [ "$TSE_RC" -eq 0 ] || fail "tscf-server exit status $TSE_RC after SIGTERM"
     for n in 1 2; do
         eval "p=\$cpid$n"
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+        tse_wait_exit "$p" 20 || fail "client $n still running 20 s after the release"
         jcheck "$d/held$n.out" "E('tunnel_down') and E('tunnel_down')[0]['code'] == -507" ||
             fail "client $n did not see the release (TSE_ERR_SERVER_RELEASED)"
     done

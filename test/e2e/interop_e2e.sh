@@ -26,20 +26,11 @@ CLI=$1
 SCENARIO=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 d=$(mktemp -d /tmp/tse-interop.XXXXXX)
+. "$HERE/../lib/procs.sh" # tse_stop: TERM, a bounded wait, then KILL
 pids=""
-# stop PID...: TERM, wait at most 5 s, then KILL (never an unbounded wait)
-stop() {
-    for p in "$@"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "$@"; do
-        i=0
-        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-}
 cleanup() {
     # shellcheck disable=SC2086
-    [ -n "$pids" ] && stop $pids
+    [ -n "$pids" ] && tse_stop $pids
     rm -rf "$d"
 }
 trap cleanup EXIT
