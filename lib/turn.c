@@ -400,8 +400,7 @@ int tse_turn_create_permission(tse_turn *c, const tse_turn_addr *peer, tse_time_
     if (!p)
         return TSE_ERR_TURN_TABLE_FULL;
     memset(p, 0, sizeof *p);
-    p->peer = *peer;
-    p->peer.port = 0;
+    p->peer = *peer; /* the port goes out as given; the server ignores it (RFC 8656 9.1) */
     p->refresh_at = TSE_TIME_NEVER;
     rc = send_permission(c, p, now);
     if (rc == TSE_OK)
@@ -455,6 +454,21 @@ int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now)
     if (!allocated(c))
         return TSE_ERR_TURN_NOT_ALLOCATED;
     return start_txn(c, TSE_STUN_METHOD_CONNECT, peer, 0, NO_LIFETIME, 0, now, NULL);
+}
+
+int tse_turn_refresh(tse_turn *c, tse_time_ms now)
+{
+    int rc;
+    if (!c)
+        return TSE_ERR_INVALID_ARG;
+    if (!allocated(c))
+        return TSE_ERR_TURN_NOT_ALLOCATED;
+    if (c->refresh_pending)
+        return TSE_OK;
+    rc = start_txn(c, TSE_STUN_METHOD_REFRESH, NULL, 0, alloc_lifetime(c), 0, now, NULL);
+    if (rc == TSE_OK)
+        c->refresh_pending = 1;
+    return rc;
 }
 
 int tse_turn_close(tse_turn *c, tse_time_ms now)
@@ -786,6 +800,8 @@ static void handle_response(tse_turn *c, tse_turn_txn_ *t, const tse_stun_msg *m
             return;
         }
         rc = take_challenge(c, m, code == 401);
+        if (code == 438)
+            c->stats.stale_nonces++;
         if (rc != TSE_OK) {
             txn_failed(c, &done, rc, code, now);
             return;

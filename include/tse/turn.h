@@ -185,6 +185,7 @@ typedef struct tse_turn_stats {
     uint64_t retransmits;
     uint64_t dropped;        /**< malformed or unmatched datagrams, unknown channels */
     uint64_t integrity_drops; /**< responses dropped for a bad MESSAGE-INTEGRITY */
+    uint64_t stale_nonces;   /**< 438 Stale Nonce answers taken (request retried) */
 } tse_turn_stats;
 
 /* Private state, declared here so the caller can provide the storage. */
@@ -205,7 +206,7 @@ typedef struct tse_turn_txn_ {
 
 typedef struct tse_turn_perm_ {
     int used, installed, pending;
-    tse_turn_addr peer;      /* port ignored: permissions are per IP (RFC 8656 9) */
+    tse_turn_addr peer;      /* matched by IP only: permissions are per IP (RFC 8656 9) */
     tse_time_ms refresh_at;
 } tse_turn_perm_;
 
@@ -362,6 +363,14 @@ int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id, uint8_
  */
 int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12],
                                       const uint8_t *in, size_t len, size_t *consumed);
+
+/**
+ * @brief Refresh the allocation now instead of at its timer (e.g. after the
+ *        network changed); TSE_TURN_EV_REFRESHED follows.
+ * @return TSE_OK (also when a Refresh is already in flight),
+ *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL, TSE_ERR_QUEUE_FULL
+ */
+int tse_turn_refresh(tse_turn *c, tse_time_ms now);
 
 /** @brief Deallocate (Refresh with LIFETIME 0); TSE_TURN_EV_CLOSED follows.
  *  @return TSE_OK, TSE_ERR_STATE (nothing allocated), TSE_ERR_QUEUE_FULL */

@@ -3,6 +3,7 @@
  *
  *   turn-probe --server 127.0.0.1:PORT --user U --pass P
  *              [--tcp] [--tcp-relay] [--expect-error N] [--timeout-ms MS]
+ *              [--pause-ms MS] [--refresh]
  *
  * UDP relay (default): allocate, create a permission for a UDP echo peer
  * this program runs on 127.0.0.1, send one datagram through the relay in
@@ -14,6 +15,10 @@
  * ConnectionBind, send bytes and read them back, deallocate.
  * --expect-error N: the allocation must fail with libtse error N (e.g.
  * -900 for a wrong password); exit 0 if it does.
+ * --pause-ms: idle (serving the loop) that long after the allocation, so
+ * that a server with a short nonce lifetime answers the next request with
+ * 438 Stale Nonce.  --refresh: refresh the allocation at once and wait for
+ * the answer.
  * Every wait is bounded by --timeout-ms (default 10000) in total.
  * Exit status 0 on success, 1 on failure, 2 on usage errors.
  */
@@ -424,7 +429,8 @@ static int tcp_relay(const struct sockaddr_in *server)
 int main(int argc, char **argv)
 {
     const char *server = NULL, *user = NULL, *pass = NULL;
-    int use_tcp = 0, tcp_relay_mode = 0, expect_error = 0, i, rc;
+    int use_tcp = 0, tcp_relay_mode = 0, expect_error = 0, do_refresh = 0, i, rc;
+    long pause_ms = 0;
     long timeout_ms = 10000;
     struct sockaddr_in sa;
     tse_turn_settings s;
@@ -445,9 +451,14 @@ int main(int argc, char **argv)
             expect_error = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--timeout-ms") && i + 1 < argc)
             timeout_ms = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--pause-ms") && i + 1 < argc)
+            pause_ms = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--refresh"))
+            do_refresh = 1;
         else {
             fprintf(stderr, "usage: turn-probe --server IP:PORT --user U --pass P [--tcp] "
-                            "[--tcp-relay] [--expect-error N] [--timeout-ms MS]\n");
+                            "[--tcp-relay] [--expect-error N] [--timeout-ms MS] "
+                            "[--pause-ms MS] [--refresh]\n");
             return 2;
         }
     }
@@ -502,6 +513,17 @@ int main(int argc, char **argv)
     }
     if (wait_for(&G.allocated, "the allocation") < 0)
         return 1;
+    if (pause_ms > 0) {
+        tse_time_ms until = now_ms() + (tse_time_ms)pause_ms;
+        while (now_ms() < until)
+            if (step(-1, NULL) < 0)
+                return 1;
+    }
+    if (do_refresh) {
+        if (tse_turn_refresh(&g_c, now_ms()) != TSE_OK ||
+            wait_for(&G.refreshed, "the refresh") < 0)
+            return 1;
+    }
 
     if (tcp_relay_mode) {
         if (tcp_relay(&sa) < 0)
@@ -536,9 +558,10 @@ int main(int argc, char **argv)
     {
         const tse_turn_stats *st = tse_turn_get_stats(&g_c);
         printf("{\"event\":\"done\",\"tx_msgs\":%llu,\"rx_msgs\":%llu,\"retransmits\":%llu,"
-               "\"dropped\":%llu}\n",
+               "\"dropped\":%llu,\"stale_nonces\":%llu}\n",
                (unsigned long long)st->tx_msgs, (unsigned long long)st->rx_msgs,
-               (unsigned long long)st->retransmits, (unsigned long long)st->dropped);
+               (unsigned long long)st->retransmits, (unsigned long long)st->dropped,
+               (unsigned long long)st->stale_nonces);
     }
     return 0;
 }

@@ -1025,6 +1025,49 @@ TT_TEST(queue_full_and_table_full)
     }
 }
 
+TT_TEST(ipv6_peer_and_manual_refresh)
+{
+    tse_turn_addr peer;
+    tse_stun_msg m;
+    resp r;
+    static const uint8_t ip6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x42};
+    memset(&peer, 0, sizeof peer);
+    peer.family = 6;
+    peer.port = 5004;
+    memcpy(peer.addr, ip6, 16);
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(tse_turn_refresh(&F.c, 0), TSE_ERR_TURN_NOT_ALLOCATED);
+    TT_EQ_INT(do_allocate(0), 0);
+    TT_EQ_INT(tse_turn_create_permission(&F.c, &peer, 10), TSE_OK);
+    TT_EQ_INT(sent_msg(&m), TSE_OK);
+    TT_EQ_INT(m.peer.family, 6);
+    TT_EQ_INT(m.peer.port, 5004);
+    TT_EQ_MEM(m.peer.addr, ip6, 16);
+    r_start(&r, &m, TSE_STUN_CLASS_SUCCESS);
+    r_end(&r, g_key);
+    TT_EQ_INT(feed(r.b, r.n, 20), TSE_OK);
+    /* the permission covers the address, whatever the port */
+    peer.port = 6000;
+    TT_EQ_INT(tse_turn_send(&F.c, &peer, (const uint8_t *)"v6", 2, 30), TSE_OK);
+    TT_EQ_INT(sent_msg(&m), TSE_OK);
+    TT_EQ_INT(m.peer.port, 6000);
+    TT_EQ_MEM(m.peer.addr, ip6, 16);
+    TT_EQ_INT(m.data_len, 2);
+    /* an IPv4 peer with the same first bytes is another peer */
+    {
+        tse_turn_addr p4 = v4(0x20, 0x01, 0x0d, 0xb8, 6000);
+        TT_EQ_INT(tse_turn_send(&F.c, &p4, (const uint8_t *)"v4", 2, 30),
+                  TSE_ERR_TURN_NO_PERMISSION);
+    }
+    /* refresh on demand: one request, however often asked */
+    TT_EQ_INT(tse_turn_refresh(&F.c, 40), TSE_OK);
+    TT_EQ_INT(tse_turn_refresh(&F.c, 41), TSE_OK);
+    TT_EQ_INT(answer_ok(50, TSE_STUN_METHOD_REFRESH), TSE_OK);
+    TT_EQ_INT(take(), 0);
+    TT_EQ_INT(last_ev(&F.r)->type, TSE_TURN_EV_REFRESHED);
+    TT_EQ_INT(F.c.refresh_at, 50 + 540000); /* the timer restarted */
+}
+
 int main(void)
 {
     TT_RUN(rfc5769_short_term_integrity);
@@ -1043,5 +1086,6 @@ int main(void)
     TT_RUN(tcp_allocation_connect_and_bind);
     TT_RUN(init_arguments_and_limits);
     TT_RUN(queue_full_and_table_full);
+    TT_RUN(ipv6_peer_and_manual_refresh);
     return TT_DONE();
 }
