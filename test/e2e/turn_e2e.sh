@@ -61,6 +61,7 @@ start_server() {
         echo "no-stun-backward-compatibility"
         echo "allow-loopback-peers"
         echo "no-multicast-peers"
+        echo "denied-peer-ip=192.0.2.0-192.0.2.255"
         echo "stale-nonce=$stale"
         echo "max-allocate-lifetime=3600"
         echo "userdb=$d/$name.db"
@@ -123,8 +124,9 @@ run() {
     fi
 }
 
-run udp          "$MAIN_PORT" --user $USER --pass $PASS --refresh
-run tcp          "$MAIN_PORT" --user $USER --pass $PASS --tcp --refresh
+# 192.0.2.0/24 is a denied peer range: 403 to that permission, the rest goes on
+run udp          "$MAIN_PORT" --user $USER --pass $PASS --refresh --forbidden-peer 192.0.2.1
+run tcp          "$MAIN_PORT" --user $USER --pass $PASS --tcp --refresh --forbidden-peer 192.0.2.1
 run tcp-relay    "$MAIN_PORT" --user $USER --pass $PASS --tcp --tcp-relay
 # a wrong password: 401 again after the credentials (TSE_ERR_TURN_UNAUTHORIZED)
 run wrong-pass   "$MAIN_PORT" --user $USER --pass not-it --expect-error -900

@@ -3,7 +3,7 @@
  *
  *   turn-probe --server 127.0.0.1:PORT --user U --pass P
  *              [--tcp] [--tcp-relay] [--expect-error N] [--timeout-ms MS]
- *              [--pause-ms MS] [--refresh]
+ *              [--pause-ms MS] [--refresh] [--forbidden-peer IPV4]
  *
  * UDP relay (default): allocate, create a permission for a UDP echo peer
  * this program runs on 127.0.0.1, send one datagram through the relay in
@@ -18,7 +18,8 @@
  * --pause-ms: idle (serving the loop) that long after the allocation, so
  * that a server with a short nonce lifetime answers the next request with
  * 438 Stale Nonce.  --refresh: refresh the allocation at once and wait for
- * the answer.
+ * the answer.  --forbidden-peer: a CreatePermission for that address must
+ * fail with 403 Forbidden (TSE_ERR_TURN_FORBIDDEN), the allocation going on.
  * Every wait is bounded by --timeout-ms (default 10000) in total.
  * Exit status 0 on success, 1 on failure, 2 on usage errors.
  */
@@ -431,6 +432,7 @@ int main(int argc, char **argv)
     const char *server = NULL, *user = NULL, *pass = NULL;
     int use_tcp = 0, tcp_relay_mode = 0, expect_error = 0, do_refresh = 0, i, rc;
     long pause_ms = 0;
+    const char *forbidden = NULL;
     long timeout_ms = 10000;
     struct sockaddr_in sa;
     tse_turn_settings s;
@@ -455,10 +457,12 @@ int main(int argc, char **argv)
             pause_ms = atol(argv[++i]);
         else if (!strcmp(argv[i], "--refresh"))
             do_refresh = 1;
+        else if (!strcmp(argv[i], "--forbidden-peer") && i + 1 < argc)
+            forbidden = argv[++i];
         else {
             fprintf(stderr, "usage: turn-probe --server IP:PORT --user U --pass P [--tcp] "
                             "[--tcp-relay] [--expect-error N] [--timeout-ms MS] "
-                            "[--pause-ms MS] [--refresh]\n");
+                            "[--pause-ms MS] [--refresh] [--forbidden-peer IPV4]\n");
             return 2;
         }
     }
@@ -518,6 +522,26 @@ int main(int argc, char **argv)
         while (now_ms() < until)
             if (step(-1, NULL) < 0)
                 return 1;
+    }
+    if (forbidden) {
+        tse_turn_addr bad = loopback(9);
+        if (inet_pton(AF_INET, forbidden, bad.addr) != 1 ||
+            tse_turn_create_permission(&g_c, &bad, now_ms()) != TSE_OK)
+            return 1;
+        while (!G.failed && !G.permission && now_ms() <= g_deadline)
+            if (step(-1, NULL) < 0)
+                return 1;
+        if (!G.failed || G.fail_err != TSE_ERR_TURN_FORBIDDEN || G.fail_code != 403 ||
+            tse_turn_get_state(&g_c) != TSE_TURN_ALLOCATED) {
+            fprintf(stderr, "turn-probe: permission for %s: wanted 403 Forbidden\n", forbidden);
+            return 1;
+        }
+        G.failed = 0;
+        if (tse_turn_send(&g_c, &bad, (const uint8_t *)"x", 1, now_ms()) !=
+            TSE_ERR_TURN_NO_PERMISSION) {
+            fprintf(stderr, "turn-probe: a refused permission was kept\n");
+            return 1;
+        }
     }
     if (do_refresh) {
         if (tse_turn_refresh(&g_c, now_ms()) != TSE_OK ||
