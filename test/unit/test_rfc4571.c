@@ -157,6 +157,24 @@ TT_TEST(decode_limits)
     TT_EQ_INT(tse_rfc4571_decoder_init(&d, NULL, 10), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_rfc4571_decode(&d, big, 2, &used, &p, &pl), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_rfc4571_decoder_init(NULL, buf, 10), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_decoder_at_eof(NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_decoder_init(&d, buf, 16), TSE_OK);
+    TT_EQ_INT(tse_rfc4571_decode(NULL, big, 2, &used, &p, &pl), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_decode(&d, big, 2, NULL, &p, &pl), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_decode(&d, big, 2, &used, NULL, &pl), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_decode(&d, big, 2, &used, &p, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_decode(&d, NULL, 2, &used, &p, &pl), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_header(NULL, 1), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_encode(big, sizeof big, big, 1, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_rfc4571_classify(NULL, 5), TSE_DEMUX_UNKNOWN);
+    /* a packet split after its header, then the rest in pieces */
+    big[0] = 0;
+    big[1] = 3;
+    TT_EQ_INT(tse_rfc4571_decode(&d, big, 2, &used, &p, &pl), TSE_ERR_WOULD_BLOCK);
+    TT_EQ_INT(tse_rfc4571_decode(&d, big + 2, 1, &used, &p, &pl), TSE_ERR_WOULD_BLOCK);
+    TT_EQ_INT(tse_rfc4571_decode(&d, big + 3, 2, &used, &p, &pl), TSE_OK);
+    TT_EQ_INT(pl, 3);
+    TT_ASSERT(p == buf);
 }
 
 TT_TEST(classify)

@@ -1068,6 +1068,500 @@ TT_TEST(ipv6_peer_and_manual_refresh)
     TT_EQ_INT(F.c.refresh_at, 50 + 540000); /* the timer restarted */
 }
 
+/* ---------------------------------------------------------------------- */
+/* Decoder and writer edges                                               */
+
+static size_t one_attr(uint8_t *b, size_t cap, uint16_t type, uint16_t at, const void *v,
+                       size_t vlen)
+{
+    static const uint8_t txid[12] = {5, 5, 5};
+    tse_stun_writer w;
+    size_t n = 0;
+    tse_stun_writer_init(&w, b, cap, type, txid);
+    tse_stun_put_attr(&w, at, v, vlen);
+    (void)tse_stun_writer_finish(&w, &n);
+    return n;
+}
+
+TT_TEST(stun_decoder_edges)
+{
+    uint8_t b[1024], v[800];
+    tse_stun_msg m;
+    size_t n;
+    static const uint16_t fixed4[] = {TSE_STUN_ATTR_LIFETIME, TSE_STUN_ATTR_CONNECTION_ID,
+                                      TSE_STUN_ATTR_CHANNEL_NUMBER,
+                                      TSE_STUN_ATTR_REQUESTED_TRANSPORT,
+                                      TSE_STUN_ATTR_FINGERPRINT};
+    size_t i;
+    memset(v, 'a', sizeof v);
+    /* every fixed-size attribute with a wrong size */
+    for (i = 0; i < sizeof fixed4 / sizeof fixed4[0]; i++) {
+        n = one_attr(b, sizeof b, 0x0103, fixed4[i], v, 8);
+        TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    }
+    n = one_attr(b, sizeof b, 0x0103, TSE_STUN_ATTR_MESSAGE_INTEGRITY, v, 16);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0103, TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256, v, 12);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0103, TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256, v, 36);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0103, TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256, v, 18);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_ERROR_CODE, v, 3);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_ERROR_CODE, v, 4 + 764);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    {
+        uint8_t e[4] = {0, 0, 2, 0}; /* class 2 */
+        n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_ERROR_CODE, e, 4);
+        TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+        e[2] = 4;
+        e[3] = 100; /* number 100 */
+        n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_ERROR_CODE, e, 4);
+        TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    }
+    n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_REALM, v, 764);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_NONCE, v, 763);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_OK);
+    n = one_attr(b, sizeof b, 0x0113, TSE_STUN_ATTR_USERNAME, v, 514);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0103, TSE_STUN_ATTR_XOR_PEER_ADDRESS, v, 2);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    /* an attribute running past the message; a header that is not a whole attribute */
+    n = one_attr(b, sizeof b, 0x0103, 0x8123, v, 8);
+    b[23] = 12;
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_ERR_STUN_ATTR);
+    n = one_attr(b, sizeof b, 0x0103, 0x8123, v, 0);
+    TT_EQ_INT(n, 24);
+    b[3] = 8;
+    memset(b + 24, 0, 4);
+    b[24] = 0x80;
+    TT_EQ_INT(tse_stun_parse(b, 28, &m), TSE_OK); /* 0x8000 attr, length 0 */
+    /* repeated attributes: the first counts; unknown required: the first */
+    {
+        static const uint8_t txid[12] = {1};
+        tse_stun_writer w;
+        tse_stun_addr a1, a2;
+        memset(&a1, 0, sizeof a1);
+        a1.family = 4;
+        a1.port = 1;
+        a2 = a1;
+        a2.port = 2;
+        tse_stun_writer_init(&w, b, sizeof b, 0x0113, txid);
+        tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_RELAYED_ADDRESS, &a1);
+        tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_RELAYED_ADDRESS, &a2);
+        tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_PEER_ADDRESS, &a1);
+        tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_PEER_ADDRESS, &a2);
+        tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_MAPPED_ADDRESS, &a1);
+        tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_MAPPED_ADDRESS, &a2);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_LIFETIME, 1);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_LIFETIME, 2);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_CONNECTION_ID, 1);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_CONNECTION_ID, 2);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_CHANNEL_NUMBER, 0x40000000u);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_CHANNEL_NUMBER, 0x40010000u);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_REQUESTED_TRANSPORT, 0x11000000u);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_REQUESTED_TRANSPORT, 0x06000000u);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_ERROR_CODE, 0x00000401u);
+        tse_stun_put_u32(&w, TSE_STUN_ATTR_ERROR_CODE, 0x00000403u);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_REALM, "r1", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_REALM, "r2", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_NONCE, "n1", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_NONCE, "n2", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_USERNAME, "u1", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_USERNAME, "u2", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_DATA, "d1", 2);
+        tse_stun_put_attr(&w, TSE_STUN_ATTR_DATA, "d2", 2);
+        tse_stun_put_attr(&w, 0x7001, "x", 1);
+        tse_stun_put_attr(&w, 0x7002, "x", 1);
+        tse_stun_put_integrity_sha256(&w, (const uint8_t *)"k", 1);
+        tse_stun_put_integrity_sha256(&w, (const uint8_t *)"k", 1);
+        TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_OK);
+        TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_OK);
+        TT_EQ_INT(m.relayed.port, 1);
+        TT_EQ_INT(m.peer.port, 1);
+        TT_EQ_INT(m.xor_mapped.port, 1);
+        TT_EQ_INT(m.lifetime, 1);
+        TT_EQ_INT(m.connection_id, 1);
+        TT_EQ_INT(m.channel, 0x4000);
+        TT_EQ_INT(m.requested_transport, 17);
+        TT_EQ_INT(m.error_code, 401);
+        TT_EQ_MEM(m.realm, "r1", 2);
+        TT_EQ_MEM(m.nonce, "n1", 2);
+        TT_EQ_MEM(m.username, "u1", 2);
+        TT_EQ_MEM(m.data, "d1", 2);
+        TT_EQ_INT(m.unknown_required, 0x7001);
+        /* the first MESSAGE-INTEGRITY-SHA256 is the one checked */
+        TT_EQ_INT(tse_stun_check_integrity(&m, (const uint8_t *)"k", 1), TSE_OK);
+    }
+    /* NULL arguments */
+    TT_EQ_INT(tse_stun_parse(b, n, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_parse(NULL, n, &m), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_check_integrity(NULL, g_key, 16), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_check_integrity(&m, NULL, 16), TSE_ERR_INVALID_ARG);
+    memset(&m, 0, sizeof m);
+    TT_EQ_INT(tse_stun_check_integrity(&m, g_key, 16), TSE_ERR_INVALID_ARG);
+    m.raw = b;
+    TT_EQ_INT(tse_stun_check_integrity(&m, g_key, 16), TSE_ERR_TURN_INTEGRITY);
+}
+
+TT_TEST(stun_writer_edges)
+{
+    static const uint8_t txid[12] = {1};
+    uint8_t b[128], key[100], k16[16];
+    size_t n = 7;
+    tse_stun_writer w;
+    tse_stun_msg m;
+    tse_stun_addr a;
+    memset(key, 0x5a, sizeof key);
+    memset(&a, 0, sizeof a);
+    tse_stun_writer_init(&w, NULL, 10, 1, txid);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(n, 0);
+    tse_stun_writer_init(&w, b, 19, 1, txid);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_BUFFER_TOO_SMALL);
+    TT_EQ_INT(tse_stun_writer_finish(NULL, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_writer_finish(&w, NULL), TSE_ERR_INVALID_ARG);
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_attr(&w, 0x8001, NULL, 3);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_INVALID_ARG);
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_PEER_ADDRESS, &a); /* family 0 */
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_INVALID_ARG);
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_PEER_ADDRESS, NULL);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_INVALID_ARG);
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_integrity(&w, NULL, 4);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_INVALID_ARG);
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_attr(&w, 0x8001, key, 70000);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_INVALID_ARG);
+    /* no room: each kind of attribute stops there */
+    tse_stun_writer_init(&w, b, 20, 1, txid);
+    tse_stun_put_u32(&w, TSE_STUN_ATTR_LIFETIME, 1);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_BUFFER_TOO_SMALL);
+    a.family = 6;
+    tse_stun_writer_init(&w, b, 40, 1, txid);
+    tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_PEER_ADDRESS, &a);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_BUFFER_TOO_SMALL);
+    tse_stun_writer_init(&w, b, 40, 1, txid);
+    tse_stun_put_integrity(&w, key, 16);
+    tse_stun_put_fingerprint(&w);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_ERR_BUFFER_TOO_SMALL);
+    /* HMAC keys longer than a block are hashed first (RFC 2104) */
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_integrity(&w, key, sizeof key);
+    tse_stun_put_integrity_sha256(&w, key, sizeof key);
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_OK);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_OK);
+    TT_EQ_INT(tse_stun_check_integrity(&m, key, sizeof key), TSE_OK);
+    TT_EQ_INT(tse_stun_check_integrity(&m, key, 64), TSE_ERR_TURN_INTEGRITY);
+    m.present &= ~TSE_STUN_HAS_INTEGRITY; /* the SHA-256 one */
+    TT_EQ_INT(tse_stun_check_integrity(&m, key, sizeof key), TSE_OK);
+    TT_EQ_INT(tse_stun_check_integrity(&m, key, 65), TSE_ERR_TURN_INTEGRITY);
+    tse_stun_writer_init(&w, b, sizeof b, 1, txid);
+    tse_stun_put_integrity(&w, NULL, 0); /* an empty key is a key */
+    TT_EQ_INT(tse_stun_writer_finish(&w, &n), TSE_OK);
+    TT_EQ_INT(tse_stun_parse(b, n, &m), TSE_OK);
+    TT_EQ_INT(tse_stun_check_integrity(&m, NULL, 0), TSE_OK);
+    /* long-term key: arguments, empty fields */
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 1, NULL, 0, NULL, 0, k16), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 0, NULL, 1, NULL, 0, k16), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 0, NULL, 0, NULL, 1, k16), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 0, NULL, 0, NULL, 0, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 0, NULL, 0, NULL, 0, k16), TSE_OK);
+    {
+        /* MD5("::") */
+        static const uint8_t want[16] = {0x45, 0x01, 0xc0, 0x91, 0xb0, 0x36, 0x6d, 0x76,
+                                         0xea, 0x32, 0x18, 0xb6, 0xcf, 0xdd, 0x80, 0x97};
+        TT_EQ_MEM(k16, want, 16);
+    }
+}
+
+TT_TEST(client_argument_edges)
+{
+    tse_turn_addr peer = v4(192, 0, 2, 10, 7000), out;
+    const uint8_t *p;
+    uint8_t b[64];
+    size_t n;
+    /* NULL and state checks of every entry point */
+    TT_EQ_INT(tse_turn_allocate(NULL, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_recv(NULL, b, 1, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_pending(NULL, &p), 0);
+    TT_EQ_INT(tse_turn_pending(&F.c, NULL), 0);
+    tse_turn_consume(NULL, 1);
+    tse_turn_settings_default(NULL);
+    TT_EQ_INT(tse_turn_expiry(NULL), TSE_TIME_NEVER);
+    TT_EQ_INT(tse_turn_handle_expiry(NULL, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_create_permission(NULL, &peer, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_bind_channel(NULL, &peer, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_connect(NULL, &peer, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_send(NULL, &peer, b, 1, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_refresh(NULL, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_close(NULL, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_get_state(NULL), TSE_TURN_FAILED);
+    TT_EQ_INT(tse_turn_error(NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_relayed(NULL, &out), TSE_ERR_INVALID_ARG);
+    TT_ASSERT(tse_turn_get_stats(NULL) == NULL);
+    TT_EQ_INT(tse_turn_connection_bind_request(NULL, 1, b, sizeof b, &n, b), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_connection_bind_response(NULL, b, b, 20, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_channel_data(0x4000, NULL, 1, 0, b, sizeof b, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_channel_data(0x4000, b, 65536, 0, b, sizeof b, &n), TSE_ERR_INVALID_ARG);
+
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(tse_turn_expiry(&F.c), TSE_TIME_NEVER); /* IDLE */
+    TT_EQ_INT(tse_turn_relayed(&F.c, &out), TSE_ERR_TURN_NOT_ALLOCATED);
+    TT_EQ_INT(tse_turn_close(&F.c, 0), TSE_ERR_STATE);
+    TT_EQ_INT(tse_turn_create_permission(&F.c, &peer, 0), TSE_ERR_TURN_NOT_ALLOCATED);
+    TT_EQ_INT(tse_turn_bind_channel(&F.c, &peer, 0), TSE_ERR_TURN_NOT_ALLOCATED);
+    TT_EQ_INT(tse_turn_connect(&F.c, &peer, 0), TSE_ERR_STATE); /* a UDP relay */
+    peer.family = 5;
+    TT_EQ_INT(tse_turn_create_permission(&F.c, &peer, 0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_turn_send(&F.c, &peer, b, 1, 0), TSE_ERR_INVALID_ARG);
+    peer.family = 4;
+    TT_EQ_INT(tse_turn_send(&F.c, &peer, NULL, 1, 0), TSE_ERR_INVALID_ARG);
+    /* tiny datagrams */
+    TT_EQ_INT(tse_turn_recv(&F.c, b, 3, 0), TSE_ERR_STUN_TRUNCATED);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_ERR_STATE);
+    TT_EQ_INT(tse_turn_refresh(&F.c, 0), TSE_ERR_TURN_NOT_ALLOCATED);
+    TT_EQ_INT(tse_turn_send(&F.c, &peer, b, 70000, 0), TSE_ERR_TURN_NOT_ALLOCATED);
+}
+
+/* The server says something odd to each request kind. */
+static int answer_with(tse_time_ms now, uint16_t want_method, int cls, int code,
+                       int with_key, const char *attrs)
+{
+    tse_stun_msg m;
+    resp r;
+    if (sent_msg(&m) != TSE_OK || m.method != want_method)
+        return -100;
+    r_start(&r, &m, cls);
+    if (code)
+        r_error(&r, code);
+    if (attrs && strchr(attrs, 'L'))
+        tse_stun_put_u32(&r.w, TSE_STUN_ATTR_LIFETIME, 600);
+    if (attrs && strchr(attrs, 'Z'))
+        tse_stun_put_u32(&r.w, TSE_STUN_ATTR_LIFETIME, 0);
+    if (attrs && strchr(attrs, 'N'))
+        tse_stun_put_attr(&r.w, TSE_STUN_ATTR_NONCE, "newnonce", 8);
+    if (attrs && strchr(attrs, 'R'))
+        tse_stun_put_attr(&r.w, TSE_STUN_ATTR_REALM, REALM, strlen(REALM));
+    r_end(&r, with_key ? g_key : NULL);
+    return feed(r.b, r.n, now);
+}
+
+TT_TEST(server_response_edges)
+{
+    tse_turn_addr peer = v4(192, 0, 2, 10, 7000), peer2 = v4(192, 0, 2, 11, 7000);
+    resp r;
+    tse_stun_msg m;
+    /* Allocate success without LIFETIME / with LIFETIME 0 / without relayed */
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_OK);
+    TT_EQ_INT(answer_with(1, TSE_STUN_METHOD_ALLOCATE, TSE_STUN_CLASS_ERROR, 401, 0, "NR"), TSE_OK);
+    TT_EQ_INT(answer_with(2, TSE_STUN_METHOD_ALLOCATE, TSE_STUN_CLASS_SUCCESS, 0, 1, "L"), TSE_OK);
+    TT_EQ_INT(tse_turn_error(&F.c), TSE_ERR_TURN_NO_RELAYED);
+    /* an error response without ERROR-CODE */
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_OK);
+    TT_EQ_INT(answer_with(1, TSE_STUN_METHOD_ALLOCATE, TSE_STUN_CLASS_ERROR, 0, 0, ""), TSE_OK);
+    TT_EQ_INT(tse_turn_error(&F.c), TSE_ERR_TURN_BAD_RESPONSE);
+    /* a 438 to the first, unauthenticated Allocate carrying only a nonce */
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_OK);
+    TT_EQ_INT(answer_with(1, TSE_STUN_METHOD_ALLOCATE, TSE_STUN_CLASS_ERROR, 438, 0, "N"), TSE_OK);
+    TT_EQ_INT(tse_turn_error(&F.c), TSE_ERR_TURN_REALM);
+    /* server requests, unknown indications and a method mismatch are dropped */
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_OK);
+    TT_EQ_INT(sent_msg(&m), TSE_OK);
+    r_start(&r, &m, TSE_STUN_CLASS_REQUEST);
+    r_end(&r, NULL);
+    TT_EQ_INT(feed(r.b, r.n, 1), TSE_ERR_STUN_TYPE);
+    r_start(&r, &m, TSE_STUN_CLASS_INDICATION);
+    r_end(&r, NULL);
+    TT_EQ_INT(feed(r.b, r.n, 1), TSE_ERR_STUN_TYPE);
+    {
+        tse_stun_writer_init(&r.w, r.b, sizeof r.b,
+                             tse_stun_type(TSE_STUN_METHOD_REFRESH, TSE_STUN_CLASS_SUCCESS), m.txid);
+        r_end(&r, NULL);
+        TT_EQ_INT(feed(r.b, r.n, 1), TSE_ERR_STUN_TYPE);
+        /* a ConnectionAttempt without CONNECTION-ID */
+        tse_stun_writer_init(&r.w, r.b, sizeof r.b, 0x001c, m.txid);
+        r_end(&r, NULL);
+        TT_EQ_INT(feed(r.b, r.n, 1), TSE_ERR_TURN_BAD_RESPONSE);
+    }
+    TT_EQ_INT(tse_turn_get_state(&F.c), TSE_TURN_ALLOCATING);
+
+    /* allocated: refresh answers */
+    TT_EQ_INT(setup(TSE_TURN_DATAGRAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(do_allocate(0), 0);
+    TT_EQ_INT(tse_turn_refresh(&F.c, 100), TSE_OK);
+    TT_EQ_INT(answer_with(110, TSE_STUN_METHOD_REFRESH, TSE_STUN_CLASS_SUCCESS, 0, 1, ""), TSE_OK);
+    TT_EQ_INT(last_ev(&F.r)->err, TSE_ERR_TURN_BAD_RESPONSE); /* no LIFETIME */
+    TT_EQ_INT(F.c.refresh_at, 110 + 5000);                   /* tried again in 5 s */
+    TT_EQ_INT(tse_turn_refresh(&F.c, 200), TSE_OK);
+    TT_EQ_INT(answer_with(210, TSE_STUN_METHOD_REFRESH, TSE_STUN_CLASS_ERROR, 438, 0, "N"), TSE_OK);
+    TT_EQ_INT(sent_msg(&m), TSE_OK); /* retried with the new nonce, old realm */
+    TT_EQ_INT(m.nonce_len, 8);
+    TT_EQ_INT(m.realm_len, strlen(REALM));
+    r_start(&r, &m, TSE_STUN_CLASS_ERROR);
+    r_error(&r, 437);
+    r_end(&r, g_key);
+    TT_EQ_INT(feed(r.b, r.n, 220), TSE_OK);
+    TT_EQ_INT(tse_turn_error(&F.c), TSE_ERR_TURN_ALLOC_MISMATCH); /* the allocation is gone */
+
+    /* permission and channel failures; a channel for a second peer */
+    TT_EQ_INT(setup(TSE_TURN_STREAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(do_allocate(0), 0);
+    TT_EQ_INT(tse_turn_bind_channel(&F.c, &peer, 10), TSE_OK);
+    TT_EQ_INT(answer_with(20, TSE_STUN_METHOD_CHANNEL_BIND, TSE_STUN_CLASS_ERROR, 400, 1, ""), TSE_OK);
+    TT_EQ_INT(last_ev(&F.r)->err, TSE_ERR_TURN_BAD_REQUEST);
+    TT_EQ_INT(tse_turn_send(&F.c, &peer, (const uint8_t *)"x", 1, 30), TSE_ERR_TURN_NO_PERMISSION);
+    TT_EQ_INT(tse_turn_bind_channel(&F.c, &peer, 40), TSE_OK);
+    TT_EQ_INT(tse_turn_bind_channel(&F.c, &peer, 40), TSE_OK); /* once */
+    TT_EQ_INT(answer_ok(50, TSE_STUN_METHOD_CHANNEL_BIND), TSE_OK);
+    TT_EQ_INT(last_ev(&F.r)->channel, 0x4000);
+    TT_EQ_INT(tse_turn_bind_channel(&F.c, &peer2, 60), TSE_OK);
+    TT_EQ_INT(answer_ok(70, TSE_STUN_METHOD_CHANNEL_BIND), TSE_OK);
+    TT_EQ_INT(last_ev(&F.r)->channel, 0x4001);
+    /* a channel refresh that fails keeps the channel, tried again in 5 s */
+    TT_EQ_INT(tse_turn_handle_expiry(&F.c, 10 + 540000), TSE_OK); /* the allocation's */
+    TT_EQ_INT(answer_ok(540020, TSE_STUN_METHOD_REFRESH), TSE_OK);
+    TT_EQ_INT(tse_turn_handle_expiry(&F.c, 50 + 540000), TSE_OK);
+    TT_EQ_INT(answer_with(540100, TSE_STUN_METHOD_CHANNEL_BIND, TSE_STUN_CLASS_ERROR, 500, 1, ""),
+              TSE_OK);
+    TT_EQ_INT(F.c.chan[0].bound, 1);
+    TT_EQ_INT(F.c.chan[0].refresh_at, 540100 + 5000);
+    /* a stream that is not ours: unknown channel and a bad STUN length */
+    {
+        uint8_t cd[8] = {0x40, 0x07, 0, 1, 'z', 0, 0, 0};
+        TT_EQ_INT(feed(cd, 8, 540200), TSE_OK); /* unbound channel: dropped */
+        cd[0] = 0x50;
+        TT_EQ_INT(feed(cd, 8, 540200), TSE_ERR_TURN_CHANNEL_DATA);
+    }
+    TT_EQ_INT(setup(TSE_TURN_STREAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    {
+        uint8_t h[4] = {0x01, 0x01, 0x00, 0x06};
+        TT_EQ_INT(feed(h, 4, 1), TSE_ERR_TURN_MALFORMED);
+        TT_EQ_INT(tse_turn_expiry(&F.c), TSE_TIME_NEVER);
+        TT_EQ_INT(tse_turn_handle_expiry(&F.c, 2), TSE_ERR_TURN_MALFORMED);
+    }
+    /* RFC 6062 answers */
+    TT_EQ_INT(setup(TSE_TURN_STREAM, TSE_TURN_RELAY_TCP), TSE_OK);
+    TT_EQ_INT(do_allocate(0), 0);
+    TT_EQ_INT(tse_turn_connect(&F.c, &peer, 10), TSE_OK);
+    TT_EQ_INT(answer_with(20, TSE_STUN_METHOD_CONNECT, TSE_STUN_CLASS_SUCCESS, 0, 1, ""), TSE_OK);
+    TT_EQ_INT(last_ev(&F.r)->err, TSE_ERR_TURN_BAD_RESPONSE); /* no CONNECTION-ID */
+    {
+        uint8_t req[256], txid[12];
+        size_t n, used;
+        TT_EQ_INT(tse_turn_connection_bind_request(&F.c, 5, req, 40, &n, txid),
+                  TSE_ERR_BUFFER_TOO_SMALL);
+        TT_EQ_INT(tse_turn_connection_bind_request(&F.c, 5, req, sizeof req, &n, txid), TSE_OK);
+        TT_EQ_INT(tse_stun_parse(req, n, &m), TSE_OK);
+        r_start(&r, &m, TSE_STUN_CLASS_ERROR);
+        r_error(&r, 438);
+        r_challenge(&r, "n438", 0);
+        r_end(&r, NULL);
+        TT_EQ_INT(tse_turn_connection_bind_response(&F.c, txid, r.b, r.n, &used),
+                  TSE_ERR_TURN_STALE_NONCE);
+        TT_EQ_INT(F.c.nonce_len, 4); /* the next request carries it */
+        r_start(&r, &m, TSE_STUN_CLASS_ERROR);
+        r_end(&r, NULL);
+        TT_EQ_INT(tse_turn_connection_bind_response(&F.c, txid, r.b, r.n, &used),
+                  TSE_ERR_TURN_BAD_RESPONSE);
+        r_start(&r, &m, TSE_STUN_CLASS_INDICATION);
+        r_end(&r, NULL);
+        TT_EQ_INT(tse_turn_connection_bind_response(&F.c, txid, r.b, r.n, &used),
+                  TSE_ERR_STUN_TYPE);
+        r.b[0] = 0x80;
+        TT_EQ_INT(tse_turn_connection_bind_response(&F.c, txid, r.b, r.n, &used),
+                  TSE_ERR_STUN_NOT_STUN);
+        r_start(&r, &m, TSE_STUN_CLASS_SUCCESS);
+        tse_stun_put_attr(&r.w, TSE_STUN_ATTR_LIFETIME, "ab", 2);
+        r_end(&r, g_key);
+        TT_EQ_INT(tse_turn_connection_bind_response(&F.c, txid, r.b, r.n, &used),
+                  TSE_ERR_STUN_ATTR);
+    }
+    /* deallocation that fails still ends the allocation */
+    TT_EQ_INT(tse_turn_close(&F.c, 100), TSE_OK);
+    TT_EQ_INT(answer_with(110, TSE_STUN_METHOD_REFRESH, TSE_STUN_CLASS_ERROR, 437, 1, ""), TSE_OK);
+    TT_EQ_INT(tse_turn_get_state(&F.c), TSE_TURN_CLOSED);
+    TT_EQ_INT(last_ev(&F.r)->type, TSE_TURN_EV_CLOSED);
+    TT_EQ_INT(tse_turn_connection_bind_request(&F.c, 5, F.out, sizeof F.out, &F.out_len,
+                                               F.out), TSE_ERR_TURN_NOT_ALLOCATED);
+}
+
+static int fail_ent(void *user, uint8_t *buf, size_t len)
+{
+    (void)user; (void)buf; (void)len;
+    return -1;
+}
+
+TT_TEST(settings_variants)
+{
+    tse_turn_settings s;
+    tse_stun_msg m;
+    /* no fingerprint, a requested lifetime, one send only */
+    memset(&F, 0, sizeof F);
+    tse_turn_settings_default(&s);
+    s.username = USER;
+    s.password = PASS;
+    s.entropy = ent;
+    s.fingerprint = 0;
+    s.lifetime_s = 1200;
+    s.max_tx = 1;
+    TT_EQ_INT(tse_turn_init(&F.c, &s, F.tx, sizeof F.tx, NULL, 0), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_OK);
+    TT_EQ_INT(sent_msg(&m), TSE_OK);
+    TT_ASSERT(!(m.present & TSE_STUN_HAS_FINGERPRINT));
+    TT_EQ_INT(m.lifetime, 1200);
+    TT_EQ_INT(tse_turn_expiry(&F.c), 16 * 500); /* Rm * RTO after the only send */
+    TT_EQ_INT(tse_turn_handle_expiry(&F.c, 8000), TSE_ERR_TURN_TIMEOUT);
+    TT_EQ_INT(tse_turn_get_stats(&F.c)->retransmits, 0);
+    /* entropy failure */
+    s.entropy = fail_ent;
+    TT_EQ_INT(tse_turn_init(&F.c, &s, F.tx, sizeof F.tx, NULL, 0), TSE_OK);
+    TT_EQ_INT(tse_turn_allocate(&F.c, 0), TSE_ERR_DETECT_ENTROPY);
+    /* bad timer settings */
+    s.entropy = ent;
+    s.rto_ms = 0;
+    TT_EQ_INT(tse_turn_init(&F.c, &s, F.tx, sizeof F.tx, NULL, 0), TSE_ERR_INVALID_ARG);
+    s.rto_ms = 500;
+    s.transport = TSE_TURN_STREAM;
+    s.stream_timeout_ms = 0;
+    TT_EQ_INT(tse_turn_init(&F.c, &s, F.tx, sizeof F.tx, F.rx, sizeof F.rx), TSE_ERR_INVALID_ARG);
+    s.transport = (tse_turn_transport)7;
+    TT_EQ_INT(tse_turn_init(&F.c, &s, F.tx, sizeof F.tx, F.rx, sizeof F.rx), TSE_ERR_INVALID_ARG);
+    s.transport = TSE_TURN_DATAGRAM;
+    s.password = NULL;
+    TT_EQ_INT(tse_turn_init(&F.c, &s, F.tx, sizeof F.tx, NULL, 0), TSE_ERR_INVALID_ARG);
+    /* short lifetimes refresh half-way */
+    TT_EQ_INT(setup(TSE_TURN_STREAM, TSE_TURN_RELAY_UDP), TSE_OK);
+    TT_EQ_INT(do_allocate(0), 0);
+    TT_EQ_INT(tse_turn_refresh(&F.c, 100), TSE_OK);
+    TT_EQ_INT(sent_msg(&m), TSE_OK);
+    {
+        resp r;
+        r_start(&r, &m, TSE_STUN_CLASS_SUCCESS);
+        tse_stun_put_u32(&r.w, TSE_STUN_ATTR_LIFETIME, 100);
+        r_end(&r, g_key);
+        TT_EQ_INT(feed(r.b, r.n, 200), TSE_OK);
+        TT_EQ_INT(F.c.refresh_at, 200 + 50000);
+        /* stream requests time out after Ti, without retransmission */
+        TT_EQ_INT(tse_turn_handle_expiry(&F.c, 50200), TSE_OK);
+        TT_EQ_INT(sent_msg(&m), TSE_OK);
+        TT_EQ_INT(tse_turn_expiry(&F.c), 50200 + 39500);
+        TT_EQ_INT(tse_turn_handle_expiry(&F.c, 89700), TSE_OK);
+        TT_EQ_INT(last_ev(&F.r)->err, TSE_ERR_TURN_TIMEOUT);
+        TT_EQ_INT(take(), 0);
+    }
+}
+
 int main(void)
 {
     TT_RUN(rfc5769_short_term_integrity);
@@ -1087,5 +1581,10 @@ int main(void)
     TT_RUN(init_arguments_and_limits);
     TT_RUN(queue_full_and_table_full);
     TT_RUN(ipv6_peer_and_manual_refresh);
+    TT_RUN(stun_decoder_edges);
+    TT_RUN(stun_writer_edges);
+    TT_RUN(client_argument_edges);
+    TT_RUN(server_response_edges);
+    TT_RUN(settings_variants);
     return TT_DONE();
 }
