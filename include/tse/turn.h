@@ -36,7 +36,8 @@
  *
  * Threading: one client is one thread's.  Callbacks run inside the call
  * that caused them; from a callback you may call every function except
- * tse_turn_init().
+ * tse_turn_init() and tse_turn_recv() (the data passed to on_data may live
+ * in the receive buffer that a nested tse_turn_recv() would overwrite).
  *
  * @code
  *   tse_turn_settings s; tse_turn_settings_default(&s);
