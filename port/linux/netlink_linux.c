@@ -151,6 +151,34 @@ size_t tse_nl_build_link(uint8_t *buf, size_t cap, uint32_t seq, int ifindex,
     return h->nlmsg_len;
 }
 
+size_t tse_nl_build_addrgen_none(uint8_t *buf, size_t cap, uint32_t seq,
+                                 int ifindex)
+{
+    struct nlmsghdr *h;
+    struct ifinfomsg *ifi;
+    struct rtattr *spec, *inet6;
+    uint8_t mode = IN6_ADDR_GEN_MODE_NONE;
+    if (!buf || ifindex <= 0)
+        return 0;
+    h = msg_start(buf, cap, RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK, seq, sizeof *ifi);
+    if (!h)
+        return 0;
+    ifi = (struct ifinfomsg *)NLMSG_DATA(h);
+    ifi->ifi_family = AF_UNSPEC;
+    ifi->ifi_index = ifindex;
+    /* IFLA_AF_SPEC { AF_INET6 { IFLA_INET6_ADDR_GEN_MODE: u8 } } */
+    spec = (struct rtattr *)(void *)((uint8_t *)h + NLMSG_ALIGN(h->nlmsg_len));
+    if (put_attr(h, cap, IFLA_AF_SPEC, NULL, 0) < 0)
+        return 0;
+    inet6 = (struct rtattr *)(void *)((uint8_t *)h + NLMSG_ALIGN(h->nlmsg_len));
+    if (put_attr(h, cap, AF_INET6, NULL, 0) < 0 ||
+        put_attr(h, cap, IFLA_INET6_ADDR_GEN_MODE, &mode, sizeof mode) < 0)
+        return 0;
+    inet6->rta_len = (unsigned short)((uint8_t *)h + h->nlmsg_len - (uint8_t *)inet6);
+    spec->rta_len = (unsigned short)((uint8_t *)h + h->nlmsg_len - (uint8_t *)spec);
+    return h->nlmsg_len;
+}
+
 size_t tse_nl_build_getroute(uint8_t *buf, size_t cap, uint32_t seq,
                              int family, const uint8_t *dst)
 {

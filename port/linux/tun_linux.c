@@ -244,6 +244,12 @@ static int link_up(tse_tun *tun)
     int rc = nl_ready(tun);
     if (rc != TSE_OK)
         return rc;
+    /* before link up, so no link-local address is ever made; best effort
+     * (a kernel without IPv6 refuses it, and then there is nothing to stop) */
+    n = tse_nl_build_addrgen_none(msg, sizeof msg, tse_nl_next_seq(&tun->nl), tun->ifindex);
+    (void)request(tun, msg, n, TSE_ERR_NETLINK_LINK, "RTM_NEWLINK addrgenmode", tun->name,
+                  0, NULL);
+    tun->last_err = 0;
     n = tse_nl_build_link(msg, sizeof msg, tse_nl_next_seq(&tun->nl), tun->ifindex,
                           tun->cfg.mtu, 1);
     return request(tun, msg, n, TSE_ERR_NETLINK_LINK, "RTM_NEWLINK", tun->name, 0, NULL);

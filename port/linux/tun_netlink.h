@@ -36,6 +36,11 @@ size_t tse_nl_build_route(uint8_t *buf, size_t cap, uint32_t seq, int kind,
                           const uint8_t *gw);
 size_t tse_nl_build_link(uint8_t *buf, size_t cap, uint32_t seq, int ifindex,
                          unsigned mtu, int up);
+/* RTM_NEWLINK setting IPv6 address generation to "none": no link-local
+ * address, so the kernel sends no router solicitations or MLD reports
+ * into the tunnel (the TSCF assigns the only IPv6 address). */
+size_t tse_nl_build_addrgen_none(uint8_t *buf, size_t cap, uint32_t seq,
+                                 int ifindex);
 size_t tse_nl_build_getroute(uint8_t *buf, size_t cap, uint32_t seq,
                              int family, const uint8_t *dst);
 
