@@ -27,9 +27,11 @@
  *    itself, so "the inner subnet" is routed by default), and the IPv6
  *    address (IFA_F_NODAD) if one was negotiated.  When a resume brought
  *    a different address the new one is added first, then the old one is
- *    deleted (RTM_DELADDR; deleting the last IPv4 address first would make
- *    the kernel flush every IPv4 route of the device), then the routes are
- *    added again (NLM_F_REPLACE, idempotent).  The same address again
+ *    deleted (RTM_DELADDR), then the new one is set again (in the same
+ *    subnet it was a secondary address, which the kernel deletes with the
+ *    primary unless promote_secondaries is set), then the routes are
+ *    added again (NLM_F_REPLACE, idempotent; the kernel flushes a device's
+ *    IPv4 routes when its last IPv4 address goes).  The same address again
  *    (an ordinary resume) touches nothing.
  *  - The routes of tse_tun_config::routes (RTM_NEWROUTE, main table,
  *    protocol "static", scope link, through the device).  A prefix length

@@ -371,6 +371,11 @@ static int apply_config(tse_tun *tun, const tse_tunnel_config *c)
         tun->plen4 = p4;
         if (had && (memcmp(old, c->ipv4, 4) || oldp != p4)) {
             rc = addr_op(tun, 0, AF_INET, old, oldp);
+            /* In the same subnet the new address was a secondary one, and
+             * deleting the primary deletes its secondaries too (unless
+             * promote_secondaries is set): put it back (REPLACE). */
+            if (rc == TSE_OK)
+                rc = addr_op(tun, 1, AF_INET, c->ipv4, p4);
             if (rc != TSE_OK)
                 return rc;
         }

@@ -18,6 +18,11 @@
 #   reconnect  --reconnect through a relay (lab.py relay) that cuts the
 #              outer connection: the interface stays (same index, same
 #              address), the tunnel resumes, ping works again
+#   kernel-ring  no tse-cli: what Linux's tun driver does when nobody reads
+#              (the premise of the TUN reader's policy, tse_tun.h): 2000
+#              non-blocking UDP sends into an unread TUN all succeed (no
+#              EAGAIN, no qdisc backpressure), the device keeps at most
+#              txqueuelen packets and counts the rest as tx_dropped
 #   args       bad arguments exit 2 with a clear message: bad IFNAME, bad
 #              prefix, host bits set, --mtu out of range, --route without
 #              --tun; an interface name in use by a non-TUN device fails
@@ -88,6 +93,40 @@ ip -n "$UE" link set lo up && ip -n "$CORE" link set lo up || fail "lo"
 ip link add veue netns "$UE" type veth peer name vecore netns "$CORE" || fail "veth"
 ip -n "$UE" addr add 198.51.100.2/24 dev veue && ip -n "$UE" link set veue up &&
 ip -n "$CORE" addr add 198.51.100.1/24 dev vecore && ip -n "$CORE" link set vecore up || fail "addresses"
+
+if [ $SC = kernel-ring ]; then
+    echo "kernel $(uname -r)"
+    ue "$PY" - <<'EOF' || fail "kernel-ring"
+import fcntl, json, os, socket, struct, subprocess, sys
+TUNSETIFF, IFF_TUN, IFF_NO_PI = 0x400454CA, 0x0001, 0x1000
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", b"tring0", IFF_TUN | IFF_NO_PI))
+for c in (["ip", "addr", "add", "198.18.1.2/24", "dev", "tring0"],
+          ["ip", "link", "set", "tring0", "up"]):
+    subprocess.check_call(c)
+def link():
+    return json.loads(subprocess.check_output(["ip", "-s", "-j", "link", "show", "tring0"]))[0]
+qlen = link()["txqlen"]
+qdisc = subprocess.check_output(["tc", "qdisc", "show", "dev", "tring0"]).decode().strip() \
+    if subprocess.call(["sh", "-c", "command -v tc >/dev/null"]) == 0 else "?"
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setblocking(False)
+sent = again = 0
+for i in range(2000):
+    try:
+        s.sendto(b"x" * 100, ("198.18.1.9", 9))
+        sent += 1
+    except BlockingIOError:
+        again += 1
+st = link()["stats64"]["tx"]
+print("txqueuelen %d, qdisc %s: %d sent, %d EAGAIN; device tx_packets %d, tx_dropped %d"
+      % (qlen, qdisc, sent, again, st["packets"], st["dropped"]))
+ok = again == 0 and sent == 2000 and st["packets"] <= qlen + 50 and st["dropped"] >= sent - qlen - 50
+sys.exit(0 if ok else 1)
+EOF
+    echo "PASS kernel-ring: tun drops at its ring instead of pushing back"
+    exit 0
+fi
 
 if [ $SC = args ]; then
     bad() { # bad EXPECTED_STATUS GREP ARGS...
