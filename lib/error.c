@@ -96,6 +96,16 @@ const char *tse_strerror(int err)
     case TSE_ERR_DETECT_NO_PATH: return "detection: no usable path";
     case TSE_ERR_DETECT_NOT_CACHED: return "detection: network not cached";
     case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
+
+    case TSE_ERR_TUN_OPEN: return "TUN: cannot open or set up /dev/net/tun";
+    case TSE_ERR_TUN_NAME: return "TUN: bad interface name or name in use";
+    case TSE_ERR_TUN_PERMISSION: return "TUN: not permitted (needs CAP_NET_ADMIN)";
+    case TSE_ERR_TUN_IO: return "TUN: read or write on the device failed";
+    case TSE_ERR_NETLINK: return "netlink: socket error or malformed reply";
+    case TSE_ERR_NETLINK_LINK: return "netlink: MTU or link state refused";
+    case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
+    case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
+    case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
     default: return "unknown error";
     }
 }

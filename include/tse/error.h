@@ -115,7 +115,18 @@ enum tse_error {
     TSE_ERR_DETECT_NOT_CONFIGURED = -752, /**< probe: skipped, nothing configured */
     TSE_ERR_DETECT_NO_PATH = -753,     /**< detection: no usable path */
     TSE_ERR_DETECT_NOT_CACHED = -754,  /**< detection: network not in the cache */
-    TSE_ERR_DETECT_ENTROPY = -755      /**< probe: the entropy callback failed */
+    TSE_ERR_DETECT_ENTROPY = -755,     /**< probe: the entropy callback failed */
+
+    /* TUN device and OS network configuration (-800 .. -899), port/linux */
+    TSE_ERR_TUN_OPEN = -800,           /**< /dev/net/tun cannot be opened or set up */
+    TSE_ERR_TUN_NAME = -801,           /**< bad interface name, or in use by another device */
+    TSE_ERR_TUN_PERMISSION = -802,     /**< not permitted (needs CAP_NET_ADMIN) */
+    TSE_ERR_TUN_IO = -803,             /**< read/write on the TUN fd failed */
+    TSE_ERR_NETLINK = -804,            /**< rtnetlink socket failed, no or malformed reply */
+    TSE_ERR_NETLINK_LINK = -805,       /**< the kernel refused the MTU or link state */
+    TSE_ERR_NETLINK_ADDR = -806,       /**< the kernel refused an address */
+    TSE_ERR_NETLINK_ROUTE = -807,      /**< the kernel refused a route */
+    TSE_ERR_NO_ROUTE = -808            /**< no route to a host to exclude from the tunnel */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */
