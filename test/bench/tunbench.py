@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """tunbench.py: the small measuring tools of tun-vs-openconnect.sh.
 
-  tunbench.py wait-addr IFNAME PREFIX T0 TIMEOUT_S [PID]
-      Poll (every 2 ms) until IFNAME has an IPv4 address starting with
-      PREFIX; print the milliseconds since T0 (a `date +%s.%N` stamp taken
-      just before the client was started).  Exit 1 on timeout, or as soon
-      as process PID (the client) has exited.
+  tunbench.py wait-addr IFNAME PREFIX TIMEOUT_S READY_FILE PID_FILE
+      Started before the client: writes READY_FILE once running, then
+      polls (every 2 ms) until IFNAME has an IPv4 address starting with
+      PREFIX and prints the time (seconds since the epoch) it saw it, so
+      the caller's set-up time does not include this script's start-up.
+      Exit 1 on timeout, or as soon as the process whose PID the caller
+      wrote to PID_FILE (the client) has exited.
   tunbench.py voice-recv PORT EXPECTED TIMEOUT_S READY_FILE OUT_FILE
       Receive the voice stream on UDP PORT (all addresses) until EXPECTED
       packets came or TIMEOUT_S passed; write
@@ -60,17 +62,27 @@ def alive(pid):
     return st[st.rindex(")") + 2] != "Z"
 
 
-def wait_addr(name, prefix, t0, timeout, pid=None):
+def wait_addr(name, prefix, timeout, ready, pidfile):
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     end = time.monotonic() + float(timeout)
+    with open(ready + ".tmp", "w") as f:
+        f.write("%d\n" % os.getpid())
+    os.rename(ready + ".tmp", ready)
+    pid = None
     while time.monotonic() < end:
-        if pid is not None and not alive(pid):
-            sys.stderr.write("wait-addr: process %s exited\n" % pid)
-            return 1
         a = ifaddr(s, name)
         if a and a.startswith(prefix):
-            print("%.1f" % ((time.time() - float(t0)) * 1000.0))
+            print("%.6f" % time.time())
             return 0
+        if pid is None:
+            try:
+                with open(pidfile) as f:
+                    pid = f.read().strip() or None
+            except OSError:
+                pass
+        elif not alive(pid):
+            sys.stderr.write("wait-addr: process %s exited\n" % pid)
+            return 1
         time.sleep(0.002)
     return 1
 
@@ -327,7 +339,7 @@ def main():
         return 2
     cmd, a = a[0], a[1:]
     try:
-        if cmd == "wait-addr" and len(a) in (4, 5):
+        if cmd == "wait-addr" and len(a) == 5:
             return wait_addr(*a)
         if cmd == "voice-recv" and len(a) == 5:
             return voice_recv(*a)
