@@ -7,7 +7,8 @@ module (netstring-framed JSON on TCP) and report what happened.
 1. connects (retrying while baresip starts);
 2. waits until the user agent is registered: a REGISTER_OK event, or the
    `reginfo` command's answer shows the account "OK" (polled, because the
-   registration may finish before this script connects);
+   registration may finish before this script connects); a REGISTER_FAIL
+   event ends the run at once (registered=no);
 3. dials DIAL_URI and waits for CALL_ESTABLISHED;
 4. keeps the call up CALL_SECONDS (a CALL_CLOSED meanwhile is a failure);
 5. hangs up and waits for CALL_CLOSED.
@@ -109,10 +110,14 @@ def main():
                 break
             if msg.get("event") and msg.get("type") == "REGISTER_OK":
                 res["registered"] = True
+            if msg.get("event") and msg.get("type") == "REGISTER_FAIL":
+                print("registration failed", flush=True)
+                return report()
             if msg.get("response") and msg.get("token") == tok:
                 data = ansi.sub("", str(msg.get("data", "")))
                 if re.search(r"\bOK\b", data):
                     res["registered"] = True
+
     if not res["registered"]:
         return report()
 

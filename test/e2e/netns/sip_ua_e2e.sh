@@ -13,6 +13,9 @@
 #   tun    through the tunnel: tse-cli --tun in UE, tscf-server --tun in CORE
 #   plain  no tunnel (a reference for the SIP side alone): 198.18.0.2 and
 #          198.18.0.1 on the namespaces' loopbacks, routed over the veth
+#   tun-403  the error path, through the tunnel: kamailio answers every
+#          REGISTER with 403; baresip must report the registration failed,
+#          no contact may be saved and no call placed
 #
 # Asserts: kamailio saved the REGISTER (its log "saved (200)" and the
 # contact in `kamcmd ul.dump`, from the UE's inner address); baresip saw the
@@ -43,6 +46,10 @@ for m in /usr/lib/x86_64-linux-gnu/kamailio/modules /usr/lib/kamailio/modules \
     [ -f "$m/registrar.so" ] && { KAMMOD=$m; break; }
 done
 [ -n "$KAMMOD" ] || skip "no kamailio modules (registrar.so)"
+REJECT=""
+case $MODE in
+tun-403) REJECT=1; MODE=tun ;;
+esac
 case $MODE in
 tun)
     [ -c /dev/net/tun ] || skip "no /dev/net/tun"
@@ -145,7 +152,9 @@ packets() { # packets COUNTER
 sed -e "s|@SIP_IP@|198.18.0.1|" -e "s|@CTL@|$D/kamctl|" -e "s|@MPATH@|$KAMMOD/|" \
     "$HERE/kamailio.cfg.in" >"$D/kamailio.cfg"
 mkdir -p "$D/kamrun"
-ip netns exec "$CORE" kamailio -f "$D/kamailio.cfg" -DD -E -m 32 -M 4 -P "$D/kam.pid" -Y "$D/kamrun" \
+KAMDEF=""
+[ -n "$REJECT" ] && KAMDEF="-A LAB_REJECT_REGISTER"
+ip netns exec "$CORE" kamailio $KAMDEF -f "$D/kamailio.cfg" -DD -E -m 32 -M 4 -P "$D/kam.pid" -Y "$D/kamrun" \
     -w "$D" >"$D/kamailio.log" 2>&1 &
 BG="$BG $!"
 KAM="ip netns exec $CORE kamcmd -s unix:$D/kamctl"
@@ -191,10 +200,26 @@ printf '%s\n' "<sip:alice@198.18.0.1;transport=udp>;regint=300;audio_codecs=PCMU
 ip netns exec "$UE" baresip -f "$B" -s </dev/null >"$D/baresip.log" 2>&1 &
 BG="$BG $!"
 
-ip netns exec "$UE" python3 "$HERE/baresip_ctl.py" 127.0.0.1 4444 "sip:bob@198.18.0.1" $CALL_SECONDS 60 \
+CTL_TIMEOUT=60
+[ -n "$REJECT" ] && CTL_TIMEOUT=12 # registration is over within a second
+ip netns exec "$UE" python3 "$HERE/baresip_ctl.py" 127.0.0.1 4444 "sip:bob@198.18.0.1" $CALL_SECONDS $CTL_TIMEOUT \
     >"$D/ctl.log" 2>&1
 ctl=$?
 sed -n 's/^\(event [A-Z_]*\).*/\1/p; /^result/p' "$D/ctl.log" | grep -v CALL_RTCP
+if [ -n "$REJECT" ]; then
+    [ $ctl != 0 ] || fail "baresip registered although kamailio answers 403"
+    grep -q "^result registered=no" "$D/ctl.log" || fail "the driver did not report registered=no"
+    grep -q "lab: REGISTER sip:alice@198.18.0.1 from $UEIP:.*rejected (403)" "$D/kamailio.log" ||
+        fail "kamailio did not reject alice's REGISTER from $UEIP"
+    grep -q "saved (200)" "$D/kamailio.log" && fail "kamailio saved a contact"
+    $KAM ul.dump >"$D/uldump.txt" 2>&1 || fail "kamcmd ul.dump"
+    grep -q "AoR: alice" "$D/uldump.txt" && fail "alice is in the location table"
+    grep -q "^INVITE" "$D/sipp_msg.log" 2>/dev/null && fail "a call was placed"
+    grep -q "403 Forbidden" "$D/baresip.log" || fail "baresip did not see the 403"
+    echo "kamailio rejected the REGISTER from $UEIP with 403; baresip reported it; no contact, no call"
+    echo "PASS: sip-ua tun-403"
+    exit 0
+fi
 [ $ctl = 0 ] || fail "baresip: $(tail -n 1 "$D/ctl.log")"
 
 # sipp exits after its one call (-m 1) with 0 when it succeeded
