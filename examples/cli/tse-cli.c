@@ -1102,6 +1102,7 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    tun_cli_settings(&s);
 
     memset(&cb, 0, sizeof cb);
     cb.on_event = on_event;

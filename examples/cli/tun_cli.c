@@ -15,6 +15,9 @@
 #include "tse_tun.h"
 
 #define CLI_TUN_MTU_MAX 2048 /* tse_settings::max_unit's default */
+/* Bulk queue for a kernel's inner TCP (docs/scheduler.md): the kernel's
+ * TCP sends whole windows at once, which a 16 KiB queue turns into drops. */
+#define TSE_CLI_TUN_QUEUE (256u * 1024u)
 
 static struct {
     const char *name;
@@ -109,6 +112,12 @@ int tun_cli_validate(long tunnels, int has_inner_app, char *err, size_t cap)
         return -1;
     }
     return 0;
+}
+
+void tun_cli_settings(tse_settings *s)
+{
+    if (S.name && s->outq_size < TSE_CLI_TUN_QUEUE)
+        s->outq_size = TSE_CLI_TUN_QUEUE;
 }
 
 /* The POSIX port calls this before every outer connect: keep the TSCF or
@@ -295,6 +304,7 @@ int tun_cli_open(tse_posix_driver *d, tse_tunnel *t, int json, char *err, size_t
     return TSE_ERR_STATE;
 }
 
+void tun_cli_settings(tse_settings *s) { (void)s; }
 void tun_cli_on_event(const tse_event *ev) { (void)ev; }
 void tun_cli_on_packet(const uint8_t *pkt, size_t len) { (void)pkt; (void)len; }
 

@@ -21,6 +21,10 @@ int tun_cli_enabled(void);
  * @p err set (usage error). */
 int tun_cli_validate(long tunnels, int has_inner_app, char *err, size_t cap);
 
+/* Engine settings for a TUN run (before tse_tunnel_new()): a bulk queue
+ * that absorbs a kernel TCP's bursts (TSE_CLI_TUN_QUEUE). */
+void tun_cli_settings(tse_settings *s);
+
 /* Create the interface and hook it to tunnel @p t on driver @p d (also
  * installs the POSIX socket hook that keeps the outer connection out of a
  * default route).  Returns TSE_OK or an error with @p err set. */

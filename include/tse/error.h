@@ -117,16 +117,26 @@ enum tse_error {
     TSE_ERR_DETECT_NOT_CACHED = -754,  /**< detection: network not in the cache */
     TSE_ERR_DETECT_ENTROPY = -755,     /**< probe: the entropy callback failed */
 
-    /* TUN device and OS network configuration (-800 .. -899), port/linux */
-    TSE_ERR_TUN_OPEN = -800,           /**< /dev/net/tun cannot be opened or set up */
-    TSE_ERR_TUN_NAME = -801,           /**< bad interface name, or in use by another device */
-    TSE_ERR_TUN_PERMISSION = -802,     /**< not permitted (needs CAP_NET_ADMIN) */
-    TSE_ERR_TUN_IO = -803,             /**< read/write on the TUN fd failed */
-    TSE_ERR_NETLINK = -804,            /**< rtnetlink socket failed, no or malformed reply */
-    TSE_ERR_NETLINK_LINK = -805,       /**< the kernel refused the MTU or link state */
-    TSE_ERR_NETLINK_ADDR = -806,       /**< the kernel refused an address */
-    TSE_ERR_NETLINK_ROUTE = -807,      /**< the kernel refused a route */
-    TSE_ERR_NO_ROUTE = -808            /**< no route to a host to exclude from the tunnel */
+    /* Settings refused by tse_settings_check() / tse_tunnel_new() (-800 .. -899) */
+    TSE_ERR_SETTING_SERVER = -800,     /**< server_host empty or server_port 0 */
+    TSE_ERR_SETTING_PROFILE = -801,    /**< framing profile the engine does not run */
+    TSE_ERR_SETTING_MAX_UNIT = -802,   /**< max_unit outside 576 .. 65535 */
+    TSE_ERR_SETTING_QUEUE = -803,      /**< outq_size below max_unit */
+    TSE_ERR_SETTING_BACKOFF = -804,    /**< backoff_initial_ms 0 or above backoff_max_ms */
+    TSE_ERR_SETTING_PROXY = -805,      /**< proxy_port 0, or user without password (or the reverse) */
+    TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
+    TSE_ERR_SETTING_TLS = -807,        /**< tls_config together with ca / client cert / key / insecure */
+
+    /* TUN device and OS network configuration (-900 .. -999), port/linux */
+    TSE_ERR_TUN_OPEN = -900,           /**< /dev/net/tun cannot be opened or set up */
+    TSE_ERR_TUN_NAME = -901,           /**< bad interface name, or in use by another device */
+    TSE_ERR_TUN_PERMISSION = -902,     /**< not permitted (needs CAP_NET_ADMIN) */
+    TSE_ERR_TUN_IO = -903,             /**< read/write on the TUN fd failed */
+    TSE_ERR_NETLINK = -904,            /**< rtnetlink socket failed, no or malformed reply */
+    TSE_ERR_NETLINK_LINK = -905,       /**< the kernel refused the MTU or link state */
+    TSE_ERR_NETLINK_ADDR = -906,       /**< the kernel refused an address */
+    TSE_ERR_NETLINK_ROUTE = -907,      /**< the kernel refused a route */
+    TSE_ERR_NO_ROUTE = -908            /**< no route to a host to exclude from the tunnel */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */

@@ -78,7 +78,7 @@ int tse_tun_name_valid(const char *name)
     if (!name)
         return 0;
     n = strlen(name);
-    if (n == 0 || n >= IF_NAMESIZE || !strcmp(name, ".") || !strcmp(name, ".."))
+    if (n == 0 || n >= IF_NAMESIZE || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
         return 0;
     for (i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)name[i];
@@ -133,11 +133,11 @@ int tse_tun_route_parse(const char *s, tse_tun_route *r)
     if (!s || !r)
         return TSE_ERR_INVALID_ARG;
     memset(r, 0, sizeof *r);
-    if (!strcmp(s, "default")) {
+    if (strcmp(s, "default") == 0) {
         r->family = 4;
         return TSE_OK;
     }
-    if (!strcmp(s, "default6")) {
+    if (strcmp(s, "default6") == 0) {
         r->family = 6;
         return TSE_OK;
     }
@@ -286,7 +286,7 @@ static struct added_route *find_added(tse_tun *tun, int af, const uint8_t *dst, 
     size_t i;
     for (i = 0; i < tun->nadded; i++) {
         struct added_route *r = &tun->added[i];
-        if (r->family == af && r->plen == plen && !memcmp(r->dst, dst, alen_of(af)))
+        if (r->family == af && r->plen == plen && memcmp(r->dst, dst, alen_of(af)) == 0)
             return r;
     }
     return NULL;
@@ -358,7 +358,7 @@ static int apply_config(tse_tun *tun, const tse_tunnel_config *c)
     rc = nl_ready(tun);
     if (rc != TSE_OK)
         return rc;
-    if (!tun->have4 || memcmp(tun->a4, c->ipv4, 4) || tun->plen4 != p4) {
+    if (!tun->have4 || memcmp(tun->a4, c->ipv4, 4) != 0 || tun->plen4 != p4) {
         int had = tun->have4;
         uint8_t old[4];
         int oldp = tun->plen4;
@@ -369,7 +369,7 @@ static int apply_config(tse_tun *tun, const tse_tunnel_config *c)
         tun->have4 = 1;
         memcpy(tun->a4, c->ipv4, 4);
         tun->plen4 = p4;
-        if (had && (memcmp(old, c->ipv4, 4) || oldp != p4)) {
+        if (had && (memcmp(old, c->ipv4, 4) != 0 || oldp != p4)) {
             rc = addr_op(tun, 0, AF_INET, old, oldp);
             /* In the same subnet the new address was a secondary one, and
              * deleting the primary deletes its secondaries too (unless
@@ -381,7 +381,7 @@ static int apply_config(tse_tun *tun, const tse_tunnel_config *c)
         }
         changed = 1;
     }
-    if (c->has_ipv6 && (!tun->have6 || memcmp(tun->a6, c->ipv6, 16) || tun->plen6 != p6)) {
+    if (c->has_ipv6 && (!tun->have6 || memcmp(tun->a6, c->ipv6, 16) != 0 || tun->plen6 != p6)) {
         int had = tun->have6;
         uint8_t old[16];
         int oldp = tun->plen6;
@@ -392,7 +392,7 @@ static int apply_config(tse_tun *tun, const tse_tunnel_config *c)
         tun->have6 = 1;
         memcpy(tun->a6, c->ipv6, 16);
         tun->plen6 = p6;
-        if (had && (memcmp(old, c->ipv6, 16) || oldp != p6)) {
+        if (had && (memcmp(old, c->ipv6, 16) != 0 || oldp != p6)) {
             rc = addr_op(tun, 0, AF_INET6, old, oldp);
             if (rc != TSE_OK)
                 return rc;

@@ -8,7 +8,8 @@
 #   tse-cli --tun tse0 (198.18.0.2) ==TLS==> tscf-server --tun tscf0 (198.18.0.1/24)
 #
 # SCENARIO:
-#   traffic    ping 198.18.0.1 through tse0, 50 UDP datagrams to an echo,
+#   traffic    ping 198.18.0.1 and (--ipv6) fd00:7473:6366::1 through tse0 (no
+#              link-local address on it), 50 UDP datagrams to an echo,
 #              iperf3 TCP up and down (3 s each); the --route prefixes and
 #              the default route (0/1 + 128/1) are on tse0 and the TSCF has
 #              its host route outside it; the JSON has tun_up; SIGTERM ->
@@ -161,7 +162,7 @@ fi
 
 sh "$GEN" "$D" >/dev/null 2>&1 || fail "certificates"
 ip netns exec "$CORE" "$SERVER" --listen 198.51.100.1:443 --cert "$D/server.pem" --key "$D/server.key" \
-    --tun tscf0 --persist 60 --ready-file "$D/ready" 2>"$D/server.log" &
+    --tun tscf0 --pool6 fd00:7473:6366::/64 --persist 60 --ready-file "$D/ready" 2>"$D/server.log" &
 SPID=$!
 BG="$BG $SPID"
 wait_for 10 test -s "$D/ready" || fail "tscf-server did not start"
@@ -198,8 +199,12 @@ traffic)
     ip netns exec "$CORE" "$PY" "$HERE/lab.py" udp-echo 198.18.0.1 40000 "$D/echo.count" 60 2>"$D/echo.log" &
     BG="$BG $!"
     wait_for 10 test -s "$D/echo.count" || fail "udp echo did not start"
-    start_cli --route 203.0.113.0/24 --route default --mtu 1380
+    start_cli --ipv6 --route 203.0.113.0/24 --route default --route 2001:db8:7::/48 --mtu 1380
     check_up 1380
+    ip -n "$UE" -6 addr show dev tse0 | grep -q "inet6 fd00:7473:6366::" || fail "tse0 lacks the inner IPv6 address"
+    ip -n "$UE" -6 addr show dev tse0 | grep -q "fe80:" && fail "tse0 has a link-local address"
+    ip -n "$UE" -6 route show | grep -q "^2001:db8:7::/48 dev tse0" || fail "no IPv6 --route via tse0"
+    grep -q '"ipv6":"fd00:7473:6366::[0-9a-f:]*/64"' "$D/out.json" || fail "tun_up lacks the IPv6 address"
     grep -q '"event":"tun_up","name":"tse0"' "$D/out.json" || fail "tun_up lacks the name"
     grep -q '"ipv4":"198.18.0.2/24"' "$D/out.json" || fail "tun_up lacks the address"
     grep -q '"mtu":1380' "$D/out.json" || fail "tun_up lacks the MTU"
@@ -211,6 +216,7 @@ traffic)
     ue ip route get 192.0.2.7 | grep -q "dev tse0" || fail "default traffic does not use tse0"
     ue ip route get 198.51.100.1 | grep -q "dev veue" || fail "the TSCF is routed into the tunnel"
     ping_ok || fail "ping 198.18.0.1 through tse0"
+    ue ping -6 -n -c 3 -i 0.2 -W 2 fd00:7473:6366::1 || fail "ping fd00:7473:6366::1 through tse0"
     # UDP: 50 datagrams of 172 bytes from a kernel socket, all echoed
     ue "$PY" - <<'EOF' || fail "UDP exchange"
 import socket, sys
@@ -246,6 +252,7 @@ sys.exit(0 if r["bytes"] > 100000 else 1)' "$D/iperf3_$dir.json" $dir || fail "i
     no_link || fail "tse0 still exists after exit"
     routes | grep -q "tse0\|203.0.113\|0.0.0.0/1\|128.0.0.0/1" && fail "routes left: $(routes)"
     routes | grep -q "^198.51.100.1 " && fail "the TSCF host route is left"
+    ip -n "$UE" -6 route show | grep -q "2001:db8:7" && fail "IPv6 route left"
     grep -q '"event":"tun_down"' "$D/out.json" || fail "no tun_down"
     wait_for 5 grep -q "released by the client" "$D/server.log" || fail "the server logged no release"
     ;;
