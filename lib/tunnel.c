@@ -962,6 +962,9 @@ int tse_tunnel_start(tse_tunnel *t, tse_time_ms now)
 unsigned tse_tunnel_want(const tse_tunnel *t)
 {
     unsigned w = 0;
+    if (t == NULL) {
+        return 0;
+    }
     if (t->need_disconnect) {
         if (t->linger && tse_tls_pending(&t->tls, NULL) > 0) {
             return TSE_WANT_WRITE;
@@ -1124,6 +1127,9 @@ void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
 tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
 {
     tse_time_ms e = TSE_TIME_NEVER;
+    if (t == NULL) {
+        return TSE_TIME_NEVER;
+    }
     if (t->need_disconnect) {
         return t->linger ? t->t_phase : TSE_TIME_NEVER;
     }
@@ -1409,16 +1415,23 @@ int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now)
 
 tse_state tse_tunnel_state(const tse_tunnel *t)
 {
-    return t->state;
+    return t != NULL ? t->state : TSE_STATE_CLOSED;
 }
 
 const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t)
 {
-    return t->cfg_valid ? &t->cfg : NULL;
+    return t != NULL && t->cfg_valid ? &t->cfg : NULL;
 }
 
 void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
 {
+    if (out == NULL) {
+        return;
+    }
+    if (t == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
     *out = t->stats;
     for (int c = 0; c < TSE_CLASS_COUNT; c++) {
         out->class_packets[c] = t->oq.units[c];
@@ -1430,7 +1443,7 @@ void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
 
 int tse_tunnel_last_error(const tse_tunnel *t)
 {
-    return t->last_error;
+    return t != NULL ? t->last_error : TSE_ERR_INVALID_ARG;
 }
 
 const char *tse_state_name(tse_state s)

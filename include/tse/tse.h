@@ -353,7 +353,7 @@ void tse_tunnel_del(tse_tunnel *t);
 /** @brief Begin: the engine will want a connection. */
 int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Interest: TSE_WANT_* bits. */
+/** @brief Interest: TSE_WANT_* bits (0 for NULL).  A query. */
 unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
@@ -405,7 +405,8 @@ size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data);
  */
 void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
-/** @brief The next time tse_tunnel_handle_expiry() must run, or TSE_TIME_NEVER. */
+/** @brief The next time tse_tunnel_handle_expiry() must run, or
+ *         TSE_TIME_NEVER (also for NULL).  A query. */
 tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
 /** @brief Run due timers (timeouts, keep-alive, reconnect). */
@@ -468,11 +469,17 @@ int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 /** @brief Leave PAUSED: reconnect and resume. */
 int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
+/** @brief The state (TSE_STATE_CLOSED for NULL).  A query; the getters
+ *         below may be called from a callback. */
 tse_state tse_tunnel_state(const tse_tunnel *t);
-/** @brief The negotiated configuration, or NULL if never up. */
+/** @brief The negotiated configuration, or NULL if never up (or @p t NULL);
+ *         valid until the tunnel is deleted. */
 const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+/** @brief Copy the counters into @p out (zeros for a NULL tunnel; nothing
+ *         for a NULL @p out). */
 void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
-/** @brief The error that ended the last connection (0 if none). */
+/** @brief The error that ended the last connection (0 if none;
+ *         TSE_ERR_INVALID_ARG for NULL). */
 int tse_tunnel_last_error(const tse_tunnel *t);
 
 const char *tse_state_name(tse_state s);
