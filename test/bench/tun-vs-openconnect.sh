@@ -357,14 +357,14 @@ m_voice() {
         echo "    ping $pre: no replies"
     fi
     if [ -s "$D/voice.out" ]; then
-        set -- $(cat "$D/voice.out")
-        loss=$(python3 -c "print('%.2f' % (100.0 * $2 / $vn))")
+        read -r v_rx v_lost v_jit v_med v_p99 <"$D/voice.out"
+        loss=$(python3 -c "print('%.2f' % (100.0 * $v_lost / $vn))")
         case $pre in
-        imp) put imp_rtp_jitter $3; put imp_rtp_loss $loss; put imp_rtp_owd_p99 $5 ;;
-        *) put rtp_${pre}_jitter $3; put rtp_${pre}_loss $loss
-           [ "$pre" = bulk ] && put rtp_bulk_owd_p99 $5 ;;
+        imp) put imp_rtp_jitter "$v_jit"; put imp_rtp_loss "$loss"; put imp_rtp_owd_p99 "$v_p99" ;;
+        *) put "rtp_${pre}_jitter" "$v_jit"; put "rtp_${pre}_loss" "$loss"
+           [ "$pre" = bulk ] && put rtp_bulk_owd_p99 "$v_p99" ;;
         esac
-        echo "    rtp $pre: $1 received, loss $loss %, jitter $3 ms, one-way median $4 ms p99 $5 ms"
+        echo "    rtp $pre: $v_rx received, loss $loss %, jitter $v_jit ms, one-way median $v_med ms p99 $v_p99 ms"
     else
         echo "    rtp $pre: no result"
     fi
