@@ -43,12 +43,21 @@
 #include <stdint.h>
 
 #include "tse/error.h"
+#include "tse/export.h"
+#include "tse/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TSE_VERSION_STRING "0.1.0"
+/** @brief The library's version, "MAJOR.MINOR.PATCH" (static): that of the
+ *         library linked, which may differ from TSE_VERSION_STRING, that of
+ *         the headers compiled against. */
+TSE_API const char *tse_version(void);
+
+/** @brief The library's version as TSE_VERSION_NUMBER encodes it:
+ *         (MAJOR << 16) | (MINOR << 8) | PATCH. */
+TSE_API unsigned long tse_version_number(void);
 
 /** Milliseconds of a monotonic clock chosen by the port. */
 typedef uint64_t tse_time_ms;
@@ -202,7 +211,7 @@ typedef struct tse_stats {
 typedef struct tse_tunnel tse_tunnel;
 
 /** @brief Fill @p s with the defaults documented on each field. */
-void tse_settings_default(tse_settings *s);
+TSE_API void tse_settings_default(tse_settings *s);
 
 /**
  * @brief Create a tunnel.  All memory it will use is allocated here through
@@ -214,17 +223,17 @@ void tse_settings_default(tse_settings *s);
  * @param[in]  user  passed to every callback
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY, TSE_ERR_TLS_CONFIG
  */
-int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
-                   const tse_callbacks *cb, const tse_mem *mem, void *user);
+TSE_API int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
+                           const tse_callbacks *cb, const tse_mem *mem, void *user);
 
 /** @brief Free everything.  NULL is fine.  Not from a callback. */
-void tse_tunnel_del(tse_tunnel *t);
+TSE_API void tse_tunnel_del(tse_tunnel *t);
 
 /** @brief Begin: the engine will want a connection. */
-int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Interest: TSE_WANT_* bits. */
-unsigned tse_tunnel_want(const tse_tunnel *t);
+TSE_API unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
  *  Call it once each time TSE_WANT_CONNECT is set: it marks the connect
@@ -232,11 +241,11 @@ unsigned tse_tunnel_want(const tse_tunnel *t);
  *  tunnel's life.  The engine times the connect out itself
  *  (connect_timeout_ms) and then wants DISCONNECT.
  *  @return TSE_OK, TSE_ERR_STATE if no connect is wanted. */
-int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
-                              uint16_t *port);
+TSE_API int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
+                                      uint16_t *port);
 
 /** @brief The port's connect succeeded. */
-int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
 
 /**
  * @brief The outer connection is gone: a connect failure, a reset, EOF, or
@@ -244,7 +253,7 @@ int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
  * @param err  TSE_ERR_TRANSPORT_* for the cause; 0 when acknowledging
  *             TSE_WANT_DISCONNECT.
  */
-int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
+TSE_API int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
 
 /**
  * @brief Feed bytes received on the outer connection.  All are consumed;
@@ -253,8 +262,8 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
  * @return TSE_OK, or the error that ended the connection (also reported
  *         as an event; the engine then wants DISCONNECT).
  */
-int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
-                          tse_time_ms now);
+TSE_API int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
+                                  tse_time_ms now);
 
 /**
  * @brief Bytes to send on the outer connection.  Moves queued inner
@@ -263,16 +272,16 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
  *                   call on the tunnel
  * @return number of bytes (0 = nothing)
  */
-size_t tse_tunnel_outer_pending(tse_tunnel *t, const uint8_t **data);
+TSE_API size_t tse_tunnel_outer_pending(tse_tunnel *t, const uint8_t **data);
 
 /** @brief @p n bytes of what outer_pending() returned were sent. */
-void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
+TSE_API void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
 /** @brief The next time tse_tunnel_handle_expiry() must run, or TSE_TIME_NEVER. */
-tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
+TSE_API tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
 /** @brief Run due timers (timeouts, keep-alive, reconnect). */
-int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
 
 /**
  * @brief Queue one inner IP packet (IPv4 or IPv6) for the tunnel.
@@ -280,38 +289,38 @@ int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
  *         TSE_ERR_QUEUE_FULL (not taken: retry after the outer connection
  *         drains), TSE_ERR_PACKET_INVALID.
  */
-int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
-                           tse_time_ms now);
+TSE_API int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                                   tse_time_ms now);
 
 /** @brief Free bytes in the outbound queue. */
-size_t tse_tunnel_queue_space(const tse_tunnel *t);
+TSE_API size_t tse_tunnel_queue_space(const tse_tunnel *t);
 
 /** @brief Graceful close: Configuration_Release_Request, wait
  *         release_timeout_ms for the response, then CLOSED. */
-int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Drop the outer connection now and reconnect at once, resuming
  *         the tunnel (the network changed). */
-int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Drop the outer connection and stay PAUSED (TSID kept). */
-int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Leave PAUSED: reconnect and resume. */
-int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
-tse_state tse_tunnel_state(const tse_tunnel *t);
+TSE_API tse_state tse_tunnel_state(const tse_tunnel *t);
 /** @brief The negotiated configuration, or NULL if never up. */
-const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
-void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
+TSE_API const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+TSE_API void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
 /** @brief The error that ended the last connection (0 if none). */
-int tse_tunnel_last_error(const tse_tunnel *t);
+TSE_API int tse_tunnel_last_error(const tse_tunnel *t);
 
-const char *tse_state_name(tse_state s);
+TSE_API const char *tse_state_name(tse_state s);
 
 /** @brief Bytes tse_tunnel_new() allocates for @p s (engine + buffers,
  *         without mbed TLS's own record buffers). */
-size_t tse_tunnel_footprint(const tse_settings *s);
+TSE_API size_t tse_tunnel_footprint(const tse_settings *s);
 
 #ifdef __cplusplus
 }

@@ -83,10 +83,10 @@ extern "C" {
  * MSG_NOSIGNAL (or SO_NOSIGPIPE) so a dead peer never raises SIGPIPE.
  * errno is mapped by tse_posix_err_from_errno().
  */
-const tse_port *tse_posix_port(void);
+TSE_API const tse_port *tse_posix_port(void);
 
 /** @brief Milliseconds of CLOCK_MONOTONIC. */
-tse_time_ms tse_posix_now_ms(void);
+TSE_API tse_time_ms tse_posix_now_ms(void);
 
 /**
  * @brief Cryptographic random bytes: getrandom(2) where available, else
@@ -94,10 +94,10 @@ tse_time_ms tse_posix_now_ms(void);
  *        ignored), so it can be used there directly.
  * @return 0 on success, -1 on failure.
  */
-int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
+TSE_API int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
 
 /** @brief A calloc/free allocator for tse_tunnel_new() (static). */
-const tse_mem *tse_posix_mem(void);
+TSE_API const tse_mem *tse_posix_mem(void);
 
 /**
  * @brief Read a certificate or key file whole, for mbed TLS's buffer
@@ -109,7 +109,7 @@ const tse_mem *tse_posix_mem(void);
  * @return a buffer the caller frees with free(), or NULL with errno set
  *         (EFBIG above 16 MiB: that is not a certificate file).
  */
-uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
+TSE_API uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
 
 /**
  * @brief Map an errno value to a TSE_ERR_TRANSPORT_* code:
@@ -118,7 +118,7 @@ uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
  *        EPIPE, ECONNABORTED -> RESET; ENOMEM/ENOBUFS -> IO; others -> IO.
  *        (EOF is not an errno: recv() reports it as TSE_ERR_TRANSPORT_CLOSED.)
  */
-int tse_posix_err_from_errno(int e);
+TSE_API int tse_posix_err_from_errno(int e);
 
 /**
  * @brief The pollfd entries a connection needs now: the connected socket
@@ -126,15 +126,15 @@ int tse_posix_err_from_errno(int e);
  *        with POLLOUT per connection attempt in flight.
  * @return number of entries written (at most @p max; 0 if @p c is NULL).
  */
-size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
-                              size_t max);
+TSE_API size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
+                                      size_t max);
 
 /** @brief When connect_poll() must run even without socket activity (the
  *         next happy-eyeballs attempt), or TSE_TIME_NEVER. */
-tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
+TSE_API tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
 
 /** @brief The connected socket, or -1 while connecting. */
-int tse_posix_conn_fd(const tse_port_conn *c);
+TSE_API int tse_posix_conn_fd(const tse_port_conn *c);
 
 /* ---- the driver ----------------------------------------------------------- */
 
@@ -156,12 +156,12 @@ typedef tse_time_ms (*tse_posix_tick_cb)(void *user, tse_time_ms now);
  * @brief Create a driver.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (@p out NULL), TSE_ERR_NO_MEMORY
  */
-int tse_posix_driver_new(tse_posix_driver **out);
+TSE_API int tse_posix_driver_new(tse_posix_driver **out);
 
 /** @brief Close every connection still open and free the driver.  The
  *         tunnels themselves stay the application's (tse_tunnel_del()).
  *         NULL is fine.  Not from a driver callback. */
-void tse_posix_driver_del(tse_posix_driver *d);
+TSE_API void tse_posix_driver_del(tse_posix_driver *d);
 
 /**
  * @brief Let the driver run @p t (already created; start it with
@@ -171,7 +171,7 @@ void tse_posix_driver_del(tse_posix_driver *d);
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or already added),
  *         TSE_ERR_NO_MEMORY
  */
-int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
+TSE_API int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
 
 /**
  * @brief Stop running @p t: its outer connection, if any, is closed
@@ -181,10 +181,10 @@ int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
  *        runs; from the tick or a watched-fd callback it is fine.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
-int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
+TSE_API int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
 
 /** @brief Number of tunnels added. */
-size_t tse_posix_driver_count(const tse_posix_driver *d);
+TSE_API size_t tse_posix_driver_count(const tse_posix_driver *d);
 
 /**
  * @brief Also poll an application fd; @p cb runs from run_once() with the
@@ -192,15 +192,15 @@ size_t tse_posix_driver_count(const tse_posix_driver *d);
  *        again replaces its events/callback.
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY
  */
-int tse_posix_driver_watch_fd(tse_posix_driver *d, int fd, short events,
-                              tse_posix_fd_cb cb, void *user);
+TSE_API int tse_posix_driver_watch_fd(tse_posix_driver *d, int fd, short events,
+                                      tse_posix_fd_cb cb, void *user);
 
 /** @brief Stop polling @p fd.  @return TSE_OK or TSE_ERR_INVALID_ARG. */
-int tse_posix_driver_unwatch_fd(tse_posix_driver *d, int fd);
+TSE_API int tse_posix_driver_unwatch_fd(tse_posix_driver *d, int fd);
 
 /** @brief Set (or clear with NULL) the per-round application callback. */
-void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
-                               void *user);
+TSE_API void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
+                                       void *user);
 
 /**
  * @brief One round: tick, service every tunnel (connect / disconnect as
@@ -212,7 +212,7 @@ void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
  * @return TSE_OK (also when poll was interrupted by a signal),
  *         TSE_ERR_NO_MEMORY, TSE_ERR_TRANSPORT_IO (poll failed).
  */
-int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
+TSE_API int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
 
 /**
  * @brief run_once() until @p *stop is non-zero (set it from a signal
@@ -221,8 +221,8 @@ int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
  *        another context is seen within a second even without a signal.
  * @return TSE_OK, or the first error of run_once()
  */
-int tse_posix_driver_run(tse_posix_driver *d,
-                         const volatile sig_atomic_t *stop);
+TSE_API int tse_posix_driver_run(tse_posix_driver *d,
+                                 const volatile sig_atomic_t *stop);
 
 /* For an application that runs its own poll/epoll loop: */
 
@@ -235,11 +235,11 @@ int tse_posix_driver_run(tse_posix_driver *d,
  * @param[out] n    entries written
  * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG
  */
-int tse_posix_driver_prepare(tse_posix_driver *d, struct pollfd *fds,
-                             size_t max, size_t *n, int *timeout_ms);
+TSE_API int tse_posix_driver_prepare(tse_posix_driver *d, struct pollfd *fds,
+                                     size_t max, size_t *n, int *timeout_ms);
 
 /** @brief Entries prepare() may need. */
-size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
+TSE_API size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
 
 /**
  * @brief Handle what poll reported for the entries prepare() filled (pass
@@ -247,8 +247,8 @@ size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
  *        Then services every tunnel.
  * @return TSE_OK, TSE_ERR_INVALID_ARG
  */
-int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,
-                             size_t n);
+TSE_API int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,
+                                     size_t n);
 
 #ifdef __cplusplus
 }
