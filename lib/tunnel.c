@@ -155,6 +155,14 @@ static void q_clear(tse_tunnel *t)
     t->q_len = 0;
 }
 
+/* The optional on_trace callback: a unit queued (outbound) or received. */
+static void trace(tse_tunnel *t, int outbound, int kind, const uint8_t *unit, size_t len)
+{
+    if (t->cb.on_trace != NULL) {
+        t->cb.on_trace(t->user, outbound, kind, unit, len);
+    }
+}
+
 /* Queue a control message; the reserve guarantees room. */
 static int send_cm(tse_tunnel *t, const tse_cm *m)
 {
@@ -169,6 +177,7 @@ static int send_cm(tse_tunnel *t, const tse_cm *m)
     }
     q_put(t, buf, n);
     t->last_tx = t->now;
+    trace(t, 1, TSE_UNIT_CM, buf, n);
     return TSE_OK;
 }
 
@@ -561,6 +570,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
 static void handle_unit(tse_tunnel *t, const tse_unit *u)
 {
     t->last_rx = t->now;
+    trace(t, 0, u->kind, u->data, u->len);
     if (u->kind == TSE_UNIT_CM) {
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
@@ -1167,6 +1177,7 @@ int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
     t->last_tx = now;
     t->stats.packets_out++;
     t->stats.bytes_out += len;
+    trace(t, 1, pkt[0] >> 4 == 6 ? TSE_UNIT_IPV6 : TSE_UNIT_IPV4, pkt, len);
     return TSE_OK;
 }
 

@@ -44,6 +44,7 @@
 
 #include "tse/error.h"
 #include "tse/export.h"
+#include "tse/framing.h" /* enum tse_unit_kind, for on_trace */
 #include "tse/version.h"
 
 #ifdef __cplusplus
@@ -139,6 +140,17 @@ typedef struct tse_callbacks {
     /** Required: fill @p buf with @p len random bytes; 0 on success.
      *  Seeds mbed TLS's DRBG and the backoff jitter. */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
+    /** Optional (NULL: none): a trace of every unit the tunnel carries,
+     *  for captures and debugging (tse-cli --pcap).  @p kind is
+     *  TSE_UNIT_CM, TSE_UNIT_IPV4 or TSE_UNIT_IPV6 (tse/framing.h);
+     *  @p unit is the unit without the framing: a control message's
+     *  16-byte header and TLVs (TR 33.830 A.1), or an inner IP packet.
+     *  Outbound (@p outbound 1): each CM the engine queues and each packet
+     *  tse_tunnel_send_packet() accepts.  Inbound (0): each unit received
+     *  from the TSCF, before it is decoded or checked (so malformed CMs
+     *  and packets dropped before TSE_STATE_UP too).  @p unit is valid only
+     *  during the call; do not call the tunnel's functions from it. */
+    void (*on_trace)(void *user, int outbound, int kind, const uint8_t *unit, size_t len);
 } tse_callbacks;
 
 /** Runtime settings; fill with tse_settings_default() first.  Strings and

@@ -22,7 +22,7 @@
  * @code
  *   tse_settings s; tse_settings_default(&s);
  *   s.server_host = "tscf.example.net"; s.ca = pem; s.ca_len = pem_len;
- *   tse_callbacks cb = { on_event, on_packet, tse_posix_entropy };
+ *   tse_callbacks cb = { on_event, on_packet, tse_posix_entropy, NULL };
  *   tse_tunnel *t; tse_tunnel_new(&t, &s, &cb, tse_posix_mem(), app);
  *   tse_posix_driver *d; tse_posix_driver_new(&d);
  *   tse_posix_driver_add(d, t);

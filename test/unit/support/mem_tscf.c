@@ -1015,7 +1015,7 @@ void mt_rec_init(mt_rec *r)
 
 const tse_callbacks *mt_rec_callbacks(void)
 {
-    static const tse_callbacks cb = { rec_on_event, rec_on_packet, rec_entropy };
+    static const tse_callbacks cb = { rec_on_event, rec_on_packet, rec_entropy, NULL };
     return &cb;
 }
 
@@ -1380,12 +1380,15 @@ void mt_fix_setup(mt_fix *f)
 
 int mt_fix_start(mt_fix *f, tse_time_ms start)
 {
+    tse_callbacks cb;
     f->peer = mem_tscf_new(&f->cfg);
     if (f->peer == NULL) {
         fprintf(stderr, "mt_fix_start: mem_tscf_new failed\n");
         abort();
     }
-    f->new_rc = tse_tunnel_new(&f->t, &f->s, mt_rec_callbacks(), mt_mem(&f->alloc), &f->rec);
+    cb = *mt_rec_callbacks();
+    cb.on_trace = f->on_trace;
+    f->new_rc = tse_tunnel_new(&f->t, &f->s, &cb, mt_mem(&f->alloc), &f->rec);
     if (f->new_rc != TSE_OK) {
         f->t = NULL;
         return f->new_rc;

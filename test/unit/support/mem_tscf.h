@@ -315,6 +315,8 @@ typedef struct mt_fix {
     tse_tunnel *t;
     mt_drv d;
     int new_rc;            /* tse_tunnel_new's result */
+    /* optional tse_callbacks.on_trace (its user is &rec) */
+    void (*on_trace)(void *user, int outbound, int kind, const uint8_t *unit, size_t len);
 } mt_fix;
 
 /* Free what a previous (maybe failed) test left, fill the defaults. */
