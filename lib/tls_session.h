@@ -27,6 +27,10 @@ typedef struct tse_tls_params {
     int insecure;                /* lab only: no verification */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
     void *entropy_user;
+    /* optional: the secrets, NSS key log fields (tse_settings.tls_keylog) */
+    void (*keylog)(void *user, const char *label, const uint8_t client_random[32],
+                   const uint8_t *secret, size_t secret_len);
+    void *keylog_user;
 } tse_tls_params;
 
 typedef struct tse_tls {
@@ -54,6 +58,9 @@ typedef struct tse_tls {
     char ip_name[48];        /* IP literal to match against the IP SAN
                                 (sent as no SNI, RFC 6066 3) */
     char detail[96];         /* why verification failed */
+    void (*keylog)(void *user, const char *label, const uint8_t client_random[32],
+                   const uint8_t *secret, size_t secret_len);
+    void *keylog_user;
 } tse_tls;
 
 /* Cannot fail; makes tse_tls_free() safe. */

@@ -358,6 +358,10 @@ static void tls_step(tse_tunnel *t)
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
+    if (t->s.tls_keylog != NULL) {
+        warn(t, "TLS key log is ON (tls_keylog): this connection's secrets were exported; "
+                "whoever reads them can decrypt the tunnel");
+    }
     t->cfg.tls_version = tse_tls_version(&t->tls);
     t->cfg.tls_suite = tse_tls_suite(&t->tls);
     set_state(t, TSE_STATE_CONFIGURING);
@@ -785,6 +789,8 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     tp.insecure = s->tls_insecure_lab_only_skip_verify;
     tp.entropy = cb->entropy;
     tp.entropy_user = user;
+    tp.keylog = s->tls_keylog;
+    tp.keylog_user = s->tls_keylog_user;
     tse_tls_init(&t->tls);
     rc = tse_tls_setup(&t->tls, &tp, t->outer, TSE_OUTER_BUF_SIZE);
     if (rc != TSE_OK) {

@@ -30,6 +30,7 @@
 #include "detect_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
+#include "keylog_out.h"
 #include "pcap_out.h"
 #include "proxy_env.h"
 #include "tse/tse.h"
@@ -821,7 +822,9 @@ static void usage(void)
 "IP stack (pings included); with --tunnels N > 1 pings are built directly.\n"
 "Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
 "application: it succeeded), 1 failure, 2 bad usage.  Name resolution\n"
-"blocks (getaddrinfo).\n");
+"blocks (getaddrinfo).\n"
+"SSLKEYLOGFILE=FILE in the environment appends the TLS secrets to FILE (NSS key\n"
+"log format, for Wireshark), with a warning: debugging only.\n");
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -1086,6 +1089,11 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
+    if (rc)
+        return EXIT_USAGE;
+    if (s.tls_keylog_user)
+        s.tls_keylog = keylog_write;
 
     memset(&cb, 0, sizeof cb);
     cb.on_event = on_event;
@@ -1321,6 +1329,8 @@ int main(int argc, char **argv)
     }
     tse_posix_driver_del(a->drv);
     pcap_out_close(g_pcap);
+    if (s.tls_keylog_user)
+        fclose(s.tls_keylog_user);
     free(a->tun);
     free(ca);
     free(cert);

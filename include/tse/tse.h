@@ -210,6 +210,23 @@ typedef struct tse_settings {
     size_t outq_size;     /**< outbound plaintext queue, bytes (default 16384) */
     size_t max_unit;      /**< largest inbound unit (default 2048) */
     int framing;          /**< enum tse_framing_profile (default TSCF) */
+
+    /* Debugging */
+    /** Optional (NULL: none): the TLS secrets of every connection, to
+     *  decrypt a capture of it (SSLKEYLOGFILE, tse-cli).  Called once per
+     *  secret with the fields of one line of the NSS key log format:
+     *  @p label "CLIENT_RANDOM" (TLS 1.2: the 48-byte master secret) or
+     *  "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+     *  "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0" (TLS 1.3, with
+     *  mbed TLS 3), the connection's 32-byte client random, and the secret.
+     *  Runs inside the call that advanced the handshake.  WHOEVER GETS
+     *  THESE CAN READ AND FORGE THE TUNNEL'S TRAFFIC: never set it in a
+     *  product.  The engine emits TSE_EV_WARNING on every connection while
+     *  it is set.  With mbed TLS 2.28 it needs MBEDTLS_SSL_EXPORT_KEYS
+     *  (else tse_tunnel_new() fails with TSE_ERR_TLS_CONFIG). */
+    void (*tls_keylog)(void *user, const char *label, const uint8_t client_random[32],
+                       const uint8_t *secret, size_t secret_len);
+    void *tls_keylog_user;     /**< passed to tls_keylog */
 } tse_settings;
 
 typedef struct tse_stats {
