@@ -1090,8 +1090,12 @@ int main(int argc, char **argv)
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
     s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
-    if (rc)
+    if (rc) {
+        free(ca);
+        free(cert);
+        free(key);
         return EXIT_USAGE;
+    }
     if (s.tls_keylog_user)
         s.tls_keylog = keylog_write;
 
@@ -1104,6 +1108,9 @@ int main(int argc, char **argv)
         g_pcap = pcap_out_open(g_pcap_file, "tse-cli", err, sizeof err);
         if (!g_pcap) {
             fprintf(stderr, "tse-cli: error: --pcap %s\n", err);
+            free(ca);
+            free(cert);
+            free(key);
             return EXIT_USAGE;
         }
         cb.on_trace = on_trace;

@@ -104,5 +104,15 @@ esac
 none=$(app -o "tls.keylog_file:/dev/null")
 [ -z "$none" ] && ok "without the key log nothing is decrypted" || fail "decrypted without keys: $none"
 
+# a key log that cannot be created: usage error before anything starts
+SSLKEYLOGFILE="$d/no/such/dir/keys.log" timeout 20 "$CLI" --server 127.0.0.1:9 --ca "$d/ca.pem" \
+    >"$d/out" 2>"$d/err"
+rc=$?
+if [ $rc -eq 2 ] && grep -q "^tse-cli: error: SSLKEYLOGFILE=.*No such file" "$d/err"; then
+    ok "SSLKEYLOGFILE unwritable: exit 2"
+else
+    fail "SSLKEYLOGFILE unwritable: exit $rc: $(cat "$d/err")"
+fi
+
 [ $failed -eq 0 ] && echo "keylog: all passed" || echo "keylog: $failed failed"
 [ $failed -eq 0 ]
