@@ -190,6 +190,18 @@ static void conn_failed(tse_posix_driver *d, struct drv_tunnel *dt, int err,
     (void)tse_tunnel_transport_closed(dt->t, err, now);
 }
 
+/* The connect finished: bound the kernel's unsent bytes as the tunnel's
+ * scheduler asks (best effort: without TCP_NOTSENT_LOWAT only the
+ * engine's own bound holds), then tell the engine. */
+static void connected(struct drv_tunnel *dt, tse_time_ms now)
+{
+    const tse_sched_settings *sp = tse_tunnel_sched(dt->t);
+    dt->connected = 1;
+    if (sp && sp->notsent_lowat > 0)
+        (void)tse_posix_conn_set_notsent_lowat(dt->conn, sp->notsent_lowat);
+    (void)tse_tunnel_transport_connected(dt->t, now);
+}
+
 /* Send what the engine has until it is empty or the socket is full.
  * Returns 0, or -1 if the connection failed (already reported). */
 static int flush(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
@@ -261,8 +273,7 @@ static void service(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
             /* time for the next happy-eyeballs attempt */
             int rc = d->port->connect_poll(d->port->user, dt->conn);
             if (rc == TSE_OK) {
-                dt->connected = 1;
-                (void)tse_tunnel_transport_connected(dt->t, now);
+                connected(dt, now);
                 continue;
             }
             if (rc != TSE_ERR_WOULD_BLOCK) {
@@ -401,8 +412,7 @@ static void process_tunnels(tse_posix_driver *d, const struct pollfd *fds,
         if (!dt->connected) {
             int rc = d->port->connect_poll(d->port->user, dt->conn);
             if (rc == TSE_OK) {
-                dt->connected = 1;
-                (void)tse_tunnel_transport_connected(dt->t, now);
+                connected(dt, now);
             } else if (rc != TSE_ERR_WOULD_BLOCK) {
                 conn_failed(d, dt, rc, now);
             }

@@ -136,6 +136,17 @@ TSE_API tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
 /** @brief The connected socket, or -1 while connecting. */
 TSE_API int tse_posix_conn_fd(const tse_port_conn *c);
 
+/**
+ * @brief Bound the bytes the kernel holds unsent for a connected socket
+ *        (TCP_NOTSENT_LOWAT), so that the engine's scheduler, not a kernel
+ *        FIFO, picks what goes next (tse_sched_settings::notsent_lowat).
+ *        The driver calls it for each connection it opens.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (not connected, or 0 / too large),
+ *         TSE_ERR_STATE (the OS has no TCP_NOTSENT_LOWAT), or a
+ *         TSE_ERR_TRANSPORT_* from setsockopt.
+ */
+int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
+
 /* ---- the driver ----------------------------------------------------------- */
 
 typedef struct tse_posix_driver tse_posix_driver;

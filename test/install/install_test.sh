@@ -121,6 +121,7 @@ while IFS= read -r line; do
 done <"$S/cmake/sources.txt"
 # every lib/*.c and port/posix/*.c is in the list
 for f in "$S"/lib/*.c "$S"/port/posix/*.c; do
+    [ "$f" = "$S/lib/tls_identity.c" ] && continue # fuzz builds only
     case " $srcs " in *" $f "*) ;; *) echo "     cmake/sources.txt lacks ${f#"$S"/}"; failed=$((failed + 1)) ;; esac
 done
 mbflags=""
