@@ -145,7 +145,7 @@ TSE_API int tse_posix_conn_fd(const tse_port_conn *c);
  *         TSE_ERR_STATE (the OS has no TCP_NOTSENT_LOWAT), or a
  *         TSE_ERR_TRANSPORT_* from setsockopt.
  */
-int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
+TSE_API int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
 
 /* ---- the driver ----------------------------------------------------------- */
 
