@@ -209,9 +209,17 @@ function tscf.dissector(tvb, pinfo, tree)
     while off < n do
         local len, more = unit_length(tvb, off)
         if len == nil then
-            -- the unit continues in the next TLS record(s)
-            pinfo.desegment_offset = off
-            pinfo.desegment_len = more or DESEGMENT_ONE_MORE_SEGMENT
+            if pinfo.can_desegment > 0 then
+                -- the unit continues in the next TLS record(s)
+                pinfo.desegment_offset = off
+                pinfo.desegment_len = more or DESEGMENT_ONE_MORE_SEGMENT
+            else
+                -- one unit per frame (a --pcap file): it is cut short
+                local t = tree:add(tscf, tvb(off), "TSCF: truncated unit")
+                t:add_proto_expert_info(ef_malformed)
+                summaries[#summaries + 1] = "truncated"
+                has_cm = true
+            end
             break
         end
         if len < 0 then
