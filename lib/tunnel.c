@@ -142,6 +142,14 @@ static int connected_phase(const tse_tunnel *t);
 static void fail(tse_tunnel *t, int err, const char *detail);
 static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq);
 
+/* The optional on_trace callback: a unit queued (outbound) or received. */
+static void trace(tse_tunnel *t, int outbound, int kind, const uint8_t *unit, size_t len)
+{
+    if (t->cb.on_trace != NULL) {
+        t->cb.on_trace(t->user, outbound, kind, unit, len);
+    }
+}
+
 /* Encode a control message into its queue (no sending). */
 static int queue_cm(tse_tunnel *t, const tse_cm *m)
 {
@@ -154,6 +162,7 @@ static int queue_cm(tse_tunnel *t, const tse_cm *m)
     rc = tse_outq_push(&t->oq, TSE_CLASS_CONTROL, buf, n, (uint32_t)t->now);
     if (rc == TSE_OK) {
         t->last_tx = t->now;
+        trace(t, 1, TSE_UNIT_CM, buf, n);
     }
     return rc;
 }
@@ -429,6 +438,10 @@ static void tls_step(tse_tunnel *t)
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
+    if (t->s.tls_keylog != NULL) {
+        warn(t, "TLS key log is ON (tls_keylog): this connection's secrets were exported; "
+                "whoever reads them can decrypt the tunnel");
+    }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
     t->cfg.tls_suite = tse_tls_suite(&t->tls);
@@ -701,6 +714,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
 static void handle_unit(tse_tunnel *t, const tse_unit *u)
 {
     t->last_rx = t->now;
+    trace(t, 0, u->kind, u->data, u->len);
     if (u->kind == TSE_UNIT_CM) {
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
@@ -985,6 +999,10 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     if (rc == TSE_OK) {
         rc = tse_tls_setup(&t->tls, cf, sni, s->pin_sha256, t->outer,
                            TSE_OUTER_BUF_SIZE);
+    }
+    if (rc == TSE_OK) {
+        rc = tse_tls_set_keylog(&t->tls, s->tls_keylog, s->tls_keylog_user,
+                                s->tls_config == NULL);
     }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
@@ -1370,6 +1388,7 @@ static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
     t->last_tx = t->now;
     t->stats.packets_out++;
     t->stats.bytes_out += len;
+    trace(t, 1, pkt[0] >> 4 == 6 ? TSE_UNIT_IPV6 : TSE_UNIT_IPV4, pkt, len);
     pump(t);
     return TSE_OK;
 }

@@ -9,6 +9,8 @@
 #ifndef TSE_ERROR_H
 #define TSE_ERROR_H
 
+#include "tse/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -147,7 +149,7 @@ enum tse_error {
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */
-const char *tse_strerror(int err);
+TSE_API const char *tse_strerror(int err);
 
 /**
  * @brief Whether a tunnel that failed with @p err may succeed if retried
@@ -155,7 +157,7 @@ const char *tse_strerror(int err);
  *        retrying cannot fix (certificate, pin, blacklisted, version,
  *        proxy authentication) return 0.
  */
-int tse_err_is_retryable(int err);
+TSE_API int tse_err_is_retryable(int err);
 
 #ifdef __cplusplus
 }

@@ -82,6 +82,7 @@ typedef struct mt_cfg {
                                        N-th TLS record (1-based) on every
                                        connection; 0 = never */
     int tls_silent;                 /* swallow the client's TLS bytes, never answer */
+    int tls12_only;                 /* offer TLS 1.2 at most */
 
     /* TSCF */
     uint64_t tsid;                  /* TSID assigned to a new tunnel */
@@ -192,6 +193,17 @@ void mem_tscf_corrupt_next(mem_tscf *p);
 int mem_tscf_close_notify(mem_tscf *p);
 /* Negotiated TLS version of the current connection (0x0303 / 0x0304), 0. */
 int mem_tscf_tls_version(const mem_tscf *p);
+/* The TLS secrets the server derived (its own key export), to compare with
+ * tse_settings.tls_keylog's: type is mbed TLS 3's mbedtls_ssl_key_export_type
+ * (0 = the TLS 1.2 master secret, also with mbed TLS 2.28). */
+#define MT_MAX_SECRETS 16
+typedef struct mt_secret {
+    int type;
+    uint8_t client_random[32];
+    uint8_t secret[64];
+    size_t len;
+} mt_secret;
+size_t mem_tscf_secrets(const mem_tscf *p, const mt_secret **out);
 /* The TSID / IPv4 the peer last assigned. */
 uint64_t mem_tscf_tsid(const mem_tscf *p);
 
@@ -319,6 +331,8 @@ typedef struct mt_fix {
     tse_tunnel *t;
     mt_drv d;
     int new_rc;            /* tse_tunnel_new's result */
+    /* optional tse_callbacks.on_trace (its user is &rec) */
+    void (*on_trace)(void *user, int outbound, int kind, const uint8_t *unit, size_t len);
 } mt_fix;
 
 /* Free what a previous (maybe failed) test left, fill the defaults. */
