@@ -69,11 +69,13 @@ const char *tse_strerror(int err)
     case TSE_ERR_TLS_CONFIG: return "TLS: bad configuration (trust anchors, key)";
     case TSE_ERR_TLS_RECORD: return "TLS: corrupt or unexpected record";
     case TSE_ERR_TLS_TIMEOUT: return "TLS: handshake timed out";
+    case TSE_ERR_TLS_VERSION: return "TLS: no protocol version in common with the server";
+    case TSE_ERR_TLS_NO_COMMON: return "TLS: no cipher suite, group or signature in common";
 
     case TSE_ERR_PROTO_UNEXPECTED: return "TSCF: unexpected control message";
     case TSE_ERR_PROTO_TSID: return "TSCF: unexpected tunnel session ID";
     case TSE_ERR_PROTO_SEQUENCE: return "TSCF: response matches no outstanding request";
-    case TSE_ERR_PROTO_NO_ADDRESS: return "TSCF: success response without inner IPv4 address";
+    case TSE_ERR_PROTO_NO_ADDRESS: return "TSCF: success response without a usable inner address";
     case TSE_ERR_PROTO_TIMEOUT: return "TSCF: no Configuration_Response in time";
     case TSE_ERR_KEEPALIVE_TIMEOUT: return "TSCF: no Keep_Alive_Response, peer dead";
     case TSE_ERR_RELEASE_TIMEOUT: return "TSCF: no Configuration_Release_Response in time";

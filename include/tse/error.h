@@ -73,16 +73,23 @@ enum tse_error {
     TSE_ERR_TLS_CERT_NAME = -403,      /**< certificate does not match the name */
     TSE_ERR_TLS_PIN = -404,            /**< public-key pin mismatch */
     TSE_ERR_TLS_CERT_OTHER = -405,     /**< certificate rejected (other reason) */
-    TSE_ERR_TLS_ALERT = -406,          /**< peer sent a fatal alert */
+    TSE_ERR_TLS_ALERT = -406,          /**< peer sent a fatal alert (named in the
+                                            event's detail) */
     TSE_ERR_TLS_CONFIG = -407,         /**< bad trust anchors, key or settings */
     TSE_ERR_TLS_RECORD = -408,         /**< corrupt or unexpected record */
     TSE_ERR_TLS_TIMEOUT = -409,        /**< handshake did not finish in time */
+    TSE_ERR_TLS_VERSION = -410,        /**< no TLS version in common (the server
+                                            speaks only TLS 1.1 or older) */
+    TSE_ERR_TLS_NO_COMMON = -411,      /**< the server refused every suite, group or
+                                            signature offered (CBC-only, RSA key
+                                            exchange only, a weak curve...) */
 
     /* TSCF control procedures (-500 .. -599) */
     TSE_ERR_PROTO_UNEXPECTED = -500,   /**< CM type not expected in this state */
     TSE_ERR_PROTO_TSID = -501,         /**< unexpected TSID (A.1.4) */
     TSE_ERR_PROTO_SEQUENCE = -502,     /**< response matches no outstanding request */
-    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without inner IPv4 address */
+    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without a usable inner
+                                            address: none, or not unicast (detail says) */
     TSE_ERR_PROTO_TIMEOUT = -504,      /**< no Configuration_Response in time */
     TSE_ERR_KEEPALIVE_TIMEOUT = -505,  /**< no Keep_Alive_Response: peer dead */
     TSE_ERR_RELEASE_TIMEOUT = -506,    /**< no Configuration_Release_Response in time */
