@@ -576,7 +576,7 @@ int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
 
 static int check_running(const tse_detect *d, tse_probe_id probe)
 {
-    if (!d || (int)probe < 0 || probe >= TSE_PROBE_COUNT)
+    if (!d || (unsigned)probe >= (unsigned)TSE_PROBE_COUNT)
         return TSE_ERR_INVALID_ARG;
     if (d->phase != PH_RUN || d->p[probe].state != PS_RUN)
         return TSE_ERR_STATE;
