@@ -1,6 +1,9 @@
 /* Detection of the IMS access path (TR 33.830 8.4.2, TS 24.229 Annex
  * R.3.1.0 order): parallel probes with staggered starts, decision,
  * per-network cache.  Sans-I/O: the port does what next_action says. */
+#include "tse/config.h"
+#if TSE_CONFIG_DETECT /* the whole file */
+
 #include "tse/detect.h"
 
 #include <string.h>
@@ -801,3 +804,8 @@ const tse_detect_result *tse_detect_get_result(const tse_detect *d)
 {
     return d && d->phase == PH_DONE ? &d->result : NULL;
 }
+
+#else
+/* ISO C: a translation unit is not empty */
+typedef int tse_detect_compiled_out;
+#endif /* TSE_CONFIG_DETECT */

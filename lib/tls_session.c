@@ -3,6 +3,7 @@
  * Works with mbed TLS 2.28 (TLS 1.2) and 3.6 (TLS 1.3 and 1.2).
  */
 #include "tls_session.h"
+#include "tse/config.h"
 
 #include <string.h>
 
@@ -35,6 +36,11 @@ static const int tse_tls_suites[] = {
 
 static void set_detail(tse_tls *tls, const char *a, const char *b)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)a; /* texts compiled out (tse/config.h): the literals go too */
+    (void)b;
+    tls->detail[0] = '\0';
+#else
     size_t n = 0, cap = sizeof(tls->detail) - 1;
     const char *parts[2] = { a, b };
     for (int i = 0; i < 2; i++) {
@@ -44,6 +50,7 @@ static void set_detail(tse_tls *tls, const char *a, const char *b)
         }
     }
     tls->detail[n] = '\0';
+#endif
 }
 
 /* ---- BIO ------------------------------------------------------------- */

@@ -11,20 +11,14 @@
 #include "outq.h"
 #include "tls_session.h"
 #include "tse/cm.h"
+#include "tse/config.h"
 #include "tse/framing.h"
 #include "tse/tse.h"
 
-/* Ciphertext (outer) buffer: holds records until the port sends them.
- * Must fit at least one full record of MBEDTLS_SSL_OUT_CONTENT_LEN for
- * full-size records; smaller still works with smaller records. */
-#ifndef TSE_OUTER_BUF_SIZE
-#define TSE_OUTER_BUF_SIZE 8192
-#endif
-/* The control class's queue: a few encoded CMs.  Inner packets have
- * queues of their own, so a full bulk queue never blocks a Keep_Alive or
- * a Release. */
-#define TSE_CM_QUEUE_SIZE 512u
-#define TSE_READ_CHUNK 2048u
+/* TSE_OUTER_BUF_SIZE (the ciphertext buffer), TSE_CM_QUEUE_SIZE (the
+ * control class's queue: a few encoded CMs; inner packets have queues of
+ * their own, so a full bulk queue never blocks a Keep_Alive or a Release)
+ * and TSE_READ_CHUNK: include/tse/config.h. */
 
 enum conn_state { CONN_NONE = 0, CONN_WANTED, CONN_STARTED, CONN_OPEN };
 
@@ -384,7 +378,7 @@ static int send_config_request(tse_tunnel *t)
     /* A.1.9 / resume: ask for the previous inner address again */
     memcpy(m.ipv4_addr, t->resume_valid ? t->resume_ipv4 : t->s.request_ipv4, 4);
     memcpy(m.ipv4_mask, t->s.request_ipv4_mask, 4);
-    if (t->s.request_ipv6) {
+    if (TSE_CONFIG_IPV6 && t->s.request_ipv6) {
         m.present |= TSE_CM_HAS_IPV6_ADDRESS | TSE_CM_HAS_IPV6_NETMASK;
         memcpy(m.ipv6_addr,
                t->resume_valid ? t->resume_ipv6 : t->s.request_ipv6_addr, 16);
@@ -456,7 +450,7 @@ static void send_proxy_request(tse_tunnel *t)
 static void adopt_config(tse_tunnel *t, const tse_cm *m)
 {
     tse_event ev;
-    int has6 = (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
+    int has6 = TSE_CONFIG_IPV6 && (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
     /* compared with the last tunnel, resumed or not: the application's
      * sockets are bound to those addresses */
     int changed = t->cfg_valid &&
@@ -590,7 +584,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
             fail_info fi;
             memset(&fi, 0, sizeof(fi));
             fi.response_code = m->response_code;
-            fi.detail = "Keep_Alive_Response with an error code";
+            fi.detail = TSE_TEXT("Keep_Alive_Response with an error code");
             fail_ex(t, reject_error(m->response_code), &fi, 0);
         }
         return;
@@ -618,7 +612,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         r.present = TSE_CM_HAS_RESPONSE_CODE;
         (void)send_cm(t, &r);
         memset(&fi, 0, sizeof(fi));
-        fi.detail = "the TSCF sent Configuration_Release_Request";
+        fi.detail = TSE_TEXT("the TSCF sent Configuration_Release_Request");
         fail_ex(t, TSE_ERR_SERVER_RELEASED, &fi, 1); /* send the answer first */
         return;
     }
@@ -793,6 +787,12 @@ int tse_settings_check(const tse_settings *s)
     }
     if (s->sched.record_max < 256) {
         return TSE_ERR_SETTING_SCHED;
+    }
+    if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
+        return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
+    }
+    if (!TSE_CONFIG_IPV6 && s->request_ipv6) {
+        return TSE_ERR_INVALID_ARG; /* compiled out (tse/config.h) */
     }
     return TSE_OK;
 }

@@ -94,6 +94,20 @@ static void put_ip(const ip4_addr_t *a)
     uart_puts(ip4addr_ntoa(a));
 }
 
+/* An error code, and its name when the library has its strings
+ * (TSE_CONFIG_STRINGS; this image is built without them). */
+static void put_err(int err)
+{
+    const char *name = tse_strerror(err);
+    uart_puts("-");
+    uart_putu((uint32_t)-err);
+    if (name[0] != '\0') {
+        uart_puts(" (");
+        uart_puts(name);
+        uart_puts(")");
+    }
+}
+
 /* ---- SIP OPTIONS over UDP through the tunnel --------------------------------- */
 
 static struct {
@@ -226,8 +240,8 @@ static void on_event(void *user, const tse_event *ev)
         break;
     case TSE_EV_TUNNEL_DOWN:
         down_error = ev->error;
-        uart_puts("tunnel down: ");
-        uart_puts(tse_strerror(ev->error));
+        uart_puts("tunnel down: error ");
+        put_err(ev->error);
         if (ev->detail != NULL) {
             uart_puts(": ");
             uart_puts(ev->detail);
@@ -380,8 +394,8 @@ int main(void)
     rc = tse_tunnel_new(&tunnel, &s, &cb, &mem, NULL);
     board_free(ca); /* parsed by tse_tunnel_new */
     if (rc != TSE_OK) {
-        uart_puts("tse_tunnel_new: ");
-        uart_puts(tse_strerror(rc));
+        uart_puts("tse_tunnel_new: error ");
+        put_err(rc);
         uart_puts("\r\n");
         return 3;
     }
