@@ -20,6 +20,7 @@
 #define TSE_CONFIG_H
 
 #if defined(TSE_CONFIG_FILE)
+/* cppcheck-suppress preprocessorErrorDirective */
 #include TSE_CONFIG_FILE
 #endif
 
