@@ -28,6 +28,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_SETTING_BACKOFF: return "settings: backoff_initial_ms 0 or above backoff_max_ms";
     case TSE_ERR_SETTING_PROXY: return "settings: proxy_port 0, or proxy user and password not both set";
     case TSE_ERR_SETTING_SCHED: return "settings: sched.record_max below 256";
+    case TSE_ERR_SETTING_TLS: return "settings: tls_config set together with ca, client certificate, key or insecure";
 
     case TSE_ERR_CM_TRUNCATED: return "CM: shorter than the 16-byte header";
     case TSE_ERR_CM_VERSION: return "CM: CM_Version is not 1";

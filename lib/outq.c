@@ -2,7 +2,7 @@
  * The outbound scheduler (outq.h, docs/scheduler.md): per-class rings of
  * whole units, control first, then real-time, then bulk.
  */
-#include "outq.h"
+#include "tse/outq.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "http_connect.h"
-#include "outq.h"
+#include "tse/outq.h"
 #include "tls_session.h"
 #include "tse/cm.h"
 #include "tse/config.h"
@@ -59,6 +59,7 @@ struct tse_tunnel {
     int cfg_valid;
 
     tse_hc hc;
+    tse_tls_conf own_conf;  /* used when no shared tls_config is given */
     tse_tls tls;
     tse_deframer df;
 
@@ -408,7 +409,7 @@ static void tls_step(tse_tunnel *t)
         fail_ex(t, rc, &fi, 1);
         return;
     }
-    if (t->s.tls_insecure_lab_only_skip_verify) {
+    if (t->tls.cf->insecure) {
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
@@ -788,6 +789,11 @@ int tse_settings_check(const tse_settings *s)
     if (s->sched.record_max < 256) {
         return TSE_ERR_SETTING_SCHED;
     }
+    if (s->tls_config != NULL &&
+        (s->ca != NULL || s->client_cert != NULL || s->client_key != NULL ||
+         s->tls_insecure_lab_only_skip_verify)) {
+        return TSE_ERR_SETTING_TLS;
+    }
     if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
         return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
     }
@@ -824,7 +830,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     uint8_t *area;
     char *strs;
     const char *sni;
-    tse_tls_params tp;
+    tse_tls_conf *cf;
     tse_hc_params hp;
     int rc;
 
@@ -879,22 +885,32 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     /* verify against the host we connect to unless told otherwise; an
      * IP literal is matched against the IP SAN and not sent as SNI */
     sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
-    memset(&tp, 0, sizeof(tp));
-    tp.ca = s->ca;
-    tp.ca_len = s->ca_len;
-    tp.client_cert = s->client_cert;
-    tp.client_cert_len = s->client_cert_len;
-    tp.client_key = s->client_key;
-    tp.client_key_len = s->client_key_len;
-    tp.pin_sha256 = s->pin_sha256;
-    tp.hostname = sni;
-    tp.insecure = s->tls_insecure_lab_only_skip_verify;
-    tp.entropy = cb->entropy;
-    tp.entropy_user = user;
+    tse_tls_conf_init(&t->own_conf);
     tse_tls_init(&t->tls);
-    rc = tse_tls_setup(&t->tls, &tp, t->outer, TSE_OUTER_BUF_SIZE);
+    if (s->tls_config != NULL) {
+        cf = tse_tls_config_conf(s->tls_config);
+    } else {
+        tse_tls_conf_params cp;
+        memset(&cp, 0, sizeof(cp));
+        cp.ca = s->ca;
+        cp.ca_len = s->ca_len;
+        cp.client_cert = s->client_cert;
+        cp.client_cert_len = s->client_cert_len;
+        cp.client_key = s->client_key;
+        cp.client_key_len = s->client_key_len;
+        cp.insecure = s->tls_insecure_lab_only_skip_verify;
+        cp.entropy = cb->entropy;
+        cp.entropy_user = user;
+        cf = &t->own_conf;
+        rc = tse_tls_conf_setup(cf, &cp);
+    }
+    if (rc == TSE_OK) {
+        rc = tse_tls_setup(&t->tls, cf, sni, s->pin_sha256, t->outer,
+                           TSE_OUTER_BUF_SIZE);
+    }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
+        tse_tls_conf_free(&t->own_conf);
         mem->free(mem->user, t);
         return rc;
     }
@@ -922,6 +938,7 @@ void tse_tunnel_del(tse_tunnel *t)
     }
     mem = t->mem;
     tse_tls_free(&t->tls);
+    tse_tls_conf_free(&t->own_conf);
     if (t->s.proxy_pass != NULL) {
         /* the password lives inside the allocation: do not leave it */
         memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));
@@ -945,6 +962,9 @@ int tse_tunnel_start(tse_tunnel *t, tse_time_ms now)
 unsigned tse_tunnel_want(const tse_tunnel *t)
 {
     unsigned w = 0;
+    if (t == NULL) {
+        return 0;
+    }
     if (t->need_disconnect) {
         if (t->linger && tse_tls_pending(&t->tls, NULL) > 0) {
             return TSE_WANT_WRITE;
@@ -1107,6 +1127,9 @@ void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
 tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
 {
     tse_time_ms e = TSE_TIME_NEVER;
+    if (t == NULL) {
+        return TSE_TIME_NEVER;
+    }
     if (t->need_disconnect) {
         return t->linger ? t->t_phase : TSE_TIME_NEVER;
     }
@@ -1392,16 +1415,23 @@ int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now)
 
 tse_state tse_tunnel_state(const tse_tunnel *t)
 {
-    return t->state;
+    return t != NULL ? t->state : TSE_STATE_CLOSED;
 }
 
 const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t)
 {
-    return t->cfg_valid ? &t->cfg : NULL;
+    return t != NULL && t->cfg_valid ? &t->cfg : NULL;
 }
 
 void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
 {
+    if (out == NULL) {
+        return;
+    }
+    if (t == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
     *out = t->stats;
     for (int c = 0; c < TSE_CLASS_COUNT; c++) {
         out->class_packets[c] = t->oq.units[c];
@@ -1413,7 +1443,7 @@ void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
 
 int tse_tunnel_last_error(const tse_tunnel *t)
 {
-    return t->last_error;
+    return t != NULL ? t->last_error : TSE_ERR_INVALID_ARG;
 }
 
 const char *tse_state_name(tse_state s)

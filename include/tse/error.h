@@ -124,7 +124,8 @@ enum tse_error {
     TSE_ERR_SETTING_QUEUE = -803,      /**< outq_size below max_unit */
     TSE_ERR_SETTING_BACKOFF = -804,    /**< backoff_initial_ms 0 or above backoff_max_ms */
     TSE_ERR_SETTING_PROXY = -805,      /**< proxy_port 0, or user without password (or the reverse) */
-    TSE_ERR_SETTING_SCHED = -806       /**< sched.record_max below 256 */
+    TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
+    TSE_ERR_SETTING_TLS = -807         /**< tls_config together with ca / client cert / key / insecure */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */

@@ -202,6 +202,9 @@ typedef struct tse_callbacks {
     int (*entropy)(void *user, uint8_t *buf, size_t len);
 } tse_callbacks;
 
+/** A TLS configuration that tunnels share (tse_tls_config_new()). */
+typedef struct tse_tls_config tse_tls_config;
+
 /** Runtime settings; fill with tse_settings_default() first.  Strings and
  *  buffers are copied or parsed by tse_tunnel_new(); they need not outlive it. */
 typedef struct tse_settings {
@@ -263,6 +266,15 @@ typedef struct tse_settings {
 
     /** Outbound scheduler: classes, bounds, deadline, record size. */
     tse_sched_settings sched;
+
+    /** A TLS configuration shared with other tunnels (trust anchors
+     *  parsed once, one mbedtls_ssl_config: tse_tls_config_new()), or NULL
+     *  (default): the tunnel builds its own from ca, client_cert,
+     *  client_key and tls_insecure_lab_only_skip_verify.  When set, those
+     *  four must be unset (else TSE_ERR_SETTING_TLS); sni and pin_sha256
+     *  stay per tunnel.  It must outlive every tunnel using it, and those
+     *  tunnels must be driven from one thread (it holds the DRBG). */
+    tse_tls_config *tls_config;
 } tse_settings;
 
 typedef struct tse_stats {
@@ -286,13 +298,37 @@ typedef struct tse_tunnel tse_tunnel;
 void tse_settings_default(tse_settings *s);
 
 /**
+ * @brief Build a TLS configuration for many tunnels, as mbed TLS intends:
+ *        the trust anchors, client certificate and key of @p s are parsed
+ *        once, one DRBG is seeded from @p entropy, one mbedtls_ssl_config
+ *        is set up.  Give it to each tunnel in tse_settings::tls_config
+ *        (saves the parse time and the anchors' RAM per tunnel).
+ * @param[out] out     the configuration (free with tse_tls_config_del())
+ * @param[in]  s       only ca, client_cert, client_key and
+ *                     tls_insecure_lab_only_skip_verify are read
+ * @param[in]  mem     allocator for the configuration's own struct
+ *                     (mbed TLS allocates the parsed certificates itself)
+ * @param[out] detail  optional: a static text saying why setup failed
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY,
+ *         TSE_ERR_TLS_CONFIG (no or bad anchors, bad key, entropy failed)
+ */
+int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
+                       int (*entropy)(void *user, uint8_t *buf, size_t len),
+                       void *entropy_user, const tse_mem *mem,
+                       const char **detail);
+
+/** @brief Free a configuration from tse_tls_config_new() after the last
+ *         tunnel using it was deleted.  NULL is fine. */
+void tse_tls_config_del(tse_tls_config *c);
+
+/**
  * @brief Check @p s as tse_tunnel_new() will, without allocating: one
  *        distinct error per reason a setting is refused.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (@p s or server_host NULL),
  *         TSE_ERR_SETTING_SERVER, TSE_ERR_SETTING_PROFILE,
  *         TSE_ERR_SETTING_MAX_UNIT, TSE_ERR_SETTING_QUEUE,
  *         TSE_ERR_SETTING_BACKOFF, TSE_ERR_SETTING_PROXY,
- *         TSE_ERR_SETTING_SCHED
+ *         TSE_ERR_SETTING_SCHED, TSE_ERR_SETTING_TLS
  */
 int tse_settings_check(const tse_settings *s);
 
@@ -317,7 +353,7 @@ void tse_tunnel_del(tse_tunnel *t);
 /** @brief Begin: the engine will want a connection. */
 int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Interest: TSE_WANT_* bits. */
+/** @brief Interest: TSE_WANT_* bits (0 for NULL).  A query. */
 unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
@@ -369,7 +405,8 @@ size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data);
  */
 void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
-/** @brief The next time tse_tunnel_handle_expiry() must run, or TSE_TIME_NEVER. */
+/** @brief The next time tse_tunnel_handle_expiry() must run, or
+ *         TSE_TIME_NEVER (also for NULL).  A query. */
 tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
 /** @brief Run due timers (timeouts, keep-alive, reconnect). */
@@ -432,11 +469,17 @@ int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 /** @brief Leave PAUSED: reconnect and resume. */
 int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
+/** @brief The state (TSE_STATE_CLOSED for NULL).  A query; the getters
+ *         below may be called from a callback. */
 tse_state tse_tunnel_state(const tse_tunnel *t);
-/** @brief The negotiated configuration, or NULL if never up. */
+/** @brief The negotiated configuration, or NULL if never up (or @p t NULL);
+ *         valid until the tunnel is deleted. */
 const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+/** @brief Copy the counters into @p out (zeros for a NULL tunnel; nothing
+ *         for a NULL @p out). */
 void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
-/** @brief The error that ended the last connection (0 if none). */
+/** @brief The error that ended the last connection (0 if none;
+ *         TSE_ERR_INVALID_ARG for NULL). */
 int tse_tunnel_last_error(const tse_tunnel *t);
 
 const char *tse_state_name(tse_state s);

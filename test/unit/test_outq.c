@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "outq.h"
+#include "tse/outq.h"
 #include "tse/cm.h"
 #include "tt.h"
 

@@ -1,6 +1,11 @@
-/*
- * The outbound scheduler: what the tunnel has to send, by class, waiting
- * for the TLS layer (docs/scheduler.md).  Internal to libtse.
+/**
+ * @file outq.h
+ * @brief The outbound scheduler: what a tunnel endpoint has to send, by
+ *        class, waiting for the TLS layer (docs/scheduler.md).
+ *
+ * The engine uses it for the TSE's uplink; it is public so that a TSCF
+ * (examples/tscf-server) schedules its downlink the same way.  Not
+ * thread-safe; no allocation (the caller provides the storage).
  *
  *   control    Annex A control messages: always first
  *   real-time  UDP, ICMP, DSCP EF / AF4x / CS3-CS5, small TCP segments
@@ -20,8 +25,8 @@
  * Storage is the caller's (part of the tunnel's one allocation):
  * tse_outq_footprint() bytes.
  */
-#ifndef TSE_OUTQ_H
-#define TSE_OUTQ_H
+#ifndef TSE_OUTQ_H_PUBLIC
+#define TSE_OUTQ_H_PUBLIC
 
 #include <stddef.h>
 #include <stdint.h>
@@ -97,4 +102,4 @@ void tse_outq_pin(tse_outq *q);
 /* @p n bytes (<= the last peek) of the last peek were taken by TLS. */
 void tse_outq_commit(tse_outq *q, size_t n);
 
-#endif /* TSE_OUTQ_H */
+#endif /* TSE_OUTQ_H_PUBLIC */
