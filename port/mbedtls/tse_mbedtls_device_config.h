@@ -72,6 +72,12 @@
 #ifndef MBEDTLS_SSL_OUT_CONTENT_LEN
 #define MBEDTLS_SSL_OUT_CONTENT_LEN 2048
 #endif
+/* Tell the server (TLS 1.3, RFC 8449): the ClientHello carries
+ * record_size_limit = MBEDTLS_SSL_IN_CONTENT_LEN.  A TSCF that implements
+ * RFC 8449 then never sends a longer record.  (TLS 1.2's RFC 6066
+ * max_fragment_length needs mbedtls_ssl_conf_max_frag_len() on the
+ * configuration, which libtse does not call yet.) */
+#define MBEDTLS_SSL_RECORD_SIZE_LIMIT
 
 /* ---- X.509 ---------------------------------------------------------------- */
 #define MBEDTLS_X509_USE_C
