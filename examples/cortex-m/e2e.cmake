@@ -12,4 +12,12 @@ if(TARGET tscf-server AND NOT CMAKE_CROSSCOMPILING)
   # the first run cross-compiles mbed TLS and lwIP (minutes on 2 loaded cores)
   set_tests_properties(e2e_mcu_qemu_sip PROPERTIES TIMEOUT 900 LABELS "e2e;netns;mcu"
                        SKIP_RETURN_CODE 77 RESOURCE_LOCK cortex_m_build)
+  # the device trusts another CA: the handshake must fail with
+  # TSE_ERR_TLS_CERT_UNTRUSTED and the device exit 2
+  add_test(NAME e2e_mcu_qemu_bad_ca
+           COMMAND sh ${CMAKE_CURRENT_LIST_DIR}/run_qemu_e2e.sh ${PROJECT_SOURCE_DIR}
+                   ${CMAKE_BINARY_DIR}/cortex-m $<TARGET_FILE:tscf-server>
+                   ${PROJECT_SOURCE_DIR}/test/e2e/gen_certs.sh bad-ca)
+  set_tests_properties(e2e_mcu_qemu_bad_ca PROPERTIES TIMEOUT 900 LABELS "e2e;netns;mcu"
+                       SKIP_RETURN_CODE 77 RESOURCE_LOCK cortex_m_build)
 endif()

@@ -1,5 +1,5 @@
 #!/bin/sh
-# run_qemu_e2e.sh SRC BUILD_DIR TSCF_SERVER GEN_CERTS
+# run_qemu_e2e.sh SRC BUILD_DIR TSCF_SERVER GEN_CERTS [SCENARIO]
 #
 # The Cortex-M4 image (examples/cortex-m) under QEMU mps2-an386, against
 # tscf-server and sipp in a network namespace this script creates:
@@ -13,16 +13,20 @@
 # cmake/toolchain-arm-none-eabi.cmake; incremental), then boots it; the
 # device brings a tunnel up over TLS, sends SIP OPTIONS through it, prints
 # the answer on its UART, releases the tunnel and exits through semihosting.
-# Passes when QEMU's exit status is 0 (the device's verdict), the UART log
-# shows the 200, the release and the measurements, and sipp logged the
-# request from the inner address.  The device's measurements (FOOTPRINT
+# SCENARIO sip (default): passes when QEMU's exit status is 0 (the
+# device's verdict), the UART log shows the 200, the release and the
+# measurements, and sipp logged the request from the inner address.
+# SCENARIO bad-ca: the device trusts another CA than the one that signed
+# tscf-server's certificate: it must report TSE_ERR_TLS_CERT_UNTRUSTED
+# (-401), send nothing through a tunnel, leave no heap behind and exit 2.  The device's measurements (FOOTPRINT
 # line) are copied to BUILD_DIR/device-footprint.txt for .ci/check-footprint.
 #
 # Exit 77 (skip) without root, ip netns, /dev/net/tun, sipp, qemu-system-arm
 # or arm-none-eabi-gcc.  Everything started is stopped and the namespace
 # removed on exit; every wait is bounded.
 set -u
-SRC=$1 BUILD=$2 SERVER=$3 GEN=$4
+SRC=$1 BUILD=$2 SERVER=$3 GEN=$4 SC=${5:-sip}
+case $SC in sip|bad-ca) ;; *) echo "unknown scenario $SC"; exit 2;; esac
 
 skip() { echo "SKIP: $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (network namespace, TAP)"
@@ -79,6 +83,12 @@ ip -n "$NS" link set lo up || fail "lo"
 ip -n "$NS" tuntap add dev "$TAP" mode tap || fail "tap"
 ip -n "$NS" addr add 192.0.2.1/24 dev "$TAP" && ip -n "$NS" link set "$TAP" up || fail "tap address"
 sh "$GEN" "$D" >/dev/null 2>&1 || fail "certificates"
+CA=$D/ca.pem
+if [ $SC = bad-ca ]; then
+    mkdir "$D/other" && sh "$GEN" "$D/other" >/dev/null 2>&1 || fail "second CA"
+    cmp -s "$D/ca.pem" "$D/other/ca.pem" && fail "the two CAs are the same"
+    CA=$D/other/ca.pem
+fi
 
 ip netns exec "$NS" "$SERVER" --listen 192.0.2.1:443 --cert "$D/server.pem" --key "$D/server.key" \
     --tun tscf0 --ready-file "$D/ready" 2>"$D/server.log" &
@@ -95,10 +105,19 @@ wait_for 10 sh -c "ip netns exec $NS ss -lun | grep -q 198.18.0.1:5060" || fail 
 ip netns exec "$NS" timeout -k 5 180 "$QEMU" -M mps2-an386 -display none -monitor none \
     -serial "file:$D/uart.log" \
     -nic "tap,ifname=$TAP,script=no,downscript=no,model=lan9118,mac=52:54:00:12:34:56" \
-    -semihosting-config "enable=on,target=native,arg=tse-mps2,arg=ip=192.0.2.2,arg=gw=192.0.2.1,arg=server=192.0.2.1,arg=port=443,arg=sni=tscf.test,arg=ca=$D/ca.pem,arg=sip=198.18.0.1" \
+    -semihosting-config "enable=on,target=native,arg=tse-mps2,arg=ip=192.0.2.2,arg=gw=192.0.2.1,arg=server=192.0.2.1,arg=port=443,arg=sni=tscf.test,arg=ca=$CA,arg=sip=198.18.0.1" \
     -kernel "$IMG" >"$D/qemu.log" 2>&1
 rc=$?
 cat "$D/uart.log"
+if [ $SC = bad-ca ]; then
+    [ $rc = 2 ] || fail "the device exited with status $rc, not 2"
+    grep -q "tunnel down: error -401" "$D/uart.log" || fail "no TSE_ERR_TLS_CERT_UNTRUSTED (-401) on the UART"
+    grep -q "tunnel up" "$D/uart.log" && fail "a tunnel came up with the wrong CA"
+    grep -q "^FOOTPRINT .* heap_end=0 " "$D/uart.log" || fail "heap in use after tse_tunnel_del()"
+    [ -s "$D/sipp_msg.log" ] && grep -q OPTIONS "$D/sipp_msg.log" && fail "sipp saw a request"
+    echo "PASS"
+    exit 0
+fi
 [ $rc = 0 ] || fail "the device exited with status $rc"
 grep -q "tunnel up: inner address 198.18.0." "$D/uart.log" || fail "no tunnel up on the UART"
 grep -q "SIP answer: SIP/2.0 200 OK" "$D/uart.log" || fail "no 200 OK on the UART"
