@@ -37,6 +37,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,33 @@ extern "C" {
  * errno is mapped by tse_posix_err_from_errno().
  */
 const tse_port *tse_posix_port(void);
+
+/**
+ * Called by the port for every outer TCP socket it creates, right after
+ * socket(2) and its options (non-blocking, CLOEXEC, TCP_NODELAY), before
+ * connect(2).  @p dst is where it is about to connect (the TSCF or the
+ * HTTP proxy; one call per happy-eyeballs attempt).
+ *
+ * Use it to exempt the outer connection from a VPN that captures the
+ * default route: on Android, VpnService.protect(fd) (through JNI); on
+ * Linux, SO_MARK / SO_BINDTODEVICE, or tse_tun_exclude() of port/linux.
+ * The hook must not close @p fd nor keep it beyond the call (the port
+ * closes it when the connection ends).
+ * @return 0 to go on; anything else fails this attempt: the socket is
+ *         closed and the attempt counts as failed with
+ *         TSE_ERR_TRANSPORT_IO (the next address, if any, is tried).
+ */
+typedef int (*tse_posix_socket_hook)(void *user, int fd,
+                                     const struct sockaddr *dst,
+                                     socklen_t dstlen);
+
+/**
+ * @brief Install (or remove, with NULL) the process-wide socket hook.
+ *        Set it before the first tse_tunnel_start() (or between driver
+ *        rounds): it is read without a lock by the thread that connects.
+ *        Sockets of the detection (tse_detect_posix.h) do not call it.
+ */
+void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
 
 /** @brief Milliseconds of CLOCK_MONOTONIC. */
 tse_time_ms tse_posix_now_ms(void);
@@ -193,6 +221,17 @@ int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
 int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
+
+/**
+ * @brief Service @p t now, as a round would: connect / disconnect as the
+ *        engine wants, send what it has pending, run its due timers.  For
+ *        watched-fd and tick callbacks that queued packets with
+ *        tse_tunnel_send_packet() and want the queue drained to the
+ *        socket before queueing more (e.g. a TUN reader whose tunnel
+ *        answered TSE_ERR_QUEUE_FULL).  Not from an engine callback.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
+ */
+int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t);
 
 /** @brief Number of tunnels added. */
 size_t tse_posix_driver_count(const tse_posix_driver *d);
