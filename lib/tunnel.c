@@ -420,8 +420,8 @@ static void tls_step(tse_tunnel *t)
         return;
     }
     if (t->tls.cf->insecure) {
-        warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
-                "this tunnel is not authenticated");
+        warn(t, TSE_TEXT("TLS certificate verification is OFF (lab-only insecure mode): "
+                "this tunnel is not authenticated"));
     }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
@@ -429,7 +429,7 @@ static void tls_step(tse_tunnel *t)
     set_state(t, TSE_STATE_CONFIGURING);
     rc = send_config_request(t);
     if (rc != TSE_OK) {
-        fail(t, rc, "cannot queue Configuration_Request");
+        fail(t, rc, TSE_TEXT("cannot queue Configuration_Request"));
     }
 }
 
@@ -451,7 +451,7 @@ static void send_proxy_request(tse_tunnel *t)
     size_t room = tse_tls_raw_reserve(&t->tls, &p);
     int n = tse_hc_request(&t->hc, p, room);
     if (n < 0) {
-        fail(t, n, "cannot build the CONNECT request");
+        fail(t, n, TSE_TEXT("cannot build the CONNECT request"));
         return;
     }
     tse_tls_raw_commit(&t->tls, (size_t)n);
@@ -542,22 +542,22 @@ static int reject_error(uint16_t code)
 static const char *bad_ipv4(const uint8_t a[4])
 {
     if ((a[0] | a[1] | a[2] | a[3]) == 0) {
-        return "Configuration_Response assigns the unspecified IPv4 address 0.0.0.0";
+        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv4 address 0.0.0.0");
     }
     if (a[0] == 0) {
-        return "Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)";
+        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)");
     }
     if (a[0] == 127) {
-        return "Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)");
     }
     if (a[0] >= 224 && a[0] < 240) {
-        return "Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)");
     }
     if ((a[0] & a[1] & a[2] & a[3]) == 255) {
-        return "Configuration_Response assigns the IPv4 broadcast address 255.255.255.255";
+        return TSE_TEXT_NZ("Configuration_Response assigns the IPv4 broadcast address 255.255.255.255");
     }
     if (a[0] >= 240) {
-        return "Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)");
     }
     return NULL;
 }
@@ -570,16 +570,16 @@ static const char *bad_ipv6(const uint8_t a[16])
         head |= a[i];
     }
     if (head == 0 && a[15] == 0) {
-        return "Configuration_Response assigns the unspecified IPv6 address ::";
+        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv6 address ::");
     }
     if (head == 0 && a[15] == 1) {
-        return "Configuration_Response assigns the IPv6 loopback address ::1";
+        return TSE_TEXT_NZ("Configuration_Response assigns the IPv6 loopback address ::1");
     }
     if (a[0] == 0xff) {
-        return "Configuration_Response assigns a multicast IPv6 address (ff00::/8)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv6 address (ff00::/8)");
     }
     if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-        return "Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)";
+        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)");
     }
     return NULL;
 }
@@ -589,11 +589,11 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
     const char *why;
     fail_info fi;
     if (t->state != TSE_STATE_CONFIGURING) {
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, "Configuration_Response while not configuring");
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, TSE_TEXT("Configuration_Response while not configuring"));
         return;
     }
     if (!t->config_outstanding || m->seq != t->config_seq) {
-        fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Response sequence mismatch");
+        fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Response sequence mismatch"));
         return;
     }
     /* A.1.4: the response assigns the TSID.  A success that answers a
@@ -608,7 +608,7 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
     }
     if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS,
-             "Configuration_Response without an IPv4 address or TSID");
+             TSE_TEXT("Configuration_Response without an IPv4 address or TSID"));
         return;
     }
     why = bad_ipv4(m->ipv4_addr);
@@ -644,7 +644,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
     switch (m->type) {
     case TSE_CM_KEEPALIVE_RESPONSE:
         if (!t->ka_outstanding || m->seq != t->ka_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, "Keep_Alive_Response sequence mismatch");
+            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Keep_Alive_Response sequence mismatch"));
             return;
         }
         t->ka_outstanding = 0;
@@ -666,7 +666,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     case TSE_CM_RELEASE_RESPONSE:
         if (!t->release_outstanding || m->seq != t->release_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Release_Response sequence mismatch");
+            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Release_Response sequence mismatch"));
             return;
         }
         t->resume_valid = 0;
@@ -699,7 +699,7 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
         if (rc != TSE_OK) {
-            fail(t, rc, "malformed control message from the TSCF");
+            fail(t, rc, TSE_TEXT("malformed control message from the TSCF"));
             return;
         }
         t->stats.unknown_tlvs += m.unknown_tlvs;
@@ -712,8 +712,8 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         t->stats.early_packets++;
         if (!t->early_warned) {
             t->early_warned = 1;
-            warn(t, "the TSCF sent inner packets before the Configuration_Response: "
-                    "dropped (counted in tse_stats.early_packets)");
+            warn(t, TSE_TEXT("the TSCF sent inner packets before the Configuration_Response: "
+                    "dropped (counted in tse_stats.early_packets)"));
         }
         return;
     }
@@ -752,7 +752,7 @@ static void read_records(tse_tunnel *t)
                                        &used, &u);
             off += used;
             if (rc < 0) {
-                fail(t, rc, "malformed unit in the tunnel stream");
+                fail(t, rc, TSE_TEXT("malformed unit in the tunnel stream"));
                 return;
             }
             if (rc == 1) {
@@ -1141,7 +1141,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
             return TSE_OK;
         }
         fail(t, err == TSE_ERR_TRANSPORT_CLOSED ? rc : err,
-             "the proxy closed the connection");
+             TSE_TEXT("the proxy closed the connection"));
         return TSE_OK;
     }
     case TSE_STATE_RELEASING:

@@ -195,5 +195,12 @@
 #else
 #define TSE_TEXT(s) ((const char *)0)
 #endif
+/** The same for a text that is also a verdict (non-NULL = "this is
+ *  wrong"): "" when TSE_CONFIG_STRINGS is 0. */
+#if TSE_CONFIG_STRINGS
+#define TSE_TEXT_NZ(s) (s)
+#else
+#define TSE_TEXT_NZ(s) ("")
+#endif
 
 #endif /* TSE_CONFIG_H */
