@@ -3,6 +3,7 @@
  * Works with mbed TLS 2.28 (TLS 1.2) and 3.6 (TLS 1.3 and 1.2).
  */
 #include "tls_session.h"
+#include "tse/config.h"
 
 #include <string.h>
 
@@ -68,11 +69,16 @@ static const uint16_t tse_tls_sig_algs[] = {
 
 static void add_detail(tse_tls *tls, const char *s)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)s; /* texts compiled out (tse/config.h): the literals go too */
+    tls->detail[0] = '\0';
+#else
     size_t n = strlen(tls->detail), cap = sizeof(tls->detail) - 1;
     while (s != NULL && *s != '\0' && n < cap) {
         tls->detail[n++] = *s++;
     }
     tls->detail[n] = '\0';
+#endif
 }
 
 /* ---- key log (tse_settings.tls_keylog) ---------------------------------- */
@@ -298,7 +304,12 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
 #if !defined(TSE_TLS_IDENTITY)
 static void conf_detail(tse_tls_conf *c, const char *text)
 {
+#if TSE_CONFIG_STRINGS
     c->detail = text;
+#else
+    (void)text; /* texts compiled out (tse/config.h) */
+    c->detail = NULL;
+#endif
 }
 
 #endif
