@@ -434,7 +434,7 @@ static int got_echo(void) { return echoes > 0; }
 TT_TEST(tunnel_over_lwip_tcp)
 {
     tse_settings s;
-    tse_callbacks cb = { on_event, on_packet, entropy };
+    tse_callbacks cb = { on_event, on_packet, entropy, NULL };
     tse_lwip_netif_config nc;
     mt_cfg *cfg = mem_tscf_cfg(peer);
     ip_addr_t dst;
