@@ -126,6 +126,38 @@ const char *tse_strerror(int err)
     case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
     case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
     case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
+
+    case TSE_ERR_TURN_UNAUTHORIZED: return "TURN: 401 Unauthorized after credentials were sent";
+    case TSE_ERR_TURN_STALE_NONCE: return "TURN: 438 Stale Nonce repeated";
+    case TSE_ERR_TURN_FORBIDDEN: return "TURN: 403 Forbidden";
+    case TSE_ERR_TURN_ALLOC_MISMATCH: return "TURN: 437 Allocation Mismatch";
+    case TSE_ERR_TURN_WRONG_CREDENTIALS: return "TURN: 441 Wrong Credentials";
+    case TSE_ERR_TURN_UNSUPPORTED_TRANSPORT: return "TURN: 442 Unsupported Transport Protocol";
+    case TSE_ERR_TURN_PEER_FAMILY: return "TURN: 440/443 address family not supported or mismatch";
+    case TSE_ERR_TURN_QUOTA: return "TURN: 486 Allocation Quota Reached";
+    case TSE_ERR_TURN_CAPACITY: return "TURN: 508 Insufficient Capacity";
+    case TSE_ERR_TURN_CONNECTION_EXISTS: return "TURN: 446 Connection Already Exists";
+    case TSE_ERR_TURN_CONNECTION_FAILED: return "TURN: 447 Connection Timeout or Failure";
+    case TSE_ERR_TURN_BAD_REQUEST: return "TURN: 400 Bad Request";
+    case TSE_ERR_TURN_UNKNOWN_ATTRIBUTE: return "TURN: 420 Unknown Attribute";
+    case TSE_ERR_TURN_TRY_ALTERNATE: return "TURN: 300 Try Alternate (not followed)";
+    case TSE_ERR_TURN_SERVER_ERROR: return "TURN: 500 Server Error";
+    case TSE_ERR_TURN_ERROR_OTHER: return "TURN: error response";
+    case TSE_ERR_TURN_TIMEOUT: return "TURN: no response in time";
+    case TSE_ERR_TURN_INTEGRITY: return "TURN: response integrity missing or wrong";
+    case TSE_ERR_TURN_NO_RELAYED: return "TURN: Allocate success without relayed address or lifetime";
+    case TSE_ERR_TURN_REALM: return "TURN: challenge without usable REALM or NONCE";
+    case TSE_ERR_TURN_MALFORMED: return "TURN: malformed STUN message on the stream";
+    case TSE_ERR_TURN_CHANNEL_DATA: return "TURN: malformed ChannelData";
+    case TSE_ERR_TURN_TOO_BIG: return "TURN: message larger than the receive buffer";
+    case TSE_ERR_TURN_NO_PERMISSION: return "TURN: no permission for the peer";
+    case TSE_ERR_TURN_TABLE_FULL: return "TURN: permission, channel or transaction table full";
+    case TSE_ERR_TURN_NOT_ALLOCATED: return "TURN: no allocation";
+    case TSE_ERR_TURN_EXPIRED: return "TURN: allocation expired";
+    case TSE_ERR_TURN_BAD_RESPONSE: return "TURN: success response incomplete";
+
+    case TSE_ERR_RFC4571_TOO_BIG: return "RFC 4571: frame above the maximum size";
+    case TSE_ERR_RFC4571_TRUNCATED: return "RFC 4571: stream ended inside a frame";
     default: return "unknown error";
     }
 #endif
@@ -173,6 +205,14 @@ int tse_err_is_retryable(int err)
     case TSE_ERR_CM_MASK_WITHOUT_ADDR:
     case TSE_ERR_CM_NO_RESPONSE_CODE:
     case TSE_ERR_CM_DUPLICATE_TLV:
+    case TSE_ERR_TURN_TIMEOUT:
+    case TSE_ERR_TURN_CAPACITY:
+    case TSE_ERR_TURN_SERVER_ERROR:
+    case TSE_ERR_TURN_ALLOC_MISMATCH:
+    case TSE_ERR_TURN_STALE_NONCE:
+    case TSE_ERR_TURN_EXPIRED:
+    case TSE_ERR_TURN_MALFORMED:
+    case TSE_ERR_TURN_CONNECTION_FAILED:
         return 1;
     default:
         return 0;
