@@ -834,6 +834,7 @@ void tse_settings_default(tse_settings *s)
     s->tls_timeout_ms = 15000;
     s->config_timeout_ms = 10000;
     s->ka_response_timeout_ms = 0; /* scales with the interval */
+    s->dpd_idle_ms = 20000;
     s->release_timeout_ms = 3000;
     s->auto_reconnect = 1;
     s->backoff_initial_ms = 1000;
@@ -1252,6 +1253,10 @@ tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
             tse_time_ms tx_due = add_ms(t->last_tx, ka);
             tse_time_ms rx_due = add_ms(t->last_rx, 2 * ka);
             e = tx_due < rx_due ? tx_due : rx_due;
+        } else if (t->s.dpd_idle_ms != 0) {
+            /* no keep-alive negotiated: probe a path that has been silent
+             * for dpd_idle_ms (dead-peer detection, as OpenConnect's DPD) */
+            e = add_ms(t->last_rx, t->s.dpd_idle_ms);
         }
         break;
     default:
@@ -1273,6 +1278,10 @@ static uint32_t ka_response_timeout(const tse_tunnel *t)
     uint32_t ka = (uint32_t)t->cfg.keepalive_s * 1000u;
     if (t->s.ka_response_timeout_ms != 0) {
         return t->s.ka_response_timeout_ms;
+    }
+    if (ka == 0) {
+        /* a dead-peer probe: half the idle time (20 s + 10 s by default) */
+        ka = t->s.dpd_idle_ms / 2;
     }
     return ka > TSE_KA_RESPONSE_MIN_MS ? ka : TSE_KA_RESPONSE_MIN_MS;
 }

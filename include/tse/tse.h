@@ -275,6 +275,14 @@ typedef struct tse_settings {
      *  noticed about two intervals after its last sign of life (a 2 s
      *  interval: within 4 s).  Any other value is used as it is. */
     uint32_t ka_response_timeout_ms;
+    /** Dead-peer detection when the TSCF negotiated no Keep_Alive_Interval
+     *  (A.1.8 allows none): after this long with nothing received the
+     *  engine sends a Keep_Alive as a probe, and ends the connection
+     *  (TSE_ERR_KEEPALIVE_TIMEOUT, then resumes) if no Keep_Alive_Response
+     *  comes within ka_response_timeout_ms, by default half of this.  So a
+     *  dead path is noticed within 1.5 x dpd_idle_ms: default 20000 ->
+     *  30 s.  0 = no probe (a dead path is then noticed only by TCP). */
+    uint32_t dpd_idle_ms;
     uint32_t release_timeout_ms;   /**< Configuration_Release_Response */
 
     /* Reconnect with exponential backoff and jitter */
