@@ -111,6 +111,7 @@ struct tun {
 struct app {
     struct opts o;
     tse_posix_driver *drv;
+    tse_tls_config *tls_shared;  /* --tunnels N > 1: one TLS configuration */
     struct tun *tun;
     long ntun;
     int via_proxy;
@@ -1168,6 +1169,23 @@ int main(int argc, char **argv)
         report_error(a, tse_strerror(TSE_ERR_NO_MEMORY), "tunnel table");
         return EXIT_FAIL;
     }
+    if (a->ntun > 1 && !s.tls_keylog) {
+        /* many tunnels, one TLS configuration: the anchors are parsed once
+         * and one mbedtls_ssl_config serves every session (docs/engine.md) */
+        const char *why = NULL;
+        rc = tse_tls_config_new(&a->tls_shared, &s, tse_posix_entropy, NULL,
+                                tse_posix_mem(), &why);
+        if (rc != TSE_OK) {
+            report_error(a, tse_strerror(rc), why ? why : "TLS configuration");
+            return EXIT_FAIL;
+        }
+        s.tls_config = a->tls_shared;
+        s.ca = NULL;
+        s.ca_len = 0;
+        s.client_cert = s.client_key = NULL;
+        s.client_cert_len = s.client_key_len = 0;
+        s.tls_insecure_lab_only_skip_verify = 0;
+    }
     a->t0 = tse_posix_now_ms();
     a->deadline = o->timeout_s ? a->t0 + (tse_time_ms)o->timeout_s * 1000u : TSE_TIME_NEVER;
     a->hard_deadline = TSE_TIME_NEVER;
@@ -1378,6 +1396,7 @@ int main(int argc, char **argv)
         tse_tunnel_del(a->tun[i].t);
     }
     tse_posix_driver_del(a->drv);
+    tse_tls_config_del(a->tls_shared); /* after the last tunnel using it */
     pcap_out_close(g_pcap);
     if (s.tls_keylog_user)
         fclose(s.tls_keylog_user);
