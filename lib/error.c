@@ -1,8 +1,13 @@
 /* Error names and the retry predicate (include/tse/error.h). */
+#include "tse/config.h"
 #include "tse/error.h"
 
 const char *tse_strerror(int err)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)err;
+    return ""; /* names compiled out (tse/config.h) */
+#else
     switch (err) {
     case TSE_OK: return "success";
     case TSE_ERR_WOULD_BLOCK: return "would block";
@@ -50,6 +55,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_TRANSPORT_CLOSED: return "transport: peer closed the connection";
     case TSE_ERR_TRANSPORT_IO: return "transport: socket error";
 
+#if TSE_CONFIG_PROXY /* otherwise "unknown error": never reported */
     case TSE_ERR_PROXY_STATUS: return "proxy: CONNECT refused (non-2xx status)";
     case TSE_ERR_PROXY_AUTH_FAILED: return "proxy: authentication failed (407 after credentials)";
     case TSE_ERR_PROXY_AUTH_REQUIRED: return "proxy: authentication required, no credentials configured";
@@ -58,6 +64,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_PROXY_TOO_LARGE: return "proxy: reply head too large";
     case TSE_ERR_PROXY_CLOSED: return "proxy: closed before a complete reply";
     case TSE_ERR_PROXY_TIMEOUT: return "proxy: no reply in time";
+#endif
 
     case TSE_ERR_TLS_HANDSHAKE: return "TLS: handshake failed";
     case TSE_ERR_TLS_CERT_UNTRUSTED: return "TLS: certificate not trusted (unknown CA)";
@@ -88,6 +95,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_REJECT_VERSION: return "TSCF rejected: version not supported (5)";
     case TSE_ERR_REJECT_OTHER: return "TSCF rejected: unknown response code";
 
+#if TSE_CONFIG_DETECT /* otherwise "unknown error": never reported */
     case TSE_ERR_STUN_TRUNCATED: return "STUN: truncated message";
     case TSE_ERR_STUN_NOT_STUN: return "STUN: not a STUN message (magic cookie)";
     case TSE_ERR_STUN_LENGTH: return "STUN: bad message length";
@@ -107,6 +115,17 @@ const char *tse_strerror(int err)
     case TSE_ERR_DETECT_NO_PATH: return "detection: no usable path";
     case TSE_ERR_DETECT_NOT_CACHED: return "detection: network not cached";
     case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
+#endif
+
+    case TSE_ERR_TUN_OPEN: return "TUN: cannot open or set up /dev/net/tun";
+    case TSE_ERR_TUN_NAME: return "TUN: bad interface name or name in use";
+    case TSE_ERR_TUN_PERMISSION: return "TUN: not permitted (needs CAP_NET_ADMIN)";
+    case TSE_ERR_TUN_IO: return "TUN: read or write on the device failed";
+    case TSE_ERR_NETLINK: return "netlink: socket error or malformed reply";
+    case TSE_ERR_NETLINK_LINK: return "netlink: MTU or link state refused";
+    case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
+    case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
+    case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
 
     case TSE_ERR_TURN_UNAUTHORIZED: return "TURN: 401 Unauthorized after credentials were sent";
     case TSE_ERR_TURN_STALE_NONCE: return "TURN: 438 Stale Nonce repeated";
@@ -141,6 +160,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_RFC4571_TRUNCATED: return "RFC 4571: stream ended inside a frame";
     default: return "unknown error";
     }
+#endif
 }
 
 int tse_err_is_retryable(int err)

@@ -1,5 +1,8 @@
 /* STUN Binding request encoder and strict response decoder (RFC 8489),
  * for the NAT-traversal probe of the detection (TR 33.830 8.4.2). */
+#include "tse/config.h"
+#if TSE_CONFIG_DETECT /* the whole file */
+
 #include "stun.h"
 
 #include <string.h>
@@ -750,3 +753,8 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
     }
     return TSE_OK;
 }
+
+#else
+/* ISO C: a translation unit is not empty */
+typedef int tse_stun_compiled_out;
+#endif /* TSE_CONFIG_DETECT */

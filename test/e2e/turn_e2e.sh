@@ -129,8 +129,8 @@ run udp          "$MAIN_PORT" --user $USER --pass $PASS --refresh --forbidden-pe
 run tcp          "$MAIN_PORT" --user $USER --pass $PASS --tcp --refresh --forbidden-peer 192.0.2.1
 run tcp-relay    "$MAIN_PORT" --user $USER --pass $PASS --tcp --tcp-relay
 # a wrong password: 401 again after the credentials (TSE_ERR_TURN_UNAUTHORIZED)
-run wrong-pass   "$MAIN_PORT" --user $USER --pass not-it --expect-error -900
-run unknown-user "$MAIN_PORT" --user mallory --pass $PASS --tcp --expect-error -900
+run wrong-pass   "$MAIN_PORT" --user $USER --pass not-it --expect-error -1000
+run unknown-user "$MAIN_PORT" --user mallory --pass $PASS --tcp --expect-error -1000
 # nonces that live 2 s: after a 3 s pause the refresh gets 438 Stale Nonce
 # and is retried with the new nonce; the rest goes on
 for t in udp tcp; do

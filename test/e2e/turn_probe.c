@@ -14,7 +14,7 @@
  * Connect to a TCP echo peer this program runs, open a data connection,
  * ConnectionBind, send bytes and read them back, deallocate.
  * --expect-error N: the allocation must fail with libtse error N (e.g.
- * -900 for a wrong password); exit 0 if it does.
+ * -1000 (TSE_ERR_TURN_UNAUTHORIZED) for a wrong password); exit 0 if it does.
  * --pause-ms: idle (serving the loop) that long after the allocation, so
  * that a server with a short nonce lifetime answers the next request with
  * 438 Stale Nonce.  --refresh: refresh the allocation at once and wait for
