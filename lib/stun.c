@@ -1,7 +1,7 @@
 /* STUN Binding request encoder and strict response decoder (RFC 8489),
  * for the NAT-traversal probe of the detection (TR 33.830 8.4.2). */
 #include "tse/config.h"
-#if TSE_CONFIG_DETECT /* the whole file */
+#if TSE_CONFIG_DETECT || TSE_CONFIG_TURN /* the whole file */
 
 #include "stun.h"
 
@@ -757,4 +757,4 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
 #else
 /* ISO C: a translation unit is not empty */
 typedef int tse_stun_compiled_out;
-#endif /* TSE_CONFIG_DETECT */
+#endif /* TSE_CONFIG_DETECT || TSE_CONFIG_TURN */

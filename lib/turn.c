@@ -4,6 +4,8 @@
  * see include/tse/turn.h. */
 #include "tse/turn.h"
 
+#if TSE_CONFIG_TURN /* the whole file */
+
 #include <string.h>
 
 #include "stun.h"
@@ -1203,3 +1205,5 @@ const tse_turn_stats *tse_turn_get_stats(const tse_turn *c)
 {
     return c ? &c->stats : NULL;
 }
+
+#endif /* TSE_CONFIG_TURN */

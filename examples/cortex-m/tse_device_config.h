@@ -24,6 +24,7 @@
 #endif
 #define TSE_CONFIG_DIGEST 0
 #define TSE_CONFIG_DETECT 0   /* the path is provisioned */
+#define TSE_CONFIG_TURN 0     /* no TURN relay on the device */
 #define TSE_CONFIG_IPV6 0
 #define TSE_CONFIG_FTT 0
 

@@ -56,6 +56,13 @@
 #define TSE_CONFIG_DETECT 1
 #endif
 
+/** The TURN client (include/tse/turn.h: tse_turn_*, RFC 8656 / RFC 6062).
+ *  It uses the STUN codec, which is compiled when either this or
+ *  TSE_CONFIG_DETECT is on.  0: lib/turn.c compiles to nothing. */
+#ifndef TSE_CONFIG_TURN
+#define TSE_CONFIG_TURN 1
+#endif
+
 /** Inner IPv6: request an IPv6 address (tse_settings::request_ipv6) and
  *  take one from the Configuration_Response.  0: request_ipv6 is refused
  *  by tse_settings_check() (TSE_ERR_INVALID_ARG) and IPv6 TLVs of the
