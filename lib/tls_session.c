@@ -770,6 +770,22 @@ const char *tse_tls_suite(const tse_tls *tls)
 
 /* ---- the public shared configuration (tse.h) -------------------------- */
 
+void tse_tls_conf_params_from(tse_tls_conf_params *cp, const tse_settings *s,
+                              int (*entropy)(void *user, uint8_t *buf, size_t len),
+                              void *entropy_user)
+{
+    memset(cp, 0, sizeof(*cp));
+    cp->ca = s->ca;
+    cp->ca_len = s->ca_len;
+    cp->client_cert = s->client_cert;
+    cp->client_cert_len = s->client_cert_len;
+    cp->client_key = s->client_key;
+    cp->client_key_len = s->client_key_len;
+    cp->insecure = s->tls_insecure_lab_only_skip_verify;
+    cp->entropy = entropy;
+    cp->entropy_user = entropy_user;
+}
+
 struct tse_tls_config {
     tse_tls_conf c;
     tse_mem mem;
@@ -797,16 +813,7 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
     }
     tc->mem = *mem;
     tse_tls_conf_init(&tc->c);
-    memset(&cp, 0, sizeof(cp));
-    cp.ca = s->ca;
-    cp.ca_len = s->ca_len;
-    cp.client_cert = s->client_cert;
-    cp.client_cert_len = s->client_cert_len;
-    cp.client_key = s->client_key;
-    cp.client_key_len = s->client_key_len;
-    cp.insecure = s->tls_insecure_lab_only_skip_verify;
-    cp.entropy = entropy;
-    cp.entropy_user = entropy_user;
+    tse_tls_conf_params_from(&cp, s, entropy, entropy_user);
     rc = tse_tls_conf_setup(&tc->c, &cp);
     if (rc != TSE_OK) {
         if (detail != NULL) {

@@ -46,6 +46,12 @@ typedef struct tse_tls_conf {
     const char *detail;      /* why setup failed (static text) */
 } tse_tls_conf;
 
+/* The PKI fields of tse_settings as configuration parameters. */
+struct tse_settings;
+void tse_tls_conf_params_from(tse_tls_conf_params *cp, const struct tse_settings *s,
+                              int (*entropy)(void *user, uint8_t *buf, size_t len),
+                              void *entropy_user);
+
 /* The configuration inside a public tse_tls_config (tse.h). */
 struct tse_tls_config;
 tse_tls_conf *tse_tls_config_conf(struct tse_tls_config *tc);

@@ -984,16 +984,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
         cf = tse_tls_config_conf(s->tls_config);
     } else {
         tse_tls_conf_params cp;
-        memset(&cp, 0, sizeof(cp));
-        cp.ca = s->ca;
-        cp.ca_len = s->ca_len;
-        cp.client_cert = s->client_cert;
-        cp.client_cert_len = s->client_cert_len;
-        cp.client_key = s->client_key;
-        cp.client_key_len = s->client_key_len;
-        cp.insecure = s->tls_insecure_lab_only_skip_verify;
-        cp.entropy = cb->entropy;
-        cp.entropy_user = user;
+        tse_tls_conf_params_from(&cp, s, cb->entropy, user);
         cf = &t->own_conf;
         rc = tse_tls_conf_setup(cf, &cp);
     }
