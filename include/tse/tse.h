@@ -270,14 +270,18 @@ typedef struct tse_settings {
     uint32_t proxy_timeout_ms;     /**< CONNECT reply */
     uint32_t tls_timeout_ms;       /**< TLS handshake */
     uint32_t config_timeout_ms;    /**< Configuration_Response */
-    uint32_t ka_response_timeout_ms; /**< Keep_Alive_Response; then dead */
+    /** Keep_Alive_Response; then the peer is dead.  0 (the default) =
+     *  one negotiated keep-alive interval, at least 2 s: a dead TSCF is
+     *  noticed about two intervals after its last sign of life (a 2 s
+     *  interval: within 4 s).  Any other value is used as it is. */
+    uint32_t ka_response_timeout_ms;
     uint32_t release_timeout_ms;   /**< Configuration_Release_Response */
 
     /* Reconnect with exponential backoff and jitter */
     int auto_reconnect;            /**< default 1 */
     uint32_t backoff_initial_ms;   /**< default 1000 */
     uint32_t backoff_max_ms;       /**< default 60000 */
-    uint32_t max_retries;          /**< 0 = forever */
+    uint32_t max_retries;          /**< 0 = forever; see also backoff_stable_ms */
 
     /* Buffers */
     size_t outq_size;     /**< bulk queue of the outbound scheduler, bytes
@@ -296,6 +300,13 @@ typedef struct tse_settings {
      *  stay per tunnel.  It must outlive every tunnel using it, and those
      *  tunnels must be driven from one thread (it holds the DRBG). */
     tse_tls_config *tls_config;
+    /** A tunnel that stays UP this long (ms) counts as a success and the
+     *  reconnect backoff starts over from backoff_initial_ms; one that
+     *  goes down sooner counts as another failed attempt (delays keep
+     *  growing, max_retries counts it), so a TSCF that configures the
+     *  tunnel and at once breaks it is not hit every second.  Default
+     *  30000; 0 = every UP resets the backoff. */
+    uint32_t backoff_stable_ms;
 
     /* Debugging */
     /** Optional (NULL: none): the TLS secrets of every connection, to
@@ -329,6 +340,10 @@ typedef struct tse_stats {
     uint64_t rt_stale_drops;     /**< real-time packets past the deadline */
     uint64_t queue_cleared_drops;/**< units queued when a connection dropped */
     uint64_t records_out;        /**< TLS records of tunnel data written */
+    /** Inner packets the TSCF sent before its Configuration_Response:
+     *  dropped (no inner address yet); the first of each connection also
+     *  raises a TSE_EV_WARNING. */
+    uint32_t early_packets;
 } tse_stats;
 
 typedef struct tse_tunnel tse_tunnel;
@@ -392,7 +407,7 @@ TSE_API void tse_tunnel_del(tse_tunnel *t);
 /** @brief Begin: the engine will want a connection. */
 TSE_API int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Interest: TSE_WANT_* bits. */
+/** @brief Interest: TSE_WANT_* bits (0 for NULL).  A query. */
 TSE_API unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
@@ -444,7 +459,8 @@ TSE_API size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **dat
  */
 TSE_API void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
-/** @brief The next time tse_tunnel_handle_expiry() must run, or TSE_TIME_NEVER. */
+/** @brief The next time tse_tunnel_handle_expiry() must run, or
+ *         TSE_TIME_NEVER (also for NULL).  A query. */
 TSE_API tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
 /** @brief Run due timers (timeouts, keep-alive, reconnect). */
@@ -507,11 +523,17 @@ TSE_API int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 /** @brief Leave PAUSED: reconnect and resume. */
 TSE_API int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
+/** @brief The state (TSE_STATE_CLOSED for NULL).  A query; the getters
+ *         below may be called from a callback. */
 TSE_API tse_state tse_tunnel_state(const tse_tunnel *t);
-/** @brief The negotiated configuration, or NULL if never up. */
+/** @brief The negotiated configuration, or NULL if never up (or @p t NULL);
+ *         valid until the tunnel is deleted. */
 TSE_API const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+/** @brief Copy the counters into @p out (zeros for a NULL tunnel; nothing
+ *         for a NULL @p out). */
 TSE_API void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
-/** @brief The error that ended the last connection (0 if none). */
+/** @brief The error that ended the last connection (0 if none;
+ *         TSE_ERR_INVALID_ARG for NULL). */
 TSE_API int tse_tunnel_last_error(const tse_tunnel *t);
 
 TSE_API const char *tse_state_name(tse_state s);
