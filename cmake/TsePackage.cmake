@@ -224,7 +224,7 @@ endif()
 install(TARGETS ${_pkg_targets} EXPORT tseTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Unspecified)
-set(_hdrs cm.h detect.h error.h export.h framing.h outq.h port.h tse.h)
+set(_hdrs cm.h config.h detect.h error.h export.h framing.h outq.h port.h rfc4571.h tse.h turn.h)
 list(TRANSFORM _hdrs PREPEND ${_src}/include/tse/)
 list(APPEND _hdrs ${PROJECT_BINARY_DIR}/include/tse/version.h)
 if(TSE_PKG_HAS_LWIP)

@@ -3,6 +3,7 @@
  * Works with mbed TLS 2.28 (TLS 1.2) and 3.6 (TLS 1.3 and 1.2).
  */
 #include "tls_session.h"
+#include "tse/config.h"
 
 #include <string.h>
 
@@ -34,6 +35,51 @@ static const int tse_tls_suites[] = {
     MBEDTLS_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     0
 };
+
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+/* signature_algorithms, in the client's order of preference.  mbed TLS 3.6
+ * sends one list for both versions (the ClientHello is written before the
+ * version is known), and its default puts rsa_pss_rsae_* before
+ * rsa_pkcs1_*: they are what TLS 1.3 signs with over an RSA key.  But its
+ * TLS 1.2 code cannot verify a ServerKeyExchange signed with
+ * rsa_pss_rsae_* and aborts with illegal_parameter, and OpenSSL and GnuTLS
+ * servers at TLS 1.2 pick the first scheme of the CLIENT's list that fits
+ * their key.  So pkcs1 comes first here: a TLS 1.2 server with an RSA key
+ * signs with rsa_pkcs1_sha256, and a TLS 1.3 server, for which pkcs1 is
+ * not allowed in CertificateVerify (RFC 8446 4.2.3), skips to
+ * rsa_pss_rsae_*; pkcs1 stays valid for the certificates' own signatures.
+ * A TLS 1.2 server that enforces its own order and prefers PSS still fails
+ * (mbed TLS accepts rsa_pss_rsae in TLS 1.2 only from a later release,
+ * Mbed-TLS/mbedtls#10672); see docs/engine.md "TLS".  mbed TLS skips
+ * entries its build cannot do. */
+static const uint16_t tse_tls_sig_algs[] = {
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+    MBEDTLS_TLS1_3_SIG_NONE
+};
+#endif
+
+static void add_detail(tse_tls *tls, const char *s)
+{
+#if !TSE_CONFIG_STRINGS
+    (void)s; /* texts compiled out (tse/config.h): the literals go too */
+    tls->detail[0] = '\0';
+#else
+    size_t n = strlen(tls->detail), cap = sizeof(tls->detail) - 1;
+    while (s != NULL && *s != '\0' && n < cap) {
+        tls->detail[n++] = *s++;
+    }
+    tls->detail[n] = '\0';
+#endif
+}
 
 /* ---- key log (tse_settings.tls_keylog) ---------------------------------- */
 
@@ -99,46 +145,6 @@ static int export_keys_ext(void *p, const unsigned char *ms, const unsigned char
     return 0;
 }
 #endif
-
-#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
-    defined(MBEDTLS_SSL_PROTO_TLS1_3)
-/* signature_algorithms, in the client's order of preference.  mbed TLS 3.6
- * sends one list for both versions (the ClientHello is written before the
- * version is known), and its default puts rsa_pss_rsae_* before
- * rsa_pkcs1_*: they are what TLS 1.3 signs with over an RSA key.  But its
- * TLS 1.2 code cannot verify a ServerKeyExchange signed with
- * rsa_pss_rsae_* and aborts with illegal_parameter, and OpenSSL and GnuTLS
- * servers at TLS 1.2 pick the first scheme of the CLIENT's list that fits
- * their key.  So pkcs1 comes first here: a TLS 1.2 server with an RSA key
- * signs with rsa_pkcs1_sha256, and a TLS 1.3 server, for which pkcs1 is
- * not allowed in CertificateVerify (RFC 8446 4.2.3), skips to
- * rsa_pss_rsae_*; pkcs1 stays valid for the certificates' own signatures.
- * A TLS 1.2 server that enforces its own order and prefers PSS still fails
- * (mbed TLS accepts rsa_pss_rsae in TLS 1.2 only from a later release,
- * Mbed-TLS/mbedtls#10672); see docs/engine.md "TLS".  mbed TLS skips
- * entries its build cannot do. */
-static const uint16_t tse_tls_sig_algs[] = {
-    MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
-    MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
-    MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
-    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
-    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
-    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
-    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
-    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
-    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
-    MBEDTLS_TLS1_3_SIG_NONE
-};
-#endif
-
-static void add_detail(tse_tls *tls, const char *s)
-{
-    size_t n = strlen(tls->detail), cap = sizeof(tls->detail) - 1;
-    while (s != NULL && *s != '\0' && n < cap) {
-        tls->detail[n++] = *s++;
-    }
-    tls->detail[n] = '\0';
-}
 
 static void set_detail(tse_tls *tls, const char *a, const char *b)
 {
@@ -298,7 +304,12 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
 #if !defined(TSE_TLS_IDENTITY)
 static void conf_detail(tse_tls_conf *c, const char *text)
 {
+#if TSE_CONFIG_STRINGS
     c->detail = text;
+#else
+    (void)text; /* texts compiled out (tse/config.h) */
+    c->detail = NULL;
+#endif
 }
 
 #endif

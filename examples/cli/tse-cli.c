@@ -1122,6 +1122,7 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    tun_cli_settings(&s);
     s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
     if (rc) {
         free(ca);
@@ -1131,7 +1132,6 @@ int main(int argc, char **argv)
     }
     if (s.tls_keylog_user)
         s.tls_keylog = keylog_write;
-    tun_cli_settings(&s);
 
     memset(&cb, 0, sizeof cb);
     cb.on_event = on_event;

@@ -66,6 +66,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tse/config.h"
 #include "tse/error.h"
 #include "tse/tse.h"
 
@@ -156,8 +157,8 @@ typedef struct tse_detect_callbacks {
 
 /* ---- cache ------------------------------------------------------------ */
 
-/** Longest opaque network identity (e.g. SSID + BSSID, PLMN, ...). */
-#define TSE_DETECT_NETID_MAX 64u
+/* TSE_DETECT_NETID_MAX: longest opaque network identity (e.g. SSID +
+ * BSSID, PLMN, ...), include/tse/config.h. */
 
 /** One cache slot; storage belongs to the caller, fields are private. */
 typedef struct tse_detect_cache_entry {
@@ -289,9 +290,9 @@ typedef struct tse_detect_action {
 
 /* ---- the detector ----------------------------------------------------- */
 
-#define TSE_DETECT_REQ_MAX 640u     /**< bytes kept per probe request */
-#define TSE_DETECT_TCP_RX_MAX 4096u /**< SIP-over-TCP receive buffer */
-#define TSE_DETECT_TARGET_MAX 272u  /**< "host:port" text */
+/* TSE_DETECT_REQ_MAX (bytes kept per probe request),
+ * TSE_DETECT_TCP_RX_MAX (SIP-over-TCP receive buffer) and
+ * TSE_DETECT_TARGET_MAX ("host:port" text): include/tse/config.h. */
 
 /** Per-probe bookkeeping; private. */
 typedef struct tse_detect_probe_priv {

@@ -1002,6 +1002,23 @@ static void p_input(mem_tscf *p, const uint8_t *d, size_t n)
     }
 }
 
+/* ---- byte level ----------------------------------------------------------- */
+
+void mem_tscf_set_clock(mem_tscf *p, const tse_time_ms *clock) { p->clock = clock; }
+void mem_tscf_conn_open(mem_tscf *p) { p_conn_open(p); }
+void mem_tscf_conn_input(mem_tscf *p, const uint8_t *d, size_t n)
+{
+    if (p->open) p_input(p, d, n);
+}
+size_t mem_tscf_conn_output(const mem_tscf *p, const uint8_t **data)
+{
+    *data = q_data(&p->out);
+    return p->open ? q_avail(&p->out) : 0;
+}
+void mem_tscf_conn_consume(mem_tscf *p, size_t n) { q_drop(&p->out, n); }
+int mem_tscf_conn_want_close(const mem_tscf *p) { return p->open && p->want_close; }
+void mem_tscf_conn_close(mem_tscf *p) { p_conn_close(p); }
+
 /* ======================================================================== */
 /* recorder                                                                 */
 

@@ -207,6 +207,21 @@ size_t mem_tscf_secrets(const mem_tscf *p, const mt_secret **out);
 /* The TSID / IPv4 the peer last assigned. */
 uint64_t mem_tscf_tsid(const mem_tscf *p);
 
+/* ---- byte level: the peer behind a real transport ----------------------
+ * For a test whose engine talks to the peer over a real TCP (an lwIP PCB
+ * in test_lwip_transport.c) instead of through mt_drv: the test accepts
+ * the connection, calls conn_open, feeds what arrives to conn_input,
+ * writes what conn_output shows and drops it with conn_consume, and calls
+ * conn_close when the TCP connection goes.  The clock is the caller's. */
+void mem_tscf_set_clock(mem_tscf *p, const tse_time_ms *clock);
+void mem_tscf_conn_open(mem_tscf *p);
+void mem_tscf_conn_input(mem_tscf *p, const uint8_t *d, size_t n);
+size_t mem_tscf_conn_output(const mem_tscf *p, const uint8_t **data);
+void mem_tscf_conn_consume(mem_tscf *p, size_t n);
+/* 1 when the peer wants TCP closed (after its output is delivered). */
+int mem_tscf_conn_want_close(const mem_tscf *p);
+void mem_tscf_conn_close(mem_tscf *p);
+
 /* ---- the engine side: recorder ----------------------------------------- */
 
 #define MT_MAX_EVS 1024
