@@ -55,15 +55,15 @@ extern "C" {
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_RFC4571_TOO_BIG
  *         (@p len above 65535), TSE_ERR_BUFFER_TOO_SMALL
  */
-int tse_rfc4571_encode(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
-                       size_t *out_len);
+TSE_API int tse_rfc4571_encode(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
+                               size_t *out_len);
 
 /**
  * @brief Write only the 2-byte LENGTH (for a caller that sends the packet
  *        from its own buffer, e.g. with writev()).
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_RFC4571_TOO_BIG
  */
-int tse_rfc4571_header(uint8_t hdr[TSE_RFC4571_HEADER_LEN], size_t len);
+TSE_API int tse_rfc4571_header(uint8_t hdr[TSE_RFC4571_HEADER_LEN], size_t len);
 
 /** Decoder state.  Fields are private; use the functions. */
 typedef struct tse_rfc4571_decoder {
@@ -84,7 +84,7 @@ typedef struct tse_rfc4571_decoder {
  *        packet is read.
  * @return TSE_OK or TSE_ERR_INVALID_ARG
  */
-int tse_rfc4571_decoder_init(tse_rfc4571_decoder *d, uint8_t *buf, size_t cap);
+TSE_API int tse_rfc4571_decoder_init(tse_rfc4571_decoder *d, uint8_t *buf, size_t cap);
 
 /**
  * @brief Feed stream bytes; stop at the first complete packet.
@@ -104,15 +104,15 @@ int tse_rfc4571_decoder_init(tse_rfc4571_decoder *d, uint8_t *buf, size_t cap);
  *         no complete packet yet), TSE_ERR_RFC4571_TOO_BIG (LENGTH above
  *         the decoder's cap; sticky), TSE_ERR_INVALID_ARG
  */
-int tse_rfc4571_decode(tse_rfc4571_decoder *d, const uint8_t *in, size_t len,
-                       size_t *consumed, const uint8_t **pkt, size_t *pkt_len);
+TSE_API int tse_rfc4571_decode(tse_rfc4571_decoder *d, const uint8_t *in, size_t len,
+                               size_t *consumed, const uint8_t **pkt, size_t *pkt_len);
 
 /**
  * @brief Whether the stream may end here: call when the peer closed.
  * @return TSE_OK at a packet boundary, TSE_ERR_RFC4571_TRUNCATED in the
  *         middle of a frame, or the decoder's sticky error
  */
-int tse_rfc4571_decoder_at_eof(const tse_rfc4571_decoder *d);
+TSE_API int tse_rfc4571_decoder_at_eof(const tse_rfc4571_decoder *d);
 
 /** What a packet on a shared media transport is. */
 typedef enum tse_demux_kind {
@@ -136,13 +136,13 @@ typedef enum tse_demux_kind {
  * SSRC), STUN 20 with the magic cookie, ChannelData 4, DTLS 13 (record
  * header); anything shorter is TSE_DEMUX_UNKNOWN.
  */
-tse_demux_kind tse_rfc4571_classify(const uint8_t *pkt, size_t len);
+TSE_API tse_demux_kind tse_rfc4571_classify(const uint8_t *pkt, size_t len);
 
 /**
  * @brief Whether RTP payload type @p pt (0..127) may be used on an
  *        rtcp-mux session: 0 for 64..95 (RFC 5761 4) and above 127.
  */
-int tse_rtcp_mux_pt_ok(unsigned pt);
+TSE_API int tse_rtcp_mux_pt_ok(unsigned pt);
 
 #ifdef __cplusplus
 }

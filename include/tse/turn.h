@@ -243,7 +243,7 @@ typedef struct tse_turn {
 
 /** @brief Defaults: datagram, UDP relay, RTO 500 ms, Rc 7, Ti 39.5 s,
  *         fingerprint on, server's lifetime. */
-void tse_turn_settings_default(tse_turn_settings *s);
+TSE_API void tse_turn_settings_default(tse_turn_settings *s);
 
 /**
  * @brief Initialise a client in caller-provided storage.
@@ -260,12 +260,12 @@ void tse_turn_settings_default(tse_turn_settings *s);
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no entropy, credentials
  *         missing or too long, TCP relay over datagrams, buffers too small)
  */
-int tse_turn_init(tse_turn *c, const tse_turn_settings *s, uint8_t *tx, size_t tx_cap,
-                  uint8_t *rx, size_t rx_cap);
+TSE_API int tse_turn_init(tse_turn *c, const tse_turn_settings *s, uint8_t *tx, size_t tx_cap,
+                          uint8_t *rx, size_t rx_cap);
 
 /** @brief Send the Allocate request.  @return TSE_OK, TSE_ERR_STATE (not
  *         IDLE), TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY */
-int tse_turn_allocate(tse_turn *c, tse_time_ms now);
+TSE_API int tse_turn_allocate(tse_turn *c, tse_time_ms now);
 
 /**
  * @brief Feed what the transport received.
@@ -277,25 +277,25 @@ int tse_turn_allocate(tse_turn *c, tse_time_ms now);
  * @return TSE_OK, a TSE_ERR_STUN_* / TSE_ERR_TURN_* code (see above),
  *         TSE_ERR_INVALID_ARG
  */
-int tse_turn_recv(tse_turn *c, const uint8_t *data, size_t len, tse_time_ms now);
+TSE_API int tse_turn_recv(tse_turn *c, const uint8_t *data, size_t len, tse_time_ms now);
 
 /**
  * @brief What to send next: one datagram, or the contiguous bytes of the
  *        stream.  @p out points into the output queue, valid until the
  *        next call that changes the client.  @return bytes (0 = nothing)
  */
-size_t tse_turn_pending(const tse_turn *c, const uint8_t **out);
+TSE_API size_t tse_turn_pending(const tse_turn *c, const uint8_t **out);
 
 /** @brief Drop @p n sent bytes (datagram: the whole datagram, whatever
  *         @p n is). */
-void tse_turn_consume(tse_turn *c, size_t n);
+TSE_API void tse_turn_consume(tse_turn *c, size_t n);
 
 /** @brief The next time tse_turn_handle_expiry() must run, or TSE_TIME_NEVER. */
-tse_time_ms tse_turn_expiry(const tse_turn *c);
+TSE_API tse_time_ms tse_turn_expiry(const tse_turn *c);
 
 /** @brief Run retransmissions, timeouts and refreshes due at @p now.
  *  @return TSE_OK, or the client's fatal error once it has FAILED */
-int tse_turn_handle_expiry(tse_turn *c, tse_time_ms now);
+TSE_API int tse_turn_handle_expiry(tse_turn *c, tse_time_ms now);
 
 /**
  * @brief Install (and keep refreshing) a permission for @p peer's IP
@@ -304,7 +304,7 @@ int tse_turn_handle_expiry(tse_turn *c, tse_time_ms now);
  *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL,
  *         TSE_ERR_QUEUE_FULL, TSE_ERR_INVALID_ARG
  */
-int tse_turn_create_permission(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
+TSE_API int tse_turn_create_permission(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
 
 /**
  * @brief Bind a channel to @p peer (installs its permission too);
@@ -312,7 +312,7 @@ int tse_turn_create_permission(tse_turn *c, const tse_turn_addr *peer, tse_time_
  *        peer uses ChannelData.  Not for TCP allocations.
  * @return as tse_turn_create_permission(), and TSE_ERR_STATE for a TCP relay
  */
-int tse_turn_bind_channel(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
+TSE_API int tse_turn_bind_channel(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
 
 /**
  * @brief Send @p len bytes to @p peer through the relay: ChannelData when
@@ -323,8 +323,8 @@ int tse_turn_bind_channel(tse_turn *c, const tse_turn_addr *peer, tse_time_ms no
  *         TSE_ERR_INVALID_ARG (too big for one message), TSE_ERR_STATE
  *         (TCP relay: peer data goes on the data connection)
  */
-int tse_turn_send(tse_turn *c, const tse_turn_addr *peer, const uint8_t *data,
-                  size_t len, tse_time_ms now);
+TSE_API int tse_turn_send(tse_turn *c, const tse_turn_addr *peer, const uint8_t *data,
+                          size_t len, tse_time_ms now);
 
 /**
  * @brief RFC 6062 4.3: ask the server to open a TCP connection from the
@@ -335,7 +335,7 @@ int tse_turn_send(tse_turn *c, const tse_turn_addr *peer, const uint8_t *data,
  * @return TSE_OK, TSE_ERR_STATE (not a TCP allocation),
  *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL, TSE_ERR_QUEUE_FULL
  */
-int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
+TSE_API int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
 
 /**
  * @brief RFC 6062 4.3/4.4: the ConnectionBind request for a new data
@@ -346,8 +346,8 @@ int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
  * @return TSE_OK, TSE_ERR_TURN_NOT_ALLOCATED (no credentials yet),
  *         TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_DETECT_ENTROPY
  */
-int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id, uint8_t *out,
-                                     size_t cap, size_t *out_len, uint8_t txid[12]);
+TSE_API int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id, uint8_t *out,
+                                             size_t cap, size_t *out_len, uint8_t txid[12]);
 
 /**
  * @brief Check the response that starts the data connection's byte stream.
@@ -361,8 +361,8 @@ int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id, uint8_
  *         build a new request), TSE_ERR_TURN_INTEGRITY,
  *         TSE_ERR_STUN_* (malformed, wrong transaction)
  */
-int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12],
-                                      const uint8_t *in, size_t len, size_t *consumed);
+TSE_API int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12],
+                                              const uint8_t *in, size_t len, size_t *consumed);
 
 /**
  * @brief Refresh the allocation now instead of at its timer (e.g. after the
@@ -370,20 +370,20 @@ int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12],
  * @return TSE_OK (also when a Refresh is already in flight),
  *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL, TSE_ERR_QUEUE_FULL
  */
-int tse_turn_refresh(tse_turn *c, tse_time_ms now);
+TSE_API int tse_turn_refresh(tse_turn *c, tse_time_ms now);
 
 /** @brief Deallocate (Refresh with LIFETIME 0); TSE_TURN_EV_CLOSED follows.
  *  @return TSE_OK, TSE_ERR_STATE (nothing allocated), TSE_ERR_QUEUE_FULL */
-int tse_turn_close(tse_turn *c, tse_time_ms now);
+TSE_API int tse_turn_close(tse_turn *c, tse_time_ms now);
 
 /** @brief The current state (enum tse_turn_state). */
-int tse_turn_get_state(const tse_turn *c);
+TSE_API int tse_turn_get_state(const tse_turn *c);
 /** @brief The fatal error once FAILED, else 0. */
-int tse_turn_error(const tse_turn *c);
+TSE_API int tse_turn_error(const tse_turn *c);
 /** @brief The relayed address (TSE_OK) or TSE_ERR_TURN_NOT_ALLOCATED. */
-int tse_turn_relayed(const tse_turn *c, tse_turn_addr *out);
+TSE_API int tse_turn_relayed(const tse_turn *c, tse_turn_addr *out);
 /** @brief Counters. */
-const tse_turn_stats *tse_turn_get_stats(const tse_turn *c);
+TSE_API const tse_turn_stats *tse_turn_get_stats(const tse_turn *c);
 
 /**
  * @brief Frame ChannelData (RFC 8656 12.4) into @p out: channel, length,
@@ -391,8 +391,8 @@ const tse_turn_stats *tse_turn_get_stats(const tse_turn *c);
  * @return TSE_OK, TSE_ERR_INVALID_ARG (channel outside 0x4000..0x4FFF,
  *         @p len above 65535), TSE_ERR_BUFFER_TOO_SMALL
  */
-int tse_turn_channel_data(uint16_t channel, const uint8_t *data, size_t len, int pad,
-                          uint8_t *out, size_t cap, size_t *out_len);
+TSE_API int tse_turn_channel_data(uint16_t channel, const uint8_t *data, size_t len, int pad,
+                                  uint8_t *out, size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }
