@@ -69,11 +69,13 @@ const char *tse_strerror(int err)
     case TSE_ERR_TLS_CONFIG: return "TLS: bad configuration (trust anchors, key)";
     case TSE_ERR_TLS_RECORD: return "TLS: corrupt or unexpected record";
     case TSE_ERR_TLS_TIMEOUT: return "TLS: handshake timed out";
+    case TSE_ERR_TLS_VERSION: return "TLS: no protocol version in common with the server";
+    case TSE_ERR_TLS_NO_COMMON: return "TLS: no cipher suite, group or signature in common";
 
     case TSE_ERR_PROTO_UNEXPECTED: return "TSCF: unexpected control message";
     case TSE_ERR_PROTO_TSID: return "TSCF: unexpected tunnel session ID";
     case TSE_ERR_PROTO_SEQUENCE: return "TSCF: response matches no outstanding request";
-    case TSE_ERR_PROTO_NO_ADDRESS: return "TSCF: success response without inner IPv4 address";
+    case TSE_ERR_PROTO_NO_ADDRESS: return "TSCF: success response without a usable inner address";
     case TSE_ERR_PROTO_TIMEOUT: return "TSCF: no Configuration_Response in time";
     case TSE_ERR_KEEPALIVE_TIMEOUT: return "TSCF: no Keep_Alive_Response, peer dead";
     case TSE_ERR_RELEASE_TIMEOUT: return "TSCF: no Configuration_Release_Response in time";
@@ -105,6 +107,16 @@ const char *tse_strerror(int err)
     case TSE_ERR_DETECT_NO_PATH: return "detection: no usable path";
     case TSE_ERR_DETECT_NOT_CACHED: return "detection: network not cached";
     case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
+
+    case TSE_ERR_TUN_OPEN: return "TUN: cannot open or set up /dev/net/tun";
+    case TSE_ERR_TUN_NAME: return "TUN: bad interface name or name in use";
+    case TSE_ERR_TUN_PERMISSION: return "TUN: not permitted (needs CAP_NET_ADMIN)";
+    case TSE_ERR_TUN_IO: return "TUN: read or write on the device failed";
+    case TSE_ERR_NETLINK: return "netlink: socket error or malformed reply";
+    case TSE_ERR_NETLINK_LINK: return "netlink: MTU or link state refused";
+    case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
+    case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
+    case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
     default: return "unknown error";
     }
 }

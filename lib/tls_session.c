@@ -35,17 +35,63 @@ static const int tse_tls_suites[] = {
     0
 };
 
-static void set_detail(tse_tls *tls, const char *a, const char *b)
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+/* signature_algorithms, in the client's order of preference.  mbed TLS 3.6
+ * sends one list for both versions (the ClientHello is written before the
+ * version is known), and its default puts rsa_pss_rsae_* before
+ * rsa_pkcs1_*: they are what TLS 1.3 signs with over an RSA key.  But its
+ * TLS 1.2 code cannot verify a ServerKeyExchange signed with
+ * rsa_pss_rsae_* and aborts with illegal_parameter, and OpenSSL and GnuTLS
+ * servers at TLS 1.2 pick the first scheme of the CLIENT's list that fits
+ * their key.  So pkcs1 comes first here: a TLS 1.2 server with an RSA key
+ * signs with rsa_pkcs1_sha256, and a TLS 1.3 server, for which pkcs1 is
+ * not allowed in CertificateVerify (RFC 8446 4.2.3), skips to
+ * rsa_pss_rsae_*; pkcs1 stays valid for the certificates' own signatures.
+ * A TLS 1.2 server that enforces its own order and prefers PSS still fails
+ * (mbed TLS accepts rsa_pss_rsae in TLS 1.2 only from a later release,
+ * Mbed-TLS/mbedtls#10672); see docs/engine.md "TLS".  mbed TLS skips
+ * entries its build cannot do. */
+static const uint16_t tse_tls_sig_algs[] = {
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP256R1_SHA256,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP384R1_SHA384,
+    MBEDTLS_TLS1_3_SIG_ECDSA_SECP521R1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PKCS1_SHA512,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA256,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA384,
+    MBEDTLS_TLS1_3_SIG_RSA_PSS_RSAE_SHA512,
+    MBEDTLS_TLS1_3_SIG_NONE
+};
+#endif
+
+static void add_detail(tse_tls *tls, const char *s)
 {
-    size_t n = 0, cap = sizeof(tls->detail) - 1;
-    const char *parts[2] = { a, b };
-    for (int i = 0; i < 2; i++) {
-        const char *s = parts[i];
-        while (s != NULL && *s != '\0' && n < cap) {
-            tls->detail[n++] = *s++;
-        }
+    size_t n = strlen(tls->detail), cap = sizeof(tls->detail) - 1;
+    while (s != NULL && *s != '\0' && n < cap) {
+        tls->detail[n++] = *s++;
     }
     tls->detail[n] = '\0';
+}
+
+static void set_detail(tse_tls *tls, const char *a, const char *b)
+{
+    tls->detail[0] = '\0';
+    add_detail(tls, a);
+    add_detail(tls, b);
+}
+
+static void add_detail_num(tse_tls *tls, unsigned v)
+{
+    char num[12];
+    size_t i = sizeof(num) - 1;
+    num[i] = '\0';
+    do {
+        num[--i] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0 && i > 0);
+    add_detail(tls, num + i);
 }
 
 #endif /* !TSE_TLS_IDENTITY */
@@ -209,6 +255,10 @@ int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
     }
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
     mbedtls_ssl_conf_ciphersuites(&c->conf, tse_tls_suites);
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    mbedtls_ssl_conf_sig_algs(&c->conf, tse_tls_sig_algs);
+#endif
 #if MBEDTLS_VERSION_MAJOR >= 3
     mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
@@ -389,6 +439,88 @@ static int map_verify_failure(tse_tls *tls)
     return TSE_ERR_TLS_CERT_OTHER;
 }
 
+/* ---- refusals by the server ----------------------------------------- */
+
+/* What this client offers, for the user to compare with the server. */
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+#define TSE_TLS_OFFERED "we offered TLS 1.2-1.3, ECDHE with AES-GCM or " \
+                        "ChaCha20-Poly1305 only (no CBC, no RSA key exchange)"
+#else
+#define TSE_TLS_OFFERED "we offered TLS 1.2, ECDHE with AES-GCM or " \
+                        "ChaCha20-Poly1305 only (no CBC, no RSA key exchange)"
+#endif
+
+/* RFC 8446 6 / RFC 5246 7.2 alert descriptions. */
+static const char *alert_name(unsigned d)
+{
+    switch (d) {
+    case 10: return "unexpected_message";
+    case 20: return "bad_record_mac";
+    case 22: return "record_overflow";
+    case 40: return "handshake_failure";
+    case 42: return "bad_certificate";
+    case 43: return "unsupported_certificate";
+    case 44: return "certificate_revoked";
+    case 45: return "certificate_expired";
+    case 46: return "certificate_unknown";
+    case 47: return "illegal_parameter";
+    case 48: return "unknown_ca";
+    case 49: return "access_denied";
+    case 50: return "decode_error";
+    case 51: return "decrypt_error";
+    case 70: return "protocol_version";
+    case 71: return "insufficient_security";
+    case 80: return "internal_error";
+    case 86: return "inappropriate_fallback";
+    case 90: return "user_canceled";
+    case 109: return "missing_extension";
+    case 110: return "unsupported_extension";
+    case 112: return "unrecognized_name";
+    case 116: return "certificate_required";
+    case 120: return "no_application_protocol";
+    default: return "unknown alert";
+    }
+}
+
+/* The description of the fatal alert mbed TLS just received (its record
+ * is still in the input buffer: 2 bytes, level then description). */
+static unsigned received_alert(const tse_tls *tls)
+{
+#if MBEDTLS_VERSION_MAJOR >= 3
+    const unsigned char *msg = tls->ssl.MBEDTLS_PRIVATE(in_msg);
+#else
+    const unsigned char *msg = tls->ssl.in_msg;
+#endif
+    return msg != NULL ? msg[1] : 0;
+}
+
+/* A fatal alert from the server: name it, and for the refusals a user can
+ * act on (no version or no suite in common) say what we offered. */
+static int map_alert(tse_tls *tls)
+{
+    unsigned d = received_alert(tls);
+    int err = TSE_ERR_TLS_ALERT;
+    set_detail(tls, "server sent fatal alert ", NULL);
+    add_detail_num(tls, d);
+    add_detail(tls, " ");
+    add_detail(tls, alert_name(d));
+    switch (d) {
+    case 70: /* protocol_version */
+        add_detail(tls, ": no TLS version in common; ");
+        err = TSE_ERR_TLS_VERSION;
+        break;
+    case 40: /* handshake_failure */
+    case 71: /* insufficient_security */
+        add_detail(tls, ": no cipher suite, group or signature in common; ");
+        err = TSE_ERR_TLS_NO_COMMON;
+        break;
+    default:
+        return err;
+    }
+    add_detail(tls, TSE_TLS_OFFERED);
+    return err;
+}
+
 static int map_error(tse_tls *tls, int ret)
 {
     switch (ret) {
@@ -400,8 +532,15 @@ static int map_error(tse_tls *tls, int ret)
     case MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY:
         return TSE_ERR_TRANSPORT_CLOSED;
     case MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE:
-        set_detail(tls, "peer sent a fatal alert", NULL);
-        return TSE_ERR_TLS_ALERT;
+        return map_alert(tls);
+#if MBEDTLS_VERSION_MAJOR >= 3
+    case MBEDTLS_ERR_SSL_BAD_PROTOCOL_VERSION:
+#else
+    case MBEDTLS_ERR_SSL_BAD_HS_PROTOCOL_VERSION:
+#endif
+        set_detail(tls, "the server chose a TLS version below 1.2; ",
+                   TSE_TLS_OFFERED);
+        return TSE_ERR_TLS_VERSION;
     case MBEDTLS_ERR_SSL_ALLOC_FAILED:
         return TSE_ERR_NO_MEMORY;
     case MBEDTLS_ERR_SSL_INVALID_MAC:

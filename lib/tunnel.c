@@ -55,6 +55,8 @@ struct tse_tunnel {
     uint32_t release_seq;
     uint32_t next_seq;
     uint32_t attempt;       /* consecutive failed attempts */
+    tse_time_ms t_up;       /* when the tunnel last came UP */
+    int early_warned;       /* early inner packet reported (per connection) */
 
     int resume_valid;       /* a previous tunnel may be resumed */
     uint64_t resume_tsid;
@@ -327,6 +329,14 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
         set_state(t, TSE_STATE_CLOSED);
         return;
     }
+    /* A tunnel that lasted backoff_stable_ms was a success: the backoff
+     * starts over.  One that broke sooner counts as a failed attempt, so
+     * a TSCF that configures and at once breaks the tunnel is retried
+     * later and later, not every second for ever. */
+    if ((ev.old_state == TSE_STATE_UP || ev.old_state == TSE_STATE_RELEASING) &&
+        t->now - t->t_up >= t->s.backoff_stable_ms) {
+        t->attempt = 0;
+    }
     retry = t->s.auto_reconnect && tse_err_is_retryable(err);
     if (err == TSE_ERR_PROXY_STATUS && fi != NULL && fi->proxy_status < 500) {
         retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
@@ -419,6 +429,7 @@ static void tls_step(tse_tunnel *t)
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
+    t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
     t->cfg.tls_suite = tse_tls_suite(&t->tls);
     set_state(t, TSE_STATE_CONFIGURING);
@@ -496,7 +507,7 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     if (t->cfg.has_ipv6) {
         memcpy(t->resume_ipv6, m->ipv6_addr, 16);
     }
-    t->attempt = 0;
+    t->t_up = t->now; /* the backoff restarts once it lasts (fail_ex) */
     if (resumed) {
         t->stats.resumes++;
     }
@@ -529,8 +540,59 @@ static int reject_error(uint16_t code)
     }
 }
 
+/* Why an assigned inner address cannot be ours (the TSE sends from it
+ * and the TSCF routes to it), or NULL if it is unicast: not unspecified,
+ * "this network", loopback, multicast, reserved or broadcast (RFC 6890),
+ * nor an IPv6 unspecified, loopback, multicast or IPv4-mapped one (RFC
+ * 4291 2.5.2, 2.5.3, 2.5.5.2, 2.7). */
+static const char *bad_ipv4(const uint8_t a[4])
+{
+    if ((a[0] | a[1] | a[2] | a[3]) == 0) {
+        return "Configuration_Response assigns the unspecified IPv4 address 0.0.0.0";
+    }
+    if (a[0] == 0) {
+        return "Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)";
+    }
+    if (a[0] == 127) {
+        return "Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)";
+    }
+    if (a[0] >= 224 && a[0] < 240) {
+        return "Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)";
+    }
+    if ((a[0] & a[1] & a[2] & a[3]) == 255) {
+        return "Configuration_Response assigns the IPv4 broadcast address 255.255.255.255";
+    }
+    if (a[0] >= 240) {
+        return "Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)";
+    }
+    return NULL;
+}
+
+static const char *bad_ipv6(const uint8_t a[16])
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    uint8_t head = 0;
+    for (int i = 0; i < 15; i++) {
+        head |= a[i];
+    }
+    if (head == 0 && a[15] == 0) {
+        return "Configuration_Response assigns the unspecified IPv6 address ::";
+    }
+    if (head == 0 && a[15] == 1) {
+        return "Configuration_Response assigns the IPv6 loopback address ::1";
+    }
+    if (a[0] == 0xff) {
+        return "Configuration_Response assigns a multicast IPv6 address (ff00::/8)";
+    }
+    if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+        return "Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)";
+    }
+    return NULL;
+}
+
 static void on_config_response(tse_tunnel *t, const tse_cm *m)
 {
+    const char *why;
     fail_info fi;
     if (t->state != TSE_STATE_CONFIGURING) {
         fail(t, TSE_ERR_PROTO_UNEXPECTED, "Configuration_Response while not configuring");
@@ -550,10 +612,17 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
         fail_ex(t, reject_error(m->response_code), &fi, 0);
         return;
     }
-    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE ||
-        (m->ipv4_addr[0] | m->ipv4_addr[1] | m->ipv4_addr[2] | m->ipv4_addr[3]) == 0) {
+    if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS,
-             "Configuration_Response without a usable address or TSID");
+             "Configuration_Response without an IPv4 address or TSID");
+        return;
+    }
+    why = bad_ipv4(m->ipv4_addr);
+    if (why == NULL && (m->present & TSE_CM_HAS_IPV6_ADDRESS)) {
+        why = bad_ipv6(m->ipv6_addr);
+    }
+    if (why != NULL) {
+        fail(t, TSE_ERR_PROTO_NO_ADDRESS, why);
         return;
     }
     adopt_config(t, m);
@@ -644,7 +713,15 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         return;
     }
     if (t->state != TSE_STATE_UP && t->state != TSE_STATE_RELEASING) {
-        return; /* inner packet before the tunnel is configured: dropped */
+        /* before the Configuration_Response there is no inner address to
+         * deliver to: dropped, counted, and said once per connection */
+        t->stats.early_packets++;
+        if (!t->early_warned) {
+            t->early_warned = 1;
+            warn(t, "the TSCF sent inner packets before the Configuration_Response: "
+                    "dropped (counted in tse_stats.early_packets)");
+        }
+        return;
     }
     t->stats.packets_in++;
     t->stats.bytes_in += u->len;
@@ -748,12 +825,13 @@ void tse_settings_default(tse_settings *s)
     s->proxy_timeout_ms = 10000;
     s->tls_timeout_ms = 15000;
     s->config_timeout_ms = 10000;
-    s->ka_response_timeout_ms = 10000;
+    s->ka_response_timeout_ms = 0; /* scales with the interval */
     s->release_timeout_ms = 3000;
     s->auto_reconnect = 1;
     s->backoff_initial_ms = 1000;
     s->backoff_max_ms = 60000;
     s->max_retries = 0;
+    s->backoff_stable_ms = 30000;
     s->outq_size = 16384;
     s->max_unit = 2048;
     s->framing = TSE_FRAMING_TSCF;
@@ -1164,6 +1242,23 @@ tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
     return e;
 }
 
+/* Floor of the automatic Keep_Alive_Response timeout: one RTT on a bad
+ * mobile link must not look like a dead peer. */
+#define TSE_KA_RESPONSE_MIN_MS 2000u
+
+/* ka_response_timeout_ms, or by default one negotiated interval (at
+ * least TSE_KA_RESPONSE_MIN_MS): a peer that dies is then declared dead
+ * about two intervals after its last sign of life (one interval of
+ * silence before the Keep_Alive, one waiting for its answer). */
+static uint32_t ka_response_timeout(const tse_tunnel *t)
+{
+    uint32_t ka = (uint32_t)t->cfg.keepalive_s * 1000u;
+    if (t->s.ka_response_timeout_ms != 0) {
+        return t->s.ka_response_timeout_ms;
+    }
+    return ka > TSE_KA_RESPONSE_MIN_MS ? ka : TSE_KA_RESPONSE_MIN_MS;
+}
+
 static void send_keepalive(tse_tunnel *t)
 {
     tse_cm m;
@@ -1181,7 +1276,7 @@ static void send_keepalive(tse_tunnel *t)
     }
     t->ka_outstanding = 1;
     t->ka_seq = m.seq;
-    t->t_ka_resp = add_ms(t->now, t->s.ka_response_timeout_ms);
+    t->t_ka_resp = add_ms(t->now, ka_response_timeout(t));
     t->stats.keepalives_sent++;
 }
 

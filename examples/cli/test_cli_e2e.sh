@@ -9,10 +9,12 @@ SERVER=$1
 CLI=$2
 GEN=$3
 d=$(mktemp -d /tmp/tse-cli-e2e.XXXXXX)
+# bounded stops: tse_stop (TERM, bounded wait, KILL), tse_wait_exit
+. "$(cd "$(dirname "$GEN")" && pwd)/../lib/procs.sh"
 pids=""
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && tse_stop $pids
     rm -rf "$d"
 }
 trap cleanup EXIT INT TERM
@@ -116,9 +118,9 @@ then ok no_proxy; else fail no_proxy; fi
 cpid=$!
 i=0
 while ! grep -q "tunnel up" "$d/out" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kill -INT $cpid
-wait $cpid
-rc=$?
+pids="$pids $cpid"
+tse_stop -INT "$cpid"
+rc=$TSE_RC
 if [ $rc -eq 0 ] && has out "tunnel released"; then ok sigint; else echo "     exit $rc"; fail sigint; fi
 
 # 200 tunnels in one process, each pinging

@@ -31,6 +31,7 @@
 #include "icmp_echo.h"
 #include "json_out.h"
 #include "proxy_env.h"
+#include "tun_cli.h"
 #include "tse/tse.h"
 #include "tse_posix.h"
 
@@ -303,6 +304,7 @@ static void on_event(void *user, const tse_event *ev)
     const struct app *a = u->app;
 #endif
 
+    tun_cli_on_event(ev); /* --tun: addresses and routes first */
     switch (ev->type) {
     case TSE_EV_STATE:
         u->state = ev->state;
@@ -442,6 +444,10 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
 {
     struct tun *u = user;
     const struct app *a = u->app;
+    if (tun_cli_enabled()) {
+        tun_cli_on_packet(pkt, len); /* --tun: to the kernel */
+        return;
+    }
 #ifdef TSE_CLI_LWIP
     if (a->use_lwip) {
         /* lwIP's input; echo replies come back through ping_recv() */
@@ -678,6 +684,14 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
         for (i = 0; i < a->ntun; i++)
             close_tunnel(&a->tun[i], now);
     }
+    if (!a->closing_all && tun_cli_take_error(&a->tun[0].err, a->tun[0].detail,
+                                              sizeof a->tun[0].detail)) {
+        /* --tun: the interface could not be configured (or vanished) */
+        a->tun[0].local_fail = 1;
+        a->tun[0].reason = tse_strerror(a->tun[0].err);
+        a->closing_all = 1;
+        close_tunnel(&a->tun[0], now);
+    }
     if (a->closing_all && a->hard_deadline == TSE_TIME_NEVER)
         a->hard_deadline = now + 5000; /* release_timeout_ms (3 s) + margin */
     start_more(a, now);
@@ -791,6 +805,11 @@ static void usage(void)
 "  --rtp ADDR:PORT       RTP-like UDP stream to an echo (--seconds S, --pps N,\n"
 "                        0 = flood with --window N outstanding)\n"
 "                        (these three: the lwIP NO_SYS=1 build only; one tunnel)\n"
+"  --tun IFNAME          be the Linux TUN interface IFNAME: inner address,\n"
+"                        netmask and MTU set on it; kernel programs use it\n"
+"  --route PREFIX        also route PREFIX (ADDR/LEN, default, default6) through\n"
+"                        --tun (repeatable; the outer connection stays outside)\n"
+"  --mtu N               --tun interface MTU (576..2048, default 1400)\n"
 "  --tunnels N           bring up N tunnels in this process (each pings)\n"
 "  --parallel N          at most N tunnels in bring-up at once (default 16)\n"
 "  --timeout SECONDS     give up after this long (default: none)\n"
@@ -799,8 +818,9 @@ static void usage(void)
 "  --detect ...          find the path that works (tse-cli --detect --help)\n"
 "  --version, --help\n"
 "\n"
-"Without --ping or an application the tunnel stays up until SIGINT/SIGTERM,\n"
-"which release it; with one, it is released when the pings or the\n"
+"Without --ping or an application (and with --tun) the tunnel stays up\n"
+"until SIGINT/SIGTERM, which release it (and remove the --tun interface);\n"
+"with one, it is released when the pings or the\n"
 "application are done.  With one tunnel in the lwIP build, lwIP is the inner\n"
 "IP stack (pings included); with --tunnels N > 1 pings are built directly.\n"
 "Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
@@ -889,7 +909,14 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--seconds")) o->seconds = parse_long(name, val, 1, 86400L);
             else if (FLAG("--pps")) o->pps = parse_long(name, val, 0, 100000L);
             else if (FLAG("--window")) o->window = parse_long(name, val, 1, 65535L);
-            else die_usage("unknown option '%s'", name);
+            else {
+                char msg[256];
+                int r = tun_cli_option(name, val, msg, sizeof msg);
+                if (r < 0)
+                    die_usage("%s", msg);
+                if (r == 0)
+                    die_usage("unknown option '%s'", name);
+            }
         }
 #undef FLAG
 #undef NEED_VAL
@@ -911,6 +938,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
         die_usage("--bytes and --seed go with --tcp-send%s", NULL);
     if ((o->seconds || o->pps >= 0 || o->window) && !o->rtp)
         die_usage("--seconds, --pps and --window go with --rtp%s", NULL);
+    {
+        char msg[256];
+        if (tun_cli_validate(o->tunnels, o->ping || o->sip_uri || o->tcp_send || o->rtp,
+                             msg, sizeof msg) != 0)
+            die_usage("%s", msg);
+    }
     if ((o->sip_uri || o->tcp_send || o->rtp) && o->tunnels > 1)
         die_usage("--sip-options, --tcp-send and --rtp run in one tunnel (no --tunnels)%s", NULL);
 #ifndef TSE_CLI_LWIP
@@ -997,7 +1030,7 @@ int main(int argc, char **argv)
     parse_args(o, argc, argv);
 #ifdef TSE_CLI_LWIP
     build_spec(a);
-    a->use_lwip = o->tunnels == 1;
+    a->use_lwip = o->tunnels == 1 && !tun_cli_enabled();
 #endif
 
     /* files */
@@ -1069,6 +1102,7 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    tun_cli_settings(&s);
 
     memset(&cb, 0, sizeof cb);
     cb.on_event = on_event;
@@ -1119,6 +1153,14 @@ int main(int argc, char **argv)
         if (rc != TSE_OK) {
             char d[64];
             snprintf(d, sizeof d, "creating tunnel %ld", i);
+            report_error(a, tse_strerror(rc), d);
+            return EXIT_FAIL;
+        }
+    }
+    if (tun_cli_enabled()) {
+        char d[128];
+        rc = tun_cli_open(a->drv, a->tun[0].t, o->json, d, sizeof d);
+        if (rc != TSE_OK) {
             report_error(a, tse_strerror(rc), d);
             return EXIT_FAIL;
         }
@@ -1289,6 +1331,7 @@ int main(int argc, char **argv)
         tse_lwip_netif_remove(&a->tn);
     }
 #endif
+    tun_cli_close(); /* --tun: routes, addresses and the interface go */
     for (i = 0; i < a->ntun; i++) {
         tse_posix_driver_remove(a->drv, a->tun[i].t);
         tse_tunnel_del(a->tun[i].t);

@@ -8,10 +8,12 @@ set -eu
 SERVER=$1 GEN=$2 EXAMPLE=$3
 shift 3
 TMP=$(mktemp -d /tmp/tse-lwip-e2e.XXXXXX)
+# tse_stop: TERM, a bounded wait, then KILL
+. "$(cd "$(dirname "$GEN")" && pwd)/../lib/procs.sh"
 PID=""
 cleanup() {
     rc=$?
-    if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+    if [ -n "$PID" ]; then tse_stop "$PID" || true; fi
     rm -rf "$TMP"
     exit $rc
 }
@@ -29,6 +31,6 @@ done
 [ -s "$TMP/ready" ] || { echo "tscf-server did not start"; cat "$TMP/server.log"; exit 1; }
 ADDR=$(head -n1 "$TMP/ready")
 status=0
-timeout 60 "$EXAMPLE" --server "$ADDR" --ca "$TMP/ca.pem" --sni tscf.test "$@" || status=$?
+timeout -k 10 60 "$EXAMPLE" --server "$ADDR" --ca "$TMP/ca.pem" --sni tscf.test "$@" || status=$?
 [ $status -eq 0 ] || { echo "--- tscf-server log"; cat "$TMP/server.log"; }
 exit $status

@@ -67,6 +67,7 @@
 #define HANDSHAKE_TIMEOUT_MS 10000
 #define CONFIG_TIMEOUT_MS 10000  /* TLS up -> first Configuration_Request */
 #define LINGER_MS 2000           /* close-after-flush: wait for the peer's FIN */
+#define DRAIN_MS 3000            /* SIGTERM: time for clients to answer the release */
 #define CTRL_RESERVE 1024        /* the control messages' output queue, bytes */
 #define READ_BUDGET (256 * 1024) /* plaintext bytes per connection per wakeup */
 #define MAX_LISTEN 8
@@ -144,6 +145,7 @@ struct conn {
     int64_t last_rx;
     int again;                 /* read budget exhausted: read again soon */
     int dirty;                 /* on the flush list */
+    int draining;              /* shutdown: Release_Request sent, answer awaited */
     struct conn *next, *prev;  /* all connections */
     struct conn *dnext;        /* flush list */
 };
@@ -186,6 +188,9 @@ static struct {
     uint32_t nslots;           /* 2^(32 - plen4) */
     uint32_t next_slot;
     int stop;
+    int draining;              /* first SIGTERM/SIGINT: releasing the tunnels */
+    int64_t drain_until;
+    uint32_t release_seq;      /* sequence of our Release_Requests */
     int64_t now;
     int64_t last_sweep;
     int64_t ka_hold_until;     /* no keep-alive timeouts before this (after a stall) */
@@ -816,8 +821,20 @@ static void handle_cm(struct conn *c, const uint8_t *p, size_t len)
             c->deadline = S.now + 2 * LINGER_MS; /* a client that never reads */
         }
         break;
+    case TSE_CM_RELEASE_RESPONSE:
+        if (c->draining && c->tun && m.tsid == c->tun->tsid) {
+            /* the answer to our shutdown release (A.1.7) */
+            S.st.released++;
+            tunnel_free(c->tun, "released on shutdown");
+            c->close_after_flush = 1;
+            c->close_reason = "tunnel released on shutdown";
+            c->deadline = S.now + LINGER_MS;
+            break;
+        }
+        logm(L_WARN, c->peer, "unexpected %s ignored", tse_cm_type_name(m.type));
+        break;
     default:
-        /* responses (2, 6, 8): we never send requests, so none is expected */
+        /* responses (2, 8): we never send those requests */
         logm(L_WARN, c->peer, "unexpected %s ignored", tse_cm_type_name(m.type));
         break;
     }
@@ -1343,6 +1360,51 @@ static void sweep(void)
     }
 }
 
+/* First SIGTERM/SIGINT: stop accepting, send Configuration_Release_Request
+ * (A.1.7) on every connection with a tunnel up, and keep serving until all
+ * have answered and closed or DRAIN_MS passed; clients then see a release,
+ * not a dropped connection.  A second signal exits at once. */
+static void begin_drain(void)
+{
+    struct conn *c, *cn;
+    unsigned n = 0;
+    int i;
+    S.draining = 1;
+    S.drain_until = S.now + DRAIN_MS;
+    for (i = 0; i < cfg.nlisten; i++) {
+        if (S.listeners[i].fd >= 0) {
+            epoll_ctl(S.ep, EPOLL_CTL_DEL, S.listeners[i].fd, NULL);
+            close(S.listeners[i].fd);
+            S.listeners[i].fd = -1;
+        }
+    }
+    for (c = S.conns; c; c = cn) {
+        cn = c->next;
+        if (c->state == CS_OPEN && c->tun && !c->close_after_flush) {
+            tse_cm r;
+            memset(&r, 0, sizeof r);
+            r.type = TSE_CM_RELEASE_REQUEST; /* table A.1.7-1: no TLVs */
+            r.tsid = c->tun->tsid;
+            r.seq = ++S.release_seq;
+            c->draining = 1;
+            n++;
+            send_cm(c, &r);
+        }
+    }
+    logm(L_INFO, NULL, "releasing %u tunnels before exiting (at most %d ms)", n, DRAIN_MS);
+}
+
+/* Connections still owing the answer to the shutdown release. */
+static unsigned drain_left(void)
+{
+    struct conn *c;
+    unsigned n = 0;
+    for (c = S.conns; c; c = c->next)
+        if (c->draining)
+            n++;
+    return n;
+}
+
 static void log_stats(void)
 {
     logm(L_INFO, NULL,
@@ -1805,6 +1867,8 @@ int main(int argc, char **argv)
         /* a counter, not a walk over every connection: with thousands of
          * tunnels and one keep-alive per wakeup the walks cost more than
          * the keep-alives (docs/bench-server.md) */
+        if (S.draining && S.drain_until - S.now < timeout)
+            timeout = (int)(S.drain_until - S.now);
         if (S.nagain)
             timeout = 0;
         if (timeout < 0)
@@ -1827,7 +1891,10 @@ int main(int argc, char **argv)
                 struct signalfd_siginfo si;
                 if (read(S.sig.fd, &si, sizeof si) == (ssize_t)sizeof si) {
                     logm(L_INFO, NULL, "signal %u: exiting", si.ssi_signo);
-                    S.stop = 1;
+                    if (S.draining)
+                        S.stop = 1; /* the second one: now */
+                    else
+                        begin_drain();
                 }
             }
         }
@@ -1856,6 +1923,12 @@ int main(int argc, char **argv)
             S.graveyard = c->next;
             conn_destroy(c);
         }
+        if (S.draining && (drain_left() == 0 || S.now >= S.drain_until)) {
+            if (drain_left() != 0)
+                logm(L_WARN, NULL, "%u clients did not answer the release in %d ms",
+                     drain_left(), DRAIN_MS);
+            S.stop = 1;
+        }
     }
 
     log_stats();
@@ -1873,7 +1946,8 @@ int main(int argc, char **argv)
     while (S.tunnels)
         tunnel_free(S.tunnels, "server exiting");
     for (i = 0; i < cfg.nlisten; i++)
-        close(S.listeners[i].fd);
+        if (S.listeners[i].fd >= 0)
+            close(S.listeners[i].fd);
     if (S.tun.fd >= 0)
         close(S.tun.fd);
     close(S.sig.fd);

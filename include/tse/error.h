@@ -73,16 +73,23 @@ enum tse_error {
     TSE_ERR_TLS_CERT_NAME = -403,      /**< certificate does not match the name */
     TSE_ERR_TLS_PIN = -404,            /**< public-key pin mismatch */
     TSE_ERR_TLS_CERT_OTHER = -405,     /**< certificate rejected (other reason) */
-    TSE_ERR_TLS_ALERT = -406,          /**< peer sent a fatal alert */
+    TSE_ERR_TLS_ALERT = -406,          /**< peer sent a fatal alert (named in the
+                                            event's detail) */
     TSE_ERR_TLS_CONFIG = -407,         /**< bad trust anchors, key or settings */
     TSE_ERR_TLS_RECORD = -408,         /**< corrupt or unexpected record */
     TSE_ERR_TLS_TIMEOUT = -409,        /**< handshake did not finish in time */
+    TSE_ERR_TLS_VERSION = -410,        /**< no TLS version in common (the server
+                                            speaks only TLS 1.1 or older) */
+    TSE_ERR_TLS_NO_COMMON = -411,      /**< the server refused every suite, group or
+                                            signature offered (CBC-only, RSA key
+                                            exchange only, a weak curve...) */
 
     /* TSCF control procedures (-500 .. -599) */
     TSE_ERR_PROTO_UNEXPECTED = -500,   /**< CM type not expected in this state */
     TSE_ERR_PROTO_TSID = -501,         /**< unexpected TSID (A.1.4) */
     TSE_ERR_PROTO_SEQUENCE = -502,     /**< response matches no outstanding request */
-    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without inner IPv4 address */
+    TSE_ERR_PROTO_NO_ADDRESS = -503,   /**< success response without a usable inner
+                                            address: none, or not unicast (detail says) */
     TSE_ERR_PROTO_TIMEOUT = -504,      /**< no Configuration_Response in time */
     TSE_ERR_KEEPALIVE_TIMEOUT = -505,  /**< no Keep_Alive_Response: peer dead */
     TSE_ERR_RELEASE_TIMEOUT = -506,    /**< no Configuration_Release_Response in time */
@@ -125,7 +132,18 @@ enum tse_error {
     TSE_ERR_SETTING_BACKOFF = -804,    /**< backoff_initial_ms 0 or above backoff_max_ms */
     TSE_ERR_SETTING_PROXY = -805,      /**< proxy_port 0, or user without password (or the reverse) */
     TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
-    TSE_ERR_SETTING_TLS = -807         /**< tls_config together with ca / client cert / key / insecure */
+    TSE_ERR_SETTING_TLS = -807,        /**< tls_config together with ca / client cert / key / insecure */
+
+    /* TUN device and OS network configuration (-900 .. -999), port/linux */
+    TSE_ERR_TUN_OPEN = -900,           /**< /dev/net/tun cannot be opened or set up */
+    TSE_ERR_TUN_NAME = -901,           /**< bad interface name, or in use by another device */
+    TSE_ERR_TUN_PERMISSION = -902,     /**< not permitted (needs CAP_NET_ADMIN) */
+    TSE_ERR_TUN_IO = -903,             /**< read/write on the TUN fd failed */
+    TSE_ERR_NETLINK = -904,            /**< rtnetlink socket failed, no or malformed reply */
+    TSE_ERR_NETLINK_LINK = -905,       /**< the kernel refused the MTU or link state */
+    TSE_ERR_NETLINK_ADDR = -906,       /**< the kernel refused an address */
+    TSE_ERR_NETLINK_ROUTE = -907,      /**< the kernel refused a route */
+    TSE_ERR_NO_ROUTE = -908            /**< no route to a host to exclude from the tunnel */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */

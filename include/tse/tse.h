@@ -249,14 +249,18 @@ typedef struct tse_settings {
     uint32_t proxy_timeout_ms;     /**< CONNECT reply */
     uint32_t tls_timeout_ms;       /**< TLS handshake */
     uint32_t config_timeout_ms;    /**< Configuration_Response */
-    uint32_t ka_response_timeout_ms; /**< Keep_Alive_Response; then dead */
+    /** Keep_Alive_Response; then the peer is dead.  0 (the default) =
+     *  one negotiated keep-alive interval, at least 2 s: a dead TSCF is
+     *  noticed about two intervals after its last sign of life (a 2 s
+     *  interval: within 4 s).  Any other value is used as it is. */
+    uint32_t ka_response_timeout_ms;
     uint32_t release_timeout_ms;   /**< Configuration_Release_Response */
 
     /* Reconnect with exponential backoff and jitter */
     int auto_reconnect;            /**< default 1 */
     uint32_t backoff_initial_ms;   /**< default 1000 */
     uint32_t backoff_max_ms;       /**< default 60000 */
-    uint32_t max_retries;          /**< 0 = forever */
+    uint32_t max_retries;          /**< 0 = forever; see also backoff_stable_ms */
 
     /* Buffers */
     size_t outq_size;     /**< bulk queue of the outbound scheduler, bytes
@@ -275,6 +279,13 @@ typedef struct tse_settings {
      *  stay per tunnel.  It must outlive every tunnel using it, and those
      *  tunnels must be driven from one thread (it holds the DRBG). */
     tse_tls_config *tls_config;
+    /** A tunnel that stays UP this long (ms) counts as a success and the
+     *  reconnect backoff starts over from backoff_initial_ms; one that
+     *  goes down sooner counts as another failed attempt (delays keep
+     *  growing, max_retries counts it), so a TSCF that configures the
+     *  tunnel and at once breaks it is not hit every second.  Default
+     *  30000; 0 = every UP resets the backoff. */
+    uint32_t backoff_stable_ms;
 } tse_settings;
 
 typedef struct tse_stats {
@@ -290,6 +301,10 @@ typedef struct tse_stats {
     uint64_t rt_stale_drops;     /**< real-time packets past the deadline */
     uint64_t queue_cleared_drops;/**< units queued when a connection dropped */
     uint64_t records_out;        /**< TLS records of tunnel data written */
+    /** Inner packets the TSCF sent before its Configuration_Response:
+     *  dropped (no inner address yet); the first of each connection also
+     *  raises a TSE_EV_WARNING. */
+    uint32_t early_packets;
 } tse_stats;
 
 typedef struct tse_tunnel tse_tunnel;

@@ -37,6 +37,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,6 +85,33 @@ extern "C" {
  * errno is mapped by tse_posix_err_from_errno().
  */
 const tse_port *tse_posix_port(void);
+
+/**
+ * Called by the port for every outer TCP socket it creates, right after
+ * socket(2) and its options (non-blocking, CLOEXEC, TCP_NODELAY), before
+ * connect(2).  @p dst is where it is about to connect (the TSCF or the
+ * HTTP proxy; one call per happy-eyeballs attempt).
+ *
+ * Use it to exempt the outer connection from a VPN that captures the
+ * default route: on Android, VpnService.protect(fd) (through JNI); on
+ * Linux, SO_MARK / SO_BINDTODEVICE, or tse_tun_exclude() of port/linux.
+ * The hook must not close @p fd nor keep it beyond the call (the port
+ * closes it when the connection ends).
+ * @return 0 to go on; anything else fails this attempt: the socket is
+ *         closed and the attempt counts as failed with
+ *         TSE_ERR_TRANSPORT_IO (the next address, if any, is tried).
+ */
+typedef int (*tse_posix_socket_hook)(void *user, int fd,
+                                     const struct sockaddr *dst,
+                                     socklen_t dstlen);
+
+/**
+ * @brief Install (or remove, with NULL) the process-wide socket hook.
+ *        Set it before the first tse_tunnel_start() (or between driver
+ *        rounds): it is read without a lock by the thread that connects.
+ *        Sockets of the detection (tse_detect_posix.h) do not call it.
+ */
+void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
 
 /** @brief Milliseconds of CLOCK_MONOTONIC. */
 tse_time_ms tse_posix_now_ms(void);
@@ -194,6 +222,17 @@ int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
  */
 int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
 
+/**
+ * @brief Service @p t now, as a round would: connect / disconnect as the
+ *        engine wants, send what it has pending, run its due timers.  For
+ *        watched-fd and tick callbacks that queued packets with
+ *        tse_tunnel_send_packet() and want the queue drained to the
+ *        socket before queueing more (e.g. a TUN reader whose tunnel
+ *        answered TSE_ERR_QUEUE_FULL).  Not from an engine callback.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
+ */
+int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t);
+
 /** @brief Number of tunnels added. */
 size_t tse_posix_driver_count(const tse_posix_driver *d);
 
@@ -226,14 +265,28 @@ void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
 int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
 
 /**
- * @brief run_once() until @p *stop is non-zero (set it from a signal
- *        handler or a callback) or until every tunnel is CLOSED (or none
- *        was added).  poll is bounded to 1000 ms so a stop flag set from
- *        another context is seen within a second even without a signal.
+ * @brief run_once() until @p *stop is non-zero or until every tunnel is
+ *        CLOSED (or none was added).  Between events it sleeps until the
+ *        next deadline (keep-alive, timeouts): an idle tunnel costs no
+ *        periodic wake-up.  Set @p *stop from a signal handler (the signal
+ *        interrupts poll) or from another thread followed by
+ *        tse_posix_driver_wake().
  * @return TSE_OK, or the first error of run_once()
  */
 int tse_posix_driver_run(tse_posix_driver *d,
                          const volatile sig_atomic_t *stop);
+
+/**
+ * @brief Make the driver's current or next poll return at once.
+ *        Async-signal-safe; may be called from any thread (the only
+ *        driver function that may).
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_TRANSPORT_IO
+ */
+int tse_posix_driver_wake(tse_posix_driver *d);
+
+/** @brief How many times poll(2) returned (wake-ups, for measuring the
+ *         idle cost); 0 for NULL. */
+uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
 
 /* For an application that runs its own poll/epoll loop: */
 

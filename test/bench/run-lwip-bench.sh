@@ -30,9 +30,10 @@ for f in "$SERVER" "$TLSB"; do [ -x "$f" ] || { echo "missing $f (build first)";
 D=$(mktemp -d /tmp/tse-bench.XXXXXX)
 UE=tse-bue-$$ CORE=tse-bcore-$$
 BG=""
+. "$ROOT/test/lib/procs.sh" # tse_stop, tse_wait_exit: bounded
 cleanup() {
-    for p in $BG; do kill "$p" 2>/dev/null; done
-    for p in $BG; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    [ -n "$BG" ] && tse_stop $BG
     for ns in "$UE" "$CORE"; do
         if ip netns list 2>/dev/null | grep -q "^$ns"; then
             for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -99,7 +100,7 @@ if [ "$(id -u)" = 0 ] && [ -c /dev/net/tun ] && command -v python3 >/dev/null 2>
         ip netns exec "$UE" timeout 200 "$bin" --server 198.51.100.1:443 --ca "$D/ca.pem" \
             --sni tscf.test --json --tcp-send 198.18.0.1:5001 --bytes 200M ${TSE_BENCH_CLIENT_ARGS:-} \
             >"$D/tcp_$c.json" 2>/dev/null
-        wait $SP
+        tse_wait_exit "$SP" 30 || tse_stop "$SP"
         echo "tcp lwip-$c: $(cat "$D/tcp_$c.json")"
         echo "   sink: $(cat "$D/sink" 2>/dev/null)"
     done

@@ -8,7 +8,7 @@
 # connection.  Everything started here is killed on exit.
 #
 # Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
-#            tls-name resume max-tunnels tunnels-200
+#            tls-name resume max-tunnels tunnels-200 server-shutdown
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 SERVER=$1
@@ -17,10 +17,11 @@ SCENARIO=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 d=$(mktemp -d /tmp/tse-e2e-cli.XXXXXX)
 chmod 755 "$d"
+. "$HERE/../lib/procs.sh" # tse_stop, tse_wait_exit: every wait bounded
 pids=""
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && tse_stop $pids
     rm -rf "$d"
 }
 trap cleanup EXIT
@@ -282,9 +283,51 @@ E('reconnect')[1]['retry_in_ms'] > E('reconnect')[0]['retry_in_ms'] // 2" ||
     n=$(grep -c "rejected: out of tunnel resources" "$d/srv.log")
     [ "$n" -ge 2 ] && [ "$n" -le 6 ] || fail "$n rejections in 6 s: not backing off"
     # when the first tunnel goes, a backing-off client gets in
-    kill -TERM "$holder"; wait "$holder" 2>/dev/null
+    tse_stop "$holder"
     cli third.out --server "$SRV" --reconnect --timeout 20 --ping 198.18.0.1 --count 1 ||
         fail "after the release a new client did not get a tunnel"
+    ;;
+server-shutdown)
+    # SIGTERM to tscf-server: every UP tunnel gets a
+    # Configuration_Release_Request first, so the client sees a release
+    # (TSE_ERR_SERVER_RELEASED), not a dropped connection; the server
+    # exits within its drain bound (3 s) once the clients answered
+    "$SERVER" --listen 127.0.0.1:0 --cert "$d/server.pem" --key "$d/server.key" \
+        --ready-file "$d/srv.ready" --echo 2>"$d/srv.log" &
+    spid=$!
+    pids="$pids $spid"
+    i=0
+    while [ ! -s "$d/srv.ready" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    [ -s "$d/srv.ready" ] || fail "tscf-server did not start"
+    SRV=$(head -n1 "$d/srv.ready")
+    for n in 1 2; do
+        timeout -k 5 60 "$CLI" --server "$SRV" --ca "$d/ca.pem" --sni tscf.test --json \
+            --timeout 50 >"$d/held$n.out" 2>"$d/held$n.err" &
+        eval "cpid$n=\$!"
+        pids="$pids $!"
+    done
+    i=0
+    while { ! grep -q tunnel_up "$d/held1.out" || ! grep -q tunnel_up "$d/held2.out"; } 2>/dev/null &&
+          [ $i -lt 200 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    grep -q tunnel_up "$d/held1.out" && grep -q tunnel_up "$d/held2.out" ||
+        fail "tunnels not up"
+    t0=$(date +%s)
+    kill -TERM "$spid"
+    # bounded: the server must be gone within 20 s (drain 3 s + ASan room)
+    tse_wait_exit "$spid" 20 || fail "tscf-server still running 20 s after SIGTERM"
+    [ "$TSE_RC" -eq 0 ] || fail "tscf-server exit status $TSE_RC after SIGTERM"
+    for n in 1 2; do
+        eval "p=\$cpid$n"
+        tse_wait_exit "$p" 20 || fail "client $n still running 20 s after the release"
+        jcheck "$d/held$n.out" "E('tunnel_down') and E('tunnel_down')[0]['code'] == -507" ||
+            fail "client $n did not see the release (TSE_ERR_SERVER_RELEASED)"
+    done
+    grep -q "releasing 2 tunnels" "$d/srv.log" || fail "server did not log the release"
+    [ "$(grep -c 'freed: released on shutdown' "$d/srv.log")" -eq 2 ] ||
+        fail "the server did not see both answers"
+    echo "server gone $(( $(date +%s) - t0 )) s after SIGTERM"
     ;;
 tunnels-200)
     start_server srv --echo --pool 198.18.0.0/23

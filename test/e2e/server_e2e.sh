@@ -7,10 +7,11 @@ SERVER=$1
 PROBE=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 d=$(mktemp -d /tmp/tscf-e2e.XXXXXX)
+. "$HERE/../lib/procs.sh" # tse_stop, tse_wait_exit: every wait bounded
 pids=""
 cleanup() {
-    for p in $pids; do kill "$p" 2>/dev/null; done
-    for p in $pids; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    [ -n "$pids" ] && tse_stop $pids
     rm -rf "$d"
 }
 trap cleanup EXIT INT TERM
@@ -85,7 +86,13 @@ done
 # SIGTERM: clean exit, status 0
 for p in $pids; do kill -TERM "$p"; done
 for p in $pids; do
-    if ! wait "$p"; then echo "FAIL server $p exit status"; failed=$((failed + 1)); fi
+    # bounded (the server drains for at most 3 s; room for ASan)
+    if ! tse_wait_exit "$p" 20; then
+        echo "FAIL server $p still running 20 s after SIGTERM"; failed=$((failed + 1))
+        tse_stop -KILL "$p"
+    elif [ "$TSE_RC" -ne 0 ]; then
+        echo "FAIL server $p exit status $TSE_RC"; failed=$((failed + 1))
+    fi
 done
 pids=""
 if [ $failed -ne 0 ]; then

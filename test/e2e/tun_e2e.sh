@@ -16,8 +16,10 @@ unshare -n true 2>/dev/null || { echo "SKIP: cannot create a network namespace";
 d=$(mktemp -d /tmp/tscf-tun.XXXXXX)
 trap 'rm -rf "$d"' EXIT
 sh "$HERE/gen_certs.sh" "$d" || exit 1
-export SERVER PROBE d
-unshare -n sh -c '
+PROCS="$HERE/../lib/procs.sh"
+export SERVER PROBE d PROCS
+timeout -k 10 120 unshare -n sh -c '
+. "$PROCS" # tse_stop: TERM, a bounded wait, then KILL
 ip link set lo up
 "$SERVER" --listen 127.0.0.1:0 --cert "$d/server.pem" --key "$d/server.key" \
     --ready-file "$d/ready" --tun tscf0 --pool6 fd00:7473:6366::/64 2>"$d/server.log" &
@@ -29,7 +31,8 @@ rc=0
 ip -4 addr show dev tscf0 | grep -q "198.18.0.1/24" || { echo "FAIL: TUN address"; rc=1; }
 "$PROBE" --server "$a" --ca "$d/ca.pem" ping 198.18.0.1 || rc=1
 "$PROBE" --server "$a" --ca "$d/ca.pem" ipv6 fd00:7473:6366::1 || rc=1
-kill $sp; wait $sp || rc=1
+tse_stop "$sp"
+[ "$TSE_RC" = 0 ] || rc=1
 [ $rc = 0 ] || cat "$d/server.log"
 exit $rc
 '

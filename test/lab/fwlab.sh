@@ -39,6 +39,8 @@ TYPES="$*"
 [ -z "$TYPES" ] && TYPES=all
 [ "$TYPES" = all ] && TYPES="0 1 2 3 4 5 5b 6 7 8 8a 8b 9"
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=../lib/procs.sh
+. "$HERE/../lib/procs.sh" # tse_stop: TERM, a bounded wait, then KILL
 DELAY=${LAB_DELAY_MS:-0}
 MAXDEC=${LAB_MAX_DECISION_MS:-3000}
 
@@ -68,13 +70,10 @@ FAILS=0
 
 log() { echo "fwlab: $*"; }
 
+# kill_list "PIDS": TERM, a bounded wait, then KILL (test/lib/procs.sh)
 kill_list() {
-    for p in $1; do kill "$p" 2>/dev/null; done
-    for p in $1; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
+    # shellcheck disable=SC2086
+    [ -n "$1" ] && TSE_STOP_WAIT=3 tse_stop $1
 }
 
 topo_down() {
@@ -332,10 +331,9 @@ natcheck() { # TYPE
     ip netns exec "$NET" python3 "$HERE/natcheck.py" server 203.0.113.10 203.0.113.11 "$D/nc.ready" 20 \
         >"$D/natcheck-server.log" 2>&1 &
     local sp=$!
-    wait_for test -f "$D/nc.ready" || { echo "natcheck server did not start"; kill "$sp"; return 1; }
+    wait_for test -f "$D/nc.ready" || { echo "natcheck server did not start"; tse_stop "$sp"; return 1; }
     got=$(ip netns exec "$UE" python3 "$HERE/natcheck.py" client 203.0.113.10 203.0.113.11 2>&1)
-    kill "$sp" 2>/dev/null
-    wait "$sp" 2>/dev/null
+    tse_stop "$sp"
     if [ "$got" != "$want" ]; then
         echo "NAT self-check of type $t: got '$got', want '$want'"
         return 1

@@ -57,6 +57,45 @@ static void send_on_up(mt_rec *r, const tse_event *ev, void *arg)
     }
 }
 
+/* Issue 11: an inner packet before the Configuration_Response is not
+ * delivered (there is no inner address yet), but it is counted in
+ * tse_stats.early_packets and reported once per connection with a
+ * TSE_EV_WARNING. */
+TT_TEST(packet_before_config_response_is_counted_and_reported)
+{
+    uint8_t pkt[60];
+    size_t n = mt_make_ipv4(pkt, sizeof(pkt), PEER_ADDR, (const uint8_t *)"\x0a\x00\x00\x02", 7);
+    tse_stats st;
+    const mt_ev *w;
+    mt_fix_setup(&F);
+    F.cfg.ignore_config = 1;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_CONFIGURING, WITHIN));
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_send_packet(F.peer, pkt, n), 0);
+    TT_EQ_INT(mem_tscf_send_packet(F.peer, pkt, n), 0);
+    mt_pump(&F.d);
+    TT_EQ_INT(F.rec.in_total, 0);
+    tse_tunnel_get_stats(F.t, &st);
+    TT_EQ_INT(st.early_packets, 2);
+    TT_EQ_INT(st.packets_in, 0);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 1);
+    w = mt_rec_nth(&F.rec, TSE_EV_WARNING, 0);
+    TT_ASSERT(w->has_detail && strstr(w->detail, "before the Configuration_Response") != NULL);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CONFIGURING);
+    /* the next connection reports again */
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_STATE, mt_rec_count(&F.rec, TSE_EV_STATE) + 4, WITHIN));
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_CONFIGURING, WITHIN));
+    mt_pump(&F.d);
+    TT_EQ_INT(mem_tscf_send_packet(F.peer, pkt, n), 0);
+    mt_pump(&F.d);
+    tse_tunnel_get_stats(F.t, &st);
+    TT_EQ_INT(st.early_packets, 3);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 2);
+    END();
+}
+
 TT_TEST(send_from_the_up_callback)
 {
     int rc = 99;
@@ -652,6 +691,7 @@ int main(void)
     TT_RUN(packet_glued_to_config_response);
     TT_RUN(config_response_split_across_records);
     TT_RUN(config_response_with_reserved_tlv_is_accepted);
+    TT_RUN(packet_before_config_response_is_counted_and_reported);
     TT_RUN(send_from_the_up_callback);
     TT_RUN(inbound_packet_above_max_unit);
     TT_RUN(inbound_packet_at_max_unit);

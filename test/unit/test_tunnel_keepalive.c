@@ -156,6 +156,56 @@ TT_TEST(dead_peer_detected_while_sending)
     END();
 }
 
+/* Issue 11: with the defaults, a frozen TSCF is noticed about two
+ * intervals after the last sign of life (one interval of silence, then a
+ * Keep_Alive_Response timeout that scales with the interval), not after
+ * the interval plus a fixed 10 s.  2 s interval: within 4-5 s. */
+TT_TEST(dead_peer_noticed_in_about_two_intervals_by_default)
+{
+    tse_settings def;
+    const mt_ev *down;
+    tse_time_ms frozen;
+    tse_settings_default(&def);
+    mt_fix_setup(&F);
+    F.s.ka_response_timeout_ms = def.ka_response_timeout_ms;
+    F.cfg.keepalive_s = 2;
+    START_UP();
+    mt_advance(&F.d, 2500);
+    TT_EQ_INT(kas(), 1); /* a live peer answers: still up */
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    frozen = F.d.now;
+    mem_tscf_cfg(F.peer)->tls_silent = 1;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, 30000));
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(down->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    TT_ASSERT(down->at - frozen <= 5000);
+    /* and a live peer at that interval is never declared dead */
+    mem_tscf_cfg(F.peer)->tls_silent = 0;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 60000));
+    mt_advance(&F.d, 60000);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_DOWN), 1);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+/* An explicit ka_response_timeout_ms overrides the scaled default. */
+TT_TEST(explicit_keepalive_response_timeout_overrides)
+{
+    const mt_ev *down;
+    const mt_cm_rec *ka;
+    mt_fix_setup(&F);
+    F.s.ka_response_timeout_ms = 7000;
+    F.cfg.keepalive_s = 2;
+    F.cfg.ka_answer_limit = 0;
+    START_UP();
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, 30000));
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    ka = mem_tscf_cm(F.peer, TSE_CM_KEEPALIVE, 0);
+    TT_EQ_INT(down->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    TT_EQ_INT(down->at - ka->at, 7000);
+    END();
+}
+
 TT_TEST(keepalive_response_with_success_code_is_fine)
 {
     mt_fix_setup(&F);
@@ -372,11 +422,121 @@ TT_TEST(backoff_grows_with_jitter_and_caps)
         }
     }
     TT_ASSERT(distinct >= 3);
-    /* a later success resets the backoff */
+    /* a later success that lasts resets the backoff */
     F.d.connect_fail_times = 0;
     TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, 40000));
+    mt_advance(&F.d, F.s.backoff_stable_ms);
     mt_cut(&F.d);
     TT_ASSERT(mt_rec_last(&F.rec, TSE_EV_RECONNECT)->retry_in_ms <= init);
+    END();
+}
+
+/* Issue 11: a TSCF that configures the tunnel and breaks it at once must
+ * not get a new connection every second for ever.  The backoff restarts
+ * only after the tunnel stayed up for backoff_stable_ms. */
+static int flap_delays_grow(void)
+{
+    size_t i;
+    uint32_t init = F.s.backoff_initial_ms, cap = F.s.backoff_max_ms;
+    if (!mt_run_until_event(&F.d, TSE_EV_RECONNECT, 10, 600000) ||
+        mt_rec_count(&F.rec, TSE_EV_TUNNEL_UP) < 10) {
+        mt_rec_dump(&F.rec);
+        fprintf(stderr, "fewer than 10 flaps\n");
+        return 0;
+    }
+    for (i = 0; i < 10; i++) {
+        const mt_ev *e = mt_rec_nth(&F.rec, TSE_EV_RECONNECT, i);
+        uint64_t full = (uint64_t)init << i;
+        if (full > cap) full = cap;
+        if (e->retry_in_ms < full / 2 || e->retry_in_ms > full) {
+            fprintf(stderr, "flap %zu: retry in %u ms, expected [%llu, %llu]\n", i,
+                    (unsigned)e->retry_in_ms, (unsigned long long)full / 2,
+                    (unsigned long long)full);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+TT_TEST(flapping_after_up_backs_off)
+{
+    static const uint8_t garbage[4] = { 0x20, 0, 0, 0 }; /* nibble 2 */
+    mt_fix_setup(&F);
+    F.s.backoff_initial_ms = 1000;
+    F.s.backoff_max_ms = 60000;
+    F.cfg.post_config = garbage; /* a framing error right after the config */
+    F.cfg.post_config_len = sizeof(garbage);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(flap_delays_grow());
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error, TSE_ERR_FRAME_NIBBLE);
+    TT_ASSERT(mt_rec_nth(&F.rec, TSE_EV_RECONNECT, 9)->at - T0 > 100000);
+    END();
+}
+
+static void release_on_up(mt_rec *r, const tse_event *ev, void *arg)
+{
+    (void)r;
+    (void)arg;
+    if (ev->type == TSE_EV_TUNNEL_UP) {
+        (void)mem_tscf_send_release(F.peer);
+    }
+}
+
+TT_TEST(server_release_right_after_up_backs_off)
+{
+    mt_fix_setup(&F);
+    F.rec.hook = release_on_up;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(flap_delays_grow());
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0)->error, TSE_ERR_SERVER_RELEASED);
+    END();
+}
+
+/* ... and a tunnel that stayed up that long starts again from the
+ * initial delay; max_retries counts flaps too. */
+TT_TEST(stable_tunnel_resets_the_backoff)
+{
+    static const uint8_t garbage[4] = { 0x20, 0, 0, 0 };
+    const mt_ev *e;
+    mt_fix_setup(&F);
+    F.s.backoff_stable_ms = 20000;
+    START_UP();
+    /* three quick flaps */
+    F.cfg.post_config = garbage;
+    F.cfg.post_config_len = sizeof(garbage);
+    mem_tscf_cfg(F.peer)->post_config = garbage;
+    mem_tscf_cfg(F.peer)->post_config_len = sizeof(garbage);
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_RECONNECT, 4, 200000));
+    TT_ASSERT(mt_rec_nth(&F.rec, TSE_EV_RECONNECT, 3)->retry_in_ms >= 4000);
+    /* now the server behaves: up for longer than the stable period */
+    mem_tscf_cfg(F.peer)->post_config = NULL;
+    mem_tscf_cfg(F.peer)->post_config_len = 0;
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 5, 200000));
+    mt_advance(&F.d, 19000);
+    mt_cut(&F.d);
+    e = mt_rec_last(&F.rec, TSE_EV_RECONNECT);
+    TT_ASSERT(e->retry_in_ms >= 8000); /* 19 s: not yet stable */
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 6, 200000));
+    mt_advance(&F.d, 20000);
+    mt_cut(&F.d);
+    e = mt_rec_last(&F.rec, TSE_EV_RECONNECT);
+    TT_ASSERT(e->retry_in_ms <= F.s.backoff_initial_ms);
+    END();
+}
+
+TT_TEST(max_retries_counts_flaps)
+{
+    static const uint8_t garbage[4] = { 0x20, 0, 0, 0 };
+    mt_fix_setup(&F);
+    F.s.max_retries = 3;
+    F.cfg.post_config = garbage;
+    F.cfg.post_config_len = sizeof(garbage);
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    mt_advance(&F.d, 600000);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    TT_EQ_INT(F.d.connects, 4);
+    TT_EQ_INT(mt_rec_last(&F.rec, TSE_EV_TUNNEL_DOWN)->error, TSE_ERR_RETRIES_EXHAUSTED);
     END();
 }
 
@@ -531,6 +691,8 @@ int main(void)
     TT_RUN(keepalive_response_with_success_code_is_fine);
     TT_RUN(keepalive_answered_invalid_tsid_ends_the_tunnel);
     TT_RUN(dead_peer_detected_while_sending);
+    TT_RUN(dead_peer_noticed_in_about_two_intervals_by_default);
+    TT_RUN(explicit_keepalive_response_timeout_overrides);
     TT_RUN(resume_after_cut_keeps_tsid_and_address);
     TT_RUN(resume_with_new_address_reports_change);
     TT_RUN(resume_refused_gives_new_tunnel);
@@ -539,6 +701,10 @@ int main(void)
     TT_RUN(resume_with_new_ipv6_reports_change);
     TT_RUN(backoff_grows_with_jitter_and_caps);
     TT_RUN(max_retries_gives_up);
+    TT_RUN(flapping_after_up_backs_off);
+    TT_RUN(server_release_right_after_up_backs_off);
+    TT_RUN(stable_tunnel_resets_the_backoff);
+    TT_RUN(max_retries_counts_flaps);
     TT_RUN(auto_reconnect_off);
     TT_RUN(reconnect_is_immediate_and_resumes);
     TT_RUN(reconnect_cuts_backoff_short);

@@ -107,7 +107,8 @@ TT_TEST(proxy_200_with_tls_bytes_glued)
     F.cfg.glue = alert;
     F.cfg.glue_len = sizeof(alert);
     TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
-    TT_ASSERT(down_with(TSE_ERR_TLS_ALERT) != NULL);
+    /* 40 handshake_failure: a refusal, see fatal_alerts_are_named */
+    TT_ASSERT(down_with(TSE_ERR_TLS_NO_COMMON) != NULL);
     /* the 200 itself was understood: TLS had started */
     TT_EQ_INT(mem_tscf_seen(F.peer)->n_heads, 1);
     END();
@@ -123,8 +124,49 @@ TT_TEST(proxy_200_glued_then_split)
     F.cfg.glue_len = sizeof(alert);
     TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
     F.d.chunk_to_engine = 40; /* "HTTP/1.1 200 Connection established\r\n\r\n" is 41 */
-    TT_ASSERT(down_with(TSE_ERR_TLS_ALERT) != NULL);
+    TT_ASSERT(down_with(TSE_ERR_TLS_NO_COMMON) != NULL);
     END();
+}
+
+/* Issue 11: a fatal alert in answer to the ClientHello is named in the
+ * detail, and the refusals a user can act on get their own error and say
+ * what the client offered (the alert is glued to the proxy's 200, the
+ * first TLS bytes the engine sees). */
+TT_TEST(fatal_alerts_are_named)
+{
+    static const struct {
+        uint8_t desc;
+        int err;
+        const char *name;
+        int offered;
+    } rows[] = {
+        { 40, TSE_ERR_TLS_NO_COMMON, "40 handshake_failure", 1 },
+        { 71, TSE_ERR_TLS_NO_COMMON, "71 insufficient_security", 1 },
+        { 70, TSE_ERR_TLS_VERSION, "70 protocol_version", 1 },
+        { 47, TSE_ERR_TLS_ALERT, "47 illegal_parameter", 0 },
+        { 48, TSE_ERR_TLS_ALERT, "48 unknown_ca", 0 },
+        { 116, TSE_ERR_TLS_ALERT, "116 certificate_required", 0 },
+        { 200, TSE_ERR_TLS_ALERT, "200 unknown alert", 0 },
+    };
+    size_t i;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0 };
+        const mt_ev *e;
+        alert[6] = rows[i].desc;
+        proxy_setup(MT_PROXY_200_GLUED);
+        F.cfg.glue = alert;
+        F.cfg.glue_len = sizeof(alert);
+        TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+        e = down_with(rows[i].err);
+        TT_ASSERT(e != NULL);
+        TT_ASSERT(e->has_detail);
+        if (strstr(e->detail, rows[i].name) == NULL ||
+            (strstr(e->detail, "offered TLS 1.2") != NULL) != rows[i].offered) {
+            fprintf(stderr, "alert %u: detail '%s'\n", rows[i].desc, e->detail);
+            TT_ASSERT(0);
+        }
+        END();
+    }
 }
 
 static void auth_ok_case(int mode, int close_after_407)
@@ -451,6 +493,7 @@ int main(void)
     TT_RUN(proxy_200_one_byte_chunks);
     TT_RUN(proxy_200_with_tls_bytes_glued);
     TT_RUN(proxy_200_glued_then_split);
+    TT_RUN(fatal_alerts_are_named);
     TT_RUN(proxy_407_basic_then_200);
     TT_RUN(proxy_407_digest_md5_then_200);
     TT_RUN(proxy_407_digest_sha256_then_200);

@@ -113,6 +113,7 @@ TT_TEST(every_mbedtls_allocation_failure_is_survived)
 #else
 TT_TEST(every_mbedtls_allocation_failure_is_survived)
 {
+    (void)F;
     printf("SKIP: mbed TLS built without MBEDTLS_PLATFORM_MEMORY\n");
 }
 #endif

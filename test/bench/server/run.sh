@@ -68,11 +68,10 @@ max=${steps##*,}
 d=$(mktemp -d /tmp/tscf-bench.XXXXXX)
 SPID=""
 LPID=""
+. "$SRC/test/lib/procs.sh" # tse_stop: TERM, a bounded wait, then KILL
 cleanup() {
-    [ -n "$LPID" ] && kill "$LPID" 2>/dev/null
-    [ -n "$SPID" ] && kill "$SPID" 2>/dev/null
-    [ -n "$LPID" ] && wait "$LPID" 2>/dev/null
-    [ -n "$SPID" ] && wait "$SPID" 2>/dev/null
+    # shellcheck disable=SC2086
+    [ -n "$LPID$SPID" ] && tse_stop $LPID $SPID
     rm -rf "$d"
 }
 trap cleanup EXIT
@@ -99,13 +98,13 @@ echo "# tscf-load --steps $steps --keepalive $KEEPALIVE --window $WINDOW --infli
 set +e
 # bounded: at most 20 minutes whatever happens
 # shellcheck disable=SC2086
-timeout 1200 "$LOAD" --server "$ADDR" --ca "$d/ca.pem" --server-pid "$SPID" --steps "$steps" \
+timeout -k 10 1200 "$LOAD" --server "$ADDR" --ca "$d/ca.pem" --server-pid "$SPID" --steps "$steps" \
     --keepalive "$KEEPALIVE" --window "$WINDOW" --inflight "$INFLIGHT" --sources "$SOURCES" \
     $noverify >"$d/load.out" 2>"$d/load.err" &
 LPID=$!
 # the steps as they come (GNU tail stops when tscf-load exits)
 tail -n +1 -f --pid="$LPID" "$d/load.out" 2>/dev/null
-wait "$LPID"
+wait "$LPID" # bounded by timeout -k above
 rc=$?
 LPID=""
 set -e

@@ -41,11 +41,12 @@ UE=tse-ue-$$ CORE=tse-core-$$
 ip netns add "$UE" 2>/dev/null || skip "cannot create network namespaces (ip netns add)"
 ip netns add "$CORE" || { ip netns del "$UE"; skip "cannot create network namespaces"; }
 D=$(mktemp -d /tmp/tse-netns.XXXXXX)
+. "$HERE/../../lib/procs.sh" # tse_stop, tse_wait_exit: every wait bounded
 BG=""
 cleanup() {
     rc=$?
-    for p in $BG; do kill "$p" 2>/dev/null; done
-    for p in $BG; do wait "$p" 2>/dev/null; done
+    # shellcheck disable=SC2086
+    [ -n "$BG" ] && tse_stop $BG
     # anything else still running inside our namespaces was started by us
     for ns in "$UE" "$CORE"; do
         for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
@@ -86,7 +87,7 @@ SRV=198.51.100.1:443
 
 run_client() { # run_client TIMEOUT OUTFILE ARGS...: the UE application
     t=$1 out=$2; shift 2
-    ip netns exec "$UE" timeout "$t" "$CLIENT" --server "$SRV" --ca "$D/ca.pem" --sni tscf.test --json "$@" \
+    ip netns exec "$UE" timeout -k 10 "$t" "$CLIENT" --server "$SRV" --ca "$D/ca.pem" --sni tscf.test --json "$@" \
         >"$out" 2>"$D/client.log"
 }
 # resumes and inner addresses: the lwIP examples log "inner address A.B.C.D
@@ -186,7 +187,8 @@ tcp|tcp-cut)
             k=$((k + 1))
         done
     fi
-    wait "$CL"; st=$?
+    tse_wait_exit "$CL" 300 || fail "client still running after 300 s"
+    st=$TSE_RC
     BG=$(echo "$BG" | sed "s/ $CL\$//; s/ $CL / /")
     cat "$D/out.json"
     [ $st = 0 ] || fail "client exit status $st"

@@ -208,7 +208,7 @@ typedef struct mt_ev {
     int response_code;
     uint32_t retry_in_ms;
     int has_detail;
-    char detail[160];
+    char detail[256];
     int has_config;
     tse_tunnel_config config;
     tse_time_ms at;
