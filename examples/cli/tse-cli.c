@@ -30,6 +30,8 @@
 #include "detect_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
+#include "keylog_out.h"
+#include "pcap_out.h"
 #include "proxy_env.h"
 #include "tun_cli.h"
 #include "tse/tse.h"
@@ -109,6 +111,7 @@ struct tun {
 struct app {
     struct opts o;
     tse_posix_driver *drv;
+    tse_tls_config *tls_shared;  /* --tunnels N > 1: one TLS configuration */
     struct tun *tun;
     long ntun;
     int via_proxy;
@@ -130,6 +133,8 @@ struct app {
 };
 
 static volatile sig_atomic_t g_signals;
+static const char *g_pcap_file; /* --pcap FILE */
+static pcap_out *g_pcap;
 
 /* Microseconds of CLOCK_MONOTONIC: RTTs on loopback are well below 1 ms. */
 static uint64_t now_us(void)
@@ -459,6 +464,17 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
         human_prefix(u);
         printf("inner packet: %zu bytes (not one of our echo replies)\n", len);
     }
+}
+
+/* --pcap: every CM and inner packet of every tunnel, both ways */
+static void on_trace(void *user, int outbound, int kind, const uint8_t *unit, size_t len)
+{
+    enum pcap_out_dir dir = outbound ? PCAP_OUT_OUT : PCAP_OUT_IN;
+    (void)user;
+    if (kind == TSE_UNIT_CM)
+        pcap_out_cm(g_pcap, dir, unit, len);
+    else
+        pcap_out_packet(g_pcap, dir, unit, len);
 }
 
 #ifdef TSE_CLI_LWIP
@@ -815,6 +831,8 @@ static void usage(void)
 "  --timeout SECONDS     give up after this long (default: none)\n"
 "  --json                one JSON object per event on stdout\n"
 "  --verbose             state changes and other details\n"
+"  --pcap FILE           write the inner packets and the control messages, both\n"
+"                        ways, to FILE (pcap-ng; examples/common/pcap_out.h)\n"
 "  --detect ...          find the path that works (tse-cli --detect --help)\n"
 "  --version, --help\n"
 "\n"
@@ -825,7 +843,9 @@ static void usage(void)
 "IP stack (pings included); with --tunnels N > 1 pings are built directly.\n"
 "Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
 "application: it succeeded), 1 failure, 2 bad usage.  Name resolution\n"
-"blocks (getaddrinfo).\n");
+"blocks (getaddrinfo).\n"
+"SSLKEYLOGFILE=FILE in the environment appends the TLS secrets to FILE (NSS key\n"
+"log format, for Wireshark), with a warning: debugging only.\n");
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -909,6 +929,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--seconds")) o->seconds = parse_long(name, val, 1, 86400L);
             else if (FLAG("--pps")) o->pps = parse_long(name, val, 0, 100000L);
             else if (FLAG("--window")) o->window = parse_long(name, val, 1, 65535L);
+            else if (FLAG("--pcap")) g_pcap_file = val;
             else {
                 char msg[256];
                 int r = tun_cli_option(name, val, msg, sizeof msg);
@@ -1103,11 +1124,32 @@ int main(int argc, char **argv)
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
     tun_cli_settings(&s);
+    s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
+    if (rc) {
+        free(ca);
+        free(cert);
+        free(key);
+        return EXIT_USAGE;
+    }
+    if (s.tls_keylog_user)
+        s.tls_keylog = keylog_write;
 
     memset(&cb, 0, sizeof cb);
     cb.on_event = on_event;
     cb.on_packet = on_packet;
     cb.entropy = tse_posix_entropy;
+    if (g_pcap_file) {
+        char err[256];
+        g_pcap = pcap_out_open(g_pcap_file, "tse-cli", err, sizeof err);
+        if (!g_pcap) {
+            fprintf(stderr, "tse-cli: error: --pcap %s\n", err);
+            free(ca);
+            free(cert);
+            free(key);
+            return EXIT_USAGE;
+        }
+        cb.on_trace = on_trace;
+    }
 
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -1126,6 +1168,23 @@ int main(int argc, char **argv)
     if (!a->tun) {
         report_error(a, tse_strerror(TSE_ERR_NO_MEMORY), "tunnel table");
         return EXIT_FAIL;
+    }
+    if (a->ntun > 1 && !s.tls_keylog) {
+        /* many tunnels, one TLS configuration: the anchors are parsed once
+         * and one mbedtls_ssl_config serves every session (docs/engine.md) */
+        const char *why = NULL;
+        rc = tse_tls_config_new(&a->tls_shared, &s, tse_posix_entropy, NULL,
+                                tse_posix_mem(), &why);
+        if (rc != TSE_OK) {
+            report_error(a, tse_strerror(rc), why ? why : "TLS configuration");
+            return EXIT_FAIL;
+        }
+        s.tls_config = a->tls_shared;
+        s.ca = NULL;
+        s.ca_len = 0;
+        s.client_cert = s.client_key = NULL;
+        s.client_cert_len = s.client_key_len = 0;
+        s.tls_insecure_lab_only_skip_verify = 0;
     }
     a->t0 = tse_posix_now_ms();
     a->deadline = o->timeout_s ? a->t0 + (tse_time_ms)o->timeout_s * 1000u : TSE_TIME_NEVER;
@@ -1337,6 +1396,10 @@ int main(int argc, char **argv)
         tse_tunnel_del(a->tun[i].t);
     }
     tse_posix_driver_del(a->drv);
+    tse_tls_config_del(a->tls_shared); /* after the last tunnel using it */
+    pcap_out_close(g_pcap);
+    if (s.tls_keylog_user)
+        fclose(s.tls_keylog_user);
     free(a->tun);
     free(ca);
     free(cert);

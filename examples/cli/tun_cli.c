@@ -211,8 +211,7 @@ void tun_cli_on_event(const tse_event *ev)
     rc = tse_tun_on_event(S.tun, ev);
     if (rc != TSE_OK) {
         S.err = rc;
-        snprintf(S.err_detail, sizeof S.err_detail, "%s: %s", tse_tun_name(S.tun),
-                 tse_tun_error_detail(S.tun));
+        snprintf(S.err_detail, sizeof S.err_detail, "%s", tse_tun_error_detail(S.tun));
         return;
     }
     if (ev->config && ev->type == TSE_EV_TUNNEL_UP && !S.announced) {
@@ -238,8 +237,7 @@ int tun_cli_take_error(int *code, char *detail, size_t cap)
     if (!S.err && st.read_errors) {
         /* the interface was deleted under us: nothing to carry any more */
         S.err = TSE_ERR_TUN_IO;
-        snprintf(S.err_detail, sizeof S.err_detail, "%s: %s", tse_tun_name(S.tun),
-                 tse_tun_error_detail(S.tun));
+        snprintf(S.err_detail, sizeof S.err_detail, "%s", tse_tun_error_detail(S.tun));
     }
     if (!S.err || S.err_taken)
         return 0;

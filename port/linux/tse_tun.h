@@ -141,9 +141,10 @@ extern "C" {
 /** Default MTU: as the lwIP netif (1400: an inner packet plus its TLS
  *  record fits one outer TCP segment on a 1500-byte IPv6 path). */
 #define TSE_TUN_MTU_DEFAULT 1400
-/** MTU bounds accepted by tse_tun_config::mtu (IPv4 needs 576, IPv6 1280;
- *  the top is the engine's largest inner packet with max_unit 2048 is the
- *  caller's business: keep mtu <= tse_settings::max_unit). */
+/** MTU bounds accepted by tse_tun_config::mtu (IPv4 needs 576, IPv6
+ *  1280: below it the kernel refuses IPv6 addresses).  Keep the MTU at or
+ *  below the tunnel's tse_settings::max_unit (default 2048): larger packets
+ *  are refused by the engine (drops_invalid). */
 #define TSE_TUN_MTU_MIN 576
 #define TSE_TUN_MTU_MAX 65535
 

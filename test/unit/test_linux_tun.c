@@ -399,7 +399,7 @@ TT_TEST(attach_configures_only_when_asked)
 int main(void)
 {
     tse_settings s;
-    tse_callbacks cb = { ev_cb, pkt_cb, tse_posix_entropy };
+    tse_callbacks cb = { ev_cb, pkt_cb, tse_posix_entropy, NULL };
     int rc;
     if (geteuid() != 0) {
         printf("SKIP: needs root (a network namespace and TUN devices)\n");

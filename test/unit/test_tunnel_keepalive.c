@@ -79,10 +79,40 @@ TT_TEST(no_keepalive_when_none_negotiated)
 {
     mt_fix_setup(&F);
     F.cfg.keepalive_s = 0;
+    F.s.dpd_idle_ms = 0; /* and no dead-peer probe either */
     START_UP();
     mt_advance(&F.d, 3600000);
     TT_EQ_INT(kas(), 0);
     TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_UP);
+    END();
+}
+
+/* Issue 13: with no Keep_Alive_Interval, a probe after dpd_idle_ms of
+ * receive silence; a live peer answers and the tunnel stays, a dead one
+ * is noticed within 1.5 x dpd_idle_ms (30 s by default) and resumed. */
+TT_TEST(dead_peer_probe_without_keepalive)
+{
+    const mt_ev *down;
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 0;
+    TT_EQ_INT(F.s.dpd_idle_ms, 20000);
+    F.cfg.ka_answer_limit = 3;
+    START_UP();
+    mt_advance(&F.d, 19000);
+    TT_EQ_INT(kas(), 0);
+    mt_advance(&F.d, 2000);
+    TT_EQ_INT(kas(), 1);                 /* answered */
+    mt_advance(&F.d, 40000);
+    TT_EQ_INT(kas(), 3);
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_TUNNEL_DOWN), 0);
+    /* the TSCF stops answering: the 4th probe times out */
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, 60000));
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_EQ_INT(down->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    /* last sign of life: the 3rd answer; dead within 20 s + 10 s of it */
+    TT_ASSERT(down->at - mem_tscf_cm(F.peer, TSE_CM_KEEPALIVE, 2)->at <= 30000 + 100);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000));
+    TT_EQ_INT(mt_rec_nth(&F.rec, TSE_EV_TUNNEL_UP, 1)->config.resumed, 1);
     END();
 }
 
@@ -685,6 +715,7 @@ int main(void)
     TT_RUN(no_keepalive_while_packets_flow);
     TT_RUN(keepalive_after_silence);
     TT_RUN(no_keepalive_when_none_negotiated);
+    TT_RUN(dead_peer_probe_without_keepalive);
     TT_RUN(configured_keepalive_used_when_server_gives_none);
     TT_RUN(keepalive_response_missing_is_dead_peer);
     TT_RUN(server_keepalive_is_answered);

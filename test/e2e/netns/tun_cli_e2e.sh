@@ -16,6 +16,9 @@
 #              exit 0, the interface and every route gone, the server
 #              logged the client's release
 #   kill       SIGKILL of tse-cli: the interface and its routes are gone
+#   deleted    the interface deleted under a running tse-cli (ip link del):
+#              it releases the tunnel and exits 1 with a TUN error; the
+#              TSCF host route of --route default is removed
 #   reconnect  --reconnect through a relay (lab.py relay) that cuts the
 #              outer connection: the interface stays (same index, same
 #              address), the tunnel resumes, ping works again
@@ -264,6 +267,17 @@ kill)
     wait_for 5 no_link || fail "tse0 still exists after SIGKILL"
     routes | grep -q "tse0\|203.0.113" && fail "routes left after SIGKILL: $(routes)"
     echo "interface and routes gone after SIGKILL"
+    ;;
+deleted)
+    start_cli --route default
+    routes | grep -q "^198.51.100.1 dev veue" || fail "no host route for the TSCF"
+    ip -n "$UE" link del tse0 || fail "ip link del tse0"
+    wait_exit "$CL" 15; st=$?; drop_bg "$CL"
+    cat "$D/client.log"
+    [ $st = 1 ] || fail "tse-cli exit status $st, expected 1"
+    grep -q "TUN: read or write on the device failed" "$D/client.log" || fail "no TUN error reported"
+    routes | grep -q "^198.51.100.1 " && fail "the TSCF host route is left"
+    wait_for 5 grep -q "released by the client" "$D/server.log" || fail "the server logged no release"
     ;;
 reconnect)
     start_cli --reconnect --route 203.0.113.0/24
