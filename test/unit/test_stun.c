@@ -479,6 +479,39 @@ TT_TEST(repeated_addresses_and_error_codes_first_counts)
     TT_EQ_MEM(r.reason, "one!", 4);
 }
 
+/* RFC 8489 9.2.2: key = MD5(username ":" realm ":" password); empty
+ * fields are allowed, a NULL field with a length is not. */
+TT_TEST(long_term_key_and_null_arguments)
+{
+    static const uint8_t k_urp[16] = {0x44, 0xad, 0xd2, 0x2b, 0x6f, 0x31, 0x79, 0xb7,
+                                      0x51, 0xea, 0xfd, 0x68, 0xee, 0x37, 0x0f, 0x7d};
+    static const uint8_t k_empty[16] = {0x45, 0x01, 0xc0, 0x91, 0xb0, 0x36, 0x6d, 0x76,
+                                        0xea, 0x32, 0x18, 0xb6, 0xcf, 0xdd, 0x80, 0x97};
+    uint8_t key[16];
+    size_t n = 5;
+    tse_stun_msg m;
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, (const uint8_t *)"r", 1,
+                                     (const uint8_t *)"p", 1, key), TSE_OK);
+    TT_EQ_MEM(key, k_urp, 16);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 0, NULL, 0, NULL, 0, key), TSE_OK);
+    TT_EQ_MEM(key, k_empty, 16);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 1, (const uint8_t *)"r", 1, (const uint8_t *)"p", 1, key),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, NULL, 1, (const uint8_t *)"p", 1, key),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, (const uint8_t *)"r", 1, NULL, 1, key),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, (const uint8_t *)"r", 1,
+                                     (const uint8_t *)"p", 1, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_writer_finish(NULL, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(n, 5);
+    TT_EQ_INT(tse_stun_parse(RFC5769_V4, sizeof RFC5769_V4, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_parse(NULL, 20, &m), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_check_integrity(NULL, key, 16), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_parse(RFC5769_V4, sizeof RFC5769_V4, &m), TSE_OK);
+    TT_EQ_INT(tse_stun_check_integrity(&m, NULL, 16), TSE_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     TT_RUN(crc32_check_value);
@@ -497,5 +530,6 @@ int main(void)
     TT_RUN(fingerprint_of_wrong_size);
     TT_RUN(integrity_sha256_lengths);
     TT_RUN(repeated_addresses_and_error_codes_first_counts);
+    TT_RUN(long_term_key_and_null_arguments);
     return TT_DONE();
 }
