@@ -16,6 +16,15 @@ const char *tse_strerror(int err)
     case TSE_ERR_RETRIES_EXHAUSTED: return "reconnect attempts exhausted";
     case TSE_ERR_CLOSED: return "closed by the application";
 
+    case TSE_ERR_SETTING_SERVER: return "settings: server_host empty or server_port 0";
+    case TSE_ERR_SETTING_PROFILE: return "settings: framing profile not supported";
+    case TSE_ERR_SETTING_MAX_UNIT: return "settings: max_unit outside 576..65535";
+    case TSE_ERR_SETTING_QUEUE: return "settings: outq_size below max_unit";
+    case TSE_ERR_SETTING_BACKOFF: return "settings: backoff_initial_ms 0 or above backoff_max_ms";
+    case TSE_ERR_SETTING_PROXY: return "settings: proxy_port 0, or proxy user and password not both set";
+    case TSE_ERR_SETTING_SCHED: return "settings: sched.record_max below 256";
+    case TSE_ERR_SETTING_TLS: return "settings: tls_config set together with ca, client certificate, key or insecure";
+
     case TSE_ERR_CM_TRUNCATED: return "CM: shorter than the 16-byte header";
     case TSE_ERR_CM_VERSION: return "CM: CM_Version is not 1";
     case TSE_ERR_CM_INDICATION: return "CM: CM_Indication is not 0";

@@ -15,7 +15,9 @@
 #endif
 
 #include "tse/error.h"
+#include "tse/tse.h"
 
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 /* TS 33.310 Annex E profile: AEAD suites with (EC)DHE only, TLS 1.3
  * first.  The list ends with 0 as mbed TLS requires. */
 static const int tse_tls_suites[] = {
@@ -112,21 +114,17 @@ static void add_detail_num(tse_tls *tls, unsigned v)
     add_detail(tls, num + i);
 }
 
+#endif /* !TSE_TLS_IDENTITY */
+
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 /* ---- BIO ------------------------------------------------------------- */
 
 static int bio_send(void *ctx, const unsigned char *buf, size_t len)
 {
     tse_tls *tls = ctx;
-    size_t room = tse_tls_out_space(tls);
-    if (room == 0) {
-        return MBEDTLS_ERR_SSL_WANT_WRITE;
-    }
-    if (len > room) {
-        len = room; /* partial: mbed TLS keeps the rest (out_left) */
-    }
-    memcpy(tls->out + tls->out_len, buf, len);
-    tls->out_len += len;
-    return (int)len;
+    /* partial: mbed TLS keeps the rest (out_left) */
+    size_t n = tse_outbuf_append(&tls->out, buf, len);
+    return n == 0 ? MBEDTLS_ERR_SSL_WANT_WRITE : (int)n;
 }
 
 static int bio_recv(void *ctx, unsigned char *buf, size_t len)
@@ -144,26 +142,31 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return (int)len;
 }
 
-size_t tse_tls_out_space(tse_tls *tls)
+#endif /* !TSE_TLS_IDENTITY */
+
+size_t tse_tls_pending(const tse_tls *tls, const uint8_t **p)
 {
-    if (tls->out_off == tls->out_len) {
-        tls->out_off = tls->out_len = 0;
-    } else if (tls->out_off > 0 && tls->out_len == tls->out_cap) {
-        memmove(tls->out, tls->out + tls->out_off, tls->out_len - tls->out_off);
-        tls->out_len -= tls->out_off;
-        tls->out_off = 0;
-    }
-    return tls->out_cap - tls->out_len;
+    return tse_outbuf_pending(&tls->out, p);
 }
 
-int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len)
+void tse_tls_consume(tse_tls *tls, size_t n)
 {
-    if (len > tse_tls_out_space(tls)) {
-        return TSE_ERR_BUFFER_TOO_SMALL;
-    }
-    memcpy(tls->out + tls->out_len, data, len);
-    tls->out_len += len;
-    return TSE_OK;
+    tse_outbuf_consume(&tls->out, n);
+}
+
+void tse_tls_discard(tse_tls *tls)
+{
+    tse_outbuf_clear(&tls->out);
+}
+
+size_t tse_tls_raw_reserve(tse_tls *tls, uint8_t **p)
+{
+    return tse_outbuf_reserve(&tls->out, p);
+}
+
+void tse_tls_raw_commit(tse_tls *tls, size_t n)
+{
+    tse_outbuf_commit(&tls->out, n);
 }
 
 /* ---- certificate pinning --------------------------------------------- */
@@ -184,6 +187,7 @@ int tse_tls_is_ip_literal(const char *h)
     return dots == 3;
 }
 
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
 static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
                      uint32_t *flags)
 {
@@ -196,8 +200,8 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
         /* The host is an IP literal: mbed TLS was given no host name so
          * that none goes out as SNI; match the IP SAN here instead. */
         uint32_t f = 0;
-        (void)mbedtls_x509_crt_verify(crt, &tls->ca, NULL, tls->ip_name, &f,
-                                      NULL, NULL);
+        (void)mbedtls_x509_crt_verify(crt, &tls->cf->ca,
+                                      NULL, tls->ip_name, &f, NULL, NULL);
         *flags |= f & MBEDTLS_X509_BADCERT_CN_MISMATCH;
     }
     if (!tls->has_pin) {
@@ -214,138 +218,167 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
     return 0;
 }
 
-/* ---- lifecycle ------------------------------------------------------- */
+#endif /* !TSE_TLS_IDENTITY */
+
+/* ---- the configuration (shared or a tunnel's own) ----------------------- */
+
+#if !defined(TSE_TLS_IDENTITY)
+static void conf_detail(tse_tls_conf *c, const char *text)
+{
+    c->detail = text;
+}
+
+#endif
+
+void tse_tls_conf_init(tse_tls_conf *c)
+{
+    memset(c, 0, sizeof(*c));
+    mbedtls_ssl_config_init(&c->conf);
+    mbedtls_x509_crt_init(&c->ca);
+    mbedtls_x509_crt_init(&c->own_cert);
+    mbedtls_pk_init(&c->own_key);
+    mbedtls_ctr_drbg_init(&c->drbg);
+}
+
+void tse_tls_conf_free(tse_tls_conf *c)
+{
+    mbedtls_ssl_config_free(&c->conf);
+    mbedtls_x509_crt_free(&c->ca);
+    mbedtls_x509_crt_free(&c->own_cert);
+    mbedtls_pk_free(&c->own_key);
+    mbedtls_ctr_drbg_free(&c->drbg);
+    c->configured = 0;
+}
+
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
+int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
+{
+    static const unsigned char pers[] = "libtse";
+    int ret;
+
+#if MBEDTLS_VERSION_MAJOR >= 3
+    if (psa_crypto_init() != PSA_SUCCESS) { /* idempotent */
+        conf_detail(c, "PSA crypto init failed");
+        return TSE_ERR_TLS_CONFIG;
+    }
+#endif
+    if (mbedtls_ctr_drbg_seed(&c->drbg, p->entropy, p->entropy_user, pers,
+                              sizeof(pers) - 1) != 0) {
+        conf_detail(c, "entropy source failed");
+        return TSE_ERR_TLS_CONFIG;
+    }
+    if (mbedtls_ssl_config_defaults(&c->conf, MBEDTLS_SSL_IS_CLIENT,
+                                    MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
+        conf_detail(c, "mbed TLS refused the client defaults");
+        return TSE_ERR_TLS_CONFIG;
+    }
+    mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
+    mbedtls_ssl_conf_ciphersuites(&c->conf, tse_tls_suites);
+#if MBEDTLS_VERSION_MAJOR >= 3
+    mbedtls_ssl_conf_groups(&c->conf, tse_tls_groups);
+#else
+    mbedtls_ssl_conf_curves(&c->conf, tse_tls_groups);
+#endif
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    mbedtls_ssl_conf_sig_algs(&c->conf, tse_tls_sig_algs);
+#endif
+#if MBEDTLS_VERSION_MAJOR >= 3
+    mbedtls_ssl_conf_min_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_3);
+#else
+    mbedtls_ssl_conf_max_tls_version(&c->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#endif
+#else
+    mbedtls_ssl_conf_min_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+    mbedtls_ssl_conf_max_version(&c->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
+                                 MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+
+    c->insecure = p->insecure != 0;
+    if (p->insecure) {
+        mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
+    } else {
+        if (p->ca == NULL || p->ca_len == 0) {
+            conf_detail(c, "no trust anchors configured");
+            return TSE_ERR_TLS_CONFIG;
+        }
+        ret = mbedtls_x509_crt_parse(&c->ca, p->ca, p->ca_len);
+        if (ret != 0) {
+            /* > 0: some certificates in a PEM bundle failed; accept the
+             * bundle only if at least one anchor parsed. */
+            if (ret < 0 || c->ca.raw.p == NULL) {
+                conf_detail(c, "trust anchors do not parse");
+                return TSE_ERR_TLS_CONFIG;
+            }
+        }
+        mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+        mbedtls_ssl_conf_ca_chain(&c->conf, &c->ca, NULL);
+    }
+
+    if (p->client_cert != NULL) {
+        if (p->client_key == NULL ||
+            mbedtls_x509_crt_parse(&c->own_cert, p->client_cert,
+                                   p->client_cert_len) != 0) {
+            conf_detail(c, "client certificate does not parse");
+            return TSE_ERR_TLS_CONFIG;
+        }
+#if MBEDTLS_VERSION_MAJOR >= 3
+        ret = mbedtls_pk_parse_key(&c->own_key, p->client_key,
+                                   p->client_key_len, NULL, 0,
+                                   mbedtls_ctr_drbg_random, &c->drbg);
+        if (ret == 0) {
+            ret = mbedtls_pk_check_pair(&c->own_cert.pk, &c->own_key,
+                                        mbedtls_ctr_drbg_random, &c->drbg);
+        }
+#else
+        ret = mbedtls_pk_parse_key(&c->own_key, p->client_key,
+                                   p->client_key_len, NULL, 0);
+        if (ret == 0) {
+            ret = mbedtls_pk_check_pair(&c->own_cert.pk, &c->own_key);
+        }
+#endif
+        if (ret != 0 ||
+            mbedtls_ssl_conf_own_cert(&c->conf, &c->own_cert, &c->own_key) != 0) {
+            conf_detail(c, "client key does not parse or match");
+            return TSE_ERR_TLS_CONFIG;
+        }
+    }
+    c->configured = 1;
+    return TSE_OK;
+}
+
+#endif /* !TSE_TLS_IDENTITY */
+
+/* ---- a session ------------------------------------------------------- */
 
 void tse_tls_init(tse_tls *tls)
 {
     memset(tls, 0, sizeof(*tls));
     mbedtls_ssl_init(&tls->ssl);
-    mbedtls_ssl_config_init(&tls->conf);
-    mbedtls_x509_crt_init(&tls->ca);
-    mbedtls_x509_crt_init(&tls->own_cert);
-    mbedtls_pk_init(&tls->own_key);
-    mbedtls_ctr_drbg_init(&tls->drbg);
 }
 
 void tse_tls_free(tse_tls *tls)
 {
     mbedtls_ssl_free(&tls->ssl);
-    mbedtls_ssl_config_free(&tls->conf);
-    mbedtls_x509_crt_free(&tls->ca);
-    mbedtls_x509_crt_free(&tls->own_cert);
-    mbedtls_pk_free(&tls->own_key);
-    mbedtls_ctr_drbg_free(&tls->drbg);
 }
 
-int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
-                  size_t out_cap)
+#if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
+int tse_tls_setup(tse_tls *tls, tse_tls_conf *cf, const char *hostname,
+                  const uint8_t *pin_sha256, uint8_t *out, size_t out_cap)
 {
-    static const unsigned char pers[] = "libtse";
     int ret;
 
-    tls->out = out;
-    tls->out_cap = out_cap;
-#if MBEDTLS_VERSION_MAJOR >= 3
-    if (psa_crypto_init() != PSA_SUCCESS) {
-        set_detail(tls, "PSA crypto init failed", NULL);
+    tse_outbuf_init(&tls->out, out, out_cap);
+    tls->cf = cf;
+    if (cf == NULL || !cf->configured) {
+        set_detail(tls, "TLS configuration not set up", NULL);
         return TSE_ERR_TLS_CONFIG;
     }
-#endif
-    if (mbedtls_ctr_drbg_seed(&tls->drbg, p->entropy, p->entropy_user, pers,
-                              sizeof(pers) - 1) != 0) {
-        set_detail(tls, "entropy source failed", NULL);
-        return TSE_ERR_TLS_CONFIG;
-    }
-    if (mbedtls_ssl_config_defaults(&tls->conf, MBEDTLS_SSL_IS_CLIENT,
-                                    MBEDTLS_SSL_TRANSPORT_STREAM,
-                                    MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
-        return TSE_ERR_TLS_CONFIG;
-    }
-    mbedtls_ssl_conf_rng(&tls->conf, mbedtls_ctr_drbg_random, &tls->drbg);
-    mbedtls_ssl_conf_ciphersuites(&tls->conf, tse_tls_suites);
-#if MBEDTLS_VERSION_MAJOR >= 3
-    mbedtls_ssl_conf_groups(&tls->conf, tse_tls_groups);
-#else
-    mbedtls_ssl_conf_curves(&tls->conf, tse_tls_groups);
-#endif
-#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
-    defined(MBEDTLS_SSL_PROTO_TLS1_3)
-    mbedtls_ssl_conf_sig_algs(&tls->conf, tse_tls_sig_algs);
-#endif
-#if MBEDTLS_VERSION_MAJOR >= 3
-    mbedtls_ssl_conf_min_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
-    mbedtls_ssl_conf_max_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_3);
-#else
-    mbedtls_ssl_conf_max_tls_version(&tls->conf, MBEDTLS_SSL_VERSION_TLS1_2);
-#endif
-#else
-    mbedtls_ssl_conf_min_version(&tls->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
-    mbedtls_ssl_conf_max_version(&tls->conf, MBEDTLS_SSL_MAJOR_VERSION_3,
-                                 MBEDTLS_SSL_MINOR_VERSION_3);
-#endif
-
-    if (p->insecure) {
-        mbedtls_ssl_conf_authmode(&tls->conf, MBEDTLS_SSL_VERIFY_NONE);
-    } else {
-        if (p->ca == NULL || p->ca_len == 0) {
-            set_detail(tls, "no trust anchors configured", NULL);
-            return TSE_ERR_TLS_CONFIG;
-        }
-        ret = mbedtls_x509_crt_parse(&tls->ca, p->ca, p->ca_len);
-        if (ret != 0) {
-            /* > 0: some certificates in a PEM bundle failed; accept the
-             * bundle only if at least one anchor parsed. */
-            if (ret < 0 || tls->ca.raw.p == NULL) {
-                set_detail(tls, "trust anchors do not parse", NULL);
-                return TSE_ERR_TLS_CONFIG;
-            }
-        }
-        mbedtls_ssl_conf_authmode(&tls->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-        mbedtls_ssl_conf_ca_chain(&tls->conf, &tls->ca, NULL);
-        if (p->pin_sha256 != NULL) {
-            memcpy(tls->pin, p->pin_sha256, sizeof(tls->pin));
-            tls->has_pin = 1;
-        }
-        mbedtls_ssl_conf_verify(&tls->conf, verify_cb, tls);
-    }
-
-    if (p->client_cert != NULL) {
-        if (p->client_key == NULL ||
-            mbedtls_x509_crt_parse(&tls->own_cert, p->client_cert,
-                                   p->client_cert_len) != 0) {
-            set_detail(tls, "client certificate does not parse", NULL);
-            return TSE_ERR_TLS_CONFIG;
-        }
-#if MBEDTLS_VERSION_MAJOR >= 3
-        ret = mbedtls_pk_parse_key(&tls->own_key, p->client_key,
-                                   p->client_key_len, NULL, 0,
-                                   mbedtls_ctr_drbg_random, &tls->drbg);
-#else
-        ret = mbedtls_pk_parse_key(&tls->own_key, p->client_key,
-                                   p->client_key_len, NULL, 0);
-#endif
-#if MBEDTLS_VERSION_MAJOR >= 3
-        if (ret == 0) {
-            ret = mbedtls_pk_check_pair(&tls->own_cert.pk, &tls->own_key,
-                                        mbedtls_ctr_drbg_random, &tls->drbg);
-        }
-#else
-        if (ret == 0) {
-            ret = mbedtls_pk_check_pair(&tls->own_cert.pk, &tls->own_key);
-        }
-#endif
-        if (ret != 0 ||
-            mbedtls_ssl_conf_own_cert(&tls->conf, &tls->own_cert,
-                                      &tls->own_key) != 0) {
-            set_detail(tls, "client key does not parse or match", NULL);
-            return TSE_ERR_TLS_CONFIG;
-        }
-    }
-    tls->configured = 1;
-
-    ret = mbedtls_ssl_setup(&tls->ssl, &tls->conf);
+    ret = mbedtls_ssl_setup(&tls->ssl, &cf->conf);
     if (ret == MBEDTLS_ERR_SSL_ALLOC_FAILED) {
         return TSE_ERR_NO_MEMORY;
     }
@@ -353,14 +386,22 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
         return TSE_ERR_TLS_CONFIG;
     }
     tls->set_up = 1;
-    if (p->hostname != NULL && tse_tls_is_ip_literal(p->hostname)) {
-        size_t n = strlen(p->hostname);
+    if (!cf->insecure) {
+        if (pin_sha256 != NULL) {
+            memcpy(tls->pin, pin_sha256, sizeof(tls->pin));
+            tls->has_pin = 1;
+        }
+        /* per session: the pin and the IP literal are this tunnel's */
+        mbedtls_ssl_set_verify(&tls->ssl, verify_cb, tls);
+    }
+    if (hostname != NULL && tse_tls_is_ip_literal(hostname)) {
+        size_t n = strlen(hostname);
         if (n >= sizeof(tls->ip_name)) {
             set_detail(tls, "bad TLS host name", NULL);
             return TSE_ERR_TLS_CONFIG;
         }
-        memcpy(tls->ip_name, p->hostname, n + 1);
-        if (p->insecure) {
+        memcpy(tls->ip_name, hostname, n + 1);
+        if (cf->insecure) {
             tls->ip_name[0] = '\0';
         }
         /* explicit NULL: no SNI, and mbed TLS's own name check is off
@@ -368,8 +409,8 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
         if (mbedtls_ssl_set_hostname(&tls->ssl, NULL) != 0) {
             return TSE_ERR_TLS_CONFIG;
         }
-    } else if (p->hostname != NULL &&
-               mbedtls_ssl_set_hostname(&tls->ssl, p->hostname) != 0) {
+    } else if (hostname != NULL &&
+               mbedtls_ssl_set_hostname(&tls->ssl, hostname) != 0) {
         set_detail(tls, "bad TLS host name", NULL);
         return TSE_ERR_TLS_CONFIG;
     }
@@ -379,7 +420,7 @@ int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
 
 int tse_tls_start(tse_tls *tls)
 {
-    tls->out_off = tls->out_len = 0;
+    tse_outbuf_clear(&tls->out);
     tls->in = NULL;
     tls->in_len = 0;
     tls->write_pending = 0;
@@ -612,7 +653,7 @@ void tse_tls_close_notify(tse_tls *tls)
 
 size_t tse_tls_max_chunk(tse_tls *tls)
 {
-    size_t room = tse_tls_out_space(tls);
+    size_t room = tse_outbuf_reserve(&tls->out, NULL);
     int exp = mbedtls_ssl_get_record_expansion(&tls->ssl);
     size_t max_payload = MBEDTLS_SSL_OUT_CONTENT_LEN;
     if (exp < 0) {
@@ -639,4 +680,73 @@ uint16_t tse_tls_version(const tse_tls *tls)
 const char *tse_tls_suite(const tse_tls *tls)
 {
     return mbedtls_ssl_get_ciphersuite(&tls->ssl);
+}
+
+#endif /* !TSE_TLS_IDENTITY */
+
+/* ---- the public shared configuration (tse.h) -------------------------- */
+
+struct tse_tls_config {
+    tse_tls_conf c;
+    tse_mem mem;
+};
+
+int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
+                       int (*entropy)(void *user, uint8_t *buf, size_t len),
+                       void *entropy_user, const tse_mem *mem,
+                       const char **detail)
+{
+    tse_tls_config *tc;
+    tse_tls_conf_params cp;
+    int rc;
+    if (detail != NULL) {
+        *detail = NULL;
+    }
+    if (out == NULL || s == NULL || entropy == NULL || mem == NULL ||
+        mem->calloc == NULL || mem->free == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    tc = mem->calloc(mem->user, 1, sizeof(*tc));
+    if (tc == NULL) {
+        return TSE_ERR_NO_MEMORY;
+    }
+    tc->mem = *mem;
+    tse_tls_conf_init(&tc->c);
+    memset(&cp, 0, sizeof(cp));
+    cp.ca = s->ca;
+    cp.ca_len = s->ca_len;
+    cp.client_cert = s->client_cert;
+    cp.client_cert_len = s->client_cert_len;
+    cp.client_key = s->client_key;
+    cp.client_key_len = s->client_key_len;
+    cp.insecure = s->tls_insecure_lab_only_skip_verify;
+    cp.entropy = entropy;
+    cp.entropy_user = entropy_user;
+    rc = tse_tls_conf_setup(&tc->c, &cp);
+    if (rc != TSE_OK) {
+        if (detail != NULL) {
+            *detail = tc->c.detail;
+        }
+        tse_tls_config_del(tc);
+        return rc;
+    }
+    *out = tc;
+    return TSE_OK;
+}
+
+void tse_tls_config_del(tse_tls_config *tc)
+{
+    tse_mem mem;
+    if (tc == NULL) {
+        return;
+    }
+    mem = tc->mem;
+    tse_tls_conf_free(&tc->c);
+    mem.free(mem.user, tc);
+}
+
+tse_tls_conf *tse_tls_config_conf(tse_tls_config *tc)
+{
+    return &tc->c;
 }

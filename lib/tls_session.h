@@ -18,26 +18,50 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
-typedef struct tse_tls_params {
+#include "outbuf.h"
+
+/* What one TLS configuration is made of (shared by tunnels, or a
+ * tunnel's own). */
+typedef struct tse_tls_conf_params {
     const uint8_t *ca; size_t ca_len;
     const uint8_t *client_cert; size_t client_cert_len;
     const uint8_t *client_key; size_t client_key_len;
-    const uint8_t *pin_sha256;   /* 32 bytes or NULL */
-    const char *hostname;        /* SNI and the name verified; may be NULL */
     int insecure;                /* lab only: no verification */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
     void *entropy_user;
-} tse_tls_params;
+} tse_tls_conf_params;
 
-typedef struct tse_tls {
-    mbedtls_ssl_context ssl;
+/* mbed TLS's way: one mbedtls_ssl_config with its trust anchors, own
+ * certificate and DRBG, set up once and read by every session that uses
+ * it (the DRBG is the one mutable part: sessions sharing a configuration
+ * run in one thread). */
+typedef struct tse_tls_conf {
     mbedtls_ssl_config conf;
     mbedtls_x509_crt ca;
     mbedtls_x509_crt own_cert;
     mbedtls_pk_context own_key;
     mbedtls_ctr_drbg_context drbg;
+    int insecure;
+    int configured;          /* conf set up: sessions may use it */
+    const char *detail;      /* why setup failed (static text) */
+} tse_tls_conf;
+
+/* The configuration inside a public tse_tls_config (tse.h). */
+struct tse_tls_config;
+tse_tls_conf *tse_tls_config_conf(struct tse_tls_config *tc);
+
+/* Cannot fail; makes tse_tls_conf_free() safe. */
+void tse_tls_conf_init(tse_tls_conf *c);
+/* Parse trust anchors and keys, seed the DRBG, set up the configuration.
+ * Returns TSE_OK or TSE_ERR_TLS_CONFIG (detail in c->detail). */
+int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p);
+void tse_tls_conf_free(tse_tls_conf *c);
+
+typedef struct tse_tls {
+    mbedtls_ssl_context ssl;
+    tse_tls_conf *cf;        /* shared or the tunnel's own; outlives tls (its
+                                DRBG is used, so not const) */
     int set_up;              /* ssl_setup done */
-    int configured;          /* conf/drbg initialised by tse_tls_setup */
     int started;             /* a session is in progress on this connection */
     uint8_t pin[32];
     int has_pin;
@@ -45,11 +69,10 @@ typedef struct tse_tls {
     /* BIO: input borrowed from the caller during one feed */
     const uint8_t *in;
     size_t in_len;
-    /* BIO: output appended to the engine's ciphertext buffer */
-    uint8_t *out;
-    size_t out_cap;
-    size_t out_off;          /* first unsent byte */
-    size_t out_len;          /* end of data */
+    /* BIO: records appended to the ciphertext buffer, which this layer
+     * owns (outbuf.h); the engine reads it through tse_tls_pending() /
+     * tse_tls_consume() */
+    tse_outbuf out;
     size_t write_pending;    /* length of an ssl_write that returned WANT_WRITE */
     char ip_name[48];        /* IP literal to match against the IP SAN
                                 (sent as no SNI, RFC 6066 3) */
@@ -59,11 +82,13 @@ typedef struct tse_tls {
 /* Cannot fail; makes tse_tls_free() safe. */
 void tse_tls_init(tse_tls *tls);
 
-/* Parse trust anchors and keys, seed the DRBG, set up the context.
- * out/out_cap: the ciphertext buffer (owned by the caller, outlives tls).
+/* Set up a session on configuration @p cf (set up, outlives tls) for
+ * @p hostname (SNI and the name verified; may be NULL) with an optional
+ * 32-byte SPKI pin.  out/out_cap: the ciphertext buffer (owned by the
+ * caller, outlives tls).
  * Returns TSE_OK or TSE_ERR_TLS_CONFIG / TSE_ERR_NO_MEMORY. */
-int tse_tls_setup(tse_tls *tls, const tse_tls_params *p, uint8_t *out,
-                  size_t out_cap);
+int tse_tls_setup(tse_tls *tls, tse_tls_conf *cf, const char *hostname,
+                  const uint8_t *pin_sha256, uint8_t *out, size_t out_cap);
 
 void tse_tls_free(tse_tls *tls);
 
@@ -91,14 +116,20 @@ int tse_tls_write(tse_tls *tls, const uint8_t *data, size_t len);
  * input), TSE_ERR_TRANSPORT_CLOSED (close_notify) or a TSE_ERR_TLS_*. */
 int tse_tls_read(tse_tls *tls, uint8_t *buf, size_t cap);
 
-/* Room for new records in the output buffer (after compaction). */
-size_t tse_tls_out_space(tse_tls *tls);
+/* Ciphertext waiting for the port, and the port having sent n of it. */
+size_t tse_tls_pending(const tse_tls *tls, const uint8_t **p);
+void tse_tls_consume(tse_tls *tls, size_t n);
+
+/* Forget unsent ciphertext (the connection it was for is gone). */
+void tse_tls_discard(tse_tls *tls);
 
 /* Largest plaintext chunk that fits one record in the free space. */
 size_t tse_tls_max_chunk(tse_tls *tls);
 
-/* Append raw (non-TLS) bytes, e.g. the CONNECT request. */
-int tse_tls_out_raw(tse_tls *tls, const uint8_t *data, size_t len);
+/* Raw (non-TLS) bytes before the handshake, e.g. the CONNECT request:
+ * write up to the returned room at *p, then commit what was written. */
+size_t tse_tls_raw_reserve(tse_tls *tls, uint8_t **p);
+void tse_tls_raw_commit(tse_tls *tls, size_t n);
 
 /* Queue a close_notify alert (RFC 8446 6.1); best effort. */
 void tse_tls_close_notify(tse_tls *tls);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http_connect.h"
+#include "tse/outq.h"
 #include "tls_session.h"
 #include "tse/cm.h"
 #include "tse/framing.h"
@@ -19,9 +20,10 @@
 #ifndef TSE_OUTER_BUF_SIZE
 #define TSE_OUTER_BUF_SIZE 8192
 #endif
-/* Queue room kept free for control messages: a full queue of inner
- * packets must never block a Keep_Alive or a Release. */
-#define TSE_CM_RESERVE 512u
+/* The control class's queue: a few encoded CMs.  Inner packets have
+ * queues of their own, so a full bulk queue never blocks a Keep_Alive or
+ * a Release. */
+#define TSE_CM_QUEUE_SIZE 512u
 #define TSE_READ_CHUNK 2048u
 
 enum conn_state { CONN_NONE = 0, CONN_WANTED, CONN_STARTED, CONN_OPEN };
@@ -65,11 +67,13 @@ struct tse_tunnel {
     int cfg_valid;
 
     tse_hc hc;
+    tse_tls_conf own_conf;  /* used when no shared tls_config is given */
     tse_tls tls;
     tse_deframer df;
 
-    uint8_t *q;             /* outbound plaintext ring */
-    size_t q_cap, q_head, q_len;
+    tse_outq oq;            /* outbound scheduler (outq.h) */
+    int pumping;            /* pump() is running: nested calls only queue */
+    int release_due;        /* close(): Release_Request once packets are out */
     uint8_t *outer;         /* TSE_OUTER_BUF_SIZE */
     uint8_t *unit_buf;      /* max_unit */
 
@@ -132,33 +136,14 @@ static void warn(tse_tunnel *t, const char *text)
     emit(t, &ev);
 }
 
-/* ---- outbound queue --------------------------------------------------- */
+/* ---- outbound ------------------------------------------------------- */
 
-static size_t q_space(const tse_tunnel *t)
-{
-    return t->q_cap - t->q_len;
-}
+static int connected_phase(const tse_tunnel *t);
+static void fail(tse_tunnel *t, int err, const char *detail);
+static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq);
 
-static void q_put(tse_tunnel *t, const uint8_t *data, size_t len)
-{
-    size_t tail = (t->q_head + t->q_len) % t->q_cap;
-    size_t first = t->q_cap - tail;
-    if (first > len) {
-        first = len;
-    }
-    memcpy(t->q + tail, data, first);
-    memcpy(t->q, data + first, len - first);
-    t->q_len += len;
-}
-
-static void q_clear(tse_tunnel *t)
-{
-    t->q_head = 0;
-    t->q_len = 0;
-}
-
-/* Queue a control message; the reserve guarantees room. */
-static int send_cm(tse_tunnel *t, const tse_cm *m)
+/* Encode a control message into its queue (no sending). */
+static int queue_cm(tse_tunnel *t, const tse_cm *m)
 {
     uint8_t buf[TSE_CM_MAX_ENCODED];
     size_t n = 0;
@@ -166,12 +151,96 @@ static int send_cm(tse_tunnel *t, const tse_cm *m)
     if (rc != TSE_OK) {
         return rc;
     }
-    if (q_space(t) < n) {
-        return TSE_ERR_QUEUE_FULL;
+    rc = tse_outq_push(&t->oq, TSE_CLASS_CONTROL, buf, n, (uint32_t)t->now);
+    if (rc == TSE_OK) {
+        t->last_tx = t->now;
     }
-    q_put(t, buf, n);
-    t->last_tx = t->now;
-    return TSE_OK;
+    return rc;
+}
+
+/* A graceful close lets the packets queued before it go first: the
+ * Release_Request follows the last of them (control messages otherwise
+ * overtake packets). */
+static void queue_due_release(tse_tunnel *t)
+{
+    tse_cm m;
+    if (!t->release_due ||
+        tse_outq_queued(&t->oq, TSE_CLASS_REALTIME) > 0 ||
+        tse_outq_queued(&t->oq, TSE_CLASS_BULK) > 0) {
+        return;
+    }
+    t->release_due = 0;
+    cm_header(&m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->release_seq);
+    (void)queue_cm(t, &m); /* cannot fail: the release is the last CM */
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Move queued units into TLS records, by priority (outq.h), while less
+ * than a record (sched.record_max) waits in the ciphertext buffer.  Bulk
+ * only goes when the buffer is empty, so a real-time packet waits behind
+ * at most one bulk record in the engine (TR 33.830 4.9).  Runs from the calls that change the tunnel, never from
+ * a query. */
+static void pump(tse_tunnel *t)
+{
+    if (t->pumping || t->conn != CONN_OPEN ||
+        !(connected_phase(t) || (t->need_disconnect && t->linger))) {
+        return;
+    }
+    t->pumping = 1;
+    /* bounded: each round takes a record's worth or ends */
+    for (int guard = 0; guard < 64; guard++) {
+        const uint8_t *p = NULL;
+        tse_class cls;
+        size_t pend = tse_tls_pending(&t->tls, NULL);
+        size_t room, bulk, n;
+        int w;
+        if (pend >= t->s.sched.record_max) {
+            /* a record's worth waits for the port already: what goes
+             * next is chosen when it has drained, and real-time packets
+             * wait under their deadline here, not in the buffer */
+            break;
+        }
+        room = tse_tls_max_chunk(&t->tls);
+        bulk = pend == 0 ? min_size(room, t->s.sched.record_max) : 0;
+        queue_due_release(t);
+        n = tse_outq_peek(&t->oq, (uint32_t)t->now, room, bulk, &p, &cls);
+        if (n == 0) {
+            break;
+        }
+        w = tse_tls_write(&t->tls, p, n);
+        if (w == TSE_ERR_WOULD_BLOCK) {
+            tse_outq_pin(&t->oq); /* mbed TLS wants the same data again */
+            break;
+        }
+        if (w < 0) {
+            t->pumping = 0;
+            fail(t, w, t->tls.detail[0] ? t->tls.detail : NULL);
+            return;
+        }
+        tse_outq_commit(&t->oq, (size_t)w);
+        t->stats.records_out++;
+    }
+    t->pumping = 0;
+}
+
+static void clear_queue(tse_tunnel *t)
+{
+    t->stats.queue_cleared_drops += tse_outq_queued(&t->oq, TSE_CLASS_COUNT);
+    tse_outq_clear(&t->oq);
+}
+
+/* Queue a control message (its own queue) and send it if possible. */
+static int send_cm(tse_tunnel *t, const tse_cm *m)
+{
+    int rc = queue_cm(t, m);
+    if (rc == TSE_OK) {
+        pump(t);
+    }
+    return rc;
 }
 
 static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq)
@@ -213,11 +282,12 @@ static void drop_connection(tse_tunnel *t, int linger)
         }
     }
     if (!linger) {
-        q_clear(t);
+        clear_queue(t);
     }
     t->ka_outstanding = 0;
     t->config_outstanding = 0;
     t->release_outstanding = 0;
+    t->release_due = 0;
     tse_deframer_reset(&t->df);
 }
 
@@ -355,7 +425,7 @@ static void tls_step(tse_tunnel *t)
         fail_ex(t, rc, &fi, 1);
         return;
     }
-    if (t->s.tls_insecure_lab_only_skip_verify) {
+    if (t->tls.cf->insecure) {
         warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
                 "this tunnel is not authenticated");
     }
@@ -383,13 +453,14 @@ static void enter_tls(tse_tunnel *t)
 
 static void send_proxy_request(tse_tunnel *t)
 {
-    size_t room = tse_tls_out_space(&t->tls);
-    int n = tse_hc_request(&t->hc, t->tls.out + t->tls.out_len, room);
+    uint8_t *p = NULL;
+    size_t room = tse_tls_raw_reserve(&t->tls, &p);
+    int n = tse_hc_request(&t->hc, p, room);
     if (n < 0) {
         fail(t, n, "cannot build the CONNECT request");
         return;
     }
-    t->tls.out_len += (size_t)n;
+    tse_tls_raw_commit(&t->tls, (size_t)n);
 }
 
 /* ---- inbound ---------------------------------------------------------- */
@@ -607,7 +678,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         t->resume_valid = 0;
         /* RFC 8446 6.1: end TLS cleanly, and send it before closing;
          * inner packets still queued have nowhere to go */
-        q_clear(t);
+        clear_queue(t);
         tse_tls_close_notify(&t->tls);
         fail_ex(t, TSE_ERR_CLOSED, NULL, 1);
         return;
@@ -764,11 +835,65 @@ void tse_settings_default(tse_settings *s)
     s->outq_size = 16384;
     s->max_unit = 2048;
     s->framing = TSE_FRAMING_TSCF;
+    s->sched.fifo = 0;
+    s->sched.rt_queue_size = 4096;
+    s->sched.rt_deadline_ms = 150;
+    s->sched.rt_dscp = TSE_DSCP_RT_DEFAULT;
+    s->sched.rt_udp = 1;
+    s->sched.rt_icmp = 1;
+    s->sched.rt_small_tcp = 80;
+    s->sched.record_max = 4096;
+    s->sched.notsent_lowat = 8192;
+}
+
+int tse_settings_check(const tse_settings *s)
+{
+    if (s == NULL || s->server_host == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    if (s->server_host[0] == '\0' || s->server_port == 0) {
+        return TSE_ERR_SETTING_SERVER;
+    }
+    if (s->framing != TSE_FRAMING_TSCF) {
+        return TSE_ERR_SETTING_PROFILE;
+    }
+    if (s->max_unit < 576 || s->max_unit > 65535) {
+        return TSE_ERR_SETTING_MAX_UNIT;
+    }
+    if (s->outq_size < s->max_unit) {
+        return TSE_ERR_SETTING_QUEUE;
+    }
+    if (s->backoff_initial_ms == 0 || s->backoff_max_ms < s->backoff_initial_ms) {
+        return TSE_ERR_SETTING_BACKOFF;
+    }
+    if ((s->proxy_host != NULL && s->proxy_port == 0) ||
+        (s->proxy_user != NULL) != (s->proxy_pass != NULL)) {
+        return TSE_ERR_SETTING_PROXY;
+    }
+    if (s->sched.record_max < 256) {
+        return TSE_ERR_SETTING_SCHED;
+    }
+    if (s->tls_config != NULL &&
+        (s->ca != NULL || s->client_cert != NULL || s->client_key != NULL ||
+         s->tls_insecure_lab_only_skip_verify)) {
+        return TSE_ERR_SETTING_TLS;
+    }
+    return TSE_OK;
+}
+
+/* The tunnel's one allocation: the struct, then the queues' rings, the
+ * ciphertext buffer, the inbound unit buffer and the strings. */
+static size_t queues_size(const tse_settings *s)
+{
+    /* rounded so that what follows stays aligned */
+    size_t n = tse_outq_footprint(TSE_CM_QUEUE_SIZE, s->sched.rt_queue_size,
+                                  s->outq_size);
+    return (n + 7u) & ~(size_t)7u;
 }
 
 size_t tse_tunnel_footprint(const tse_settings *s)
 {
-    size_t n = sizeof(struct tse_tunnel) + s->outq_size + TSE_OUTER_BUF_SIZE +
+    size_t n = sizeof(struct tse_tunnel) + queues_size(s) + TSE_OUTER_BUF_SIZE +
                s->max_unit;
     n += str_size(s->server_host) + str_size(s->sni) + str_size(s->proxy_host) +
          str_size(s->proxy_user) + str_size(s->proxy_pass) +
@@ -783,21 +908,18 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     uint8_t *area;
     char *strs;
     const char *sni;
-    tse_tls_params tp;
+    tse_tls_conf *cf;
     tse_hc_params hp;
     int rc;
 
     if (out == NULL || s == NULL || cb == NULL || mem == NULL ||
         mem->calloc == NULL || mem->free == NULL || cb->on_event == NULL ||
-        cb->on_packet == NULL || cb->entropy == NULL ||
-        s->server_host == NULL || s->server_host[0] == '\0' ||
-        s->server_port == 0 || s->framing != TSE_FRAMING_TSCF ||
-        s->max_unit < 576 || s->max_unit > 65535 ||
-        s->outq_size < s->max_unit + TSE_CM_RESERVE ||
-        s->backoff_initial_ms == 0 || s->backoff_max_ms < s->backoff_initial_ms ||
-        (s->proxy_host != NULL && s->proxy_port == 0) ||
-        (s->proxy_user != NULL) != (s->proxy_pass != NULL)) {
+        cb->on_packet == NULL || cb->entropy == NULL) {
         return TSE_ERR_INVALID_ARG;
+    }
+    rc = tse_settings_check(s);
+    if (rc != TSE_OK) {
+        return rc;
     }
     *out = NULL;
     t = mem->calloc(mem->user, 1, tse_tunnel_footprint(s));
@@ -809,9 +931,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->mem = *mem;
     t->user = user;
     area = (uint8_t *)(t + 1);
-    t->q = area;
-    t->q_cap = s->outq_size;
-    area += s->outq_size;
+    tse_outq_init(&t->oq, &s->sched, area, TSE_CM_QUEUE_SIZE,
+                  s->sched.rt_queue_size, s->outq_size);
+    area += queues_size(s);
     t->outer = area;
     area += TSE_OUTER_BUF_SIZE;
     t->unit_buf = area;
@@ -841,22 +963,32 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     /* verify against the host we connect to unless told otherwise; an
      * IP literal is matched against the IP SAN and not sent as SNI */
     sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
-    memset(&tp, 0, sizeof(tp));
-    tp.ca = s->ca;
-    tp.ca_len = s->ca_len;
-    tp.client_cert = s->client_cert;
-    tp.client_cert_len = s->client_cert_len;
-    tp.client_key = s->client_key;
-    tp.client_key_len = s->client_key_len;
-    tp.pin_sha256 = s->pin_sha256;
-    tp.hostname = sni;
-    tp.insecure = s->tls_insecure_lab_only_skip_verify;
-    tp.entropy = cb->entropy;
-    tp.entropy_user = user;
+    tse_tls_conf_init(&t->own_conf);
     tse_tls_init(&t->tls);
-    rc = tse_tls_setup(&t->tls, &tp, t->outer, TSE_OUTER_BUF_SIZE);
+    if (s->tls_config != NULL) {
+        cf = tse_tls_config_conf(s->tls_config);
+    } else {
+        tse_tls_conf_params cp;
+        memset(&cp, 0, sizeof(cp));
+        cp.ca = s->ca;
+        cp.ca_len = s->ca_len;
+        cp.client_cert = s->client_cert;
+        cp.client_cert_len = s->client_cert_len;
+        cp.client_key = s->client_key;
+        cp.client_key_len = s->client_key_len;
+        cp.insecure = s->tls_insecure_lab_only_skip_verify;
+        cp.entropy = cb->entropy;
+        cp.entropy_user = user;
+        cf = &t->own_conf;
+        rc = tse_tls_conf_setup(cf, &cp);
+    }
+    if (rc == TSE_OK) {
+        rc = tse_tls_setup(&t->tls, cf, sni, s->pin_sha256, t->outer,
+                           TSE_OUTER_BUF_SIZE);
+    }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
+        tse_tls_conf_free(&t->own_conf);
         mem->free(mem->user, t);
         return rc;
     }
@@ -884,6 +1016,7 @@ void tse_tunnel_del(tse_tunnel *t)
     }
     mem = t->mem;
     tse_tls_free(&t->tls);
+    tse_tls_conf_free(&t->own_conf);
     if (t->s.proxy_pass != NULL) {
         /* the password lives inside the allocation: do not leave it */
         memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));
@@ -907,8 +1040,11 @@ int tse_tunnel_start(tse_tunnel *t, tse_time_ms now)
 unsigned tse_tunnel_want(const tse_tunnel *t)
 {
     unsigned w = 0;
+    if (t == NULL) {
+        return 0;
+    }
     if (t->need_disconnect) {
-        if (t->linger && (t->q_len > 0 || t->tls.out_len > t->tls.out_off)) {
+        if (t->linger && tse_tls_pending(&t->tls, NULL) > 0) {
             return TSE_WANT_WRITE;
         }
         return TSE_WANT_DISCONNECT;
@@ -918,8 +1054,9 @@ unsigned tse_tunnel_want(const tse_tunnel *t)
     }
     if (t->conn == CONN_OPEN) {
         w |= TSE_WANT_READ;
-        if (t->tls.out_len > t->tls.out_off ||
-            (connected_phase(t) && t->q_len > 0)) {
+        /* queued units are moved into records whenever the buffer has
+         * room (pump()), so pending ciphertext is all there is to send */
+        if (tse_tls_pending(&t->tls, NULL) > 0) {
             w |= TSE_WANT_WRITE;
         }
     }
@@ -957,9 +1094,9 @@ int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now)
         return TSE_ERR_STATE;
     }
     t->conn = CONN_OPEN;
-    q_clear(t);
+    clear_queue(t);
     tse_deframer_reset(&t->df);
-    t->tls.out_off = t->tls.out_len = 0;
+    tse_tls_discard(&t->tls);
     if (t->s.proxy_host != NULL) {
         t->t_phase = add_ms(now, t->s.proxy_timeout_ms);
         set_state(t, TSE_STATE_PROXY);
@@ -984,7 +1121,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
         /* the port acknowledges the close we asked for */
         t->need_disconnect = 0;
         t->linger = 0;
-        q_clear(t);
+        clear_queue(t);
         if (t->state == TSE_STATE_CONNECTING) {
             t->conn = CONN_WANTED;
         }
@@ -1045,67 +1182,32 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
     return t->need_disconnect ? t->last_error : TSE_OK;
 }
 
-static void flush_queue(tse_tunnel *t)
-{
-    for (int guard = 0; guard < 256 && t->q_len > 0; guard++) {
-        size_t contig = t->q_cap - t->q_head;
-        size_t chunk = tse_tls_max_chunk(&t->tls);
-        int n;
-        if (contig > t->q_len) {
-            contig = t->q_len;
-        }
-        if (chunk > contig) {
-            chunk = contig;
-        }
-        if (chunk == 0 && t->tls.write_pending == 0) {
-            return;
-        }
-        n = tse_tls_write(&t->tls, t->q + t->q_head, chunk);
-        if (n == TSE_ERR_WOULD_BLOCK) {
-            return;
-        }
-        if (n < 0) {
-            fail(t, n, t->tls.detail[0] ? t->tls.detail : NULL);
-            return;
-        }
-        t->q_head = (t->q_head + (size_t)n) % t->q_cap;
-        t->q_len -= (size_t)n;
-    }
-}
-
-size_t tse_tunnel_outer_pending(tse_tunnel *t, const uint8_t **data)
+size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data)
 {
     if (t == NULL || data == NULL) {
         return 0;
     }
-    if (t->conn == CONN_OPEN) {
-        if (t->state == TSE_STATE_TLS) {
-            tls_step(t); /* the handshake may have waited for room */
-        }
-        if (connected_phase(t) || (t->need_disconnect && t->linger)) {
-            flush_queue(t);
-        }
-    }
-    *data = t->tls.out + t->tls.out_off;
-    return t->tls.out_len - t->tls.out_off;
+    return tse_tls_pending(&t->tls, data);
 }
 
 void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
 {
-    size_t have;
     if (t == NULL) {
         return;
     }
-    have = t->tls.out_len - t->tls.out_off;
-    t->tls.out_off += n < have ? n : have;
-    if (t->tls.out_off == t->tls.out_len) {
-        t->tls.out_off = t->tls.out_len = 0;
+    tse_tls_consume(&t->tls, n);
+    if (t->conn == CONN_OPEN && !t->need_disconnect && t->state == TSE_STATE_TLS) {
+        tls_step(t); /* the handshake may have waited for room */
     }
+    pump(t);
 }
 
 tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
 {
     tse_time_ms e = TSE_TIME_NEVER;
+    if (t == NULL) {
+        return TSE_TIME_NEVER;
+    }
     if (t->need_disconnect) {
         return t->linger ? t->t_phase : TSE_TIME_NEVER;
     }
@@ -1241,8 +1343,8 @@ static int valid_packet(const uint8_t *p, size_t len)
     return 0;
 }
 
-int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
-                           tse_time_ms now)
+static int check_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                        tse_time_ms now)
 {
     if (t == NULL || pkt == NULL) {
         return TSE_ERR_INVALID_ARG;
@@ -1254,21 +1356,72 @@ int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
     if (len > t->s.max_unit || !valid_packet(pkt, len)) {
         return TSE_ERR_PACKET_INVALID;
     }
-    if (q_space(t) < len + TSE_CM_RESERVE) {
+    return TSE_OK;
+}
+
+static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                        tse_class cls)
+{
+    int rc = tse_outq_push(&t->oq, cls, pkt, len, (uint32_t)t->now);
+    if (rc != TSE_OK) {
         t->stats.queue_full_drops++;
-        return TSE_ERR_QUEUE_FULL;
+        return rc;
     }
-    q_put(t, pkt, len);
-    t->last_tx = now;
+    t->last_tx = t->now;
     t->stats.packets_out++;
     t->stats.bytes_out += len;
+    pump(t);
     return TSE_OK;
+}
+
+int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                           tse_time_ms now)
+{
+    int rc = check_packet(t, pkt, len, now);
+    if (rc != TSE_OK) {
+        return rc;
+    }
+    return queue_packet(t, pkt, len, tse_outq_classify(&t->oq, pkt, len));
+}
+
+int tse_tunnel_send_packet_class(tse_tunnel *t, const uint8_t *pkt,
+                                 size_t len, tse_class cls, tse_time_ms now)
+{
+    int rc = check_packet(t, pkt, len, now);
+    if (rc != TSE_OK) {
+        return rc;
+    }
+    if (cls != TSE_CLASS_REALTIME && cls != TSE_CLASS_BULK) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    return queue_packet(t, pkt, len, cls);
+}
+
+tse_class tse_tunnel_classify(const tse_tunnel *t, const uint8_t *pkt,
+                              size_t len)
+{
+    if (t == NULL || pkt == NULL) {
+        return TSE_CLASS_BULK;
+    }
+    return tse_outq_classify(&t->oq, pkt, len);
 }
 
 size_t tse_tunnel_queue_space(const tse_tunnel *t)
 {
-    size_t s = q_space(t);
-    return s > TSE_CM_RESERVE ? s - TSE_CM_RESERVE : 0;
+    return tse_tunnel_class_space(t, TSE_CLASS_BULK);
+}
+
+size_t tse_tunnel_class_space(const tse_tunnel *t, tse_class cls)
+{
+    if (t == NULL || (cls != TSE_CLASS_REALTIME && cls != TSE_CLASS_BULK)) {
+        return 0;
+    }
+    return tse_outq_space(&t->oq, cls);
+}
+
+const tse_sched_settings *tse_tunnel_sched(const tse_tunnel *t)
+{
+    return t != NULL ? &t->s.sched : NULL;
 }
 
 int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
@@ -1285,11 +1438,15 @@ int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
         return TSE_OK;
     case TSE_STATE_UP:
         cm_header(&m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->next_seq++);
-        if (send_cm(t, &m) == TSE_OK) {
+        if (tse_outq_space(&t->oq, TSE_CLASS_CONTROL) >= TSE_CM_MAX_ENCODED) {
             t->release_outstanding = 1;
             t->release_seq = m.seq;
+            t->release_due = 1;
             t->t_phase = add_ms(now, t->s.release_timeout_ms);
             set_state(t, TSE_STATE_RELEASING);
+            if (t->state == TSE_STATE_RELEASING) {
+                pump(t);
+            }
             return TSE_OK;
         }
         /* fall through: cannot queue, close hard */
@@ -1353,22 +1510,35 @@ int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now)
 
 tse_state tse_tunnel_state(const tse_tunnel *t)
 {
-    return t->state;
+    return t != NULL ? t->state : TSE_STATE_CLOSED;
 }
 
 const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t)
 {
-    return t->cfg_valid ? &t->cfg : NULL;
+    return t != NULL && t->cfg_valid ? &t->cfg : NULL;
 }
 
 void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
 {
+    if (out == NULL) {
+        return;
+    }
+    if (t == NULL) {
+        memset(out, 0, sizeof(*out));
+        return;
+    }
     *out = t->stats;
+    for (int c = 0; c < TSE_CLASS_COUNT; c++) {
+        out->class_packets[c] = t->oq.units[c];
+        out->class_bytes[c] = t->oq.bytes[c];
+        out->class_full_drops[c] = t->oq.full_drops[c];
+    }
+    out->rt_stale_drops = t->oq.stale_drops;
 }
 
 int tse_tunnel_last_error(const tse_tunnel *t)
 {
-    return t->last_error;
+    return t != NULL ? t->last_error : TSE_ERR_INVALID_ARG;
 }
 
 const char *tse_state_name(tse_state s)

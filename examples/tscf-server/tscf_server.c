@@ -23,6 +23,7 @@
 #include "tse/cm.h"
 #include "tse/error.h"
 #include "tse/framing.h"
+#include "tse/outq.h"
 #include "tse_posix.h"
 
 #include <arpa/inet.h>
@@ -67,7 +68,7 @@
 #define CONFIG_TIMEOUT_MS 10000  /* TLS up -> first Configuration_Request */
 #define LINGER_MS 2000           /* close-after-flush: wait for the peer's FIN */
 #define DRAIN_MS 3000            /* SIGTERM: time for clients to answer the release */
-#define CTRL_RESERVE 1024        /* out-queue bytes kept for control messages */
+#define CTRL_RESERVE 1024        /* the control messages' output queue, bytes */
 #define READ_BUDGET (256 * 1024) /* plaintext bytes per connection per wakeup */
 #define MAX_LISTEN 8
 #define TSID_BUCKETS 4096
@@ -95,6 +96,7 @@ static struct {
     unsigned stats_interval;
     size_t queue_bytes;
     size_t max_unit;
+    tse_sched_settings sched;  /* downlink scheduler (libtse's, docs/scheduler.md) */
     const char *ready_file;
 } cfg;
 
@@ -128,9 +130,10 @@ struct conn {
     /* CONNECT head; bytes after it are TLS and are read first */
     uint8_t *head;
     size_t head_len, head_off;
-    /* plaintext output ring */
-    uint8_t *out;
-    size_t out_head, out_len;
+    /* plaintext output: the downlink scheduler's class queues (tse/outq.h),
+     * control first, then real-time, then bulk, as the TSE's uplink */
+    tse_outq oq;
+    uint8_t *out;              /* its storage */
     size_t wr_pending;         /* length handed to mbedtls_ssl_write that returned WANT_WRITE */
     int close_after_flush;
     const char *close_reason;
@@ -447,7 +450,8 @@ static void conn_update_events(struct conn *c)
     uint32_t want = EPOLLIN;
     if (c->state == CS_DEAD)
         return;
-    if (c->tls_wants_write || c->wr_pending || (c->state == CS_OPEN && c->out_len))
+    if (c->tls_wants_write || c->wr_pending ||
+        (c->state == CS_OPEN && tse_outq_queued(&c->oq, TSE_CLASS_COUNT)))
         want |= EPOLLOUT;
     if (want == c->events)
         return;
@@ -517,29 +521,23 @@ static void mark_dirty(struct conn *c)
     }
 }
 
-/* Queue one unit for sending.  Control messages may use the whole queue;
- * inner packets leave CTRL_RESERVE bytes free and are dropped (counted) when
- * the queue is full, so a slow client cannot grow our memory. */
+/* Queue one unit for sending, in its class.  Control messages have their
+ * own queue; a full one means the client reads nothing, and it is closed.
+ * Inner packets are dropped (counted) when their class is full, so a slow
+ * client cannot grow our memory. */
 static int conn_enqueue(struct conn *c, const uint8_t *p, size_t len, int control)
 {
-    size_t limit = control ? cfg.queue_bytes : cfg.queue_bytes - CTRL_RESERVE;
-    size_t tail, first;
+    tse_class cls;
     if (c->state != CS_OPEN || c->close_after_flush)
         return -1;
-    if (c->out_len + len > limit) {
+    cls = control ? TSE_CLASS_CONTROL : tse_outq_classify(&c->oq, p, len);
+    if (tse_outq_push(&c->oq, cls, p, len, (uint32_t)S.now) != TSE_OK) {
         if (control)
             conn_close(c, "output queue full of unread control messages");
         else
             S.st.drop_queue++;
         return -1;
     }
-    tail = (c->out_head + c->out_len) % cfg.queue_bytes;
-    first = cfg.queue_bytes - tail;
-    if (first > len)
-        first = len;
-    memcpy(c->out + tail, p, first);
-    memcpy(c->out, p + first, len - first);
-    c->out_len += len;
     mark_dirty(c);
     return 0;
 }
@@ -555,18 +553,20 @@ static void conn_linger(struct conn *c)
 
 static void conn_flush(struct conn *c)
 {
-    while (c->state == CS_OPEN && (c->out_len || c->wr_pending)) {
-        size_t chunk = c->wr_pending;
+    /* bounded: each round writes a record or stops */
+    for (int guard = 0; guard < 256 && c->state == CS_OPEN; guard++) {
+        const uint8_t *p = NULL;
+        tse_class cls;
+        /* the socket is the TLS BIO here: TCP_NOTSENT_LOWAT (set at
+         * accept) makes it refuse early, so what goes next is chosen here
+         * rather than queued in the kernel */
+        size_t chunk = tse_outq_peek(&c->oq, (uint32_t)S.now, 16384, 16384, &p, &cls);
         int ret;
-        if (!chunk) {
-            chunk = cfg.queue_bytes - c->out_head;
-            if (chunk > c->out_len)
-                chunk = c->out_len;
-            if (chunk > 16384)
-                chunk = 16384;
-        }
-        ret = mbedtls_ssl_write(&c->ssl, c->out + c->out_head, chunk);
+        if (chunk == 0)
+            break;
+        ret = mbedtls_ssl_write(&c->ssl, p, chunk);
         if (ret == MBEDTLS_ERR_SSL_WANT_WRITE || ret == MBEDTLS_ERR_SSL_WANT_READ) {
+            tse_outq_pin(&c->oq); /* mbed TLS wants the same data again */
             c->wr_pending = chunk;
             c->tls_wants_write = ret == MBEDTLS_ERR_SSL_WANT_WRITE;
             break;
@@ -580,12 +580,10 @@ static void conn_flush(struct conn *c)
         }
         c->wr_pending = 0;
         c->tls_wants_write = 0;
-        c->out_head = (c->out_head + (size_t)ret) % cfg.queue_bytes;
-        c->out_len -= (size_t)ret;
-        if (!c->out_len)
-            c->out_head = 0;
+        tse_outq_commit(&c->oq, (size_t)ret);
     }
-    if (c->state == CS_OPEN && c->close_after_flush && !c->out_len && !c->wr_pending) {
+    if (c->state == CS_OPEN && c->close_after_flush &&
+        !tse_outq_queued(&c->oq, TSE_CLASS_COUNT) && !c->wr_pending) {
         int ret = mbedtls_ssl_close_notify(&c->ssl); /* best effort */
         (void)ret;
         logm(L_DEBUG, c->peer, "flushed, closing: %s", c->close_reason);
@@ -1064,8 +1062,12 @@ static void do_handshake(struct conn *c)
         conn_close(c, reason);
         return;
     }
-    c->out = malloc(cfg.queue_bytes);
+    c->out = malloc(tse_outq_footprint(CTRL_RESERVE, cfg.sched.rt_queue_size,
+                                       cfg.queue_bytes));
     c->dfbuf = malloc(cfg.max_unit);
+    if (c->out)
+        tse_outq_init(&c->oq, &cfg.sched, c->out, CTRL_RESERVE,
+                      cfg.sched.rt_queue_size, cfg.queue_bytes);
     if (!c->out || !c->dfbuf ||
         tse_deframer_init(&c->df, TSE_FRAMING_TSCF, c->dfbuf, cfg.max_unit) != TSE_OK) {
         conn_close(c, "out of memory");
@@ -1264,6 +1266,12 @@ static void accept_all(struct evsrc *l)
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+#ifdef TCP_NOTSENT_LOWAT
+        if (cfg.sched.notsent_lowat) {
+            int lowat = (int)cfg.sched.notsent_lowat;
+            setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof lowat);
+        }
+#endif
         c->kind = EV_CONN;
         c->fd = fd;
         c->state = CS_NEW;
@@ -1619,7 +1627,10 @@ static void usage(FILE *f)
         "  --max-tunnels N      tunnels (active + persistent) before Response_Code 3\n"
         "                       (default 10000)\n"
         "  --max-conns N        TCP connections (default max-tunnels + 256)\n"
-        "  --queue BYTES        per-connection output queue (default 32768)\n"
+        "  --queue BYTES        per-connection bulk output queue (default 32768); control\n"
+        "                       messages and real-time packets (UDP, ICMP, DSCP EF...)\n"
+        "                       have queues of their own and go first (docs/scheduler.md)\n"
+        "  --fifo               one FIFO for every inner packet (no priority; to compare)\n"
         "  --max-packet BYTES   largest inner packet / CM accepted (default 4096)\n"
         "  --echo               answer ICMP/ICMPv6 echo and UDP port 7 for addresses\n"
         "                       outside the pools and for the server's own address\n"
@@ -1654,6 +1665,11 @@ static int parse_args(int argc, char **argv)
     cfg.max_tunnels = 10000;
     cfg.queue_bytes = 32768;
     cfg.max_unit = 4096;
+    {
+        tse_settings d; /* the library's own scheduler defaults */
+        tse_settings_default(&d);
+        cfg.sched = d.sched;
+    }
     cfg.log_level = L_INFO;
     parse_cidr("198.18.0.0/24", AF_INET, cfg.pool4, &cfg.plen4);
     for (i = 1; i < argc; i++) {
@@ -1716,6 +1732,8 @@ static int parse_args(int argc, char **argv)
             cfg.tun = a;
         } else if (!strcmp(o, "--echo")) {
             cfg.echo = 1;
+        } else if (!strcmp(o, "--fifo")) {
+            cfg.sched.fifo = 1;
         } else if (!strcmp(o, "--log-level")) {
             NEED_ARG();
             if (!strcmp(a, "error")) cfg.log_level = L_ERROR;
@@ -1754,8 +1772,8 @@ static int parse_args(int argc, char **argv)
     }
     if (!max_conns_set)
         cfg.max_conns = cfg.max_tunnels + 256;
-    if (cfg.queue_bytes < cfg.max_unit + CTRL_RESERVE)
-        cfg.queue_bytes = cfg.max_unit + CTRL_RESERVE;
+    if (cfg.queue_bytes < cfg.max_unit)
+        cfg.queue_bytes = cfg.max_unit;
     return 0;
 }
 

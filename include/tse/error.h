@@ -122,7 +122,17 @@ enum tse_error {
     TSE_ERR_DETECT_NOT_CONFIGURED = -752, /**< probe: skipped, nothing configured */
     TSE_ERR_DETECT_NO_PATH = -753,     /**< detection: no usable path */
     TSE_ERR_DETECT_NOT_CACHED = -754,  /**< detection: network not in the cache */
-    TSE_ERR_DETECT_ENTROPY = -755      /**< probe: the entropy callback failed */
+    TSE_ERR_DETECT_ENTROPY = -755,     /**< probe: the entropy callback failed */
+
+    /* Settings refused by tse_settings_check() / tse_tunnel_new() (-800 .. -899) */
+    TSE_ERR_SETTING_SERVER = -800,     /**< server_host empty or server_port 0 */
+    TSE_ERR_SETTING_PROFILE = -801,    /**< framing profile the engine does not run */
+    TSE_ERR_SETTING_MAX_UNIT = -802,   /**< max_unit outside 576 .. 65535 */
+    TSE_ERR_SETTING_QUEUE = -803,      /**< outq_size below max_unit */
+    TSE_ERR_SETTING_BACKOFF = -804,    /**< backoff_initial_ms 0 or above backoff_max_ms */
+    TSE_ERR_SETTING_PROXY = -805,      /**< proxy_port 0, or user without password (or the reverse) */
+    TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
+    TSE_ERR_SETTING_TLS = -807         /**< tls_config together with ca / client cert / key / insecure */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */

@@ -13,6 +13,13 @@
  * Outer path: TCP -> [HTTP CONNECT through a proxy] -> TLS -> framing ->
  * Configuration_Request / Response -> inner IP packets and keep-alives.
  *
+ * Outbound, one owner per buffer: tse_tunnel_send_packet() queues a packet
+ * in its class (control, real-time, bulk: tse_sched_settings); the engine
+ * moves the next unit by priority into a TLS record in its ciphertext
+ * buffer whenever the port has drained it; tse_tunnel_outer_pending() only
+ * shows that buffer and tse_tunnel_outer_consume() drops what was sent
+ * (and builds the next record).  docs/scheduler.md has the policy.
+ *
  * Threading: a tunnel is not thread-safe; call all functions of one tunnel
  * from one thread (or under one lock).  Tunnels are independent.
  * Callbacks run inside the call that caused them; from a callback you may
@@ -30,8 +37,9 @@
  *            timeout = tse_tunnel_expiry(t) - now());
  *       on connect done: tse_tunnel_transport_connected(t, now());
  *       on readable:     n = recv(); tse_tunnel_recv_outer(t, buf, n, now());
- *       on writable:     n = tse_tunnel_outer_pending(t, &p); n = send(p, n);
- *                        tse_tunnel_outer_consume(t, n);
+ *       on writable:     while ((n = tse_tunnel_outer_pending(t, &p)) > 0 &&
+ *                               (n = send(p, n)) > 0)
+ *                            tse_tunnel_outer_consume(t, n);
  *       if (now() >= tse_tunnel_expiry(t)) tse_tunnel_handle_expiry(t, now());
  *   }
  * @endcode
@@ -84,6 +92,68 @@ enum tse_want {
     TSE_WANT_DISCONNECT = 1u << 3  /**< close the outer connection */
 };
 
+/** Classes of the outbound scheduler, in the order they are served. */
+typedef enum tse_class {
+    TSE_CLASS_CONTROL = 0,   /**< Annex A control messages (engine only) */
+    TSE_CLASS_REALTIME = 1,  /**< voice, video, signalling: before bulk */
+    TSE_CLASS_BULK = 2,      /**< everything else */
+    TSE_CLASS_COUNT = 3
+} tse_class;
+
+/** DSCP bit for tse_sched_settings::rt_dscp (RFC 2474 codepoint 0..63). */
+#define TSE_DSCP_BIT(d) (UINT64_C(1) << (d))
+/** Default real-time codepoints: EF (46, RFC 3246: voice), AF41-43 (34,
+ *  36, 38: interactive video), CS3 (24: signalling, RFC 4594), CS4 (32),
+ *  CS5 (40). */
+#define TSE_DSCP_RT_DEFAULT                                                   \
+    (TSE_DSCP_BIT(46) | TSE_DSCP_BIT(34) | TSE_DSCP_BIT(36) | TSE_DSCP_BIT(38) | \
+     TSE_DSCP_BIT(24) | TSE_DSCP_BIT(32) | TSE_DSCP_BIT(40))
+
+/**
+ * The outbound scheduler's policy (TR 33.830 4.9: one TCP connection
+ * carries signalling, voice and bulk, so what goes next decides who waits).
+ * Control messages always go first, then real-time packets, then bulk.
+ * docs/scheduler.md explains each knob and what it costs.
+ */
+typedef struct tse_sched_settings {
+    /** 1: no priority: every inner packet in one FIFO (the bulk queue),
+     *  as before the scheduler (for comparison).  Default 0. */
+    int fifo;
+    /** Real-time queue, bytes (default 4096: 23 voice packets of 172
+     *  bytes).  A real-time packet that finds it full is refused
+     *  (TSE_ERR_QUEUE_FULL). */
+    size_t rt_queue_size;
+    /** A real-time packet still queued this long after
+     *  tse_tunnel_send_packet() is dropped and counted (rt_stale_drops):
+     *  late voice is worse than lost voice.  Default 150 ms; 0 = never. */
+    uint32_t rt_deadline_ms;
+    /** DSCP codepoints that make a packet real-time (TSE_DSCP_BIT()).
+     *  Default TSE_DSCP_RT_DEFAULT. */
+    uint64_t rt_dscp;
+    /** UDP is real-time whatever its DSCP (RTP, SIP over UDP).  Default 1.
+     *  A bulk UDP flow (QUIC) then competes with voice; mark it or clear
+     *  this. */
+    int rt_udp;
+    /** ICMP / ICMPv6 is real-time (ping measures what voice sees).
+     *  Default 1. */
+    int rt_icmp;
+    /** TCP packets of at most this many bytes are real-time: pure ACKs and
+     *  SYNs, so a download's ACKs are not stuck behind an upload.  Default
+     *  80 (an IPv6 ACK with timestamps is 72 bytes, a SYN 80); 0 = none. */
+    uint16_t rt_small_tcp;
+    /** Largest plaintext of one TLS record of bulk data: a real-time packet
+     *  waits behind at most one such record in the engine.  Default 4096;
+     *  it is also capped by the ciphertext buffer (TSE_OUTER_BUF_SIZE) and
+     *  by mbed TLS's MBEDTLS_SSL_OUT_CONTENT_LEN. */
+    size_t record_max;
+    /** For ports: unsent bytes the OS socket under the tunnel may hold
+     *  (Linux TCP_NOTSENT_LOWAT), so that the choice of what goes next
+     *  stays here rather than in a kernel FIFO.  Default 8192; 0 = leave
+     *  the OS default.  The engine itself keeps at most one bulk record
+     *  in its ciphertext buffer. */
+    size_t notsent_lowat;
+} tse_sched_settings;
+
 /** The negotiated tunnel configuration (Configuration_Response). */
 typedef struct tse_tunnel_config {
     uint64_t tsid;            /**< TSID assigned by the TSCF (A.1.4) */
@@ -131,6 +201,9 @@ typedef struct tse_callbacks {
      *  Seeds mbed TLS's DRBG and the backoff jitter. */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
 } tse_callbacks;
+
+/** A TLS configuration that tunnels share (tse_tls_config_new()). */
+typedef struct tse_tls_config tse_tls_config;
 
 /** Runtime settings; fill with tse_settings_default() first.  Strings and
  *  buffers are copied or parsed by tse_tunnel_new(); they need not outlive it. */
@@ -190,10 +263,22 @@ typedef struct tse_settings {
     uint32_t max_retries;          /**< 0 = forever; see also backoff_stable_ms */
 
     /* Buffers */
-    size_t outq_size;     /**< outbound plaintext queue, bytes (default 16384) */
+    size_t outq_size;     /**< bulk queue of the outbound scheduler, bytes
+                               (default 16384); must hold max_unit */
     size_t max_unit;      /**< largest inbound unit (default 2048) */
     int framing;          /**< enum tse_framing_profile (default TSCF) */
 
+    /** Outbound scheduler: classes, bounds, deadline, record size. */
+    tse_sched_settings sched;
+
+    /** A TLS configuration shared with other tunnels (trust anchors
+     *  parsed once, one mbedtls_ssl_config: tse_tls_config_new()), or NULL
+     *  (default): the tunnel builds its own from ca, client_cert,
+     *  client_key and tls_insecure_lab_only_skip_verify.  When set, those
+     *  four must be unset (else TSE_ERR_SETTING_TLS); sni and pin_sha256
+     *  stay per tunnel.  It must outlive every tunnel using it, and those
+     *  tunnels must be driven from one thread (it holds the DRBG). */
+    tse_tls_config *tls_config;
     /** A tunnel that stays UP this long (ms) counts as a success and the
      *  reconnect backoff starts over from backoff_initial_ms; one that
      *  goes down sooner counts as another failed attempt (delays keep
@@ -205,10 +290,17 @@ typedef struct tse_settings {
 
 typedef struct tse_stats {
     uint64_t packets_out, bytes_out, packets_in, bytes_in;
-    uint64_t queue_full_drops;   /**< send_packet calls refused */
+    uint64_t queue_full_drops;   /**< send_packet calls refused (all classes) */
     uint32_t keepalives_sent, keepalive_responses;
     uint32_t reconnects, resumes;
     uint32_t unknown_tlvs;       /**< reserved TLVs skipped */
+    /* outbound scheduler, indexed by tse_class */
+    uint64_t class_packets[TSE_CLASS_COUNT]; /**< units queued */
+    uint64_t class_bytes[TSE_CLASS_COUNT];   /**< bytes queued */
+    uint64_t class_full_drops[TSE_CLASS_COUNT]; /**< refused: class full */
+    uint64_t rt_stale_drops;     /**< real-time packets past the deadline */
+    uint64_t queue_cleared_drops;/**< units queued when a connection dropped */
+    uint64_t records_out;        /**< TLS records of tunnel data written */
     /** Inner packets the TSCF sent before its Configuration_Response:
      *  dropped (no inner address yet); the first of each connection also
      *  raises a TSE_EV_WARNING. */
@@ -221,6 +313,41 @@ typedef struct tse_tunnel tse_tunnel;
 void tse_settings_default(tse_settings *s);
 
 /**
+ * @brief Build a TLS configuration for many tunnels, as mbed TLS intends:
+ *        the trust anchors, client certificate and key of @p s are parsed
+ *        once, one DRBG is seeded from @p entropy, one mbedtls_ssl_config
+ *        is set up.  Give it to each tunnel in tse_settings::tls_config
+ *        (saves the parse time and the anchors' RAM per tunnel).
+ * @param[out] out     the configuration (free with tse_tls_config_del())
+ * @param[in]  s       only ca, client_cert, client_key and
+ *                     tls_insecure_lab_only_skip_verify are read
+ * @param[in]  mem     allocator for the configuration's own struct
+ *                     (mbed TLS allocates the parsed certificates itself)
+ * @param[out] detail  optional: a static text saying why setup failed
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY,
+ *         TSE_ERR_TLS_CONFIG (no or bad anchors, bad key, entropy failed)
+ */
+int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
+                       int (*entropy)(void *user, uint8_t *buf, size_t len),
+                       void *entropy_user, const tse_mem *mem,
+                       const char **detail);
+
+/** @brief Free a configuration from tse_tls_config_new() after the last
+ *         tunnel using it was deleted.  NULL is fine. */
+void tse_tls_config_del(tse_tls_config *c);
+
+/**
+ * @brief Check @p s as tse_tunnel_new() will, without allocating: one
+ *        distinct error per reason a setting is refused.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p s or server_host NULL),
+ *         TSE_ERR_SETTING_SERVER, TSE_ERR_SETTING_PROFILE,
+ *         TSE_ERR_SETTING_MAX_UNIT, TSE_ERR_SETTING_QUEUE,
+ *         TSE_ERR_SETTING_BACKOFF, TSE_ERR_SETTING_PROXY,
+ *         TSE_ERR_SETTING_SCHED, TSE_ERR_SETTING_TLS
+ */
+int tse_settings_check(const tse_settings *s);
+
+/**
  * @brief Create a tunnel.  All memory it will use is allocated here through
  *        @p mem (engine context, queues, TLS contexts).
  * @param[out] out   the tunnel
@@ -228,7 +355,9 @@ void tse_settings_default(tse_settings *s);
  * @param[in]  cb    callbacks (copied); on_event, on_packet, entropy required
  * @param[in]  mem   allocator (copied); must outlive the tunnel's user
  * @param[in]  user  passed to every callback
- * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY, TSE_ERR_TLS_CONFIG
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (a NULL argument, or a required
+ *         callback or allocator function missing), a TSE_ERR_SETTING_* of
+ *         tse_settings_check(), TSE_ERR_NO_MEMORY, TSE_ERR_TLS_CONFIG
  */
 int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
                    const tse_callbacks *cb, const tse_mem *mem, void *user);
@@ -239,7 +368,7 @@ void tse_tunnel_del(tse_tunnel *t);
 /** @brief Begin: the engine will want a connection. */
 int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Interest: TSE_WANT_* bits. */
+/** @brief Interest: TSE_WANT_* bits (0 for NULL).  A query. */
 unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
@@ -273,34 +402,73 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
                           tse_time_ms now);
 
 /**
- * @brief Bytes to send on the outer connection.  Moves queued inner
- *        packets and CMs into TLS records first.
- * @param[out] data  points into the engine's buffer; valid until the next
- *                   call on the tunnel
- * @return number of bytes (0 = nothing)
+ * @brief Bytes to send on the outer connection (a query: it changes
+ *        nothing and fires no callback).
+ * @param[out] data  points into the engine's ciphertext buffer; valid
+ *                   until the next call that changes the tunnel
+ * @return number of bytes (0 = nothing; also for t or data NULL)
  */
-size_t tse_tunnel_outer_pending(tse_tunnel *t, const uint8_t **data);
+size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data);
 
-/** @brief @p n bytes of what outer_pending() returned were sent. */
+/**
+ * @brief @p n bytes of what outer_pending() returned were sent (clamped
+ *        to what was pending).  When the buffer has drained, the engine
+ *        moves the next queued units into a TLS record (control first,
+ *        then real-time, then one bulk record), or steps a handshake that
+ *        waited for room: so this call may fire callbacks (a TLS failure
+ *        reports TSE_EV_TUNNEL_DOWN).  Call outer_pending() again after it.
+ */
 void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
-/** @brief The next time tse_tunnel_handle_expiry() must run, or TSE_TIME_NEVER. */
+/** @brief The next time tse_tunnel_handle_expiry() must run, or
+ *         TSE_TIME_NEVER (also for NULL).  A query. */
 tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
 /** @brief Run due timers (timeouts, keep-alive, reconnect). */
 int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
 
 /**
- * @brief Queue one inner IP packet (IPv4 or IPv6) for the tunnel.
- * @return TSE_OK (copied; the caller keeps @p pkt), TSE_ERR_NOT_UP,
- *         TSE_ERR_QUEUE_FULL (not taken: retry after the outer connection
- *         drains), TSE_ERR_PACKET_INVALID.
+ * @brief Queue one inner IP packet (IPv4 or IPv6) for the tunnel, in the
+ *        class tse_tunnel_classify() gives it.  If the ciphertext buffer
+ *        is empty the packet is encrypted at once (may fire callbacks on a
+ *        TLS failure, like outer_consume()).
+ * @return TSE_OK (copied; the caller keeps @p pkt), TSE_ERR_INVALID_ARG,
+ *         TSE_ERR_NOT_UP, TSE_ERR_QUEUE_FULL (its class is full, nothing
+ *         taken: retry after the outer connection drains, or drop it),
+ *         TSE_ERR_PACKET_INVALID (not one whole IPv4/IPv6 packet, or
+ *         above max_unit).
  */
 int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
                            tse_time_ms now);
 
-/** @brief Free bytes in the outbound queue. */
+/**
+ * @brief tse_tunnel_send_packet() with the class chosen by the caller
+ *        (an application that knows its voice from its bulk).
+ * @param cls  TSE_CLASS_REALTIME or TSE_CLASS_BULK
+ * @return as tse_tunnel_send_packet(); TSE_ERR_INVALID_ARG for another
+ *         class
+ */
+int tse_tunnel_send_packet_class(tse_tunnel *t, const uint8_t *pkt,
+                                 size_t len, tse_class cls, tse_time_ms now);
+
+/**
+ * @brief The class tse_tunnel_send_packet() would give @p pkt under the
+ *        tunnel's tse_sched_settings (TSE_CLASS_BULK for NULL or short
+ *        input).  A query.
+ */
+tse_class tse_tunnel_classify(const tse_tunnel *t, const uint8_t *pkt,
+                              size_t len);
+
+/** @brief Free bytes in the bulk queue (0 for NULL). */
 size_t tse_tunnel_queue_space(const tse_tunnel *t);
+
+/** @brief Free bytes in @p cls's queue (0 for NULL or a bad class); a
+ *         packet of that class and size is taken if it fits. */
+size_t tse_tunnel_class_space(const tse_tunnel *t, tse_class cls);
+
+/** @brief The scheduler policy the tunnel runs (ports read
+ *         notsent_lowat from it).  NULL for NULL. */
+const tse_sched_settings *tse_tunnel_sched(const tse_tunnel *t);
 
 /** @brief Graceful close: Configuration_Release_Request, wait
  *         release_timeout_ms for the response, then CLOSED. */
@@ -316,11 +484,17 @@ int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 /** @brief Leave PAUSED: reconnect and resume. */
 int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
+/** @brief The state (TSE_STATE_CLOSED for NULL).  A query; the getters
+ *         below may be called from a callback. */
 tse_state tse_tunnel_state(const tse_tunnel *t);
-/** @brief The negotiated configuration, or NULL if never up. */
+/** @brief The negotiated configuration, or NULL if never up (or @p t NULL);
+ *         valid until the tunnel is deleted. */
 const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+/** @brief Copy the counters into @p out (zeros for a NULL tunnel; nothing
+ *         for a NULL @p out). */
 void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
-/** @brief The error that ended the last connection (0 if none). */
+/** @brief The error that ended the last connection (0 if none;
+ *         TSE_ERR_INVALID_ARG for NULL). */
 int tse_tunnel_last_error(const tse_tunnel *t);
 
 const char *tse_state_name(tse_state s);

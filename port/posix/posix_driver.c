@@ -3,7 +3,9 @@
 #include "posix_feature.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +38,8 @@ struct tse_posix_driver {
     size_t *owner;
     size_t cappfd, capowner;
     size_t ntunfds;       /* entries of the last prepare() that are tunnels' */
+    int wake[2];          /* self-pipe: tse_posix_driver_wake() */
+    uint64_t polls;       /* poll(2) returns: the wake-ups it costs */
     uint8_t rbuf[16384];
 };
 
@@ -66,6 +70,15 @@ int tse_posix_driver_new(tse_posix_driver **out)
     d = calloc(1, sizeof *d);
     if (!d)
         return TSE_ERR_NO_MEMORY;
+    if (pipe(d->wake) < 0) {
+        free(d);
+        return TSE_ERR_NO_MEMORY;
+    }
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(d->wake[i], F_GETFL, 0);
+        (void)fcntl(d->wake[i], F_SETFL, fl | O_NONBLOCK);
+        (void)fcntl(d->wake[i], F_SETFD, FD_CLOEXEC);
+    }
     d->port = tse_posix_port();
     d->tick_next = TSE_TIME_NEVER;
     *out = d;
@@ -87,6 +100,8 @@ void tse_posix_driver_del(tse_posix_driver *d)
         return;
     for (i = 0; i < d->ntun; i++)
         drop_conn(d, &d->tun[i]);
+    close(d->wake[0]);
+    close(d->wake[1]);
     free(d->tun);
     free(d->afd);
     free(d->pfd);
@@ -190,6 +205,18 @@ static void conn_failed(tse_posix_driver *d, struct drv_tunnel *dt, int err,
     (void)tse_tunnel_transport_closed(dt->t, err, now);
 }
 
+/* The connect finished: bound the kernel's unsent bytes as the tunnel's
+ * scheduler asks (best effort: without TCP_NOTSENT_LOWAT only the
+ * engine's own bound holds), then tell the engine. */
+static void connected(struct drv_tunnel *dt, tse_time_ms now)
+{
+    const tse_sched_settings *sp = tse_tunnel_sched(dt->t);
+    dt->connected = 1;
+    if (sp && sp->notsent_lowat > 0)
+        (void)tse_posix_conn_set_notsent_lowat(dt->conn, sp->notsent_lowat);
+    (void)tse_tunnel_transport_connected(dt->t, now);
+}
+
 /* Send what the engine has until it is empty or the socket is full.
  * Returns 0, or -1 if the connection failed (already reported). */
 static int flush(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
@@ -261,8 +288,7 @@ static void service(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
             /* time for the next happy-eyeballs attempt */
             int rc = d->port->connect_poll(d->port->user, dt->conn);
             if (rc == TSE_OK) {
-                dt->connected = 1;
-                (void)tse_tunnel_transport_connected(dt->t, now);
+                connected(dt, now);
                 continue;
             }
             if (rc != TSE_ERR_WOULD_BLOCK) {
@@ -401,8 +427,7 @@ static void process_tunnels(tse_posix_driver *d, const struct pollfd *fds,
         if (!dt->connected) {
             int rc = d->port->connect_poll(d->port->user, dt->conn);
             if (rc == TSE_OK) {
-                dt->connected = 1;
-                (void)tse_tunnel_transport_connected(dt->t, now);
+                connected(dt, now);
             } else if (rc != TSE_ERR_WOULD_BLOCK) {
                 conn_failed(d, dt, rc, now);
             }
@@ -446,9 +471,7 @@ int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms)
      * brought (a tunnel came up...) without waiting for its deadline */
     d->tick_next = d->tick ? d->tick(d->tick_user, now) : TSE_TIME_NEVER;
 
-    need = d->ntun * TSE_POSIX_MAX_ATTEMPTS + d->nafd;
-    if (need == 0)
-        need = 1;
+    need = d->ntun * TSE_POSIX_MAX_ATTEMPTS + d->nafd + 1; /* + the wake pipe */
     if (grow((void **)&d->pfd, &d->cappfd, need, sizeof *d->pfd) < 0 ||
         grow((void **)&d->owner, &d->capowner, need, sizeof *d->owner) < 0)
         return TSE_ERR_NO_MEMORY;
@@ -461,12 +484,21 @@ int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms)
         d->pfd[n + i].events = d->afd[i].events;
         d->pfd[n + i].revents = 0;
     }
+    d->pfd[n + d->nafd].fd = d->wake[0];
+    d->pfd[n + d->nafd].events = POLLIN;
+    d->pfd[n + d->nafd].revents = 0;
     dl = min_time(dl, d->tick_next);
     timeout = to_timeout(dl, now);
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms))
         timeout = max_wait_ms;
 
-    r = poll(d->pfd, (nfds_t)(n + d->nafd), timeout);
+    r = poll(d->pfd, (nfds_t)(n + d->nafd + 1), timeout);
+    d->polls++;
+    if (d->pfd[n + d->nafd].revents & POLLIN) {
+        uint8_t junk[64];
+        while (read(d->wake[0], junk, sizeof junk) > 0) {
+        }
+    }
     if (r < 0) {
         if (errno == EINTR)
             return TSE_OK;
@@ -486,11 +518,30 @@ int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms)
     return TSE_OK;
 }
 
+int tse_posix_driver_wake(tse_posix_driver *d)
+{
+    static const uint8_t one = 1;
+    if (!d)
+        return TSE_ERR_INVALID_ARG;
+    /* async-signal-safe; a full pipe already holds a wake-up */
+    if (write(d->wake[1], &one, 1) < 0 && errno != EAGAIN)
+        return TSE_ERR_TRANSPORT_IO;
+    return TSE_OK;
+}
+
+uint64_t tse_posix_driver_polls(const tse_posix_driver *d)
+{
+    return d ? d->polls : 0;
+}
+
 int tse_posix_driver_run(tse_posix_driver *d, const volatile sig_atomic_t *stop)
 {
     if (!d)
         return TSE_ERR_INVALID_ARG;
-    /* bounded by the stop flag / all tunnels closing, checked every second */
+    /* Sleeps until the next deadline (a keep-alive, a timeout): nothing
+     * polls an idle tunnel.  Ends when *stop is set (a signal interrupts
+     * poll; another thread calls tse_posix_driver_wake()) or when every
+     * tunnel is CLOSED. */
     while (!(stop && *stop)) {
         size_t i, open = 0;
         int rc;
@@ -499,7 +550,7 @@ int tse_posix_driver_run(tse_posix_driver *d, const volatile sig_atomic_t *stop)
                 open++;
         if (open == 0)
             return TSE_OK;
-        rc = tse_posix_driver_run_once(d, 1000);
+        rc = tse_posix_driver_run_once(d, -1);
         if (rc != TSE_OK)
             return rc;
     }

@@ -394,3 +394,24 @@ int tse_posix_conn_fd(const tse_port_conn *c)
 {
     return (c && c->state == CONN_CONNECTED) ? c->fd : -1;
 }
+
+int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes)
+{
+    int fd = tse_posix_conn_fd(c);
+    if (fd < 0 || bytes == 0 || bytes > INT_MAX)
+        return TSE_ERR_INVALID_ARG;
+#ifdef TCP_NOTSENT_LOWAT
+    {
+        int v = (int)bytes;
+        /* Linux and the BSDs: the socket reports writable, and takes
+         * bytes, only while fewer than v are unsent; the rest of the send
+         * buffer holds what is in flight.  So a new voice packet queues in
+         * the engine's scheduler, not behind megabytes in the kernel. */
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v) < 0)
+            return tse_posix_err_from_errno(errno);
+    }
+    return TSE_OK;
+#else
+    return TSE_ERR_STATE; /* not on this OS: the engine's own bound holds */
+#endif
+}

@@ -136,6 +136,17 @@ tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
 /** @brief The connected socket, or -1 while connecting. */
 int tse_posix_conn_fd(const tse_port_conn *c);
 
+/**
+ * @brief Bound the bytes the kernel holds unsent for a connected socket
+ *        (TCP_NOTSENT_LOWAT), so that the engine's scheduler, not a kernel
+ *        FIFO, picks what goes next (tse_sched_settings::notsent_lowat).
+ *        The driver calls it for each connection it opens.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (not connected, or 0 / too large),
+ *         TSE_ERR_STATE (the OS has no TCP_NOTSENT_LOWAT), or a
+ *         TSE_ERR_TRANSPORT_* from setsockopt.
+ */
+int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
+
 /* ---- the driver ----------------------------------------------------------- */
 
 typedef struct tse_posix_driver tse_posix_driver;
@@ -215,14 +226,28 @@ void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
 int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
 
 /**
- * @brief run_once() until @p *stop is non-zero (set it from a signal
- *        handler or a callback) or until every tunnel is CLOSED (or none
- *        was added).  poll is bounded to 1000 ms so a stop flag set from
- *        another context is seen within a second even without a signal.
+ * @brief run_once() until @p *stop is non-zero or until every tunnel is
+ *        CLOSED (or none was added).  Between events it sleeps until the
+ *        next deadline (keep-alive, timeouts): an idle tunnel costs no
+ *        periodic wake-up.  Set @p *stop from a signal handler (the signal
+ *        interrupts poll) or from another thread followed by
+ *        tse_posix_driver_wake().
  * @return TSE_OK, or the first error of run_once()
  */
 int tse_posix_driver_run(tse_posix_driver *d,
                          const volatile sig_atomic_t *stop);
+
+/**
+ * @brief Make the driver's current or next poll return at once.
+ *        Async-signal-safe; may be called from any thread (the only
+ *        driver function that may).
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_TRANSPORT_IO
+ */
+int tse_posix_driver_wake(tse_posix_driver *d);
+
+/** @brief How many times poll(2) returned (wake-ups, for measuring the
+ *         idle cost); 0 for NULL. */
+uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
 
 /* For an application that runs its own poll/epoll loop: */
 

@@ -5,6 +5,9 @@ fuzz_cm_decode/: one file per vector (valid messages and each error).
 fuzz_deframe/:   4 control bytes (profile, cap hi/lo, cut pattern) followed
                  by a stream of CMs from the vectors and IPv4/IPv6 packets,
                  TSCF and FTT, plus each framing error.
+fuzz_engine/:    whole sessions in fuzz_engine.c's operation language: the
+                 handshake byte, a Configuration_Response, packets both
+                 ways, keep-alives, releases, cuts, via a proxy or not.
 """
 import os
 import struct
@@ -84,7 +87,87 @@ def main():
     write(dd, "ftt_bad_length", ctl(1, 1500, 0x02) + b"\x01\x00\x03" + ipv4(20))
     write(dd, "ftt_too_big", ctl(1, 100, 0x02) + ftt(ipv4(97)) + ftt(ipv4(98)))
     write(dd, "ftt_inner_cm", ctl(1, 1500, 0x02) + ftt(ok_cms[0]))
+    engine_corpus(os.path.join(HERE, "corpus", "fuzz_engine"))
     return 0
+
+
+# ---- fuzz_engine's operation language (see fuzz_engine.c run()) ----------
+def cm(typ, tsid, seq, tlvs=b"", count=None):
+    n = count
+    if n is None:
+        n, i = 0, 0
+        while i < len(tlvs):
+            n += 1
+            i += 2 + tlvs[i + 1]
+    return bytes([0x10, typ]) + struct.pack(">HQI", n, tsid, seq) + tlvs
+
+
+def tlv(t, v):
+    return bytes([t, len(v)]) + v
+
+
+TSID = 0x0102030405060708
+RC_OK = tlv(3, b"\x00\x00")
+
+
+def feed(b):
+    out = b""
+    while b:
+        out += bytes([0, min(255, len(b))]) + b[:255]
+        b = b[255:]
+    return out
+
+
+def wait(ms):
+    u = ms // 8
+    return bytes([1, (u >> 8) & 0xFF, u & 0xFF])
+
+
+SEND = bytes([2, 30, 0x02])          # a 200-byte IPv4/UDP packet
+SEND_BULK = bytes([2, 230, 0x80])    # a 1400-byte IPv4/TCP packet
+DRAIN = bytes([3])
+
+
+def config_response(seq=1, addr=b"\xc6\x12\x00\x02", ka=2, v6=False, code=0):
+    t = tlv(3, struct.pack(">H", code)) + tlv(4, addr) + tlv(5, b"\xff\xff\xff\x00")
+    if ka:
+        t += tlv(6, struct.pack(">H", ka))
+    if v6:
+        t += tlv(18, bytes([0x20, 1, 0xd, 0xb8] + [0] * 11 + [2])) + tlv(19, b"\xff" * 8 + b"\x00" * 8)
+    return cm(2, TSID, seq, t)
+
+
+def engine_corpus(d):
+    up = feed(b"\x01") + DRAIN + feed(config_response())
+    write(d, "up_direct", bytes([0x04]) + up + DRAIN)
+    write(d, "up_packets", bytes([0x04]) + up + SEND + SEND_BULK + DRAIN +
+          feed(ipv4(60) + ipv6(20)) + SEND + DRAIN)
+    write(d, "keepalive_cycle", bytes([0x04]) + up + wait(2100) + DRAIN +
+          feed(cm(8, TSID, 2, RC_OK)) + wait(2100) + DRAIN + wait(6000))
+    write(d, "server_keepalive_and_release", bytes([0x04]) + up +
+          feed(cm(7, TSID, 77)) + DRAIN + feed(cm(5, TSID, 78)) + DRAIN + wait(5000))
+    write(d, "client_release", bytes([0x04]) + up + SEND_BULK + bytes([6]) + DRAIN +
+          feed(cm(6, TSID, 2, RC_OK)) + DRAIN)
+    write(d, "handshake_refused", bytes([0x14]) + feed(b"\x00") + DRAIN + wait(3000))
+    write(d, "rejected_then_retry", bytes([0x14]) + feed(b"\x01") + DRAIN +
+          feed(config_response(code=3)) + wait(3000) + feed(b"\x01") + DRAIN +
+          feed(config_response(seq=2)))
+    write(d, "cut_and_resume", bytes([0x14]) + up + SEND + bytes([5]) + wait(3000) +
+          feed(b"\x01") + DRAIN + feed(config_response(seq=2, addr=b"\xc6\x12\x00\x09")) + SEND)
+    write(d, "ipv6", bytes([0x0c]) + feed(b"\x01") + DRAIN + feed(config_response(v6=True)) +
+          bytes([2, 40, 0x03]) + DRAIN)
+    proxy = b"HTTP/1.1 200 Connection established\r\n\r\n"
+    write(d, "via_proxy", bytes([0x05]) + DRAIN + feed(proxy + b"\x01") + DRAIN +
+          feed(config_response()) + SEND + DRAIN)
+    write(d, "via_proxy_407", bytes([0x07]) + DRAIN +
+          feed(b"HTTP/1.1 407 Auth\r\nProxy-Authenticate: Basic realm=\"x\"\r\n"
+               b"Content-Length: 0\r\n\r\n") + DRAIN + feed(proxy + b"\x01") + DRAIN +
+          feed(config_response()))
+    write(d, "small_queues_fifo", bytes([0x64]) + up + SEND_BULK * 6 + SEND * 4 +
+          bytes([4, 100]) + DRAIN + wait(400) + DRAIN)
+    write(d, "wrong_tsid", bytes([0x04]) + up + feed(cm(7, TSID + 1, 5)) + DRAIN)
+    write(d, "pause_resume", bytes([0x14]) + up + bytes([8]) + wait(100) + bytes([9]) +
+          feed(b"\x01") + DRAIN + feed(config_response(seq=2)))
 
 
 if __name__ == "__main__":

@@ -168,7 +168,8 @@ TT_TEST(full_engine_queue_is_err_mem_then_drains)
     tse_stats es;
     int i, sent = 0, refused = 0;
     memset(big, 'q', sizeof(big));
-    /* no pumping: the engine's outbound queue (16 KiB) fills up */
+    /* no pumping: the engine's real-time queue (4 KiB: these are UDP)
+     * fills up, after the first records went into its ciphertext buffer */
     for (i = 0; i < 40 && refused == 0; i++) {
         err_t e = send_udp(big, sizeof(big));
         if (e == ERR_OK) {
@@ -179,7 +180,7 @@ TT_TEST(full_engine_queue_is_err_mem_then_drains)
         }
     }
     TT_EQ_INT(refused, 1);
-    TT_ASSERT(sent >= 8 && sent < 40);
+    TT_ASSERT(sent >= 3 && sent < 40);
     tse_lwip_netif_get_stats(&tn, &st);
     TT_EQ_INT(st.tx_queue_full, 1);
     tse_tunnel_get_stats(tunnel, &es);

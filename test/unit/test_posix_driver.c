@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -159,10 +160,10 @@ TT_TEST(refused_many_tunnels)
     int lfd = listen4(&port, 1), i, fds0;
     TT_ASSERT(lfd >= 0);
     close(lfd); /* refused from now on */
-    fds0 = count_fds();
     memset(r, 0, sizeof r);
     settings(&s, port);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
+    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
     for (i = 0; i < N; i++) {
         TT_EQ_INT(tse_tunnel_new(&t[i], &s, &CB, tse_posix_mem(), &r[i]), TSE_OK);
         TT_EQ_INT(tse_posix_driver_add(d, t[i]), TSE_OK);
@@ -202,10 +203,10 @@ TT_TEST(connect_timeout_disconnects_pending_connect)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     filler = socket(AF_INET, SOCK_STREAM, 0);
     TT_EQ_INT(connect(filler, (struct sockaddr *)&a, sizeof a), 0);
-    fds0 = count_fds();
     memset(&r, 0, sizeof r);
     settings(&s, port);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
+    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
     TT_EQ_INT(tse_tunnel_new(&t, &s, &CB, tse_posix_mem(), &r), TSE_OK);
     TT_EQ_INT(tse_posix_driver_add(d, t), TSE_OK);
     t0 = tse_posix_now_ms();
@@ -296,10 +297,10 @@ static void run_against_peer(int close_after_read, int expect_err)
     p.close_after_read = close_after_read;
     p.lfd = listen4(&port, 4);
     TT_ASSERT(p.lfd >= 0);
-    fds0 = count_fds();
     memset(&r, 0, sizeof r);
     settings(&s, port);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
+    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
     g_drv = d;
     TT_EQ_INT(tse_posix_driver_watch_fd(d, p.lfd, POLLIN, peer_listen_cb, &p), TSE_OK);
     tse_posix_driver_set_tick(d, tick, &p);
@@ -327,7 +328,7 @@ static void run_against_peer(int close_after_read, int expect_err)
     close(p.lfd);
     if (p.cfd >= 0)
         close(p.cfd);
-    TT_EQ_INT(count_fds(), fds0 - 1);
+    TT_EQ_INT(count_fds(), fds0 - 3); /* the listener and the driver's pipe are closed too */
 }
 
 TT_TEST(silent_peer_tls_timeout)
@@ -356,11 +357,11 @@ TT_TEST(close_while_connecting)
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     filler = socket(AF_INET, SOCK_STREAM, 0);
     TT_EQ_INT(connect(filler, (struct sockaddr *)&a, sizeof a), 0);
-    fds0 = count_fds();
     memset(&r, 0, sizeof r);
     settings(&s, port);
     s.connect_timeout_ms = 10000;
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
+    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
     TT_EQ_INT(tse_tunnel_new(&t, &s, &CB, tse_posix_mem(), &r), TSE_OK);
     TT_EQ_INT(tse_posix_driver_add(d, t), TSE_OK);
     TT_EQ_INT(tse_tunnel_start(t, tse_posix_now_ms()), TSE_OK);
@@ -445,6 +446,58 @@ TT_TEST(run_returns_on_stop_and_on_closed)
     tse_posix_driver_del(d);
 }
 
+/* Idle cost (issue 13): with nothing due, run() sleeps until woken; a
+ * signal handler sets the stop flag and wakes it. */
+static tse_posix_driver *g_idle;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+    (void)tse_posix_driver_wake(g_idle);
+}
+
+TT_TEST(idle_driver_does_not_poll_periodically)
+{
+    tse_tunnel *t = NULL;
+    struct rec r;
+    tse_settings s;
+    struct sigaction sa;
+    struct itimerval it;
+    tse_time_ms t0;
+    memset(&r, 0, sizeof r);
+    settings(&s, 9);
+    TT_EQ_INT(tse_posix_driver_new(&g_idle), TSE_OK);
+    TT_EQ_INT(tse_tunnel_new(&t, &s, &CB, tse_posix_mem(), &r), TSE_OK);
+    TT_EQ_INT(tse_posix_driver_add(g_idle, t), TSE_OK); /* IDLE: nothing due */
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    TT_EQ_INT(sigaction(SIGALRM, &sa, NULL), 0);
+    memset(&it, 0, sizeof it);
+    it.it_value.tv_sec = 2;
+    it.it_value.tv_usec = 200000;
+    g_stop = 0;
+    t0 = tse_posix_now_ms();
+    TT_EQ_INT(setitimer(ITIMER_REAL, &it, NULL), 0);
+    TT_EQ_INT(tse_posix_driver_run(g_idle, &g_stop), TSE_OK);
+    printf("idle driver: %llu poll wake-ups in %llu ms\n",
+           (unsigned long long)tse_posix_driver_polls(g_idle),
+           (unsigned long long)(tse_posix_now_ms() - t0));
+    TT_ASSERT(tse_posix_now_ms() - t0 >= 2000);
+    TT_ASSERT(tse_posix_driver_polls(g_idle) <= 2);
+    /* a wake-up from outside makes run_once return at once */
+    TT_EQ_INT(tse_posix_driver_wake(g_idle), TSE_OK);
+    t0 = tse_posix_now_ms();
+    TT_EQ_INT(tse_posix_driver_run_once(g_idle, 5000), TSE_OK);
+    TT_ASSERT(tse_posix_now_ms() - t0 < 1000);
+    TT_EQ_INT(tse_posix_driver_wake(NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_posix_driver_polls(NULL), 0);
+    tse_posix_driver_remove(g_idle, t);
+    tse_tunnel_del(t);
+    tse_posix_driver_del(g_idle);
+    g_idle = NULL;
+}
+
 int main(void)
 {
     TT_RUN(args);
@@ -455,5 +508,6 @@ int main(void)
     TT_RUN(close_while_connecting);
     TT_RUN(external_loop_api);
     TT_RUN(run_returns_on_stop_and_on_closed);
+    TT_RUN(idle_driver_does_not_poll_periodically);
     return TT_DONE();
 }

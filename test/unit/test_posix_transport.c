@@ -349,6 +349,54 @@ TT_TEST(send_until_full_returns_zero)
     close(lfd);
 }
 
+/* TCP_NOTSENT_LOWAT: set on the connected socket, refused before; and the
+ * kernel then holds far fewer unsent bytes for a peer that does not read
+ * than with its default (the voice-first bound of docs/scheduler.md). */
+static long fill_unread(int lowat)
+{
+    uint16_t port = 0;
+    int lfd = listen_on(AF_INET, &port, 4), sfd, i, v = 0;
+    socklen_t vl = sizeof v;
+    tse_port_conn *c = NULL;
+    static uint8_t chunk[4096];
+    int32_t r = 1;
+    long total = 0;
+    if (lfd < 0) return -1;
+    if (P->connect_start(P->user, "127.0.0.1", port, &c) != TSE_OK) return -1;
+    if (tse_posix_conn_set_notsent_lowat(c, 8192) != TSE_ERR_INVALID_ARG && tse_posix_conn_fd(c) < 0)
+        return -1; /* still connecting: refused */
+    if (finish_connect(c) != TSE_OK || !wait_readable(lfd)) return -1;
+    sfd = accept(lfd, NULL, NULL);
+    if (lowat) {
+        if (tse_posix_conn_set_notsent_lowat(c, 0) != TSE_ERR_INVALID_ARG) return -1;
+        if (tse_posix_conn_set_notsent_lowat(c, (size_t)lowat) != TSE_OK) return -1;
+        if (getsockopt(tse_posix_conn_fd(c), IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, &vl) != 0 || v != lowat)
+            return -1;
+    }
+    for (i = 0; i < 100000 && r > 0; i++) {
+        r = P->send(P->user, c, chunk, sizeof chunk);
+        if (r > 0) total += r;
+    }
+    P->close(P->user, c);
+    close(sfd);
+    close(lfd);
+    return r == 0 ? total : -1;
+}
+
+TT_TEST(notsent_lowat_bounds_the_kernel_queue)
+{
+#ifdef TCP_NOTSENT_LOWAT
+    long dflt = fill_unread(0), low = fill_unread(8192);
+    printf("bytes taken by a socket whose peer does not read: default %ld, "
+           "TCP_NOTSENT_LOWAT 8192: %ld\n", dflt, low);
+    TT_ASSERT(dflt > 0 && low > 0);
+    /* the receiver's window still fills; only the unsent part shrinks */
+    TT_ASSERT(low < dflt);
+#else
+    printf("no TCP_NOTSENT_LOWAT on this OS\n");
+#endif
+}
+
 int main(void)
 {
     P = tse_posix_port();
@@ -362,5 +410,6 @@ int main(void)
     TT_RUN(resolve_and_args);
     TT_RUN(pending_connect_and_io_before_connected);
     TT_RUN(send_until_full_returns_zero);
+    TT_RUN(notsent_lowat_bounds_the_kernel_queue);
     return TT_DONE();
 }

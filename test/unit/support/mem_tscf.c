@@ -150,6 +150,8 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len)
     return (int)n;
 }
 
+int mt_peer_running;
+
 void mt_cfg_default(mt_cfg *c)
 {
     const test_pki *pki = test_pki_get();
@@ -1130,7 +1132,9 @@ static void drv_rc(mt_drv *d, int rc)
 static void drv_drop_conn(mt_drv *d)
 {
     d->connected = 0;
+    mt_peer_running++;
     if (d->peer) p_conn_close(d->peer);
+    mt_peer_running--;
 }
 
 static size_t drv_chunk(mt_drv *d, size_t limit, size_t avail)
@@ -1179,7 +1183,9 @@ static int drv_step(mt_drv *d)
             drv_rc(d, tse_tunnel_transport_closed(d->t, res, d->now));
         } else {
             d->connected = 1;
+            mt_peer_running++;
             if (d->peer) p_conn_open(d->peer);
+            mt_peer_running--;
             drv_rc(d, tse_tunnel_transport_connected(d->t, d->now));
         }
         return 1;
@@ -1192,7 +1198,9 @@ static int drv_step(mt_drv *d)
             if (d->last_dir != 1) d->flights++;
             d->last_dir = 1;
             size_t k = drv_chunk(d, d->chunk_to_peer, n);
+            mt_peer_running++;
             if (d->peer) p_input(d->peer, data, k);
+            mt_peer_running--;
             tse_tunnel_outer_consume(d->t, k);
             d->bytes_to_peer += k;
             progress = 1;

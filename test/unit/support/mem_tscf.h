@@ -165,6 +165,10 @@ typedef struct mt_seen {
     char auth_why[128];           /* why the last check failed */
 } mt_seen;
 
+/* Non-zero while the driver runs the in-memory server (so that a test
+ * failing mbed TLS's allocations can spare the server's). */
+extern int mt_peer_running;
+
 mem_tscf *mem_tscf_new(const mt_cfg *cfg);
 void mem_tscf_free(mem_tscf *p);
 /* The live script: change it between steps. */

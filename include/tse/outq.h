@@ -1,0 +1,105 @@
+/**
+ * @file outq.h
+ * @brief The outbound scheduler: what a tunnel endpoint has to send, by
+ *        class, waiting for the TLS layer (docs/scheduler.md).
+ *
+ * The engine uses it for the TSE's uplink; it is public so that a TSCF
+ * (examples/tscf-server) schedules its downlink the same way.  Not
+ * thread-safe; no allocation (the caller provides the storage).
+ *
+ *   control    Annex A control messages: always first
+ *   real-time  UDP, ICMP, DSCP EF / AF4x / CS3-CS5, small TCP segments
+ *              (tse_sched_settings): before bulk, dropped when older than
+ *              the deadline instead of being sent late
+ *   bulk       everything else; a bounded queue that refuses when full
+ *              (TSE_ERR_QUEUE_FULL), so inner TCP senses the bottleneck
+ *
+ * TR 33.830 4.9: one TCP connection carries every stream, so what the
+ * engine hands to TLS next decides who waits.  Each class is a ring of
+ * whole units (a CM or an IP packet), back to back as they go on the wire,
+ * so a chunk of a ring is written to TLS without a copy.  A chunk ends on
+ * a unit boundary when at least one whole unit fits; a unit that has to
+ * be split (ring wrap, record limit) keeps its class until it is complete
+ * (units of different classes never interleave inside the stream).
+ *
+ * Storage is the caller's (part of the tunnel's one allocation):
+ * tse_outq_footprint() bytes.
+ */
+#ifndef TSE_OUTQ_H_PUBLIC
+#define TSE_OUTQ_H_PUBLIC
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tse/tse.h"
+
+typedef struct tse_ring {
+    uint8_t *buf;
+    size_t cap, head, len;
+} tse_ring;
+
+typedef struct tse_outq {
+    tse_ring ring[TSE_CLASS_COUNT];
+    /* enqueue time of each real-time unit, FIFO parallel to its ring */
+    uint32_t *rt_time;
+    size_t rt_tcap, rt_thead, rt_tlen;
+    tse_sched_settings pol;
+    /* a unit split across chunks: its class and the bytes still due */
+    int cur;
+    size_t cur_left;
+    /* the last peek, repeated while pinned (TLS asked for the same data) */
+    int pinned;
+    int peek_cls;
+    size_t peek_len;
+    /* real-time bytes sent since the last bulk chunk (starvation guard) */
+    size_t rt_run;
+    /* counters (copied into tse_stats by the engine) */
+    uint64_t units[TSE_CLASS_COUNT];
+    uint64_t bytes[TSE_CLASS_COUNT];
+    uint64_t full_drops[TSE_CLASS_COUNT];
+    uint64_t stale_drops;
+} tse_outq;
+
+/* Bytes of storage tse_outq_init() needs for these sizes. */
+size_t tse_outq_footprint(size_t cm_size, size_t rt_size, size_t bulk_size);
+
+/* Carve the rings out of @p mem (tse_outq_footprint() bytes, aligned for
+ * uint32_t).  @p pol is copied. */
+void tse_outq_init(tse_outq *q, const tse_sched_settings *pol, uint8_t *mem,
+                   size_t cm_size, size_t rt_size, size_t bulk_size);
+
+/* Drop everything queued (the connection is gone).  Counters stay. */
+void tse_outq_clear(tse_outq *q);
+
+/* The class an inner IP packet (already validated) belongs to under the
+ * policy: TSE_CLASS_REALTIME or TSE_CLASS_BULK. */
+tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_t len);
+
+/* Queue one unit of class @p cls.  TSE_OK, or TSE_ERR_QUEUE_FULL (nothing
+ * taken; counted).  A real-time packet larger than its whole ring is
+ * queued as bulk. */
+int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
+                  uint32_t now);
+
+/* Free bytes in @p cls's ring. */
+size_t tse_outq_space(const tse_outq *q, tse_class cls);
+
+/* Bytes queued in @p cls's ring, or in all of them (TSE_CLASS_COUNT). */
+size_t tse_outq_queued(const tse_outq *q, tse_class cls);
+
+/* Choose the next chunk to encrypt: at most @p max bytes, or @p max_bulk
+ * for bulk (0: no bulk now).  Real-time units older than the deadline at
+ * @p now are dropped first.  Returns its length (0 = nothing to send now)
+ * with *p and *cls set; the chunk stays queued until tse_outq_commit().
+ * While pinned, returns the same chunk again. */
+size_t tse_outq_peek(tse_outq *q, uint32_t now, size_t max, size_t max_bulk,
+                     const uint8_t **p, tse_class *cls);
+
+/* The TLS layer must be given the last peek again (mbed TLS's rule after
+ * WANT_WRITE): the next peek returns it unchanged. */
+void tse_outq_pin(tse_outq *q);
+
+/* @p n bytes (<= the last peek) of the last peek were taken by TLS. */
+void tse_outq_commit(tse_outq *q, size_t n);
+
+#endif /* TSE_OUTQ_H_PUBLIC */
