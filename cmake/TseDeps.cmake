@@ -87,7 +87,7 @@ function(tse_mbedtls_from_source dir)
     psa_crypto psa_crypto_aead psa_crypto_cipher psa_crypto_client
     psa_crypto_driver_wrappers_no_static psa_crypto_ecp psa_crypto_hash
     psa_crypto_mac psa_crypto_random psa_crypto_rsa psa_crypto_slot_management
-    psa_util rsa rsa_alt_helpers sha256 sha512
+    psa_util rsa rsa_alt_helpers sha1 sha256 sha512
     ssl_ciphersuites ssl_client ssl_debug_helpers_generated ssl_msg ssl_ticket
     ssl_tls ssl_tls12_client ssl_tls12_server ssl_tls13_client
     ssl_tls13_generic ssl_tls13_keys ssl_tls13_server
@@ -101,6 +101,8 @@ function(tse_mbedtls_from_source dir)
   endforeach()
   add_library(tse_ext_mbedtls STATIC ${_srcs})
   tse_third_party(tse_ext_mbedtls)
+  # PIC: folded into libtse.so (cmake/TsePackage.cmake)
+  set_target_properties(tse_ext_mbedtls PROPERTIES POSITION_INDEPENDENT_CODE ON)
   target_include_directories(tse_ext_mbedtls PRIVATE ${dir}/library)
   target_include_directories(tse_ext_mbedtls SYSTEM PUBLIC ${dir}/include)
   target_include_directories(tse_ext_mbedtls PUBLIC ${_tse_port_dir}/mbedtls)

@@ -1,6 +1,9 @@
 /* Detection of the IMS access path (TR 33.830 8.4.2, TS 24.229 Annex
  * R.3.1.0 order): parallel probes with staggered starts, decision,
  * per-network cache.  Sans-I/O: the port does what next_action says. */
+#include "tse/config.h"
+#if TSE_CONFIG_DETECT /* the whole file */
+
 #include "tse/detect.h"
 
 #include <string.h>
@@ -576,7 +579,7 @@ int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
 
 static int check_running(const tse_detect *d, tse_probe_id probe)
 {
-    if (!d || (int)probe < 0 || probe >= TSE_PROBE_COUNT)
+    if (!d || (unsigned)probe >= (unsigned)TSE_PROBE_COUNT)
         return TSE_ERR_INVALID_ARG;
     if (d->phase != PH_RUN || d->p[probe].state != PS_RUN)
         return TSE_ERR_STATE;
@@ -801,3 +804,8 @@ const tse_detect_result *tse_detect_get_result(const tse_detect *d)
 {
     return d && d->phase == PH_DONE ? &d->result : NULL;
 }
+
+#else
+/* ISO C: a translation unit is not empty */
+typedef int tse_detect_compiled_out;
+#endif /* TSE_CONFIG_DETECT */

@@ -1,8 +1,13 @@
 /* Error names and the retry predicate (include/tse/error.h). */
+#include "tse/config.h"
 #include "tse/error.h"
 
 const char *tse_strerror(int err)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)err;
+    return ""; /* names compiled out (tse/config.h) */
+#else
     switch (err) {
     case TSE_OK: return "success";
     case TSE_ERR_WOULD_BLOCK: return "would block";
@@ -50,6 +55,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_TRANSPORT_CLOSED: return "transport: peer closed the connection";
     case TSE_ERR_TRANSPORT_IO: return "transport: socket error";
 
+#if TSE_CONFIG_PROXY /* otherwise "unknown error": never reported */
     case TSE_ERR_PROXY_STATUS: return "proxy: CONNECT refused (non-2xx status)";
     case TSE_ERR_PROXY_AUTH_FAILED: return "proxy: authentication failed (407 after credentials)";
     case TSE_ERR_PROXY_AUTH_REQUIRED: return "proxy: authentication required, no credentials configured";
@@ -58,6 +64,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_PROXY_TOO_LARGE: return "proxy: reply head too large";
     case TSE_ERR_PROXY_CLOSED: return "proxy: closed before a complete reply";
     case TSE_ERR_PROXY_TIMEOUT: return "proxy: no reply in time";
+#endif
 
     case TSE_ERR_TLS_HANDSHAKE: return "TLS: handshake failed";
     case TSE_ERR_TLS_CERT_UNTRUSTED: return "TLS: certificate not trusted (unknown CA)";
@@ -88,6 +95,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_REJECT_VERSION: return "TSCF rejected: version not supported (5)";
     case TSE_ERR_REJECT_OTHER: return "TSCF rejected: unknown response code";
 
+#if TSE_CONFIG_DETECT /* otherwise "unknown error": never reported */
     case TSE_ERR_STUN_TRUNCATED: return "STUN: truncated message";
     case TSE_ERR_STUN_NOT_STUN: return "STUN: not a STUN message (magic cookie)";
     case TSE_ERR_STUN_LENGTH: return "STUN: bad message length";
@@ -107,8 +115,52 @@ const char *tse_strerror(int err)
     case TSE_ERR_DETECT_NO_PATH: return "detection: no usable path";
     case TSE_ERR_DETECT_NOT_CACHED: return "detection: network not cached";
     case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
+#endif
+
+    case TSE_ERR_TUN_OPEN: return "TUN: cannot open or set up /dev/net/tun";
+    case TSE_ERR_TUN_NAME: return "TUN: bad interface name or name in use";
+    case TSE_ERR_TUN_PERMISSION: return "TUN: not permitted (needs CAP_NET_ADMIN)";
+    case TSE_ERR_TUN_IO: return "TUN: read or write on the device failed";
+    case TSE_ERR_NETLINK: return "netlink: socket error or malformed reply";
+    case TSE_ERR_NETLINK_LINK: return "netlink: MTU or link state refused";
+    case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
+    case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
+    case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
+
+    case TSE_ERR_TURN_UNAUTHORIZED: return "TURN: 401 Unauthorized after credentials were sent";
+    case TSE_ERR_TURN_STALE_NONCE: return "TURN: 438 Stale Nonce repeated";
+    case TSE_ERR_TURN_FORBIDDEN: return "TURN: 403 Forbidden";
+    case TSE_ERR_TURN_ALLOC_MISMATCH: return "TURN: 437 Allocation Mismatch";
+    case TSE_ERR_TURN_WRONG_CREDENTIALS: return "TURN: 441 Wrong Credentials";
+    case TSE_ERR_TURN_UNSUPPORTED_TRANSPORT: return "TURN: 442 Unsupported Transport Protocol";
+    case TSE_ERR_TURN_PEER_FAMILY: return "TURN: 440/443 address family not supported or mismatch";
+    case TSE_ERR_TURN_QUOTA: return "TURN: 486 Allocation Quota Reached";
+    case TSE_ERR_TURN_CAPACITY: return "TURN: 508 Insufficient Capacity";
+    case TSE_ERR_TURN_CONNECTION_EXISTS: return "TURN: 446 Connection Already Exists";
+    case TSE_ERR_TURN_CONNECTION_FAILED: return "TURN: 447 Connection Timeout or Failure";
+    case TSE_ERR_TURN_BAD_REQUEST: return "TURN: 400 Bad Request";
+    case TSE_ERR_TURN_UNKNOWN_ATTRIBUTE: return "TURN: 420 Unknown Attribute";
+    case TSE_ERR_TURN_TRY_ALTERNATE: return "TURN: 300 Try Alternate (not followed)";
+    case TSE_ERR_TURN_SERVER_ERROR: return "TURN: 500 Server Error";
+    case TSE_ERR_TURN_ERROR_OTHER: return "TURN: error response";
+    case TSE_ERR_TURN_TIMEOUT: return "TURN: no response in time";
+    case TSE_ERR_TURN_INTEGRITY: return "TURN: response integrity missing or wrong";
+    case TSE_ERR_TURN_NO_RELAYED: return "TURN: Allocate success without relayed address or lifetime";
+    case TSE_ERR_TURN_REALM: return "TURN: challenge without usable REALM or NONCE";
+    case TSE_ERR_TURN_MALFORMED: return "TURN: malformed STUN message on the stream";
+    case TSE_ERR_TURN_CHANNEL_DATA: return "TURN: malformed ChannelData";
+    case TSE_ERR_TURN_TOO_BIG: return "TURN: message larger than the receive buffer";
+    case TSE_ERR_TURN_NO_PERMISSION: return "TURN: no permission for the peer";
+    case TSE_ERR_TURN_TABLE_FULL: return "TURN: permission, channel or transaction table full";
+    case TSE_ERR_TURN_NOT_ALLOCATED: return "TURN: no allocation";
+    case TSE_ERR_TURN_EXPIRED: return "TURN: allocation expired";
+    case TSE_ERR_TURN_BAD_RESPONSE: return "TURN: success response incomplete";
+
+    case TSE_ERR_RFC4571_TOO_BIG: return "RFC 4571: frame above the maximum size";
+    case TSE_ERR_RFC4571_TRUNCATED: return "RFC 4571: stream ended inside a frame";
     default: return "unknown error";
     }
+#endif
 }
 
 int tse_err_is_retryable(int err)
@@ -153,6 +205,14 @@ int tse_err_is_retryable(int err)
     case TSE_ERR_CM_MASK_WITHOUT_ADDR:
     case TSE_ERR_CM_NO_RESPONSE_CODE:
     case TSE_ERR_CM_DUPLICATE_TLV:
+    case TSE_ERR_TURN_TIMEOUT:
+    case TSE_ERR_TURN_CAPACITY:
+    case TSE_ERR_TURN_SERVER_ERROR:
+    case TSE_ERR_TURN_ALLOC_MISMATCH:
+    case TSE_ERR_TURN_STALE_NONCE:
+    case TSE_ERR_TURN_EXPIRED:
+    case TSE_ERR_TURN_MALFORMED:
+    case TSE_ERR_TURN_CONNECTION_FAILED:
         return 1;
     default:
         return 0;

@@ -9,6 +9,7 @@
  *     length walk asks for, so that we never take a byte of the next unit
  *     and never hold more than cap bytes.
  */
+#include "tse/config.h"
 #include "tse/framing.h"
 #include "tse/error.h"
 
@@ -117,6 +118,7 @@ static int tscf_frame(int kind, const uint8_t *data, size_t len,
  * of the whole envelope including these 3 octets (> 3), then the packet.
  * The envelope Length is authoritative; the inner IP header is not
  * cross-checked here, only its version nibble. */
+#if TSE_CONFIG_FTT
 static int ftt_unit_length(tse_deframer *d, const uint8_t *p, size_t n)
 {
     size_t len;
@@ -156,9 +158,13 @@ static int ftt_frame(int kind, const uint8_t *data, size_t len,
     return (int)total;
 }
 
+#endif /* TSE_CONFIG_FTT */
+
 static const struct profile_ops profiles[] = {
     /* TSE_FRAMING_TSCF */ {tscf_unit_length, tscf_frame, 0},
+#if TSE_CONFIG_FTT
     /* TSE_FRAMING_FTT */ {ftt_unit_length, ftt_frame, FTT_HEADER_LEN},
+#endif
 };
 #define N_PROFILES (sizeof(profiles) / sizeof(profiles[0]))
 

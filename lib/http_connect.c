@@ -12,13 +12,12 @@
 
 #include "tse/error.h"
 
+#if TSE_CONFIG_PROXY /* nearly the whole file; stubs at the end */
+
 /* The head buffer doubles as scratch for hashing and base64 (see
  * tse_hc_request); these sizes must fit in it. */
 #define SCRATCH_B64_IN 0
 #define SCRATCH_B64_OUT 1024
-#if TSE_HC_MAX_HEAD < 2048
-#error "TSE_HC_MAX_HEAD must be at least 2048"
-#endif
 
 enum {
     ST_STATUS = 0,   /* expecting a status line */
@@ -126,6 +125,7 @@ static void w_dec(wbuf *w, unsigned v)
 }
 
 /* quoted-string with '"' and '\' escaped (RFC 9110 5.6.4) */
+#if TSE_CONFIG_DIGEST
 static void w_quoted(wbuf *w, const char *s)
 {
     w_mem(w, "\"", 1);
@@ -136,7 +136,9 @@ static void w_quoted(wbuf *w, const char *s)
     }
     w_mem(w, "\"", 1);
 }
+#endif
 
+#if TSE_CONFIG_DIGEST
 static const char hexd[] = "0123456789abcdef";
 
 static void hex_encode(char *out, const uint8_t *in, size_t n)
@@ -147,6 +149,7 @@ static void hex_encode(char *out, const uint8_t *in, size_t n)
     }
     out[2 * n] = '\0';
 }
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Parameter validation (header injection must be impossible)          */
@@ -218,6 +221,7 @@ static int marker_ok(const char *m)
 
 /* ------------------------------------------------------------------ */
 /* Digest (RFC 7616)                                                   */
+#if TSE_CONFIG_DIGEST
 
 static const mbedtls_md_info_t *scheme_md(int scheme)
 {
@@ -363,6 +367,21 @@ static int write_digest(tse_hc *hc, wbuf *w, const char *authority,
     w_str(w, "\r\n");
     return 0;
 }
+#else /* !TSE_CONFIG_DIGEST */
+int tse_hc_digest_response(int scheme, int sess, const char *user,
+                           const char *realm, const char *pass,
+                           const char *method, const char *uri,
+                           const char *nonce, const char *nc,
+                           const char *cnonce, const char *qop,
+                           char *scratch, size_t scratch_cap,
+                           char out_hex[65])
+{
+    (void)scheme; (void)sess; (void)user; (void)realm; (void)pass;
+    (void)method; (void)uri; (void)nonce; (void)nc; (void)cnonce; (void)qop;
+    (void)scratch; (void)scratch_cap; (void)out_hex;
+    return TSE_ERR_INVALID_ARG; /* compiled out (tse/config.h) */
+}
+#endif /* TSE_CONFIG_DIGEST */
 
 static int write_basic(tse_hc *hc, wbuf *w, const char *pass)
 {
@@ -451,9 +470,13 @@ int tse_hc_request(tse_hc *hc, uint8_t *out, size_t cap)
     }
     with_auth = hc->p.user != NULL && hc->scheme != TSE_HC_SCHEME_NONE;
     if (with_auth) {
+#if TSE_CONFIG_DIGEST
         r = hc->scheme == TSE_HC_SCHEME_BASIC
                 ? write_basic(hc, &w, pass)
                 : write_digest(hc, &w, authority, pass);
+#else
+        r = write_basic(hc, &w, pass); /* the only scheme chosen */
+#endif
         /* (the head buffer served as scratch: fine, the parser was reset
          * above and no response line is pending) */
         if (r != 0)
@@ -490,6 +513,7 @@ typedef struct {
 } challenge;
 
 /* Unquoted length of a slice. */
+#if TSE_CONFIG_DIGEST
 static size_t unq_len(const slice *s)
 {
     size_t k = 0;
@@ -499,9 +523,11 @@ static size_t unq_len(const slice *s)
     }
     return k;
 }
+#endif
 
 /* Copies the unquoted slice into dst (NUL-terminated); caller checked
  * unq_len(s) < cap. */
+#if TSE_CONFIG_DIGEST
 static void unq_copy(char *dst, const slice *s)
 {
     size_t k = 0;
@@ -512,6 +538,7 @@ static void unq_copy(char *dst, const slice *s)
     }
     dst[k] = '\0';
 }
+#endif
 
 /* Case-insensitive equality of a parameter value with a literal (a value
  * with quoted-pairs never equals one of our literals). */
@@ -521,6 +548,7 @@ static int slice_is(const slice *s, const char *lit)
 }
 
 /* qop-options: a quoted comma list; does it hold "auth"? */
+#if TSE_CONFIG_DIGEST
 static int qop_has_auth(const slice *s)
 {
     size_t i = 0;
@@ -539,6 +567,7 @@ static int qop_has_auth(const slice *s)
     }
     return 0;
 }
+#endif
 
 static void eval_challenge(tse_hc *hc, const challenge *c)
 {
@@ -548,6 +577,7 @@ static void eval_challenge(tse_hc *hc, const challenge *c)
         return;
     if (ci_eq(c->scheme, c->scheme_n, "basic")) {
         rank = TSE_HC_SCHEME_BASIC;
+#if TSE_CONFIG_DIGEST
     } else if (ci_eq(c->scheme, c->scheme_n, "digest")) {
         if (!c->realm.set || !c->nonce.set)
             return;
@@ -577,6 +607,7 @@ static void eval_challenge(tse_hc *hc, const challenge *c)
             unq_len(&c->nonce) >= TSE_HC_MAX_PARAM ||
             (c->opaque.set && unq_len(&c->opaque) >= TSE_HC_MAX_PARAM))
             return;
+#endif /* TSE_CONFIG_DIGEST */
     } else {
         return; /* NTLM, Negotiate, Bearer, ... */
     }
@@ -584,6 +615,7 @@ static void eval_challenge(tse_hc *hc, const challenge *c)
         return; /* keep the first of equal rank */
     hc->cand_rank = rank;
     hc->cand_stale = slice_is(&c->stale, "true");
+#if TSE_CONFIG_DIGEST
     if (rank != TSE_HC_SCHEME_BASIC) {
         hc->dg_sess = (uint8_t)sess;
         hc->dg_qop = (uint8_t)qop;
@@ -596,6 +628,10 @@ static void eval_challenge(tse_hc *hc, const challenge *c)
         else
             hc->dg_opaque[0] = '\0';
     }
+#else
+    (void)sess;
+    (void)qop;
+#endif
 }
 
 static void set_param(challenge *c, const char *name, size_t nn,
@@ -985,3 +1021,56 @@ int tse_hc_on_close(tse_hc *hc)
         fail(hc, TSE_ERR_PROXY_CLOSED);
     return TSE_ERR_PROXY_CLOSED;
 }
+
+#else /* !TSE_CONFIG_PROXY: no HTTP CONNECT (tse/config.h).  The engine
+       * never calls these: tse_settings_check() refuses a proxy_host. */
+
+void tse_hc_restart(tse_hc *hc)
+{
+    (void)hc;
+}
+
+void tse_hc_init(tse_hc *hc, const tse_hc_params *p)
+{
+    if (hc != NULL) {
+        memset(hc, 0, sizeof *hc);
+        if (p != NULL)
+            hc->p = *p;
+    }
+}
+
+int tse_hc_request(tse_hc *hc, uint8_t *out, size_t cap)
+{
+    (void)hc; (void)out; (void)cap;
+    return TSE_ERR_INVALID_ARG;
+}
+
+int tse_hc_feed(tse_hc *hc, const uint8_t *in, size_t len, size_t *consumed)
+{
+    (void)hc; (void)in; (void)len;
+    if (consumed != NULL)
+        *consumed = 0;
+    return TSE_ERR_PROXY_MALFORMED;
+}
+
+int tse_hc_on_close(tse_hc *hc)
+{
+    (void)hc;
+    return TSE_ERR_PROXY_CLOSED;
+}
+
+int tse_hc_digest_response(int scheme, int sess, const char *user,
+                           const char *realm, const char *pass,
+                           const char *method, const char *uri,
+                           const char *nonce, const char *nc,
+                           const char *cnonce, const char *qop,
+                           char *scratch, size_t scratch_cap,
+                           char out_hex[65])
+{
+    (void)scheme; (void)sess; (void)user; (void)realm; (void)pass;
+    (void)method; (void)uri; (void)nonce; (void)nc; (void)cnonce; (void)qop;
+    (void)scratch; (void)scratch_cap; (void)out_hex;
+    return TSE_ERR_INVALID_ARG;
+}
+
+#endif /* TSE_CONFIG_PROXY */

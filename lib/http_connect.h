@@ -56,22 +56,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest response head accepted (status line + headers + empty line),
- * counted over all interim (1xx) heads and the final head together. */
-#ifndef TSE_HC_MAX_HEAD
-#define TSE_HC_MAX_HEAD 4096
-#endif
-/* Largest 407 body skipped to reuse the connection; above: reconnect. */
-#ifndef TSE_HC_MAX_SKIP
-#define TSE_HC_MAX_SKIP 65536u
-#endif
-#define TSE_HC_MAX_REASON 64
-/* Largest Digest realm / nonce / opaque (unquoted) kept from a challenge;
- * a challenge with a longer one is not supported. */
-#define TSE_HC_MAX_PARAM 160
-/* Largest target host, user and password accepted by tse_hc_request(). */
-#define TSE_HC_MAX_HOST 255
-#define TSE_HC_MAX_CRED 255
+/* The size knobs (include/tse/config.h):
+ *   TSE_HC_MAX_HEAD    largest response head accepted (status line +
+ *                      headers + empty line), counted over all interim
+ *                      (1xx) heads and the final head together
+ *   TSE_HC_MAX_SKIP    largest 407 body skipped to reuse the connection;
+ *                      above: reconnect
+ *   TSE_HC_MAX_REASON  reason phrase kept
+ *   TSE_HC_MAX_PARAM   largest Digest realm / nonce / opaque (unquoted)
+ *                      kept from a challenge; a longer one is not supported
+ *   TSE_HC_MAX_HOST, TSE_HC_MAX_CRED  largest target host, user, password
+ * TSE_CONFIG_DIGEST 0 compiles Digest out (Basic only). */
+#include "tse/config.h"
 
 typedef struct tse_hc_params {
     const char *target_host;   /* TSCF host (name, IPv4 or IPv6 literal,

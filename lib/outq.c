@@ -152,7 +152,7 @@ tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_t len)
 
 size_t tse_outq_space(const tse_outq *q, tse_class cls)
 {
-    if ((int)cls < 0 || cls >= TSE_CLASS_COUNT) {
+    if ((unsigned)cls >= (unsigned)TSE_CLASS_COUNT) {
         return 0;
     }
     if (cls == TSE_CLASS_REALTIME && q->rt_tlen == q->rt_tcap) {
@@ -166,7 +166,7 @@ size_t tse_outq_queued(const tse_outq *q, tse_class cls)
     if (cls == TSE_CLASS_COUNT) {
         return q->ring[0].len + q->ring[1].len + q->ring[2].len;
     }
-    if ((int)cls < 0 || cls > TSE_CLASS_COUNT) {
+    if ((unsigned)cls > (unsigned)TSE_CLASS_COUNT) {
         return 0;
     }
     return q->ring[cls].len;

@@ -1,5 +1,8 @@
 /* SIP OPTIONS request builder and strict response parser (RFC 3261), for
  * the direct-access probe of the detection (TR 33.830 8.4.2). */
+#include "tse/config.h"
+#if TSE_CONFIG_DETECT /* the whole file */
+
 #include "sip_probe.h"
 
 #include <string.h>
@@ -405,3 +408,8 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         *consumed = head_end + out->content_length;
     return TSE_OK;
 }
+
+#else
+/* ISO C: a translation unit is not empty */
+typedef int tse_sip_probe_compiled_out;
+#endif /* TSE_CONFIG_DETECT */

@@ -13,12 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tse/config.h"
 #include "tse/error.h"
 
-/** Largest response head (status line + headers) accepted. */
-#define TSE_SIP_MAX_HEAD 4096u
-/** Largest response body accepted (OPTIONS answers may carry SDP). */
-#define TSE_SIP_MAX_BODY 4096u
+/* TSE_SIP_MAX_HEAD (largest response head: status line + headers) and
+ * TSE_SIP_MAX_BODY (largest body: OPTIONS answers may carry SDP):
+ * include/tse/config.h. */
 
 typedef enum tse_sip_transport {
     TSE_SIP_UDP = 0,

@@ -3,6 +3,7 @@
  * Works with mbed TLS 2.28 (TLS 1.2) and 3.6 (TLS 1.3 and 1.2).
  */
 #include "tls_session.h"
+#include "tse/config.h"
 
 #include <string.h>
 
@@ -68,11 +69,16 @@ static const uint16_t tse_tls_sig_algs[] = {
 
 static void add_detail(tse_tls *tls, const char *s)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)s; /* texts compiled out (tse/config.h): the literals go too */
+    tls->detail[0] = '\0';
+#else
     size_t n = strlen(tls->detail), cap = sizeof(tls->detail) - 1;
     while (s != NULL && *s != '\0' && n < cap) {
         tls->detail[n++] = *s++;
     }
     tls->detail[n] = '\0';
+#endif
 }
 
 /* (EC)DHE groups offered, strongest-first is not the point: the profile's
@@ -95,6 +101,71 @@ static const mbedtls_ecp_group_id tse_tls_groups[] = {
 };
 #endif
 
+/* ---- key log (tse_settings.tls_keylog) ---------------------------------- */
+
+#if MBEDTLS_VERSION_MAJOR >= 3
+/* mbed TLS 3: every secret as it is derived (TLS 1.2 master secret, TLS
+ * 1.3 handshake and application traffic secrets). */
+static void export_keys(void *p, mbedtls_ssl_key_export_type type, const unsigned char *secret,
+                        size_t secret_len, const unsigned char client_random[32],
+                        const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+    tse_tls *tls = p;
+    const char *label = NULL;
+    (void)server_random;
+    (void)prf;
+    switch (type) {
+    case MBEDTLS_SSL_KEY_EXPORT_TLS12_MASTER_SECRET:
+        label = "CLIENT_RANDOM";
+        break;
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_HANDSHAKE_TRAFFIC_SECRET:
+        label = "CLIENT_HANDSHAKE_TRAFFIC_SECRET";
+        break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_HANDSHAKE_TRAFFIC_SECRET:
+        label = "SERVER_HANDSHAKE_TRAFFIC_SECRET";
+        break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_APPLICATION_TRAFFIC_SECRET:
+        label = "CLIENT_TRAFFIC_SECRET_0";
+        break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_SERVER_APPLICATION_TRAFFIC_SECRET:
+        label = "SERVER_TRAFFIC_SECRET_0";
+        break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_CLIENT_EARLY_SECRET:
+        label = "CLIENT_EARLY_TRAFFIC_SECRET";
+        break;
+    case MBEDTLS_SSL_KEY_EXPORT_TLS1_3_EARLY_EXPORTER_SECRET:
+        label = "EARLY_EXPORTER_SECRET";
+        break;
+#endif
+    default:
+        break;
+    }
+    if (label != NULL && tls->keylog != NULL) {
+        tls->keylog(tls->keylog_user, label, client_random, secret, secret_len);
+    }
+}
+#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+/* mbed TLS 2.28: the TLS 1.2 master secret (48 bytes) */
+static int export_keys_ext(void *p, const unsigned char *ms, const unsigned char *kb,
+                           size_t maclen, size_t keylen, size_t ivlen,
+                           const unsigned char client_random[32],
+                           const unsigned char server_random[32], mbedtls_tls_prf_types prf)
+{
+    tse_tls *tls = p;
+    (void)kb;
+    (void)maclen;
+    (void)keylen;
+    (void)ivlen;
+    (void)server_random;
+    (void)prf;
+    if (tls->keylog != NULL) {
+        tls->keylog(tls->keylog_user, "CLIENT_RANDOM", client_random, ms, 48);
+    }
+    return 0;
+}
+#endif
+
 static void set_detail(tse_tls *tls, const char *a, const char *b)
 {
     tls->detail[0] = '\0';
@@ -112,6 +183,34 @@ static void add_detail_num(tse_tls *tls, unsigned v)
         v /= 10u;
     } while (v != 0 && i > 0);
     add_detail(tls, num + i);
+}
+
+int tse_tls_set_keylog(tse_tls *tls,
+                       void (*keylog)(void *user, const char *label,
+                                      const uint8_t client_random[32],
+                                      const uint8_t *secret, size_t secret_len),
+                       void *user, int own_conf)
+{
+    tls->keylog = keylog;
+    tls->keylog_user = user;
+    if (keylog == NULL) {
+        return TSE_OK;
+    }
+#if MBEDTLS_VERSION_MAJOR >= 3
+    (void)own_conf; /* per session: set in tse_tls_start() */
+    return TSE_OK;
+#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+    if (!own_conf) {
+        set_detail(tls, "TLS key log: mbed TLS 2.28 needs the tunnel's own TLS configuration", NULL);
+        return TSE_ERR_TLS_CONFIG;
+    }
+    mbedtls_ssl_conf_export_keys_ext_cb(&tls->cf->conf, export_keys_ext, tls);
+    return TSE_OK;
+#else
+    (void)own_conf;
+    set_detail(tls, "TLS key log: mbed TLS built without MBEDTLS_SSL_EXPORT_KEYS", NULL);
+    return TSE_ERR_TLS_CONFIG;
+#endif
 }
 
 #endif /* !TSE_TLS_IDENTITY */
@@ -225,7 +324,12 @@ static int verify_cb(void *ctx, mbedtls_x509_crt *crt, int depth,
 #if !defined(TSE_TLS_IDENTITY)
 static void conf_detail(tse_tls_conf *c, const char *text)
 {
+#if TSE_CONFIG_STRINGS
     c->detail = text;
+#else
+    (void)text; /* texts compiled out (tse/config.h) */
+    c->detail = NULL;
+#endif
 }
 
 #endif
@@ -433,6 +537,12 @@ int tse_tls_start(tse_tls *tls)
         }
     }
     tls->started = 1;
+#if MBEDTLS_VERSION_MAJOR >= 3
+    /* per context, set again for each connection */
+    if (tls->keylog != NULL) {
+        mbedtls_ssl_set_export_keys_cb(&tls->ssl, export_keys, tls);
+    }
+#endif
     return TSE_OK;
 }
 

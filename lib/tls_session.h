@@ -77,10 +77,25 @@ typedef struct tse_tls {
     char ip_name[48];        /* IP literal to match against the IP SAN
                                 (sent as no SNI, RFC 6066 3) */
     char detail[256];        /* why the handshake or verification failed */
+    void (*keylog)(void *user, const char *label, const uint8_t client_random[32],
+                   const uint8_t *secret, size_t secret_len);
+    void *keylog_user;
 } tse_tls;
 
 /* Cannot fail; makes tse_tls_free() safe. */
 void tse_tls_init(tse_tls *tls);
+
+/* Optional, after tse_tls_setup(): hand every connection's secrets to
+ * keylog (NSS key log fields; tse_settings.tls_keylog).  @p own_conf: the
+ * configuration is this session's alone (mbed TLS 2.28 sets the export
+ * callback on the configuration, so it cannot log through a shared one).
+ * Returns TSE_OK or TSE_ERR_TLS_CONFIG (2.28 without MBEDTLS_SSL_EXPORT_KEYS
+ * or with a shared configuration; detail in tls->detail). */
+int tse_tls_set_keylog(tse_tls *tls,
+                       void (*keylog)(void *user, const char *label,
+                                      const uint8_t client_random[32],
+                                      const uint8_t *secret, size_t secret_len),
+                       void *user, int own_conf);
 
 /* Set up a session on configuration @p cf (set up, outlives tls) for
  * @p hostname (SNI and the name verified; may be NULL) with an optional

@@ -11,20 +11,14 @@
 #include "tse/outq.h"
 #include "tls_session.h"
 #include "tse/cm.h"
+#include "tse/config.h"
 #include "tse/framing.h"
 #include "tse/tse.h"
 
-/* Ciphertext (outer) buffer: holds records until the port sends them.
- * Must fit at least one full record of MBEDTLS_SSL_OUT_CONTENT_LEN for
- * full-size records; smaller still works with smaller records. */
-#ifndef TSE_OUTER_BUF_SIZE
-#define TSE_OUTER_BUF_SIZE 8192
-#endif
-/* The control class's queue: a few encoded CMs.  Inner packets have
- * queues of their own, so a full bulk queue never blocks a Keep_Alive or
- * a Release. */
-#define TSE_CM_QUEUE_SIZE 512u
-#define TSE_READ_CHUNK 2048u
+/* TSE_OUTER_BUF_SIZE (the ciphertext buffer), TSE_CM_QUEUE_SIZE (the
+ * control class's queue: a few encoded CMs; inner packets have queues of
+ * their own, so a full bulk queue never blocks a Keep_Alive or a Release)
+ * and TSE_READ_CHUNK: include/tse/config.h. */
 
 enum conn_state { CONN_NONE = 0, CONN_WANTED, CONN_STARTED, CONN_OPEN };
 
@@ -142,6 +136,14 @@ static int connected_phase(const tse_tunnel *t);
 static void fail(tse_tunnel *t, int err, const char *detail);
 static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq);
 
+/* The optional on_trace callback: a unit queued (outbound) or received. */
+static void trace(tse_tunnel *t, int outbound, int kind, const uint8_t *unit, size_t len)
+{
+    if (t->cb.on_trace != NULL) {
+        t->cb.on_trace(t->user, outbound, kind, unit, len);
+    }
+}
+
 /* Encode a control message into its queue (no sending). */
 static int queue_cm(tse_tunnel *t, const tse_cm *m)
 {
@@ -154,6 +156,7 @@ static int queue_cm(tse_tunnel *t, const tse_cm *m)
     rc = tse_outq_push(&t->oq, TSE_CLASS_CONTROL, buf, n, (uint32_t)t->now);
     if (rc == TSE_OK) {
         t->last_tx = t->now;
+        trace(t, 1, TSE_UNIT_CM, buf, n);
     }
     return rc;
 }
@@ -394,7 +397,7 @@ static int send_config_request(tse_tunnel *t)
     /* A.1.9 / resume: ask for the previous inner address again */
     memcpy(m.ipv4_addr, t->resume_valid ? t->resume_ipv4 : t->s.request_ipv4, 4);
     memcpy(m.ipv4_mask, t->s.request_ipv4_mask, 4);
-    if (t->s.request_ipv6) {
+    if (TSE_CONFIG_IPV6 && t->s.request_ipv6) {
         m.present |= TSE_CM_HAS_IPV6_ADDRESS | TSE_CM_HAS_IPV6_NETMASK;
         memcpy(m.ipv6_addr,
                t->resume_valid ? t->resume_ipv6 : t->s.request_ipv6_addr, 16);
@@ -425,8 +428,12 @@ static void tls_step(tse_tunnel *t)
         return;
     }
     if (t->tls.cf->insecure) {
-        warn(t, "TLS certificate verification is OFF (lab-only insecure mode): "
-                "this tunnel is not authenticated");
+        warn(t, TSE_TEXT("TLS certificate verification is OFF (lab-only insecure mode): "
+                "this tunnel is not authenticated"));
+    }
+    if (t->s.tls_keylog != NULL) {
+        warn(t, "TLS key log is ON (tls_keylog): this connection's secrets were exported; "
+                "whoever reads them can decrypt the tunnel");
     }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
@@ -434,7 +441,7 @@ static void tls_step(tse_tunnel *t)
     set_state(t, TSE_STATE_CONFIGURING);
     rc = send_config_request(t);
     if (rc != TSE_OK) {
-        fail(t, rc, "cannot queue Configuration_Request");
+        fail(t, rc, TSE_TEXT("cannot queue Configuration_Request"));
     }
 }
 
@@ -456,7 +463,7 @@ static void send_proxy_request(tse_tunnel *t)
     size_t room = tse_tls_raw_reserve(&t->tls, &p);
     int n = tse_hc_request(&t->hc, p, room);
     if (n < 0) {
-        fail(t, n, "cannot build the CONNECT request");
+        fail(t, n, TSE_TEXT("cannot build the CONNECT request"));
         return;
     }
     tse_tls_raw_commit(&t->tls, (size_t)n);
@@ -467,7 +474,7 @@ static void send_proxy_request(tse_tunnel *t)
 static void adopt_config(tse_tunnel *t, const tse_cm *m)
 {
     tse_event ev;
-    int has6 = (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
+    int has6 = TSE_CONFIG_IPV6 && (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
     /* compared with the last tunnel, resumed or not: the application's
      * sockets are bound to those addresses */
     int changed = t->cfg_valid &&
@@ -547,22 +554,22 @@ static int reject_error(uint16_t code)
 static const char *bad_ipv4(const uint8_t a[4])
 {
     if ((a[0] | a[1] | a[2] | a[3]) == 0) {
-        return "Configuration_Response assigns the unspecified IPv4 address 0.0.0.0";
+        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv4 address 0.0.0.0");
     }
     if (a[0] == 0) {
-        return "Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)";
+        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)");
     }
     if (a[0] == 127) {
-        return "Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)");
     }
     if (a[0] >= 224 && a[0] < 240) {
-        return "Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)");
     }
     if ((a[0] & a[1] & a[2] & a[3]) == 255) {
-        return "Configuration_Response assigns the IPv4 broadcast address 255.255.255.255";
+        return TSE_TEXT_NZ("Configuration_Response assigns the IPv4 broadcast address 255.255.255.255");
     }
     if (a[0] >= 240) {
-        return "Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)");
     }
     return NULL;
 }
@@ -575,16 +582,16 @@ static const char *bad_ipv6(const uint8_t a[16])
         head |= a[i];
     }
     if (head == 0 && a[15] == 0) {
-        return "Configuration_Response assigns the unspecified IPv6 address ::";
+        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv6 address ::");
     }
     if (head == 0 && a[15] == 1) {
-        return "Configuration_Response assigns the IPv6 loopback address ::1";
+        return TSE_TEXT_NZ("Configuration_Response assigns the IPv6 loopback address ::1");
     }
     if (a[0] == 0xff) {
-        return "Configuration_Response assigns a multicast IPv6 address (ff00::/8)";
+        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv6 address (ff00::/8)");
     }
     if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-        return "Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)";
+        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)");
     }
     return NULL;
 }
@@ -594,11 +601,11 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
     const char *why;
     fail_info fi;
     if (t->state != TSE_STATE_CONFIGURING) {
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, "Configuration_Response while not configuring");
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, TSE_TEXT("Configuration_Response while not configuring"));
         return;
     }
     if (!t->config_outstanding || m->seq != t->config_seq) {
-        fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Response sequence mismatch");
+        fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Response sequence mismatch"));
         return;
     }
     /* A.1.4: the response assigns the TSID.  A success that answers a
@@ -613,7 +620,7 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
     }
     if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS,
-             "Configuration_Response without an IPv4 address or TSID");
+             TSE_TEXT("Configuration_Response without an IPv4 address or TSID"));
         return;
     }
     why = bad_ipv4(m->ipv4_addr);
@@ -649,7 +656,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
     switch (m->type) {
     case TSE_CM_KEEPALIVE_RESPONSE:
         if (!t->ka_outstanding || m->seq != t->ka_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, "Keep_Alive_Response sequence mismatch");
+            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Keep_Alive_Response sequence mismatch"));
             return;
         }
         t->ka_outstanding = 0;
@@ -659,7 +666,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
             fail_info fi;
             memset(&fi, 0, sizeof(fi));
             fi.response_code = m->response_code;
-            fi.detail = "Keep_Alive_Response with an error code";
+            fi.detail = TSE_TEXT("Keep_Alive_Response with an error code");
             fail_ex(t, reject_error(m->response_code), &fi, 0);
         }
         return;
@@ -671,7 +678,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     case TSE_CM_RELEASE_RESPONSE:
         if (!t->release_outstanding || m->seq != t->release_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, "Configuration_Release_Response sequence mismatch");
+            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Release_Response sequence mismatch"));
             return;
         }
         t->resume_valid = 0;
@@ -687,7 +694,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         r.present = TSE_CM_HAS_RESPONSE_CODE;
         (void)send_cm(t, &r);
         memset(&fi, 0, sizeof(fi));
-        fi.detail = "the TSCF sent Configuration_Release_Request";
+        fi.detail = TSE_TEXT("the TSCF sent Configuration_Release_Request");
         fail_ex(t, TSE_ERR_SERVER_RELEASED, &fi, 1); /* send the answer first */
         return;
     }
@@ -700,11 +707,12 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
 static void handle_unit(tse_tunnel *t, const tse_unit *u)
 {
     t->last_rx = t->now;
+    trace(t, 0, u->kind, u->data, u->len);
     if (u->kind == TSE_UNIT_CM) {
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
         if (rc != TSE_OK) {
-            fail(t, rc, "malformed control message from the TSCF");
+            fail(t, rc, TSE_TEXT("malformed control message from the TSCF"));
             return;
         }
         t->stats.unknown_tlvs += m.unknown_tlvs;
@@ -717,8 +725,8 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         t->stats.early_packets++;
         if (!t->early_warned) {
             t->early_warned = 1;
-            warn(t, "the TSCF sent inner packets before the Configuration_Response: "
-                    "dropped (counted in tse_stats.early_packets)");
+            warn(t, TSE_TEXT("the TSCF sent inner packets before the Configuration_Response: "
+                    "dropped (counted in tse_stats.early_packets)"));
         }
         return;
     }
@@ -757,7 +765,7 @@ static void read_records(tse_tunnel *t)
                                        &used, &u);
             off += used;
             if (rc < 0) {
-                fail(t, rc, "malformed unit in the tunnel stream");
+                fail(t, rc, TSE_TEXT("malformed unit in the tunnel stream"));
                 return;
             }
             if (rc == 1) {
@@ -877,6 +885,12 @@ int tse_settings_check(const tse_settings *s)
          s->tls_insecure_lab_only_skip_verify)) {
         return TSE_ERR_SETTING_TLS;
     }
+    if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
+        return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
+    }
+    if (!TSE_CONFIG_IPV6 && s->request_ipv6) {
+        return TSE_ERR_INVALID_ARG; /* compiled out (tse/config.h) */
+    }
     return TSE_OK;
 }
 
@@ -984,6 +998,10 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     if (rc == TSE_OK) {
         rc = tse_tls_setup(&t->tls, cf, sni, s->pin_sha256, t->outer,
                            TSE_OUTER_BUF_SIZE);
+    }
+    if (rc == TSE_OK) {
+        rc = tse_tls_set_keylog(&t->tls, s->tls_keylog, s->tls_keylog_user,
+                                s->tls_config == NULL);
     }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
@@ -1140,7 +1158,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
             return TSE_OK;
         }
         fail(t, err == TSE_ERR_TRANSPORT_CLOSED ? rc : err,
-             "the proxy closed the connection");
+             TSE_TEXT("the proxy closed the connection"));
         return TSE_OK;
     }
     case TSE_STATE_RELEASING:
@@ -1369,6 +1387,7 @@ static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
     t->last_tx = t->now;
     t->stats.packets_out++;
     t->stats.bytes_out += len;
+    trace(t, 1, pkt[0] >> 4 == 6 ? TSE_UNIT_IPV6 : TSE_UNIT_IPV4, pkt, len);
     pump(t);
     return TSE_OK;
 }

@@ -30,7 +30,10 @@
 #include "detect_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
+#include "keylog_out.h"
+#include "pcap_out.h"
 #include "proxy_env.h"
+#include "tun_cli.h"
 #include "tse/tse.h"
 #include "tse_posix.h"
 
@@ -129,6 +132,8 @@ struct app {
 };
 
 static volatile sig_atomic_t g_signals;
+static const char *g_pcap_file; /* --pcap FILE */
+static pcap_out *g_pcap;
 
 /* Microseconds of CLOCK_MONOTONIC: RTTs on loopback are well below 1 ms. */
 static uint64_t now_us(void)
@@ -303,6 +308,7 @@ static void on_event(void *user, const tse_event *ev)
     const struct app *a = u->app;
 #endif
 
+    tun_cli_on_event(ev); /* --tun: addresses and routes first */
     switch (ev->type) {
     case TSE_EV_STATE:
         u->state = ev->state;
@@ -442,6 +448,10 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
 {
     struct tun *u = user;
     const struct app *a = u->app;
+    if (tun_cli_enabled()) {
+        tun_cli_on_packet(pkt, len); /* --tun: to the kernel */
+        return;
+    }
 #ifdef TSE_CLI_LWIP
     if (a->use_lwip) {
         /* lwIP's input; echo replies come back through ping_recv() */
@@ -453,6 +463,17 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
         human_prefix(u);
         printf("inner packet: %zu bytes (not one of our echo replies)\n", len);
     }
+}
+
+/* --pcap: every CM and inner packet of every tunnel, both ways */
+static void on_trace(void *user, int outbound, int kind, const uint8_t *unit, size_t len)
+{
+    enum pcap_out_dir dir = outbound ? PCAP_OUT_OUT : PCAP_OUT_IN;
+    (void)user;
+    if (kind == TSE_UNIT_CM)
+        pcap_out_cm(g_pcap, dir, unit, len);
+    else
+        pcap_out_packet(g_pcap, dir, unit, len);
 }
 
 #ifdef TSE_CLI_LWIP
@@ -678,6 +699,14 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
         for (i = 0; i < a->ntun; i++)
             close_tunnel(&a->tun[i], now);
     }
+    if (!a->closing_all && tun_cli_take_error(&a->tun[0].err, a->tun[0].detail,
+                                              sizeof a->tun[0].detail)) {
+        /* --tun: the interface could not be configured (or vanished) */
+        a->tun[0].local_fail = 1;
+        a->tun[0].reason = tse_strerror(a->tun[0].err);
+        a->closing_all = 1;
+        close_tunnel(&a->tun[0], now);
+    }
     if (a->closing_all && a->hard_deadline == TSE_TIME_NEVER)
         a->hard_deadline = now + 5000; /* release_timeout_ms (3 s) + margin */
     start_more(a, now);
@@ -791,21 +820,31 @@ static void usage(void)
 "  --rtp ADDR:PORT       RTP-like UDP stream to an echo (--seconds S, --pps N,\n"
 "                        0 = flood with --window N outstanding)\n"
 "                        (these three: the lwIP NO_SYS=1 build only; one tunnel)\n"
+"  --tun IFNAME          be the Linux TUN interface IFNAME: inner address,\n"
+"                        netmask and MTU set on it; kernel programs use it\n"
+"  --route PREFIX        also route PREFIX (ADDR/LEN, default, default6) through\n"
+"                        --tun (repeatable; the outer connection stays outside)\n"
+"  --mtu N               --tun interface MTU (576..2048, default 1400)\n"
 "  --tunnels N           bring up N tunnels in this process (each pings)\n"
 "  --parallel N          at most N tunnels in bring-up at once (default 16)\n"
 "  --timeout SECONDS     give up after this long (default: none)\n"
 "  --json                one JSON object per event on stdout\n"
 "  --verbose             state changes and other details\n"
+"  --pcap FILE           write the inner packets and the control messages, both\n"
+"                        ways, to FILE (pcap-ng; examples/common/pcap_out.h)\n"
 "  --detect ...          find the path that works (tse-cli --detect --help)\n"
 "  --version, --help\n"
 "\n"
-"Without --ping or an application the tunnel stays up until SIGINT/SIGTERM,\n"
-"which release it; with one, it is released when the pings or the\n"
+"Without --ping or an application (and with --tun) the tunnel stays up\n"
+"until SIGINT/SIGTERM, which release it (and remove the --tun interface);\n"
+"with one, it is released when the pings or the\n"
 "application are done.  With one tunnel in the lwIP build, lwIP is the inner\n"
 "IP stack (pings included); with --tunnels N > 1 pings are built directly.\n"
 "Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
 "application: it succeeded), 1 failure, 2 bad usage.  Name resolution\n"
-"blocks (getaddrinfo).\n");
+"blocks (getaddrinfo).\n"
+"SSLKEYLOGFILE=FILE in the environment appends the TLS secrets to FILE (NSS key\n"
+"log format, for Wireshark), with a warning: debugging only.\n");
 }
 
 static void parse_args(struct opts *o, int argc, char **argv)
@@ -889,7 +928,15 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--seconds")) o->seconds = parse_long(name, val, 1, 86400L);
             else if (FLAG("--pps")) o->pps = parse_long(name, val, 0, 100000L);
             else if (FLAG("--window")) o->window = parse_long(name, val, 1, 65535L);
-            else die_usage("unknown option '%s'", name);
+            else if (FLAG("--pcap")) g_pcap_file = val;
+            else {
+                char msg[256];
+                int r = tun_cli_option(name, val, msg, sizeof msg);
+                if (r < 0)
+                    die_usage("%s", msg);
+                if (r == 0)
+                    die_usage("unknown option '%s'", name);
+            }
         }
 #undef FLAG
 #undef NEED_VAL
@@ -911,6 +958,12 @@ static void parse_args(struct opts *o, int argc, char **argv)
         die_usage("--bytes and --seed go with --tcp-send%s", NULL);
     if ((o->seconds || o->pps >= 0 || o->window) && !o->rtp)
         die_usage("--seconds, --pps and --window go with --rtp%s", NULL);
+    {
+        char msg[256];
+        if (tun_cli_validate(o->tunnels, o->ping || o->sip_uri || o->tcp_send || o->rtp,
+                             msg, sizeof msg) != 0)
+            die_usage("%s", msg);
+    }
     if ((o->sip_uri || o->tcp_send || o->rtp) && o->tunnels > 1)
         die_usage("--sip-options, --tcp-send and --rtp run in one tunnel (no --tunnels)%s", NULL);
 #ifndef TSE_CLI_LWIP
@@ -997,7 +1050,7 @@ int main(int argc, char **argv)
     parse_args(o, argc, argv);
 #ifdef TSE_CLI_LWIP
     build_spec(a);
-    a->use_lwip = o->tunnels == 1;
+    a->use_lwip = o->tunnels == 1 && !tun_cli_enabled();
 #endif
 
     /* files */
@@ -1069,11 +1122,33 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    tun_cli_settings(&s);
+    s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
+    if (rc) {
+        free(ca);
+        free(cert);
+        free(key);
+        return EXIT_USAGE;
+    }
+    if (s.tls_keylog_user)
+        s.tls_keylog = keylog_write;
 
     memset(&cb, 0, sizeof cb);
     cb.on_event = on_event;
     cb.on_packet = on_packet;
     cb.entropy = tse_posix_entropy;
+    if (g_pcap_file) {
+        char err[256];
+        g_pcap = pcap_out_open(g_pcap_file, "tse-cli", err, sizeof err);
+        if (!g_pcap) {
+            fprintf(stderr, "tse-cli: error: --pcap %s\n", err);
+            free(ca);
+            free(cert);
+            free(key);
+            return EXIT_USAGE;
+        }
+        cb.on_trace = on_trace;
+    }
 
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -1119,6 +1194,14 @@ int main(int argc, char **argv)
         if (rc != TSE_OK) {
             char d[64];
             snprintf(d, sizeof d, "creating tunnel %ld", i);
+            report_error(a, tse_strerror(rc), d);
+            return EXIT_FAIL;
+        }
+    }
+    if (tun_cli_enabled()) {
+        char d[128];
+        rc = tun_cli_open(a->drv, a->tun[0].t, o->json, d, sizeof d);
+        if (rc != TSE_OK) {
             report_error(a, tse_strerror(rc), d);
             return EXIT_FAIL;
         }
@@ -1289,11 +1372,15 @@ int main(int argc, char **argv)
         tse_lwip_netif_remove(&a->tn);
     }
 #endif
+    tun_cli_close(); /* --tun: routes, addresses and the interface go */
     for (i = 0; i < a->ntun; i++) {
         tse_posix_driver_remove(a->drv, a->tun[i].t);
         tse_tunnel_del(a->tun[i].t);
     }
     tse_posix_driver_del(a->drv);
+    pcap_out_close(g_pcap);
+    if (s.tls_keylog_user)
+        fclose(s.tls_keylog_user);
     free(a->tun);
     free(ca);
     free(cert);

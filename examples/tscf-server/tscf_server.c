@@ -18,6 +18,7 @@
  *    connection takes the tunnel over (the old connection is closed): a
  *    client whose TCP was cut comes back before the server notices.
  */
+#include "pcap_out.h"
 #include "tscf.h"
 
 #include "tse/cm.h"
@@ -98,6 +99,7 @@ static struct {
     size_t max_unit;
     tse_sched_settings sched;  /* downlink scheduler (libtse's, docs/scheduler.md) */
     const char *ready_file;
+    const char *pcap_file;
 } cfg;
 
 enum { L_ERROR, L_WARN, L_INFO, L_DEBUG };
@@ -199,6 +201,7 @@ static struct {
         uint64_t pkts_in, pkts_fwd, pkts_echo, pkts_tun_in, pkts_tun_out;
         uint64_t drop_src, drop_queue, drop_noroute, drop_unconfigured, drop_tun;
     } st;
+    pcap_out *pcap;            /* --pcap */
 } S;
 
 static int ciphersuites[16];
@@ -539,6 +542,10 @@ static int conn_enqueue(struct conn *c, const uint8_t *p, size_t len, int contro
         return -1;
     }
     mark_dirty(c);
+    if (control)
+        pcap_out_cm(S.pcap, PCAP_OUT_OUT, p, len);
+    else
+        pcap_out_packet(S.pcap, PCAP_OUT_OUT, p, len);
     return 0;
 }
 
@@ -974,10 +981,13 @@ static void handle_plain(struct conn *c, const uint8_t *p, size_t len)
         }
         if (rc == 0)
             break;
-        if (u.kind == TSE_UNIT_CM)
+        if (u.kind == TSE_UNIT_CM) {
+            pcap_out_cm(S.pcap, PCAP_OUT_IN, u.data, u.len);
             handle_cm(c, u.data, u.len);
-        else
+        } else {
+            pcap_out_packet(S.pcap, PCAP_OUT_IN, u.data, u.len);
             handle_packet(c, u.data, u.len, u.kind);
+        }
     }
 }
 
@@ -1638,7 +1648,9 @@ static void usage(FILE *f)
         "  --log-level LEVEL    error, warn, info (default) or debug\n"
         "  --json-log           one JSON object per log line\n"
         "  --stats-interval S   log counters every S seconds (default 0 = never)\n"
-        "  --ready-file FILE    write the bound ADDR:PORT lines here once listening\n");
+        "  --ready-file FILE    write the bound ADDR:PORT lines here once listening\n"
+        "  --pcap FILE          write every tunnel's inner packets and control messages,\n"
+        "                       both ways, to FILE (pcap-ng; examples/common/pcap_out.h)\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -1751,6 +1763,9 @@ static int parse_args(int argc, char **argv)
         } else if (!strcmp(o, "--ready-file")) {
             NEED_ARG();
             cfg.ready_file = a;
+        } else if (!strcmp(o, "--pcap")) {
+            NEED_ARG();
+            cfg.pcap_file = a;
         } else if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             usage(stdout);
             exit(0);
@@ -1818,6 +1833,14 @@ int main(int argc, char **argv)
     }
     if (setup_tls() < 0)
         return 1;
+    if (cfg.pcap_file) {
+        char err[256];
+        S.pcap = pcap_out_open(cfg.pcap_file, "tscf-server", err, sizeof err);
+        if (!S.pcap) {
+            fprintf(stderr, "tscf-server: --pcap %s\n", err);
+            return 1;
+        }
+    }
     S.ep = epoll_create1(EPOLL_CLOEXEC);
     if (S.ep < 0)
         return 1;
@@ -1958,6 +1981,7 @@ int main(int argc, char **argv)
     mbedtls_pk_free(&S.pk);
     mbedtls_ctr_drbg_free(&S.drbg);
     mbedtls_entropy_free(&S.entropy);
+    pcap_out_close(S.pcap);
     if (cfg.ready_file)
         unlink(cfg.ready_file);
     return 0;

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tse/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -121,7 +123,7 @@ typedef struct tse_cm {
  * @param[in]  buf  the bytes; not retained
  * @return TSE_OK or a negative TSE_ERR_CM_* / TSE_ERR_INVALID_ARG
  */
-int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
+TSE_API int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
 
 /**
  * @brief Encode @p m into @p buf.  TLVs are written in the order
@@ -136,13 +138,13 @@ int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
  *         type, netmask without address, padding_len > 255, type 2 or 6
  *         without TSE_CM_HAS_RESPONSE_CODE)
  */
-int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written);
+TSE_API int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written);
 
 /** @brief Whether @p type is a response type (2, 6, 8). */
-int tse_cm_is_response(uint8_t type);
+TSE_API int tse_cm_is_response(uint8_t type);
 
 /** @brief A static name for a CM_Type ("Configuration_Request", ...). */
-const char *tse_cm_type_name(uint8_t type);
+TSE_API const char *tse_cm_type_name(uint8_t type);
 
 #ifdef __cplusplus
 }

@@ -66,6 +66,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tse/config.h"
 #include "tse/error.h"
 #include "tse/tse.h"
 
@@ -156,8 +157,8 @@ typedef struct tse_detect_callbacks {
 
 /* ---- cache ------------------------------------------------------------ */
 
-/** Longest opaque network identity (e.g. SSID + BSSID, PLMN, ...). */
-#define TSE_DETECT_NETID_MAX 64u
+/* TSE_DETECT_NETID_MAX: longest opaque network identity (e.g. SSID +
+ * BSSID, PLMN, ...), include/tse/config.h. */
 
 /** One cache slot; storage belongs to the caller, fields are private. */
 typedef struct tse_detect_cache_entry {
@@ -183,7 +184,7 @@ typedef struct tse_detect_cache {
  *        as the cache is used).
  * @return TSE_OK or TSE_ERR_INVALID_ARG (NULL, n == 0)
  */
-int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *slots, size_t n);
+TSE_API int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *slots, size_t n);
 
 /**
  * @brief Look up the decision cached for a network.
@@ -191,8 +192,8 @@ int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *slots, si
  * @return TSE_OK, TSE_ERR_DETECT_NOT_CACHED, TSE_ERR_INVALID_ARG
  *         (NULL, empty or over TSE_DETECT_NETID_MAX id)
  */
-int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t len,
-                            tse_detect_result *out);
+TSE_API int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t len,
+                                    tse_detect_result *out);
 
 /**
  * @brief Remember @p r for a network (replacing its old entry, or the
@@ -200,15 +201,15 @@ int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t l
  * @return TSE_OK, TSE_ERR_DETECT_NO_PATH (a @c none result is not
  *         cached: the next attempt must probe again), TSE_ERR_INVALID_ARG
  */
-int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t len,
-                           const tse_detect_result *r);
+TSE_API int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t len,
+                                   const tse_detect_result *r);
 
 /**
  * @brief Forget a network's decision: call it when the cached path fails
  *        (a decision is reused until it fails).
  * @return TSE_OK, TSE_ERR_DETECT_NOT_CACHED, TSE_ERR_INVALID_ARG
  */
-int tse_detect_cache_invalidate(tse_detect_cache *c, const uint8_t *net_id, size_t len);
+TSE_API int tse_detect_cache_invalidate(tse_detect_cache *c, const uint8_t *net_id, size_t len);
 
 /* ---- settings --------------------------------------------------------- */
 
@@ -253,7 +254,7 @@ typedef struct tse_detect_settings {
 } tse_detect_settings;
 
 /** @brief Fill @p s with the defaults documented above (hosts NULL). */
-void tse_detect_settings_default(tse_detect_settings *s);
+TSE_API void tse_detect_settings_default(tse_detect_settings *s);
 
 /* ---- the port's orders ------------------------------------------------ */
 
@@ -289,9 +290,9 @@ typedef struct tse_detect_action {
 
 /* ---- the detector ----------------------------------------------------- */
 
-#define TSE_DETECT_REQ_MAX 640u     /**< bytes kept per probe request */
-#define TSE_DETECT_TCP_RX_MAX 4096u /**< SIP-over-TCP receive buffer */
-#define TSE_DETECT_TARGET_MAX 272u  /**< "host:port" text */
+/* TSE_DETECT_REQ_MAX (bytes kept per probe request),
+ * TSE_DETECT_TCP_RX_MAX (SIP-over-TCP receive buffer) and
+ * TSE_DETECT_TARGET_MAX ("host:port" text): include/tse/config.h. */
 
 /** Per-probe bookkeeping; private. */
 typedef struct tse_detect_probe_priv {
@@ -328,24 +329,24 @@ typedef struct tse_detect {
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no on_event / entropy, a
  *         network_id without a cache, or one above TSE_DETECT_NETID_MAX)
  */
-int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
-                    const tse_detect_callbacks *cb);
+TSE_API int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
+                            const tse_detect_callbacks *cb);
 
 /**
  * @brief Start at @p now.  With a cached decision for the network the
  *        result event fires at once (from_cache = 1) and no probe runs.
  * @return TSE_OK, TSE_ERR_STATE (already started), TSE_ERR_DETECT_ENTROPY
  */
-int tse_detect_start(tse_detect *d, tse_time_ms now);
+TSE_API int tse_detect_start(tse_detect *d, tse_time_ms now);
 
 /**
  * @brief The next order for the port.
  * @return 1 and @p out filled, or 0 when there is nothing to do
  */
-int tse_detect_next_action(tse_detect *d, tse_detect_action *out);
+TSE_API int tse_detect_next_action(tse_detect *d, tse_detect_action *out);
 
 /** @brief 1 if tse_detect_next_action() has something. */
-int tse_detect_want(const tse_detect *d);
+TSE_API int tse_detect_want(const tse_detect *d);
 
 /**
  * @brief A datagram arrived on a UDP probe's socket.
@@ -357,21 +358,21 @@ int tse_detect_want(const tse_detect *d);
  * @return TSE_OK (also for a stray datagram, which is ignored),
  *         TSE_ERR_INVALID_ARG, TSE_ERR_STATE (probe not running)
  */
-int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
-                        size_t len, const tse_detect_addr *local, tse_time_ms now);
+TSE_API int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
+                                size_t len, const tse_detect_addr *local, tse_time_ms now);
 
 /** @brief The SIP-over-TCP probe's connection is up.
  *  @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_STATE */
-int tse_detect_tcp_connected(tse_detect *d, tse_probe_id probe, tse_time_ms now);
+TSE_API int tse_detect_tcp_connected(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
 /** @brief Bytes arrived on the SIP-over-TCP probe's connection.
  *  @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_STATE */
-int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
-                        size_t len, tse_time_ms now);
+TSE_API int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
+                                size_t len, tse_time_ms now);
 
 /** @brief A tunnel probe's tse_tunnel reached TSE_EV_TUNNEL_UP.
  *  @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_STATE */
-int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now);
+TSE_API int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
 /**
  * @brief A probe failed in the port: connect refused / reset / timed out
@@ -380,34 +381,34 @@ int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now);
  * @param[in] status  the proxy's HTTP status for TSE_ERR_PROXY_*, else 0
  * @return TSE_OK, TSE_ERR_INVALID_ARG (err >= 0), TSE_ERR_STATE
  */
-int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int status,
-                            tse_time_ms now);
+TSE_API int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int status,
+                                    tse_time_ms now);
 
 /**
  * @brief The application's own IMS registration worked (@p ok = 1) or
  *        failed (0).  Takes the place of the SIP probes.
  * @return TSE_OK, TSE_ERR_STATE (done, or not started)
  */
-int tse_detect_registration_result(tse_detect *d, int ok, tse_time_ms now);
+TSE_API int tse_detect_registration_result(tse_detect *d, int ok, tse_time_ms now);
 
 /** @brief When tse_detect_handle_expiry() must run next, or TSE_TIME_NEVER. */
-tse_time_ms tse_detect_expiry(const tse_detect *d);
+TSE_API tse_time_ms tse_detect_expiry(const tse_detect *d);
 
 /** @brief Run timers due at @p now (starts, retransmissions, timeouts). */
-int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now);
+TSE_API int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now);
 
 /** @brief 1 once the result event has fired. */
-int tse_detect_done(const tse_detect *d);
+TSE_API int tse_detect_done(const tse_detect *d);
 
 /** @brief The result, or NULL before it is known. */
-const tse_detect_result *tse_detect_get_result(const tse_detect *d);
+TSE_API const tse_detect_result *tse_detect_get_result(const tse_detect *d);
 
 /** @brief "direct", "nat-traversal", "tunnel-direct", "tunnel-via-proxy",
  *         "none". */
-const char *tse_detect_path_name(tse_detect_path path);
+TSE_API const char *tse_detect_path_name(tse_detect_path path);
 
 /** @brief "sip-udp", "sip-tcp", "stun-udp", "tunnel-1", "tunnel-2" or "?". */
-const char *tse_detect_probe_name(tse_probe_id probe);
+TSE_API const char *tse_detect_probe_name(tse_probe_id probe);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,8 @@
 #ifndef TSE_ERROR_H
 #define TSE_ERROR_H
 
+#include "tse/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -132,11 +134,57 @@ enum tse_error {
     TSE_ERR_SETTING_BACKOFF = -804,    /**< backoff_initial_ms 0 or above backoff_max_ms */
     TSE_ERR_SETTING_PROXY = -805,      /**< proxy_port 0, or user without password (or the reverse) */
     TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
-    TSE_ERR_SETTING_TLS = -807         /**< tls_config together with ca / client cert / key / insecure */
+    TSE_ERR_SETTING_TLS = -807,        /**< tls_config together with ca / client cert / key / insecure */
+
+    /* TUN device and OS network configuration (-900 .. -999), port/linux */
+    TSE_ERR_TUN_OPEN = -900,           /**< /dev/net/tun cannot be opened or set up */
+    TSE_ERR_TUN_NAME = -901,           /**< bad interface name, or in use by another device */
+    TSE_ERR_TUN_PERMISSION = -902,     /**< not permitted (needs CAP_NET_ADMIN) */
+    TSE_ERR_TUN_IO = -903,             /**< read/write on the TUN fd failed */
+    TSE_ERR_NETLINK = -904,            /**< rtnetlink socket failed, no or malformed reply */
+    TSE_ERR_NETLINK_LINK = -905,       /**< the kernel refused the MTU or link state */
+    TSE_ERR_NETLINK_ADDR = -906,       /**< the kernel refused an address */
+    TSE_ERR_NETLINK_ROUTE = -907,      /**< the kernel refused a route */
+    TSE_ERR_NO_ROUTE = -908,            /**< no route to a host to exclude from the tunnel */
+
+    /* TURN client (-1000 .. -1049), RFC 8656, RFC 6062; error responses
+     * map to one code each (the STUN ERROR-CODE is in the event) */
+    TSE_ERR_TURN_UNAUTHORIZED = -1000,  /**< 401 again after credentials were sent */
+    TSE_ERR_TURN_STALE_NONCE = -1001,   /**< 438 Stale Nonce more often than allowed */
+    TSE_ERR_TURN_FORBIDDEN = -1002,     /**< 403 Forbidden */
+    TSE_ERR_TURN_ALLOC_MISMATCH = -1003, /**< 437 Allocation Mismatch */
+    TSE_ERR_TURN_WRONG_CREDENTIALS = -1004, /**< 441 Wrong Credentials */
+    TSE_ERR_TURN_UNSUPPORTED_TRANSPORT = -1005, /**< 442 Unsupported Transport Protocol */
+    TSE_ERR_TURN_PEER_FAMILY = -1006,   /**< 440 / 443 address family not supported / mismatch */
+    TSE_ERR_TURN_QUOTA = -1007,         /**< 486 Allocation Quota Reached */
+    TSE_ERR_TURN_CAPACITY = -1008,      /**< 508 Insufficient Capacity */
+    TSE_ERR_TURN_CONNECTION_EXISTS = -1009, /**< 446 Connection Already Exists (RFC 6062) */
+    TSE_ERR_TURN_CONNECTION_FAILED = -1010, /**< 447 Connection Timeout or Failure (RFC 6062) */
+    TSE_ERR_TURN_BAD_REQUEST = -1011,   /**< 400 Bad Request */
+    TSE_ERR_TURN_UNKNOWN_ATTRIBUTE = -1012, /**< 420 Unknown Attribute */
+    TSE_ERR_TURN_TRY_ALTERNATE = -1013, /**< 300 Try Alternate (not followed) */
+    TSE_ERR_TURN_SERVER_ERROR = -1014,  /**< 500 Server Error */
+    TSE_ERR_TURN_ERROR_OTHER = -1015,   /**< any other error response */
+    TSE_ERR_TURN_TIMEOUT = -1016,       /**< no response to a request in time */
+    TSE_ERR_TURN_INTEGRITY = -1017,     /**< response MESSAGE-INTEGRITY missing or wrong */
+    TSE_ERR_TURN_NO_RELAYED = -1018,    /**< Allocate success without relayed address or lifetime */
+    TSE_ERR_TURN_REALM = -1019,         /**< 401/438 without a usable REALM or NONCE */
+    TSE_ERR_TURN_MALFORMED = -1020,     /**< malformed STUN message on a stream (stream lost) */
+    TSE_ERR_TURN_CHANNEL_DATA = -1021,  /**< malformed ChannelData (number or length) */
+    TSE_ERR_TURN_TOO_BIG = -1022,       /**< message larger than the receive buffer */
+    TSE_ERR_TURN_NO_PERMISSION = -1023, /**< no permission installed for the peer */
+    TSE_ERR_TURN_TABLE_FULL = -1024,    /**< permission, channel or transaction table full */
+    TSE_ERR_TURN_NOT_ALLOCATED = -1025, /**< needs an allocation first */
+    TSE_ERR_TURN_EXPIRED = -1026,       /**< allocation lifetime ran out (refresh failed) */
+    TSE_ERR_TURN_BAD_RESPONSE = -1027,  /**< success response missing what its method needs */
+
+    /* RFC 4571 framing (-1050 .. -1059) */
+    TSE_ERR_RFC4571_TOO_BIG = -1050,    /**< LENGTH above the configured maximum (or 65535) */
+    TSE_ERR_RFC4571_TRUNCATED = -1051   /**< stream ended inside a frame */
 };
 
 /** @brief A static, human-readable name for @p err.  Never NULL. */
-const char *tse_strerror(int err);
+TSE_API const char *tse_strerror(int err);
 
 /**
  * @brief Whether a tunnel that failed with @p err may succeed if retried
@@ -144,7 +192,7 @@ const char *tse_strerror(int err);
  *        retrying cannot fix (certificate, pin, blacklisted, version,
  *        proxy authentication) return 0.
  */
-int tse_err_is_retryable(int err);
+TSE_API int tse_err_is_retryable(int err);
 
 #ifdef __cplusplus
 }

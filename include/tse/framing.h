@@ -34,6 +34,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tse/export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -78,10 +80,10 @@ typedef struct tse_deframer {
  *        to accept IP packets up to M bytes, pass M + tse_frame_overhead().
  * @return TSE_OK or TSE_ERR_INVALID_ARG (bad profile, NULL, cap too small)
  */
-int tse_deframer_init(tse_deframer *d, int profile, uint8_t *buf, size_t cap);
+TSE_API int tse_deframer_init(tse_deframer *d, int profile, uint8_t *buf, size_t cap);
 
 /** @brief Drop any partial unit and a sticky error. */
-void tse_deframer_reset(tse_deframer *d);
+TSE_API void tse_deframer_reset(tse_deframer *d);
 
 /**
  * @brief Consume bytes until one unit is complete.
@@ -101,11 +103,11 @@ void tse_deframer_reset(tse_deframer *d);
  *         tse_deframer_reset(); nothing is held (pending 0).
  *         TSE_ERR_INVALID_ARG for NULL arguments (not sticky).
  */
-int tse_deframer_feed(tse_deframer *d, const uint8_t *in, size_t len,
-                      size_t *consumed, tse_unit *unit);
+TSE_API int tse_deframer_feed(tse_deframer *d, const uint8_t *in, size_t len,
+                              size_t *consumed, tse_unit *unit);
 
 /** @brief Bytes of a partial unit currently held. */
-size_t tse_deframer_pending(const tse_deframer *d);
+TSE_API size_t tse_deframer_pending(const tse_deframer *d);
 
 /**
  * @brief Frame one unit for sending under @p profile (a no-op copy for
@@ -114,11 +116,11 @@ size_t tse_deframer_pending(const tse_deframer *d);
  *        or kind, empty unit, first nibble of @p data not @p kind, a CM
  *        under FTT, envelope above 65535 bytes).  @p out may alias @p data.
  */
-int tse_frame_unit(int profile, int kind, const uint8_t *data, size_t len,
-                   uint8_t *out, size_t cap);
+TSE_API int tse_frame_unit(int profile, int kind, const uint8_t *data, size_t len,
+                           uint8_t *out, size_t cap);
 
 /** @brief Header overhead tse_frame_unit() adds under @p profile. */
-size_t tse_frame_overhead(int profile);
+TSE_API size_t tse_frame_overhead(int profile);
 
 #ifdef __cplusplus
 }

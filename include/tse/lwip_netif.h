@@ -193,7 +193,7 @@ typedef struct tse_lwip_netif {
 } tse_lwip_netif;
 
 /** @brief Fill @p c with the defaults documented on each field. */
-void tse_lwip_netif_config_default(tse_lwip_netif_config *c);
+TSE_API void tse_lwip_netif_config_default(tse_lwip_netif_config *c);
 
 /**
  * @brief Add the netif to lwIP (administratively up, link down, no
@@ -207,17 +207,17 @@ void tse_lwip_netif_config_default(tse_lwip_netif_config *c);
  *         already added); TSE_ERR_NO_MEMORY (lwIP refused the netif, or
  *         NO_SYS=0: no mutex).  NO_SYS=0: not from the tcpip thread.
  */
-int tse_lwip_netif_add(tse_lwip_netif *n, tse_tunnel *t,
-                       const tse_lwip_netif_config *cfg);
+TSE_API int tse_lwip_netif_add(tse_lwip_netif *n, tse_tunnel *t,
+                               const tse_lwip_netif_config *cfg);
 
 /** @brief Remove the netif from lwIP and drop queued packets.  Safe on a
  *         netif that was never added (after a memset to 0).  NO_SYS=0:
  *         not from the tcpip thread. */
-void tse_lwip_netif_remove(tse_lwip_netif *n);
+TSE_API void tse_lwip_netif_remove(tse_lwip_netif *n);
 
 /** @brief Apply a tunnel event (see "Addresses, link state").  Call it from
  *         the tunnel's on_event callback for every event. */
-void tse_lwip_netif_on_event(tse_lwip_netif *n, const tse_event *ev);
+TSE_API void tse_lwip_netif_on_event(tse_lwip_netif *n, const tse_event *ev);
 
 /**
  * @brief Give an inbound inner packet to lwIP.  Call it from the tunnel's
@@ -226,8 +226,8 @@ void tse_lwip_netif_on_event(tse_lwip_netif *n, const tse_event *ev);
  *         TSE_ERR_WOULD_BLOCK (lwIP's input refused it, e.g. the tcpip
  *         mailbox is full: dropped).  Counted in the stats either way.
  */
-int tse_lwip_netif_on_packet(tse_lwip_netif *n, const uint8_t *pkt,
-                             size_t len);
+TSE_API int tse_lwip_netif_on_packet(tse_lwip_netif *n, const uint8_t *pkt,
+                                     size_t len);
 
 /**
  * @brief NO_SYS=0: move packets queued by lwIP into the tunnel.  Call it
@@ -238,17 +238,17 @@ int tse_lwip_netif_on_packet(tse_lwip_netif *n, const uint8_t *pkt,
  *         drained).  Packets the tunnel refuses otherwise (not up, invalid)
  *         are dropped and counted.
  */
-int tse_lwip_netif_flush(tse_lwip_netif *n, tse_time_ms now);
+TSE_API int tse_lwip_netif_flush(tse_lwip_netif *n, tse_time_ms now);
 
 /** @brief Packets waiting in the NO_SYS=0 queue (0 with NO_SYS=1). */
-unsigned tse_lwip_netif_pending(tse_lwip_netif *n);
+TSE_API unsigned tse_lwip_netif_pending(tse_lwip_netif *n);
 
 /** @brief A copy of the counters. */
-void tse_lwip_netif_get_stats(tse_lwip_netif *n, tse_lwip_netif_stats *out);
+TSE_API void tse_lwip_netif_get_stats(tse_lwip_netif *n, tse_lwip_netif_stats *out);
 
 /** @brief lwIP's err_t for a TSE_ERR_* of tse_tunnel_send_packet() (see
  *         "Outbound errors"). */
-int tse_lwip_netif_err(int tse_err);
+TSE_API int tse_lwip_netif_err(int tse_err);
 
 #ifdef __cplusplus
 }

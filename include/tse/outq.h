@@ -61,45 +61,45 @@ typedef struct tse_outq {
 } tse_outq;
 
 /* Bytes of storage tse_outq_init() needs for these sizes. */
-size_t tse_outq_footprint(size_t cm_size, size_t rt_size, size_t bulk_size);
+TSE_API size_t tse_outq_footprint(size_t cm_size, size_t rt_size, size_t bulk_size);
 
 /* Carve the rings out of @p mem (tse_outq_footprint() bytes, aligned for
  * uint32_t).  @p pol is copied. */
-void tse_outq_init(tse_outq *q, const tse_sched_settings *pol, uint8_t *mem,
-                   size_t cm_size, size_t rt_size, size_t bulk_size);
+TSE_API void tse_outq_init(tse_outq *q, const tse_sched_settings *pol, uint8_t *mem,
+                           size_t cm_size, size_t rt_size, size_t bulk_size);
 
 /* Drop everything queued (the connection is gone).  Counters stay. */
-void tse_outq_clear(tse_outq *q);
+TSE_API void tse_outq_clear(tse_outq *q);
 
 /* The class an inner IP packet (already validated) belongs to under the
  * policy: TSE_CLASS_REALTIME or TSE_CLASS_BULK. */
-tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_t len);
+TSE_API tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_t len);
 
 /* Queue one unit of class @p cls.  TSE_OK, or TSE_ERR_QUEUE_FULL (nothing
  * taken; counted).  A real-time packet larger than its whole ring is
  * queued as bulk. */
-int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
-                  uint32_t now);
+TSE_API int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
+                          uint32_t now);
 
 /* Free bytes in @p cls's ring. */
-size_t tse_outq_space(const tse_outq *q, tse_class cls);
+TSE_API size_t tse_outq_space(const tse_outq *q, tse_class cls);
 
 /* Bytes queued in @p cls's ring, or in all of them (TSE_CLASS_COUNT). */
-size_t tse_outq_queued(const tse_outq *q, tse_class cls);
+TSE_API size_t tse_outq_queued(const tse_outq *q, tse_class cls);
 
 /* Choose the next chunk to encrypt: at most @p max bytes, or @p max_bulk
  * for bulk (0: no bulk now).  Real-time units older than the deadline at
  * @p now are dropped first.  Returns its length (0 = nothing to send now)
  * with *p and *cls set; the chunk stays queued until tse_outq_commit().
  * While pinned, returns the same chunk again. */
-size_t tse_outq_peek(tse_outq *q, uint32_t now, size_t max, size_t max_bulk,
-                     const uint8_t **p, tse_class *cls);
+TSE_API size_t tse_outq_peek(tse_outq *q, uint32_t now, size_t max, size_t max_bulk,
+                             const uint8_t **p, tse_class *cls);
 
 /* The TLS layer must be given the last peek again (mbed TLS's rule after
  * WANT_WRITE): the next peek returns it unchanged. */
-void tse_outq_pin(tse_outq *q);
+TSE_API void tse_outq_pin(tse_outq *q);
 
 /* @p n bytes (<= the last peek) of the last peek were taken by TLS. */
-void tse_outq_commit(tse_outq *q, size_t n);
+TSE_API void tse_outq_commit(tse_outq *q, size_t n);
 
 #endif /* TSE_OUTQ_H_PUBLIC */

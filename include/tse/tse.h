@@ -51,12 +51,22 @@
 #include <stdint.h>
 
 #include "tse/error.h"
+#include "tse/export.h"
+#include "tse/framing.h" /* enum tse_unit_kind, for on_trace */
+#include "tse/version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define TSE_VERSION_STRING "0.1.0"
+/** @brief The library's version, "MAJOR.MINOR.PATCH" (static): that of the
+ *         library linked, which may differ from TSE_VERSION_STRING, that of
+ *         the headers compiled against. */
+TSE_API const char *tse_version(void);
+
+/** @brief The library's version as TSE_VERSION_NUMBER encodes it:
+ *         (MAJOR << 16) | (MINOR << 8) | PATCH. */
+TSE_API unsigned long tse_version_number(void);
 
 /** Milliseconds of a monotonic clock chosen by the port. */
 typedef uint64_t tse_time_ms;
@@ -200,6 +210,17 @@ typedef struct tse_callbacks {
     /** Required: fill @p buf with @p len random bytes; 0 on success.
      *  Seeds mbed TLS's DRBG and the backoff jitter. */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
+    /** Optional (NULL: none): a trace of every unit the tunnel carries,
+     *  for captures and debugging (tse-cli --pcap).  @p kind is
+     *  TSE_UNIT_CM, TSE_UNIT_IPV4 or TSE_UNIT_IPV6 (tse/framing.h);
+     *  @p unit is the unit without the framing: a control message's
+     *  16-byte header and TLVs (TR 33.830 A.1), or an inner IP packet.
+     *  Outbound (@p outbound 1): each CM the engine queues and each packet
+     *  tse_tunnel_send_packet() accepts.  Inbound (0): each unit received
+     *  from the TSCF, before it is decoded or checked (so malformed CMs
+     *  and packets dropped before TSE_STATE_UP too).  @p unit is valid only
+     *  during the call; do not call the tunnel's functions from it. */
+    void (*on_trace)(void *user, int outbound, int kind, const uint8_t *unit, size_t len);
 } tse_callbacks;
 
 /** A TLS configuration that tunnels share (tse_tls_config_new()). */
@@ -286,6 +307,24 @@ typedef struct tse_settings {
      *  tunnel and at once breaks it is not hit every second.  Default
      *  30000; 0 = every UP resets the backoff. */
     uint32_t backoff_stable_ms;
+
+    /* Debugging */
+    /** Optional (NULL: none): the TLS secrets of every connection, to
+     *  decrypt a capture of it (SSLKEYLOGFILE, tse-cli).  Called once per
+     *  secret with the fields of one line of the NSS key log format:
+     *  @p label "CLIENT_RANDOM" (TLS 1.2: the 48-byte master secret) or
+     *  "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+     *  "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0" (TLS 1.3, with
+     *  mbed TLS 3), the connection's 32-byte client random, and the secret.
+     *  Runs inside the call that advanced the handshake.  WHOEVER GETS
+     *  THESE CAN READ AND FORGE THE TUNNEL'S TRAFFIC: never set it in a
+     *  product.  The engine emits TSE_EV_WARNING on every connection while
+     *  it is set.  With mbed TLS 2.28 it needs MBEDTLS_SSL_EXPORT_KEYS
+     *  and the tunnel's own TLS configuration (no tls_config), else
+     *  tse_tunnel_new() fails with TSE_ERR_TLS_CONFIG. */
+    void (*tls_keylog)(void *user, const char *label, const uint8_t client_random[32],
+                       const uint8_t *secret, size_t secret_len);
+    void *tls_keylog_user;     /**< passed to tls_keylog */
 } tse_settings;
 
 typedef struct tse_stats {
@@ -310,7 +349,7 @@ typedef struct tse_stats {
 typedef struct tse_tunnel tse_tunnel;
 
 /** @brief Fill @p s with the defaults documented on each field. */
-void tse_settings_default(tse_settings *s);
+TSE_API void tse_settings_default(tse_settings *s);
 
 /**
  * @brief Build a TLS configuration for many tunnels, as mbed TLS intends:
@@ -327,14 +366,14 @@ void tse_settings_default(tse_settings *s);
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY,
  *         TSE_ERR_TLS_CONFIG (no or bad anchors, bad key, entropy failed)
  */
-int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
-                       int (*entropy)(void *user, uint8_t *buf, size_t len),
-                       void *entropy_user, const tse_mem *mem,
-                       const char **detail);
+TSE_API int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
+                               int (*entropy)(void *user, uint8_t *buf, size_t len),
+                               void *entropy_user, const tse_mem *mem,
+                               const char **detail);
 
 /** @brief Free a configuration from tse_tls_config_new() after the last
  *         tunnel using it was deleted.  NULL is fine. */
-void tse_tls_config_del(tse_tls_config *c);
+TSE_API void tse_tls_config_del(tse_tls_config *c);
 
 /**
  * @brief Check @p s as tse_tunnel_new() will, without allocating: one
@@ -345,7 +384,7 @@ void tse_tls_config_del(tse_tls_config *c);
  *         TSE_ERR_SETTING_BACKOFF, TSE_ERR_SETTING_PROXY,
  *         TSE_ERR_SETTING_SCHED, TSE_ERR_SETTING_TLS
  */
-int tse_settings_check(const tse_settings *s);
+TSE_API int tse_settings_check(const tse_settings *s);
 
 /**
  * @brief Create a tunnel.  All memory it will use is allocated here through
@@ -359,17 +398,17 @@ int tse_settings_check(const tse_settings *s);
  *         callback or allocator function missing), a TSE_ERR_SETTING_* of
  *         tse_settings_check(), TSE_ERR_NO_MEMORY, TSE_ERR_TLS_CONFIG
  */
-int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
-                   const tse_callbacks *cb, const tse_mem *mem, void *user);
+TSE_API int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
+                           const tse_callbacks *cb, const tse_mem *mem, void *user);
 
 /** @brief Free everything.  NULL is fine.  Not from a callback. */
-void tse_tunnel_del(tse_tunnel *t);
+TSE_API void tse_tunnel_del(tse_tunnel *t);
 
 /** @brief Begin: the engine will want a connection. */
-int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Interest: TSE_WANT_* bits (0 for NULL).  A query. */
-unsigned tse_tunnel_want(const tse_tunnel *t);
+TSE_API unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
  *  Call it once each time TSE_WANT_CONNECT is set: it marks the connect
@@ -377,11 +416,11 @@ unsigned tse_tunnel_want(const tse_tunnel *t);
  *  tunnel's life.  The engine times the connect out itself
  *  (connect_timeout_ms) and then wants DISCONNECT.
  *  @return TSE_OK, TSE_ERR_STATE if no connect is wanted. */
-int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
-                              uint16_t *port);
+TSE_API int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
+                                      uint16_t *port);
 
 /** @brief The port's connect succeeded. */
-int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
 
 /**
  * @brief The outer connection is gone: a connect failure, a reset, EOF, or
@@ -389,7 +428,7 @@ int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
  * @param err  TSE_ERR_TRANSPORT_* for the cause; 0 when acknowledging
  *             TSE_WANT_DISCONNECT.
  */
-int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
+TSE_API int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
 
 /**
  * @brief Feed bytes received on the outer connection.  All are consumed;
@@ -398,8 +437,8 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
  * @return TSE_OK, or the error that ended the connection (also reported
  *         as an event; the engine then wants DISCONNECT).
  */
-int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
-                          tse_time_ms now);
+TSE_API int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
+                                  tse_time_ms now);
 
 /**
  * @brief Bytes to send on the outer connection (a query: it changes
@@ -408,7 +447,7 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
  *                   until the next call that changes the tunnel
  * @return number of bytes (0 = nothing; also for t or data NULL)
  */
-size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data);
+TSE_API size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data);
 
 /**
  * @brief @p n bytes of what outer_pending() returned were sent (clamped
@@ -418,14 +457,14 @@ size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data);
  *        waited for room: so this call may fire callbacks (a TLS failure
  *        reports TSE_EV_TUNNEL_DOWN).  Call outer_pending() again after it.
  */
-void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
+TSE_API void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
 /** @brief The next time tse_tunnel_handle_expiry() must run, or
  *         TSE_TIME_NEVER (also for NULL).  A query. */
-tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
+TSE_API tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
 /** @brief Run due timers (timeouts, keep-alive, reconnect). */
-int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
 
 /**
  * @brief Queue one inner IP packet (IPv4 or IPv6) for the tunnel, in the
@@ -438,8 +477,8 @@ int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
  *         TSE_ERR_PACKET_INVALID (not one whole IPv4/IPv6 packet, or
  *         above max_unit).
  */
-int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
-                           tse_time_ms now);
+TSE_API int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
+                                   tse_time_ms now);
 
 /**
  * @brief tse_tunnel_send_packet() with the class chosen by the caller
@@ -448,60 +487,60 @@ int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
  * @return as tse_tunnel_send_packet(); TSE_ERR_INVALID_ARG for another
  *         class
  */
-int tse_tunnel_send_packet_class(tse_tunnel *t, const uint8_t *pkt,
-                                 size_t len, tse_class cls, tse_time_ms now);
+TSE_API int tse_tunnel_send_packet_class(tse_tunnel *t, const uint8_t *pkt,
+                                         size_t len, tse_class cls, tse_time_ms now);
 
 /**
  * @brief The class tse_tunnel_send_packet() would give @p pkt under the
  *        tunnel's tse_sched_settings (TSE_CLASS_BULK for NULL or short
  *        input).  A query.
  */
-tse_class tse_tunnel_classify(const tse_tunnel *t, const uint8_t *pkt,
-                              size_t len);
+TSE_API tse_class tse_tunnel_classify(const tse_tunnel *t, const uint8_t *pkt,
+                                      size_t len);
 
 /** @brief Free bytes in the bulk queue (0 for NULL). */
-size_t tse_tunnel_queue_space(const tse_tunnel *t);
+TSE_API size_t tse_tunnel_queue_space(const tse_tunnel *t);
 
 /** @brief Free bytes in @p cls's queue (0 for NULL or a bad class); a
  *         packet of that class and size is taken if it fits. */
-size_t tse_tunnel_class_space(const tse_tunnel *t, tse_class cls);
+TSE_API size_t tse_tunnel_class_space(const tse_tunnel *t, tse_class cls);
 
 /** @brief The scheduler policy the tunnel runs (ports read
  *         notsent_lowat from it).  NULL for NULL. */
-const tse_sched_settings *tse_tunnel_sched(const tse_tunnel *t);
+TSE_API const tse_sched_settings *tse_tunnel_sched(const tse_tunnel *t);
 
 /** @brief Graceful close: Configuration_Release_Request, wait
  *         release_timeout_ms for the response, then CLOSED. */
-int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Drop the outer connection now and reconnect at once, resuming
  *         the tunnel (the network changed). */
-int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Drop the outer connection and stay PAUSED (TSID kept). */
-int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Leave PAUSED: reconnect and resume. */
-int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
+TSE_API int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
 /** @brief The state (TSE_STATE_CLOSED for NULL).  A query; the getters
  *         below may be called from a callback. */
-tse_state tse_tunnel_state(const tse_tunnel *t);
+TSE_API tse_state tse_tunnel_state(const tse_tunnel *t);
 /** @brief The negotiated configuration, or NULL if never up (or @p t NULL);
  *         valid until the tunnel is deleted. */
-const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
+TSE_API const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
 /** @brief Copy the counters into @p out (zeros for a NULL tunnel; nothing
  *         for a NULL @p out). */
-void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
+TSE_API void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
 /** @brief The error that ended the last connection (0 if none;
  *         TSE_ERR_INVALID_ARG for NULL). */
-int tse_tunnel_last_error(const tse_tunnel *t);
+TSE_API int tse_tunnel_last_error(const tse_tunnel *t);
 
-const char *tse_state_name(tse_state s);
+TSE_API const char *tse_state_name(tse_state s);
 
 /** @brief Bytes tse_tunnel_new() allocates for @p s (engine + buffers,
  *         without mbed TLS's own record buffers). */
-size_t tse_tunnel_footprint(const tse_settings *s);
+TSE_API size_t tse_tunnel_footprint(const tse_settings *s);
 
 #ifdef __cplusplus
 }

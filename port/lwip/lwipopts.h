@@ -26,6 +26,7 @@
  *                                               being sent, packets queued
  *                                               towards the tunnel
  *   pbuf pool PBUF_POOL_SIZE x ~1.5 KiB  24 KiB  received inner packets
+ *                                      (48 KiB with NO_SYS=0, see below)
  *   pcbs, segments, timeouts, netconns  ~10 KiB
  * i.e. about 66 KiB of static RAM for the whole inner stack (measured with
  * nm on x86-64, lwIP 2.2.1, NO_SYS=1: 66,586 bytes of .data/.bss).
@@ -87,7 +88,15 @@
 #define MEM_LIBC_MALLOC             0
 #define MEMP_MEM_MALLOC             0
 #define MEM_SIZE                    (32 * 1024)
+#if NO_SYS
 #define PBUF_POOL_SIZE              16   /* x PBUF_POOL_BUFSIZE (~1.5 KiB) */
+#else
+/* NO_SYS=0: received packets wait in the tcpip thread's mailbox until that
+ * thread runs; on a starved CPU (CI beside a CPU hog) 16 ran out and the
+ * paced RTP test lost a few packets ("no pbuf").  32 holds ~50 ms of a
+ * busy stream for the thread to catch up. */
+#define PBUF_POOL_SIZE              32
+#endif
 #define MEMP_NUM_PBUF               16   /* PBUF_ROM/REF headers */
 #define MEMP_NUM_RAW_PCB            2
 #define MEMP_NUM_UDP_PCB            8

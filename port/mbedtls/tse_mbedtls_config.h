@@ -131,7 +131,10 @@
 #define MBEDTLS_POLY1305_C
 #define MBEDTLS_CHACHAPOLY_C
 #define MBEDTLS_MD_C
-#define MBEDTLS_MD5_C    /* HTTP Digest (RFC 7616) to a proxy; never in TLS */
+#define MBEDTLS_MD5_C    /* HTTP Digest (RFC 7616) to a proxy; TURN long-term
+                          * credential key (RFC 8489 9.2.2); never in TLS */
+#define MBEDTLS_SHA1_C   /* STUN/TURN MESSAGE-INTEGRITY is HMAC-SHA1 (RFC 8489
+                          * 14.5); TLS and X.509 default profiles exclude SHA-1 */
 #define MBEDTLS_SHA224_C /* mbed TLS builds SHA-224 and SHA-256 together */
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA384_C

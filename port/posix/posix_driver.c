@@ -315,6 +315,20 @@ static void service(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
     }
 }
 
+int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t)
+{
+    size_t i;
+    if (!d || !t)
+        return TSE_ERR_INVALID_ARG;
+    for (i = 0; i < d->ntun; i++) {
+        if (d->tun[i].t == t) {
+            service(d, &d->tun[i], d->port->now_ms(d->port->user));
+            return TSE_OK;
+        }
+    }
+    return TSE_ERR_INVALID_ARG;
+}
+
 /* Read until EAGAIN, an error, or the per-round budget (fairness). */
 static void read_some(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
 {

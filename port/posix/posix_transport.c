@@ -36,6 +36,15 @@ struct tse_port_conn {
     tse_time_ms next_attempt_at;  /* start the next address at this time */
 };
 
+static tse_posix_socket_hook g_hook;
+static void *g_hook_user;
+
+void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user)
+{
+    g_hook = hook;
+    g_hook_user = hook ? user : NULL;
+}
+
 int tse_posix_err_from_errno(int e)
 {
     switch (e) {
@@ -109,6 +118,11 @@ static int start_next_attempt(tse_port_conn *c)
         }
         if (set_socket_options(fd) < 0) {
             c->last_err = tse_posix_err_from_errno(errno);
+            close(fd);
+            continue;
+        }
+        if (g_hook && g_hook(g_hook_user, fd, (const struct sockaddr *)sa, len) != 0) {
+            c->last_err = TSE_ERR_TRANSPORT_IO;
             close(fd);
             continue;
         }

@@ -85,7 +85,7 @@ typedef struct tse_posix_detect tse_posix_detect;
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no detect settings or
  *         on_event, or what tse_detect_init() refuses), TSE_ERR_NO_MEMORY
  */
-int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_config *cfg);
+TSE_API int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_config *cfg);
 
 /**
  * @brief Start the detection (if not started) and run it until the
@@ -97,26 +97,26 @@ int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_config *
  *         TSE_ERR_TRANSPORT_IO (poll failed), TSE_ERR_NO_MEMORY,
  *         TSE_ERR_INVALID_ARG, or tse_detect_start()'s error
  */
-int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms);
+TSE_API int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms);
 
 /** @brief The result once decided, else NULL. */
-const tse_detect_result *tse_posix_detect_result(const tse_posix_detect *pd);
+TSE_API const tse_detect_result *tse_posix_detect_result(const tse_posix_detect *pd);
 
 /** @brief The winning tunnel (UP when the decision was made), or NULL. */
-tse_tunnel *tse_posix_detect_tunnel(tse_posix_detect *pd);
+TSE_API tse_tunnel *tse_posix_detect_tunnel(tse_posix_detect *pd);
 
 /** @brief The driver that runs the winning tunnel (never NULL for a
  *         runner); keep calling tse_posix_driver_run_once() on it. */
-tse_posix_driver *tse_posix_detect_driver(tse_posix_detect *pd);
+TSE_API tse_posix_driver *tse_posix_detect_driver(tse_posix_detect *pd);
 
 /** @brief Sockets and tunnels open now (0 after the decision except the
  *         winner; for tests). */
-unsigned tse_posix_detect_open_count(const tse_posix_detect *pd);
+TSE_API unsigned tse_posix_detect_open_count(const tse_posix_detect *pd);
 
 /** @brief Close every socket, remove and delete every tunnel (the winner
  *         too: release it first with tse_tunnel_close() if the TSCF
  *         should know), free the driver and the runner.  NULL is fine. */
-void tse_posix_detect_del(tse_posix_detect *pd);
+TSE_API void tse_posix_detect_del(tse_posix_detect *pd);
 
 #ifdef __cplusplus
 }

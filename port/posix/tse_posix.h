@@ -22,7 +22,7 @@
  * @code
  *   tse_settings s; tse_settings_default(&s);
  *   s.server_host = "tscf.example.net"; s.ca = pem; s.ca_len = pem_len;
- *   tse_callbacks cb = { on_event, on_packet, tse_posix_entropy };
+ *   tse_callbacks cb = { on_event, on_packet, tse_posix_entropy, NULL };
  *   tse_tunnel *t; tse_tunnel_new(&t, &s, &cb, tse_posix_mem(), app);
  *   tse_posix_driver *d; tse_posix_driver_new(&d);
  *   tse_posix_driver_add(d, t);
@@ -37,6 +37,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,10 +84,37 @@ extern "C" {
  * MSG_NOSIGNAL (or SO_NOSIGPIPE) so a dead peer never raises SIGPIPE.
  * errno is mapped by tse_posix_err_from_errno().
  */
-const tse_port *tse_posix_port(void);
+TSE_API const tse_port *tse_posix_port(void);
+
+/**
+ * Called by the port for every outer TCP socket it creates, right after
+ * socket(2) and its options (non-blocking, CLOEXEC, TCP_NODELAY), before
+ * connect(2).  @p dst is where it is about to connect (the TSCF or the
+ * HTTP proxy; one call per happy-eyeballs attempt).
+ *
+ * Use it to exempt the outer connection from a VPN that captures the
+ * default route: on Android, VpnService.protect(fd) (through JNI); on
+ * Linux, SO_MARK / SO_BINDTODEVICE, or tse_tun_exclude() of port/linux.
+ * The hook must not close @p fd nor keep it beyond the call (the port
+ * closes it when the connection ends).
+ * @return 0 to go on; anything else fails this attempt: the socket is
+ *         closed and the attempt counts as failed with
+ *         TSE_ERR_TRANSPORT_IO (the next address, if any, is tried).
+ */
+typedef int (*tse_posix_socket_hook)(void *user, int fd,
+                                     const struct sockaddr *dst,
+                                     socklen_t dstlen);
+
+/**
+ * @brief Install (or remove, with NULL) the process-wide socket hook.
+ *        Set it before the first tse_tunnel_start() (or between driver
+ *        rounds): it is read without a lock by the thread that connects.
+ *        Sockets of the detection (tse_detect_posix.h) do not call it.
+ */
+void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
 
 /** @brief Milliseconds of CLOCK_MONOTONIC. */
-tse_time_ms tse_posix_now_ms(void);
+TSE_API tse_time_ms tse_posix_now_ms(void);
 
 /**
  * @brief Cryptographic random bytes: getrandom(2) where available, else
@@ -94,10 +122,10 @@ tse_time_ms tse_posix_now_ms(void);
  *        ignored), so it can be used there directly.
  * @return 0 on success, -1 on failure.
  */
-int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
+TSE_API int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
 
 /** @brief A calloc/free allocator for tse_tunnel_new() (static). */
-const tse_mem *tse_posix_mem(void);
+TSE_API const tse_mem *tse_posix_mem(void);
 
 /**
  * @brief Read a certificate or key file whole, for mbed TLS's buffer
@@ -109,7 +137,7 @@ const tse_mem *tse_posix_mem(void);
  * @return a buffer the caller frees with free(), or NULL with errno set
  *         (EFBIG above 16 MiB: that is not a certificate file).
  */
-uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
+TSE_API uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
 
 /**
  * @brief Map an errno value to a TSE_ERR_TRANSPORT_* code:
@@ -118,7 +146,7 @@ uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
  *        EPIPE, ECONNABORTED -> RESET; ENOMEM/ENOBUFS -> IO; others -> IO.
  *        (EOF is not an errno: recv() reports it as TSE_ERR_TRANSPORT_CLOSED.)
  */
-int tse_posix_err_from_errno(int e);
+TSE_API int tse_posix_err_from_errno(int e);
 
 /**
  * @brief The pollfd entries a connection needs now: the connected socket
@@ -126,15 +154,15 @@ int tse_posix_err_from_errno(int e);
  *        with POLLOUT per connection attempt in flight.
  * @return number of entries written (at most @p max; 0 if @p c is NULL).
  */
-size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
-                              size_t max);
+TSE_API size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
+                                      size_t max);
 
 /** @brief When connect_poll() must run even without socket activity (the
  *         next happy-eyeballs attempt), or TSE_TIME_NEVER. */
-tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
+TSE_API tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
 
 /** @brief The connected socket, or -1 while connecting. */
-int tse_posix_conn_fd(const tse_port_conn *c);
+TSE_API int tse_posix_conn_fd(const tse_port_conn *c);
 
 /**
  * @brief Bound the bytes the kernel holds unsent for a connected socket
@@ -145,7 +173,7 @@ int tse_posix_conn_fd(const tse_port_conn *c);
  *         TSE_ERR_STATE (the OS has no TCP_NOTSENT_LOWAT), or a
  *         TSE_ERR_TRANSPORT_* from setsockopt.
  */
-int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
+TSE_API int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
 
 /* ---- the driver ----------------------------------------------------------- */
 
@@ -167,12 +195,12 @@ typedef tse_time_ms (*tse_posix_tick_cb)(void *user, tse_time_ms now);
  * @brief Create a driver.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (@p out NULL), TSE_ERR_NO_MEMORY
  */
-int tse_posix_driver_new(tse_posix_driver **out);
+TSE_API int tse_posix_driver_new(tse_posix_driver **out);
 
 /** @brief Close every connection still open and free the driver.  The
  *         tunnels themselves stay the application's (tse_tunnel_del()).
  *         NULL is fine.  Not from a driver callback. */
-void tse_posix_driver_del(tse_posix_driver *d);
+TSE_API void tse_posix_driver_del(tse_posix_driver *d);
 
 /**
  * @brief Let the driver run @p t (already created; start it with
@@ -182,7 +210,7 @@ void tse_posix_driver_del(tse_posix_driver *d);
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or already added),
  *         TSE_ERR_NO_MEMORY
  */
-int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
+TSE_API int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
 
 /**
  * @brief Stop running @p t: its outer connection, if any, is closed
@@ -192,10 +220,21 @@ int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
  *        runs; from the tick or a watched-fd callback it is fine.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
-int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
+TSE_API int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
+
+/**
+ * @brief Service @p t now, as a round would: connect / disconnect as the
+ *        engine wants, send what it has pending, run its due timers.  For
+ *        watched-fd and tick callbacks that queued packets with
+ *        tse_tunnel_send_packet() and want the queue drained to the
+ *        socket before queueing more (e.g. a TUN reader whose tunnel
+ *        answered TSE_ERR_QUEUE_FULL).  Not from an engine callback.
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
+ */
+int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t);
 
 /** @brief Number of tunnels added. */
-size_t tse_posix_driver_count(const tse_posix_driver *d);
+TSE_API size_t tse_posix_driver_count(const tse_posix_driver *d);
 
 /**
  * @brief Also poll an application fd; @p cb runs from run_once() with the
@@ -203,15 +242,15 @@ size_t tse_posix_driver_count(const tse_posix_driver *d);
  *        again replaces its events/callback.
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY
  */
-int tse_posix_driver_watch_fd(tse_posix_driver *d, int fd, short events,
-                              tse_posix_fd_cb cb, void *user);
+TSE_API int tse_posix_driver_watch_fd(tse_posix_driver *d, int fd, short events,
+                                      tse_posix_fd_cb cb, void *user);
 
 /** @brief Stop polling @p fd.  @return TSE_OK or TSE_ERR_INVALID_ARG. */
-int tse_posix_driver_unwatch_fd(tse_posix_driver *d, int fd);
+TSE_API int tse_posix_driver_unwatch_fd(tse_posix_driver *d, int fd);
 
 /** @brief Set (or clear with NULL) the per-round application callback. */
-void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
-                               void *user);
+TSE_API void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
+                                       void *user);
 
 /**
  * @brief One round: tick, service every tunnel (connect / disconnect as
@@ -223,7 +262,7 @@ void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
  * @return TSE_OK (also when poll was interrupted by a signal),
  *         TSE_ERR_NO_MEMORY, TSE_ERR_TRANSPORT_IO (poll failed).
  */
-int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
+TSE_API int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
 
 /**
  * @brief run_once() until @p *stop is non-zero or until every tunnel is
@@ -234,8 +273,8 @@ int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
  *        tse_posix_driver_wake().
  * @return TSE_OK, or the first error of run_once()
  */
-int tse_posix_driver_run(tse_posix_driver *d,
-                         const volatile sig_atomic_t *stop);
+TSE_API int tse_posix_driver_run(tse_posix_driver *d,
+                                 const volatile sig_atomic_t *stop);
 
 /**
  * @brief Make the driver's current or next poll return at once.
@@ -260,11 +299,11 @@ uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
  * @param[out] n    entries written
  * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG
  */
-int tse_posix_driver_prepare(tse_posix_driver *d, struct pollfd *fds,
-                             size_t max, size_t *n, int *timeout_ms);
+TSE_API int tse_posix_driver_prepare(tse_posix_driver *d, struct pollfd *fds,
+                                     size_t max, size_t *n, int *timeout_ms);
 
 /** @brief Entries prepare() may need. */
-size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
+TSE_API size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
 
 /**
  * @brief Handle what poll reported for the entries prepare() filled (pass
@@ -272,8 +311,8 @@ size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
  *        Then services every tunnel.
  * @return TSE_OK, TSE_ERR_INVALID_ARG
  */
-int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,
-                             size_t n);
+TSE_API int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,
+                                     size_t n);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,9 @@ fuzz_deframe/:   4 control bytes (profile, cap hi/lo, cut pattern) followed
 fuzz_engine/:    whole sessions in fuzz_engine.c's operation language: the
                  handshake byte, a Configuration_Response, packets both
                  ways, keep-alives, releases, cuts, via a proxy or not.
+fuzz_rfc4571/:   cap byte, cut byte, an RFC 4571 stream of RTP, RTCP,
+                 null, STUN and ChannelData packets, and each error.
+fuzz_turn/:      TURN sessions in fuzz_turn.c's record language.
 """
 import os
 import struct
@@ -88,6 +91,8 @@ def main():
     write(dd, "ftt_too_big", ctl(1, 100, 0x02) + ftt(ipv4(97)) + ftt(ipv4(98)))
     write(dd, "ftt_inner_cm", ctl(1, 1500, 0x02) + ftt(ok_cms[0]))
     engine_corpus(os.path.join(HERE, "corpus", "fuzz_engine"))
+    rfc4571_corpus()
+    turn_corpus()
     return 0
 
 
@@ -168,6 +173,76 @@ def engine_corpus(d):
     write(d, "wrong_tsid", bytes([0x04]) + up + feed(cm(7, TSID + 1, 5)) + DRAIN)
     write(d, "pause_resume", bytes([0x14]) + up + bytes([8]) + wait(100) + bytes([9]) +
           feed(b"\x01") + DRAIN + feed(config_response(seq=2)))
+
+
+def rfc4571_corpus():
+    """fuzz_rfc4571/: cap byte, cut byte, then an RFC 4571 stream."""
+    d = os.path.join(HERE, "corpus", "fuzz_rfc4571")
+    rtp = bytes([0x80, 0x00, 0x00, 0x01, 0, 0, 0, 0xa0, 0x11, 0x22, 0x33, 0x44]) + b"\xde\xad"
+    rtcp = bytes([0x80, 0xc9, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44])
+    stun = bytes([0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42]) + bytes(range(12))
+    chan = bytes([0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4])
+
+    def fr(p):
+        return struct.pack(">H", len(p)) + p
+    mixed = fr(rtp) + fr(b"") + fr(rtcp) + fr(stun) + fr(chan) + fr(rtp)
+    write(d, "mixed_whole", bytes([100, 0]) + mixed)
+    write(d, "mixed_cut", bytes([100, 0x35]) + mixed)
+    write(d, "partial_tail", bytes([100, 0x02]) + mixed + fr(rtp)[:7])
+    write(d, "too_big", bytes([5, 0x01]) + fr(rtp[:11]) + fr(rtp))
+    write(d, "cap_exact", bytes([6, 0x07]) + fr(rtp[:13]) + fr(rtp[:11]))
+    write(d, "nulls", bytes([0, 0x11]) + b"\x00\x00" * 8)
+
+
+def turn_corpus():
+    """fuzz_turn/: setup byte, then records (op, 2-byte length, payload).
+    Server messages with placeholder transaction IDs and integrity: the
+    harness's fix-up mode (setup bit 2) makes them match."""
+    d = os.path.join(HERE, "corpus", "fuzz_turn")
+
+    def attr(t, v):
+        return struct.pack(">HH", t, len(v)) + v + bytes((4 - len(v) % 4) % 4)
+
+    def msg(typ, attrs, mi=False, fp=True):
+        body = b"".join(attrs)
+        if mi:
+            body += attr(0x0008, bytes(20))
+        if fp:
+            body += attr(0x8028, bytes(4))
+        return struct.pack(">HHI", typ, len(body), 0x2112A442) + bytes(12) + body
+
+    def xaddr(ip, port):
+        x = bytes(a ^ b for a, b in zip(bytes(ip), b"\x21\x12\xa4\x42"))
+        return struct.pack(">BBH", 0, 1, port ^ 0x2112) + x
+
+    def rec(op, payload):
+        return bytes([op]) + struct.pack(">H", len(payload)) + payload
+
+    err401 = attr(0x0009, bytes([0, 0, 4, 1]) + b"Unauthorized") + attr(0x0014, b"fuzz") + attr(0x0015, b"nonce")
+    err438 = attr(0x0009, bytes([0, 0, 4, 38]) + b"Stale") + attr(0x0015, b"nonce2")
+    alloc_ok = msg(0x0103, [attr(0x0016, xaddr([198, 51, 100, 1], 5000)),
+                            attr(0x0020, xaddr([203, 0, 113, 1], 6000)),
+                            attr(0x000D, struct.pack(">I", 600))], mi=True)
+    data_ind = msg(0x0017, [attr(0x0012, xaddr([192, 0, 2, 1], 9)), attr(0x0013, b"payload")])
+    chan = struct.pack(">HH", 0x4000, 5) + b"hello" + bytes(3)
+    conn_att = msg(0x001C, [attr(0x0012, xaddr([192, 0, 2, 1], 9)), attr(0x002A, struct.pack(">I", 7))])
+    write(d, "udp_handshake_fixup", bytes([0x04]) + rec(0, msg(0x0113, [err401])) +
+          rec(0, alloc_ok) + rec(3, b"") + rec(2, bytes([0x04, 9])) + rec(0, msg(0x0108, [], mi=True)) +
+          rec(2, bytes([0x00, 9]) + b"data") + rec(1, bytes([5, 9])) + rec(3, b""))
+    write(d, "udp_allocated_traffic", bytes([0x08]) + rec(0, data_ind) + rec(0, chan[:9]) +
+          rec(2, bytes([0x00, 9]) + b"x") + rec(3, b"") + rec(1, bytes([200, 4])) + rec(3, b""))
+    write(d, "udp_stale_nonce", bytes([0x0C]) + rec(2, bytes([0x05, 1])) + rec(0, msg(0x0118, [err438], mi=True)) +
+          rec(3, b"") + rec(0, msg(0x0118, [err438], mi=True)) + rec(1, bytes([1, 0])))
+    write(d, "stream_allocated_cut", bytes([0x09]) + rec(0x10, data_ind + chan + data_ind) +
+          rec(2, bytes([0x00, 9]) + b"abc") + rec(3, b"") + rec(2, bytes([0x10])) + rec(3, b""))
+    write(d, "stream_handshake_fixup", bytes([0x05]) + rec(0x24, msg(0x0113, [err401])) + rec(0, alloc_ok) +
+          rec(1, bytes([0, 10])) + rec(3, b""))
+    write(d, "tcp_relay_connect", bytes([0x0F]) + rec(2, bytes([0x0C, 9])) +
+          rec(0, msg(0x010A, [attr(0x002A, struct.pack(">I", 7))], mi=True)) + rec(0, conn_att) +
+          rec(2, bytes([0x14]) + msg(0x010B, [], mi=True)) + rec(3, b""))
+    write(d, "stream_garbage", bytes([0x09]) + rec(0, b"\x80\x00\x00\x04abcd"))
+    write(d, "udp_timeouts", bytes([0x00]) + rec(1, bytes([255, 0])) * 10)
+
 
 
 if __name__ == "__main__":

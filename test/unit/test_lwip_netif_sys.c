@@ -96,7 +96,7 @@ static tse_lwip_netif tn;
 static tse_tunnel *make_tunnel(void)
 {
     tse_settings s;
-    tse_callbacks cb = { ev_cb, pkt_cb, ent_cb };
+    tse_callbacks cb = { ev_cb, pkt_cb, ent_cb, NULL };
     tse_mem mem = { NULL, m_calloc, m_free };
     tse_tunnel *t = NULL;
     tse_settings_default(&s);

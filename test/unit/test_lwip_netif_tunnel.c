@@ -107,7 +107,7 @@ TT_TEST(comes_up_with_the_tscf_address)
 {
     tse_lwip_netif_config nc;
     tse_settings s;
-    tse_callbacks cb = { on_event, on_packet, entropy };
+    tse_callbacks cb = { on_event, on_packet, entropy, NULL };
     mt_cfg cfg;
 
     mt_cfg_default(&cfg);

@@ -84,7 +84,7 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
     (void)len;
 }
 
-static const tse_callbacks CB = { on_event, on_packet, tse_posix_entropy };
+static const tse_callbacks CB = { on_event, on_packet, tse_posix_entropy, NULL };
 
 static void settings(tse_settings *s, uint16_t port)
 {

@@ -555,6 +555,78 @@ TT_TEST(two_tunnels_are_independent)
     END();
 }
 
+/* tse_callbacks.on_trace: every CM and inner packet, both ways, in order */
+static struct {
+    int n;
+    int outbound[16];
+    int kind[16];
+    uint8_t type[16];
+    uint64_t tsid[16];
+    int decodes[16];
+    size_t len[16];
+} TR;
+
+static void record_trace(void *user, int outbound, int kind, const uint8_t *unit, size_t len)
+{
+    tse_cm m;
+    (void)user;
+    if (TR.n < 16) {
+        memset(&m, 0, sizeof(m));
+        TR.outbound[TR.n] = outbound;
+        TR.kind[TR.n] = kind;
+        TR.len[TR.n] = len;
+        if (kind == TSE_UNIT_CM) {
+            TR.decodes[TR.n] = tse_cm_decode(&m, unit, len) == TSE_OK;
+            TR.type[TR.n] = m.type;
+            TR.tsid[TR.n] = m.tsid;
+        }
+    }
+    TR.n++;
+}
+
+TT_TEST(on_trace_sees_every_unit)
+{
+    static const struct { int out, kind; uint8_t type; } want[] = {
+        { 1, TSE_UNIT_CM, TSE_CM_CONFIG_REQUEST }, { 0, TSE_UNIT_CM, TSE_CM_CONFIG_RESPONSE },
+        { 1, TSE_UNIT_IPV4, 0 }, { 0, TSE_UNIT_IPV4, 0 },
+        { 1, TSE_UNIT_CM, TSE_CM_KEEPALIVE }, { 0, TSE_UNIT_CM, TSE_CM_KEEPALIVE_RESPONSE },
+        { 1, TSE_UNIT_CM, TSE_CM_RELEASE_REQUEST }, { 0, TSE_UNIT_CM, TSE_CM_RELEASE_RESPONSE }
+    };
+    uint8_t pkt[100];
+    size_t i, n;
+    memset(&TR, 0, sizeof(TR));
+    mt_fix_setup(&F);
+    F.cfg.keepalive_s = 5;
+    F.cfg.echo = 1;
+    F.cfg.tsid = UINT64_C(0x0102030405060708);
+    F.on_trace = record_trace;
+    START_UP();
+    n = mt_make_ipv4(pkt, 84, F.cfg.ipv4, PEER_ADDR, 9);
+    TT_EQ_INT(tse_tunnel_send_packet(F.t, pkt, n, F.d.now), TSE_OK);
+    mt_pump(&F.d); /* and its echo */
+    TT_EQ_INT(F.rec.in_total, 1);
+    mt_advance(&F.d, 5500); /* one keep-alive and its response */
+    TT_EQ_INT(mem_tscf_count_cms(F.peer, TSE_CM_KEEPALIVE), 1);
+    TT_EQ_INT(tse_tunnel_close(F.t, F.d.now), TSE_OK);
+    mt_pump(&F.d);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_CLOSED);
+    TT_EQ_INT(TR.n, 8);
+    for (i = 0; i < 8; i++) {
+        TT_EQ_INT(TR.outbound[i], want[i].out);
+        TT_EQ_INT(TR.kind[i], want[i].kind);
+        if (want[i].kind == TSE_UNIT_CM) {
+            TT_EQ_INT(TR.decodes[i], 1);
+            TT_EQ_INT(TR.type[i], want[i].type);
+        } else {
+            TT_EQ_INT(TR.len[i], 84);
+        }
+    }
+    TT_ASSERT(TR.tsid[0] == TSE_CM_TSID_NONE);
+    TT_ASSERT(TR.tsid[1] == UINT64_C(0x0102030405060708));
+    TT_ASSERT(TR.tsid[6] == UINT64_C(0x0102030405060708));
+    END();
+}
+
 TT_TEST(new_rejects_bad_settings)
 {
     tse_tunnel *t = NULL;
@@ -626,6 +698,7 @@ int main(void)
     TT_RUN(server_initiated_release);
     TT_RUN(two_tunnels_are_independent);
     TT_RUN(new_rejects_bad_settings);
+    TT_RUN(on_trace_sees_every_unit);
     mt_fix_teardown(&F);
     return TT_DONE();
 }

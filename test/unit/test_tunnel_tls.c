@@ -412,8 +412,94 @@ static void damaged_flight(int insecure)
 TT_TEST(damaged_server_flight_is_retried) { damaged_flight(0); }
 TT_TEST(damaged_server_flight_is_retried_in_lab_mode) { damaged_flight(1); }
 
+/* tse_settings.tls_keylog: the secrets the server derived too, NSS labels,
+ * one TSE_EV_WARNING per connection, new secrets after a reconnect. */
+static struct {
+    int n;
+    char label[16][40];
+    uint8_t cr[16][32];
+    uint8_t secret[16][64];
+    size_t len[16];
+} KL;
+
+static void keylog(void *user, const char *label, const uint8_t cr[32], const uint8_t *secret,
+                   size_t len)
+{
+    TT_ASSERT(user == &KL);
+    if (KL.n < 16 && len <= 64) {
+        strncpy(KL.label[KL.n], label, sizeof(KL.label[0]) - 1);
+        memcpy(KL.cr[KL.n], cr, 32);
+        memcpy(KL.secret[KL.n], secret, len);
+        KL.len[KL.n] = len;
+    }
+    KL.n++;
+}
+
+/* the server's export type for an NSS label (mbedtls_ssl_key_export_type) */
+static int label_type(const char *label)
+{
+    static const char *const names[] = {
+        "CLIENT_RANDOM", "CLIENT_EARLY_TRAFFIC_SECRET", "EARLY_EXPORTER_SECRET",
+        "CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+        "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"
+    };
+    int i;
+    for (i = 0; i < 7; i++) {
+        if (strcmp(label, names[i]) == 0) return i;
+    }
+    return -1;
+}
+
+static void keylog_case(int tls12)
+{
+    const mt_secret *sv;
+    size_t nsv, k;
+    int i, first_n, want;
+    memset(&KL, 0, sizeof(KL));
+    mt_fix_setup(&F);
+    F.cfg.tls12_only = tls12;
+    F.s.tls_keylog = keylog;
+    F.s.tls_keylog_user = &KL;
+    TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 1);
+    TT_ASSERT(strstr(mt_rec_nth(&F.rec, TSE_EV_WARNING, 0)->detail, "key log") != NULL);
+    want = mem_tscf_tls_version(F.peer) == 0x0304 ? 4 : 1;
+    if (tls12) TT_EQ_INT(mem_tscf_tls_version(F.peer), 0x0303);
+    TT_EQ_INT(KL.n, want);
+    nsv = mem_tscf_secrets(F.peer, &sv);
+    for (i = 0; i < KL.n && i < 16; i++) {
+        int type = label_type(KL.label[i]), found = 0;
+        TT_ASSERT(type >= 0);
+        TT_ASSERT(want == 1 ? type == 0 : type >= 3);
+        TT_EQ_MEM(KL.cr[i], KL.cr[0], 32);
+        /* the same secret as the server's for the same connection */
+        for (k = 0; k < nsv; k++) {
+            if (sv[k].type == type && sv[k].len == KL.len[i] &&
+                memcmp(sv[k].client_random, KL.cr[i], 32) == 0 &&
+                memcmp(sv[k].secret, KL.secret[i], KL.len[i]) == 0) {
+                found = 1;
+            }
+        }
+        TT_ASSERT(found);
+    }
+    /* a new connection: new secrets, a new warning */
+    first_n = KL.n;
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, 200000));
+    TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 2);
+    TT_EQ_INT(KL.n, 2 * first_n);
+    TT_ASSERT(memcmp(KL.cr[first_n], KL.cr[0], 32) != 0);
+    END();
+}
+
+TT_TEST(keylog_tls13_secrets_match_the_server) { keylog_case(0); }
+TT_TEST(keylog_tls12_master_secret_matches_the_server) { keylog_case(1); }
+
 int main(void)
 {
+    TT_RUN(keylog_tls13_secrets_match_the_server);
+    TT_RUN(keylog_tls12_master_secret_matches_the_server);
     TT_RUN(untrusted_ca);
     TT_RUN(wrong_name);
     TT_RUN(expired);

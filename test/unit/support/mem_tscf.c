@@ -94,6 +94,8 @@ struct mem_tscf {
     const char *loaded_cert;      /* cfg.cert_pem the config was built for */
     const char *loaded_ca;        /* cfg.client_ca_pem, idem */
     int conf_ready, ssl_ready;
+    mt_secret secrets[MT_MAX_SECRETS];
+    size_t nsecrets;
 
     /* current connection */
     int open;
@@ -181,6 +183,40 @@ static int p_sni(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *name,
 }
 #endif
 
+
+static void record_secret(mem_tscf *p, int type, const unsigned char *cr, const unsigned char *secret,
+                          size_t len)
+{
+    mt_secret *s;
+    if (p->nsecrets >= MT_MAX_SECRETS || len > sizeof(s->secret))
+        return;
+    s = &p->secrets[p->nsecrets++];
+    s->type = type;
+    memcpy(s->client_random, cr, 32);
+    memcpy(s->secret, secret, len);
+    s->len = len;
+}
+
+#if MBEDTLS_VERSION_MAJOR >= 3
+static void p_export_keys(void *ctx, mbedtls_ssl_key_export_type type, const unsigned char *secret,
+                          size_t len, const unsigned char cr[32], const unsigned char sr[32],
+                          mbedtls_tls_prf_types prf)
+{
+    (void)sr;
+    (void)prf;
+    record_secret(ctx, (int)type, cr, secret, len);
+}
+#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+static int p_export_keys_ext(void *ctx, const unsigned char *ms, const unsigned char *kb,
+                             size_t maclen, size_t keylen, size_t ivlen, const unsigned char cr[32],
+                             const unsigned char sr[32], mbedtls_tls_prf_types prf)
+{
+    (void)kb; (void)maclen; (void)keylen; (void)ivlen; (void)sr; (void)prf;
+    record_secret(ctx, 0, cr, ms, 48);
+    return 0;
+}
+#endif
+
 static int p_build_conf(mem_tscf *p)
 {
     int ret;
@@ -214,6 +250,12 @@ static int p_build_conf(mem_tscf *p)
                                       MBEDTLS_SSL_PRESET_DEFAULT);
     if (ret != 0) return ret;
     mbedtls_ssl_conf_rng(&p->conf, p_rng, &p->drbg);
+#if MBEDTLS_VERSION_MAJOR >= 3
+    if (p->cfg.tls12_only)
+        mbedtls_ssl_conf_max_tls_version(&p->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+    mbedtls_ssl_conf_export_keys_ext_cb(&p->conf, p_export_keys_ext, p);
+#endif
     if (p->cfg.client_ca_pem != NULL) {
         ret = mbedtls_x509_crt_parse(&p->client_ca, (const unsigned char *)p->cfg.client_ca_pem,
                                      strlen(p->cfg.client_ca_pem) + 1);
@@ -230,6 +272,9 @@ static int p_build_conf(mem_tscf *p)
 #endif
     ret = mbedtls_ssl_setup(&p->ssl, &p->conf);
     if (ret != 0) return ret;
+#if MBEDTLS_VERSION_MAJOR >= 3
+    mbedtls_ssl_set_export_keys_cb(&p->ssl, p_export_keys, p);
+#endif
     mbedtls_ssl_set_bio(&p->ssl, p, bio_send, bio_recv, NULL);
     p->ssl_ready = 1;
     p->loaded_cert = p->cfg.cert_pem;
@@ -276,6 +321,12 @@ void mem_tscf_free(mem_tscf *p)
 
 mt_cfg *mem_tscf_cfg(mem_tscf *p) { return &p->cfg; }
 const mt_seen *mem_tscf_seen(const mem_tscf *p) { return &p->seen; }
+size_t mem_tscf_secrets(const mem_tscf *p, const mt_secret **out)
+{
+    *out = p->secrets;
+    return p->nsecrets;
+}
+
 uint64_t mem_tscf_tsid(const mem_tscf *p) { return p->tsid; }
 
 size_t mem_tscf_count_cms(const mem_tscf *p, int type)
@@ -951,6 +1002,23 @@ static void p_input(mem_tscf *p, const uint8_t *d, size_t n)
     }
 }
 
+/* ---- byte level ----------------------------------------------------------- */
+
+void mem_tscf_set_clock(mem_tscf *p, const tse_time_ms *clock) { p->clock = clock; }
+void mem_tscf_conn_open(mem_tscf *p) { p_conn_open(p); }
+void mem_tscf_conn_input(mem_tscf *p, const uint8_t *d, size_t n)
+{
+    if (p->open) p_input(p, d, n);
+}
+size_t mem_tscf_conn_output(const mem_tscf *p, const uint8_t **data)
+{
+    *data = q_data(&p->out);
+    return p->open ? q_avail(&p->out) : 0;
+}
+void mem_tscf_conn_consume(mem_tscf *p, size_t n) { q_drop(&p->out, n); }
+int mem_tscf_conn_want_close(const mem_tscf *p) { return p->open && p->want_close; }
+void mem_tscf_conn_close(mem_tscf *p) { p_conn_close(p); }
+
 /* ======================================================================== */
 /* recorder                                                                 */
 
@@ -1017,7 +1085,7 @@ void mt_rec_init(mt_rec *r)
 
 const tse_callbacks *mt_rec_callbacks(void)
 {
-    static const tse_callbacks cb = { rec_on_event, rec_on_packet, rec_entropy };
+    static const tse_callbacks cb = { rec_on_event, rec_on_packet, rec_entropy, NULL };
     return &cb;
 }
 
@@ -1388,12 +1456,15 @@ void mt_fix_setup(mt_fix *f)
 
 int mt_fix_start(mt_fix *f, tse_time_ms start)
 {
+    tse_callbacks cb;
     f->peer = mem_tscf_new(&f->cfg);
     if (f->peer == NULL) {
         fprintf(stderr, "mt_fix_start: mem_tscf_new failed\n");
         abort();
     }
-    f->new_rc = tse_tunnel_new(&f->t, &f->s, mt_rec_callbacks(), mt_mem(&f->alloc), &f->rec);
+    cb = *mt_rec_callbacks();
+    cb.on_trace = f->on_trace;
+    f->new_rc = tse_tunnel_new(&f->t, &f->s, &cb, mt_mem(&f->alloc), &f->rec);
     if (f->new_rc != TSE_OK) {
         f->t = NULL;
         return f->new_rc;

@@ -82,6 +82,7 @@ typedef struct mt_cfg {
                                        N-th TLS record (1-based) on every
                                        connection; 0 = never */
     int tls_silent;                 /* swallow the client's TLS bytes, never answer */
+    int tls12_only;                 /* offer TLS 1.2 at most */
 
     /* TSCF */
     uint64_t tsid;                  /* TSID assigned to a new tunnel */
@@ -192,8 +193,34 @@ void mem_tscf_corrupt_next(mem_tscf *p);
 int mem_tscf_close_notify(mem_tscf *p);
 /* Negotiated TLS version of the current connection (0x0303 / 0x0304), 0. */
 int mem_tscf_tls_version(const mem_tscf *p);
+/* The TLS secrets the server derived (its own key export), to compare with
+ * tse_settings.tls_keylog's: type is mbed TLS 3's mbedtls_ssl_key_export_type
+ * (0 = the TLS 1.2 master secret, also with mbed TLS 2.28). */
+#define MT_MAX_SECRETS 16
+typedef struct mt_secret {
+    int type;
+    uint8_t client_random[32];
+    uint8_t secret[64];
+    size_t len;
+} mt_secret;
+size_t mem_tscf_secrets(const mem_tscf *p, const mt_secret **out);
 /* The TSID / IPv4 the peer last assigned. */
 uint64_t mem_tscf_tsid(const mem_tscf *p);
+
+/* ---- byte level: the peer behind a real transport ----------------------
+ * For a test whose engine talks to the peer over a real TCP (an lwIP PCB
+ * in test_lwip_transport.c) instead of through mt_drv: the test accepts
+ * the connection, calls conn_open, feeds what arrives to conn_input,
+ * writes what conn_output shows and drops it with conn_consume, and calls
+ * conn_close when the TCP connection goes.  The clock is the caller's. */
+void mem_tscf_set_clock(mem_tscf *p, const tse_time_ms *clock);
+void mem_tscf_conn_open(mem_tscf *p);
+void mem_tscf_conn_input(mem_tscf *p, const uint8_t *d, size_t n);
+size_t mem_tscf_conn_output(const mem_tscf *p, const uint8_t **data);
+void mem_tscf_conn_consume(mem_tscf *p, size_t n);
+/* 1 when the peer wants TCP closed (after its output is delivered). */
+int mem_tscf_conn_want_close(const mem_tscf *p);
+void mem_tscf_conn_close(mem_tscf *p);
 
 /* ---- the engine side: recorder ----------------------------------------- */
 
@@ -319,6 +346,8 @@ typedef struct mt_fix {
     tse_tunnel *t;
     mt_drv d;
     int new_rc;            /* tse_tunnel_new's result */
+    /* optional tse_callbacks.on_trace (its user is &rec) */
+    void (*on_trace)(void *user, int outbound, int kind, const uint8_t *unit, size_t len);
 } mt_fix;
 
 /* Free what a previous (maybe failed) test left, fill the defaults. */

@@ -1,0 +1,206 @@
+/**
+ * @file config.h
+ * @brief libtse's compile-time configuration: every knob and feature
+ *        switch in one place, with its default.
+ *
+ * Like mbed TLS's MBEDTLS_CONFIG_FILE: define TSE_CONFIG_FILE (e.g.
+ * -DTSE_CONFIG_FILE='"my_tse_config.h"') to a header that defines the
+ * values you want; it is included first, and everything it leaves
+ * undefined gets the default below.  Then bad combinations stop the build
+ * with #error.  The library AND every file that includes libtse's headers
+ * must see the same configuration (some values size public structs, e.g.
+ * TSE_DETECT_REQ_MAX in struct tse_detect): put the define in the build
+ * system's flags for all of them.
+ *
+ * The defaults are the library's historical behaviour; a device
+ * configuration (examples/cortex-m/tse_device_config.h) turns features off
+ * and buffers down.  docs/footprint.md has what each switch saves.
+ */
+#ifndef TSE_CONFIG_H
+#define TSE_CONFIG_H
+
+#if defined(TSE_CONFIG_FILE)
+/* cppcheck-suppress preprocessorErrorDirective */
+#include TSE_CONFIG_FILE
+#endif
+
+/* ---- feature switches (1 = compiled in, 0 = out) ------------------------ */
+
+/** Human-readable texts: tse_strerror() names and the `detail` texts of
+ *  events.  0: tse_strerror() returns "" for every code (like mbed TLS
+ *  without MBEDTLS_ERROR_C) and events carry no detail of the library's
+ *  own (a proxy's reason phrase is still passed on). */
+#ifndef TSE_CONFIG_STRINGS
+#define TSE_CONFIG_STRINGS 1
+#endif
+
+/** HTTP CONNECT through a proxy (lib/http_connect.c).  0: direct
+ *  connections only; a proxy_host is refused by tse_settings_check()
+ *  (TSE_ERR_SETTING_PROXY), and the proxy state inside each tunnel
+ *  shrinks to a few bytes (TSE_HC_MAX_HEAD's default becomes 16). */
+#ifndef TSE_CONFIG_PROXY
+#define TSE_CONFIG_PROXY 1
+#endif
+
+/** HTTP Digest authentication to a proxy (RFC 7616; needs MD5 and/or
+ *  SHA-256 in mbed TLS).  0: Basic only; a Digest-only proxy is
+ *  TSE_ERR_PROXY_AUTH_SCHEME.  Default: on with the proxy. */
+#ifndef TSE_CONFIG_DIGEST
+#define TSE_CONFIG_DIGEST TSE_CONFIG_PROXY
+#endif
+
+/** Network detection (include/tse/detect.h: tse_detect_*, the STUN and
+ *  SIP probes).  0: lib/detect.c, lib/stun.c and lib/sip_probe.c compile to
+ *  nothing. */
+#ifndef TSE_CONFIG_DETECT
+#define TSE_CONFIG_DETECT 1
+#endif
+
+/** Inner IPv6: request an IPv6 address (tse_settings::request_ipv6) and
+ *  take one from the Configuration_Response.  0: request_ipv6 is refused
+ *  by tse_settings_check() (TSE_ERR_INVALID_ARG) and IPv6 TLVs of the
+ *  response are ignored.  (IPv6 inner packets are still framed and
+ *  passed through: the TSCF decides what it sends.) */
+#ifndef TSE_CONFIG_IPV6
+#define TSE_CONFIG_IPV6 1
+#endif
+
+/** The FTT wire profile (TS 24.322 envelopes, TSE_FRAMING_FTT).  0: only
+ *  TSE_FRAMING_TSCF; the FTT profile is TSE_ERR_SETTING_PROFILE. */
+#ifndef TSE_CONFIG_FTT
+#define TSE_CONFIG_FTT 1
+#endif
+
+/* ---- engine (lib/tunnel.c) ---------------------------------------------- */
+
+/** Ciphertext (outer) buffer, bytes: holds TLS records until the port has
+ *  sent them.  Must fit one full record of MBEDTLS_SSL_OUT_CONTENT_LEN
+ *  plus its expansion for full-size records; smaller still works with
+ *  smaller records. */
+#ifndef TSE_OUTER_BUF_SIZE
+#define TSE_OUTER_BUF_SIZE 8192
+#endif
+/** The control class's queue, bytes: a few encoded CMs. */
+#ifndef TSE_CM_QUEUE_SIZE
+#define TSE_CM_QUEUE_SIZE 512u
+#endif
+/** Plaintext read from TLS at a time (a stack buffer of the engine). */
+#ifndef TSE_READ_CHUNK
+#define TSE_READ_CHUNK 2048u
+#endif
+
+/* ---- HTTP CONNECT (lib/http_connect.h) ---------------------------------- */
+
+/** Largest proxy response head (all interim heads and the final one);
+ *  also the scratch space for Digest hashing and base64 (>= 2048). */
+#ifndef TSE_HC_MAX_HEAD
+#if TSE_CONFIG_PROXY
+#define TSE_HC_MAX_HEAD 4096
+#else
+#define TSE_HC_MAX_HEAD 16
+#endif
+#endif
+/** Largest 407 body skipped to reuse the connection; above: reconnect. */
+#ifndef TSE_HC_MAX_SKIP
+#define TSE_HC_MAX_SKIP 65536u
+#endif
+/** Longest reason phrase kept from the proxy's status line. */
+#ifndef TSE_HC_MAX_REASON
+#define TSE_HC_MAX_REASON 64
+#endif
+/** Largest Digest realm / nonce / opaque kept from a challenge (three
+ *  such buffers in each tunnel; 1 when Digest is compiled out). */
+#ifndef TSE_HC_MAX_PARAM
+#if TSE_CONFIG_DIGEST
+#define TSE_HC_MAX_PARAM 160
+#else
+#define TSE_HC_MAX_PARAM 1
+#endif
+#endif
+/** Largest target host, user and password. */
+#ifndef TSE_HC_MAX_HOST
+#define TSE_HC_MAX_HOST 255
+#endif
+#ifndef TSE_HC_MAX_CRED
+#define TSE_HC_MAX_CRED 255
+#endif
+
+/* ---- detection (include/tse/detect.h, lib/sip_probe.h) ------------------ */
+
+#ifndef TSE_DETECT_NETID_MAX
+#define TSE_DETECT_NETID_MAX 64u     /**< network identity bytes */
+#endif
+#ifndef TSE_DETECT_REQ_MAX
+#define TSE_DETECT_REQ_MAX 640u      /**< bytes kept per probe request */
+#endif
+#ifndef TSE_DETECT_TCP_RX_MAX
+#define TSE_DETECT_TCP_RX_MAX 4096u  /**< SIP-over-TCP receive buffer */
+#endif
+#ifndef TSE_DETECT_TARGET_MAX
+#define TSE_DETECT_TARGET_MAX 272u   /**< "host:port" text */
+#endif
+#ifndef TSE_SIP_MAX_HEAD
+#define TSE_SIP_MAX_HEAD 4096u       /**< SIP response head parsed */
+#endif
+#ifndef TSE_SIP_MAX_BODY
+#define TSE_SIP_MAX_BODY 4096u       /**< SIP response body skipped */
+#endif
+
+/* ---- checks ------------------------------------------------------------- */
+
+#if (TSE_CONFIG_STRINGS != 0 && TSE_CONFIG_STRINGS != 1) || \
+    (TSE_CONFIG_PROXY != 0 && TSE_CONFIG_PROXY != 1) || \
+    (TSE_CONFIG_DIGEST != 0 && TSE_CONFIG_DIGEST != 1) || \
+    (TSE_CONFIG_DETECT != 0 && TSE_CONFIG_DETECT != 1) || \
+    (TSE_CONFIG_IPV6 != 0 && TSE_CONFIG_IPV6 != 1) || \
+    (TSE_CONFIG_FTT != 0 && TSE_CONFIG_FTT != 1)
+#error "tse/config.h: the TSE_CONFIG_* switches are 0 or 1"
+#endif
+#if TSE_OUTER_BUF_SIZE < 1024
+#error "tse/config.h: TSE_OUTER_BUF_SIZE below 1024 cannot hold a ClientHello"
+#endif
+#if TSE_CM_QUEUE_SIZE < 352
+#error "tse/config.h: TSE_CM_QUEUE_SIZE must hold the largest CM (TSE_CM_MAX_ENCODED, 329 bytes, plus framing)"
+#endif
+#if TSE_READ_CHUNK < 256
+#error "tse/config.h: TSE_READ_CHUNK below 256"
+#endif
+#if TSE_CONFIG_DIGEST && !TSE_CONFIG_PROXY
+#error "tse/config.h: TSE_CONFIG_DIGEST needs TSE_CONFIG_PROXY"
+#endif
+#if TSE_CONFIG_PROXY && TSE_HC_MAX_HEAD < 2048
+#error "tse/config.h: TSE_HC_MAX_HEAD below 2048 (the scratch space of the CONNECT request)"
+#endif
+#if TSE_CONFIG_DIGEST && TSE_HC_MAX_PARAM < 16
+#error "tse/config.h: TSE_HC_MAX_PARAM too small for Digest"
+#endif
+#if TSE_HC_MAX_HOST < 16 || TSE_HC_MAX_CRED < 1
+#error "tse/config.h: TSE_HC_MAX_HOST/CRED too small"
+#endif
+#if TSE_DETECT_NETID_MAX > 255
+#error "tse/config.h: TSE_DETECT_NETID_MAX above 255 (kept in a uint8_t)"
+#endif
+#if TSE_CONFIG_DETECT && (TSE_DETECT_REQ_MAX < 512 || TSE_DETECT_TARGET_MAX < 64 || \
+                          TSE_DETECT_TCP_RX_MAX < 512 || TSE_DETECT_NETID_MAX < 1)
+#error "tse/config.h: detection buffers too small (a SIP OPTIONS request needs 512 bytes)"
+#endif
+#if TSE_CONFIG_DETECT && (TSE_SIP_MAX_HEAD < 256 || TSE_SIP_MAX_HEAD > TSE_DETECT_TCP_RX_MAX)
+#error "tse/config.h: TSE_SIP_MAX_HEAD must be 256..TSE_DETECT_TCP_RX_MAX"
+#endif
+
+/** A literal the library shows to humans (an event's detail): NULL when
+ *  TSE_CONFIG_STRINGS is 0, so that the text is not in the image. */
+#if TSE_CONFIG_STRINGS
+#define TSE_TEXT(s) (s)
+#else
+#define TSE_TEXT(s) ((const char *)0)
+#endif
+/** The same for a text that is also a verdict (non-NULL = "this is
+ *  wrong"): "" when TSE_CONFIG_STRINGS is 0. */
+#if TSE_CONFIG_STRINGS
+#define TSE_TEXT_NZ(s) (s)
+#else
+#define TSE_TEXT_NZ(s) ("")
+#endif
+
+#endif /* TSE_CONFIG_H */
