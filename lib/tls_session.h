@@ -82,7 +82,7 @@ typedef struct tse_tls {
     size_t write_pending;    /* length of an ssl_write that returned WANT_WRITE */
     char ip_name[48];        /* IP literal to match against the IP SAN
                                 (sent as no SNI, RFC 6066 3) */
-    char detail[192];        /* why the handshake or verification failed */
+    char detail[256];        /* why the handshake or verification failed */
     void (*keylog)(void *user, const char *label, const uint8_t client_random[32],
                    const uint8_t *secret, size_t secret_len);
     void *keylog_user;

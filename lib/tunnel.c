@@ -336,8 +336,7 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
      * starts over.  One that broke sooner counts as a failed attempt, so
      * a TSCF that configures and at once breaks the tunnel is retried
      * later and later, not every second for ever. */
-    if ((ev.old_state == TSE_STATE_UP || ev.old_state == TSE_STATE_RELEASING) &&
-        t->now - t->t_up >= t->s.backoff_stable_ms) {
+    if (ev.old_state == TSE_STATE_UP && t->now - t->t_up >= t->s.backoff_stable_ms) {
         t->attempt = 0;
     }
     retry = t->s.auto_reconnect && tse_err_is_retryable(err);
