@@ -432,8 +432,8 @@ static void tls_step(tse_tunnel *t)
                 "this tunnel is not authenticated"));
     }
     if (t->s.tls_keylog != NULL) {
-        warn(t, "TLS key log is ON (tls_keylog): this connection's secrets were exported; "
-                "whoever reads them can decrypt the tunnel");
+        warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): this connection's secrets were exported; "
+                "whoever reads them can decrypt the tunnel"));
     }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
