@@ -3,16 +3,19 @@
 #   include/tse/*.h                the public API (+ tse/version.h generated,
 #                                  tse/lwip_netif.h when lwIP is built)
 #   include/tse_posix.h, include/tse_detect_posix.h   the POSIX port's API
+#   include/tse_tun.h              the Linux TUN port's API
 #   lib/libtse.so.<ABI>            core, SONAME libtse.so.${TSE_ABI_VERSION}
 #   lib/libtse_posix.so.<ABI>      the POSIX port (needs libtse.so)
-#   lib/libtse.a, libtse_posix.a   the same as static archives
+#   lib/libtse_linux.so.<ABI>      the Linux TUN port (needs libtse_posix.so)
+#   lib/libtse.a, libtse_posix.a, libtse_linux.a   the same as static archives
 #   lib/libtse_lwip.a              the lwIP netif (static only; NO_SYS=1 lwIP
 #                                  sources only: the application compiles
 #                                  its own lwIP with the same lwipopts.h)
 #   lib/cmake/tse/                 find_package(tse CONFIG): tse::tse,
-#                                  tse::posix, tse::tse_static,
-#                                  tse::posix_static, tse::lwip
-#   lib/pkgconfig/tse.pc, tse-posix.pc
+#                                  tse::posix, tse::linux, tse::tse_static,
+#                                  tse::posix_static, tse::linux_static,
+#                                  tse::lwip
+#   lib/pkgconfig/tse.pc, tse-posix.pc, tse-linux.pc
 #   share/doc/libtse/              sources.txt (the plain source list)
 #
 # mbed TLS: when it is compiled here from source (TSE_DEPS=debian-src or
@@ -170,6 +173,34 @@ if(TARGET tse_posix)
   list(APPEND _pkg_targets tse_posix_shared tse_posix_static)
 endif()
 
+# ---- the Linux TUN port (port/linux) ----------------------------------------
+if(TARGET tse_linux AND TARGET tse_posix_shared)
+  file(GLOB _linux_src ${_src}/port/linux/*.c)
+  add_library(tse_linux_obj OBJECT ${_linux_src})
+  tse_pkg_common(tse_linux_obj)
+  target_include_directories(tse_linux_obj PRIVATE ${_src}/include ${PROJECT_BINARY_DIR}/include
+                                                   ${_src}/port/posix ${_src}/port/linux)
+  target_compile_options(tse_linux_obj PRIVATE ${TSE_WARN})
+  set(_linux_inc
+    $<BUILD_INTERFACE:${_src}/port/linux>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+
+  add_library(tse_linux_shared SHARED $<TARGET_OBJECTS:tse_linux_obj>)
+  tse_pkg_common(tse_linux_shared)
+  set_target_properties(tse_linux_shared PROPERTIES
+    OUTPUT_NAME tse_linux EXPORT_NAME linux
+    VERSION ${PROJECT_VERSION} SOVERSION ${TSE_ABI_VERSION})
+  target_include_directories(tse_linux_shared INTERFACE ${_linux_inc})
+  target_link_libraries(tse_linux_shared PUBLIC tse_posix_shared)
+  tse_pkg_shared_flags(tse_linux_shared ${_src}/cmake/libtse_linux.map)
+
+  add_library(tse_linux_static STATIC $<TARGET_OBJECTS:tse_linux_obj>)
+  tse_pkg_static(tse_linux_static tse_linux linux_static ${_src}/cmake/libtse_linux.map)
+  target_include_directories(tse_linux_static INTERFACE ${_linux_inc})
+  target_link_libraries(tse_linux_static INTERFACE tse_posix_static)
+  list(APPEND _pkg_targets tse_linux_shared tse_linux_static)
+endif()
+
 # ---- the lwIP netif (static only, NO_SYS=1 lwIP from source) ---------------
 set(TSE_PKG_HAS_LWIP OFF)
 if(TARGET tse_lwip_nosys)
@@ -193,7 +224,7 @@ endif()
 install(TARGETS ${_pkg_targets} EXPORT tseTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Unspecified)
-set(_hdrs cm.h detect.h error.h export.h framing.h outq.h port.h tse.h)
+set(_hdrs cm.h config.h detect.h error.h export.h framing.h outq.h port.h rfc4571.h tse.h turn.h)
 list(TRANSFORM _hdrs PREPEND ${_src}/include/tse/)
 list(APPEND _hdrs ${PROJECT_BINARY_DIR}/include/tse/version.h)
 if(TSE_PKG_HAS_LWIP)
@@ -203,6 +234,11 @@ install(FILES ${_hdrs} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tse)
 if(TARGET tse_posix)
   install(FILES ${_src}/port/posix/tse_posix.h ${_src}/port/posix/tse_detect_posix.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+endif()
+set(_pcs tse tse-posix)
+if(TARGET tse_linux_shared)
+  install(FILES ${_src}/port/linux/tse_tun.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  list(APPEND _pcs tse-linux)
 endif()
 
 set(_cmakedir ${CMAKE_INSTALL_LIBDIR}/cmake/tse)
@@ -218,7 +254,7 @@ install(FILES ${_pkg_out}/tseConfig.cmake ${_pkg_out}/tseConfigVersion.cmake
 file(RELATIVE_PATH TSE_PC_PREFIX_REL
   /p/${CMAKE_INSTALL_LIBDIR}/pkgconfig /p)
 string(REGEX REPLACE "/$" "" TSE_PC_PREFIX_REL "${TSE_PC_PREFIX_REL}")
-foreach(pc tse tse-posix)
+foreach(pc ${_pcs})
   configure_file(${_src}/cmake/${pc}.pc.in ${_pkg_out}/${pc}.pc @ONLY)
   install(FILES ${_pkg_out}/${pc}.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 endforeach()

@@ -81,6 +81,26 @@ static void add_detail(tse_tls *tls, const char *s)
 #endif
 }
 
+/* (EC)DHE groups offered, strongest-first is not the point: the profile's
+ * curves only.  Without a list mbed TLS offers every curve its build
+ * enables, and Debian's mbed TLS 2.28 enables secp192r1 and secp224r1: a
+ * server that picked one got a working tunnel over a weak key exchange. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+static const uint16_t tse_tls_groups[] = {
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
+    MBEDTLS_SSL_IANA_TLS_GROUP_NONE
+};
+#else
+static const mbedtls_ecp_group_id tse_tls_groups[] = {
+    MBEDTLS_ECP_DP_CURVE25519,
+    MBEDTLS_ECP_DP_SECP256R1,
+    MBEDTLS_ECP_DP_SECP384R1,
+    MBEDTLS_ECP_DP_NONE
+};
+#endif
+
 /* ---- key log (tse_settings.tls_keylog) ---------------------------------- */
 
 #if MBEDTLS_VERSION_MAJOR >= 3
@@ -359,6 +379,11 @@ int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
     }
     mbedtls_ssl_conf_rng(&c->conf, mbedtls_ctr_drbg_random, &c->drbg);
     mbedtls_ssl_conf_ciphersuites(&c->conf, tse_tls_suites);
+#if MBEDTLS_VERSION_MAJOR >= 3
+    mbedtls_ssl_conf_groups(&c->conf, tse_tls_groups);
+#else
+    mbedtls_ssl_conf_curves(&c->conf, tse_tls_groups);
+#endif
 #if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_SSL_PROTO_TLS1_2) && \
     defined(MBEDTLS_SSL_PROTO_TLS1_3)
     mbedtls_ssl_conf_sig_algs(&c->conf, tse_tls_sig_algs);
@@ -553,12 +578,13 @@ static int map_verify_failure(tse_tls *tls)
 
 /* What this client offers, for the user to compare with the server. */
 #if defined(MBEDTLS_SSL_PROTO_TLS1_3)
-#define TSE_TLS_OFFERED "we offered TLS 1.2-1.3, ECDHE with AES-GCM or " \
-                        "ChaCha20-Poly1305 only (no CBC, no RSA key exchange)"
+#define TSE_TLS_OFFERED_VERSIONS "we offered TLS 1.2-1.3, "
 #else
-#define TSE_TLS_OFFERED "we offered TLS 1.2, ECDHE with AES-GCM or " \
-                        "ChaCha20-Poly1305 only (no CBC, no RSA key exchange)"
+#define TSE_TLS_OFFERED_VERSIONS "we offered TLS 1.2, "
 #endif
+#define TSE_TLS_OFFERED TSE_TLS_OFFERED_VERSIONS \
+    "ECDHE (X25519, P-256, P-384) with AES-GCM or ChaCha20-Poly1305 only " \
+    "(no CBC, no RSA key exchange)"
 
 /* RFC 8446 6 / RFC 5246 7.2 alert descriptions. */
 static const char *alert_name(unsigned d)
@@ -770,6 +796,22 @@ const char *tse_tls_suite(const tse_tls *tls)
 
 /* ---- the public shared configuration (tse.h) -------------------------- */
 
+void tse_tls_conf_params_from(tse_tls_conf_params *cp, const tse_settings *s,
+                              int (*entropy)(void *user, uint8_t *buf, size_t len),
+                              void *entropy_user)
+{
+    memset(cp, 0, sizeof(*cp));
+    cp->ca = s->ca;
+    cp->ca_len = s->ca_len;
+    cp->client_cert = s->client_cert;
+    cp->client_cert_len = s->client_cert_len;
+    cp->client_key = s->client_key;
+    cp->client_key_len = s->client_key_len;
+    cp->insecure = s->tls_insecure_lab_only_skip_verify;
+    cp->entropy = entropy;
+    cp->entropy_user = entropy_user;
+}
+
 struct tse_tls_config {
     tse_tls_conf c;
     tse_mem mem;
@@ -797,16 +839,7 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
     }
     tc->mem = *mem;
     tse_tls_conf_init(&tc->c);
-    memset(&cp, 0, sizeof(cp));
-    cp.ca = s->ca;
-    cp.ca_len = s->ca_len;
-    cp.client_cert = s->client_cert;
-    cp.client_cert_len = s->client_cert_len;
-    cp.client_key = s->client_key;
-    cp.client_key_len = s->client_key_len;
-    cp.insecure = s->tls_insecure_lab_only_skip_verify;
-    cp.entropy = entropy;
-    cp.entropy_user = entropy_user;
+    tse_tls_conf_params_from(&cp, s, entropy, entropy_user);
     rc = tse_tls_conf_setup(&tc->c, &cp);
     if (rc != TSE_OK) {
         if (detail != NULL) {

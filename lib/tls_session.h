@@ -46,6 +46,12 @@ typedef struct tse_tls_conf {
     const char *detail;      /* why setup failed (static text) */
 } tse_tls_conf;
 
+/* The PKI fields of tse_settings as configuration parameters. */
+struct tse_settings;
+void tse_tls_conf_params_from(tse_tls_conf_params *cp, const struct tse_settings *s,
+                              int (*entropy)(void *user, uint8_t *buf, size_t len),
+                              void *entropy_user);
+
 /* The configuration inside a public tse_tls_config (tse.h). */
 struct tse_tls_config;
 tse_tls_conf *tse_tls_config_conf(struct tse_tls_config *tc);
@@ -76,7 +82,7 @@ typedef struct tse_tls {
     size_t write_pending;    /* length of an ssl_write that returned WANT_WRITE */
     char ip_name[48];        /* IP literal to match against the IP SAN
                                 (sent as no SNI, RFC 6066 3) */
-    char detail[192];        /* why the handshake or verification failed */
+    char detail[256];        /* why the handshake or verification failed */
     void (*keylog)(void *user, const char *label, const uint8_t client_random[32],
                    const uint8_t *secret, size_t secret_len);
     void *keylog_user;

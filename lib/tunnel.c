@@ -336,8 +336,7 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
      * starts over.  One that broke sooner counts as a failed attempt, so
      * a TSCF that configures and at once breaks the tunnel is retried
      * later and later, not every second for ever. */
-    if ((ev.old_state == TSE_STATE_UP || ev.old_state == TSE_STATE_RELEASING) &&
-        t->now - t->t_up >= t->s.backoff_stable_ms) {
+    if (ev.old_state == TSE_STATE_UP && t->now - t->t_up >= t->s.backoff_stable_ms) {
         t->attempt = 0;
     }
     retry = t->s.auto_reconnect && tse_err_is_retryable(err);
@@ -433,8 +432,8 @@ static void tls_step(tse_tunnel *t)
                 "this tunnel is not authenticated"));
     }
     if (t->s.tls_keylog != NULL) {
-        warn(t, "TLS key log is ON (tls_keylog): this connection's secrets were exported; "
-                "whoever reads them can decrypt the tunnel");
+        warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): this connection's secrets were exported; "
+                "whoever reads them can decrypt the tunnel"));
     }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
@@ -984,16 +983,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
         cf = tse_tls_config_conf(s->tls_config);
     } else {
         tse_tls_conf_params cp;
-        memset(&cp, 0, sizeof(cp));
-        cp.ca = s->ca;
-        cp.ca_len = s->ca_len;
-        cp.client_cert = s->client_cert;
-        cp.client_cert_len = s->client_cert_len;
-        cp.client_key = s->client_key;
-        cp.client_key_len = s->client_key_len;
-        cp.insecure = s->tls_insecure_lab_only_skip_verify;
-        cp.entropy = cb->entropy;
-        cp.entropy_user = user;
+        tse_tls_conf_params_from(&cp, s, cb->entropy, user);
         cf = &t->own_conf;
         rc = tse_tls_conf_setup(cf, &cp);
     }

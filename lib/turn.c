@@ -2,6 +2,7 @@
  * long-term credentials, retransmission and refresh timers, Send/Data
  * indications and ChannelData, over datagrams or a byte stream.  Sans-I/O:
  * see include/tse/turn.h. */
+#include "tse/config.h"
 #include "tse/turn.h"
 
 #if TSE_CONFIG_TURN /* the whole file */

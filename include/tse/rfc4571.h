@@ -34,7 +34,6 @@
 #include <stdint.h>
 
 #include "tse/error.h"
-#include "tse/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,7 +56,7 @@ extern "C" {
  *         (@p len above 65535), TSE_ERR_BUFFER_TOO_SMALL
  */
 TSE_API int tse_rfc4571_encode(uint8_t *out, size_t cap, const uint8_t *pkt, size_t len,
-                       size_t *out_len);
+                               size_t *out_len);
 
 /**
  * @brief Write only the 2-byte LENGTH (for a caller that sends the packet
@@ -106,7 +105,7 @@ TSE_API int tse_rfc4571_decoder_init(tse_rfc4571_decoder *d, uint8_t *buf, size_
  *         the decoder's cap; sticky), TSE_ERR_INVALID_ARG
  */
 TSE_API int tse_rfc4571_decode(tse_rfc4571_decoder *d, const uint8_t *in, size_t len,
-                       size_t *consumed, const uint8_t **pkt, size_t *pkt_len);
+                               size_t *consumed, const uint8_t **pkt, size_t *pkt_len);
 
 /**
  * @brief Whether the stream may end here: call when the peer closed.

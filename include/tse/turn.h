@@ -63,9 +63,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tse/config.h"
 #include "tse/error.h"
-#include "tse/export.h"
 #include "tse/tse.h"
 
 #ifdef __cplusplus
@@ -264,7 +262,7 @@ TSE_API void tse_turn_settings_default(tse_turn_settings *s);
  *         missing or too long, TCP relay over datagrams, buffers too small)
  */
 TSE_API int tse_turn_init(tse_turn *c, const tse_turn_settings *s, uint8_t *tx, size_t tx_cap,
-                  uint8_t *rx, size_t rx_cap);
+                          uint8_t *rx, size_t rx_cap);
 
 /** @brief Send the Allocate request.  @return TSE_OK, TSE_ERR_STATE (not
  *         IDLE), TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY */
@@ -327,7 +325,7 @@ TSE_API int tse_turn_bind_channel(tse_turn *c, const tse_turn_addr *peer, tse_ti
  *         (TCP relay: peer data goes on the data connection)
  */
 TSE_API int tse_turn_send(tse_turn *c, const tse_turn_addr *peer, const uint8_t *data,
-                  size_t len, tse_time_ms now);
+                          size_t len, tse_time_ms now);
 
 /**
  * @brief RFC 6062 4.3: ask the server to open a TCP connection from the
@@ -350,7 +348,7 @@ TSE_API int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms
  *         TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_DETECT_ENTROPY
  */
 TSE_API int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id, uint8_t *out,
-                                     size_t cap, size_t *out_len, uint8_t txid[12]);
+                                             size_t cap, size_t *out_len, uint8_t txid[12]);
 
 /**
  * @brief Check the response that starts the data connection's byte stream.
@@ -365,7 +363,7 @@ TSE_API int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id
  *         TSE_ERR_STUN_* (malformed, wrong transaction)
  */
 TSE_API int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12],
-                                      const uint8_t *in, size_t len, size_t *consumed);
+                                              const uint8_t *in, size_t len, size_t *consumed);
 
 /**
  * @brief Refresh the allocation now instead of at its timer (e.g. after the
@@ -395,7 +393,7 @@ TSE_API const tse_turn_stats *tse_turn_get_stats(const tse_turn *c);
  *         @p len above 65535), TSE_ERR_BUFFER_TOO_SMALL
  */
 TSE_API int tse_turn_channel_data(uint16_t channel, const uint8_t *data, size_t len, int pad,
-                          uint8_t *out, size_t cap, size_t *out_len);
+                                  uint8_t *out, size_t cap, size_t *out_len);
 
 #ifdef __cplusplus
 }

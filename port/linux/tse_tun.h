@@ -186,24 +186,24 @@ typedef struct tse_tun_stats {
 typedef struct tse_tun tse_tun;
 
 /** @brief Defaults: configure 1, mtu TSE_TUN_MTU_DEFAULT, no routes. */
-void tse_tun_config_default(tse_tun_config *c);
+TSE_API void tse_tun_config_default(tse_tun_config *c);
 
 /**
  * @brief Parse "default", "A.B.C.D/N", "A.B.C.D" (/32), "X::Y/N", "::/0"
  *        ("default6" = ::/0) into @p r.  Host bits must be zero.
  * @return TSE_OK, TSE_ERR_INVALID_ARG
  */
-int tse_tun_route_parse(const char *s, tse_tun_route *r);
+TSE_API int tse_tun_route_parse(const char *s, tse_tun_route *r);
 
 /** @brief Whether @p name is a valid interface name (1..IFNAMSIZ-1 bytes,
  *         no '/', ':', whitespace, not "." or ".."); 1 or 0. */
-int tse_tun_name_valid(const char *name);
+TSE_API int tse_tun_name_valid(const char *name);
 
 /**
  * @brief Prefix length of a contiguous netmask of @p len bytes (4 or 16).
  * @return 0..len*8, or -1 if the mask is not contiguous.
  */
-int tse_tun_prefix_from_mask(const uint8_t *mask, size_t len);
+TSE_API int tse_tun_prefix_from_mask(const uint8_t *mask, size_t len);
 
 /**
  * @brief Create the TUN interface @p name (a kernel pattern like "tse%d"
@@ -217,7 +217,7 @@ int tse_tun_prefix_from_mask(const uint8_t *mask, size_t len);
  *         TSE_ERR_TUN_OPEN (no /dev/net/tun, other ioctl failures);
  *         TSE_ERR_NETLINK, TSE_ERR_NETLINK_LINK; TSE_ERR_NO_MEMORY.
  */
-int tse_tun_create(tse_tun **out, const char *name, const tse_tun_config *c);
+TSE_API int tse_tun_create(tse_tun **out, const char *name, const tse_tun_config *c);
 
 /**
  * @brief Use an open TUN fd (IFF_TUN | IFF_NO_PI expected).  It is made
@@ -226,27 +226,27 @@ int tse_tun_create(tse_tun **out, const char *name, const tse_tun_config *c);
  *         TSE_ERR_TUN_OPEN if it is not a TUN fd and @p c->configure is
  *         set (without configure, any packet fd is accepted).
  */
-int tse_tun_attach(tse_tun **out, int fd, const tse_tun_config *c);
+TSE_API int tse_tun_attach(tse_tun **out, int fd, const tse_tun_config *c);
 
 /**
  * @brief Remove every route and address the port added, close a created
  *        (or close_fd) fd, unwatch it from the driver, free.  NULL is
  *        fine.  Not from an engine callback.
  */
-void tse_tun_del(tse_tun *tun);
+TSE_API void tse_tun_del(tse_tun *tun);
 
 /** @brief The TUN fd (to poll for POLLIN in an application's own loop). */
-int tse_tun_fd(const tse_tun *tun);
+TSE_API int tse_tun_fd(const tse_tun *tun);
 /** @brief Interface name ("" if unknown, e.g. attached without TUNGETIFF). */
-const char *tse_tun_name(const tse_tun *tun);
+TSE_API const char *tse_tun_name(const tse_tun *tun);
 /** @brief Interface index (0 if unknown). */
-int tse_tun_ifindex(const tse_tun *tun);
+TSE_API int tse_tun_ifindex(const tse_tun *tun);
 /** @brief The configured MTU (0: left as it was). */
-unsigned tse_tun_mtu(const tse_tun *tun);
+TSE_API unsigned tse_tun_mtu(const tse_tun *tun);
 
 /** @brief The tunnel whose packets this interface carries (borrowed; NULL
  *         to detach).  tse_tun_attach_driver() sets it too. */
-void tse_tun_set_tunnel(tse_tun *tun, tse_tunnel *t);
+TSE_API void tse_tun_set_tunnel(tse_tun *tun, tse_tunnel *t);
 
 /**
  * @brief Integrate with the POSIX driver: watch the fd for POLLIN
@@ -256,7 +256,7 @@ void tse_tun_set_tunnel(tse_tun *tun, tse_tunnel *t);
  *        have been added to @p d.  tse_tun_del() unwatches.
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY
  */
-int tse_tun_attach_driver(tse_tun *tun, tse_posix_driver *d, tse_tunnel *t);
+TSE_API int tse_tun_attach_driver(tse_tun *tun, tse_posix_driver *d, tse_tunnel *t);
 
 /**
  * @brief Read up to TSE_TUN_READ_BATCH packets and queue them in the
@@ -268,7 +268,7 @@ int tse_tun_attach_driver(tse_tun *tun, tse_posix_driver *d, tse_tunnel *t);
  *         (e.g. the interface was deleted: EBADFD/EIO), TSE_ERR_STATE if
  *         no tunnel is set.
  */
-int tse_tun_process(tse_tun *tun, tse_time_ms now);
+TSE_API int tse_tun_process(tse_tun *tun, tse_time_ms now);
 
 /**
  * @brief Forward every tse_event of the tunnel here (from on_event).
@@ -281,14 +281,14 @@ int tse_tun_process(tse_tun *tun, tse_time_ms now);
  *         TSE_ERR_TUN_PERMISSION, TSE_ERR_INVALID_ARG (a netmask that is
  *         not contiguous).
  */
-int tse_tun_on_event(tse_tun *tun, const tse_event *ev);
+TSE_API int tse_tun_on_event(tse_tun *tun, const tse_event *ev);
 
 /**
  * @brief Write one inbound packet to the fd (from on_packet).
  * @return TSE_OK, TSE_ERR_WOULD_BLOCK (EAGAIN: dropped and counted),
  *         TSE_ERR_TUN_IO (other error: dropped and counted).
  */
-int tse_tun_on_packet(tse_tun *tun, const uint8_t *pkt, size_t len);
+TSE_API int tse_tun_on_packet(tse_tun *tun, const uint8_t *pkt, size_t len);
 
 /**
  * @brief Keep the outer connection to @p dst out of the default route:
@@ -302,18 +302,18 @@ int tse_tun_on_packet(tse_tun *tun, const uint8_t *pkt, size_t len);
  *         TSE_ERR_INVALID_ARG (not AF_INET/AF_INET6);
  *         TSE_ERR_BUFFER_TOO_SMALL (more than TSE_TUN_MAX_EXCLUDES peers).
  */
-int tse_tun_exclude(tse_tun *tun, const struct sockaddr *dst, socklen_t len);
+TSE_API int tse_tun_exclude(tse_tun *tun, const struct sockaddr *dst, socklen_t len);
 
 /** @brief Counters so far. */
-void tse_tun_get_stats(const tse_tun *tun, tse_tun_stats *out);
+TSE_API void tse_tun_get_stats(const tse_tun *tun, tse_tun_stats *out);
 
 /** @brief The last error of a netlink or TUN call (0 if none). */
-int tse_tun_last_error(const tse_tun *tun);
+TSE_API int tse_tun_last_error(const tse_tun *tun);
 
 /** @brief Human text for the last error: the request and the kernel's
  *         errno, e.g. "RTM_NEWROUTE 0.0.0.0/1: Network is unreachable".
  *         Never NULL; valid until the next call on @p tun. */
-const char *tse_tun_error_detail(const tse_tun *tun);
+TSE_API const char *tse_tun_error_detail(const tse_tun *tun);
 
 #ifdef __cplusplus
 }

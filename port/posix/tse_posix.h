@@ -111,7 +111,7 @@ typedef int (*tse_posix_socket_hook)(void *user, int fd,
  *        rounds): it is read without a lock by the thread that connects.
  *        Sockets of the detection (tse_detect_posix.h) do not call it.
  */
-void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
+TSE_API void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
 
 /** @brief Milliseconds of CLOCK_MONOTONIC. */
 TSE_API tse_time_ms tse_posix_now_ms(void);
@@ -231,7 +231,7 @@ TSE_API int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
  *        answered TSE_ERR_QUEUE_FULL).  Not from an engine callback.
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
-int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t);
+TSE_API int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t);
 
 /** @brief Number of tunnels added. */
 TSE_API size_t tse_posix_driver_count(const tse_posix_driver *d);
@@ -282,11 +282,11 @@ TSE_API int tse_posix_driver_run(tse_posix_driver *d,
  *        driver function that may).
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_TRANSPORT_IO
  */
-int tse_posix_driver_wake(tse_posix_driver *d);
+TSE_API int tse_posix_driver_wake(tse_posix_driver *d);
 
 /** @brief How many times poll(2) returned (wake-ups, for measuring the
  *         idle cost); 0 for NULL. */
-uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
+TSE_API uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
 
 /* For an application that runs its own poll/epoll loop: */
 

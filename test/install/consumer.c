@@ -15,6 +15,9 @@
 #include <string.h>
 
 #include <tse/tse.h>
+#include <tse/rfc4571.h>
+#include <tse/turn.h>
+#include <tse_detect_posix.h> /* every installed header compiles */
 #include <tse_posix.h>
 
 typedef struct app {

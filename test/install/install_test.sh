@@ -43,6 +43,11 @@ for f in include/tse/tse.h include/tse/version.h include/tse/export.h include/ts
          lib/pkgconfig/tse.pc lib/pkgconfig/tse-posix.pc; do
     grep -qx "./$f" "$d/files" || { echo "     missing $f"; failed=$((failed + 1)); }
 done
+if [ -f "$B/pkg/libtse_linux.so" ]; then
+    for f in include/tse_tun.h lib/libtse_linux.so.0 lib/libtse_linux.a lib/pkgconfig/tse-linux.pc; do
+        grep -qx "./$f" "$d/files" || { echo "     missing $f"; failed=$((failed + 1)); }
+    done
+fi
 if readelf -d "$P/lib/libtse.so" | grep -q 'SONAME.*\[libtse\.so\.[0-9]*\]'; then ok "SONAME libtse.so.N"
 else fail "SONAME"; fi
 

@@ -30,6 +30,7 @@ typedef struct step_rec {
     uint32_t elapsed;
     tse_time_ms at;
     char reason[96];
+    char target[80];
 } step_rec;
 
 typedef struct world {
@@ -82,6 +83,7 @@ static void on_event(void *user, const tse_detect_event *ev)
         s->elapsed = ev->step->elapsed_ms;
         s->at = w->now;
         snprintf(s->reason, sizeof s->reason, "%s", ev->step->reason ? ev->step->reason : "");
+        snprintf(s->target, sizeof s->target, "%s", ev->step->target ? ev->step->target : "");
     } else {
         w->have_result = 1;
         w->results++;
@@ -1031,6 +1033,366 @@ TT_TEST(names)
     TT_EQ_INT(strcmp(tse_strerror(TSE_ERR_DETECT_TIMEOUT), "probe: no answer in time"), 0);
 }
 
+/* ---- adversarial edges: NULLs, boundaries, address comparison ------------ */
+
+static int init_start(const tse_detect_settings *s, tse_time_ms now)
+{
+    tse_detect_callbacks cb;
+    cb.on_event = on_event;
+    cb.entropy = entropy;
+    cb.user = &W;
+    if (tse_detect_init(&D, s, &cb) != TSE_OK)
+        return -1;
+    return tse_detect_start(&D, now);
+}
+
+/* Drain the actions, remembering the request of each UDP probe. */
+static void drain(void)
+{
+    tse_detect_action a;
+    int guard = 0;
+    while (guard++ < 50 && tse_detect_next_action(&D, &a))
+        on_action(&W, &a);
+}
+
+static int fail_entropy(void *user, uint8_t *buf, size_t len)
+{
+    (void)user; (void)buf; (void)len;
+    return -1;
+}
+
+TT_TEST(null_and_out_of_range_arguments)
+{
+    tse_detect_settings s = base_settings();
+    tse_detect_callbacks cb;
+    tse_detect_cache cache, zero;
+    tse_detect_cache_entry slots[1];
+    tse_detect_result r;
+    tse_detect_action a;
+    uint8_t longid[TSE_DETECT_NETID_MAX + 1];
+    memset(longid, 1, sizeof longid);
+    memset(&zero, 0, sizeof zero);
+    memset(&r, 0, sizeof r);
+    r.path = TSE_PATH_DIRECT;
+    reset();
+    tse_detect_settings_default(NULL); /* must not crash */
+    TT_EQ_INT(strcmp(tse_detect_probe_name(TSE_PROBE_SIP_UDP), "sip-udp"), 0);
+    TT_EQ_INT(strcmp(tse_detect_probe_name(TSE_PROBE_SIP_TCP), "sip-tcp"), 0);
+    TT_EQ_INT(strcmp(tse_detect_probe_name(TSE_PROBE_TUNNEL_1), "tunnel-1"), 0);
+    TT_EQ_INT(strcmp(tse_detect_probe_name(TSE_PROBE_TUNNEL_2), "tunnel-2"), 0);
+    TT_EQ_INT(strcmp(tse_detect_probe_name((tse_probe_id)TSE_PROBE_COUNT), "?"), 0);
+    TT_EQ_INT(strcmp(tse_detect_path_name((tse_detect_path)77), "none"), 0);
+    /* cache API */
+    TT_EQ_INT(tse_detect_cache_init(NULL, slots, 1), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_init(&cache, NULL, 1), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_lookup(&zero, (const uint8_t *)"A", 1, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_store(&zero, (const uint8_t *)"A", 1, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_invalidate(&zero, (const uint8_t *)"A", 1), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_init(&cache, slots, 1), TSE_OK);
+    TT_EQ_INT(tse_detect_cache_lookup(NULL, (const uint8_t *)"A", 1, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_lookup(&cache, (const uint8_t *)"A", 1, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_lookup(&cache, NULL, 1, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_lookup(&cache, longid, sizeof longid, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_store(NULL, (const uint8_t *)"A", 1, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_store(&cache, (const uint8_t *)"A", 1, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_store(&cache, (const uint8_t *)"A", 0, &r), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_invalidate(NULL, (const uint8_t *)"A", 1), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_invalidate(&cache, longid, sizeof longid), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_cache_invalidate(&cache, (const uint8_t *)"A", 1), TSE_ERR_DETECT_NOT_CACHED);
+    /* init */
+    cb.on_event = on_event;
+    cb.entropy = entropy;
+    cb.user = &W;
+    TT_EQ_INT(tse_detect_init(NULL, &s, &cb), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_init(&D, NULL, &cb), TSE_ERR_INVALID_ARG);
+    cb.on_event = NULL;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    cb.on_event = on_event;
+    s.cache = &cache;
+    s.network_id = longid;
+    s.network_id_len = sizeof longid; /* one byte over the limit */
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    s.network_id_len = 0;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    s.network_id_len = TSE_DETECT_NETID_MAX;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+    /* the rest of the API on NULL */
+    TT_EQ_INT(tse_detect_start(NULL, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_want(NULL), 0);
+    TT_EQ_INT(tse_detect_next_action(NULL, &a), 0);
+    TT_EQ_INT(tse_detect_next_action(&D, NULL), 0);
+    TT_EQ_INT(tse_detect_expiry(NULL), TSE_TIME_NEVER);
+    TT_EQ_INT(tse_detect_handle_expiry(NULL, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_registration_result(NULL, 1, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_done(NULL), 0);
+    TT_ASSERT(tse_detect_get_result(NULL) == NULL);
+    TT_EQ_INT(tse_detect_udp_recv(NULL, TSE_PROBE_SIP_UDP, longid, 1, NULL, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_tcp_connected(&D, (tse_probe_id)-1, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_tunnel_up(&D, (tse_probe_id)TSE_PROBE_COUNT, T0), TSE_ERR_INVALID_ARG);
+    /* running probes, wrong input */
+    TT_EQ_INT(tse_detect_start(&D, T0), TSE_OK);
+    drain();
+    TT_EQ_INT(tse_detect_udp_recv(&D, TSE_PROBE_SIP_UDP, NULL, 0, NULL, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_tunnel_up(&D, TSE_PROBE_SIP_UDP, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_probe_failed(&D, TSE_PROBE_SIP_UDP, 0, 0, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_probe_failed(&D, TSE_PROBE_SIP_UDP, 5, 0, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_tcp_connected(&D, TSE_PROBE_SIP_TCP, T0), TSE_OK);
+    TT_EQ_INT(tse_detect_tcp_recv(&D, TSE_PROBE_SIP_TCP, NULL, 3, T0), TSE_ERR_INVALID_ARG);
+    /* an empty read is not an error and finishes nothing */
+    TT_EQ_INT(tse_detect_tcp_recv(&D, TSE_PROBE_SIP_TCP, NULL, 0, T0), TSE_OK);
+    TT_ASSERT(find_step(TSE_PROBE_SIP_TCP, 1) == NULL);
+    TT_ASSERT(find_step(TSE_PROBE_SIP_UDP, 1) == NULL);
+    TT_ASSERT(!tse_detect_done(&D));
+}
+
+TT_TEST(ipv6_targets_are_bracketed)
+{
+    tse_detect_settings s = base_settings();
+    const step_rec *st;
+    reset();
+    s.pcscf_host = "2001:db8::5";
+    s.stun_host = "2001:db8::6";
+    s.sip_tcp = 0;
+    s.tscf_host = NULL;
+    TT_EQ_INT(init_start(&s, T0), TSE_OK);
+    drain();
+    st = find_step(TSE_PROBE_SIP_UDP, 0);
+    TT_ASSERT(st != NULL);
+    TT_EQ_INT(strcmp(st->target, "[2001:db8::5]:5060"), 0);
+    st = find_step(TSE_PROBE_STUN_UDP, 0);
+    TT_ASSERT(st != NULL);
+    TT_EQ_INT(strcmp(st->target, "[2001:db8::6]:3478"), 0);
+    TT_ASSERT(memcmp(W.req[TSE_PROBE_SIP_UDP], "OPTIONS sip:[2001:db8::5]:5060 SIP/2.0\r\n", 40) == 0);
+}
+
+TT_TEST(sip_request_that_cannot_be_built_fails_without_sending)
+{
+    tse_detect_settings s = base_settings();
+    const step_rec *st;
+    reset();
+    /* a P-CSCF name that would inject a header: refused by the builder */
+    s.pcscf_host = "pcscf.example\r\nX-Evil: 1";
+    s.stun_host = NULL;
+    s.tscf_host = NULL;
+    TT_EQ_INT(init_start(&s, T0), TSE_OK);
+    drain();
+    st = find_step(TSE_PROBE_SIP_UDP, 1);
+    TT_ASSERT(st != NULL);
+    TT_EQ_INT(st->result, TSE_ERR_INVALID_ARG);
+    TT_ASSERT(find_step(TSE_PROBE_SIP_TCP, 1) != NULL);
+    /* nothing was sent, nothing to close */
+    TT_EQ_INT(W.sends[TSE_PROBE_SIP_UDP], 0);
+    TT_EQ_INT(W.starts[TSE_PROBE_SIP_TCP], 0);
+    TT_EQ_INT(W.closed[TSE_PROBE_SIP_UDP], 0);
+    TT_EQ_INT(W.closed[TSE_PROBE_SIP_TCP], 0);
+    TT_ASSERT(tse_detect_done(&D));
+    TT_EQ_INT(tse_detect_get_result(&D)->path, TSE_PATH_NONE);
+}
+
+TT_TEST(entropy_failure_fails_the_udp_probes)
+{
+    tse_detect_settings s = base_settings();
+    tse_detect_callbacks cb;
+    reset();
+    s.sip_tcp = 0;
+    s.tscf_host = NULL;
+    cb.on_event = on_event;
+    cb.entropy = fail_entropy;
+    cb.user = &W;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+    TT_EQ_INT(tse_detect_start(&D, T0), TSE_OK);
+    drain();
+    TT_ASSERT(find_step(TSE_PROBE_SIP_UDP, 1) != NULL);
+    TT_EQ_INT(find_step(TSE_PROBE_SIP_UDP, 1)->result, TSE_ERR_DETECT_ENTROPY);
+    TT_ASSERT(find_step(TSE_PROBE_STUN_UDP, 1) != NULL);
+    TT_EQ_INT(find_step(TSE_PROBE_STUN_UDP, 1)->result, TSE_ERR_DETECT_ENTROPY);
+    TT_EQ_INT(W.actions, 0);
+    TT_ASSERT(tse_detect_done(&D));
+}
+
+/* The mapped address is compared in full: family, port and address. */
+TT_TEST(stun_mapped_address_comparison)
+{
+    static const tse_detect_addr v6 = {6, 40000, {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2}};
+    static const tse_detect_addr other_port = {4, 40001, {10, 0, 0, 2}};
+    static const tse_detect_addr unknown = {0, 0, {0}};
+    const tse_detect_addr *locals[5];
+    static const int nat[5] = {1, 1, 1, 1, 0};
+    int k;
+    locals[0] = &v6;
+    locals[1] = &other_port;
+    locals[2] = &unknown;
+    locals[3] = NULL;
+    locals[4] = &LOCAL;
+    for (k = 0; k < 5; k++) {
+        tse_detect_settings s = base_settings();
+        uint8_t m[64];
+        size_t n;
+        reset();
+        s.tscf_host = NULL;
+        s.sip_tcp = 0;
+        TT_EQ_INT(init_start(&s, T0), TSE_OK);
+        drain();
+        n = stun_success(m, W.req[TSE_PROBE_STUN_UDP], LOCAL.addr, LOCAL.port);
+        TT_EQ_INT(tse_detect_udp_recv(&D, TSE_PROBE_STUN_UDP, m, n, locals[k], T0 + 5), TSE_OK);
+        TT_ASSERT(find_step(TSE_PROBE_STUN_UDP, 1) != NULL);
+        /* SIP answers: the decision shows what the comparison found */
+        {
+            char buf[1024];
+            size_t l = sip_resp(buf, sizeof buf, W.req[TSE_PROBE_SIP_UDP], W.req_len[TSE_PROBE_SIP_UDP], 200, 0);
+            TT_EQ_INT(tse_detect_udp_recv(&D, TSE_PROBE_SIP_UDP, (const uint8_t *)buf, l, locals[k], T0 + 6), TSE_OK);
+        }
+        TT_ASSERT(tse_detect_done(&D));
+        TT_EQ_INT(W.res.nat, nat[k]);
+        TT_EQ_INT(W.res.path, nat[k] ? TSE_PATH_NAT_TRAVERSAL : TSE_PATH_DIRECT);
+    }
+}
+
+TT_TEST(sip_udp_provisional_keeps_waiting)
+{
+    tse_detect_settings s = base_settings();
+    char buf[1024];
+    size_t l;
+    reset();
+    s.tscf_host = NULL;
+    s.sip_tcp = 0;
+    s.stun_host = NULL;
+    TT_EQ_INT(init_start(&s, T0), TSE_OK);
+    drain();
+    l = sip_resp(buf, sizeof buf, W.req[TSE_PROBE_SIP_UDP], W.req_len[TSE_PROBE_SIP_UDP], 183, 0);
+    TT_EQ_INT(tse_detect_udp_recv(&D, TSE_PROBE_SIP_UDP, (const uint8_t *)buf, l, &LOCAL, T0 + 5), TSE_OK);
+    TT_ASSERT(find_step(TSE_PROBE_SIP_UDP, 1) == NULL);
+    TT_ASSERT(!tse_detect_done(&D));
+    l = sip_resp(buf, sizeof buf, W.req[TSE_PROBE_SIP_UDP], W.req_len[TSE_PROBE_SIP_UDP], 200, 0);
+    TT_EQ_INT(tse_detect_udp_recv(&D, TSE_PROBE_SIP_UDP, (const uint8_t *)buf, l, &LOCAL, T0 + 9), TSE_OK);
+    TT_EQ_INT(find_step(TSE_PROBE_SIP_UDP, 1)->status, 200);
+    TT_EQ_INT(find_step(TSE_PROBE_SIP_UDP, 1)->elapsed, 9);
+    TT_ASSERT(tse_detect_done(&D));
+    /* after the decision: timers and input do nothing */
+    TT_EQ_INT(tse_detect_handle_expiry(&D, T0 + 100000), TSE_OK);
+    TT_EQ_INT(W.results, 1);
+    TT_EQ_INT(tse_detect_udp_recv(&D, TSE_PROBE_SIP_UDP, (const uint8_t *)buf, l, &LOCAL, T0 + 9), TSE_ERR_STATE);
+}
+
+/* rto 0 disables retransmission: one datagram, then the timeout. */
+TT_TEST(rto_zero_never_retransmits)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    s.udp_rto_ms = 0;
+    s.tscf_host = NULL;
+    s.sip_tcp = 0;
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.sends[TSE_PROBE_SIP_UDP], 1);
+    TT_EQ_INT(W.sends[TSE_PROBE_STUN_UDP], 1);
+    TT_EQ_INT(find_step(TSE_PROBE_SIP_UDP, 1)->result, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_EQ_INT(W.res.elapsed_ms, 2000);
+}
+
+/* A huge RTO stops doubling at 2^30 ms instead of overflowing. */
+TT_TEST(rto_doubling_saturates)
+{
+    tse_detect_settings s = base_settings();
+    int k;
+    reset();
+    s.udp_rto_ms = 0x40000000u;
+    s.stun_timeout_ms = 0xFFFFFFFFu;
+    s.sip_timeout_ms = 0xFFFFFFFFu;
+    s.sip_tcp = 0;
+    s.tscf_host = NULL;
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.sends[TSE_PROBE_STUN_UDP], 4);
+    TT_EQ_INT(W.send_at[TSE_PROBE_STUN_UDP][0], T0);
+    for (k = 1; k < 4; k++)
+        TT_EQ_INT(W.send_at[TSE_PROBE_STUN_UDP][k] - W.send_at[TSE_PROBE_STUN_UDP][k - 1], 0x40000000u);
+    TT_EQ_INT(W.sends[TSE_PROBE_SIP_UDP], 4);
+    TT_EQ_INT(find_step(TSE_PROBE_STUN_UDP, 1)->result, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(find_step(TSE_PROBE_STUN_UDP, 1)->elapsed, 0xFFFFFFFFu);
+}
+
+/* An elapsed time beyond 32 bits of milliseconds saturates. */
+TT_TEST(elapsed_saturates_at_32_bits)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    s.pcscf_host = NULL;
+    s.stun_host = NULL;
+    s.tunnel_port_2 = 0;
+    s.stagger_ms = 0;
+    TT_EQ_INT(init_start(&s, T0), TSE_OK);
+    TT_EQ_INT(tse_detect_handle_expiry(&D, T0), TSE_OK);
+    drain();
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_1], 1);
+    TT_EQ_INT(tse_detect_probe_failed(&D, TSE_PROBE_TUNNEL_1, TSE_ERR_TRANSPORT_RESET, 0,
+                                      T0 + 0x200000000ull), TSE_OK);
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_1, 1)->elapsed, 0xFFFFFFFFu);
+    TT_ASSERT(tse_detect_done(&D));
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_EQ_INT(W.res.elapsed_ms, 0xFFFFFFFFu);
+}
+
+TT_TEST(tscf_without_first_port_uses_second)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    s.pcscf_host = NULL;
+    s.stun_host = NULL;
+    s.tunnel_port_1 = 0;
+    W.sc[TSE_PROBE_TUNNEL_2] = (script){B_OK, 10, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_1], 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_TUNNEL_DIRECT);
+    TT_EQ_INT(W.res.tunnel_probe, TSE_PROBE_TUNNEL_2);
+    TT_EQ_INT(W.port_seen[TSE_PROBE_TUNNEL_2], 80);
+}
+
+/* The first tunnel port times out when the second is already running or
+ * done: nothing is started twice. */
+TT_TEST(first_tunnel_timeout_after_second_started)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    s.pcscf_host = NULL;
+    s.stun_host = NULL;
+    W.sc[TSE_PROBE_TUNNEL_1] = (script){B_SILENT, 0, 0, 0, 0};
+    W.sc[TSE_PROBE_TUNNEL_2] = (script){B_FAIL, 50, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_1], 1);
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_2], 1);
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_1, 1)->result, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_2, 1)->result, TSE_ERR_TRANSPORT_REFUSED);
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_ASSERT(strstr(W.res.reason, "tunnel failed") != NULL);
+}
+
+/* A cache without a network id, and a NONE decision, store nothing. */
+TT_TEST(cache_not_written_without_id_or_path)
+{
+    tse_detect_cache cache;
+    tse_detect_cache_entry slots[2];
+    tse_detect_settings s = base_settings();
+    tse_detect_result got;
+    static const uint8_t net[] = "net-1";
+    size_t i;
+    TT_EQ_INT(tse_detect_cache_init(&cache, slots, 2), TSE_OK);
+    reset();
+    s.cache = &cache;
+    W.sc[TSE_PROBE_SIP_UDP] = (script){B_OK, 10, 0, 0, 0};
+    W.sc[TSE_PROBE_STUN_UDP] = (script){B_OK, 10, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_DIRECT);
+    for (i = 0; i < 2; i++)
+        TT_EQ_INT(slots[i].used, 0);
+    /* with an id but nothing works: NONE is not cached */
+    reset();
+    s.network_id = net;
+    s.network_id_len = sizeof net - 1;
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_EQ_INT(tse_detect_cache_lookup(&cache, net, sizeof net - 1, &got), TSE_ERR_DETECT_NOT_CACHED);
+}
+
 int main(void)
 {
     TT_RUN(direct_when_sip_answers_and_no_nat);
@@ -1058,5 +1420,17 @@ int main(void)
     TT_RUN(cache_reuse_and_invalidate);
     TT_RUN(cache_lru_and_errors);
     TT_RUN(names);
+    TT_RUN(null_and_out_of_range_arguments);
+    TT_RUN(ipv6_targets_are_bracketed);
+    TT_RUN(sip_request_that_cannot_be_built_fails_without_sending);
+    TT_RUN(entropy_failure_fails_the_udp_probes);
+    TT_RUN(stun_mapped_address_comparison);
+    TT_RUN(sip_udp_provisional_keeps_waiting);
+    TT_RUN(rto_zero_never_retransmits);
+    TT_RUN(rto_doubling_saturates);
+    TT_RUN(elapsed_saturates_at_32_bits);
+    TT_RUN(tscf_without_first_port_uses_second);
+    TT_RUN(first_tunnel_timeout_after_second_started);
+    TT_RUN(cache_not_written_without_id_or_path);
     return TT_DONE();
 }

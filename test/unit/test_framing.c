@@ -1,6 +1,9 @@
 /* Stream deframer and unit framing: every error, exact-cap boundaries,
  * streams of mixed units cut every way (whole, byte by byte, random cuts
  * from a fixed PRNG seed), the zero-copy path, and the FTT envelope. */
+#include <limits.h>
+#include <stdint.h>
+
 #include "tse/cm.h"
 #include "tse/error.h"
 #include "tse/framing.h"
@@ -622,9 +625,35 @@ TT_TEST(codec_through_deframer)
     TT_EQ_INT(back.seq, 3);
 }
 
+/* A deframer that was never initialised (zeroed, no buffer) is refused,
+ * and so is a length the output size could not be computed for. */
+TT_TEST(uninitialised_and_huge_lengths)
+{
+    tse_deframer d;
+    tse_unit u;
+    uint8_t in[1] = {0x45}, out[64];
+    size_t c = 7;
+    memset(&d, 0, sizeof d);
+    TT_EQ_INT(tse_deframer_feed(&d, in, 1, &c, &u), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(c, 0);
+    TT_EQ_INT(tse_deframer_pending(&d), 0);
+    /* len is checked before data is read: no overread possible */
+    TT_EQ_INT(tse_frame_unit(TSE_FRAMING_TSCF, TSE_UNIT_IPV4, in, (size_t)INT_MAX + 1u, out, sizeof out),
+              TSE_ERR_INVALID_ARG);
+    /* INT_MAX itself is representable: refused for the small output only */
+    TT_EQ_INT(tse_frame_unit(TSE_FRAMING_TSCF, TSE_UNIT_IPV4, in, (size_t)INT_MAX, out, sizeof out),
+              TSE_ERR_BUFFER_TOO_SMALL);
+    TT_EQ_INT(tse_frame_unit(TSE_FRAMING_FTT, TSE_UNIT_IPV4, in, SIZE_MAX, out, sizeof out),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_frame_unit(TSE_FRAMING_TSCF, TSE_UNIT_IPV4, in, 1, NULL, sizeof out),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_frame_overhead(7), 0);
+}
+
 int main(void)
 {
     TT_RUN(init_and_args);
+    TT_RUN(uninitialised_and_huge_lengths);
     TT_RUN(single_units);
     TT_RUN(error_nibble);
     TT_RUN(error_ipv4_ihl);

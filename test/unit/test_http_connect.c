@@ -2,6 +2,7 @@
  * Expected Digest values were computed independently (Python hashlib) or
  * come from RFC 7616 3.9.1; the Basic value from RFC 7617 2. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "http_connect.h"
@@ -939,6 +940,220 @@ TT_TEST(bad_args)
     TT_EQ_INT(tse_hc_on_close(NULL), TSE_ERR_INVALID_ARG);
 }
 
+/* ---------------------------------------------------------------- */
+/* Adversarial additions                                             */
+
+/* A 407 with one Proxy-Authenticate field value and Content-Length: 0
+ * for user "u"; returns the feed result, the follow-up request in req. */
+static int challenge_round(const char *field_value)
+{
+    static char buf[2048];
+    tse_hc_params p = base_params();
+    size_t used;
+    int r;
+    p.user = "u";
+    p.pass = "p";
+    snprintf(buf, sizeof buf, "HTTP/1.1 407 X\r\nProxy-Authenticate: %s\r\nContent-Length: 0\r\n\r\n",
+             field_value);
+    tse_hc_init(&hc, &p);
+    r = feed(buf, &used);
+    if (r == TSE_HC_RESEND && request() <= 0)
+        return -1;
+    return r;
+}
+
+TT_TEST(digest_core_every_null_and_scratch_step)
+{
+    char scratch[512], out[65], uri[120];
+    static const int ok = TSE_OK;
+    const char *a[8] = {"u", "r", "p", "GET", "/", "n", "00000001", "c"};
+    int k;
+    /* each required argument NULL in turn */
+    for (k = 0; k < 6; k++) {
+        const char *v[6];
+        memcpy(v, a, sizeof v);
+        v[k] = NULL;
+        TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, v[0], v[1], v[2], v[3], v[4],
+                                         v[5], "00000001", "c", "auth", scratch, sizeof scratch, out),
+                  TSE_ERR_INVALID_ARG);
+    }
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", NULL, sizeof scratch, out),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", scratch, sizeof scratch, NULL),
+              TSE_ERR_INVALID_ARG);
+    /* qop needs nc and cnonce */
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     NULL, "c", "auth", scratch, sizeof scratch, out),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", NULL, "auth", scratch, sizeof scratch, out),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_hc_digest_response(99, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", scratch, sizeof scratch, out),
+              TSE_ERR_INVALID_ARG);
+    /* scratch large enough for A1 ("u:r:p") but not for the -sess step */
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 1, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", scratch, 10, out),
+              TSE_ERR_BUFFER_TOO_SMALL);
+    /* ... nor for A2 with a long URI */
+    memset(uri, 'x', sizeof uri - 1);
+    uri[sizeof uri - 1] = '\0';
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", uri, "n",
+                                     NULL, NULL, NULL, scratch, 60, out),
+              TSE_ERR_BUFFER_TOO_SMALL);
+    /* ... nor for the KD line (32 + nonce + nc + cnonce + qop + 32) */
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", scratch, 70, out),
+              TSE_ERR_BUFFER_TOO_SMALL);
+    /* exactly enough for the KD line: 32+1+1+1+8+1+1+1+4+1+32 = 83 */
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", scratch, 83, out), ok);
+    TT_EQ_INT(strlen(out), 32);
+    TT_EQ_INT(tse_hc_digest_response(TSE_HC_SCHEME_DIGEST_MD5, 0, "u", "r", "p", "GET", "/", "n",
+                                     "00000001", "c", "auth", scratch, 82, out),
+              TSE_ERR_BUFFER_TOO_SMALL);
+}
+
+TT_TEST(init_restart_null_and_empty_params)
+{
+    size_t used;
+    tse_hc_restart(NULL);
+    tse_hc_init(NULL, NULL);
+    /* no parameters: no target, request refused */
+    tse_hc_init(&hc, NULL);
+    TT_EQ_INT(tse_hc_request(&hc, (uint8_t *)req, sizeof req), TSE_ERR_INVALID_ARG);
+    /* the parser still works without parameters */
+    TT_EQ_INT(feed("HTTP/1.1 200 OK\r\n\r\n", &used), TSE_HC_ESTABLISHED);
+    TT_EQ_INT(tse_hc_status(&hc), 200);
+    TT_EQ_INT(strcmp(tse_hc_reason(&hc), "OK"), 0);
+}
+
+TT_TEST(request_size_query_and_host_charset)
+{
+    tse_hc_params p = base_params();
+    int n;
+    tse_hc_init(&hc, &p);
+    /* no buffer at all: too small, never a write through NULL */
+    TT_EQ_INT(tse_hc_request(&hc, NULL, 0), TSE_ERR_BUFFER_TOO_SMALL);
+    TT_EQ_INT(tse_hc_request(&hc, NULL, 5), TSE_ERR_INVALID_ARG);
+    /* exact size and one less */
+    n = request();
+    TT_ASSERT(n > 0);
+    TT_EQ_INT(tse_hc_request(&hc, (uint8_t *)req, (size_t)n - 1), TSE_ERR_BUFFER_TOO_SMALL);
+    TT_EQ_INT(tse_hc_request(&hc, (uint8_t *)req, (size_t)n), n);
+    /* names may hold '_' and '~'; IPv6 literals upper-case hex */
+    p.target_host = "tscf_a~b.example";
+    tse_hc_init(&hc, &p);
+    TT_ASSERT(request() > 0);
+    TT_ASSERT(strncmp(req, "CONNECT tscf_a~b.example:443 HTTP/1.1\r\n", 39) == 0);
+    p.target_host = "2001:DB8::AbCd";
+    tse_hc_init(&hc, &p);
+    TT_ASSERT(request() > 0);
+    TT_ASSERT(strncmp(req, "CONNECT [2001:DB8::AbCd]:443 HTTP/1.1\r\n", 39) == 0);
+    /* but not 'g' in an IPv6 literal, nor '/' in a name */
+    p.target_host = "2001:db8::g";
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(request(), TSE_ERR_INVALID_ARG);
+    p.target_host = "a/b";
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(request(), TSE_ERR_INVALID_ARG);
+}
+
+TT_TEST(digest_qop_without_entropy_refused)
+{
+    tse_hc_params p = base_params();
+    size_t used;
+    p.user = "u";
+    p.pass = "p";
+    p.entropy = NULL;
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\n"
+                   "Content-Length: 0\r\n\r\n", &used), TSE_HC_RESEND);
+    TT_EQ_INT(request(), TSE_ERR_INVALID_ARG);
+    /* RFC 2069 form needs no cnonce: fine without entropy */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Digest realm=\"r\", nonce=\"n\"\r\n"
+                   "Content-Length: 0\r\n\r\n", &used), TSE_HC_RESEND);
+    TT_ASSERT(request() > 0);
+    TT_ASSERT(strstr(req, "Proxy-Authorization: Digest username=\"u\"") != NULL);
+}
+
+TT_TEST(challenge_list_syntax)
+{
+    char ch[600];
+    /* token68 with every token68 character, then Basic in the same field */
+    TT_EQ_INT(challenge_round("Negotiate a-b.c_d~e+f/g==, Basic realm=\"x\""), TSE_HC_RESEND);
+    TT_ASSERT(strstr(req, "Proxy-Authorization: Basic dTpw\r\n") != NULL);
+    /* token68 without padding at the end of the value */
+    TT_EQ_INT(challenge_round("Basic realm=\"x\", Negotiate abc"), TSE_HC_RESEND);
+    TT_ASSERT(strstr(req, "Basic dTpw") != NULL);
+    /* leading commas and HT, a scheme followed by a comma, a trailing comma */
+    TT_EQ_INT(challenge_round(",\t, Digest, Basic realm=\"x\",\t"), TSE_HC_RESEND);
+    TT_ASSERT(strstr(req, "Basic dTpw") != NULL);
+    /* two challenges in one field: an unsupported Digest, then Basic */
+    TT_EQ_INT(challenge_round("Digest realm=\"r\", algorithm=SHA-512-256, nonce=\"n\", Basic realm=\"x\""),
+              TSE_HC_RESEND);
+    TT_ASSERT(strstr(req, "Basic dTpw") != NULL);
+    /* HT between parameters, lower-case names */
+    TT_EQ_INT(challenge_round("Digest REALM=\"r\",\tNonce=\"n\""), TSE_HC_RESEND);
+    TT_ASSERT(strstr(req, "Digest username=\"u\", realm=\"r\", nonce=\"n\"") != NULL);
+    /* a parameter with an empty token value at the end of the field */
+    TT_EQ_INT(challenge_round("Basic realm="), TSE_ERR_PROXY_AUTH_SCHEME);
+    /* a scheme glued to a quoted string is not a challenge */
+    TT_EQ_INT(challenge_round("Basic\trealm=\"x\""), TSE_HC_RESEND);
+    /* realm and opaque at the parameter limit: refused; one below: kept */
+    memcpy(ch, "Digest nonce=\"n\", realm=\"", 25);
+    memset(ch + 25, 'r', TSE_HC_MAX_PARAM);
+    memcpy(ch + 25 + TSE_HC_MAX_PARAM, "\"", 2);
+    TT_EQ_INT(challenge_round(ch), TSE_ERR_PROXY_AUTH_SCHEME);
+    memcpy(ch + 25 + TSE_HC_MAX_PARAM - 1, "\"", 2);
+    TT_EQ_INT(challenge_round(ch), TSE_HC_RESEND);
+    memcpy(ch, "Digest nonce=\"n\", realm=\"r\", opaque=\"", 37);
+    memset(ch + 37, 'o', TSE_HC_MAX_PARAM);
+    memcpy(ch + 37 + TSE_HC_MAX_PARAM, "\"", 2);
+    TT_EQ_INT(challenge_round(ch), TSE_ERR_PROXY_AUTH_SCHEME);
+    memcpy(ch + 37 + TSE_HC_MAX_PARAM - 1, "\"", 2);
+    TT_EQ_INT(challenge_round(ch), TSE_HC_RESEND);
+    TT_ASSERT(strstr(req, ", opaque=\"ooo") != NULL);
+    /* an escaped realm at the limit counts unescaped characters */
+    {
+        size_t i, o = 25;
+        memcpy(ch, "Digest nonce=\"n\", realm=\"", 25);
+        for (i = 0; i < TSE_HC_MAX_PARAM - 1; i++) {
+            ch[o++] = '\\';
+            ch[o++] = 'q';
+        }
+        memcpy(ch + o, "\"", 2);
+        TT_EQ_INT(challenge_round(ch), TSE_HC_RESEND);
+        TT_ASSERT(strstr(req, "realm=\"qqqq") != NULL);
+    }
+}
+
+TT_TEST(status_line_and_content_length_edges)
+{
+    tse_hc_params p = base_params();
+    size_t used;
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.x 200 OK\r\n\r\n", &used), TSE_ERR_PROXY_MALFORMED);
+    /* the same Content-Length twice is one length: the body is skipped and
+     * the connection reused */
+    p.user = "u";
+    p.pass = "p";
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Basic realm=\"r\"\r\n"
+                   "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc", &used), TSE_HC_RESEND);
+    /* conflicting lengths: the body end is unknown, reconnect */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Basic realm=\"r\"\r\n"
+                   "Content-Length: 3\r\nContent-Length: 4\r\n\r\n", &used), TSE_HC_RECONNECT);
+    /* a bad length is not repaired by a good one after it */
+    tse_hc_init(&hc, &p);
+    TT_EQ_INT(feed("HTTP/1.1 407 X\r\nProxy-Authenticate: Basic realm=\"r\"\r\n"
+                   "Content-Length: x\r\nContent-Length: 0\r\n\r\n", &used), TSE_HC_RECONNECT);
+}
+
 int main(void)
 {
     TT_RUN(request_plain);
@@ -968,5 +1183,11 @@ int main(void)
     TT_RUN(digest_stale_once);
     TT_RUN(reuse_after_established_preemptive);
     TT_RUN(bad_args);
+    TT_RUN(digest_core_every_null_and_scratch_step);
+    TT_RUN(init_restart_null_and_empty_params);
+    TT_RUN(request_size_query_and_host_charset);
+    TT_RUN(digest_qop_without_entropy_refused);
+    TT_RUN(challenge_list_syntax);
+    TT_RUN(status_line_and_content_length_edges);
     return TT_DONE();
 }

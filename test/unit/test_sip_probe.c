@@ -281,6 +281,243 @@ TT_TEST(parse_malformed)
     TT_EQ_INT(tse_sip_response_parse(NULL, 0, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_INVALID_ARG);
 }
 
+/* ---- adversarial additions: argument checks, every parser branch ---- */
+
+static int parse_txt(const char *txt, tse_sip_transport tp, tse_sip_response *r, size_t *used)
+{
+    return tse_sip_response_parse((const uint8_t *)txt, strlen(txt), tp, &g_ids, r, used);
+}
+
+/* A well-formed head for g_ids whose first header line is `first` and whose
+ * Via / Call-ID / CSeq values can be replaced. */
+static size_t mk_custom(char *buf, size_t cap, const char *status, const char *via,
+                        const char *callid, const char *cseq, const char *extra)
+{
+    char v[256];
+    int n;
+    if (via == NULL) {
+        snprintf(v, sizeof v, "SIP/2.0/UDP a;branch=%s", g_ids.branch);
+        via = v;
+    }
+    n = snprintf(buf, cap, "%s\r\nVia: %s\r\nCall-ID: %s\r\nCSeq: %s\r\n%s\r\n", status, via,
+                 callid ? callid : g_ids.call_id, cseq ? cseq : "1 OPTIONS", extra ? extra : "");
+    return n > 0 ? (size_t)n : 0;
+}
+
+TT_TEST(build_rejects_each_null_and_bad_local_host)
+{
+    char buf[1024];
+    tse_sip_options_params p;
+    tse_sip_ids ids;
+    size_t n = 7;
+    memset(&p, 0, sizeof p);
+    p.host = "pcscf.example";
+    p.port = 5060;
+    TT_EQ_INT(tse_sip_options_build(NULL, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_options_build(&p, NULL, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, NULL, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, NULL, &ids), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(n, 7);
+    p.host = NULL;
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+    p.host = "pcscf.example";
+    /* a Via sent-by that could inject a parameter or a header */
+    p.local_host = "a;branch=z9hG4bKevil";
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+    p.local_host = "";
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+    /* a 256-byte host is one too long, 255 is accepted */
+    {
+        char longh[257];
+        memset(longh, 'h', 256);
+        longh[256] = '\0';
+        p.local_host = NULL;
+        p.host = longh;
+        TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+        longh[255] = '\0';
+        TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_OK);
+    }
+    /* DEL in the User-Agent */
+    p.host = "pcscf.example";
+    p.user_agent = "ua\x7f";
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &ids), TSE_ERR_INVALID_ARG);
+}
+
+TT_TEST(parse_rejects_bad_args)
+{
+    char req[1024];
+    tse_sip_response r;
+    static const char ok[] = "SIP/2.0 200 OK\r\n\r\n";
+    TT_ASSERT(build_req(req, sizeof req, TSE_SIP_UDP, "pcscf.example"));
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, TSE_SIP_UDP, NULL, &r, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, TSE_SIP_UDP, &g_ids, NULL, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, (tse_sip_transport)2, &g_ids, &r, NULL), TSE_ERR_INVALID_ARG);
+}
+
+TT_TEST(parse_tcp_keepalive_edges)
+{
+    char req[1024];
+    tse_sip_response r;
+    size_t used = 5;
+    TT_ASSERT(build_req(req, sizeof req, TSE_SIP_TCP, "pcscf.example"));
+    /* keep-alives only, or a lone CR of the next one: wait */
+    TT_EQ_INT(parse_txt("\r\n\r\n\r", TSE_SIP_TCP, &r, &used), TSE_ERR_WOULD_BLOCK);
+    TT_EQ_INT(used, 0);
+    TT_EQ_INT(parse_txt("\r", TSE_SIP_TCP, &r, &used), TSE_ERR_WOULD_BLOCK);
+    /* CR then something else is not a keep-alive: a head that never ends */
+    TT_EQ_INT(parse_txt("\r\n\rX", TSE_SIP_TCP, &r, &used), TSE_ERR_WOULD_BLOCK);
+    /* the same bytes in a datagram: malformed, not incomplete */
+    TT_EQ_INT(parse_txt("\rX\r\n\n\r\r\n", TSE_SIP_UDP, &r, &used), TSE_ERR_SIP_MALFORMED);
+}
+
+TT_TEST(parse_status_line_edges)
+{
+    char req[1024], buf[2048];
+    tse_sip_response r;
+    size_t n, k;
+    static const char *const bad[] = {
+        "SIP/2.0 200 OK\rX",     /* CR without LF inside the status line */
+        "SIP/2.0x200 OK",        /* no SP after the version */
+        "SIP/2.0 200xOK",        /* no SP after the code */
+        "SIP/2.0 200 O\x01K",    /* control character in the reason */
+        "SIP/2.0 200 O\x7fK",    /* DEL in the reason */
+    };
+    TT_ASSERT(build_req(req, sizeof req, TSE_SIP_UDP, "pcscf.example"));
+    for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        n = mk_custom(buf, sizeof buf, bad[k], NULL, NULL, NULL, NULL);
+        TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL),
+                  TSE_ERR_SIP_MALFORMED);
+    }
+    /* HT is allowed in the reason phrase, empty reason too; lower-case version */
+    n = mk_custom(buf, sizeof buf, "sip/2.0 200 O\tK", NULL, NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_OK);
+    TT_EQ_INT(r.reason_len, 3);
+    TT_EQ_MEM(r.reason, "O\tK", 3);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 180 ", NULL, NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_OK);
+    TT_EQ_INT(r.status, 180);
+    TT_EQ_INT(r.reason_len, 0);
+}
+
+TT_TEST(parse_header_syntax_edges)
+{
+    char req[1024], buf[2048];
+    tse_sip_response r;
+    size_t n, k;
+    static const char *const bad[] = {
+        ": no name\r\n",
+        "X-a: b\rc\r\n",           /* CR without LF inside a value */
+        "X-a: b\x7f\r\n",          /* DEL in a value */
+        "X-a: b\x01\r\n",          /* control character in a value */
+        "X\x01: b\r\n",            /* control character in a name */
+        "X Y: b\r\n",              /* SP inside a name */
+    };
+    TT_ASSERT(build_req(req, sizeof req, TSE_SIP_UDP, "pcscf.example"));
+    for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, NULL, bad[k]);
+        TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL),
+                  TSE_ERR_SIP_MALFORMED);
+    }
+    /* after CSeq a leading blank folds into CSeq (method no longer OPTIONS);
+     * right after the status line it folds nothing and is refused */
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, NULL, " X: y\r\n");
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL),
+              TSE_ERR_SIP_MISMATCH);
+    n = (size_t)snprintf(buf, sizeof buf, "SIP/2.0 200 OK\r\n\tVia: x\r\n\r\n");
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL),
+              TSE_ERR_SIP_MALFORMED);
+    /* every token character in a name, blanks before the colon, HT in a
+     * value, a header folded with HT: all accepted */
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, NULL,
+                  "Az09-.!%*_+`'~ \t: a\tb\r\n\tc\r\nCONTENT-LENGTH :  0 \r\n");
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_OK);
+    TT_EQ_INT(r.content_length, 0);
+    /* Content-Length: ten digits is refused even when the value is 0 */
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, NULL, "Content-Length: 0000000000\r\n");
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MALFORMED);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, NULL, "Content-Length:\r\n");
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MALFORMED);
+    /* exactly the body limit is accepted (datagram holding it) */
+    {
+        static char big[TSE_SIP_MAX_BODY + 1024];
+        size_t h = mk_custom(big, sizeof big, "SIP/2.0 200 OK", NULL, NULL, NULL, "Content-Length: 4096\r\n");
+        memset(big + h, 'b', TSE_SIP_MAX_BODY);
+        TT_EQ_INT(tse_sip_response_parse((const uint8_t *)big, h + TSE_SIP_MAX_BODY, TSE_SIP_UDP, &g_ids, &r, &n), TSE_OK);
+        TT_EQ_INT(r.content_length, TSE_SIP_MAX_BODY);
+        TT_EQ_INT(n, h + TSE_SIP_MAX_BODY);
+        h = mk_custom(big, sizeof big, "SIP/2.0 200 OK", NULL, NULL, NULL, "Content-Length: 4097\r\n");
+        TT_EQ_INT(tse_sip_response_parse((const uint8_t *)big, h, TSE_SIP_UDP, &g_ids, &r, &n), TSE_ERR_SIP_TOO_LARGE);
+    }
+    /* datagram without Content-Length: the rest is the body */
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, NULL, NULL);
+    memcpy(buf + n, "xyz", 3);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n + 3, TSE_SIP_UDP, &g_ids, &r, &k), TSE_OK);
+    TT_EQ_INT(r.content_length, 3);
+    TT_EQ_INT(k, n + 3);
+}
+
+TT_TEST(parse_via_branch_edges)
+{
+    char req[1024], buf[2048], via[256];
+    tse_sip_response r;
+    size_t n;
+    TT_ASSERT(build_req(req, sizeof req, TSE_SIP_UDP, "pcscf.example"));
+    /* valueless and other parameters before the branch; spaces around '=' */
+    snprintf(via, sizeof via, "SIP/2.0/UDP a ; rport ; received=192.0.2.9 ; BRANCH = %s ; x", g_ids.branch);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", via, NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_OK);
+    /* branch without a value, branch with a prefix of ours, no parameters */
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", "SIP/2.0/UDP a;branch", NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MISMATCH);
+    snprintf(via, sizeof via, "SIP/2.0/UDP a;branch=%.*s", (int)strlen(g_ids.branch) - 1, g_ids.branch);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", via, NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MISMATCH);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", "SIP/2.0/UDP a", NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MISMATCH);
+    /* our branch in a later parameter that is not "branch" */
+    snprintf(via, sizeof via, "SIP/2.0/UDP a;xbranch=%s", g_ids.branch);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", via, NULL, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MISMATCH);
+}
+
+TT_TEST(parse_callid_cseq_edges)
+{
+    char req[1024], buf[2048], cid[64];
+    tse_sip_response r;
+    size_t n, k;
+    static const char *const bad_cseq[] = {
+        "x OPTIONS", "1OPTIONS", "1", "", "1234567890 OPTIONS", "-1 OPTIONS"};
+    static const char *const other_cseq[] = {"1 OPTIONZ", "1 OPTION", "1 options", "2 OPTIONS"};
+    TT_ASSERT(build_req(req, sizeof req, TSE_SIP_UDP, "pcscf.example"));
+    for (k = 0; k < sizeof bad_cseq / sizeof bad_cseq[0]; k++) {
+        n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, bad_cseq[k], NULL);
+        TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL),
+                  TSE_ERR_SIP_MALFORMED);
+    }
+    for (k = 0; k < sizeof other_cseq / sizeof other_cseq[0]; k++) {
+        n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, other_cseq[k], NULL);
+        TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL),
+                  TSE_ERR_SIP_MISMATCH);
+    }
+    /* CSeq number and method separated by HT */
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, NULL, "1\tOPTIONS", NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_OK);
+    /* Call-ID shorter and longer than ours */
+    snprintf(cid, sizeof cid, "%.*s", (int)strlen(g_ids.call_id) - 1, g_ids.call_id);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, cid, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MISMATCH);
+    snprintf(cid, sizeof cid, "%s0", g_ids.call_id);
+    n = mk_custom(buf, sizeof buf, "SIP/2.0 200 OK", NULL, cid, NULL, NULL);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MISMATCH);
+    /* each mandatory header missing */
+    n = (size_t)snprintf(buf, sizeof buf, "SIP/2.0 200 OK\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\n\r\n", g_ids.call_id);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MALFORMED);
+    n = (size_t)snprintf(buf, sizeof buf, "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=%s\r\nCall-ID: %s\r\n\r\n",
+                         g_ids.branch, g_ids.call_id);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MALFORMED);
+}
+
 int main(void)
 {
     TT_RUN(build_udp_request);
@@ -290,5 +527,12 @@ int main(void)
     TT_RUN(parse_tcp_framing);
     TT_RUN(parse_mismatch_and_compact);
     TT_RUN(parse_malformed);
+    TT_RUN(build_rejects_each_null_and_bad_local_host);
+    TT_RUN(parse_rejects_bad_args);
+    TT_RUN(parse_tcp_keepalive_edges);
+    TT_RUN(parse_status_line_edges);
+    TT_RUN(parse_header_syntax_edges);
+    TT_RUN(parse_via_branch_edges);
+    TT_RUN(parse_callid_cseq_edges);
     return TT_DONE();
 }

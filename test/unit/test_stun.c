@@ -387,6 +387,131 @@ TT_TEST(attributes_after_integrity_ignored)
     TT_EQ_INT(tse_stun_parse_response(m.b, m.n, TXID, &r), TSE_ERR_STUN_ATTR);
 }
 
+TT_TEST(request_null_arguments)
+{
+    uint8_t buf[64], txid[12];
+    size_t n = 99;
+    TT_EQ_INT(tse_stun_binding_request(NULL, sizeof buf, fill_entropy, NULL, 1, txid, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_binding_request(buf, sizeof buf, NULL, NULL, 1, txid, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_binding_request(buf, sizeof buf, fill_entropy, NULL, 1, NULL, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_binding_request(buf, sizeof buf, fill_entropy, NULL, 1, txid, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(n, 99);
+    /* exactly the size needed, with and without FINGERPRINT */
+    TT_EQ_INT(tse_stun_binding_request(buf, 27, fill_entropy, NULL, 1, txid, &n), TSE_ERR_BUFFER_TOO_SMALL);
+    TT_EQ_INT(tse_stun_binding_request(buf, 28, fill_entropy, NULL, 1, txid, &n), TSE_OK);
+    TT_EQ_INT(n, 28);
+    TT_EQ_INT(tse_stun_binding_request(buf, 19, fill_entropy, NULL, 0, txid, &n), TSE_ERR_BUFFER_TOO_SMALL);
+    TT_EQ_INT(tse_stun_binding_request(buf, 20, fill_entropy, NULL, 0, txid, &n), TSE_OK);
+    TT_EQ_INT(n, 20);
+    TT_EQ_INT(tse_stun_binding_request(buf, 20, fail_entropy, NULL, 0, txid, &n), TSE_ERR_DETECT_ENTROPY);
+}
+
+TT_TEST(fingerprint_of_wrong_size)
+{
+    msgb m;
+    tse_stun_response r;
+    static const uint8_t ip[4] = {1, 2, 3, 4};
+    uint8_t x[8], fp8[8] = {0};
+    xor_v4(x, ip, 1);
+    mb_start(&m, 0x0101, TXID);
+    mb_attr(&m, 0x0020, x, 8);
+    mb_attr(&m, 0x8028, fp8, 8);
+    TT_EQ_INT(tse_stun_parse_response(m.b, m.n, TXID, &r), TSE_ERR_STUN_ATTR);
+}
+
+/* RFC 8489 14.6: MESSAGE-INTEGRITY-SHA256 is 16..32 bytes, a multiple of 4. */
+TT_TEST(integrity_sha256_lengths)
+{
+    static const struct { uint16_t len; int rc; } cases[] = {
+        {12, TSE_ERR_STUN_ATTR}, {16, TSE_OK}, {18, TSE_ERR_STUN_ATTR}, {20, TSE_OK},
+        {28, TSE_OK}, {32, TSE_OK}, {36, TSE_ERR_STUN_ATTR}};
+    static const uint8_t ip[4] = {1, 2, 3, 4};
+    uint8_t x[8], mac[40];
+    size_t k;
+    memset(mac, 0x5a, sizeof mac);
+    xor_v4(x, ip, 1);
+    for (k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        msgb m;
+        tse_stun_response r;
+        mb_start(&m, 0x0101, TXID);
+        mb_attr(&m, 0x0020, x, 8);
+        mb_attr(&m, 0x001C, mac, cases[k].len);
+        TT_EQ_INT(tse_stun_parse_response(m.b, m.n, TXID, &r), cases[k].rc);
+        if (cases[k].rc == TSE_OK)
+            TT_EQ_INT(r.has_integrity, 1);
+    }
+}
+
+TT_TEST(repeated_addresses_and_error_codes_first_counts)
+{
+    msgb m;
+    tse_stun_response r;
+    static const uint8_t p1[8] = {0, 1, 0x00, 0x01, 10, 0, 0, 1};
+    static const uint8_t p2[8] = {0, 1, 0x00, 0x02, 10, 0, 0, 2};
+    static const uint8_t ip[4] = {198, 51, 100, 1};
+    static const uint8_t e1[8] = {0, 0, 4, 1, 'o', 'n', 'e', '!'};
+    static const uint8_t e2[8] = {0, 0, 5, 2, 't', 'w', 'o', '!'};
+    uint8_t x[8];
+    /* two MAPPED-ADDRESS: the first */
+    mb_start(&m, 0x0101, TXID);
+    mb_attr(&m, 0x0001, p1, 8);
+    mb_attr(&m, 0x0001, p2, 8);
+    TT_EQ_INT(tse_stun_parse_response(m.b, m.n, TXID, &r), TSE_OK);
+    TT_EQ_INT(r.mapped.port, 1);
+    TT_EQ_INT(r.mapped.addr[3], 1);
+    TT_EQ_INT(r.mapped_is_xor, 0);
+    /* XOR first, MAPPED after: XOR still wins */
+    xor_v4(x, ip, 4242);
+    mb_start(&m, 0x0101, TXID);
+    mb_attr(&m, 0x0020, x, 8);
+    mb_attr(&m, 0x0001, p2, 8);
+    TT_EQ_INT(tse_stun_parse_response(m.b, m.n, TXID, &r), TSE_OK);
+    TT_EQ_INT(r.mapped.port, 4242);
+    TT_EQ_MEM(r.mapped.addr, ip, 4);
+    TT_EQ_INT(r.mapped_is_xor, 1);
+    /* two ERROR-CODEs: the first */
+    mb_start(&m, 0x0111, TXID);
+    mb_attr(&m, 0x0009, e1, 8);
+    mb_attr(&m, 0x0009, e2, 8);
+    TT_EQ_INT(tse_stun_parse_response(m.b, m.n, TXID, &r), TSE_ERR_STUN_ERROR_RESPONSE);
+    TT_EQ_INT(r.error_code, 401);
+    TT_EQ_INT(r.reason_len, 4);
+    TT_EQ_MEM(r.reason, "one!", 4);
+}
+
+/* RFC 8489 9.2.2: key = MD5(username ":" realm ":" password); empty
+ * fields are allowed, a NULL field with a length is not. */
+TT_TEST(long_term_key_and_null_arguments)
+{
+    static const uint8_t k_urp[16] = {0x44, 0xad, 0xd2, 0x2b, 0x6f, 0x31, 0x79, 0xb7,
+                                      0x51, 0xea, 0xfd, 0x68, 0xee, 0x37, 0x0f, 0x7d};
+    static const uint8_t k_empty[16] = {0x45, 0x01, 0xc0, 0x91, 0xb0, 0x36, 0x6d, 0x76,
+                                        0xea, 0x32, 0x18, 0xb6, 0xcf, 0xdd, 0x80, 0x97};
+    uint8_t key[16];
+    size_t n = 5;
+    tse_stun_msg m;
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, (const uint8_t *)"r", 1,
+                                     (const uint8_t *)"p", 1, key), TSE_OK);
+    TT_EQ_MEM(key, k_urp, 16);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 0, NULL, 0, NULL, 0, key), TSE_OK);
+    TT_EQ_MEM(key, k_empty, 16);
+    TT_EQ_INT(tse_stun_long_term_key(NULL, 1, (const uint8_t *)"r", 1, (const uint8_t *)"p", 1, key),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, NULL, 1, (const uint8_t *)"p", 1, key),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, (const uint8_t *)"r", 1, NULL, 1, key),
+              TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_long_term_key((const uint8_t *)"u", 1, (const uint8_t *)"r", 1,
+                                     (const uint8_t *)"p", 1, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_writer_finish(NULL, &n), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(n, 5);
+    TT_EQ_INT(tse_stun_parse(RFC5769_V4, sizeof RFC5769_V4, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_parse(NULL, 20, &m), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_check_integrity(NULL, key, 16), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stun_parse(RFC5769_V4, sizeof RFC5769_V4, &m), TSE_OK);
+    TT_EQ_INT(tse_stun_check_integrity(&m, NULL, 16), TSE_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     TT_RUN(crc32_check_value);
@@ -401,5 +526,10 @@ int main(void)
     TT_RUN(error_code_rules);
     TT_RUN(structure_errors);
     TT_RUN(attributes_after_integrity_ignored);
+    TT_RUN(request_null_arguments);
+    TT_RUN(fingerprint_of_wrong_size);
+    TT_RUN(integrity_sha256_lengths);
+    TT_RUN(repeated_addresses_and_error_codes_first_counts);
+    TT_RUN(long_term_key_and_null_arguments);
     return TT_DONE();
 }

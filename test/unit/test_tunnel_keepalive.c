@@ -218,6 +218,26 @@ TT_TEST(dead_peer_noticed_in_about_two_intervals_by_default)
     END();
 }
 
+/* A 1 s interval: the automatic timeout has a 2 s floor. */
+TT_TEST(automatic_keepalive_response_timeout_has_a_floor)
+{
+    tse_settings def;
+    const mt_ev *down;
+    const mt_cm_rec *ka;
+    tse_settings_default(&def);
+    mt_fix_setup(&F);
+    F.s.ka_response_timeout_ms = def.ka_response_timeout_ms;
+    F.cfg.keepalive_s = 1;
+    F.cfg.ka_answer_limit = 0;
+    START_UP();
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_DOWN, 1, 30000));
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    ka = mem_tscf_cm(F.peer, TSE_CM_KEEPALIVE, 0);
+    TT_EQ_INT(down->error, TSE_ERR_KEEPALIVE_TIMEOUT);
+    TT_EQ_INT(down->at - ka->at, 2000);
+    END();
+}
+
 /* An explicit ka_response_timeout_ms overrides the scaled default. */
 TT_TEST(explicit_keepalive_response_timeout_overrides)
 {
@@ -724,6 +744,7 @@ int main(void)
     TT_RUN(dead_peer_detected_while_sending);
     TT_RUN(dead_peer_noticed_in_about_two_intervals_by_default);
     TT_RUN(explicit_keepalive_response_timeout_overrides);
+    TT_RUN(automatic_keepalive_response_timeout_has_a_floor);
     TT_RUN(resume_after_cut_keeps_tsid_and_address);
     TT_RUN(resume_with_new_address_reports_change);
     TT_RUN(resume_refused_gives_new_tunnel);

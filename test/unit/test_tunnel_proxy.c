@@ -169,6 +169,34 @@ TT_TEST(fatal_alerts_are_named)
     }
 }
 
+/* Every alert description gets a name (RFC 8446 6.2 / RFC 5246 7.2), or
+ * "unknown alert"; only 40, 70 and 71 change the error. */
+TT_TEST(every_alert_description_is_named_or_unknown)
+{
+    static const uint8_t known[] = { 10, 20, 22, 40, 42, 43, 44, 45, 46, 47, 48, 49, 50,
+                                     51, 70, 71, 80, 86, 90, 109, 110, 112, 116, 120 };
+    unsigned d;
+    for (d = 0; d < 256; d++) {
+        uint8_t alert[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0 };
+        const mt_ev *e;
+        int is_known = memchr(known, (int)d, sizeof(known)) != NULL;
+        int want = d == 40 || d == 71 ? TSE_ERR_TLS_NO_COMMON
+                 : d == 70 ? TSE_ERR_TLS_VERSION : TSE_ERR_TLS_ALERT;
+        alert[6] = (uint8_t)d;
+        proxy_setup(MT_PROXY_200_GLUED);
+        F.cfg.glue = alert;
+        F.cfg.glue_len = sizeof(alert);
+        TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
+        e = down_with(want);
+        TT_ASSERT(e != NULL && e->has_detail);
+        if ((strstr(e->detail, "unknown alert") == NULL) != is_known) {
+            fprintf(stderr, "alert %u: detail '%s'\n", d, e->detail);
+            TT_ASSERT(0);
+        }
+        END();
+    }
+}
+
 static void auth_ok_case(int mode, int close_after_407)
 {
     const mt_seen *s;
@@ -494,6 +522,7 @@ int main(void)
     TT_RUN(proxy_200_with_tls_bytes_glued);
     TT_RUN(proxy_200_glued_then_split);
     TT_RUN(fatal_alerts_are_named);
+    TT_RUN(every_alert_description_is_named_or_unknown);
     TT_RUN(proxy_407_basic_then_200);
     TT_RUN(proxy_407_digest_md5_then_200);
     TT_RUN(proxy_407_digest_sha256_then_200);
