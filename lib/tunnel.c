@@ -185,8 +185,8 @@ static size_t min_size(size_t a, size_t b)
 /* Move queued units into TLS records, by priority (outq.h), while less
  * than a record (sched.record_max) waits in the ciphertext buffer.  Bulk
  * only goes when the buffer is empty, so a real-time packet waits behind
- * at most one bulk record in the engine (TR 33.830 4.9).  Runs from the calls that change the tunnel, never from
- * a query. */
+ * at most one bulk record in the engine (TR 33.830 4.9).  Runs from the
+ * calls that change the tunnel, never from a query. */
 static void pump(tse_tunnel *t)
 {
     if (t->pumping || t->conn != CONN_OPEN ||

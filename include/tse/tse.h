@@ -346,7 +346,7 @@ typedef struct tse_stats {
     uint64_t class_bytes[TSE_CLASS_COUNT];   /**< bytes queued */
     uint64_t class_full_drops[TSE_CLASS_COUNT]; /**< refused: class full */
     uint64_t rt_stale_drops;     /**< real-time packets past the deadline */
-    uint64_t queue_cleared_drops;/**< units queued when a connection dropped */
+    uint64_t queue_cleared_drops;/**< bytes still queued when a connection dropped */
     uint64_t records_out;        /**< TLS records of tunnel data written */
     /** Inner packets the TSCF sent before its Configuration_Response:
      *  dropped (no inner address yet); the first of each connection also
