@@ -48,6 +48,37 @@ static uint32_t rd32(const uint8_t *p)
            ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+/* The attribute at @p off of a message of @p len bytes (RFC 8489 14): its
+ * type, length, padded length and value; TSE_ERR_STUN_ATTR if its header
+ * or padded value runs past the message. */
+static int attr_at(const uint8_t *msg, size_t len, size_t off, uint16_t *at,
+                   uint16_t *alen, size_t *padded, const uint8_t **v)
+{
+    if (len - off < 4)
+        return TSE_ERR_STUN_ATTR;
+    *at = rd16(msg + off);
+    *alen = rd16(msg + off + 2);
+    *padded = ((size_t)*alen + 3u) & ~(size_t)3u;
+    if (*padded > len - off - 4)
+        return TSE_ERR_STUN_ATTR;
+    *v = msg + off + 4;
+    return TSE_OK;
+}
+
+/* FINGERPRINT at @p off: 4 bytes, the last attribute (RFC 8489 14.7), the
+ * CRC-32 of what precedes it XOR 0x5354554e. */
+static int fingerprint_check(const uint8_t *msg, size_t len, size_t off,
+                             uint16_t alen, const uint8_t *v)
+{
+    if (alen != 4)
+        return TSE_ERR_STUN_ATTR;
+    if (off + 8 != len)
+        return TSE_ERR_STUN_FINGERPRINT;
+    if ((tse_stun_crc32(msg, off) ^ TSE_STUN_FINGERPRINT_XOR) != rd32(v))
+        return TSE_ERR_STUN_FINGERPRINT;
+    return TSE_OK;
+}
+
 static void wr16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)(v >> 8);
@@ -196,23 +227,14 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
         uint16_t at, alen;
         size_t padded;
         const uint8_t *v;
-        if (len - off < 4)
-            return TSE_ERR_STUN_ATTR;
-        at = rd16(msg + off);
-        alen = rd16(msg + off + 2);
-        padded = ((size_t)alen + 3u) & ~(size_t)3u;
-        if (padded > len - off - 4)
-            return TSE_ERR_STUN_ATTR;
-        v = msg + off + 4;
+        int arc = attr_at(msg, len, off, &at, &alen, &padded, &v);
+        if (arc != TSE_OK)
+            return arc;
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
-            if (alen != 4)
-                return TSE_ERR_STUN_ATTR;
-            /* RFC 8489 14.7: it is the last attribute. */
-            if (off + 8 != len)
-                return TSE_ERR_STUN_FINGERPRINT;
-            if ((tse_stun_crc32(msg, off) ^ TSE_STUN_FINGERPRINT_XOR) != rd32(v))
-                return TSE_ERR_STUN_FINGERPRINT;
+            arc = fingerprint_check(msg, len, off, alen, v);
+            if (arc != TSE_OK)
+                return arc;
             out->has_fingerprint = 1;
         } else if (after_integrity) {
             /* RFC 8489 14.5: ignored after MESSAGE-INTEGRITY. */
@@ -616,23 +638,14 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
         size_t padded;
         const uint8_t *v;
         unsigned flag = 0;
-        int rc = TSE_OK;
-        if (len - off < 4)
-            return TSE_ERR_STUN_ATTR;
-        at = rd16(msg + off);
-        alen = rd16(msg + off + 2);
-        padded = ((size_t)alen + 3u) & ~(size_t)3u;
-        if (padded > len - off - 4)
-            return TSE_ERR_STUN_ATTR;
-        v = msg + off + 4;
+        int rc = attr_at(msg, len, off, &at, &alen, &padded, &v);
+        if (rc != TSE_OK)
+            return rc;
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
-            if (alen != 4)
-                return TSE_ERR_STUN_ATTR;
-            if (off + 8 != len)
-                return TSE_ERR_STUN_FINGERPRINT;
-            if ((tse_stun_crc32(msg, off) ^ TSE_STUN_FINGERPRINT_XOR) != rd32(v))
-                return TSE_ERR_STUN_FINGERPRINT;
+            rc = fingerprint_check(msg, len, off, alen, v);
+            if (rc != TSE_OK)
+                return rc;
             out->present |= TSE_STUN_HAS_FINGERPRINT;
         } else if (at == TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256) {
             /* RFC 8489 14.6: may follow MESSAGE-INTEGRITY; 16..32, x4 */
