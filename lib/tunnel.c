@@ -62,7 +62,8 @@ struct tse_tunnel {
     int cfg_valid;
 
     tse_hc hc;
-    tse_tls_conf own_conf;  /* used when no shared tls_config is given */
+    tse_tls_conf *own_conf; /* the tunnel's own TLS configuration, in its
+                               allocation; NULL with a shared tls_config */
     tse_tls tls;
     tse_deframer df;
 
@@ -1015,8 +1016,14 @@ int tse_settings_check(const tse_settings *s)
     return TSE_OK;
 }
 
-/* The tunnel's one allocation: the struct, then the queues' rings, the
- * ciphertext buffer, the inbound unit buffer and the strings. */
+/* The tunnel's one allocation: the struct, its own TLS configuration
+ * unless it shares one, then the queues' rings, the ciphertext buffer, the
+ * inbound unit buffer and the strings. */
+static size_t own_conf_size(const tse_settings *s)
+{
+    return s->tls_config != NULL ? 0 : (sizeof(tse_tls_conf) + 7u) & ~(size_t)7u;
+}
+
 static size_t queues_size(const tse_settings *s)
 {
     /* rounded so that what follows stays aligned */
@@ -1027,8 +1034,8 @@ static size_t queues_size(const tse_settings *s)
 
 size_t tse_tunnel_footprint(const tse_settings *s)
 {
-    size_t n = sizeof(struct tse_tunnel) + queues_size(s) + TSE_OUTER_BUF_SIZE +
-               s->max_unit;
+    size_t n = sizeof(struct tse_tunnel) + own_conf_size(s) + queues_size(s) +
+               TSE_OUTER_BUF_SIZE + s->max_unit;
     n += str_size(s->server_host) + str_size(s->sni) + str_size(s->proxy_host) +
          str_size(s->proxy_user) + str_size(s->proxy_pass) +
          str_size(s->user_agent) + str_size(s->proxy_marker_header);
@@ -1065,6 +1072,11 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->mem = *mem;
     t->user = user;
     area = (uint8_t *)(t + 1);
+    if (s->tls_config == NULL) {
+        t->own_conf = (tse_tls_conf *)(void *)area;
+        tse_tls_conf_init(t->own_conf);
+    }
+    area += own_conf_size(s);
     tse_outq_init(&t->oq, &s->sched, area, TSE_CM_QUEUE_SIZE,
                   s->sched.rt_queue_size, s->outq_size);
     area += queues_size(s);
@@ -1094,6 +1106,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
 
     rc = tse_deframer_init(&t->df, TSE_FRAMING_TSCF, t->unit_buf, s->max_unit);
     if (rc != TSE_OK) {
+        if (t->own_conf != NULL) {
+            tse_tls_conf_free(t->own_conf);
+        }
         mem->free(mem->user, t);
         return rc;
     }
@@ -1101,7 +1116,6 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     /* verify against the host we connect to unless told otherwise; an
      * IP literal is matched against the IP SAN and not sent as SNI */
     sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
-    tse_tls_conf_init(&t->own_conf);
     tse_tls_init(&t->tls);
     if (s->tls_config != NULL) {
         cf = tse_tls_config_conf(s->tls_config);
@@ -1109,7 +1123,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
         tse_tls_conf_params cp;
         tse_tls_conf_params_from(&cp, s, cb->entropy, user);
         cp.log = &t->lg; /* mbed TLS debug lines name this tunnel */
-        cf = &t->own_conf;
+        cf = t->own_conf;
         rc = tse_tls_conf_setup(cf, &cp);
     }
     if (rc == TSE_OK) {
@@ -1122,7 +1136,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
-        tse_tls_conf_free(&t->own_conf);
+        if (t->own_conf != NULL) {
+            tse_tls_conf_free(t->own_conf);
+        }
         mem->free(mem->user, t);
         return rc;
     }
@@ -1150,7 +1166,9 @@ void tse_tunnel_del(tse_tunnel *t)
     }
     mem = t->mem;
     tse_tls_free(&t->tls);
-    tse_tls_conf_free(&t->own_conf);
+    if (t->own_conf != NULL) {
+        tse_tls_conf_free(t->own_conf);
+    }
     if (t->s.proxy_pass != NULL) {
         /* the password lives inside the allocation: do not leave it */
         memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));
