@@ -69,6 +69,7 @@ struct opts {
     long count;                /* 0 = until stopped */
     long interval_ms, ping_timeout_ms, size;
     long timeout_s;            /* 0 = none */
+    long backoff_max_ms;       /* 0 = the library's default */
     long tunnels;
     long parallel;             /* most tunnels in bring-up at once */
     /* inner applications (lwIP builds): --sip-options, --tcp-send, --rtp */
@@ -835,6 +836,8 @@ static void usage(void)
 "  --keepalive SECONDS   request this Keep_Alive_Interval\n"
 "  --ipv6                also request an inner IPv6 address\n"
 "  --reconnect           reconnect and resume after a failure (default: exit)\n"
+"  --backoff-max MS      longest wait before a reconnect (default 60000; below\n"
+"                        1000 the first wait too)\n"
 "  --ping ADDR           send ICMP echo requests to ADDR through the tunnel\n"
 "  --count N             stop after N pings (replies or timeouts), then release\n"
 "  --interval MS         between pings (default 1000)\n"
@@ -950,6 +953,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--ping-timeout")) o->ping_timeout_ms = parse_long(name, val, 1, 3600000L);
             else if (FLAG("--size")) o->size = parse_long(name, val, 0, MAX_PAYLOAD);
             else if (FLAG("--timeout")) o->timeout_s = parse_long(name, val, 1, 86400L * 365);
+            else if (FLAG("--backoff-max")) o->backoff_max_ms = parse_long(name, val, 100, 3600000L);
             else if (FLAG("--tunnels")) o->tunnels = parse_long(name, val, 1, 100000L);
             else if (FLAG("--parallel")) o->parallel = parse_long(name, val, 1, 100000L);
             else if (FLAG("--sip-options")) o->sip_uri = val;
@@ -1156,6 +1160,11 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    if (o->backoff_max_ms > 0) {
+        s.backoff_max_ms = (uint32_t)o->backoff_max_ms;
+        if (s.backoff_initial_ms > s.backoff_max_ms)
+            s.backoff_initial_ms = s.backoff_max_ms;
+    }
     tun_cli_settings(&s);
     g_app = a;
     stats_cli_settings(&s, tunnel_index);
