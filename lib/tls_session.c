@@ -887,8 +887,8 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
         return TSE_ERR_INVALID_ARG;
     }
     if (s->tls_debug < 0 || s->tls_debug > 4 ||
-        (s->tls_debug > 0 && (s->log == NULL || s->log_level != TSE_LOG_DEBUG ||
-                              !tse_tls_debug_available()))) {
+        (s->tls_debug > 0 && (!TSE_CONFIG_LOG_DEBUG || s->log == NULL ||
+                              s->log_level != TSE_LOG_DEBUG || !tse_tls_debug_available()))) {
         return TSE_ERR_SETTING_LOG;
     }
     *out = NULL;
@@ -899,11 +899,13 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
     tc->mem = *mem;
     tse_tls_conf_init(&tc->c);
     tse_tls_conf_params_from(&cp, s, entropy, entropy_user);
-    lg.fn = TSE_CONFIG_LOG ? s->log : NULL;
-    lg.user = s->log_user;
-    lg.t = NULL; /* shared: its mbed TLS debug lines name no tunnel */
-    lg.level = (int)s->log_level;
-    cp.log = &lg;
+    if (TSE_CONFIG_LOG_DEBUG) {
+        lg.fn = s->log;
+        lg.user = s->log_user;
+        lg.t = NULL; /* shared: its mbed TLS debug lines name no tunnel */
+        lg.level = (int)s->log_level;
+        cp.log = &lg;
+    }
     rc = tse_tls_conf_setup(&tc->c, &cp);
     if (rc != TSE_OK) {
         if (detail != NULL) {

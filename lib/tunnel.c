@@ -996,15 +996,18 @@ int tse_settings_check(const tse_settings *s)
          s->tls_insecure_lab_only_skip_verify)) {
         return TSE_ERR_SETTING_TLS;
     }
-    if ((int)s->log_level < (int)TSE_LOG_ERROR || (int)s->log_level > (int)TSE_LOG_DEBUG ||
-        s->tls_debug < 0 || s->tls_debug > 4) {
+    /* (unsigned: a negative level is out of range too, and with short
+     * enums (arm-none-eabi) a signed test would be always false) */
+    if ((unsigned)s->log_level > (unsigned)TSE_LOG_DEBUG || s->tls_debug < 0 ||
+        s->tls_debug > 4) {
         return TSE_ERR_SETTING_LOG;
     }
     if (s->log != NULL && s->log_level == TSE_LOG_DEBUG && !TSE_CONFIG_LOG_DEBUG) {
         return TSE_ERR_SETTING_LOG; /* debug messages compiled out */
     }
     if (s->tls_debug > 0 &&
-        (s->log == NULL || s->log_level != TSE_LOG_DEBUG || !tse_tls_debug_available())) {
+        (!TSE_CONFIG_LOG_DEBUG || s->log == NULL || s->log_level != TSE_LOG_DEBUG ||
+         !tse_tls_debug_available())) {
         return TSE_ERR_SETTING_LOG; /* nowhere to go, or compiled out */
     }
     if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
@@ -1721,6 +1724,10 @@ int tse_tunnel_last_error(const tse_tunnel *t)
 
 const char *tse_state_name(tse_state s)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)s;
+    return ""; /* names compiled out (tse/config.h), like tse_strerror() */
+#else
     switch (s) {
     case TSE_STATE_IDLE: return "IDLE";
     case TSE_STATE_CONNECTING: return "CONNECTING";
@@ -1734,4 +1741,5 @@ const char *tse_state_name(tse_state s)
     case TSE_STATE_CLOSED: return "CLOSED";
     default: return "?";
     }
+#endif
 }
