@@ -57,22 +57,39 @@ static void put_num(line *l, unsigned long long v, unsigned base, int neg,
     }
 }
 
-void tse_log_write(const tse_logger *lg, tse_log_level level, const char *fmt, ...)
+/* The next argument of a %d / %u / %x with @p longs 'l's (0, 1, 2),
+ * read with its own type (long is long long on LP64, but not everywhere). */
+static long long arg_signed(va_list *ap, int longs)
 {
-    line l;
-    va_list ap;
-    if (lg == NULL || lg->fn == NULL || fmt == NULL) {
-        return;
+    if (longs == 2) {
+        return va_arg(*ap, long long);
     }
-    l.len = 0;
-    l.full = 0;
-    va_start(ap, fmt);
-    while (*fmt != '\0' && !l.full) {
+    if (longs == 1) {
+        return va_arg(*ap, long);
+    }
+    return va_arg(*ap, int);
+}
+
+static unsigned long long arg_unsigned(va_list *ap, int longs)
+{
+    if (longs == 2) {
+        return va_arg(*ap, unsigned long long);
+    }
+    if (longs == 1) {
+        return va_arg(*ap, unsigned long);
+    }
+    return va_arg(*ap, unsigned);
+}
+
+/* Format @p fmt with @p ap into @p l (see log.h for the conversions). */
+static void format(line *l, const char *fmt, va_list *ap)
+{
+    while (*fmt != '\0' && !l->full) {
         unsigned width = 0;
         int longs = 0;
         char pad = ' ';
         if (*fmt != '%') {
-            put_char(&l, *fmt++);
+            put_char(l, *fmt++);
             continue;
         }
         fmt++;
@@ -89,45 +106,53 @@ void tse_log_write(const tse_logger *lg, tse_log_level level, const char *fmt, .
         }
         switch (*fmt) {
         case 's': {
-            const char *s = va_arg(ap, const char *);
-            put_str(&l, s != NULL ? s : "(null)");
+            const char *s = va_arg(*ap, const char *);
+            put_str(l, s != NULL ? s : "(null)");
             break;
         }
         case 'c':
-            put_char(&l, (char)va_arg(ap, int));
+            put_char(l, (char)va_arg(*ap, int));
             break;
         case 'd': {
-            long long v = longs == 2 ? va_arg(ap, long long)
-                          : longs == 1 ? (long long)va_arg(ap, long)
-                                       : (long long)va_arg(ap, int);
+            long long v = arg_signed(ap, longs);
             unsigned long long m = v < 0 ? 0ull - (unsigned long long)v
                                          : (unsigned long long)v;
-            put_num(&l, m, 10, v < 0, width, pad);
+            put_num(l, m, 10, v < 0, width, pad);
             break;
         }
         case 'u':
-        case 'x': {
-            unsigned long long v = longs == 2 ? va_arg(ap, unsigned long long)
-                                   : longs == 1 ? (unsigned long long)va_arg(ap, unsigned long)
-                                                : (unsigned long long)va_arg(ap, unsigned);
-            put_num(&l, v, *fmt == 'x' ? 16u : 10u, 0, width, pad);
+            put_num(l, arg_unsigned(ap, longs), 10u, 0, width, pad);
             break;
-        }
+        case 'x':
+            put_num(l, arg_unsigned(ap, longs), 16u, 0, width, pad);
+            break;
         case '%':
-            put_char(&l, '%');
+            put_char(l, '%');
             break;
         case '\0':
-            fmt--; /* a lone '%' at the end */
-            break;
+            return; /* a lone '%' at the end */
         default:
-            put_char(&l, '%');
-            put_char(&l, *fmt);
+            put_char(l, '%');
+            put_char(l, *fmt);
             break;
         }
         fmt++;
     }
+}
+
+void tse_log_write(const tse_logger *lg, tse_log_level level, const char *fmt, ...)
+{
+    line l;
+    va_list ap;
+    if (lg == NULL || lg->fn == NULL || fmt == NULL) {
+        return;
+    }
+    l.len = 0;
+    l.full = 0;
+    va_start(ap, fmt);
+    format(&l, fmt, &ap);
     va_end(ap);
-    if (l.full || *fmt != '\0') {
+    if (l.full) {
         memcpy(l.buf + sizeof(l.buf) - 4, "...", 3);
         l.len = sizeof(l.buf) - 1;
     }
