@@ -173,9 +173,12 @@ typedef struct tse_tun_config {
 
 /** Counters; see "Packets" above. */
 typedef struct tse_tun_stats {
-    uint64_t packets_read, bytes_read;       /**< from the fd */
-    uint64_t packets_sent, bytes_sent;       /**< taken by the tunnel */
-    uint64_t packets_written, bytes_written; /**< to the fd */
+    uint64_t packets_read;       /**< packets read from the fd */
+    uint64_t bytes_read;         /**< their bytes */
+    uint64_t packets_sent;       /**< packets taken by the tunnel */
+    uint64_t bytes_sent;         /**< their bytes */
+    uint64_t packets_written;    /**< packets written to the fd */
+    uint64_t bytes_written;      /**< their bytes */
     uint64_t drops_queue_full;   /**< tunnel answered TSE_ERR_QUEUE_FULL */
     uint64_t drops_not_up;       /**< tunnel not up (TSE_ERR_NOT_UP) */
     uint64_t drops_invalid;      /**< TSE_ERR_PACKET_INVALID (too big, not IP) */
