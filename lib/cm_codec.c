@@ -6,6 +6,7 @@
  * what it leaves open (TLV order, reserved TLV types, Padding anywhere).
  */
 #include "tse/cm.h"
+#include "tse/config.h"
 #include "tse/error.h"
 
 #include <string.h>
@@ -68,6 +69,10 @@ static int needs_response_code(uint8_t type)
 
 const char *tse_cm_type_name(uint8_t type)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)type;
+    return ""; /* names compiled out (tse/config.h), like tse_strerror() */
+#else
     switch (type) {
     case TSE_CM_CONFIG_REQUEST: return "Configuration_Request";
     case TSE_CM_CONFIG_RESPONSE: return "Configuration_Response";
@@ -77,6 +82,7 @@ const char *tse_cm_type_name(uint8_t type)
     case TSE_CM_KEEPALIVE_RESPONSE: return "Keep_Alive_Response";
     default: return "unknown";
     }
+#endif
 }
 
 /* For a known fixed-size TLV: its presence bit, required length and where

@@ -29,6 +29,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_SETTING_PROXY: return "settings: proxy_port 0, or proxy user and password not both set";
     case TSE_ERR_SETTING_SCHED: return "settings: sched.record_max below 256";
     case TSE_ERR_SETTING_TLS: return "settings: tls_config set together with ca, client certificate, key or insecure";
+    case TSE_ERR_SETTING_LOG: return "settings: log_level or tls_debug out of range, or debug logging not compiled in";
 
     case TSE_ERR_CM_TRUNCATED: return "CM: shorter than the 16-byte header";
     case TSE_ERR_CM_VERSION: return "CM: CM_Version is not 1";

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include <mbedtls/debug.h>
 #include <mbedtls/error.h>
 #include <mbedtls/md.h>
 #include <mbedtls/ssl_ciphersuites.h>
@@ -355,6 +356,47 @@ void tse_tls_conf_free(tse_tls_conf *c)
 }
 
 #if !defined(TSE_TLS_IDENTITY) /* lib/tls_identity.c replaces these */
+#if TSE_CONFIG_LOG_DEBUG && defined(MBEDTLS_DEBUG_C)
+/* mbed TLS's debug output (mbedtls_ssl_conf_dbg()) as TSE_LOG_DEBUG lines:
+ * "mbedtls ssl_tls.c:1234: text", without mbed TLS's newline. */
+static void tls_debug_line(void *ctx, int level, const char *file, int line,
+                           const char *str)
+{
+    const tse_tls_conf *c = ctx;
+    char text[TSE_LOG_LINE_MAX];
+    size_t n = 0;
+    const char *base = file;
+    if (level > c->debug) {
+        return; /* the threshold is process-wide; this configuration's is lower */
+    }
+    for (const char *f = file; f != NULL && *f != '\0'; f++) {
+        if (*f == '/' || *f == '\\') {
+            base = f + 1;
+        }
+    }
+    while (str != NULL && str[n] != '\0' && str[n] != '\n' && n + 1 < sizeof(text)) {
+        text[n] = str[n];
+        n++;
+    }
+    text[n] = '\0';
+    TSE_LOG_DBG(&c->log, "mbedtls %s:%d: %s", base != NULL ? base : "?", line, text);
+}
+#endif
+
+int tse_tls_debug_available(void)
+{
+#if TSE_CONFIG_LOG_DEBUG && defined(MBEDTLS_DEBUG_C)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int tse_tls_read_ends_record(const tse_tls *tls)
+{
+    return mbedtls_ssl_get_bytes_avail(&tls->ssl) == 0;
+}
+
 int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
 {
     static const unsigned char pers[] = "libtse";
@@ -402,6 +444,16 @@ int tse_tls_conf_setup(tse_tls_conf *c, const tse_tls_conf_params *p)
                                  MBEDTLS_SSL_MINOR_VERSION_3);
 #endif
 
+#if TSE_CONFIG_LOG_DEBUG && defined(MBEDTLS_DEBUG_C)
+    if (p->log != NULL && p->log->fn != NULL && p->debug > 0) {
+        c->log = *p->log;
+        c->debug = p->debug;
+        mbedtls_ssl_conf_dbg(&c->conf, tls_debug_line, c);
+        /* process-wide in mbed TLS: raised to the top, filtered per
+         * configuration in tls_debug_line() */
+        mbedtls_debug_set_threshold(4);
+    }
+#endif
     c->insecure = p->insecure != 0;
     if (p->insecure) {
         mbedtls_ssl_conf_authmode(&c->conf, MBEDTLS_SSL_VERIFY_NONE);
@@ -810,6 +862,7 @@ void tse_tls_conf_params_from(tse_tls_conf_params *cp, const tse_settings *s,
     cp->insecure = s->tls_insecure_lab_only_skip_verify;
     cp->entropy = entropy;
     cp->entropy_user = entropy_user;
+    cp->debug = s->tls_debug;
 }
 
 struct tse_tls_config {
@@ -824,6 +877,7 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
 {
     tse_tls_config *tc;
     tse_tls_conf_params cp;
+    tse_logger lg;
     int rc;
     if (detail != NULL) {
         *detail = NULL;
@@ -831,6 +885,11 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
     if (out == NULL || s == NULL || entropy == NULL || mem == NULL ||
         mem->calloc == NULL || mem->free == NULL) {
         return TSE_ERR_INVALID_ARG;
+    }
+    if (s->tls_debug < 0 || s->tls_debug > 4 ||
+        (s->tls_debug > 0 && (!TSE_CONFIG_LOG_DEBUG || s->log == NULL ||
+                              s->log_level != TSE_LOG_DEBUG || !tse_tls_debug_available()))) {
+        return TSE_ERR_SETTING_LOG;
     }
     *out = NULL;
     tc = mem->calloc(mem->user, 1, sizeof(*tc));
@@ -840,6 +899,13 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
     tc->mem = *mem;
     tse_tls_conf_init(&tc->c);
     tse_tls_conf_params_from(&cp, s, entropy, entropy_user);
+    if (TSE_CONFIG_LOG_DEBUG) {
+        lg.fn = s->log;
+        lg.user = s->log_user;
+        lg.t = NULL; /* shared: its mbed TLS debug lines name no tunnel */
+        lg.level = (int)s->log_level;
+        cp.log = &lg;
+    }
     rc = tse_tls_conf_setup(&tc->c, &cp);
     if (rc != TSE_OK) {
         if (detail != NULL) {

@@ -18,6 +18,7 @@
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 
+#include "log.h"
 #include "outbuf.h"
 
 /* What one TLS configuration is made of (shared by tunnels, or a
@@ -29,6 +30,8 @@ typedef struct tse_tls_conf_params {
     int insecure;                /* lab only: no verification */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
     void *entropy_user;
+    const tse_logger *log;       /* mbed TLS debug lines go here (copied) */
+    int debug;                   /* ... up to this mbed TLS level (0: none) */
 } tse_tls_conf_params;
 
 /* mbed TLS's way: one mbedtls_ssl_config with its trust anchors, own
@@ -42,6 +45,8 @@ typedef struct tse_tls_conf {
     mbedtls_pk_context own_key;
     mbedtls_ctr_drbg_context drbg;
     int insecure;
+    tse_logger log;          /* mbed TLS debug output (tls_debug) */
+    int debug;               /* its level; 0: mbedtls_ssl_conf_dbg() unset */
     int configured;          /* conf set up: sessions may use it */
     const char *detail;      /* why setup failed (static text) */
 } tse_tls_conf;
@@ -55,6 +60,10 @@ void tse_tls_conf_params_from(tse_tls_conf_params *cp, const struct tse_settings
 /* The configuration inside a public tse_tls_config (tse.h). */
 struct tse_tls_config;
 tse_tls_conf *tse_tls_config_conf(struct tse_tls_config *tc);
+
+/* Whether mbed TLS's debug output can be routed to the log
+ * (TSE_CONFIG_LOG_DEBUG and MBEDTLS_DEBUG_C). */
+int tse_tls_debug_available(void);
 
 /* Cannot fail; makes tse_tls_conf_free() safe. */
 void tse_tls_conf_init(tse_tls_conf *c);
@@ -157,6 +166,9 @@ void tse_tls_close_notify(tse_tls *tls);
 
 /* Whether @p h is an IPv4 or IPv6 literal (not a host name). */
 int tse_tls_is_ip_literal(const char *h);
+
+/* Whether the last tse_tls_read() emptied its record (records_in). */
+int tse_tls_read_ends_record(const tse_tls *tls);
 
 /* Negotiated version (0x0303/0x0304) and suite name. */
 uint16_t tse_tls_version(const tse_tls *tls);

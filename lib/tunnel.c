@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http_connect.h"
+#include "log.h"
 #include "tse/outq.h"
 #include "tls_session.h"
 #include "tse/cm.h"
@@ -61,7 +62,8 @@ struct tse_tunnel {
     int cfg_valid;
 
     tse_hc hc;
-    tse_tls_conf own_conf;  /* used when no shared tls_config is given */
+    tse_tls_conf *own_conf; /* the tunnel's own TLS configuration, in its
+                               allocation; NULL with a shared tls_config */
     tse_tls tls;
     tse_deframer df;
 
@@ -72,8 +74,17 @@ struct tse_tunnel {
     uint8_t *unit_buf;      /* max_unit */
 
     tse_stats stats;
+    tse_time_ms t_ka_sent;  /* the outstanding Keep_Alive left (its RTT) */
+    tse_logger lg;          /* tse_settings::log, log_user, log_level */
     uint8_t rbuf[TSE_READ_CHUNK];
 };
+
+/* The tunnel's log (lib/log.h): LOGT at error/warn/info, DBG at debug. */
+#define LOGT(t, lvl, ...) TSE_LOG(&(t)->lg, lvl, __VA_ARGS__)
+#define DBG(t, ...) TSE_LOG_DBG(&(t)->lg, __VA_ARGS__)
+
+/* Dotted-quad arguments for "%u.%u.%u.%u" */
+#define IPV4_ARGS(a) (unsigned)(a)[0], (unsigned)(a)[1], (unsigned)(a)[2], (unsigned)(a)[3]
 
 /* ---- small helpers ---------------------------------------------------- */
 
@@ -116,6 +127,10 @@ static void set_state(tse_tunnel *t, tse_state st)
     memset(&ev, 0, sizeof(ev));
     ev.type = TSE_EV_STATE;
     ev.old_state = t->state;
+    if (t->state == TSE_STATE_UP) {
+        t->stats.up_ms += t->now - t->t_up;
+    }
+    DBG(t, "state %s -> %s", tse_state_name(t->state), tse_state_name(st));
     t->state = st;
     emit(t, &ev);
 }
@@ -127,6 +142,7 @@ static void warn(tse_tunnel *t, const char *text)
     ev.type = TSE_EV_WARNING;
     ev.old_state = t->state;
     ev.detail = text;
+    LOGT(t, TSE_LOG_WARN, "%s", text);
     emit(t, &ev);
 }
 
@@ -156,7 +172,11 @@ static int queue_cm(tse_tunnel *t, const tse_cm *m)
     rc = tse_outq_push(&t->oq, TSE_CLASS_CONTROL, buf, n, (uint32_t)t->now);
     if (rc == TSE_OK) {
         t->last_tx = t->now;
+        t->stats.cm_out[m->type < TSE_STATS_CM_TYPES ? m->type : 0]++;
+        DBG(t, "sending %s seq %u", tse_cm_type_name(m->type), (unsigned)m->seq);
         trace(t, 1, TSE_UNIT_CM, buf, n);
+    } else {
+        DBG(t, "cannot queue %s: %s", tse_cm_type_name(m->type), tse_strerror(rc));
     }
     return rc;
 }
@@ -300,6 +320,34 @@ typedef struct fail_info {
     const char *detail;
 } fail_info;
 
+/* The log line of a TUNNEL_DOWN: what failed where, and why.  A release
+ * we asked for is news, not a failure. */
+static void log_down(tse_tunnel *t, const tse_event *ev)
+{
+#if TSE_CONFIG_LOG
+    int lvl = ev->error == TSE_ERR_CLOSED ? TSE_LOG_INFO : TSE_LOG_WARN;
+    if (t->lg.fn == NULL || lvl > t->lg.level) {
+        return;
+    }
+    if (ev->proxy_status != 0) {
+        LOGT(t, lvl, "%s: %s (HTTP %d)%s%s", tse_state_name(ev->old_state),
+             tse_strerror(ev->error), ev->proxy_status, ev->detail ? ": " : "",
+             ev->detail ? ev->detail : "");
+    } else if (ev->response_code != 0) {
+        LOGT(t, lvl, "%s: %s (Response_Code %d)%s%s", tse_state_name(ev->old_state),
+             tse_strerror(ev->error), ev->response_code, ev->detail ? ": " : "",
+             ev->detail ? ev->detail : "");
+    } else {
+        LOGT(t, lvl, "%s: %s%s%s", tse_state_name(ev->old_state),
+             tse_strerror(ev->error), ev->detail ? ": " : "",
+             ev->detail ? ev->detail : "");
+    }
+#else
+    (void)t;
+    (void)ev;
+#endif
+}
+
 /* The current connection failed with err: report, then CLOSED, PAUSED,
  * or BACKOFF per the retry policy. */
 static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
@@ -320,6 +368,7 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
         ev.response_code = fi->response_code;
         ev.detail = fi->detail;
     }
+    log_down(t, &ev);
     emit(t, &ev);
     if (t->state == TSE_STATE_CLOSED) {
         return; /* the application closed from the callback */
@@ -343,7 +392,14 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
     if (err == TSE_ERR_PROXY_STATUS && fi != NULL && fi->proxy_status < 500) {
         retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
     }
+    if (!retry && err != TSE_ERR_CLOSED) {
+        LOGT(t, TSE_LOG_ERROR, "not reconnecting: %s",
+             !t->s.auto_reconnect ? "auto_reconnect is off"
+                                  : "that failure is not transient");
+    }
     if (retry && t->s.max_retries != 0 && t->attempt >= t->s.max_retries) {
+        LOGT(t, TSE_LOG_ERROR, "giving up after %u failed attempts (max_retries)",
+             (unsigned)t->attempt);
         t->last_error = TSE_ERR_RETRIES_EXHAUSTED;
         memset(&ev, 0, sizeof(ev));
         ev.type = TSE_EV_TUNNEL_DOWN;
@@ -362,6 +418,8 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
     t->attempt++;
     t->stats.reconnects++;
     t->t_backoff = add_ms(t->now, delay);
+    LOGT(t, TSE_LOG_INFO, "reconnecting in %u ms (attempt %u%s)", (unsigned)delay,
+         (unsigned)t->attempt, t->resume_valid ? ", resuming the tunnel" : "");
     set_state(t, TSE_STATE_BACKOFF);
     memset(&ev, 0, sizeof(ev));
     ev.type = TSE_EV_RECONNECT;
@@ -438,6 +496,9 @@ static void tls_step(tse_tunnel *t)
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
     t->cfg.tls_suite = tse_tls_suite(&t->tls);
+    LOGT(t, TSE_LOG_INFO, "TLS 1.%u up, %s; sending Configuration_Request%s",
+         (unsigned)(t->cfg.tls_version & 0xff) - 1u, t->cfg.tls_suite,
+         t->resume_valid ? " to resume the tunnel" : "");
     set_state(t, TSE_STATE_CONFIGURING);
     rc = send_config_request(t);
     if (rc != TSE_OK) {
@@ -474,6 +535,7 @@ static void send_proxy_request(tse_tunnel *t)
 static void adopt_config(tse_tunnel *t, const tse_cm *m)
 {
     tse_event ev;
+    uint8_t old4[4];
     int has6 = TSE_CONFIG_IPV6 && (m->present & TSE_CM_HAS_IPV6_ADDRESS) != 0;
     /* compared with the last tunnel, resumed or not: the application's
      * sockets are bound to those addresses */
@@ -483,6 +545,7 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
                    (has6 && memcmp(t->cfg.ipv6, m->ipv6_addr, 16) != 0));
     int resumed = t->resume_valid && m->tsid == t->resume_tsid;
 
+    memcpy(old4, t->cfg.ipv4, 4);
     t->cfg.tsid = m->tsid;
     memcpy(t->cfg.ipv4, m->ipv4_addr, 4);
     if (m->present & TSE_CM_HAS_IPV4_NETMASK) {
@@ -516,6 +579,19 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     t->t_up = t->now; /* the backoff restarts once it lasts (fail_ex) */
     if (resumed) {
         t->stats.resumes++;
+    }
+    t->stats.ups++;
+    LOGT(t, TSE_LOG_INFO,
+         "tunnel up: inner %u.%u.%u.%u/%u.%u.%u.%u%s, TSID 0x%llx (%s), keep-alive %u s",
+         IPV4_ARGS(t->cfg.ipv4), IPV4_ARGS(t->cfg.ipv4_mask),
+         t->cfg.has_ipv6 ? " and IPv6" : "", (unsigned long long)t->cfg.tsid,
+         resumed ? "resumed" : "new", (unsigned)t->cfg.keepalive_s);
+    if (changed) {
+        LOGT(t, TSE_LOG_WARN,
+             "inner address changed from %u.%u.%u.%u to %u.%u.%u.%u%s: "
+             "the application must rebind",
+             IPV4_ARGS(old4), IPV4_ARGS(t->cfg.ipv4),
+             memcmp(old4, t->cfg.ipv4, 4) == 0 ? " (IPv6 changed)" : "");
     }
     t->config_outstanding = 0;
     t->t_phase = TSE_TIME_NEVER;
@@ -634,6 +710,26 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
     adopt_config(t, m);
 }
 
+/* A Keep_Alive_Response came: its round trip into the statistics
+ * (last, min, and RFC 6298's SRTT with gain 1/8). */
+static void ka_rtt_sample(tse_tunnel *t)
+{
+    tse_time_ms d = t->now - t->t_ka_sent;
+    uint32_t rtt = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+    tse_stats *st = &t->stats;
+    if (st->keepalive_responses == 1 || st->ka_rtt_srtt_ms == 0) {
+        st->ka_rtt_srtt_ms = rtt;
+    } else {
+        st->ka_rtt_srtt_ms = st->ka_rtt_srtt_ms - st->ka_rtt_srtt_ms / 8u + rtt / 8u;
+    }
+    if (st->keepalive_responses == 1 || rtt < st->ka_rtt_min_ms) {
+        st->ka_rtt_min_ms = rtt;
+    }
+    st->ka_rtt_last_ms = rtt;
+    DBG(t, "Keep_Alive_Response after %u ms (smoothed %u ms)", (unsigned)rtt,
+        (unsigned)st->ka_rtt_srtt_ms);
+}
+
 static void handle_cm(tse_tunnel *t, const tse_cm *m)
 {
     tse_cm r;
@@ -661,6 +757,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         }
         t->ka_outstanding = 0;
         t->stats.keepalive_responses++;
+        ka_rtt_sample(t);
         if ((m->present & TSE_CM_HAS_RESPONSE_CODE) &&
             m->response_code != TSE_RC_SUCCESS) {
             fail_info fi;
@@ -716,6 +813,9 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
             return;
         }
         t->stats.unknown_tlvs += m.unknown_tlvs;
+        t->stats.cm_in[m.type < TSE_STATS_CM_TYPES ? m.type : 0]++;
+        DBG(t, "received %s seq %u%s", tse_cm_type_name(m.type), (unsigned)m.seq,
+            m.unknown_tlvs ? " (reserved TLVs skipped)" : "");
         handle_cm(t, &m);
         return;
     }
@@ -758,6 +858,9 @@ static void read_records(tse_tunnel *t)
             fail(t, n, t->tls.detail[0] ? t->tls.detail : NULL);
             return;
         }
+        if (tse_tls_read_ends_record(&t->tls)) {
+            t->stats.records_in++;
+        }
         while (off < (size_t)n && connected_phase(t) && !t->need_disconnect) {
             size_t used = 0;
             tse_unit u;
@@ -786,6 +889,8 @@ static void proxy_input(tse_tunnel *t, const uint8_t *data, size_t len)
             return;
         }
         if (rc == TSE_HC_ESTABLISHED) {
+            LOGT(t, TSE_LOG_INFO, "proxy: CONNECT %s port %u established (HTTP %d)",
+                 t->s.server_host, (unsigned)t->s.server_port, tse_hc_status(&t->hc));
             /* bytes glued after the head are the server's TLS records */
             enter_tls(t);
             if (t->state == TSE_STATE_TLS && len > 0) {
@@ -797,12 +902,16 @@ static void proxy_input(tse_tunnel *t, const uint8_t *data, size_t len)
             return;
         }
         if (rc == TSE_HC_RESEND) {
+            LOGT(t, TSE_LOG_INFO, "proxy: HTTP %d, answering its challenge on the same connection",
+                 tse_hc_status(&t->hc));
             tse_hc_restart(&t->hc);
             send_proxy_request(t);
             t->t_phase = add_ms(t->now, t->s.proxy_timeout_ms);
             continue;
         }
         if (rc == TSE_HC_RECONNECT) {
+            LOGT(t, TSE_LOG_INFO, "proxy: HTTP %d and the connection closes: "
+                 "reconnecting to answer its challenge", tse_hc_status(&t->hc));
             drop_connection(t, 0);
             enter_connecting(t); /* at once, not a failure */
             return;
@@ -852,6 +961,7 @@ void tse_settings_default(tse_settings *s)
     s->sched.rt_small_tcp = 80;
     s->sched.record_max = 4096;
     s->sched.notsent_lowat = 8192;
+    s->log_level = TSE_LOG_INFO;
 }
 
 int tse_settings_check(const tse_settings *s)
@@ -886,6 +996,20 @@ int tse_settings_check(const tse_settings *s)
          s->tls_insecure_lab_only_skip_verify)) {
         return TSE_ERR_SETTING_TLS;
     }
+    /* (unsigned: a negative level is out of range too, and with short
+     * enums (arm-none-eabi) a signed test would be always false) */
+    if ((unsigned)s->log_level > (unsigned)TSE_LOG_DEBUG || s->tls_debug < 0 ||
+        s->tls_debug > 4) {
+        return TSE_ERR_SETTING_LOG;
+    }
+    if (s->log != NULL && s->log_level == TSE_LOG_DEBUG && !TSE_CONFIG_LOG_DEBUG) {
+        return TSE_ERR_SETTING_LOG; /* debug messages compiled out */
+    }
+    if (s->tls_debug > 0 &&
+        (!TSE_CONFIG_LOG_DEBUG || s->log == NULL || s->log_level != TSE_LOG_DEBUG ||
+         !tse_tls_debug_available())) {
+        return TSE_ERR_SETTING_LOG; /* nowhere to go, or compiled out */
+    }
     if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
         return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
     }
@@ -895,8 +1019,14 @@ int tse_settings_check(const tse_settings *s)
     return TSE_OK;
 }
 
-/* The tunnel's one allocation: the struct, then the queues' rings, the
- * ciphertext buffer, the inbound unit buffer and the strings. */
+/* The tunnel's one allocation: the struct, its own TLS configuration
+ * unless it shares one, then the queues' rings, the ciphertext buffer, the
+ * inbound unit buffer and the strings. */
+static size_t own_conf_size(const tse_settings *s)
+{
+    return s->tls_config != NULL ? 0 : (sizeof(tse_tls_conf) + 7u) & ~(size_t)7u;
+}
+
 static size_t queues_size(const tse_settings *s)
 {
     /* rounded so that what follows stays aligned */
@@ -907,8 +1037,8 @@ static size_t queues_size(const tse_settings *s)
 
 size_t tse_tunnel_footprint(const tse_settings *s)
 {
-    size_t n = sizeof(struct tse_tunnel) + queues_size(s) + TSE_OUTER_BUF_SIZE +
-               s->max_unit;
+    size_t n = sizeof(struct tse_tunnel) + own_conf_size(s) + queues_size(s) +
+               TSE_OUTER_BUF_SIZE + s->max_unit;
     n += str_size(s->server_host) + str_size(s->sni) + str_size(s->proxy_host) +
          str_size(s->proxy_user) + str_size(s->proxy_pass) +
          str_size(s->user_agent) + str_size(s->proxy_marker_header);
@@ -945,6 +1075,11 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->mem = *mem;
     t->user = user;
     area = (uint8_t *)(t + 1);
+    if (s->tls_config == NULL) {
+        t->own_conf = (tse_tls_conf *)(void *)area;
+        tse_tls_conf_init(t->own_conf);
+    }
+    area += own_conf_size(s);
     tse_outq_init(&t->oq, &s->sched, area, TSE_CM_QUEUE_SIZE,
                   s->sched.rt_queue_size, s->outq_size);
     area += queues_size(s);
@@ -964,12 +1099,19 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->s.ca = NULL;
     t->s.pin_sha256 = NULL;
     t->s.client_cert = t->s.client_key = NULL;
+    t->lg.fn = TSE_CONFIG_LOG ? s->log : NULL;
+    t->lg.user = s->log_user;
+    t->lg.t = t;
+    t->lg.level = (int)s->log_level;
     t->state = TSE_STATE_IDLE;
     t->next_seq = 1;
     t->t_phase = t->t_backoff = TSE_TIME_NEVER;
 
     rc = tse_deframer_init(&t->df, TSE_FRAMING_TSCF, t->unit_buf, s->max_unit);
     if (rc != TSE_OK) {
+        if (t->own_conf != NULL) {
+            tse_tls_conf_free(t->own_conf);
+        }
         mem->free(mem->user, t);
         return rc;
     }
@@ -977,14 +1119,14 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     /* verify against the host we connect to unless told otherwise; an
      * IP literal is matched against the IP SAN and not sent as SNI */
     sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
-    tse_tls_conf_init(&t->own_conf);
     tse_tls_init(&t->tls);
     if (s->tls_config != NULL) {
         cf = tse_tls_config_conf(s->tls_config);
     } else {
         tse_tls_conf_params cp;
         tse_tls_conf_params_from(&cp, s, cb->entropy, user);
-        cf = &t->own_conf;
+        cp.log = &t->lg; /* mbed TLS debug lines name this tunnel */
+        cf = t->own_conf;
         rc = tse_tls_conf_setup(cf, &cp);
     }
     if (rc == TSE_OK) {
@@ -997,7 +1139,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     }
     if (rc != TSE_OK) {
         tse_tls_free(&t->tls);
-        tse_tls_conf_free(&t->own_conf);
+        if (t->own_conf != NULL) {
+            tse_tls_conf_free(t->own_conf);
+        }
         mem->free(mem->user, t);
         return rc;
     }
@@ -1025,7 +1169,9 @@ void tse_tunnel_del(tse_tunnel *t)
     }
     mem = t->mem;
     tse_tls_free(&t->tls);
-    tse_tls_conf_free(&t->own_conf);
+    if (t->own_conf != NULL) {
+        tse_tls_conf_free(t->own_conf);
+    }
     if (t->s.proxy_pass != NULL) {
         /* the password lives inside the allocation: do not leave it */
         memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));
@@ -1085,9 +1231,12 @@ int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
     if (t->s.proxy_host != NULL) {
         *host = t->s.proxy_host;
         *port = t->s.proxy_port;
+        LOGT(t, TSE_LOG_INFO, "connecting to %s port %u through proxy %s port %u",
+             t->s.server_host, (unsigned)t->s.server_port, *host, (unsigned)*port);
     } else {
         *host = t->s.server_host;
         *port = t->s.server_port;
+        LOGT(t, TSE_LOG_INFO, "connecting to %s port %u", *host, (unsigned)*port);
     }
     t->conn = CONN_STARTED;
     return TSE_OK;
@@ -1178,6 +1327,7 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
     if (t->conn != CONN_OPEN || t->need_disconnect || len == 0) {
         return TSE_OK; /* late bytes of a connection being closed */
     }
+    t->stats.outer_bytes_in += len;
     if (t->state == TSE_STATE_PROXY) {
         proxy_input(t, data, len);
     } else if (t->state == TSE_STATE_TLS || connected_phase(t)) {
@@ -1201,9 +1351,12 @@ size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **data)
 
 void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
 {
+    size_t pend;
     if (t == NULL) {
         return;
     }
+    pend = tse_tls_pending(&t->tls, NULL);
+    t->stats.outer_bytes_out += n < pend ? n : pend;
     tse_tls_consume(&t->tls, n);
     if (t->conn == CONN_OPEN && !t->need_disconnect && t->state == TSE_STATE_TLS) {
         tls_step(t); /* the handshake may have waited for room */
@@ -1293,6 +1446,7 @@ static void send_keepalive(tse_tunnel *t)
     }
     t->ka_outstanding = 1;
     t->ka_seq = m.seq;
+    t->t_ka_sent = t->now;
     t->t_ka_resp = add_ms(t->now, ka_response_timeout(t));
     t->stats.keepalives_sent++;
 }
@@ -1335,6 +1489,9 @@ int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now)
             fail(t, TSE_ERR_KEEPALIVE_TIMEOUT, NULL);
         } else {
             /* A.1.8 NOTE: only after a silence of the whole interval */
+            DBG(t, "%s: sending a Keep_Alive",
+                t->cfg.keepalive_s != 0 ? "keep-alive interval elapsed"
+                                        : "no traffic for dpd_idle_ms (dead-peer probe)");
             send_keepalive(t);
         }
         break;
@@ -1382,6 +1539,9 @@ static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
     int rc = tse_outq_push(&t->oq, cls, pkt, len, (uint32_t)t->now);
     if (rc != TSE_OK) {
         t->stats.queue_full_drops++;
+        DBG(t, "%s packet of %u bytes refused: %s",
+            cls == TSE_CLASS_REALTIME ? "real-time" : "bulk", (unsigned)len,
+            tse_strerror(rc));
         return rc;
     }
     t->last_tx = t->now;
@@ -1455,6 +1615,7 @@ int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
     case TSE_STATE_RELEASING:
         return TSE_OK;
     case TSE_STATE_UP:
+        LOGT(t, TSE_LOG_INFO, "releasing the tunnel (Configuration_Release_Request)");
         cm_header(&m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->next_seq++);
         if (tse_outq_space(&t->oq, TSE_CLASS_CONTROL) >= TSE_CM_MAX_ENCODED) {
             t->release_outstanding = 1;
@@ -1487,6 +1648,7 @@ int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now)
         t->state == TSE_STATE_RELEASING || t->state == TSE_STATE_PAUSED) {
         return TSE_ERR_STATE;
     }
+    LOGT(t, TSE_LOG_INFO, "reconnecting now (tse_tunnel_reconnect)");
     drop_connection(t, 0);
     t->attempt = 0;
     t->stats.reconnects++;
@@ -1546,6 +1708,7 @@ void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out)
         return;
     }
     *out = t->stats;
+    out->up_since = t->state == TSE_STATE_UP ? t->t_up : TSE_TIME_NEVER;
     for (int c = 0; c < TSE_CLASS_COUNT; c++) {
         out->class_packets[c] = t->oq.units[c];
         out->class_bytes[c] = t->oq.bytes[c];
@@ -1561,6 +1724,10 @@ int tse_tunnel_last_error(const tse_tunnel *t)
 
 const char *tse_state_name(tse_state s)
 {
+#if !TSE_CONFIG_STRINGS
+    (void)s;
+    return ""; /* names compiled out (tse/config.h), like tse_strerror() */
+#else
     switch (s) {
     case TSE_STATE_IDLE: return "IDLE";
     case TSE_STATE_CONNECTING: return "CONNECTING";
@@ -1574,4 +1741,5 @@ const char *tse_state_name(tse_state s)
     case TSE_STATE_CLOSED: return "CLOSED";
     default: return "?";
     }
+#endif
 }

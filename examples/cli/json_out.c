@@ -164,6 +164,24 @@ void cli_json_num(cli_json *j, const char *key, double val, int decimals)
     add_raw(j, key, v, (size_t)n);
 }
 
+void cli_json_uint_array(cli_json *j, const char *key, const uint64_t *v, size_t n)
+{
+    char a[CLI_JSON_MAX];
+    size_t len = 0, i;
+    a[len++] = '[';
+    for (i = 0; i < n; i++) {
+        int w = snprintf(a + len, sizeof a - len, "%s%llu", i ? "," : "",
+                         (unsigned long long)v[i]);
+        if (w < 0 || (size_t)w >= sizeof a - len - 1) {
+            j->overflow = 1;
+            return;
+        }
+        len += (size_t)w;
+    }
+    a[len++] = ']';
+    add_raw(j, key, a, len);
+}
+
 const char *cli_json_end(cli_json *j)
 {
     j->buf[j->len++] = '}';

@@ -14,7 +14,7 @@
  * the closing quote. NULL src writes null. */
 size_t cli_json_escape(char *dst, size_t cap, const char *src);
 
-#define CLI_JSON_MAX 1024
+#define CLI_JSON_MAX 2048
 
 /* A line being built: {"k":v,...}.  Values that do not fit are dropped
  * whole and `overflow` is set (the object stays valid JSON). */
@@ -30,6 +30,8 @@ void cli_json_str(cli_json *j, const char *key, const char *val);
 void cli_json_int(cli_json *j, const char *key, long long val);
 void cli_json_bool(cli_json *j, const char *key, int val);
 void cli_json_num(cli_json *j, const char *key, double val, int decimals);
+/* key:[v0,v1,...] of @p n unsigned counters. */
+void cli_json_uint_array(cli_json *j, const char *key, const uint64_t *v, size_t n);
 /* Close the object; returns the NUL-terminated line (no newline). */
 const char *cli_json_end(cli_json *j);
 

@@ -30,6 +30,7 @@
 #include "detect_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
+#include "stats_cli.h"
 #include "keylog_out.h"
 #include "pcap_out.h"
 #include "proxy_env.h"
@@ -68,6 +69,7 @@ struct opts {
     long count;                /* 0 = until stopped */
     long interval_ms, ping_timeout_ms, size;
     long timeout_s;            /* 0 = none */
+    long backoff_max_ms;       /* 0 = the library's default */
     long tunnels;
     long parallel;             /* most tunnels in bring-up at once */
     /* inner applications (lwIP builds): --sip-options, --tcp-send, --rtp */
@@ -133,6 +135,8 @@ struct app {
 };
 
 static volatile sig_atomic_t g_signals;
+static volatile sig_atomic_t g_usr1;   /* SIGUSR1: print the statistics */
+static struct app *g_app;              /* for the log's tunnel numbers */
 static const char *g_pcap_file; /* --pcap FILE */
 static pcap_out *g_pcap;
 
@@ -147,9 +151,32 @@ static uint64_t now_us(void)
 
 static void on_signal(int sig)
 {
-    (void)sig;
+    if (sig == SIGUSR1) {
+        g_usr1 = 1;
+        return;
+    }
     if (g_signals < 100)
         g_signals++;
+}
+
+/* The log's "#N": tunnel numbers only when there are several. */
+static long tunnel_index(const tse_tunnel *t)
+{
+    if (g_app == NULL || g_app->ntun < 2)
+        return -1;
+    for (long i = 0; i < g_app->ntun; i++)
+        if (g_app->tun[i].t == t)
+            return i;
+    return -1;
+}
+
+/* Every tunnel's statistics, one line each (SIGUSR1, and at exit with
+ * --json or --verbose). */
+static void print_stats(const struct app *a)
+{
+    for (long i = 0; i < a->ntun; i++)
+        if (a->tun[i].t != NULL)
+            stats_cli_print(a->tun[i].t, a->ntun > 1 ? i : -1, a->o.json);
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -809,6 +836,8 @@ static void usage(void)
 "  --keepalive SECONDS   request this Keep_Alive_Interval\n"
 "  --ipv6                also request an inner IPv6 address\n"
 "  --reconnect           reconnect and resume after a failure (default: exit)\n"
+"  --backoff-max MS      longest wait before a reconnect (default 60000; below\n"
+"                        1000 the first wait too)\n"
 "  --ping ADDR           send ICMP echo requests to ADDR through the tunnel\n"
 "  --count N             stop after N pings (replies or timeouts), then release\n"
 "  --interval MS         between pings (default 1000)\n"
@@ -833,6 +862,9 @@ static void usage(void)
 "  --verbose             state changes and other details\n"
 "  --pcap FILE           write the inner packets and the control messages, both\n"
 "                        ways, to FILE (pcap-ng; examples/common/pcap_out.h)\n"
+"  --log LEVEL           the library's log on stderr: error, warn, info or debug\n"
+"                        (debug needs a build with -DTSE_LOG_DEBUG=ON)\n"
+"  --tls-debug N         mbed TLS's debug output (0-4) in that log (debug builds)\n"
 "  --detect ...          find the path that works (tse-cli --detect --help)\n"
 "  --version, --help\n"
 "\n"
@@ -841,6 +873,8 @@ static void usage(void)
 "with one, it is released when the pings or the\n"
 "application are done.  With one tunnel in the lwIP build, lwIP is the inner\n"
 "IP stack (pings included); with --tunnels N > 1 pings are built directly.\n"
+"SIGUSR1 prints every tunnel's statistics (a JSON line with --json); --json\n"
+"and --verbose also print them at exit.\n"
 "Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
 "application: it succeeded), 1 failure, 2 bad usage.  Name resolution\n"
 "blocks (getaddrinfo).\n"
@@ -919,6 +953,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--ping-timeout")) o->ping_timeout_ms = parse_long(name, val, 1, 3600000L);
             else if (FLAG("--size")) o->size = parse_long(name, val, 0, MAX_PAYLOAD);
             else if (FLAG("--timeout")) o->timeout_s = parse_long(name, val, 1, 86400L * 365);
+            else if (FLAG("--backoff-max")) o->backoff_max_ms = parse_long(name, val, 100, 3600000L);
             else if (FLAG("--tunnels")) o->tunnels = parse_long(name, val, 1, 100000L);
             else if (FLAG("--parallel")) o->parallel = parse_long(name, val, 1, 100000L);
             else if (FLAG("--sip-options")) o->sip_uri = val;
@@ -932,7 +967,9 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--pcap")) g_pcap_file = val;
             else {
                 char msg[256];
-                int r = tun_cli_option(name, val, msg, sizeof msg);
+                int r = stats_cli_option(name, val, msg, sizeof msg);
+                if (r == 0)
+                    r = tun_cli_option(name, val, msg, sizeof msg);
                 if (r < 0)
                     die_usage("%s", msg);
                 if (r == 0)
@@ -1123,7 +1160,21 @@ int main(int argc, char **argv)
         s.request_keepalive_s = (uint16_t)o->keepalive_s;
     s.request_ipv6 = o->ipv6;
     s.auto_reconnect = o->reconnect;
+    if (o->backoff_max_ms > 0) {
+        s.backoff_max_ms = (uint32_t)o->backoff_max_ms;
+        if (s.backoff_initial_ms > s.backoff_max_ms)
+            s.backoff_initial_ms = s.backoff_max_ms;
+    }
     tun_cli_settings(&s);
+    g_app = a;
+    stats_cli_settings(&s, tunnel_index);
+    rc = tse_settings_check(&s);
+    if (rc == TSE_ERR_SETTING_LOG) {
+        fprintf(stderr, "tse-cli: error: --log debug / --tls-debug: %s (this tse-cli %s)\n",
+                tse_strerror(rc), "was built without -DTSE_LOG_DEBUG=ON, or mbed TLS without "
+                "MBEDTLS_DEBUG_C");
+        return EXIT_USAGE;
+    }
     s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
     if (rc) {
         free(ca);
@@ -1156,6 +1207,7 @@ int main(int argc, char **argv)
     sa.sa_flags = 0; /* no SA_RESTART: poll returns EINTR at once */
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     rc = tse_posix_driver_new(&a->drv);
@@ -1268,6 +1320,10 @@ int main(int argc, char **argv)
             break;
         if (g_signals >= 2)
             break; /* second Ctrl-C: leave now */
+        if (g_usr1) {
+            g_usr1 = 0;
+            print_stats(a);
+        }
         if (a->hard_deadline != TSE_TIME_NEVER && tse_posix_now_ms() >= a->hard_deadline)
             break;
         /* single-tunnel runs end at the first failure (no --reconnect) */
@@ -1383,6 +1439,8 @@ int main(int argc, char **argv)
         }
     }
 
+    if (o->json || o->verbose)
+        print_stats(a);
 #ifdef TSE_CLI_LWIP
     if (a->use_lwip) {
         if (a->ping_pcb)

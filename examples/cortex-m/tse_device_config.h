@@ -27,6 +27,11 @@
 #define TSE_CONFIG_TURN 0     /* no TURN relay on the device */
 #define TSE_CONFIG_IPV6 0
 #define TSE_CONFIG_FTT 0
+/* No log hook on the device (its texts and formatter, ~2 KiB, would also
+ * land in the "with strings" column); -DTSE_CONFIG_LOG=1 brings it. */
+#ifndef TSE_CONFIG_LOG
+#define TSE_CONFIG_LOG 0
+#endif
 
 /* Ciphertext buffer: one record of MBEDTLS_SSL_OUT_CONTENT_LEN (2048,
  * port/mbedtls/tse_mbedtls_device_config.h) plus its expansion, twice. */

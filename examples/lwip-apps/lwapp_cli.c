@@ -84,6 +84,12 @@ int lwapp_cli_parse(int argc, char **argv, lwapp_cli *c,
                 return -1;
             }
             c->outq = (size_t)b;
+        } else if (strcmp(o, "--backoff-max") == 0) {
+            if (parse_uint(val, 3600000, &v) != 0 || v < 100) {
+                snprintf(err, errlen, "--backoff-max 100..3600000 (ms)");
+                return -1;
+            }
+            c->backoff_max_ms = (unsigned)v;
         } else if (strcmp(o, "--timeout") == 0) {
             if (parse_uint(val, 86400, &v) != 0 || v == 0) {
                 snprintf(err, errlen, "--timeout SECONDS (1..86400)");
@@ -171,7 +177,7 @@ int lwapp_cli_parse(int argc, char **argv, lwapp_cli *c,
 const char *lwapp_cli_usage(void)
 {
     return "  --server HOST:PORT --ca CA.pem [--sni NAME] [--json] [--reconnect]\n"
-           "  [--outq BYTES] [--timeout S]\n"
+           "  [--backoff-max MS] [--outq BYTES] [--timeout S]\n"
            "  and one inner application:\n"
            "  --ping A.B.C.D [--count 1..64] [--interval MS]\n"
            "  --sip-options sip:HOST[:PORT][;transport=tcp]\n"

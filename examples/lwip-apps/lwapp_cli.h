@@ -3,7 +3,7 @@
  * tse-cli): the tunnel's options plus one inner application.
  *
  *   --server HOST:PORT --ca CA.pem [--sni NAME] [--json] [--reconnect]
- *   [--outq BYTES] [--timeout S]
+ *   [--backoff-max MS] [--outq BYTES] [--timeout S]
  *   and one of
  *   --ping A.B.C.D [--count N] [--interval MS]
  *   --sip-options sip:HOST[:PORT][;transport=tcp]
@@ -24,6 +24,8 @@ typedef struct lwapp_cli {
     const char *sni;
     int json;
     int reconnect;          /**< tse_settings::auto_reconnect */
+    unsigned backoff_max_ms;/**< tse_settings::backoff_max_ms, 0 = default;
+                                 also caps backoff_initial_ms */
     size_t outq;            /**< tse_settings::outq_size, 0 = default */
     unsigned timeout_s;     /**< whole run; 0 = lwapp_cli_default_timeout() */
     lwapp_spec spec;        /**< kind LWAPP_NONE if no application was given */

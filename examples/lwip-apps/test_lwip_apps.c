@@ -214,6 +214,8 @@ TT_TEST(cli_parsing)
     char *badcount[] = {"x", "--server", "h:1", "--ca", "c", "--count", "65"};
     char *novalue[] = {"x", "--server", "h:1", "--ca"};
     char *unknown[] = {"x", "--server", "h:1", "--ca", "c", "--frobnicate", "1"};
+    char *backoff[] = {"x", "--server", "h:1", "--ca", "c", "--backoff-max", "1000"};
+    char *badbackoff[] = {"x", "--server", "h:1", "--ca", "c", "--backoff-max", "99"};
     char *rtp[] = {"x", "--server", "tscf.test:443", "--ca", "c", "--rtp", "198.18.0.1:40000",
                    "--seconds", "10", "--pps", "0", "--window", "64"};
     TT_EQ_INT(lwapp_cli_parse(13, ok1, &c, NULL, NULL, err, sizeof err), 0);
@@ -224,6 +226,11 @@ TT_TEST(cli_parsing)
     TT_EQ_INT(c.spec.kind, LWAPP_TCP_SEND);
     TT_ASSERT(c.spec.bytes == 50000000ULL && c.spec.seed == 7);
     TT_EQ_INT(lwapp_cli_default_timeout(&c), 280);
+    TT_EQ_INT(c.backoff_max_ms, 0);
+    TT_EQ_INT(lwapp_cli_parse(7, backoff, &c, NULL, NULL, err, sizeof err), 0);
+    TT_EQ_INT(c.backoff_max_ms, 1000);
+    TT_EQ_INT(lwapp_cli_parse(7, badbackoff, &c, NULL, NULL, err, sizeof err), -1);
+    TT_ASSERT(strstr(err, "--backoff-max") != NULL);
     TT_EQ_INT(lwapp_cli_parse(13, rtp, &c, NULL, NULL, err, sizeof err), 0);
     TT_EQ_INT(c.spec.kind, LWAPP_RTP);
     TT_EQ_INT(c.spec.pps, 0);

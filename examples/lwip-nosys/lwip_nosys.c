@@ -2,7 +2,7 @@
  * lwip-nosys: lwIP (NO_SYS=1, raw API) as the inner IP stack of a tunnel.
  *
  *   lwip-nosys --server HOST:PORT --ca CA.pem [--sni NAME] [--json]
- *              [--reconnect] [--outq BYTES] [--timeout S]
+ *              [--reconnect] [--backoff-max MS] [--outq BYTES] [--timeout S]
  *              [--ping A.B.C.D [--count N] [--interval MS]
  *               | --sip-options sip:HOST[:PORT][;transport=tcp]
  *               | --tcp-send HOST:PORT [--bytes N] [--seed N]
@@ -185,6 +185,12 @@ int main(int argc, char **argv)
     s.ca = ca;
     s.ca_len = ca_len;
     s.auto_reconnect = a->cli.reconnect;
+    if (a->cli.backoff_max_ms != 0) {
+        s.backoff_max_ms = a->cli.backoff_max_ms;
+        if (s.backoff_initial_ms > s.backoff_max_ms) {
+            s.backoff_initial_ms = s.backoff_max_ms;
+        }
+    }
     if (a->cli.outq != 0) {
         s.outq_size = a->cli.outq;
     }

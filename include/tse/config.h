@@ -78,6 +78,22 @@
 #define TSE_CONFIG_FTT 1
 #endif
 
+/** The log hook (tse_settings::log): the engine's decisions as text at
+ *  TSE_LOG_ERROR, _WARN and _INFO.  0: no log code and no log texts in the
+ *  image (the hook is never called).  Default: on with the texts. */
+#ifndef TSE_CONFIG_LOG
+#define TSE_CONFIG_LOG TSE_CONFIG_STRINGS
+#endif
+
+/** Debug-level log messages (TSE_LOG_DEBUG: every control message, each
+ *  keep-alive's round trip, state steps, mbed TLS's own debug output when
+ *  tse_settings::tls_debug asks for it).  Default 0: they compile out, so
+ *  a product build pays neither their code nor their texts; a debugging
+ *  build defines it to 1 (CMake: -DTSE_LOG_DEBUG=ON). */
+#ifndef TSE_CONFIG_LOG_DEBUG
+#define TSE_CONFIG_LOG_DEBUG 0
+#endif
+
 /* ---- engine (lib/tunnel.c) ---------------------------------------------- */
 
 /** Ciphertext (outer) buffer, bytes: holds TLS records until the port has
@@ -161,7 +177,9 @@
     (TSE_CONFIG_DIGEST != 0 && TSE_CONFIG_DIGEST != 1) || \
     (TSE_CONFIG_DETECT != 0 && TSE_CONFIG_DETECT != 1) || \
     (TSE_CONFIG_IPV6 != 0 && TSE_CONFIG_IPV6 != 1) || \
-    (TSE_CONFIG_FTT != 0 && TSE_CONFIG_FTT != 1)
+    (TSE_CONFIG_FTT != 0 && TSE_CONFIG_FTT != 1) || \
+    (TSE_CONFIG_LOG != 0 && TSE_CONFIG_LOG != 1) || \
+    (TSE_CONFIG_LOG_DEBUG != 0 && TSE_CONFIG_LOG_DEBUG != 1)
 #error "tse/config.h: the TSE_CONFIG_* switches are 0 or 1"
 #endif
 #if TSE_OUTER_BUF_SIZE < 1024
@@ -172,6 +190,12 @@
 #endif
 #if TSE_READ_CHUNK < 256
 #error "tse/config.h: TSE_READ_CHUNK below 256"
+#endif
+#if TSE_CONFIG_LOG && !TSE_CONFIG_STRINGS
+#error "tse/config.h: TSE_CONFIG_LOG needs TSE_CONFIG_STRINGS (log messages are texts)"
+#endif
+#if TSE_CONFIG_LOG_DEBUG && !TSE_CONFIG_LOG
+#error "tse/config.h: TSE_CONFIG_LOG_DEBUG needs TSE_CONFIG_LOG"
 #endif
 #if TSE_CONFIG_DIGEST && !TSE_CONFIG_PROXY
 #error "tse/config.h: TSE_CONFIG_DIGEST needs TSE_CONFIG_PROXY"

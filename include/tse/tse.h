@@ -234,6 +234,34 @@ typedef struct tse_callbacks {
 /** A TLS configuration that tunnels share (tse_tls_config_new()). */
 typedef struct tse_tls_config tse_tls_config;
 
+/** A tunnel (tse_tunnel_new()). */
+typedef struct tse_tunnel tse_tunnel;
+
+/** Levels of the log hook (tse_settings::log), most severe first. */
+typedef enum tse_log_level {
+    TSE_LOG_ERROR = 0, /**< the tunnel failed for good or gives up */
+    TSE_LOG_WARN = 1,  /**< a connection failed (it will be retried), a
+                            peer's message was refused, an insecure mode */
+    TSE_LOG_INFO = 2,  /**< milestones: connecting, proxy and TLS up,
+                            tunnel up with its address, reconnect delays,
+                            release */
+    TSE_LOG_DEBUG = 3  /**< each control message, keep-alive round trips,
+                            state steps, refused packets, and mbed TLS's
+                            own debug output (tse_settings::tls_debug).
+                            Compiled out unless TSE_CONFIG_LOG_DEBUG is 1
+                            (tse/config.h) */
+} tse_log_level;
+
+/**
+ * The log hook: one line of text (no newline) at @p level, about tunnel
+ * @p t (NULL for a message of a shared tse_tls_config, i.e. mbed TLS
+ * debug output of a shared configuration).  @p msg is valid only during
+ * the call.  It runs inside the library call that made the decision, like
+ * the callbacks: it may call the getters of @p t, nothing else of it.
+ */
+typedef void (*tse_log_fn)(void *user, const tse_tunnel *t, tse_log_level level,
+                           const char *msg);
+
 /** Runtime settings; fill with tse_settings_default() first.  Strings and
  *  buffers are copied or parsed by tse_tunnel_new(); they need not outlive it. */
 typedef struct tse_settings {
@@ -347,10 +375,33 @@ typedef struct tse_settings {
     void (*tls_keylog)(void *user, const char *label, const uint8_t client_random[32],
                        const uint8_t *secret, size_t secret_len);
     void *tls_keylog_user;     /**< passed to tls_keylog */
+
+    /** Optional (NULL: none): the library's log, leveled (tse_log_level):
+     *  why it connects where it does, why it retries and when, what it
+     *  received, what it refused.  Messages above @ref log_level are not
+     *  even formatted.  TSE_CONFIG_LOG 0 compiles it out (never called). */
+    tse_log_fn log;
+    void *log_user;            /**< passed to log */
+    /** The most verbose level passed to log.  Default TSE_LOG_INFO.
+     *  TSE_LOG_DEBUG needs TSE_CONFIG_LOG_DEBUG (else
+     *  TSE_ERR_SETTING_LOG). */
+    tse_log_level log_level;
+    /** mbed TLS's debug output (mbedtls_ssl_conf_dbg()) routed to log at
+     *  TSE_LOG_DEBUG: mbed TLS's threshold, 0 (none, the default) to 4
+     *  (everything).  It needs log, log_level TSE_LOG_DEBUG,
+     *  TSE_CONFIG_LOG_DEBUG and MBEDTLS_DEBUG_C (else
+     *  TSE_ERR_SETTING_LOG).  mbed TLS's threshold is process-wide
+     *  (mbedtls_debug_set_threshold()): it is raised, never lowered, and
+     *  each configuration filters to its own level.  With a shared
+     *  tls_config, set it in the settings given to tse_tls_config_new()
+     *  (its messages carry no tunnel). */
+    int tls_debug;
 } tse_settings;
 
-/** A tunnel's counters (tse_tunnel_get_stats()), from its creation on:
- *  reconnects do not reset them. */
+/** Slots of tse_stats::cm_out / cm_in: Message_Types 1..8 and [0]. */
+#define TSE_STATS_CM_TYPES 9
+
+/** Counters of one tunnel over its whole life (all its connections). */
 typedef struct tse_stats {
     /** @{ */
     /** Inner packets and their bytes, sent and received. */
@@ -379,10 +430,34 @@ typedef struct tse_stats {
      *  dropped (no inner address yet); the first of each connection also
      *  raises a TSE_EV_WARNING. */
     uint32_t early_packets;
-} tse_stats;
 
-/** A tunnel (tse_tunnel_new()); opaque. */
-typedef struct tse_tunnel tse_tunnel;
+    /* the outer connection */
+    uint64_t outer_bytes_out;    /**< ciphertext sent (tse_tunnel_outer_consume()) */
+    uint64_t outer_bytes_in;     /**< ciphertext received (tse_tunnel_recv_outer()) */
+    uint64_t records_in;         /**< TLS records of tunnel data read */
+    /** @{ */
+    /** Control messages by Message_Type (TR 33.830 table A.1.2-1: 1
+     *  Configuration_Request ... 8 Keep_Alive_Response; [0]: any other
+     *  type), sent and received. */
+    uint32_t cm_out[TSE_STATS_CM_TYPES];
+    uint32_t cm_in[TSE_STATS_CM_TYPES];
+    /** @} */
+    /** @{ */
+    /** Connections that reached TSE_STATE_UP, and milliseconds spent UP
+     *  in those that have ended.  up_since: when the current one came UP
+     *  (the port's clock), TSE_TIME_NEVER when not UP; the total time up
+     *  is up_ms + (now - up_since) while UP. */
+    uint32_t ups;
+    uint64_t up_ms;
+    tse_time_ms up_since;
+    /** @} */
+    /** @{ */
+    /** Keep-alive round trip (Keep_Alive to its Keep_Alive_Response), in
+     *  the port's milliseconds: the last, the smallest, and smoothed as
+     *  RFC 6298's SRTT (1/8 gain).  0 until the first response. */
+    uint32_t ka_rtt_last_ms, ka_rtt_min_ms, ka_rtt_srtt_ms;
+    /** @} */
+} tse_stats;
 
 /** @brief Fill @p s with the defaults documented on each field.
  *  @param[out] s  the settings */
@@ -404,7 +479,9 @@ TSE_API void tse_settings_default(tse_settings *s);
  *                     (mbed TLS allocates the parsed certificates itself)
  * @param[out] detail  optional: a static text saying why setup failed
  * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY,
- *         TSE_ERR_TLS_CONFIG (no or bad anchors, bad key, entropy failed)
+ *         TSE_ERR_TLS_CONFIG (no or bad anchors, bad key, entropy failed),
+ *         TSE_ERR_SETTING_LOG (tls_debug out of range or not available,
+ *         as tse_settings_check())
  */
 TSE_API int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
                                int (*entropy)(void *user, uint8_t *buf, size_t len),
@@ -425,7 +502,7 @@ TSE_API void tse_tls_config_del(tse_tls_config *c);
  *         TSE_ERR_SETTING_SERVER, TSE_ERR_SETTING_PROFILE,
  *         TSE_ERR_SETTING_MAX_UNIT, TSE_ERR_SETTING_QUEUE,
  *         TSE_ERR_SETTING_BACKOFF, TSE_ERR_SETTING_PROXY,
- *         TSE_ERR_SETTING_SCHED, TSE_ERR_SETTING_TLS
+ *         TSE_ERR_SETTING_SCHED, TSE_ERR_SETTING_TLS, TSE_ERR_SETTING_LOG
  */
 TSE_API int tse_settings_check(const tse_settings *s);
 

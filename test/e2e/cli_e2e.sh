@@ -8,7 +8,7 @@
 # connection.  Everything started here is killed on exit.
 #
 # Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
-#            tls-name resume max-tunnels tunnels-200 server-shutdown
+#            tls-name resume max-tunnels tunnels-200 server-shutdown log-stats
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 SERVER=$1
@@ -328,6 +328,79 @@ server-shutdown)
     [ "$(grep -c 'freed: released on shutdown' "$d/srv.log")" -eq 2 ] ||
         fail "the server did not see both answers"
     echo "server gone $(( $(date +%s) - t0 )) s after SIGTERM"
+    ;;
+log-stats)
+    # the library's log on stderr (--log) and the statistics line (--json:
+    # at exit, and on SIGUSR1), checked against what the run did
+    start_server srv --echo
+    cli ls.out --server "$SRV" --no-proxy --log info --keepalive 1 \
+        --ping 198.18.0.1 --count 3 --interval 2500 || fail "tse-cli --log info"
+    for m in "[info] connecting to 127.0.0.1 port $SRV_PORT" "[info] TLS 1." \
+             "[info] tunnel up: inner 198.18." "(new), keep-alive 1 s" \
+             "[info] releasing the tunnel" "[info] RELEASING: "; do
+        grep -qF "$m" "$d/ls.out.err" || fail "log line '$m' missing"
+    done
+    if grep -q "\[debug\]\|\[warn\]\|\[error\]" "$d/ls.out.err"; then
+        fail "lines above --log info, or a warning in a clean run"
+    fi
+    jcheck "$d/ls.out" "len(E('stats')) == 1 and idx('stats') > idx('summary') and \
+E('stats')[0]['cm_out'][1] == 1 and E('stats')[0]['cm_in'][2] == 1 and \
+E('stats')[0]['cm_out'][5] == 1 and E('stats')[0]['cm_in'][6] == 1 and \
+E('stats')[0]['packets_out'] == 3 and E('stats')[0]['packets_in'] == 3 and \
+E('stats')[0]['records_in'] >= 4 and E('stats')[0]['outer_bytes_out'] > 300 and \
+E('stats')[0]['outer_bytes_in'] > 300 and E('stats')[0]['keepalives_sent'] >= 2 and \
+E('stats')[0]['keepalive_responses'] == E('stats')[0]['keepalives_sent'] and \
+E('stats')[0]['cm_out'][7] == E('stats')[0]['keepalives_sent'] and \
+0 <= E('stats')[0]['ka_rtt_min_ms'] <= E('stats')[0]['ka_rtt_last_ms'] + 1000 and \
+E('stats')[0]['ups'] == 1 and 5000 <= E('stats')[0]['up_ms'] < 60000 and \
+E('stats')[0]['state'] == 'CLOSED'" || fail "statistics do not match the run"
+    # SIGUSR1 while up: one stats line per signal, the tunnel stays up
+    # (no timeout(1) around it: it would take the SIGUSR1 itself; --timeout
+    # and tse_stop bound it)
+    "$CLI" --server "$SRV" --ca "$d/ca.pem" --sni tscf.test --json \
+        --no-proxy --timeout 50 >"$d/usr1.out" 2>"$d/usr1.err" &
+    upid=$!
+    pids="$pids $upid"
+    i=0
+    while ! grep -q tunnel_up "$d/usr1.out" 2>/dev/null && [ $i -lt 200 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    grep -q tunnel_up "$d/usr1.out" || fail "tunnel not up for SIGUSR1"
+    kill -USR1 "$upid"
+    i=0
+    while ! grep -q '"event":"stats"' "$d/usr1.out" && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    kill -USR1 "$upid"
+    i=0
+    while [ "$(grep -c '"event":"stats"' "$d/usr1.out")" -lt 2 ] && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    kill -TERM "$upid"
+    tse_wait_exit "$upid" 20 || fail "tse-cli still running 20 s after SIGTERM"
+    jcheck "$d/usr1.out" "len(E('stats')) == 3 and E('stats')[0]['state'] == 'UP' and \
+E('stats')[1]['state'] == 'UP' and E('stats')[2]['state'] == 'CLOSED' and \
+E('stats')[0]['ups'] == 1 and idx('stats') > idx('tunnel_up')" ||
+        fail "SIGUSR1: not one stats line per signal while up, then one at exit"
+    # debug lines: a debug build shows them (mbed TLS's too), another
+    # refuses --log debug with exit status 2 and says why
+    if cli dbg.out --server "$SRV" --no-proxy --log debug --tls-debug 1 \
+           --ping 198.18.0.1 --count 1; then
+        grep -qF "[debug] sending Configuration_Request seq 1" "$d/dbg.out.err" ||
+            fail "debug build: no debug line for the Configuration_Request"
+        grep -qF "[debug] mbedtls " "$d/dbg.out.err" || fail "debug build: no mbed TLS debug"
+        echo "debug build: $(grep -c '\[debug\]' "$d/dbg.out.err") debug lines"
+    else
+        rc=$?
+        [ $rc -eq 2 ] || fail "--log debug: exit $rc, expected 0 (debug build) or 2"
+        grep -q "TSE_LOG_DEBUG" "$d/dbg.out.err" || fail "--log debug refused without saying why"
+    fi
+    # bad values are usage errors
+    cli bad1.out --server "$SRV" --log loud && fail "--log loud accepted"
+    [ $? -eq 2 ] || fail "--log loud: not exit 2"
+    grep -q "expected error, warn, info or debug" "$d/bad1.out.err" || fail "--log loud: no reason"
+    cli bad2.out --server "$SRV" --tls-debug 5 && fail "--tls-debug 5 accepted"
+    grep -q "expected 0 to 4" "$d/bad2.out.err" || fail "--tls-debug 5: no reason"
     ;;
 tunnels-200)
     start_server srv --echo --pool 198.18.0.0/23

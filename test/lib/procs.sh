@@ -20,11 +20,16 @@ tse_alive() {
     [ -n "$_st" ] && [ "$_st" != Z ]
 }
 
+# Bounds are deadlines on the clock, not counts of 0.1 s naps: on a loaded
+# machine each round (three forks and a sleep) can take far longer than
+# 0.1 s.  The round count is also capped (50 a second) so no loop is
+# unbounded even if the clock stood still.
 tse_wait_exit() {
     _p=$1
-    _n=$(($2 * 10))
+    _end=$(($(date +%s) + $2 + 1)) # at least $2 s whole
+    _n=$(($2 * 50 + 10))
     TSE_RC=
-    while tse_alive "$_p" && [ "$_n" -gt 0 ]; do
+    while tse_alive "$_p" && [ "$_n" -gt 0 ] && [ "$(date +%s)" -lt "$_end" ]; do
         sleep 0.1
         _n=$((_n - 1))
     done
@@ -38,9 +43,10 @@ tse_stop() {
     _sig=TERM
     case ${1:-} in -*) _sig=${1#-}; shift ;; esac
     for _p in "$@"; do kill "-$_sig" "$_p" 2>/dev/null; done
-    _n=$((TSE_STOP_WAIT * 10))
+    _end=$(($(date +%s) + TSE_STOP_WAIT + 1))
+    _n=$((TSE_STOP_WAIT * 50 + 10))
     for _p in "$@"; do
-        while tse_alive "$_p" && [ "$_n" -gt 0 ]; do
+        while tse_alive "$_p" && [ "$_n" -gt 0 ] && [ "$(date +%s)" -lt "$_end" ]; do
             sleep 0.1
             _n=$((_n - 1))
         done

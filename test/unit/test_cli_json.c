@@ -60,7 +60,7 @@ TT_TEST(escape_truncation)
 TT_TEST(line_building)
 {
     cli_json j;
-    char big[2000];
+    char big[CLI_JSON_MAX + 100];
     cli_json_begin(&j);
     cli_json_str(&j, "event", "tunnel_up");
     cli_json_int(&j, "code", -501);
@@ -107,6 +107,27 @@ TT_TEST(line_fills_exactly)
     TT_ASSERT(k > 5);
 }
 
+TT_TEST(uint_array)
+{
+    cli_json j;
+    uint64_t v[3] = { 0, 7, 18446744073709551615ull };
+    uint64_t many[400];
+    cli_json_begin(&j);
+    cli_json_uint_array(&j, "cm_out", v, 3);
+    cli_json_uint_array(&j, "none", v, 0);
+    TT_ASSERT(strcmp(cli_json_end(&j),
+        "{\"cm_out\":[0,7,18446744073709551615],\"none\":[]}") == 0);
+    TT_EQ_INT(j.overflow, 0);
+    /* too long for a line: dropped whole, the line stays valid */
+    for (size_t i = 0; i < 400; i++)
+        many[i] = 1000000 + i;
+    cli_json_begin(&j);
+    cli_json_int(&j, "n", 1);
+    cli_json_uint_array(&j, "many", many, 400);
+    TT_ASSERT(strcmp(cli_json_end(&j), "{\"n\":1}") == 0);
+    TT_EQ_INT(j.overflow, 1);
+}
+
 int main(void)
 {
     TT_RUN(escape_basic);
@@ -114,5 +135,6 @@ int main(void)
     TT_RUN(escape_truncation);
     TT_RUN(line_building);
     TT_RUN(line_fills_exactly);
+    TT_RUN(uint_array);
     return TT_DONE();
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "tls_session.h"
 #include "tse/tse.h"
 #include "mem_tscf.h"
 #include "test_pki.h"
@@ -117,8 +118,26 @@ TT_TEST(refusals)
     END();
 }
 
+/* A tunnel on a shared configuration carries no TLS configuration of its
+ * own: its one allocation is smaller by exactly that. */
+TT_TEST(shared_tunnel_is_smaller)
+{
+    tse_settings s;
+    size_t own, shared;
+    tse_settings_default(&s);
+    s.server_host = "tscf.test";
+    own = tse_tunnel_footprint(&s);
+    s.tls_config = (tse_tls_config *)(uintptr_t)&s; /* only compared with NULL */
+    shared = tse_tunnel_footprint(&s);
+    printf("  footprint: %zu bytes with its own TLS configuration, %zu shared (%zu saved)\n",
+           own, shared, own - shared);
+    TT_EQ_INT(own - shared, (sizeof(tse_tls_conf) + 7u) & ~(size_t)7u);
+    TT_ASSERT(own - shared >= 512);
+}
+
 int main(void)
 {
+    TT_RUN(shared_tunnel_is_smaller);
     TT_RUN(two_tunnels_share_one_configuration);
     TT_RUN(refusals);
     mt_fix_teardown(&G);

@@ -8,9 +8,15 @@
   lab.py udp-echo   ADDR PORT OUT [LIFETIME_S]
       Echo every UDP datagram to its sender; OUT holds "DATAGRAMS BYTES"
       (rewritten every 0.2 s and at exit).
-  lab.py relay      LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT OUT [LIFETIME_S]
+  lab.py relay      LISTEN_ADDR LISTEN_PORT TARGET_ADDR TARGET_PORT OUT [LIFETIME_S
+                    [CUT_EVERY CUTS]]
       A TCP relay.  SIGUSR1 cuts every open connection (RST to both sides,
       like a NAT losing its state); later connections are relayed normally.
+      With CUT_EVERY > 0 the relay also cuts by itself each time another
+      CUT_EVERY bytes have gone from the accepted (client) side to the
+      target, counted over all connections, CUTS times at most: the cuts
+      land in the middle of the data and cannot be outrun by the transfer
+      (after a cut nothing flows until the client is back).
       OUT holds "ACCEPTED CUTS" (rewritten on every change).
 
 Every helper exits after LIFETIME_S (default 240) seconds at the latest.
@@ -106,12 +112,14 @@ def udp_echo(addr, port, out, lifetime):
     return 0
 
 
-def relay(laddr, lport, taddr, tport, out, lifetime):
+def relay(laddr, lport, taddr, tport, out, lifetime, cut_every=0, max_cuts=0):
     end = time.monotonic() + lifetime
     ls = listen(laddr, int(lport), socket.SOCK_STREAM)
     state = {"cut": False}
     signal.signal(signal.SIGUSR1, lambda *_: state.__setitem__("cut", True))
     peer = {}
+    clients = set()  # the accepted sides: what they send counts as upstream
+    upstream = 0
     accepted = 0
     cuts = 0
     write_atomic(out, "0 0\n")
@@ -129,9 +137,10 @@ def relay(laddr, lport, taddr, tport, out, lifetime):
             for s in list(peer):
                 rst(s)
             peer.clear()
+            clients.clear()
             cuts += 1
             write_atomic(out, "%d %d\n" % (accepted, cuts))
-            sys.stderr.write("relay: cut %d\n" % cuts)
+            sys.stderr.write("relay: cut %d after %d bytes upstream\n" % (cuts, upstream))
         try:
             r, _, _ = select.select([ls] + list(peer), [], [], 0.05)
         except InterruptedError:
@@ -149,6 +158,7 @@ def relay(laddr, lport, taddr, tport, out, lifetime):
                     x.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 peer[c] = u
                 peer[u] = c
+                clients.add(c)
                 accepted += 1
                 write_atomic(out, "%d %d\n" % (accepted, cuts))
                 continue
@@ -162,6 +172,7 @@ def relay(laddr, lport, taddr, tport, out, lifetime):
             if not data:
                 for x in (s, other):
                     peer.pop(x, None)
+                    clients.discard(x)
                     x.close()
                 continue
             try:
@@ -170,7 +181,13 @@ def relay(laddr, lport, taddr, tport, out, lifetime):
             except OSError:
                 for x in (s, other):
                     peer.pop(x, None)
+                    clients.discard(x)
                     x.close()
+                continue
+            if s in clients:
+                upstream += len(data)
+                if cut_every > 0 and cuts < max_cuts and upstream >= (cuts + 1) * cut_every:
+                    state["cut"] = True
     return 0
 
 
@@ -183,8 +200,9 @@ def main():
         return tcp_sink(a[0], a[1], a[2], float(a[3]) if len(a) > 3 else 240.0)
     if cmd == "udp-echo" and len(a) in (3, 4):
         return udp_echo(a[0], a[1], a[2], float(a[3]) if len(a) > 3 else 240.0)
-    if cmd == "relay" and len(a) in (5, 6):
-        return relay(a[0], a[1], a[2], a[3], a[4], float(a[5]) if len(a) > 5 else 240.0)
+    if cmd == "relay" and len(a) in (5, 6, 8):
+        return relay(a[0], a[1], a[2], a[3], a[4], float(a[5]) if len(a) > 5 else 240.0,
+                     int(a[6]) if len(a) > 6 else 0, int(a[7]) if len(a) > 7 else 0)
     sys.stderr.write(__doc__)
     return 2
 
