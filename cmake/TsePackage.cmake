@@ -17,6 +17,8 @@
 #                                  tse::lwip
 #   lib/pkgconfig/tse.pc, tse-posix.pc, tse-linux.pc
 #   share/doc/libtse/              sources.txt (the plain source list)
+#   bin/tse-cli, bin/tscf-server   the example programs (TSE_BUILD_EXAMPLES)
+#   share/man/man1/tse-cli.1, tscf-server.1   their man pages
 #
 # mbed TLS: when it is compiled here from source (TSE_DEPS=debian-src or
 # custom with TSE_MBEDTLS_SOURCE_DIR), its objects are folded into
@@ -261,6 +263,15 @@ endforeach()
 
 install(FILES ${_src}/cmake/sources.txt ${_src}/docs/packaging.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+
+# The example programs and their man pages (docs/man/, checked by the
+# man_* tests), when examples are built.
+foreach(_prog tse-cli tscf-server)
+  if(TARGET ${_prog})
+    install(TARGETS ${_prog} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(FILES ${_src}/docs/man/${_prog}.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  endif()
+endforeach()
 
 # ---- CPack: one .deb with everything (libraries, headers, package files) ----
 set(CPACK_GENERATOR DEB)

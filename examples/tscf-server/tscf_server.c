@@ -1650,7 +1650,8 @@ static void usage(FILE *f)
         "  --stats-interval S   log counters every S seconds (default 0 = never)\n"
         "  --ready-file FILE    write the bound ADDR:PORT lines here once listening\n"
         "  --pcap FILE          write every tunnel's inner packets and control messages,\n"
-        "                       both ways, to FILE (pcap-ng; examples/common/pcap_out.h)\n");
+        "                       both ways, to FILE (pcap-ng; examples/common/pcap_out.h)\n"
+        "  -h, --help           this text\n");
 }
 
 static int parse_uint(const char *s, unsigned long max, unsigned long *out)

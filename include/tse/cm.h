@@ -25,7 +25,9 @@
 extern "C" {
 #endif
 
+/** CM_Version this library speaks (A.1.3). */
 #define TSE_CM_VERSION 1u
+/** Length of the CM header (A.1.3): the shortest CM. */
 #define TSE_CM_HEADER_LEN 16u
 /** TSID of a first Configuration_Request (A.1.4: all ones). */
 #define TSE_CM_TSID_NONE UINT64_C(0xFFFFFFFFFFFFFFFF)
@@ -82,10 +84,10 @@ typedef struct tse_cm {
     uint32_t present;        /**< enum tse_cm_present bits */
     uint16_t response_code;  /**< valid with TSE_CM_HAS_RESPONSE_CODE */
     uint16_t keepalive_s;    /**< Keep_Alive_Interval, seconds; 0 = none */
-    uint8_t ipv4_addr[4];
-    uint8_t ipv4_mask[4];
-    uint8_t ipv6_addr[16];
-    uint8_t ipv6_mask[16];
+    uint8_t ipv4_addr[4];    /**< Internal_IPv4_Address, with TSE_CM_HAS_IPV4_ADDRESS */
+    uint8_t ipv4_mask[4];    /**< Internal_IPv4_Netmask, with TSE_CM_HAS_IPV4_NETMASK */
+    uint8_t ipv6_addr[16];   /**< Internal_IPv6_Address, with TSE_CM_HAS_IPV6_ADDRESS */
+    uint8_t ipv6_mask[16];   /**< Internal_IPv6_Netmask, with TSE_CM_HAS_IPV6_NETMASK */
     /** Encode: length of the Padding TLV's value (with TSE_CM_HAS_PADDING).
      *  Decode: total value bytes of all Padding TLVs seen. */
     uint16_t padding_len;
@@ -121,7 +123,13 @@ typedef struct tse_cm {
  *
  * @param[out] out  the message; fully written on success, unspecified on error
  * @param[in]  buf  the bytes; not retained
- * @return TSE_OK or a negative TSE_ERR_CM_* / TSE_ERR_INVALID_ARG
+ * @param[in]  len  their number, the whole CM
+ * @return TSE_OK; TSE_ERR_INVALID_ARG (@p out or @p buf NULL);
+ *         TSE_ERR_CM_TRUNCATED, TSE_ERR_CM_VERSION, TSE_ERR_CM_INDICATION,
+ *         TSE_ERR_CM_RESERVED, TSE_ERR_CM_TYPE, TSE_ERR_CM_TLV_COUNT,
+ *         TSE_ERR_CM_TLV_OVERRUN, TSE_ERR_CM_TLV_LENGTH,
+ *         TSE_ERR_CM_DUPLICATE_TLV, TSE_ERR_CM_MASK_WITHOUT_ADDR,
+ *         TSE_ERR_CM_NO_RESPONSE_CODE (the defects above)
  */
 TSE_API int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
 
@@ -133,6 +141,10 @@ TSE_API int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
  *        @c unknown_tlvs and @c first_unknown_tlv are ignored.  Whatever
  *        this function writes, tse_cm_decode() accepts and decodes to the
  *        same fields.
+ * @param[in]  m       the message
+ * @param[out] buf     where to write it
+ * @param[in]  cap     bytes available at @p buf (TSE_CM_MAX_ENCODED is
+ *                     always enough)
  * @param[out] written bytes written on success (0 on error)
  * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, or TSE_ERR_INVALID_ARG (unknown
  *         type, netmask without address, padding_len > 255, type 2 or 6
@@ -140,10 +152,14 @@ TSE_API int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len);
  */
 TSE_API int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written);
 
-/** @brief Whether @p type is a response type (2, 6, 8). */
+/** @brief Whether @p type is a response type (2, 6, 8).
+ *  @param type  a CM_Type
+ *  @return 1 for a response type, else 0 */
 TSE_API int tse_cm_is_response(uint8_t type);
 
-/** @brief A static name for a CM_Type ("Configuration_Request", ...). */
+/** @brief A static name for a CM_Type ("Configuration_Request", ...).
+ *  @param type  a CM_Type
+ *  @return the name; never NULL (a fixed text for unknown types) */
 TSE_API const char *tse_cm_type_name(uint8_t type);
 
 #ifdef __cplusplus

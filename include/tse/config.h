@@ -7,7 +7,7 @@
  * -DTSE_CONFIG_FILE='"my_tse_config.h"') to a header that defines the
  * values you want; it is included first, and everything it leaves
  * undefined gets the default below.  Then bad combinations stop the build
- * with #error.  The library AND every file that includes libtse's headers
+ * with \#error.  The library AND every file that includes libtse's headers
  * must see the same configuration (some values size public structs, e.g.
  * TSE_DETECT_REQ_MAX in struct tse_detect): put the define in the build
  * system's flags for all of them.
@@ -144,6 +144,7 @@
 #ifndef TSE_HC_MAX_HOST
 #define TSE_HC_MAX_HOST 255
 #endif
+/** Largest proxy user name and password (TSE_HC_MAX_HOST's companion). */
 #ifndef TSE_HC_MAX_CRED
 #define TSE_HC_MAX_CRED 255
 #endif

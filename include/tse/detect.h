@@ -103,7 +103,7 @@ typedef struct tse_detect_addr {
 
 /** Why a decision was taken, and with what. */
 typedef struct tse_detect_result {
-    tse_detect_path path;
+    tse_detect_path path;      /**< the path chosen */
     int from_cache;            /**< 1: taken from the cache, no probe ran */
     uint32_t elapsed_ms;       /**< start to decision */
     int tunnel_probe;          /**< winning TSE_PROBE_TUNNEL_*, or -1 */
@@ -119,7 +119,7 @@ typedef struct tse_detect_result {
 
 /** One probe step: started, or finished. */
 typedef struct tse_detect_step {
-    tse_probe_id probe;
+    tse_probe_id probe;        /**< which probe */
     const char *name;          /**< "sip-udp", "sip-tcp", "stun-udp",
                                     "tunnel-1", "tunnel-2"
                                     (static; the port is in target) */
@@ -136,23 +136,26 @@ typedef struct tse_detect_step {
     const char *reason;        /**< static human text */
 } tse_detect_step;
 
+/** What a tse_detect_event carries. */
 typedef enum tse_detect_event_type {
     TSE_DETECT_EV_STEP = 1,    /**< @c step is set */
     TSE_DETECT_EV_RESULT       /**< @c result is set; the detection is done */
 } tse_detect_event_type;
 
+/** A detection event; valid only during the callback. */
 typedef struct tse_detect_event {
-    tse_detect_event_type type;
-    const tse_detect_step *step;
-    const tse_detect_result *result;
+    tse_detect_event_type type;       /**< which of the two is set */
+    const tse_detect_step *step;      /**< for TSE_DETECT_EV_STEP */
+    const tse_detect_result *result;  /**< for TSE_DETECT_EV_RESULT */
 } tse_detect_event;
 
+/** The detector's callbacks (copied by tse_detect_init()). */
 typedef struct tse_detect_callbacks {
     /** Required: steps and the result. */
     void (*on_event)(void *user, const tse_detect_event *ev);
     /** Required: random bytes for STUN transaction IDs and SIP branches. */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
-    void *user;
+    void *user;                /**< passed to both */
 } tse_detect_callbacks;
 
 /* ---- cache ------------------------------------------------------------ */
@@ -162,6 +165,7 @@ typedef struct tse_detect_callbacks {
 
 /** One cache slot; storage belongs to the caller, fields are private. */
 typedef struct tse_detect_cache_entry {
+    /** @privatesection */
     uint8_t id[TSE_DETECT_NETID_MAX];
     uint8_t id_len;
     uint8_t used;
@@ -174,6 +178,7 @@ typedef struct tse_detect_cache_entry {
 /** A decision cache over caller-provided slots (least recently used is
  *  replaced).  Fields are private. */
 typedef struct tse_detect_cache {
+    /** @privatesection */
     tse_detect_cache_entry *slots;
     size_t n;
     uint64_t clock;
@@ -182,12 +187,18 @@ typedef struct tse_detect_cache {
 /**
  * @brief Set up a cache over @p slots (owned by the caller, valid as long
  *        as the cache is used).
+ * @param[out] c      the cache (caller storage)
+ * @param[in]  slots  @p n entries
+ * @param[in]  n      their number
  * @return TSE_OK or TSE_ERR_INVALID_ARG (NULL, n == 0)
  */
 TSE_API int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *slots, size_t n);
 
 /**
  * @brief Look up the decision cached for a network.
+ * @param[in]  c       the cache
+ * @param[in]  net_id  the network's identity (opaque bytes)
+ * @param[in]  len     its length, 1 .. TSE_DETECT_NETID_MAX
  * @param[out] out  path, tunnel_probe, tunnel_port and from_cache = 1
  * @return TSE_OK, TSE_ERR_DETECT_NOT_CACHED, TSE_ERR_INVALID_ARG
  *         (NULL, empty or over TSE_DETECT_NETID_MAX id)
@@ -198,6 +209,10 @@ TSE_API int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, 
 /**
  * @brief Remember @p r for a network (replacing its old entry, or the
  *        least recently used one).
+ * @param c       the cache
+ * @param net_id  the network's identity
+ * @param len     its length, 1 .. TSE_DETECT_NETID_MAX
+ * @param r       the decision
  * @return TSE_OK, TSE_ERR_DETECT_NO_PATH (a @c none result is not
  *         cached: the next attempt must probe again), TSE_ERR_INVALID_ARG
  */
@@ -207,12 +222,16 @@ TSE_API int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, s
 /**
  * @brief Forget a network's decision: call it when the cached path fails
  *        (a decision is reused until it fails).
+ * @param c       the cache
+ * @param net_id  the network's identity
+ * @param len     its length, 1 .. TSE_DETECT_NETID_MAX
  * @return TSE_OK, TSE_ERR_DETECT_NOT_CACHED, TSE_ERR_INVALID_ARG
  */
 TSE_API int tse_detect_cache_invalidate(tse_detect_cache *c, const uint8_t *net_id, size_t len);
 
 /* ---- settings --------------------------------------------------------- */
 
+/** What to probe and how long to wait (tse_detect_settings_default()). */
 typedef struct tse_detect_settings {
     /* (a) direct: SIP OPTIONS to the P-CSCF */
     const char *pcscf_host;     /**< NULL: no SIP probes */
@@ -250,16 +269,18 @@ typedef struct tse_detect_settings {
     /* cache (optional) */
     tse_detect_cache *cache;    /**< NULL: no cache */
     const uint8_t *network_id;  /**< opaque identity of the current network */
-    size_t network_id_len;
+    size_t network_id_len;      /**< its length */
 } tse_detect_settings;
 
-/** @brief Fill @p s with the defaults documented above (hosts NULL). */
+/** @brief Fill @p s with the defaults documented above (hosts NULL).
+ *  @param[out] s  the settings */
 TSE_API void tse_detect_settings_default(tse_detect_settings *s);
 
 /* ---- the port's orders ------------------------------------------------ */
 
+/** What the port is asked to do. */
 typedef enum tse_detect_action_type {
-    TSE_DETECT_ACT_NONE = 0,
+    TSE_DETECT_ACT_NONE = 0, /**< nothing */
     /** Send @c data as one datagram to host:port (open the probe's UDP
      *  socket first if it has none; later sends are retransmissions). */
     TSE_DETECT_ACT_UDP_SEND,
@@ -278,14 +299,14 @@ typedef enum tse_detect_action_type {
 
 /** An order; pointers valid until the next call into the detector. */
 typedef struct tse_detect_action {
-    tse_detect_action_type type;
-    tse_probe_id probe;
-    const char *host;
-    uint16_t port;
-    const uint8_t *data;
-    size_t len;
-    const char *proxy_host;
-    uint16_t proxy_port;
+    tse_detect_action_type type;  /**< what to do */
+    tse_probe_id probe;           /**< for which probe */
+    const char *host;             /**< where to (UDP_SEND, TCP_CONNECT, TUNNEL_START) */
+    uint16_t port;                /**< its port */
+    const uint8_t *data;          /**< what to send (UDP_SEND, TCP_SEND) */
+    size_t len;                   /**< its length */
+    const char *proxy_host;       /**< TUNNEL_START: the HTTP proxy, or NULL */
+    uint16_t proxy_port;          /**< its port */
 } tse_detect_action;
 
 /* ---- the detector ----------------------------------------------------- */
@@ -296,6 +317,7 @@ typedef struct tse_detect_action {
 
 /** Per-probe bookkeeping; private. */
 typedef struct tse_detect_probe_priv {
+    /** @privatesection */
     uint8_t state, pending, enabled, sent_once;
     int result, status;
     const char *reason;
@@ -309,6 +331,7 @@ typedef struct tse_detect_probe_priv {
 
 /** A detector.  The caller owns the storage; all fields are private. */
 typedef struct tse_detect {
+    /** @privatesection */
     tse_detect_settings s;
     tse_detect_callbacks cb;
     int phase;
@@ -326,6 +349,9 @@ typedef struct tse_detect {
 /**
  * @brief Prepare a detector (does not start it).  Settings and callbacks
  *        are copied; the strings they point to are not.
+ * @param[out] d   the detector (caller storage)
+ * @param[in]  s   settings
+ * @param[in]  cb  callbacks
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no on_event / entropy, a
  *         network_id without a cache, or one above TSE_DETECT_NETID_MAX)
  */
@@ -335,21 +361,35 @@ TSE_API int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
 /**
  * @brief Start at @p now.  With a cached decision for the network the
  *        result event fires at once (from_cache = 1) and no probe runs.
- * @return TSE_OK, TSE_ERR_STATE (already started), TSE_ERR_DETECT_ENTROPY
+ *        A probe whose request cannot be built (the entropy callback
+ *        failed) fails as a step with TSE_ERR_DETECT_ENTROPY; the start
+ *        itself does not.
+ * @param d    the detector
+ * @param now  the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (already
+ *         started)
  */
 TSE_API int tse_detect_start(tse_detect *d, tse_time_ms now);
 
 /**
  * @brief The next order for the port.
+ * @param[in]  d    the detector
+ * @param[out] out  the order
  * @return 1 and @p out filled, or 0 when there is nothing to do
  */
 TSE_API int tse_detect_next_action(tse_detect *d, tse_detect_action *out);
 
-/** @brief 1 if tse_detect_next_action() has something. */
+/** @brief Whether tse_detect_next_action() has something.
+ *  @param d  the detector
+ *  @return 1 or 0 (0 for NULL) */
 TSE_API int tse_detect_want(const tse_detect *d);
 
 /**
  * @brief A datagram arrived on a UDP probe's socket.
+ * @param[in] d      the detector
+ * @param[in] probe  the probe whose socket received it
+ * @param[in] data   the datagram
+ * @param[in] len    its length
  * @param[in] local  the socket's local address (for the STUN probe's NAT
  *                   check), or NULL if unknown (NAT is then assumed).  A
  *                   socket bound to the wildcard address must report the
@@ -357,29 +397,49 @@ TSE_API int tse_detect_want(const tse_detect *d);
  *                   socket, then getsockname()), not 0.0.0.0.
  * @return TSE_OK (also for a stray datagram, which is ignored),
  *         TSE_ERR_INVALID_ARG, TSE_ERR_STATE (probe not running)
+ * @param[in] now    the clock
  */
 TSE_API int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
                                 size_t len, const tse_detect_addr *local, tse_time_ms now);
 
 /** @brief The SIP-over-TCP probe's connection is up.
- *  @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_STATE */
+ *  @param d      the detector
+ *  @param probe  TSE_PROBE_SIP_TCP
+ *  @param now    the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, bad or non-TCP probe),
+ *          TSE_ERR_STATE (probe not running) */
 TSE_API int tse_detect_tcp_connected(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
 /** @brief Bytes arrived on the SIP-over-TCP probe's connection.
- *  @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_STATE */
+ *  @param d      the detector
+ *  @param probe  TSE_PROBE_SIP_TCP
+ *  @param data   the bytes
+ *  @param len    their number
+ *  @param now    the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, bad or non-TCP probe),
+ *          TSE_ERR_STATE (probe not running) */
 TSE_API int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
                                 size_t len, tse_time_ms now);
 
 /** @brief A tunnel probe's tse_tunnel reached TSE_EV_TUNNEL_UP.
- *  @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_STATE */
+ *  @param d      the detector
+ *  @param probe  TSE_PROBE_TUNNEL_1 or TSE_PROBE_TUNNEL_2
+ *  @param now    the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, bad or non-tunnel probe),
+ *          TSE_ERR_STATE (probe not running) */
 TSE_API int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
 /**
  * @brief A probe failed in the port: connect refused / reset / timed out
  *        (TSE_ERR_TRANSPORT_*), or a tunnel went down (its TSE_EV_TUNNEL_DOWN
  *        error: TSE_ERR_PROXY_*, TSE_ERR_TLS_*, ...).
+ * @param[in] d       the detector
+ * @param[in] probe   the probe
+ * @param[in] err     the TSE_ERR_* (negative)
  * @param[in] status  the proxy's HTTP status for TSE_ERR_PROXY_*, else 0
- * @return TSE_OK, TSE_ERR_INVALID_ARG (err >= 0), TSE_ERR_STATE
+ * @param[in] now     the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, bad probe, err >= 0),
+ *         TSE_ERR_STATE (probe not running)
  */
 TSE_API int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int status,
                                     tse_time_ms now);
@@ -387,27 +447,45 @@ TSE_API int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, 
 /**
  * @brief The application's own IMS registration worked (@p ok = 1) or
  *        failed (0).  Takes the place of the SIP probes.
- * @return TSE_OK, TSE_ERR_STATE (done, or not started)
+ * @param d    the detector
+ * @param ok   1 registered, 0 failed
+ * @param now  the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (done, not
+ *         started, or app_reports_registration not set)
  */
 TSE_API int tse_detect_registration_result(tse_detect *d, int ok, tse_time_ms now);
 
-/** @brief When tse_detect_handle_expiry() must run next, or TSE_TIME_NEVER. */
+/** @brief When tse_detect_handle_expiry() must run next.
+ *  @param d  the detector
+ *  @return the time, or TSE_TIME_NEVER (nothing due, done, or NULL) */
 TSE_API tse_time_ms tse_detect_expiry(const tse_detect *d);
 
-/** @brief Run timers due at @p now (starts, retransmissions, timeouts). */
+/** @brief Run timers due at @p now (starts, retransmissions, timeouts).
+ *  @param d    the detector
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL) */
 TSE_API int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now);
 
-/** @brief 1 once the result event has fired. */
+/** @brief Whether the result event has fired.
+ *  @param d  the detector
+ *  @return 1 once it has, else 0 (0 for NULL) */
 TSE_API int tse_detect_done(const tse_detect *d);
 
-/** @brief The result, or NULL before it is known. */
+/** @brief The result.
+ *  @param d  the detector
+ *  @return the result (inside @p d), or NULL before it is known */
 TSE_API const tse_detect_result *tse_detect_get_result(const tse_detect *d);
 
-/** @brief "direct", "nat-traversal", "tunnel-direct", "tunnel-via-proxy",
- *         "none". */
+/** @brief A path's name.
+ *  @param path  the path
+ *  @return "direct", "nat-traversal", "tunnel-direct", "tunnel-via-proxy",
+ *          "none" (static) */
 TSE_API const char *tse_detect_path_name(tse_detect_path path);
 
-/** @brief "sip-udp", "sip-tcp", "stun-udp", "tunnel-1", "tunnel-2" or "?". */
+/** @brief A probe's name.
+ *  @param probe  the probe
+ *  @return "sip-udp", "sip-tcp", "stun-udp", "tunnel-1", "tunnel-2" or "?"
+ *          (static) */
 TSE_API const char *tse_detect_probe_name(tse_probe_id probe);
 
 #ifdef __cplusplus

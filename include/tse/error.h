@@ -15,6 +15,7 @@
 extern "C" {
 #endif
 
+/** The error codes: TSE_OK and the negative TSE_ERR_* values. */
 enum tse_error {
     TSE_OK = 0,
 
@@ -184,7 +185,10 @@ enum tse_error {
     TSE_ERR_RFC4571_TRUNCATED = -1051   /**< stream ended inside a frame */
 };
 
-/** @brief A static, human-readable name for @p err.  Never NULL. */
+/** @brief A static, human-readable name for @p err.
+ *  @param err  TSE_OK or a TSE_ERR_* value (others give a generic text)
+ *  @return the name; never NULL ("" when the names are compiled out,
+ *          TSE_CONFIG_STRINGS 0 in tse/config.h) */
 TSE_API const char *tse_strerror(int err);
 
 /**
@@ -192,6 +196,8 @@ TSE_API const char *tse_strerror(int err);
  *        (transport errors, timeouts, out of resources...).  Errors that
  *        retrying cannot fix (certificate, pin, blacklisted, version,
  *        proxy authentication) return 0.
+ * @param err  a TSE_ERR_* value
+ * @return 1 if retrying may help, else 0
  */
 TSE_API int tse_err_is_retryable(int err);
 

@@ -40,27 +40,32 @@
 extern "C" {
 #endif
 
+/** How units are delimited in the TLS plaintext stream. */
 enum tse_framing_profile {
-    TSE_FRAMING_TSCF = 0,
-    TSE_FRAMING_FTT = 1
+    TSE_FRAMING_TSCF = 0, /**< TR 33.830 Annex A: units back to back, each
+                               delimited by its own length (CM, IP header) */
+    TSE_FRAMING_FTT = 1   /**< TS 24.322 envelope: type and length before
+                               each IP packet (no CMs) */
 };
 
+/** What a unit is; its first nibble on the wire. */
 enum tse_unit_kind {
-    TSE_UNIT_CM = 1,
-    TSE_UNIT_IPV4 = 4,
-    TSE_UNIT_IPV6 = 6
+    TSE_UNIT_CM = 1,   /**< a control message (CM_Version 1) */
+    TSE_UNIT_IPV4 = 4, /**< an IPv4 packet */
+    TSE_UNIT_IPV6 = 6  /**< an IPv6 packet */
 };
 
 /** One complete unit.  @c data stays valid until the next call on the
  *  deframer (it points into the caller's input or the deframer's buffer). */
 typedef struct tse_unit {
     int kind;              /**< enum tse_unit_kind */
-    const uint8_t *data;
-    size_t len;
+    const uint8_t *data;   /**< the unit, without framing */
+    size_t len;            /**< its length */
 } tse_unit;
 
 /** Deframer state.  Fields are private; use the functions. */
 typedef struct tse_deframer {
+    /** @privatesection */
     int profile;
     uint8_t *buf;          /* caller's buffer, holds a partial unit */
     size_t cap;            /* = maximum unit size */
@@ -78,16 +83,22 @@ typedef struct tse_deframer {
  *        TSE_ERR_FRAME_TOO_BIG.  @p cap must be at least 40.  @p cap counts
  *        the bytes on the wire, i.e. includes tse_frame_overhead(profile):
  *        to accept IP packets up to M bytes, pass M + tse_frame_overhead().
+ * @param[out] d        the deframer (caller storage)
+ * @param[in]  profile  enum tse_framing_profile
+ * @param[in]  buf      holds a partial unit
+ * @param[in]  cap      its size: the largest unit accepted
  * @return TSE_OK or TSE_ERR_INVALID_ARG (bad profile, NULL, cap too small)
  */
 TSE_API int tse_deframer_init(tse_deframer *d, int profile, uint8_t *buf, size_t cap);
 
-/** @brief Drop any partial unit and a sticky error. */
+/** @brief Drop any partial unit and a sticky error.
+ *  @param d  the deframer (NULL: nothing) */
 TSE_API void tse_deframer_reset(tse_deframer *d);
 
 /**
  * @brief Consume bytes until one unit is complete.
  *
+ * @param[in]  d         the deframer
  * @param[in]  in        bytes from the stream
  * @param[in]  len       how many
  * @param[out] consumed  bytes of @p in taken (always set)
@@ -98,7 +109,9 @@ TSE_API void tse_deframer_reset(tse_deframer *d);
  *
  * @return 1 a unit is complete (call again with the rest of the input);
  *         0 all input consumed, need more;
- *         negative TSE_ERR_FRAME_* - sticky, the stream cannot be resynced:
+ *         TSE_ERR_FRAME_NIBBLE, TSE_ERR_FRAME_IPV4_IHL,
+ *         TSE_ERR_FRAME_IPV4_LENGTH, TSE_ERR_FRAME_TOO_BIG,
+ *         TSE_ERR_FRAME_ENVELOPE (FTT) - sticky, the stream cannot be resynced:
  *         every later call returns the same error (consumed 0) until
  *         tse_deframer_reset(); nothing is held (pending 0).
  *         TSE_ERR_INVALID_ARG for NULL arguments (not sticky).
@@ -106,7 +119,9 @@ TSE_API void tse_deframer_reset(tse_deframer *d);
 TSE_API int tse_deframer_feed(tse_deframer *d, const uint8_t *in, size_t len,
                               size_t *consumed, tse_unit *unit);
 
-/** @brief Bytes of a partial unit currently held. */
+/** @brief Bytes of a partial unit currently held.
+ *  @param d  the deframer
+ *  @return the byte count (0 for NULL) */
 TSE_API size_t tse_deframer_pending(const tse_deframer *d);
 
 /**
@@ -115,11 +130,21 @@ TSE_API size_t tse_deframer_pending(const tse_deframer *d);
  *        error (TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG: bad profile
  *        or kind, empty unit, first nibble of @p data not @p kind, a CM
  *        under FTT, envelope above 65535 bytes).  @p out may alias @p data.
+ * @param profile  enum tse_framing_profile
+ * @param kind     enum tse_unit_kind of the unit
+ * @param data     the unit
+ * @param len      its length
+ * @param out      where the framed unit goes
+ * @param cap      bytes available at @p out
+ * @return the bytes written (len + tse_frame_overhead()),
+ *         TSE_ERR_BUFFER_TOO_SMALL or TSE_ERR_INVALID_ARG
  */
 TSE_API int tse_frame_unit(int profile, int kind, const uint8_t *data, size_t len,
                            uint8_t *out, size_t cap);
 
-/** @brief Header overhead tse_frame_unit() adds under @p profile. */
+/** @brief Header overhead tse_frame_unit() adds under @p profile.
+ *  @param profile  enum tse_framing_profile
+ *  @return the bytes (0 for TSE_FRAMING_TSCF and for an unknown profile) */
 TSE_API size_t tse_frame_overhead(int profile);
 
 #ifdef __cplusplus

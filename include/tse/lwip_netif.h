@@ -179,7 +179,8 @@ typedef struct tse_lwip_netif_stats {
 /** The netif and its glue state.  Caller-provided storage; the fields
  *  are private except `netif`, which is the lwIP netif. */
 typedef struct tse_lwip_netif {
-    struct netif netif;
+    struct netif netif;  /**< the lwIP netif */
+    /** @privatesection */
     tse_tunnel *tunnel;
     tse_lwip_netif_config cfg;
     tse_lwip_netif_stats stats;
@@ -192,7 +193,8 @@ typedef struct tse_lwip_netif {
     uint8_t flat[TSE_LWIP_NETIF_MTU_MAX];
 } tse_lwip_netif;
 
-/** @brief Fill @p c with the defaults documented on each field. */
+/** @brief Fill @p c with the defaults documented on each field.
+ *  @param[out] c  the configuration */
 TSE_API void tse_lwip_netif_config_default(tse_lwip_netif_config *c);
 
 /**
@@ -212,17 +214,23 @@ TSE_API int tse_lwip_netif_add(tse_lwip_netif *n, tse_tunnel *t,
 
 /** @brief Remove the netif from lwIP and drop queued packets.  Safe on a
  *         netif that was never added (after a memset to 0).  NO_SYS=0:
- *         not from the tcpip thread. */
+ *         not from the tcpip thread.
+ *  @param n  the netif (NULL: nothing) */
 TSE_API void tse_lwip_netif_remove(tse_lwip_netif *n);
 
 /** @brief Apply a tunnel event (see "Addresses, link state").  Call it from
- *         the tunnel's on_event callback for every event. */
+ *         the tunnel's on_event callback for every event.
+ *  @param n   the netif
+ *  @param ev  the event, as on_event received it */
 TSE_API void tse_lwip_netif_on_event(tse_lwip_netif *n, const tse_event *ev);
 
 /**
  * @brief Give an inbound inner packet to lwIP.  Call it from the tunnel's
  *        on_packet callback (the bytes are copied into a pbuf).
- * @return TSE_OK; TSE_ERR_INVALID_ARG; TSE_ERR_NO_MEMORY (no pbuf: dropped);
+ * @param n    the netif
+ * @param pkt  the packet, as on_packet received it
+ * @param len  its length
+ * @return TSE_OK; TSE_ERR_INVALID_ARG (NULL, not added, or empty); TSE_ERR_NO_MEMORY (no pbuf: dropped);
  *         TSE_ERR_WOULD_BLOCK (lwIP's input refused it, e.g. the tcpip
  *         mailbox is full: dropped).  Counted in the stats either way.
  */
@@ -233,21 +241,31 @@ TSE_API int tse_lwip_netif_on_packet(tse_lwip_netif *n, const uint8_t *pkt,
  * @brief NO_SYS=0: move packets queued by lwIP into the tunnel.  Call it
  *        from the driver thread when notified, and each driver round.
  *        (NO_SYS=1: nothing is ever queued; returns TSE_OK.)
- * @return TSE_OK (queue empty), TSE_ERR_QUEUE_FULL (the tunnel is full;
+ * @param n    the netif
+ * @param now  the tunnel's clock, for tse_tunnel_send_packet()
+ * @return TSE_ERR_INVALID_ARG (@p n NULL), TSE_OK (queue empty), TSE_ERR_QUEUE_FULL (the tunnel is full;
  *         the rest stays queued: flush again after the outer connection
  *         drained).  Packets the tunnel refuses otherwise (not up, invalid)
  *         are dropped and counted.
  */
 TSE_API int tse_lwip_netif_flush(tse_lwip_netif *n, tse_time_ms now);
 
-/** @brief Packets waiting in the NO_SYS=0 queue (0 with NO_SYS=1). */
+/** @brief Packets waiting in the NO_SYS=0 queue.
+ *  @param n  the netif
+ *  @return the count (0 with NO_SYS=1, and for NULL) */
 TSE_API unsigned tse_lwip_netif_pending(tse_lwip_netif *n);
 
-/** @brief A copy of the counters. */
+/** @brief A copy of the counters.
+ *  @param n         the netif
+ *  @param[out] out  the counters */
 TSE_API void tse_lwip_netif_get_stats(tse_lwip_netif *n, tse_lwip_netif_stats *out);
 
 /** @brief lwIP's err_t for a TSE_ERR_* of tse_tunnel_send_packet() (see
- *         "Outbound errors"). */
+ *         "Outbound errors").
+ *  @param tse_err  TSE_OK or a TSE_ERR_*
+ *  @return ERR_OK, ERR_MEM (TSE_ERR_QUEUE_FULL), ERR_CONN (TSE_ERR_NOT_UP),
+ *          ERR_VAL (TSE_ERR_PACKET_INVALID), ERR_BUF
+ *          (TSE_ERR_BUFFER_TOO_SMALL), ERR_IF (any other) */
 TSE_API int tse_lwip_netif_err(int tse_err);
 
 #ifdef __cplusplus

@@ -83,24 +83,26 @@ typedef struct tse_lwip_port_config {
     /** Required: a cryptographically secure source (a TRNG); 0 = success.
      *  The table's entropy() and the tunnel's tse_callbacks::entropy. */
     int (*entropy)(void *user, uint8_t *buf, size_t len);
-    void *entropy_user;
+    void *entropy_user;        /**< passed to entropy */
     /** IPADDR_TYPE_V4 (default) or IPADDR_TYPE_ANY (LWIP_IPV6): the
      *  address families the resolver and the PCB may use. */
     uint8_t ip_type;
 } tse_lwip_port_config;
 
+/** States of a tse_lwip_conn. */
 enum tse_lwip_conn_state {
-    TSE_LWIP_CONN_FREE = 0,
-    TSE_LWIP_CONN_RESOLVING,   /* dns_gethostbyname() outstanding */
-    TSE_LWIP_CONN_CONNECTING,  /* SYN sent */
-    TSE_LWIP_CONN_UP,
-    TSE_LWIP_CONN_FAILED,      /* err says why; the driver must close() */
-    TSE_LWIP_CONN_ORPHAN       /* closed while resolving: freed when the
-                                  DNS answer (or timeout) comes */
+    TSE_LWIP_CONN_FREE = 0,    /**< slot unused */
+    TSE_LWIP_CONN_RESOLVING,   /**< dns_gethostbyname() outstanding */
+    TSE_LWIP_CONN_CONNECTING,  /**< SYN sent */
+    TSE_LWIP_CONN_UP,          /**< connected */
+    TSE_LWIP_CONN_FAILED,      /**< err says why; the driver must close() */
+    TSE_LWIP_CONN_ORPHAN       /**< closed while resolving: freed when the
+                                    DNS answer (or timeout) comes */
 };
 
 /** One outer connection (what tse_port_conn points to). */
 typedef struct tse_lwip_conn {
+    /** @privatesection */
     struct tse_lwip_port *port;
     struct tcp_pcb *pcb;
     int state;                 /* enum tse_lwip_conn_state */
@@ -114,17 +116,19 @@ typedef struct tse_lwip_conn {
 
 /** Counters. */
 typedef struct tse_lwip_port_stats {
-    uint32_t connects;         /* connect_start() calls that went ahead */
-    uint32_t resolved;         /* names resolved by DNS */
-    uint32_t resolve_fail;
-    uint32_t refused;          /* RST to the SYN */
-    uint32_t resets;           /* errors after connect */
-    uint32_t bytes_out, bytes_in;
-    uint32_t send_full;        /* send() found no room (returned 0) */
+    uint32_t connects;         /**< connect_start() calls that went ahead */
+    uint32_t resolved;         /**< names resolved by DNS */
+    uint32_t resolve_fail;     /**< names that did not resolve */
+    uint32_t refused;          /**< RST to the SYN */
+    uint32_t resets;           /**< errors after connect */
+    uint32_t bytes_out;        /**< bytes given to tcp_write() */
+    uint32_t bytes_in;         /**< bytes received */
+    uint32_t send_full;        /**< send() found no room (returned 0) */
 } tse_lwip_port_stats;
 
 /** The port: its table, settings and connection slots.  Caller storage. */
 typedef struct tse_lwip_port {
+    /** @privatesection */
     tse_port table;            /* tse_lwip_port_table() */
     tse_lwip_port_config cfg;
     tse_lwip_conn conns[TSE_LWIP_PORT_CONNS];
@@ -133,26 +137,36 @@ typedef struct tse_lwip_port {
     uint64_t now_high;
 } tse_lwip_port;
 
-/** @brief Fill @p c with the defaults documented on each field. */
+/** @brief Fill @p c with the defaults documented on each field.
+ *  @param[out] c  the settings */
 void tse_lwip_port_config_default(tse_lwip_port_config *c);
 
 /** @brief Initialise @p p (after lwip_init()).
+ *  @param[out] p    the port (caller storage, valid while used)
+ *  @param[in]  cfg  settings (copied)
  *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or no entropy). */
 int tse_lwip_port_init(tse_lwip_port *p, const tse_lwip_port_config *cfg);
 
-/** @brief The transport table (include/tse/port.h) of @p p. */
+/** @brief The transport table (include/tse/port.h) of @p p.
+ *  @param p  the port
+ *  @return the table, inside @p p (NULL for NULL) */
 const tse_port *tse_lwip_port_table(tse_lwip_port *p);
 
 /** @brief Milliseconds of sys_now(), widened to 64 bits (call it at least
- *  once every 49 days: any call of the driver does). */
+ *  once every 49 days: any call of the driver does).
+ *  @param p  the port (holds the widening state)
+ *  @return milliseconds */
 tse_time_ms tse_lwip_now(tse_lwip_port *p);
 
-/** @brief Close every connection (before lwIP goes away). */
+/** @brief Close every connection (before lwIP goes away).
+ *  @param p  the port (NULL: nothing) */
 void tse_lwip_port_deinit(tse_lwip_port *p);
 
 /* ---- the driver: one tunnel over one port in one main loop --------------- */
 
+/** The driver of one tunnel (caller storage).  Fields are private. */
 typedef struct tse_lwip_driver {
+    /** @privatesection */
     tse_lwip_port *port;
     tse_tunnel *t;
     tse_port_conn *conn;       /* the tunnel's outer connection, or NULL */
@@ -160,7 +174,11 @@ typedef struct tse_lwip_driver {
     uint32_t polls;
 } tse_lwip_driver;
 
-/** @brief Drive @p t over @p p.  No allocation. */
+/** @brief Drive @p t over @p p.  No allocation.
+ *  @param[out] d  the driver (caller storage)
+ *  @param[in]  p  the port
+ *  @param[in]  t  the tunnel
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL) */
 int tse_lwip_driver_init(tse_lwip_driver *d, tse_lwip_port *p, tse_tunnel *t);
 
 /**
@@ -169,17 +187,24 @@ int tse_lwip_driver_init(tse_lwip_driver *d, tse_lwip_port *p, tse_tunnel *t);
  *        (tcp_write() + tcp_output()), fire its timers.  Call it from the
  *        main loop after lwIP's input and timers, and after the
  *        application sent through the tunnel netif.  Bounded work.
- * @return TSE_OK, or the last engine error (informational: the tunnel
- *         reports failures through its events).
+ * @param d  the driver
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), or the last error an
+ *         engine call returned (tse_tunnel_transport_connected(),
+ *         tse_tunnel_transport_closed(), tse_tunnel_recv_outer(),
+ *         tse_tunnel_handle_expiry(); informational: the tunnel reports
+ *         failures through its events).
  */
 int tse_lwip_driver_poll(tse_lwip_driver *d);
 
 /** @brief When tse_lwip_driver_poll() must run next at the latest
- *  (tse_tunnel_expiry()), or TSE_TIME_NEVER; earlier after any input. */
+ *  (tse_tunnel_expiry()), or TSE_TIME_NEVER; earlier after any input.
+ *  @param d  the driver
+ *  @return the time (TSE_TIME_NEVER for NULL) */
 tse_time_ms tse_lwip_driver_next(const tse_lwip_driver *d);
 
 /** @brief Close the tunnel's outer connection, if any (before
- *  tse_tunnel_del()). */
+ *  tse_tunnel_del()).
+ *  @param d  the driver */
 void tse_lwip_driver_deinit(tse_lwip_driver *d);
 
 #ifdef __cplusplus

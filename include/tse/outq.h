@@ -33,12 +33,17 @@
 
 #include "tse/tse.h"
 
+/** One class's ring of whole units.  Fields are private. */
 typedef struct tse_ring {
+    /** @privatesection */
     uint8_t *buf;
     size_t cap, head, len;
 } tse_ring;
 
+/** The scheduler's state (caller storage, tse_outq_init()).  Fields are
+ *  private; the engine copies the counters into tse_stats. */
 typedef struct tse_outq {
+    /** @privatesection */
     tse_ring ring[TSE_CLASS_COUNT];
     /* enqueue time of each real-time unit, FIFO parallel to its ring */
     uint32_t *rt_time;
@@ -60,46 +65,82 @@ typedef struct tse_outq {
     uint64_t stale_drops;
 } tse_outq;
 
-/* Bytes of storage tse_outq_init() needs for these sizes. */
+/** @brief Bytes of storage tse_outq_init() needs for these sizes.
+ *  @param cm_size    control queue, bytes
+ *  @param rt_size    real-time queue, bytes
+ *  @param bulk_size  bulk queue, bytes
+ *  @return the byte count */
 TSE_API size_t tse_outq_footprint(size_t cm_size, size_t rt_size, size_t bulk_size);
 
-/* Carve the rings out of @p mem (tse_outq_footprint() bytes, aligned for
- * uint32_t).  @p pol is copied. */
+/** @brief Carve the rings out of @p mem (tse_outq_footprint() bytes,
+ *         aligned for uint32_t).  @p pol is copied.
+ *  @param[out] q     the scheduler (caller storage)
+ *  @param[in]  pol   the policy (copied)
+ *  @param[in]  mem   storage, owned by the caller, valid while @p q is used
+ *  @param cm_size, rt_size, bulk_size  as for tse_outq_footprint() */
 TSE_API void tse_outq_init(tse_outq *q, const tse_sched_settings *pol, uint8_t *mem,
                            size_t cm_size, size_t rt_size, size_t bulk_size);
 
-/* Drop everything queued (the connection is gone).  Counters stay. */
+/** @brief Drop everything queued (the connection is gone).  Counters stay.
+ *  @param q  the scheduler */
 TSE_API void tse_outq_clear(tse_outq *q);
 
-/* The class an inner IP packet (already validated) belongs to under the
- * policy: TSE_CLASS_REALTIME or TSE_CLASS_BULK. */
+/** @brief The class an inner IP packet (already validated) belongs to
+ *         under the policy.
+ *  @param q    the scheduler (its policy)
+ *  @param pkt  the packet
+ *  @param len  its length
+ *  @return TSE_CLASS_REALTIME or TSE_CLASS_BULK */
 TSE_API tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_t len);
 
-/* Queue one unit of class @p cls.  TSE_OK, or TSE_ERR_QUEUE_FULL (nothing
- * taken; counted).  A real-time packet larger than its whole ring is
- * queued as bulk. */
+/** @brief Queue one unit of class @p cls (copied).  A real-time packet
+ *         larger than its whole ring is queued as bulk.
+ *  @param q     the scheduler
+ *  @param cls   a tse_class below TSE_CLASS_COUNT
+ *  @param unit  the unit (a CM or an IP packet)
+ *  @param len   its length
+ *  @param now   milliseconds, for the real-time deadline
+ *  @return TSE_OK, or TSE_ERR_QUEUE_FULL (no room, or @p len 0: nothing
+ *          taken; counted) */
 TSE_API int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
                           uint32_t now);
 
-/* Free bytes in @p cls's ring. */
+/** @brief Free bytes in @p cls's ring.
+ *  @param q    the scheduler
+ *  @param cls  the class
+ *  @return the bytes (0 for a bad class, or when the real-time queue has
+ *          no free slot) */
 TSE_API size_t tse_outq_space(const tse_outq *q, tse_class cls);
 
-/* Bytes queued in @p cls's ring, or in all of them (TSE_CLASS_COUNT). */
+/** @brief Bytes queued in @p cls's ring, or in all of them.
+ *  @param q    the scheduler
+ *  @param cls  the class, or TSE_CLASS_COUNT for all
+ *  @return the bytes (0 for a bad class) */
 TSE_API size_t tse_outq_queued(const tse_outq *q, tse_class cls);
 
-/* Choose the next chunk to encrypt: at most @p max bytes, or @p max_bulk
- * for bulk (0: no bulk now).  Real-time units older than the deadline at
- * @p now are dropped first.  Returns its length (0 = nothing to send now)
- * with *p and *cls set; the chunk stays queued until tse_outq_commit().
- * While pinned, returns the same chunk again. */
+/** @brief Choose the next chunk to encrypt: at most @p max bytes, or
+ *         @p max_bulk for bulk (0: no bulk now).  Real-time units older
+ *         than the deadline at @p now are dropped first.  The chunk stays
+ *         queued until tse_outq_commit().  While pinned, returns the same
+ *         chunk again.
+ *  @param q         the scheduler
+ *  @param now       milliseconds, for the deadline
+ *  @param max       largest chunk
+ *  @param max_bulk  largest bulk chunk (0: none now)
+ *  @param[out] p    the chunk, inside a ring
+ *  @param[out] cls  its class
+ *  @return its length (0 = nothing to send now) */
 TSE_API size_t tse_outq_peek(tse_outq *q, uint32_t now, size_t max, size_t max_bulk,
                              const uint8_t **p, tse_class *cls);
 
-/* The TLS layer must be given the last peek again (mbed TLS's rule after
- * WANT_WRITE): the next peek returns it unchanged. */
+/** @brief The TLS layer must be given the last peek again (mbed TLS's
+ *         rule after WANT_WRITE): the next peek returns it unchanged.
+ *  @param q  the scheduler */
 TSE_API void tse_outq_pin(tse_outq *q);
 
-/* @p n bytes (<= the last peek) of the last peek were taken by TLS. */
+/** @brief @p n bytes (<= the last peek) of the last peek were taken by TLS.
+ *  @param q  the scheduler
+ *  @param n  bytes taken */
 TSE_API void tse_outq_commit(tse_outq *q, size_t n);
 
 #endif /* TSE_OUTQ_H_PUBLIC */

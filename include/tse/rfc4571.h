@@ -61,12 +61,16 @@ TSE_API int tse_rfc4571_encode(uint8_t *out, size_t cap, const uint8_t *pkt, siz
 /**
  * @brief Write only the 2-byte LENGTH (for a caller that sends the packet
  *        from its own buffer, e.g. with writev()).
- * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_RFC4571_TOO_BIG
+ * @param[out] hdr  the LENGTH field, network byte order
+ * @param[in]  len  the packet's length, 0 .. TSE_RFC4571_MAX_PACKET
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p hdr NULL),
+ *         TSE_ERR_RFC4571_TOO_BIG (@p len above 65535)
  */
 TSE_API int tse_rfc4571_header(uint8_t hdr[TSE_RFC4571_HEADER_LEN], size_t len);
 
 /** Decoder state.  Fields are private; use the functions. */
 typedef struct tse_rfc4571_decoder {
+    /** @privatesection */
     uint8_t *buf;      /* caller's buffer for a packet split across reads */
     size_t cap;        /* = the largest packet accepted */
     uint8_t hdr[2];    /* LENGTH bytes seen so far */
@@ -82,7 +86,10 @@ typedef struct tse_rfc4571_decoder {
  *        @p cap (1 .. 65535) is the largest packet accepted: a LENGTH
  *        above it fails with TSE_ERR_RFC4571_TOO_BIG before any of the
  *        packet is read.
- * @return TSE_OK or TSE_ERR_INVALID_ARG
+ * @param[out] d    the decoder (caller storage)
+ * @param[in]  buf  the buffer
+ * @param[in]  cap  its size, 1 .. 65535
+ * @return TSE_OK or TSE_ERR_INVALID_ARG (NULL, or @p cap out of range)
  */
 TSE_API int tse_rfc4571_decoder_init(tse_rfc4571_decoder *d, uint8_t *buf, size_t cap);
 
@@ -109,7 +116,8 @@ TSE_API int tse_rfc4571_decode(tse_rfc4571_decoder *d, const uint8_t *in, size_t
 
 /**
  * @brief Whether the stream may end here: call when the peer closed.
- * @return TSE_OK at a packet boundary, TSE_ERR_RFC4571_TRUNCATED in the
+ * @param d  the decoder
+ * @return TSE_ERR_INVALID_ARG for NULL; TSE_OK at a packet boundary, TSE_ERR_RFC4571_TRUNCATED in the
  *         middle of a frame, or the decoder's sticky error
  */
 TSE_API int tse_rfc4571_decoder_at_eof(const tse_rfc4571_decoder *d);
@@ -135,12 +143,17 @@ typedef enum tse_demux_kind {
  * Minimum sizes are checked: RTP 12 bytes, RTCP 8 (header and sender
  * SSRC), STUN 20 with the magic cookie, ChannelData 4, DTLS 13 (record
  * header); anything shorter is TSE_DEMUX_UNKNOWN.
+ * @param pkt  the packet (NULL with @p len 0: the null packet)
+ * @param len  its length
+ * @return its kind
  */
 TSE_API tse_demux_kind tse_rfc4571_classify(const uint8_t *pkt, size_t len);
 
 /**
  * @brief Whether RTP payload type @p pt (0..127) may be used on an
- *        rtcp-mux session: 0 for 64..95 (RFC 5761 4) and above 127.
+ *        rtcp-mux session.
+ * @param pt  the payload type
+ * @return 1 if usable; 0 for 64..95 (RFC 5761 4) and above 127
  */
 TSE_API int tse_rtcp_mux_pt_ok(unsigned pt);
 

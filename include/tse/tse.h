@@ -61,22 +61,27 @@ extern "C" {
 
 /** @brief The library's version, "MAJOR.MINOR.PATCH" (static): that of the
  *         library linked, which may differ from TSE_VERSION_STRING, that of
- *         the headers compiled against. */
+ *         the headers compiled against.
+ *  @return the version text (static) */
 TSE_API const char *tse_version(void);
 
 /** @brief The library's version as TSE_VERSION_NUMBER encodes it:
- *         (MAJOR << 16) | (MINOR << 8) | PATCH. */
+ *         (MAJOR << 16) | (MINOR << 8) | PATCH.
+ *  @return the number */
 TSE_API unsigned long tse_version_number(void);
 
 /** Milliseconds of a monotonic clock chosen by the port. */
 typedef uint64_t tse_time_ms;
+/** "No deadline": the largest tse_time_ms. */
 #define TSE_TIME_NEVER UINT64_MAX
 
 /** Allocator used only inside tse_tunnel_new()/tse_tunnel_del() (and by
  *  mbed TLS during the handshake if the port routes it here). */
 typedef struct tse_mem {
-    void *user;
+    void *user;  /**< passed to calloc and free */
+    /** Like calloc(): @p n zeroed objects of @p size bytes, or NULL. */
     void *(*calloc)(void *user, size_t n, size_t size);
+    /** Like free(): releases what calloc returned. */
     void (*free)(void *user, void *ptr);
 } tse_mem;
 
@@ -169,9 +174,9 @@ typedef struct tse_tunnel_config {
     uint64_t tsid;            /**< TSID assigned by the TSCF (A.1.4) */
     uint8_t ipv4[4];          /**< inner IPv4 address */
     uint8_t ipv4_mask[4];     /**< its netmask (255.255.255.255 if absent) */
-    int has_ipv6;
-    uint8_t ipv6[16];
-    uint8_t ipv6_mask[16];
+    int has_ipv6;             /**< 1 if an inner IPv6 address was assigned */
+    uint8_t ipv6[16];         /**< inner IPv6 address (with has_ipv6) */
+    uint8_t ipv6_mask[16];    /**< its netmask (with has_ipv6) */
     uint16_t keepalive_s;     /**< Keep_Alive_Interval; 0 = none */
     int resumed;              /**< 1 if the previous TSID was accepted */
     int via_proxy;            /**< 1 if the outer path used HTTP CONNECT */
@@ -179,6 +184,7 @@ typedef struct tse_tunnel_config {
     const char *tls_suite;    /**< cipher suite name (static) */
 } tse_tunnel_config;
 
+/** What an event reports (tse_event::type). */
 typedef enum tse_event_type {
     TSE_EV_STATE = 1,       /**< state changed (old_state -> state) */
     TSE_EV_TUNNEL_UP,       /**< config valid; inner packets may flow */
@@ -190,9 +196,9 @@ typedef enum tse_event_type {
 
 /** An event; valid only during the callback. */
 typedef struct tse_event {
-    tse_event_type type;
-    tse_state state;
-    tse_state old_state;
+    tse_event_type type;              /**< what happened */
+    tse_state state;                  /**< the state now */
+    tse_state old_state;              /**< the state before (TSE_EV_STATE) */
     int error;                        /**< TSE_ERR_* for DOWN/RECONNECT */
     const tse_tunnel_config *config;  /**< for UP / ADDR_CHANGED */
     int proxy_status;                 /**< HTTP status for TSE_ERR_PROXY_* */
@@ -202,6 +208,8 @@ typedef struct tse_event {
                                            failure...) or NULL */
 } tse_event;
 
+/** The application's callbacks (copied by tse_tunnel_new()); each
+ *  gets the @p user given to tse_tunnel_new(). */
 typedef struct tse_callbacks {
     /** Required: events (state, up, down...). */
     void (*on_event)(void *user, const tse_event *ev);
@@ -267,7 +275,7 @@ typedef struct tse_settings {
     const char *proxy_host;    /**< NULL = connect directly */
     uint16_t proxy_port;       /**< default 8080 */
     const char *proxy_user;    /**< Basic/Digest credentials, or NULL */
-    const char *proxy_pass;
+    const char *proxy_pass;    /**< its password, or NULL */
     const char *user_agent;    /**< default "libtse/<version>" */
     /** Extra header line marking the CONNECT as IMS traffic (TR 4.8.4),
      *  e.g. "X-IMS-Tunnel: tscf"; NULL for none.  Default NULL (see README:
@@ -279,8 +287,14 @@ typedef struct tse_settings {
     size_t ca_len;             /**< including the NUL for PEM */
     const uint8_t *pin_sha256; /**< 32-byte SHA-256 of the server's
                                     SubjectPublicKeyInfo, or NULL */
+    /** @{ */
+    /** Optional client certificate (PEM with its NUL, or DER) and length. */
     const uint8_t *client_cert; size_t client_cert_len; /**< optional */
+    /** @} */
+    /** @{ */
+    /** Optional client private key (PEM with its NUL, or DER) and length. */
     const uint8_t *client_key;  size_t client_key_len;  /**< optional */
+    /** @} */
     /** LAB ONLY: skip certificate verification.  Emits TSE_EV_WARNING every
      *  time a connection is made with it.  Never ship with this set. */
     int tls_insecure_lab_only_skip_verify;
@@ -290,7 +304,7 @@ typedef struct tse_settings {
     uint8_t request_ipv4_mask[4];/**< default 255.255.255.255 */
     int request_ipv6;            /**< include IPv6 address/netmask TLVs */
     uint8_t request_ipv6_addr[16]; /**< :: = any */
-    uint8_t request_ipv6_mask[16];
+    uint8_t request_ipv6_mask[16]; /**< netmask requested with it */
     uint16_t request_keepalive_s;/**< 0 = do not request one */
 
     /* Timers, milliseconds */
@@ -389,10 +403,21 @@ typedef struct tse_settings {
 
 /** Counters of one tunnel over its whole life (all its connections). */
 typedef struct tse_stats {
+    /** @{ */
+    /** Inner packets and their bytes, sent and received. */
     uint64_t packets_out, bytes_out, packets_in, bytes_in;
+    /** @} */
     uint64_t queue_full_drops;   /**< send_packet calls refused (all classes) */
+    /** @{ */
+    /** Keep_Alive requests sent, and the responses to them received. */
     uint32_t keepalives_sent, keepalive_responses;
+    /** @} */
+    /** @{ */
+    /** Reconnections (scheduled after a failure, or asked for with
+     *  tse_tunnel_reconnect()), and the configurations the TSCF gave as
+     *  resumes of the same tunnel (its TSID accepted). */
     uint32_t reconnects, resumes;
+    /** @} */
     uint32_t unknown_tlvs;       /**< reserved TLVs skipped */
     /* outbound scheduler, indexed by tse_class */
     uint64_t class_packets[TSE_CLASS_COUNT]; /**< units queued */
@@ -410,11 +435,14 @@ typedef struct tse_stats {
     uint64_t outer_bytes_out;    /**< ciphertext sent (tse_tunnel_outer_consume()) */
     uint64_t outer_bytes_in;     /**< ciphertext received (tse_tunnel_recv_outer()) */
     uint64_t records_in;         /**< TLS records of tunnel data read */
+    /** @{ */
     /** Control messages by Message_Type (TR 33.830 table A.1.2-1: 1
      *  Configuration_Request ... 8 Keep_Alive_Response; [0]: any other
      *  type), sent and received. */
     uint32_t cm_out[TSE_STATS_CM_TYPES];
     uint32_t cm_in[TSE_STATS_CM_TYPES];
+    /** @} */
+    /** @{ */
     /** Connections that reached TSE_STATE_UP, and milliseconds spent UP
      *  in those that have ended.  up_since: when the current one came UP
      *  (the port's clock), TSE_TIME_NEVER when not UP; the total time up
@@ -422,13 +450,17 @@ typedef struct tse_stats {
     uint32_t ups;
     uint64_t up_ms;
     tse_time_ms up_since;
+    /** @} */
+    /** @{ */
     /** Keep-alive round trip (Keep_Alive to its Keep_Alive_Response), in
      *  the port's milliseconds: the last, the smallest, and smoothed as
      *  RFC 6298's SRTT (1/8 gain).  0 until the first response. */
     uint32_t ka_rtt_last_ms, ka_rtt_min_ms, ka_rtt_srtt_ms;
+    /** @} */
 } tse_stats;
 
-/** @brief Fill @p s with the defaults documented on each field. */
+/** @brief Fill @p s with the defaults documented on each field.
+ *  @param[out] s  the settings */
 TSE_API void tse_settings_default(tse_settings *s);
 
 /**
@@ -440,6 +472,9 @@ TSE_API void tse_settings_default(tse_settings *s);
  * @param[out] out     the configuration (free with tse_tls_config_del())
  * @param[in]  s       only ca, client_cert, client_key and
  *                     tls_insecure_lab_only_skip_verify are read
+ * @param[in]  entropy seeds the configuration's DRBG (as
+ *                     tse_callbacks::entropy; 0 = success)
+ * @param[in]  entropy_user  passed to @p entropy
  * @param[in]  mem     allocator for the configuration's own struct
  *                     (mbed TLS allocates the parsed certificates itself)
  * @param[out] detail  optional: a static text saying why setup failed
@@ -454,13 +489,16 @@ TSE_API int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
                                const char **detail);
 
 /** @brief Free a configuration from tse_tls_config_new() after the last
- *         tunnel using it was deleted.  NULL is fine. */
+ *         tunnel using it was deleted.  NULL is fine.
+ *  @param c  the configuration */
 TSE_API void tse_tls_config_del(tse_tls_config *c);
 
 /**
  * @brief Check @p s as tse_tunnel_new() will, without allocating: one
  *        distinct error per reason a setting is refused.
- * @return TSE_OK, TSE_ERR_INVALID_ARG (@p s or server_host NULL),
+ * @param s  the settings
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p s or server_host NULL, or
+ *         request_ipv6 with IPv6 compiled out),
  *         TSE_ERR_SETTING_SERVER, TSE_ERR_SETTING_PROFILE,
  *         TSE_ERR_SETTING_MAX_UNIT, TSE_ERR_SETTING_QUEUE,
  *         TSE_ERR_SETTING_BACKOFF, TSE_ERR_SETTING_PROXY,
@@ -483,13 +521,20 @@ TSE_API int tse_settings_check(const tse_settings *s);
 TSE_API int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
                            const tse_callbacks *cb, const tse_mem *mem, void *user);
 
-/** @brief Free everything.  NULL is fine.  Not from a callback. */
+/** @brief Free everything.  NULL is fine.  Not from a callback.
+ *  @param t  the tunnel */
 TSE_API void tse_tunnel_del(tse_tunnel *t);
 
-/** @brief Begin: the engine will want a connection. */
+/** @brief Begin: the engine will want a connection.
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (already
+ *          started) */
 TSE_API int tse_tunnel_start(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Interest: TSE_WANT_* bits (0 for NULL).  A query. */
+/** @brief Interest: what the engine wants the port to do.  A query.
+ *  @param t  the tunnel
+ *  @return TSE_WANT_* bits (0 for NULL) */
 TSE_API unsigned tse_tunnel_want(const tse_tunnel *t);
 
 /** @brief Where to open the outer TCP connection (proxy or TSCF).
@@ -497,18 +542,30 @@ TSE_API unsigned tse_tunnel_want(const tse_tunnel *t);
  *  as started (TSE_WANT_CONNECT clears).  @p host stays valid for the
  *  tunnel's life.  The engine times the connect out itself
  *  (connect_timeout_ms) and then wants DISCONNECT.
- *  @return TSE_OK, TSE_ERR_STATE if no connect is wanted. */
+ *  @param[in]  t     the tunnel
+ *  @param[out] host  name or literal address to connect to
+ *  @param[out] port  its port
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE if no
+ *          connect is wanted. */
 TSE_API int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
                                       uint16_t *port);
 
-/** @brief The port's connect succeeded. */
+/** @brief The port's connect succeeded.
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (no connect
+ *          was started) */
 TSE_API int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now);
 
 /**
  * @brief The outer connection is gone: a connect failure, a reset, EOF, or
  *        the port closing it because TSE_WANT_DISCONNECT was set.
+ * @param t    the tunnel
  * @param err  TSE_ERR_TRANSPORT_* for the cause; 0 when acknowledging
  *             TSE_WANT_DISCONNECT.
+ * @param now  the clock
+ * @return TSE_OK (the failure, if any, is reported as an event),
+ *         TSE_ERR_INVALID_ARG (@p t NULL, or @p err positive)
  */
 TSE_API int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now);
 
@@ -516,8 +573,13 @@ TSE_API int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
  * @brief Feed bytes received on the outer connection.  All are consumed;
  *        inbound inner packets are delivered through on_packet before it
  *        returns.
- * @return TSE_OK, or the error that ended the connection (also reported
- *         as an event; the engine then wants DISCONNECT).
+ * @param t     the tunnel
+ * @param data  the bytes (not retained)
+ * @param len   their number
+ * @param now   the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p t NULL, or @p data NULL with
+ *         @p len > 0), or the error that ended the connection (also
+ *         reported as an event; the engine then wants DISCONNECT).
  */
 TSE_API int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
                                   tse_time_ms now);
@@ -525,6 +587,7 @@ TSE_API int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len
 /**
  * @brief Bytes to send on the outer connection (a query: it changes
  *        nothing and fires no callback).
+ * @param[in]  t     the tunnel
  * @param[out] data  points into the engine's ciphertext buffer; valid
  *                   until the next call that changes the tunnel
  * @return number of bytes (0 = nothing; also for t or data NULL)
@@ -538,14 +601,21 @@ TSE_API size_t tse_tunnel_outer_pending(const tse_tunnel *t, const uint8_t **dat
  *        then real-time, then one bulk record), or steps a handshake that
  *        waited for room: so this call may fire callbacks (a TLS failure
  *        reports TSE_EV_TUNNEL_DOWN).  Call outer_pending() again after it.
+ * @param t  the tunnel (NULL: nothing)
+ * @param n  bytes sent
  */
 TSE_API void tse_tunnel_outer_consume(tse_tunnel *t, size_t n);
 
-/** @brief The next time tse_tunnel_handle_expiry() must run, or
- *         TSE_TIME_NEVER (also for NULL).  A query. */
+/** @brief The next time tse_tunnel_handle_expiry() must run.  A query.
+ *  @param t  the tunnel
+ *  @return the time, or TSE_TIME_NEVER (also for NULL) */
 TSE_API tse_time_ms tse_tunnel_expiry(const tse_tunnel *t);
 
-/** @brief Run due timers (timeouts, keep-alive, reconnect). */
+/** @brief Run due timers (timeouts, keep-alive, reconnect).  A timeout
+ *         is reported as an event (TSE_EV_TUNNEL_DOWN), not returned.
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL) */
 TSE_API int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
 
 /**
@@ -553,6 +623,10 @@ TSE_API int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now);
  *        class tse_tunnel_classify() gives it.  If the ciphertext buffer
  *        is empty the packet is encrypted at once (may fire callbacks on a
  *        TLS failure, like outer_consume()).
+ * @param t    the tunnel
+ * @param pkt  the packet (copied)
+ * @param len  its length
+ * @param now  the clock (the real-time deadline counts from it)
  * @return TSE_OK (copied; the caller keeps @p pkt), TSE_ERR_INVALID_ARG,
  *         TSE_ERR_NOT_UP, TSE_ERR_QUEUE_FULL (its class is full, nothing
  *         taken: retry after the outer connection drains, or drop it),
@@ -565,7 +639,11 @@ TSE_API int tse_tunnel_send_packet(tse_tunnel *t, const uint8_t *pkt, size_t len
 /**
  * @brief tse_tunnel_send_packet() with the class chosen by the caller
  *        (an application that knows its voice from its bulk).
+ * @param t    the tunnel
+ * @param pkt  the packet (copied)
+ * @param len  its length
  * @param cls  TSE_CLASS_REALTIME or TSE_CLASS_BULK
+ * @param now  the clock
  * @return as tse_tunnel_send_packet(); TSE_ERR_INVALID_ARG for another
  *         class
  */
@@ -576,52 +654,93 @@ TSE_API int tse_tunnel_send_packet_class(tse_tunnel *t, const uint8_t *pkt,
  * @brief The class tse_tunnel_send_packet() would give @p pkt under the
  *        tunnel's tse_sched_settings (TSE_CLASS_BULK for NULL or short
  *        input).  A query.
+ * @param t    the tunnel
+ * @param pkt  an IP packet
+ * @param len  its length
+ * @return TSE_CLASS_REALTIME or TSE_CLASS_BULK
  */
 TSE_API tse_class tse_tunnel_classify(const tse_tunnel *t, const uint8_t *pkt,
                                       size_t len);
 
-/** @brief Free bytes in the bulk queue (0 for NULL). */
+/** @brief Free bytes in the bulk queue.
+ *  @param t  the tunnel
+ *  @return the bytes (0 for NULL) */
 TSE_API size_t tse_tunnel_queue_space(const tse_tunnel *t);
 
 /** @brief Free bytes in @p cls's queue (0 for NULL or a bad class); a
- *         packet of that class and size is taken if it fits. */
+ *         packet of that class and size is taken if it fits.
+ *  @param t    the tunnel
+ *  @param cls  the class
+ *  @return the bytes */
 TSE_API size_t tse_tunnel_class_space(const tse_tunnel *t, tse_class cls);
 
 /** @brief The scheduler policy the tunnel runs (ports read
- *         notsent_lowat from it).  NULL for NULL. */
+ *         notsent_lowat from it).
+ *  @param t  the tunnel
+ *  @return the policy, inside the tunnel; NULL for NULL */
 TSE_API const tse_sched_settings *tse_tunnel_sched(const tse_tunnel *t);
 
 /** @brief Graceful close: Configuration_Release_Request, wait
- *         release_timeout_ms for the response, then CLOSED. */
+ *         release_timeout_ms for the response, then CLOSED.  When the
+ *         tunnel is not up (or the request cannot be queued) it closes
+ *         at once (TSE_ERR_CLOSED in tse_tunnel_last_error()).
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK (also when already releasing or CLOSED),
+ *          TSE_ERR_INVALID_ARG (NULL) */
 TSE_API int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
 
 /** @brief Drop the outer connection now and reconnect at once, resuming
- *         the tunnel (the network changed). */
+ *         the tunnel (the network changed).
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (IDLE,
+ *          RELEASING, PAUSED or CLOSED) */
 TSE_API int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Drop the outer connection and stay PAUSED (TSID kept). */
+/** @brief Drop the outer connection and stay PAUSED (TSID kept).
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK (also when already PAUSED), TSE_ERR_INVALID_ARG (NULL),
+ *          TSE_ERR_STATE (IDLE, RELEASING or CLOSED) */
 TSE_API int tse_tunnel_pause(tse_tunnel *t, tse_time_ms now);
 
-/** @brief Leave PAUSED: reconnect and resume. */
+/** @brief Leave PAUSED: reconnect and resume.
+ *  @param t    the tunnel
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (not PAUSED) */
 TSE_API int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now);
 
 /** @brief The state (TSE_STATE_CLOSED for NULL).  A query; the getters
- *         below may be called from a callback. */
+ *         below may be called from a callback.
+ *  @param t  the tunnel
+ *  @return the state */
 TSE_API tse_state tse_tunnel_state(const tse_tunnel *t);
 /** @brief The negotiated configuration, or NULL if never up (or @p t NULL);
- *         valid until the tunnel is deleted. */
+ *         valid until the tunnel is deleted.
+ *  @param t  the tunnel
+ *  @return the configuration, or NULL */
 TSE_API const tse_tunnel_config *tse_tunnel_get_config(const tse_tunnel *t);
 /** @brief Copy the counters into @p out (zeros for a NULL tunnel; nothing
- *         for a NULL @p out). */
+ *         for a NULL @p out).
+ *  @param t         the tunnel
+ *  @param[out] out  the counters */
 TSE_API void tse_tunnel_get_stats(const tse_tunnel *t, tse_stats *out);
 /** @brief The error that ended the last connection (0 if none;
- *         TSE_ERR_INVALID_ARG for NULL). */
+ *         TSE_ERR_INVALID_ARG for NULL).
+ *  @param t  the tunnel
+ *  @return the TSE_ERR_* */
 TSE_API int tse_tunnel_last_error(const tse_tunnel *t);
 
+/** @brief A state's name ("IDLE", "CONNECTING", ... "CLOSED").
+ *  @param s  the state
+ *  @return the name (static; "?" for an unknown value) */
 TSE_API const char *tse_state_name(tse_state s);
 
 /** @brief Bytes tse_tunnel_new() allocates for @p s (engine + buffers,
- *         without mbed TLS's own record buffers). */
+ *         without mbed TLS's own record buffers).
+ *  @param s  the settings
+ *  @return the bytes */
 TSE_API size_t tse_tunnel_footprint(const tse_settings *s);
 
 #ifdef __cplusplus

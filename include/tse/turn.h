@@ -92,12 +92,13 @@ extern "C" {
 
 /** The first channel number the client binds (RFC 8656 12: 0x4000..0x4FFF). */
 #define TSE_TURN_CHANNEL_MIN 0x4000u
+/** The last channel number (RFC 8656 12). */
 #define TSE_TURN_CHANNEL_MAX 0x4FFFu
 
 /** A transport address (host byte order port, network order address). */
 typedef struct tse_turn_addr {
     int family;       /**< 4 or 6 */
-    uint16_t port;
+    uint16_t port;    /**< the port */
     uint8_t addr[16]; /**< 4 or 16 bytes used; the rest zero */
 } tse_turn_addr;
 
@@ -135,16 +136,16 @@ typedef enum tse_turn_event_type {
 
 /** Request methods named in events. */
 typedef enum tse_turn_method {
-    TSE_TURN_M_ALLOCATE = 0x003,
-    TSE_TURN_M_REFRESH = 0x004,
-    TSE_TURN_M_CREATE_PERMISSION = 0x008,
-    TSE_TURN_M_CHANNEL_BIND = 0x009,
-    TSE_TURN_M_CONNECT = 0x00A
+    TSE_TURN_M_ALLOCATE = 0x003,          /**< Allocate */
+    TSE_TURN_M_REFRESH = 0x004,           /**< Refresh */
+    TSE_TURN_M_CREATE_PERMISSION = 0x008, /**< CreatePermission */
+    TSE_TURN_M_CHANNEL_BIND = 0x009,      /**< ChannelBind */
+    TSE_TURN_M_CONNECT = 0x00A            /**< Connect (RFC 6062) */
 } tse_turn_method;
 
 /** What happened.  Valid only during the callback. */
 typedef struct tse_turn_event {
-    tse_turn_event_type type;
+    tse_turn_event_type type; /**< what happened; says which fields are set */
     int method;              /**< tse_turn_method of the request (FAILED) */
     int err;                 /**< TSE_ERR_TURN_* (FAILED) */
     int stun_code;           /**< ERROR-CODE 300..699 of an error response, else 0 */
@@ -158,7 +159,7 @@ typedef struct tse_turn_event {
 
 /** Configuration.  Strings are copied by tse_turn_init(). */
 typedef struct tse_turn_settings {
-    tse_turn_transport transport;
+    tse_turn_transport transport; /**< to the server: datagram (default) or stream */
     uint8_t relay_protocol;      /**< TSE_TURN_RELAY_UDP (default) or _TCP */
     const char *username;        /**< required, at most TSE_TURN_CRED_MAX bytes */
     const char *password;        /**< required, at most TSE_TURN_CRED_MAX bytes (ASCII) */
@@ -181,16 +182,20 @@ typedef struct tse_turn_settings {
 
 /** Counters. */
 typedef struct tse_turn_stats {
-    uint64_t tx_msgs, rx_msgs;           /**< STUN messages */
-    uint64_t tx_channel_data, rx_channel_data;
-    uint64_t retransmits;
+    uint64_t tx_msgs;          /**< STUN messages sent */
+    uint64_t rx_msgs;          /**< STUN messages received */
+    uint64_t tx_channel_data;  /**< ChannelData messages sent */
+    uint64_t rx_channel_data;  /**< ChannelData messages received */
+    uint64_t retransmits;      /**< requests sent again (UDP) */
     uint64_t dropped;        /**< malformed or unmatched datagrams, unknown channels */
     uint64_t integrity_drops; /**< responses dropped for a bad MESSAGE-INTEGRITY */
     uint64_t stale_nonces;   /**< 438 Stale Nonce answers taken (request retried) */
 } tse_turn_stats;
 
-/* Private state, declared here so the caller can provide the storage. */
+/** A transaction (private state, declared here so the caller can
+ *  provide the storage). */
 typedef struct tse_turn_txn_ {
+    /** @privatesection */
     int used;
     uint16_t method;
     uint8_t txid[12];
@@ -205,13 +210,17 @@ typedef struct tse_turn_txn_ {
     uint32_t sends;
 } tse_turn_txn_;
 
+/** A permission (private). */
 typedef struct tse_turn_perm_ {
+    /** @privatesection */
     int used, installed, pending;
     tse_turn_addr peer;      /* matched by IP only: permissions are per IP (RFC 8656 9) */
     tse_time_ms refresh_at;
 } tse_turn_perm_;
 
+/** A channel (private). */
 typedef struct tse_turn_chan_ {
+    /** @privatesection */
     int used, bound, pending;
     uint16_t number;
     tse_turn_addr peer;
@@ -220,6 +229,7 @@ typedef struct tse_turn_chan_ {
 
 /** A TURN client.  Fields are private; use the functions. */
 typedef struct tse_turn {
+    /** @privatesection */
     tse_turn_settings s;
     char user[TSE_TURN_CRED_MAX + 1], pass[TSE_TURN_CRED_MAX + 1];
     uint8_t realm[TSE_TURN_REALM_MAX], nonce[TSE_TURN_REALM_MAX];
@@ -243,7 +253,8 @@ typedef struct tse_turn {
 } tse_turn;
 
 /** @brief Defaults: datagram, UDP relay, RTO 500 ms, Rc 7, Ti 39.5 s,
- *         fingerprint on, server's lifetime. */
+ *         fingerprint on, server's lifetime.
+ *  @param[out] s  the settings */
 TSE_API void tse_turn_settings_default(tse_turn_settings *s);
 
 /**
@@ -255,17 +266,22 @@ TSE_API void tse_turn_settings_default(tse_turn_settings *s);
  *                     client's life): holds requests and data waiting for
  *                     the transport; at least 1024 bytes, and room for the
  *                     largest datagram you send plus 64
+ * @param[in]  tx_cap  its size
  * @param[in]  rx      stream reassembly buffer (stream transport only;
  *                     may be NULL for datagrams): the largest message
  *                     accepted, e.g. 1500 for media
+ * @param[in]  rx_cap  its size (0 with @p rx NULL)
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no entropy, credentials
  *         missing or too long, TCP relay over datagrams, buffers too small)
  */
 TSE_API int tse_turn_init(tse_turn *c, const tse_turn_settings *s, uint8_t *tx, size_t tx_cap,
                           uint8_t *rx, size_t rx_cap);
 
-/** @brief Send the Allocate request.  @return TSE_OK, TSE_ERR_STATE (not
- *         IDLE), TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY */
+/** @brief Send the Allocate request.
+ *  @param c    the client
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (not IDLE),
+ *          TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY */
 TSE_API int tse_turn_allocate(tse_turn *c, tse_time_ms now);
 
 /**
@@ -275,6 +291,10 @@ TSE_API int tse_turn_allocate(tse_turn *c, tse_time_ms now);
  * (counted in stats.dropped) and its decoding error returned, the client
  * goes on.  Stream: any fragment; a framing error loses the stream: the
  * client is FAILED and every later call returns the same error.
+ * @param c     the client
+ * @param data  the datagram, or the stream's bytes
+ * @param len   their number
+ * @param now   the clock
  * @return TSE_OK, a TSE_ERR_STUN_* / TSE_ERR_TURN_* code (see above),
  *         TSE_ERR_INVALID_ARG
  */
@@ -283,27 +303,41 @@ TSE_API int tse_turn_recv(tse_turn *c, const uint8_t *data, size_t len, tse_time
 /**
  * @brief What to send next: one datagram, or the contiguous bytes of the
  *        stream.  @p out points into the output queue, valid until the
- *        next call that changes the client.  @return bytes (0 = nothing)
+ *        next call that changes the client.
+ * @param[in]  c    the client
+ * @param[out] out  the bytes
+ * @return their number (0 = nothing; also for NULL)
  */
 TSE_API size_t tse_turn_pending(const tse_turn *c, const uint8_t **out);
 
 /** @brief Drop @p n sent bytes (datagram: the whole datagram, whatever
- *         @p n is). */
+ *         @p n is).
+ *  @param c  the client
+ *  @param n  bytes sent */
 TSE_API void tse_turn_consume(tse_turn *c, size_t n);
 
-/** @brief The next time tse_turn_handle_expiry() must run, or TSE_TIME_NEVER. */
+/** @brief The next time tse_turn_handle_expiry() must run.
+ *  @param c  the client
+ *  @return the time, or TSE_TIME_NEVER (nothing due, or NULL) */
 TSE_API tse_time_ms tse_turn_expiry(const tse_turn *c);
 
 /** @brief Run retransmissions, timeouts and refreshes due at @p now.
- *  @return TSE_OK, or the client's fatal error once it has FAILED */
+ *  @param c    the client
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), or the client's fatal
+ *          error once it has FAILED (tse_turn_error()) */
 TSE_API int tse_turn_handle_expiry(tse_turn *c, tse_time_ms now);
 
 /**
  * @brief Install (and keep refreshing) a permission for @p peer's IP
  *        address.  TSE_TURN_EV_PERMISSION follows.
+ * @param c     the client
+ * @param peer  the peer
+ * @param now   the clock
  * @return TSE_OK (also when already installed or in flight),
- *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL,
- *         TSE_ERR_QUEUE_FULL, TSE_ERR_INVALID_ARG
+ *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL (no
+ *         permission or transaction slot), TSE_ERR_QUEUE_FULL,
+ *         TSE_ERR_DETECT_ENTROPY, TSE_ERR_INVALID_ARG (NULL, bad address)
  */
 TSE_API int tse_turn_create_permission(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
 
@@ -311,6 +345,9 @@ TSE_API int tse_turn_create_permission(tse_turn *c, const tse_turn_addr *peer, t
  * @brief Bind a channel to @p peer (installs its permission too);
  *        TSE_TURN_EV_CHANNEL follows, after which tse_turn_send() to the
  *        peer uses ChannelData.  Not for TCP allocations.
+ * @param c     the client
+ * @param peer  the peer
+ * @param now   the clock
  * @return as tse_turn_create_permission(), and TSE_ERR_STATE for a TCP relay
  */
 TSE_API int tse_turn_bind_channel(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
@@ -318,10 +355,16 @@ TSE_API int tse_turn_bind_channel(tse_turn *c, const tse_turn_addr *peer, tse_ti
 /**
  * @brief Send @p len bytes to @p peer through the relay: ChannelData when
  *        a channel is bound, else a Send indication.
- * @return TSE_OK, TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_NO_PERMISSION
+ * @param c     the client
+ * @param peer  the peer
+ * @param data  the payload
+ * @param len   its length
+ * @param now   the clock
+ * @return TSE_OK, TSE_ERR_DETECT_ENTROPY (Send indication), TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_NO_PERMISSION
  *         (no permission requested for the peer), TSE_ERR_QUEUE_FULL
  *         (output queue has no room: drain it and retry),
- *         TSE_ERR_INVALID_ARG (too big for one message), TSE_ERR_STATE
+ *         TSE_ERR_INVALID_ARG (NULL, bad address, too big for one
+ *         message), TSE_ERR_STATE
  *         (TCP relay: peer data goes on the data connection)
  */
 TSE_API int tse_turn_send(tse_turn *c, const tse_turn_addr *peer, const uint8_t *data,
@@ -333,8 +376,12 @@ TSE_API int tse_turn_send(tse_turn *c, const tse_turn_addr *peer, const uint8_t 
  *        allocation).  TSE_TURN_EV_CONNECTED with the CONNECTION-ID
  *        follows; then open a new connection to the server and use
  *        tse_turn_connection_bind_request() on it.
- * @return TSE_OK, TSE_ERR_STATE (not a TCP allocation),
- *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL, TSE_ERR_QUEUE_FULL
+ * @param c     the client
+ * @param peer  the peer
+ * @param now   the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, bad address), TSE_ERR_STATE
+ *         (not a TCP allocation), TSE_ERR_TURN_NOT_ALLOCATED,
+ *         TSE_ERR_TURN_TABLE_FULL (every transaction slot busy), TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY
  */
 TSE_API int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms now);
 
@@ -342,9 +389,14 @@ TSE_API int tse_turn_connect(tse_turn *c, const tse_turn_addr *peer, tse_time_ms
  * @brief RFC 6062 4.3/4.4: the ConnectionBind request for a new data
  *        connection to the server, with the client's credentials.
  *
+ * @param[in]  c              the client (its credentials)
+ * @param[in]  connection_id  from TSE_TURN_EV_CONNECTED or _CONNECTION_ATTEMPT
  * @param[out] out      the request, to write first on the data connection
+ * @param[in]  cap      bytes available at @p out
+ * @param[out] out_len  the request's length
  * @param[out] txid     its transaction ID, for the response check
- * @return TSE_OK, TSE_ERR_TURN_NOT_ALLOCATED (no credentials yet),
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL),
+ *         TSE_ERR_TURN_NOT_ALLOCATED (no credentials yet),
  *         TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_DETECT_ENTROPY
  */
 TSE_API int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id, uint8_t *out,
@@ -353,7 +405,10 @@ TSE_API int tse_turn_connection_bind_request(tse_turn *c, uint32_t connection_id
 /**
  * @brief Check the response that starts the data connection's byte stream.
  *
+ * @param[in]  c         the client (its key, for MESSAGE-INTEGRITY)
+ * @param[in]  txid      from tse_turn_connection_bind_request()
  * @param[in]  in        bytes received on the data connection so far
+ * @param[in]  len       their number
  * @param[out] consumed  the response's length on TSE_OK: the bytes after
  *                       it are already the peer's
  * @return TSE_OK (bound: the connection is now a raw pipe to the peer),
@@ -368,27 +423,49 @@ TSE_API int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12
 /**
  * @brief Refresh the allocation now instead of at its timer (e.g. after the
  *        network changed); TSE_TURN_EV_REFRESHED follows.
+ * @param c    the client
+ * @param now  the clock
  * @return TSE_OK (also when a Refresh is already in flight),
- *         TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_TURN_TABLE_FULL, TSE_ERR_QUEUE_FULL
+ *         TSE_ERR_INVALID_ARG (NULL), TSE_ERR_TURN_NOT_ALLOCATED,
+ *         TSE_ERR_TURN_TABLE_FULL (every transaction slot busy), TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY
  */
 TSE_API int tse_turn_refresh(tse_turn *c, tse_time_ms now);
 
 /** @brief Deallocate (Refresh with LIFETIME 0); TSE_TURN_EV_CLOSED follows.
- *  @return TSE_OK, TSE_ERR_STATE (nothing allocated), TSE_ERR_QUEUE_FULL */
+ *  @param c    the client
+ *  @param now  the clock
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (nothing
+ *          allocated), TSE_ERR_TURN_TABLE_FULL (every transaction slot busy), TSE_ERR_QUEUE_FULL, TSE_ERR_DETECT_ENTROPY */
 TSE_API int tse_turn_close(tse_turn *c, tse_time_ms now);
 
-/** @brief The current state (enum tse_turn_state). */
+/** @brief The current state.
+ *  @param c  the client
+ *  @return enum tse_turn_state (TSE_TURN_FAILED for NULL) */
 TSE_API int tse_turn_get_state(const tse_turn *c);
-/** @brief The fatal error once FAILED, else 0. */
+/** @brief The fatal error.
+ *  @param c  the client
+ *  @return the TSE_ERR_* once FAILED, else 0 (TSE_ERR_INVALID_ARG for NULL) */
 TSE_API int tse_turn_error(const tse_turn *c);
-/** @brief The relayed address (TSE_OK) or TSE_ERR_TURN_NOT_ALLOCATED. */
+/** @brief The relayed address.
+ *  @param[in]  c    the client
+ *  @param[out] out  the address
+ *  @return TSE_OK, TSE_ERR_TURN_NOT_ALLOCATED, TSE_ERR_INVALID_ARG (NULL) */
 TSE_API int tse_turn_relayed(const tse_turn *c, tse_turn_addr *out);
-/** @brief Counters. */
+/** @brief Counters.
+ *  @param c  the client
+ *  @return the counters, inside @p c (NULL for NULL) */
 TSE_API const tse_turn_stats *tse_turn_get_stats(const tse_turn *c);
 
 /**
  * @brief Frame ChannelData (RFC 8656 12.4) into @p out: channel, length,
  *        data, and zero padding to 4 bytes when @p pad (stream transports).
+ * @param[in]  channel  the channel number
+ * @param[in]  data     the payload
+ * @param[in]  len      its length
+ * @param[in]  pad      1: pad to a multiple of 4
+ * @param[out] out      the message
+ * @param[in]  cap      bytes available at @p out
+ * @param[out] out_len  the message's length
  * @return TSE_OK, TSE_ERR_INVALID_ARG (channel outside 0x4000..0x4FFF,
  *         @p len above 65535), TSE_ERR_BUFFER_TOO_SMALL
  */

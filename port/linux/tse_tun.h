@@ -146,6 +146,7 @@ extern "C" {
  *  below the tunnel's tse_settings::max_unit (default 2048): larger packets
  *  are refused by the engine (drops_invalid). */
 #define TSE_TUN_MTU_MIN 576
+/** Largest MTU accepted by tse_tun_config::mtu. */
 #define TSE_TUN_MTU_MAX 65535
 
 /** A route through the tunnel: @p prefix_len 0 is the default route. */
@@ -155,6 +156,7 @@ typedef struct tse_tun_route {
     uint8_t prefix_len;  /**< 0..32 / 0..128 */
 } tse_tun_route;
 
+/** Settings of tse_tun_create() / tse_tun_attach() (tse_tun_config_default()). */
 typedef struct tse_tun_config {
     /** Set MTU, link, addresses and routes through netlink.  Default 1;
      *  tse_tun_attach() with 0 only moves packets. */
@@ -164,16 +166,19 @@ typedef struct tse_tun_config {
     /** Routes to add while the tunnel is up (copied); the inner subnet
      *  needs none (the kernel adds it with the address). */
     tse_tun_route routes[TSE_TUN_MAX_ROUTES];
-    size_t nroutes;
+    size_t nroutes;      /**< entries used in routes */
     /** tse_tun_attach(): close the fd in tse_tun_del().  Default 0. */
     int close_fd;
 } tse_tun_config;
 
 /** Counters; see "Packets" above. */
 typedef struct tse_tun_stats {
-    uint64_t packets_read, bytes_read;       /**< from the fd */
-    uint64_t packets_sent, bytes_sent;       /**< taken by the tunnel */
-    uint64_t packets_written, bytes_written; /**< to the fd */
+    uint64_t packets_read;       /**< packets read from the fd */
+    uint64_t bytes_read;         /**< their bytes */
+    uint64_t packets_sent;       /**< packets taken by the tunnel */
+    uint64_t bytes_sent;         /**< their bytes */
+    uint64_t packets_written;    /**< packets written to the fd */
+    uint64_t bytes_written;      /**< their bytes */
     uint64_t drops_queue_full;   /**< tunnel answered TSE_ERR_QUEUE_FULL */
     uint64_t drops_not_up;       /**< tunnel not up (TSE_ERR_NOT_UP) */
     uint64_t drops_invalid;      /**< TSE_ERR_PACKET_INVALID (too big, not IP) */
@@ -183,24 +188,32 @@ typedef struct tse_tun_stats {
     uint64_t kicks;              /**< queue drained mid-batch (driver mode) */
 } tse_tun_stats;
 
+/** A TUN interface carrying one tunnel; opaque. */
 typedef struct tse_tun tse_tun;
 
-/** @brief Defaults: configure 1, mtu TSE_TUN_MTU_DEFAULT, no routes. */
+/** @brief Defaults: configure 1, mtu TSE_TUN_MTU_DEFAULT, no routes.
+ *  @param[out] c  the settings */
 TSE_API void tse_tun_config_default(tse_tun_config *c);
 
 /**
  * @brief Parse "default", "A.B.C.D/N", "A.B.C.D" (/32), "X::Y/N", "::/0"
  *        ("default6" = ::/0) into @p r.  Host bits must be zero.
- * @return TSE_OK, TSE_ERR_INVALID_ARG
+ * @param[in]  s  the text
+ * @param[out] r  the route
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or not one of those forms)
  */
 TSE_API int tse_tun_route_parse(const char *s, tse_tun_route *r);
 
 /** @brief Whether @p name is a valid interface name (1..IFNAMSIZ-1 bytes,
- *         no '/', ':', whitespace, not "." or ".."); 1 or 0. */
+ *         no '/', ':', whitespace, not "." or "..").
+ *  @param name  the name
+ *  @return 1 if valid, else 0 (also for NULL) */
 TSE_API int tse_tun_name_valid(const char *name);
 
 /**
  * @brief Prefix length of a contiguous netmask of @p len bytes (4 or 16).
+ * @param mask  the netmask
+ * @param len   4 or 16
  * @return 0..len*8, or -1 if the mask is not contiguous.
  */
 TSE_API int tse_tun_prefix_from_mask(const uint8_t *mask, size_t len);
@@ -209,8 +222,9 @@ TSE_API int tse_tun_prefix_from_mask(const uint8_t *mask, size_t len);
  * @brief Create the TUN interface @p name (a kernel pattern like "tse%d"
  *        is allowed; tse_tun_name() tells the result) and, with
  *        @p c->configure, set its MTU and bring it up.
- * @param[out] out the port; NULL on failure
- * @param[in]  c   configuration (copied); NULL = defaults
+ * @param[out] out  the port; NULL on failure
+ * @param[in]  name the interface name or pattern
+ * @param[in]  c    configuration (copied); NULL = defaults
  * @return TSE_OK; TSE_ERR_INVALID_ARG (NULL, mtu out of range, bad route);
  *         TSE_ERR_TUN_NAME (invalid name, or a non-TUN / busy device of
  *         that name); TSE_ERR_TUN_PERMISSION (EPERM/EACCES);
@@ -222,6 +236,9 @@ TSE_API int tse_tun_create(tse_tun **out, const char *name, const tse_tun_config
 /**
  * @brief Use an open TUN fd (IFF_TUN | IFF_NO_PI expected).  It is made
  *        non-blocking.  Its name and index come from TUNGETIFF.
+ * @param[out] out  the port; NULL on failure
+ * @param[in]  fd   the TUN fd (closed by tse_tun_del() only with close_fd)
+ * @param[in]  c    configuration (copied); NULL = defaults
  * @return as tse_tun_create(); TSE_ERR_INVALID_ARG also for fd < 0;
  *         TSE_ERR_TUN_OPEN if it is not a TUN fd and @p c->configure is
  *         set (without configure, any packet fd is accepted).
@@ -232,20 +249,31 @@ TSE_API int tse_tun_attach(tse_tun **out, int fd, const tse_tun_config *c);
  * @brief Remove every route and address the port added, close a created
  *        (or close_fd) fd, unwatch it from the driver, free.  NULL is
  *        fine.  Not from an engine callback.
+ * @param tun  the port
  */
 TSE_API void tse_tun_del(tse_tun *tun);
 
-/** @brief The TUN fd (to poll for POLLIN in an application's own loop). */
+/** @brief The TUN fd (to poll for POLLIN in an application's own loop).
+ *  @param tun  the port
+ *  @return the fd (-1 for NULL) */
 TSE_API int tse_tun_fd(const tse_tun *tun);
-/** @brief Interface name ("" if unknown, e.g. attached without TUNGETIFF). */
+/** @brief Interface name.
+ *  @param tun  the port
+ *  @return the name; "" if unknown (attached without TUNGETIFF, or NULL) */
 TSE_API const char *tse_tun_name(const tse_tun *tun);
-/** @brief Interface index (0 if unknown). */
+/** @brief Interface index.
+ *  @param tun  the port
+ *  @return the index (0 if unknown) */
 TSE_API int tse_tun_ifindex(const tse_tun *tun);
-/** @brief The configured MTU (0: left as it was). */
+/** @brief The configured MTU.
+ *  @param tun  the port
+ *  @return the MTU (0: left as it was, or NULL) */
 TSE_API unsigned tse_tun_mtu(const tse_tun *tun);
 
 /** @brief The tunnel whose packets this interface carries (borrowed; NULL
- *         to detach).  tse_tun_attach_driver() sets it too. */
+ *         to detach).  tse_tun_attach_driver() sets it too.
+ *  @param tun  the port
+ *  @param t    the tunnel, or NULL */
 TSE_API void tse_tun_set_tunnel(tse_tun *tun, tse_tunnel *t);
 
 /**
@@ -254,7 +282,10 @@ TSE_API void tse_tun_set_tunnel(tse_tun *tun, tse_tunnel *t);
  *        it is readable, drain the tunnel to its socket with
  *        tse_posix_driver_kick() when its queue fills mid-batch.  @p t must
  *        have been added to @p d.  tse_tun_del() unwatches.
- * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY
+ * @param tun  the port
+ * @param d    the driver
+ * @param t    the tunnel
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or no fd), TSE_ERR_NO_MEMORY
  */
 TSE_API int tse_tun_attach_driver(tse_tun *tun, tse_posix_driver *d, tse_tunnel *t);
 
@@ -263,7 +294,10 @@ TSE_API int tse_tun_attach_driver(tse_tun *tun, tse_posix_driver *d, tse_tunnel 
  *        tunnel (see "Packets").  For applications with their own loop:
  *        call it when the fd is readable, then send what the tunnel has
  *        pending.
+ * @param tun  the port
+ * @param now  the tunnel's clock
  * @return the number of packets read (0: none was waiting); or
+ *         TSE_ERR_INVALID_ARG (NULL);
  *         TSE_ERR_TUN_IO if read() failed other than with EAGAIN/EINTR
  *         (e.g. the interface was deleted: EBADFD/EIO), TSE_ERR_STATE if
  *         no tunnel is set.
@@ -275,6 +309,8 @@ TSE_API int tse_tun_process(tse_tun *tun, tse_time_ms now);
  *        Applies addresses and routes on TSE_EV_TUNNEL_UP and
  *        TSE_EV_ADDR_CHANGED (if configure); other events are ignored.
  *        The addresses and routes stay while the tunnel reconnects.
+ * @param tun  the port
+ * @param ev   the event
  * @return TSE_OK, or the first netlink error of this event (also kept for
  *         tse_tun_last_error() / tse_tun_error_detail()): TSE_ERR_NETLINK,
  *         TSE_ERR_NETLINK_ADDR, TSE_ERR_NETLINK_ROUTE,
@@ -285,7 +321,10 @@ TSE_API int tse_tun_on_event(tse_tun *tun, const tse_event *ev);
 
 /**
  * @brief Write one inbound packet to the fd (from on_packet).
- * @return TSE_OK, TSE_ERR_WOULD_BLOCK (EAGAIN: dropped and counted),
+ * @param tun  the port
+ * @param pkt  the packet
+ * @param len  its length
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_WOULD_BLOCK (EAGAIN: dropped and counted),
  *         TSE_ERR_TUN_IO (other error: dropped and counted).
  */
 TSE_API int tse_tun_on_packet(tse_tun *tun, const uint8_t *pkt, size_t len);
@@ -296,6 +335,9 @@ TSE_API int tse_tun_on_packet(tse_tun *tun, const uint8_t *pkt, size_t len);
  *        "Default route").  A no-op (TSE_OK) unless a default route of
  *        that family is in tse_tun_config::routes and configure is set.
  *        Suitable as (part of) a tse_posix_socket_hook.
+ * @param tun  the port
+ * @param dst  the outer peer's address
+ * @param len  its length
  * @return TSE_OK; TSE_ERR_NO_ROUTE (no route to it, or it would use this
  *         device with no earlier path known); TSE_ERR_NETLINK,
  *         TSE_ERR_NETLINK_ROUTE, TSE_ERR_TUN_PERMISSION;
@@ -304,15 +346,21 @@ TSE_API int tse_tun_on_packet(tse_tun *tun, const uint8_t *pkt, size_t len);
  */
 TSE_API int tse_tun_exclude(tse_tun *tun, const struct sockaddr *dst, socklen_t len);
 
-/** @brief Counters so far. */
+/** @brief Counters so far.
+ *  @param tun       the port
+ *  @param[out] out  the counters */
 TSE_API void tse_tun_get_stats(const tse_tun *tun, tse_tun_stats *out);
 
-/** @brief The last error of a netlink or TUN call (0 if none). */
+/** @brief The last error of a netlink or TUN call.
+ *  @param tun  the port
+ *  @return the TSE_ERR_* (0 if none; TSE_ERR_INVALID_ARG for NULL) */
 TSE_API int tse_tun_last_error(const tse_tun *tun);
 
 /** @brief Human text for the last error: the request and the kernel's
  *         errno, e.g. "RTM_NEWROUTE 0.0.0.0/1: Network is unreachable".
- *         Never NULL; valid until the next call on @p tun. */
+ *         Never NULL; valid until the next call on @p tun.
+ *  @param tun  the port
+ *  @return the text ("" when there was no error) */
 TSE_API const char *tse_tun_error_detail(const tse_tun *tun);
 
 #ifdef __cplusplus

@@ -55,6 +55,7 @@
 extern "C" {
 #endif
 
+/** Settings of tse_posix_detect_new(). */
 typedef struct tse_posix_detect_config {
     /** Required: hosts, ports and timers of the detection.  Copied by
      *  tse_posix_detect_new(); its strings must outlive the runner. */
@@ -68,20 +69,23 @@ typedef struct tse_posix_detect_config {
     /** Required: the detector's steps and result (tse_detect_callbacks'
      *  on_event); NULL entropy means tse_posix_entropy. */
     void (*on_event)(void *user, const tse_detect_event *ev);
-    void *user;
+    void *user;                /**< passed to on_event */
     /** Optional: where the WINNING tunnel's events and packets go after
      *  the decision (on_event / on_packet; entropy is ignored: the
      *  tunnels use tse_posix_entropy).  User pointer: tunnel_user. */
     const tse_callbacks *tunnel_cb;
-    void *tunnel_user;
+    void *tunnel_user;         /**< passed to tunnel_cb's callbacks */
     /** Optional stop flag (e.g. set by a signal handler). */
     const volatile sig_atomic_t *stop;
 } tse_posix_detect_config;
 
+/** A detection runner on the POSIX port; opaque. */
 typedef struct tse_posix_detect tse_posix_detect;
 
 /**
  * @brief Create a runner (and its driver) and initialise the detector.
+ * @param[out] out  the runner (free with tse_posix_detect_del())
+ * @param[in]  cfg  settings (copied)
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no detect settings or
  *         on_event, or what tse_detect_init() refuses), TSE_ERR_NO_MEMORY
  */
@@ -90,6 +94,8 @@ TSE_API int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_
 /**
  * @brief Start the detection (if not started) and run it until the
  *        decision, @p max_ms milliseconds, or the stop flag.
+ * @param pd      the runner
+ * @param max_ms  longest run of this call
  * @return TSE_OK (decision made: tse_posix_detect_result();
  *         also when it was already made before the call),
  *         TSE_ERR_DETECT_TIMEOUT (@p max_ms passed first; call again to
@@ -99,23 +105,34 @@ TSE_API int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_
  */
 TSE_API int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms);
 
-/** @brief The result once decided, else NULL. */
+/** @brief The result once decided.
+ *  @param pd  the runner
+ *  @return the result, valid until tse_posix_detect_del(); NULL before
+ *          the decision */
 TSE_API const tse_detect_result *tse_posix_detect_result(const tse_posix_detect *pd);
 
-/** @brief The winning tunnel (UP when the decision was made), or NULL. */
+/** @brief The winning tunnel (UP when the decision was made).
+ *  @param pd  the runner
+ *  @return the tunnel (owned by the runner), or NULL when no tunnel won
+ *          (or @p pd is NULL) */
 TSE_API tse_tunnel *tse_posix_detect_tunnel(tse_posix_detect *pd);
 
 /** @brief The driver that runs the winning tunnel (never NULL for a
- *         runner); keep calling tse_posix_driver_run_once() on it. */
+ *         runner); keep calling tse_posix_driver_run_once() on it.
+ *  @param pd  the runner
+ *  @return the driver (owned by the runner; NULL only for @p pd NULL) */
 TSE_API tse_posix_driver *tse_posix_detect_driver(tse_posix_detect *pd);
 
 /** @brief Sockets and tunnels open now (0 after the decision except the
- *         winner; for tests). */
+ *         winner; for tests).
+ *  @param pd  the runner
+ *  @return the count */
 TSE_API unsigned tse_posix_detect_open_count(const tse_posix_detect *pd);
 
 /** @brief Close every socket, remove and delete every tunnel (the winner
  *         too: release it first with tse_tunnel_close() if the TSCF
- *         should know), free the driver and the runner.  NULL is fine. */
+ *         should know), free the driver and the runner.  NULL is fine.
+ *  @param pd  the runner */
 TSE_API void tse_posix_detect_del(tse_posix_detect *pd);
 
 #ifdef __cplusplus

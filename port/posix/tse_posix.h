@@ -83,6 +83,7 @@ extern "C" {
  * tunnel carries real-time traffic) and FD_CLOEXEC; sends use
  * MSG_NOSIGNAL (or SO_NOSIGPIPE) so a dead peer never raises SIGPIPE.
  * errno is mapped by tse_posix_err_from_errno().
+ * @return the table
  */
 TSE_API const tse_port *tse_posix_port(void);
 
@@ -110,21 +111,28 @@ typedef int (*tse_posix_socket_hook)(void *user, int fd,
  *        Set it before the first tse_tunnel_start() (or between driver
  *        rounds): it is read without a lock by the thread that connects.
  *        Sockets of the detection (tse_detect_posix.h) do not call it.
+ * @param hook  the hook, or NULL for none
+ * @param user  passed to @p hook
  */
 TSE_API void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
 
-/** @brief Milliseconds of CLOCK_MONOTONIC. */
+/** @brief Milliseconds of CLOCK_MONOTONIC.
+ *  @return the time */
 TSE_API tse_time_ms tse_posix_now_ms(void);
 
 /**
  * @brief Cryptographic random bytes: getrandom(2) where available, else
  *        /dev/urandom.  Signature of tse_callbacks::entropy (@p user is
  *        ignored), so it can be used there directly.
+ * @param user  ignored
+ * @param buf   filled with @p len random bytes
+ * @param len   how many
  * @return 0 on success, -1 on failure.
  */
 TSE_API int tse_posix_entropy(void *user, uint8_t *buf, size_t len);
 
-/** @brief A calloc/free allocator for tse_tunnel_new() (static). */
+/** @brief A calloc/free allocator for tse_tunnel_new().
+ *  @return the allocator (static) */
 TSE_API const tse_mem *tse_posix_mem(void);
 
 /**
@@ -133,6 +141,7 @@ TSE_API const tse_mem *tse_posix_mem(void);
  *        MBEDTLS_FS_IO).  The buffer is always NUL-terminated; for PEM
  *        ("-----BEGIN" in it) the NUL is counted in @p len, as mbed TLS's
  *        PEM parser requires, for DER it is not.
+ * @param[in]  path the file
  * @param[out] len bytes to hand to the parser
  * @return a buffer the caller frees with free(), or NULL with errno set
  *         (EFBIG above 16 MiB: that is not a certificate file).
@@ -145,6 +154,9 @@ TSE_API uint8_t *tse_posix_read_key_file(const char *path, size_t *len);
  *        EADDRNOTAVAIL -> REFUSED; ETIMEDOUT -> TIMEOUT; ECONNRESET,
  *        EPIPE, ECONNABORTED -> RESET; ENOMEM/ENOBUFS -> IO; others -> IO.
  *        (EOF is not an errno: recv() reports it as TSE_ERR_TRANSPORT_CLOSED.)
+ * @param e  an errno value
+ * @return TSE_ERR_TRANSPORT_REFUSED, TSE_ERR_TRANSPORT_TIMEOUT,
+ *         TSE_ERR_TRANSPORT_RESET or TSE_ERR_TRANSPORT_IO
  */
 TSE_API int tse_posix_err_from_errno(int e);
 
@@ -152,16 +164,23 @@ TSE_API int tse_posix_err_from_errno(int e);
  * @brief The pollfd entries a connection needs now: the connected socket
  *        (with events = 0; the caller adds POLLIN/POLLOUT), or one entry
  *        with POLLOUT per connection attempt in flight.
+ * @param c    the connection
+ * @param fds  filled
+ * @param max  room in @p fds
  * @return number of entries written (at most @p max; 0 if @p c is NULL).
  */
 TSE_API size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
                                       size_t max);
 
 /** @brief When connect_poll() must run even without socket activity (the
- *         next happy-eyeballs attempt), or TSE_TIME_NEVER. */
+ *         next happy-eyeballs attempt).
+ *  @param c  the connection
+ *  @return the time, or TSE_TIME_NEVER (none pending, or @p c NULL) */
 TSE_API tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);
 
-/** @brief The connected socket, or -1 while connecting. */
+/** @brief The connected socket.
+ *  @param c  the connection
+ *  @return the fd, or -1 while connecting (and for NULL) */
 TSE_API int tse_posix_conn_fd(const tse_port_conn *c);
 
 /**
@@ -169,6 +188,8 @@ TSE_API int tse_posix_conn_fd(const tse_port_conn *c);
  *        (TCP_NOTSENT_LOWAT), so that the engine's scheduler, not a kernel
  *        FIFO, picks what goes next (tse_sched_settings::notsent_lowat).
  *        The driver calls it for each connection it opens.
+ * @param c      the connection
+ * @param bytes  the bound (1 .. INT_MAX)
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not connected, or 0 / too large),
  *         TSE_ERR_STATE (the OS has no TCP_NOTSENT_LOWAT), or a
  *         TSE_ERR_TRANSPORT_* from setsockopt.
@@ -177,6 +198,7 @@ TSE_API int tse_posix_conn_set_notsent_lowat(tse_port_conn *c, size_t bytes);
 
 /* ---- the driver ----------------------------------------------------------- */
 
+/** The poll driver (tse_posix_driver_new()); opaque. */
 typedef struct tse_posix_driver tse_posix_driver;
 
 /** Called when a watched application fd is ready (see watch_fd()). */
@@ -193,13 +215,15 @@ typedef tse_time_ms (*tse_posix_tick_cb)(void *user, tse_time_ms now);
 
 /**
  * @brief Create a driver.
+ * @param[out] out  the driver (free with tse_posix_driver_del())
  * @return TSE_OK, TSE_ERR_INVALID_ARG (@p out NULL), TSE_ERR_NO_MEMORY
  */
 TSE_API int tse_posix_driver_new(tse_posix_driver **out);
 
 /** @brief Close every connection still open and free the driver.  The
  *         tunnels themselves stay the application's (tse_tunnel_del()).
- *         NULL is fine.  Not from a driver callback. */
+ *         NULL is fine.  Not from a driver callback.
+ *  @param d  the driver */
 TSE_API void tse_posix_driver_del(tse_posix_driver *d);
 
 /**
@@ -207,6 +231,8 @@ TSE_API void tse_posix_driver_del(tse_posix_driver *d);
  *        tse_tunnel_start() before or after).  The driver does the
  *        connect / disconnect the engine wants, moves bytes, and runs the
  *        engine's timers.  The application keeps ownership of @p t.
+ * @param d  the driver
+ * @param t  the tunnel
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or already added),
  *         TSE_ERR_NO_MEMORY
  */
@@ -218,6 +244,8 @@ TSE_API int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t);
  *        tse_tunnel_del(), or after the tunnel reached CLOSED).  Not from
  *        an engine callback (on_event / on_packet) of a tunnel this driver
  *        runs; from the tick or a watched-fd callback it is fine.
+ * @param d  the driver
+ * @param t  the tunnel
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
 TSE_API int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
@@ -229,26 +257,42 @@ TSE_API int tse_posix_driver_remove(tse_posix_driver *d, tse_tunnel *t);
  *        tse_tunnel_send_packet() and want the queue drained to the
  *        socket before queueing more (e.g. a TUN reader whose tunnel
  *        answered TSE_ERR_QUEUE_FULL).  Not from an engine callback.
+ * @param d  the driver
+ * @param t  the tunnel
  * @return TSE_OK, TSE_ERR_INVALID_ARG (not added)
  */
 TSE_API int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t);
 
-/** @brief Number of tunnels added. */
+/** @brief Number of tunnels added.
+ *  @param d  the driver
+ *  @return the count (0 for NULL) */
 TSE_API size_t tse_posix_driver_count(const tse_posix_driver *d);
 
 /**
  * @brief Also poll an application fd; @p cb runs from run_once() with the
  *        revents (POLLERR/POLLHUP/POLLNVAL included).  Watching an fd
  *        again replaces its events/callback.
- * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY
+ * @param d       the driver
+ * @param fd      the fd (the application's; not closed by the driver)
+ * @param events  POLLIN, POLLOUT...
+ * @param cb      called when ready
+ * @param user    passed to @p cb
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, fd < 0, no @p cb),
+ *         TSE_ERR_NO_MEMORY
  */
 TSE_API int tse_posix_driver_watch_fd(tse_posix_driver *d, int fd, short events,
                                       tse_posix_fd_cb cb, void *user);
 
-/** @brief Stop polling @p fd.  @return TSE_OK or TSE_ERR_INVALID_ARG. */
+/** @brief Stop polling @p fd.
+ *  @param d   the driver
+ *  @param fd  a watched fd
+ *  @return TSE_OK or TSE_ERR_INVALID_ARG (NULL, or @p fd not watched) */
 TSE_API int tse_posix_driver_unwatch_fd(tse_posix_driver *d, int fd);
 
-/** @brief Set (or clear with NULL) the per-round application callback. */
+/** @brief Set (or clear with NULL) the per-round application callback.
+ *  @param d     the driver
+ *  @param cb    the callback, or NULL
+ *  @param user  passed to @p cb */
 TSE_API void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb,
                                        void *user);
 
@@ -259,8 +303,12 @@ TSE_API void tse_posix_driver_set_tick(tse_posix_driver *d, tse_posix_tick_cb cb
  *        read (at most TSE_POSIX_READ_BUDGET bytes per tunnel), write,
  *        finish connects, run watched-fd callbacks, and service again.
  *        Returns after one poll.
+ * @param d            the driver
+ * @param max_wait_ms  longest sleep in poll(2); -1 = until the next deadline
  * @return TSE_OK (also when poll was interrupted by a signal),
- *         TSE_ERR_NO_MEMORY, TSE_ERR_TRANSPORT_IO (poll failed).
+ *         TSE_ERR_INVALID_ARG (@p d NULL), TSE_ERR_NO_MEMORY,
+ *         TSE_ERR_BUFFER_TOO_SMALL (internal pollfd array),
+ *         TSE_ERR_TRANSPORT_IO (poll failed).
  */
 TSE_API int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
 
@@ -271,7 +319,10 @@ TSE_API int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms);
  *        periodic wake-up.  Set @p *stop from a signal handler (the signal
  *        interrupts poll) or from another thread followed by
  *        tse_posix_driver_wake().
- * @return TSE_OK, or the first error of run_once()
+ * @param d     the driver
+ * @param stop  the flag to watch (may be NULL: run until all CLOSED)
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p d NULL), or the first error of
+ *         run_once()
  */
 TSE_API int tse_posix_driver_run(tse_posix_driver *d,
                                  const volatile sig_atomic_t *stop);
@@ -280,12 +331,16 @@ TSE_API int tse_posix_driver_run(tse_posix_driver *d,
  * @brief Make the driver's current or next poll return at once.
  *        Async-signal-safe; may be called from any thread (the only
  *        driver function that may).
- * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_TRANSPORT_IO
+ * @param d  the driver
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_TRANSPORT_IO (the
+ *         wake-up pipe could not be written)
  */
 TSE_API int tse_posix_driver_wake(tse_posix_driver *d);
 
 /** @brief How many times poll(2) returned (wake-ups, for measuring the
- *         idle cost); 0 for NULL. */
+ *         idle cost).
+ *  @param d  the driver
+ *  @return the count; 0 for NULL */
 TSE_API uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
 
 /* For an application that runs its own poll/epoll loop: */
@@ -295,20 +350,29 @@ TSE_API uint64_t tse_posix_driver_polls(const tse_posix_driver *d);
  *        @p fds with the tunnels' sockets (application fds from
  *        watch_fd() are NOT included) and @p *timeout_ms with the time
  *        until the next deadline (-1 = none).
+ * @param[in]  d    the driver
  * @param[out] fds  room for at least tse_posix_driver_pollfd_max() entries
+ * @param[in]  max  entries at @p fds
  * @param[out] n    entries written
- * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG
+ * @param[out] timeout_ms  milliseconds until the next deadline, -1 = none
+ * @return TSE_OK, TSE_ERR_BUFFER_TOO_SMALL, TSE_ERR_INVALID_ARG (NULL),
+ *         TSE_ERR_NO_MEMORY
  */
 TSE_API int tse_posix_driver_prepare(tse_posix_driver *d, struct pollfd *fds,
                                      size_t max, size_t *n, int *timeout_ms);
 
-/** @brief Entries prepare() may need. */
+/** @brief Entries prepare() may need.
+ *  @param d  the driver
+ *  @return the count (0 for NULL) */
 TSE_API size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
 
 /**
  * @brief Handle what poll reported for the entries prepare() filled (pass
  *        them back unchanged except revents; add no tunnels in between).
  *        Then services every tunnel.
+ * @param d    the driver
+ * @param fds  the entries prepare() filled, with revents set
+ * @param n    their number
  * @return TSE_OK, TSE_ERR_INVALID_ARG
  */
 TSE_API int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,

@@ -73,6 +73,20 @@ for f in /usr/include/tse/tse.h /usr/include/tse_posix.h /usr/lib/libtse.so /usr
     grep -qx "$f" "$d/listed" || { echo "     dpkg -L lacks $f"; failed=$((failed + 1)); }
 done
 
+# the example programs and their man pages, when they were built: man(1)
+# finds the page in the system's manual path
+for prog in tse-cli tscf-server; do
+    [ -n "$(find "$B/examples" -name "$prog" -type f -perm -u+x 2>/dev/null | head -n1)" ] || continue
+    for f in /usr/bin/$prog /usr/share/man/man1/$prog.1; do
+        grep -qx "$f" "$d/listed" || { echo "     dpkg -L lacks $f"; failed=$((failed + 1)); }
+    done
+    if command -v man >/dev/null 2>&1; then
+        w=$(man -w "$prog" 2>/dev/null)
+        if [ "$w" = "/usr/share/man/man1/$prog.1" ]; then ok "man -w $prog: $w"
+        else echo "     man -w $prog: '$w'"; failed=$((failed + 1)); fi
+    fi
+done
+
 sh "$GEN" "$d" || { echo "FAIL: certificate generation"; exit 1; }
 "$SERVER" --listen 127.0.0.1:0 --cert "$d/server.pem" --key "$d/server.key" \
     --ready-file "$d/ready" 2>"$d/server.log" &

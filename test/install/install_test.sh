@@ -48,6 +48,14 @@ if [ -f "$B/pkg/libtse_linux.so" ]; then
         grep -qx "./$f" "$d/files" || { echo "     missing $f"; failed=$((failed + 1)); }
     done
 fi
+# the example programs and their man pages, when they were built
+for prog in tse-cli tscf-server; do
+    if [ -n "$(find "$B/examples" -name "$prog" -type f -perm -u+x 2>/dev/null | head -n1)" ]; then
+        for f in bin/$prog share/man/man1/$prog.1; do
+            grep -qx "./$f" "$d/files" || { echo "     missing $f"; failed=$((failed + 1)); }
+        done
+    fi
+done
 if readelf -d "$P/lib/libtse.so" | grep -q 'SONAME.*\[libtse\.so\.[0-9]*\]'; then ok "SONAME libtse.so.N"
 else fail "SONAME"; fi
 
