@@ -159,7 +159,8 @@ TSE_API int tse_cm_is_response(uint8_t type);
 
 /** @brief A static name for a CM_Type ("Configuration_Request", ...).
  *  @param type  a CM_Type
- *  @return the name; never NULL (a fixed text for unknown types) */
+ *  @return the name; never NULL (a fixed text for unknown types; "" for
+ *          every type when TSE_CONFIG_STRINGS is 0, like tse_strerror()) */
 TSE_API const char *tse_cm_type_name(uint8_t type);
 
 #ifdef __cplusplus

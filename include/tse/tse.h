@@ -734,7 +734,8 @@ TSE_API int tse_tunnel_last_error(const tse_tunnel *t);
 
 /** @brief A state's name ("IDLE", "CONNECTING", ... "CLOSED").
  *  @param s  the state
- *  @return the name (static; "?" for an unknown value) */
+ *  @return the name (static; "?" for an unknown value; "" for every
+ *          value when TSE_CONFIG_STRINGS is 0, like tse_strerror()) */
 TSE_API const char *tse_state_name(tse_state s);
 
 /** @brief Bytes tse_tunnel_new() allocates for @p s (engine + buffers,
