@@ -71,6 +71,12 @@ if [ "$DO_BUILD" = 1 ]; then
   fi
 fi
 
+# the checkout's commit as the run starts, named in the table (with -B, the
+# build directory must be of it)
+commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo "?")
+dirty=$(git -C "$SRC" status --porcelain -- lib include port examples test/fuzz 2>/dev/null | head -n 1)
+[ -n "$dirty" ] && commit="$commit+dirty"
+
 targets=()
 while IFS= read -r f; do
   name=$(basename "$f")
@@ -131,9 +137,6 @@ for f in "${targets[@]}"; do
 done
 wait
 
-commit=$(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo "?")
-dirty=$(git -C "$SRC" status --porcelain -- lib include port examples test/fuzz 2>/dev/null | head -n 1)
-[ -n "$dirty" ] && commit="$commit+dirty"
 fail=0 total=0
 {
   echo "long-fuzz: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $commit, $(clang --version | head -n 1)"
