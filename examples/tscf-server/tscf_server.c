@@ -1057,6 +1057,27 @@ static void start_tls(struct conn *c)
     c->deadline = S.now + HANDSHAKE_TIMEOUT_MS;
 }
 
+/* TLS is up: the connection's output queues and deframer, then CS_OPEN,
+ * where handle_plain() takes what the client sends.  Touches no socket:
+ * test/fuzz/fuzz_tscf_cm.c opens connections without one this way.
+ * Returns -1 when out of memory (the caller closes). */
+static int conn_open(struct conn *c)
+{
+    c->out = malloc(tse_outq_footprint(CTRL_RESERVE, cfg.sched.rt_queue_size,
+                                       cfg.queue_bytes));
+    c->dfbuf = malloc(cfg.max_unit);
+    if (c->out)
+        tse_outq_init(&c->oq, &cfg.sched, c->out, CTRL_RESERVE,
+                      cfg.sched.rt_queue_size, cfg.queue_bytes);
+    if (!c->out || !c->dfbuf ||
+        tse_deframer_init(&c->df, TSE_FRAMING_TSCF, c->dfbuf, cfg.max_unit) != TSE_OK)
+        return -1;
+    c->state = CS_OPEN;
+    c->deadline = S.now + CONFIG_TIMEOUT_MS;
+    c->last_rx = S.now;
+    return 0;
+}
+
 static void do_handshake(struct conn *c)
 {
     int ret = mbedtls_ssl_handshake(&c->ssl);
@@ -1072,20 +1093,10 @@ static void do_handshake(struct conn *c)
         conn_close(c, reason);
         return;
     }
-    c->out = malloc(tse_outq_footprint(CTRL_RESERVE, cfg.sched.rt_queue_size,
-                                       cfg.queue_bytes));
-    c->dfbuf = malloc(cfg.max_unit);
-    if (c->out)
-        tse_outq_init(&c->oq, &cfg.sched, c->out, CTRL_RESERVE,
-                      cfg.sched.rt_queue_size, cfg.queue_bytes);
-    if (!c->out || !c->dfbuf ||
-        tse_deframer_init(&c->df, TSE_FRAMING_TSCF, c->dfbuf, cfg.max_unit) != TSE_OK) {
+    if (conn_open(c) < 0) {
         conn_close(c, "out of memory");
         return;
     }
-    c->state = CS_OPEN;
-    c->deadline = S.now + CONFIG_TIMEOUT_MS;
-    c->last_rx = S.now;
     logm(L_INFO, c->peer, "TLS up: %s %s", mbedtls_ssl_get_version(&c->ssl),
          mbedtls_ssl_get_ciphersuite(&c->ssl));
     conn_update_events(c);

@@ -11,6 +11,13 @@ fuzz_engine/:    whole sessions in fuzz_engine.c's operation language: the
 fuzz_rfc4571/:   cap byte, cut byte, an RFC 4571 stream of RTP, RTCP,
                  null, STUN and ChannelData packets, and each error.
 fuzz_turn/:      TURN sessions in fuzz_turn.c's record language.
+fuzz_tscf_cm/:   client sessions against the reference server (configure,
+                 keep-alive, release, resume, take-over, limits, malformed
+                 and bad-version CMs, echo packets, timeouts, shutdown
+                 drain), in fuzz_tscf_cm.c's record language.
+fuzz_netif_input/: inner IPv4/IPv6 packets (ICMP echo, UDP and TCP to
+                 lwIP's echo port 7, fragments, bad ones) with clock ticks
+                 and tunnel events, in fuzz_netif_input.c's record language.
 """
 import os
 import struct
@@ -93,6 +100,8 @@ def main():
     engine_corpus(os.path.join(HERE, "corpus", "fuzz_engine"))
     rfc4571_corpus()
     turn_corpus()
+    netif_corpus()
+    tscf_cm_corpus()
     return 0
 
 
@@ -243,6 +252,178 @@ def turn_corpus():
     write(d, "stream_garbage", bytes([0x09]) + rec(0, b"\x80\x00\x00\x04abcd"))
     write(d, "udp_timeouts", bytes([0x00]) + rec(1, bytes([255, 0])) * 10)
 
+
+# ---- fuzz_netif_input's record language -----------------------------------
+def inet_csum(b):
+    if len(b) % 2:
+        b += b"\x00"
+    s = sum(struct.unpack(">%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return (~s) & 0xFFFF
+
+
+PEER4, OURS4 = bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2])
+PEER6 = bytes([0x20, 1, 0xd, 0xb8] + [0] * 11 + [1])
+OURS6 = bytes([0x20, 1, 0xd, 0xb8] + [0] * 11 + [2])
+
+
+def l4_with_csum(proto, seg, pseudo, off):
+    if off is None:
+        return seg
+    seg = seg[:off] + b"\x00\x00" + seg[off + 2:]
+    c = inet_csum(pseudo + seg)
+    if proto == 17 and c == 0:
+        c = 0xFFFF
+    return seg[:off] + struct.pack(">H", c) + seg[off + 2:]
+
+
+CSUM_OFF4 = {1: 2, 6: 16, 17: 6}
+CSUM_OFF6 = {58: 2, 6: 16, 17: 6}
+
+
+def ip4(proto, seg, ident=1, frag=0, src=PEER4, dst=OURS4, ttl=64):
+    pseudo = src + dst + struct.pack(">BBH", 0, proto, len(seg))
+    seg = l4_with_csum(proto, seg, b"" if proto == 1 else pseudo, CSUM_OFF4.get(proto))
+    return ip4_raw(proto, seg, ident, frag, src, dst, ttl)
+
+
+def ip4_raw(proto, payload, ident=1, frag=0, src=PEER4, dst=OURS4, ttl=64):
+    h = struct.pack(">BBHHHBBH", 0x45, 0, 20 + len(payload), ident, frag, ttl, proto, 0) + src + dst
+    h = h[:10] + struct.pack(">H", inet_csum(h)) + h[12:]
+    return h + payload
+
+
+def ip6(nh, seg, src=PEER6, dst=OURS6, csum=True):
+    if csum:
+        pseudo = src + dst + struct.pack(">IxxxB", len(seg), nh)
+        seg = l4_with_csum(nh, seg, pseudo, CSUM_OFF6.get(nh))
+    return struct.pack(">IHBB", 0x60000000, len(seg), nh, 64) + src + dst + seg
+
+
+def icmp_echo(data, v6=False):
+    return bytes([128 if v6 else 8, 0, 0, 0, 0x12, 0x34, 0, 1]) + data
+
+
+def udp(data, dport=7):
+    return struct.pack(">HHHH", 40000, dport, 8 + len(data), 0) + data
+
+
+def tcp(flags, seq=1000, ack=0, data=b"", opts=b"", dport=7):
+    off = (20 + len(opts)) // 4
+    return struct.pack(">HHIIBBHHH", 40000, dport, seq, ack, off << 4, flags, 8192, 0, 0) + opts + data
+
+
+def netif_corpus():
+    d = os.path.join(HERE, "corpus", "fuzz_netif_input")
+
+    def pkt(b, fix=True):
+        return bytes([0 if fix else 1]) + struct.pack(">H", len(b)) + b
+
+    def tick(n):
+        return bytes([(n << 2) | 2])
+
+    def ctl(k):
+        return bytes([(k << 2) | 3])
+
+    data = bytes(range(64))
+    echo4 = icmp_echo(data)
+    echo4 = echo4[:2] + struct.pack(">H", inet_csum(echo4)) + echo4[4:]
+    write(d, "icmp_echo4", pkt(ip4(1, echo4)))
+    write(d, "icmp_echo6", pkt(ip6(58, icmp_echo(data, True))))
+    write(d, "udp_echo4", pkt(ip4(17, udp(b"hello"))))
+    write(d, "udp_echo6", pkt(ip6(17, udp(b"hello6"))))
+    write(d, "udp_closed_port", pkt(ip4(17, udp(b"x", dport=9))) + pkt(ip6(17, udp(b"x", dport=9))))
+    mss = b"\x02\x04\x05\xb4"
+    write(d, "tcp_syn4", pkt(ip4(6, tcp(0x02, opts=mss))) + tick(1) +
+          pkt(ip4(6, tcp(0x10, seq=1001, ack=1))) + pkt(ip4(6, tcp(0x18, seq=1001, data=b"data"))))
+    write(d, "tcp_syn6", pkt(ip6(6, tcp(0x02, opts=mss))) + tick(4) + tick(40))
+    write(d, "tcp_rst_closed", pkt(ip4(6, tcp(0x02, dport=9))) + pkt(ip6(6, tcp(0x10, dport=9))))
+    big = icmp_echo(bytes(i & 0xFF for i in range(1200)))
+    big = big[:2] + struct.pack(">H", inet_csum(big)) + big[4:]
+    write(d, "frag4_echo", pkt(ip4_raw(1, big[:600], ident=7, frag=0x2000)) +
+          pkt(ip4_raw(1, big[600:], ident=7, frag=600 // 8)))
+    write(d, "frag4_timeout", pkt(ip4_raw(1, big[:600], ident=8, frag=0x2000)) + tick(63) + tick(63))
+    e6 = icmp_echo(bytes(200), True)
+    pseudo = PEER6 + OURS6 + struct.pack(">IxxxB", len(e6), 58)
+    e6 = l4_with_csum(58, e6, pseudo, 2)
+    fh1 = struct.pack(">BBHI", 58, 0, 0x0001, 99)
+    fh2 = struct.pack(">BBHI", 58, 0, 104 << 0, 99)
+    write(d, "frag6_echo", pkt(ip6(44, fh1 + e6[:104], csum=False)) +
+          pkt(ip6(44, fh2 + e6[104:], csum=False)))
+    write(d, "link_events", ctl(0) + pkt(ip4(1, echo4)) + ctl(1) + ctl(3) +
+          pkt(ip4(1, echo4, dst=bytes([198, 18, 0, 3]))) + ctl(2) + pkt(ip4(17, udp(b"q"))))
+    write(d, "bad_packets", pkt(b"\x45" + bytes(10), fix=False) + pkt(b"\x60" + bytes(39)) +
+          pkt(b"\x70" + bytes(30)) + pkt(ip4_raw(6, b"\x00" * 3)) + pkt(b"", fix=False))
+    bad = ip4(17, udp(b"hello"))
+    write(d, "wrong_checksums", pkt(bad[:-1] + bytes([bad[-1] ^ 1]), fix=False) +
+          pkt(b"\x45\x00\x00\x1c" + bytes(24), fix=False))
+
+
+# ---- fuzz_tscf_cm's record language ----------------------------------------
+def tscf_cm_corpus():
+    d = os.path.join(HERE, "corpus", "fuzz_tscf_cm")
+    NONE = 0xFFFFFFFFFFFFFFFF
+
+    def fd(k, b):
+        assert len(b) < 256
+        return bytes([k << 3, len(b)]) + b
+
+    def fix(k, sel, b):
+        return bytes([(k << 3) | 7, sel, len(b)]) + b
+
+    def rd(k):
+        return bytes([(k << 3) | 3])
+
+    def gone(k):
+        return bytes([(k << 3) | 4])
+
+    def tm(n):
+        return bytes([5, n])
+
+    DRAIN_ = bytes([6])
+    req = cm(1, NONE, 1, tlv(4, bytes(4)) + tlv(6, struct.pack(">H", 20)))
+    req6 = cm(1, NONE, 1, tlv(4, bytes(4)) + tlv(18, bytes(16)))
+    want = cm(1, NONE, 1, tlv(4, bytes([198, 18, 0, 9])))
+    ka = cm(7, 0, 2)
+    rel = cm(5, 0, 3)
+    resume = cm(1, 0, 1, tlv(6, struct.pack(">H", 5)))
+    echo = icmp_echo(b"ping")
+    echo = echo[:2] + struct.pack(">H", inet_csum(echo)) + echo[4:]
+    me, srv, other = bytes([198, 18, 0, 2]), bytes([198, 18, 0, 1]), bytes([198, 18, 0, 3])
+    write(d, "configure_keepalive_release", bytes([0x00]) + fd(0, req) + rd(0) + fix(0, 0, ka) +
+          rd(0) + fix(0, 0, rel) + rd(0) + fd(0, req))
+    write(d, "configure_v6_wanted_address", bytes([0x0e]) + fd(0, req6) + rd(0) + fd(1, want) + rd(1))
+    write(d, "persist_resume", bytes([0x01]) + fd(0, req) + rd(0) + gone(0) + tm(10) +
+          fix(1, 0x80, resume) + rd(1) + fix(1, 0, ka) + rd(1))
+    write(d, "persist_expires", bytes([0x01]) + fd(0, req) + gone(0) + tm(255) * 2 + tm(100) +
+          fix(1, 0x80, resume) + rd(1))
+    write(d, "take_over", bytes([0x01]) + fd(0, req) + fix(1, 0x80, resume) + rd(0) + rd(1) +
+          fd(0, req))
+    write(d, "max_tunnels", bytes([0x04]) + fd(0, req) + fd(1, req) + rd(1) + fd(2, req) + rd(2))
+    write(d, "pool_exhausted", bytes([0x2c]) + fd(0, req) + fd(1, req) + fd(2, req) + rd(2))
+    write(d, "unknown_tsid_and_wrong_tsid", bytes([0x0c]) + fd(0, cm(1, 0x1234, 1)) + rd(0) +
+          fd(0, req) + fd(0, cm(7, 0x99, 2)) + rd(0) + fd(1, rel) + rd(1))
+    write(d, "second_config_same_conn", bytes([0x0c]) + fd(0, req) + fd(0, req) + rd(0))
+    write(d, "retransmitted_config", bytes([0x0c]) + fd(0, req) + fix(0, 0, resume) + rd(0))
+    write(d, "unexpected_responses", bytes([0x0c]) + fd(0, req) + fix(0, 0, cm(2, 0, 4, RC_OK)) +
+          fix(0, 0, cm(8, 0, 5)) + fix(0, 0, cm(6, 0, 6, RC_OK)) + rd(0))
+    write(d, "malformed", bytes([0x0c]) + fd(0, b"\x10\x01\x00\x05" + bytes(12)) +
+          fd(1, b"\x20\x01\x00\x00" + bytes(12)) + rd(1) + fd(2, b"\x30\x00\x00"))
+    write(d, "echo_and_forward", bytes([0x1c]) + fd(0, req) + fd(1, req) + rd(0) + rd(1) +
+          fd(0, ip4(1, echo, src=me, dst=srv)) + fd(0, ip4(17, udp(b"hi"), src=me, dst=srv)) +
+          fd(0, ip4(17, udp(b"to-3"), src=me, dst=other)) + rd(0) + rd(1) +
+          fd(0, ip4(17, udp(b"spoof"), src=other, dst=srv)) + fd(2, ip4(1, echo, src=me, dst=srv)))
+    write(d, "echo_v6", bytes([0x1e]) + fd(0, req6) + rd(0) +
+          fd(0, ip6(58, icmp_echo(b"p6", True), src=bytes([0x20, 1, 0xd, 0xb8, 0, 5] + [0] * 9 + [2]),
+                    dst=bytes([0x20, 1, 0xd, 0xb8, 0, 5] + [0] * 9 + [1]))) + rd(0))
+    write(d, "keepalive_timeout", bytes([0x0c]) + fd(0, req) + rd(0) + tm(255) * 2 + fd(1, req) +
+          tm(60) + rd(1))
+    write(d, "config_timeout", bytes([0x00]) + fd(0, b"") + tm(255))
+    write(d, "drain", bytes([0x0d]) + fd(0, req) + fd(1, req) + rd(0) + DRAIN_ + rd(0) + rd(1) +
+          fix(0, 0, cm(6, 0, 1, RC_OK)) + rd(0) + tm(20))
+    write(d, "queue_full", bytes([0x00]) + fd(0, req) + fix(0, 0, ka * 9) * 10)
+    write(d, "split_cm", bytes([0x00]) + fd(0, req[:5]) + fd(0, req[5:]) + rd(0))
 
 
 if __name__ == "__main__":
