@@ -34,7 +34,8 @@
 # ocserv for "oc"; a tse-cli with --tun for "tse").  Both namespaces and
 # every process are removed on exit; every wait is bounded.
 #
-# Environment: BENCH_MTU (1400; the inner MTU of both tunnels),
+# Environment: BENCH_QDISC, BENCH_TXQLEN (unset: the kernel's default qdisc
+# and ring length on the TUN devices of both sides), BENCH_MTU (1400; the inner MTU of both tunnels),
 # BENCH_DELAY_MS (25, one way), BENCH_LOSS_PCT (1, each way).
 set -u
 QUICK=0 REPS="" CLIENTS="tse oc" OUT="" CLI="" SERVER=""
@@ -293,6 +294,26 @@ client_start() {
     wait_for 10 sh -c "ip netns exec $UE ping -n -c 1 -W 1 $TARGET >/dev/null 2>&1" ||
         { stop "$CLPID" 5; fail "$1: $TARGET does not answer through the tunnel"; }
     SETUP_MS=$ms
+    # BENCH_QDISC (e.g. "pfifo limit 32"; this kernel has no fq_codel): the
+    # root qdisc of the client's TUN and of every TUN device on the server
+    # side, instead of the kernel's default (pfifo_fast here); BENCH_TXQLEN
+    # (e.g. 32): their txqueuelen (the qdisc's and the TUN driver's ring),
+    # instead of 500; BENCH_TXQLEN_SIDE (ue, core, both: the default) where
+    # these apply
+    for dev in $IFN $(ip -n "$CORE" -o link show type tun | awk -F': ' '{print $2}' | cut -d@ -f1); do
+        ns=$CORE
+        [ "$dev" = "$IFN" ] && ns=$UE
+        case ${BENCH_TXQLEN_SIDE:-both} in
+        ue) [ "$ns" = "$UE" ] || continue ;;
+        core) [ "$ns" = "$CORE" ] || continue ;;
+        esac
+        if [ -n "${BENCH_TXQLEN:-}" ]; then
+            ip -n "$ns" link set dev "$dev" txqueuelen "$BENCH_TXQLEN" || fail "txqueuelen on $dev"
+        fi
+        if [ -n "${BENCH_QDISC:-}" ]; then
+            tc -n "$ns" qdisc replace dev "$dev" root $BENCH_QDISC || fail "tc qdisc on $dev"
+        fi
+    done
 }
 client_stop() {
     stop "$CLPID" 10
