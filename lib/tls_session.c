@@ -865,6 +865,19 @@ void tse_tls_conf_params_from(tse_tls_conf_params *cp, const tse_settings *s,
     cp->debug = s->tls_debug;
 }
 
+int tse_tls_debug_check(const tse_settings *s)
+{
+    if (s->tls_debug < 0 || s->tls_debug > 4) {
+        return TSE_ERR_SETTING_LOG;
+    }
+    if (s->tls_debug > 0 &&
+        (!TSE_CONFIG_LOG_DEBUG || s->log == NULL || s->log_level != TSE_LOG_DEBUG ||
+         !tse_tls_debug_available())) {
+        return TSE_ERR_SETTING_LOG; /* nowhere to go, or compiled out */
+    }
+    return TSE_OK;
+}
+
 struct tse_tls_config {
     tse_tls_conf c;
     tse_mem mem;
@@ -886,9 +899,7 @@ int tse_tls_config_new(tse_tls_config **out, const tse_settings *s,
         mem->calloc == NULL || mem->free == NULL) {
         return TSE_ERR_INVALID_ARG;
     }
-    if (s->tls_debug < 0 || s->tls_debug > 4 ||
-        (s->tls_debug > 0 && (!TSE_CONFIG_LOG_DEBUG || s->log == NULL ||
-                              s->log_level != TSE_LOG_DEBUG || !tse_tls_debug_available()))) {
+    if (tse_tls_debug_check(s) != TSE_OK) {
         return TSE_ERR_SETTING_LOG;
     }
     *out = NULL;

@@ -65,6 +65,11 @@ tse_tls_conf *tse_tls_config_conf(struct tse_tls_config *tc);
  * (TSE_CONFIG_LOG_DEBUG and MBEDTLS_DEBUG_C). */
 int tse_tls_debug_available(void);
 
+/* tse_settings::tls_debug as tse_settings_check() and tse_tls_config_new()
+ * take it: TSE_OK, or TSE_ERR_SETTING_LOG (out of 0..4, or above 0 without
+ * a debug-level log to go to or with debug output compiled out). */
+int tse_tls_debug_check(const struct tse_settings *s);
+
 /* Cannot fail; makes tse_tls_conf_free() safe. */
 void tse_tls_conf_init(tse_tls_conf *c);
 /* Parse trust anchors and keys, seed the DRBG, set up the configuration.

@@ -998,17 +998,12 @@ int tse_settings_check(const tse_settings *s)
     }
     /* (unsigned: a negative level is out of range too, and with short
      * enums (arm-none-eabi) a signed test would be always false) */
-    if ((unsigned)s->log_level > (unsigned)TSE_LOG_DEBUG || s->tls_debug < 0 ||
-        s->tls_debug > 4) {
+    if ((unsigned)s->log_level > (unsigned)TSE_LOG_DEBUG ||
+        (s->log != NULL && s->log_level == TSE_LOG_DEBUG && !TSE_CONFIG_LOG_DEBUG)) {
+        return TSE_ERR_SETTING_LOG; /* out of range, or debug compiled out */
+    }
+    if (tse_tls_debug_check(s) != TSE_OK) {
         return TSE_ERR_SETTING_LOG;
-    }
-    if (s->log != NULL && s->log_level == TSE_LOG_DEBUG && !TSE_CONFIG_LOG_DEBUG) {
-        return TSE_ERR_SETTING_LOG; /* debug messages compiled out */
-    }
-    if (s->tls_debug > 0 &&
-        (!TSE_CONFIG_LOG_DEBUG || s->log == NULL || s->log_level != TSE_LOG_DEBUG ||
-         !tse_tls_debug_available())) {
-        return TSE_ERR_SETTING_LOG; /* nowhere to go, or compiled out */
     }
     if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
         return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
