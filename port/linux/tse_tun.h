@@ -77,10 +77,18 @@
  * keeps reading: a packet the tunnel refuses with TSE_ERR_QUEUE_FULL (its
  * class's queue is full) is dropped and counted (drops_queue_full), which
  * is the bottleneck drop inner TCP reacts to, and the next packet, maybe
- * a voice packet of another class, still gets its chance.  With the POSIX
- * driver (tse_tun_attach_driver()) the reader first lets the driver move
- * the queue to the socket (tse_posix_driver_kick()) and retries the
- * packet once before dropping it.  Packets while the tunnel is not up are
+ * a voice packet of another class, still gets its chance.  A bulk packet
+ * is dropped at once: encrypting to make room for it would keep the
+ * reader from the ring, and the ring, a FIFO in front of the scheduler,
+ * would become the queue voice waits in (docs/bench-tun.md, "Where the
+ * delay sits").  For a real-time packet, with the POSIX driver
+ * (tse_tun_attach_driver()), the reader first lets the driver move the
+ * queue to the socket (tse_posix_driver_kick()) and retries the packet
+ * once before dropping it.  The driver in turn encrypts at most
+ * TSE_POSIX_WRITE_BUDGET bytes per phase of a round before the reader
+ * runs again, and TSE_TUN_READ_BATCH is above the kernel's default ring
+ * (txqueuelen 500), so every wake-up can empty the ring into the
+ * classes.  Packets while the tunnel is not up are
  * dropped (drops_not_up), invalid ones too (drops_invalid).
  * Inbound (tse_tun_on_packet()): each packet is written to the fd with
  * one write(2) straight from the engine's buffer (no copy).  A TUN fd
@@ -129,10 +137,11 @@
 extern "C" {
 #endif
 
-/** Packets read from the fd per tse_tun_process() call (fairness with the
- *  tunnel's socket and other fds of the loop). */
+/** Most packets read from the fd per tse_tun_process() call: above the
+ *  kernel's default ring of 500 (txqueuelen), so one call can empty it,
+ *  and bounded for fairness with the tunnel's socket and other fds. */
 #ifndef TSE_TUN_READ_BATCH
-#define TSE_TUN_READ_BATCH 64
+#define TSE_TUN_READ_BATCH 512
 #endif
 /** Most routes in tse_tun_config::routes. */
 #define TSE_TUN_MAX_ROUTES 16
@@ -185,7 +194,8 @@ typedef struct tse_tun_stats {
     uint64_t drops_write_again;  /**< inbound: the fd said EAGAIN */
     uint64_t drops_write_error;  /**< inbound: other write errors */
     uint64_t read_errors;        /**< read() failed other than EAGAIN */
-    uint64_t kicks;              /**< queue drained mid-batch (driver mode) */
+    uint64_t kicks;              /**< queue drained mid-batch for a
+                                      *   real-time packet (driver mode) */
 } tse_tun_stats;
 
 /** A TUN interface carrying one tunnel; opaque. */

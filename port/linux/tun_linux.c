@@ -632,8 +632,12 @@ int tse_tun_process(tse_tun *tun, tse_time_ms now)
         tun->st.packets_read++;
         tun->st.bytes_read += (uint64_t)r;
         rc = tse_tunnel_send_packet(tun->t, tun->buf, (size_t)r, now);
-        if (rc == TSE_ERR_QUEUE_FULL && tun->drv) {
-            /* let the driver move the queue to the socket, then once more */
+        if (rc == TSE_ERR_QUEUE_FULL && tun->drv &&
+            tse_tunnel_classify(tun->t, tun->buf, (size_t)r) != TSE_CLASS_BULK) {
+            /* real-time: let the driver move the queue to the socket, then
+             * once more.  Bulk is dropped at once (see "Packets" in
+             * tse_tun.h): encrypting for it here would leave the ring,
+             * voice included, waiting. */
             tun->st.kicks++;
             (void)tse_posix_driver_kick(tun->drv, tun->t);
             rc = tse_tunnel_send_packet(tun->t, tun->buf, (size_t)r, now);

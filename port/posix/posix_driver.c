@@ -15,6 +15,7 @@ struct drv_tunnel {
     tse_tunnel *t;
     tse_port_conn *conn;  /* NULL: no outer connection */
     int connected;        /* conn finished connecting */
+    size_t write_left;    /* bytes flush() may still send this phase */
 };
 
 struct drv_fd {
@@ -122,6 +123,7 @@ int tse_posix_driver_add(tse_posix_driver *d, tse_tunnel *t)
     d->tun[d->ntun].t = t;
     d->tun[d->ntun].conn = NULL;
     d->tun[d->ntun].connected = 0;
+    d->tun[d->ntun].write_left = TSE_POSIX_WRITE_BUDGET;
     d->ntun++;
     return TSE_OK;
 }
@@ -225,8 +227,12 @@ static int flush(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
     /* bounded: each round moves > 0 bytes or stops */
     for (rounds = 0; rounds < 64; rounds++) {
         const uint8_t *p = NULL;
-        size_t n = tse_tunnel_outer_pending(dt->t, &p);
+        size_t n;
         int32_t w;
+        if (dt->write_left == 0)
+            return 0; /* budget spent: let the application's fds (a TUN
+                       * reader) run before encrypting more */
+        n = tse_tunnel_outer_pending(dt->t, &p);
         if (n == 0 || !p)
             return 0;
         w = d->port->send(d->port->user, dt->conn, p, n);
@@ -236,6 +242,7 @@ static int flush(tse_posix_driver *d, struct drv_tunnel *dt, tse_time_ms now)
         }
         if (w == 0)
             return 0; /* EAGAIN: wait for POLLOUT */
+        dt->write_left -= (size_t)w < dt->write_left ? (size_t)w : dt->write_left;
         tse_tunnel_outer_consume(dt->t, (size_t)w);
     }
     return 0;
@@ -322,6 +329,7 @@ int tse_posix_driver_kick(tse_posix_driver *d, tse_tunnel *t)
         return TSE_ERR_INVALID_ARG;
     for (i = 0; i < d->ntun; i++) {
         if (d->tun[i].t == t) {
+            d->tun[i].write_left = TSE_POSIX_WRITE_BUDGET;
             service(d, &d->tun[i], d->port->now_ms(d->port->user));
             return TSE_OK;
         }
@@ -370,6 +378,7 @@ static int prepare_into(tse_posix_driver *d, struct pollfd *fds, size_t max,
         struct drv_tunnel *dt = &d->tun[i];
         size_t got, j;
         unsigned w;
+        dt->write_left = TSE_POSIX_WRITE_BUDGET;
         service(d, dt, now);
         w = tse_tunnel_want(dt->t);
         dl = min_time(dl, tse_tunnel_expiry(dt->t));
@@ -430,6 +439,8 @@ static void process_tunnels(tse_posix_driver *d, const struct pollfd *fds,
                             size_t n, const size_t *owner, tse_time_ms now)
 {
     size_t i;
+    for (i = 0; i < d->ntun; i++)
+        d->tun[i].write_left = TSE_POSIX_WRITE_BUDGET;
     for (i = 0; i < n; i++) {
         struct drv_tunnel *dt;
         short re = fds[i].revents;

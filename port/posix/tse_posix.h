@@ -68,6 +68,16 @@ extern "C" {
 #ifndef TSE_POSIX_READ_BUDGET
 #define TSE_POSIX_READ_BUDGET 65536
 #endif
+/** Bytes of ciphertext sent on one tunnel per phase of a poll round (the
+ *  service before poll(), the handling after it) before the application's
+ *  watched fds run.  A TUN reader that shares the thread then drains the
+ *  kernel's ring into the scheduler's classes at least every two budgets,
+ *  so a voice packet waits behind at most that much encryption rather
+ *  than in the ring's FIFO (docs/bench-tun.md).  Smaller costs more poll
+ *  rounds per megabyte. */
+#ifndef TSE_POSIX_WRITE_BUDGET
+#define TSE_POSIX_WRITE_BUDGET 16384
+#endif
 
 /* ---- the port table and its building blocks ------------------------------ */
 
