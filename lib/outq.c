@@ -141,9 +141,18 @@ tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_t len)
     if ((s->rt_dscp >> dscp) & 1u) {
         return TSE_CLASS_REALTIME;
     }
-    if ((proto == 17 && s->rt_udp) || ((proto == 1 || proto == 58) && s->rt_icmp) ||
-        (proto == 6 && len <= s->rt_small_tcp)) {
+    if ((proto == 17 && s->rt_udp) || ((proto == 1 || proto == 58) && s->rt_icmp)) {
         return TSE_CLASS_REALTIME;
+    }
+    if (proto == 6 && len <= s->rt_small_tcp) {
+        /* Pure ACKs and SYNs go ahead of bulk only while the real-time
+         * queue is at most half full: the ACKs of a fast transfer arrive
+         * by the thousand per second and must never fill the room voice
+         * needs.  Beyond that they wait as bulk (docs/scheduler.md). */
+        const tse_ring *r = &q->ring[TSE_CLASS_REALTIME];
+        if ((r->len + len) * 2 <= r->cap && (q->rt_tlen + 1) * 2 <= q->rt_tcap) {
+            return TSE_CLASS_REALTIME;
+        }
     }
     return TSE_CLASS_BULK;
 }

@@ -86,8 +86,9 @@ TSE_API void tse_outq_init(tse_outq *q, const tse_sched_settings *pol, uint8_t *
 TSE_API void tse_outq_clear(tse_outq *q);
 
 /** @brief The class an inner IP packet (already validated) belongs to
- *         under the policy.
- *  @param q    the scheduler (its policy)
+ *         under the policy; small TCP packets are real-time only while
+ *         the real-time queue is at most half full (rt_small_tcp).
+ *  @param q    the scheduler (its policy and the real-time queue's fill)
  *  @param pkt  the packet
  *  @param len  its length
  *  @return TSE_CLASS_REALTIME or TSE_CLASS_BULK */

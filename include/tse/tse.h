@@ -154,7 +154,9 @@ typedef struct tse_sched_settings {
     int rt_icmp;
     /** TCP packets of at most this many bytes are real-time: pure ACKs and
      *  SYNs, so a download's ACKs are not stuck behind an upload.  Default
-     *  80 (an IPv6 ACK with timestamps is 72 bytes, a SYN 80); 0 = none. */
+     *  80 (an IPv6 ACK with timestamps is 72 bytes, a SYN 80); 0 = none.
+     *  Only while the real-time queue is at most half full: beyond that
+     *  they go as bulk, so a flood of ACKs never refuses voice. */
     uint16_t rt_small_tcp;
     /** Largest plaintext of one TLS record of bulk data: a real-time packet
      *  waits behind at most one such record in the engine.  Default 4096;
@@ -651,9 +653,10 @@ TSE_API int tse_tunnel_send_packet_class(tse_tunnel *t, const uint8_t *pkt,
                                          size_t len, tse_class cls, tse_time_ms now);
 
 /**
- * @brief The class tse_tunnel_send_packet() would give @p pkt under the
- *        tunnel's tse_sched_settings (TSE_CLASS_BULK for NULL or short
- *        input).  A query.
+ * @brief The class tse_tunnel_send_packet() would give @p pkt now, under
+ *        the tunnel's tse_sched_settings and its real-time queue's fill
+ *        (small TCP packets: see rt_small_tcp; TSE_CLASS_BULK for NULL or
+ *        short input).  A query.
  * @param t    the tunnel
  * @param pkt  an IP packet
  * @param len  its length

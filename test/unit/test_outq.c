@@ -95,6 +95,44 @@ TT_TEST(classify_follows_the_policy)
     TT_EQ_INT(tse_outq_classify(&Q, p, ip4(p, 200, 17, 46, 1)), TSE_CLASS_BULK);
 }
 
+TT_TEST(acks_fill_at_most_half_of_realtime)
+{
+    /* A download's ACKs while the loop is busy: they take the real-time
+     * class only up to half of it, then queue as bulk; voice still finds
+     * room and goes first. */
+    uint8_t p[1500];
+    int rt = 0, i;
+    setup(4096, 16384, NULL);
+    for (i = 0; i < 200; i++) {
+        size_t n = ip4(p, 52, 6, 0, 3);
+        tse_class c = tse_outq_classify(&Q, p, n);
+        if (c == TSE_CLASS_REALTIME)
+            rt++;
+        TT_EQ_INT(tse_outq_push(&Q, c, p, n, 0), TSE_OK);
+    }
+    TT_ASSERT(rt > 0);
+    TT_ASSERT(tse_outq_queued(&Q, TSE_CLASS_REALTIME) * 2 <= 4096);
+    TT_EQ_INT(tse_outq_queued(&Q, TSE_CLASS_BULK), (size_t)(200 - rt) * 52);
+    TT_EQ_INT(Q.full_drops[TSE_CLASS_REALTIME], 0);
+    /* 10 voice packets still fit, classed real-time */
+    for (i = 0; i < 10; i++) {
+        size_t n = ip4(p, 172, 17, 46, 4);
+        TT_EQ_INT(tse_outq_classify(&Q, p, n), TSE_CLASS_REALTIME);
+        TT_EQ_INT(tse_outq_push(&Q, TSE_CLASS_REALTIME, p, n, 0), TSE_OK);
+    }
+    /* ACKs and voice both ahead of the ACKs that went to bulk */
+    {
+        const uint8_t *c;
+        tse_class cls;
+        size_t n = tse_outq_peek(&Q, 0, 100000, 100000, &c, &cls);
+        TT_EQ_INT(cls, TSE_CLASS_REALTIME);
+        TT_ASSERT(n > 0);
+    }
+    /* with the real-time queue drained, ACKs are real-time again */
+    tse_outq_clear(&Q);
+    TT_EQ_INT(tse_outq_classify(&Q, p, ip4(p, 52, 6, 0, 3)), TSE_CLASS_REALTIME);
+}
+
 TT_TEST(control_then_realtime_then_bulk_in_whole_units)
 {
     uint8_t p[1500];
@@ -373,6 +411,7 @@ TT_TEST(random_traffic_keeps_units_whole_and_in_order)
 int main(void)
 {
     TT_RUN(classify_follows_the_policy);
+    TT_RUN(acks_fill_at_most_half_of_realtime);
     TT_RUN(control_then_realtime_then_bulk_in_whole_units);
     TT_RUN(split_unit_keeps_its_class);
     TT_RUN(stale_realtime_is_dropped_and_counted);
