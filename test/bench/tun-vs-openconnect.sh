@@ -371,8 +371,8 @@ m_voice() {
     [ -n "$BP" ] && reap $BP $((secs + 30))
     if s=$(python3 "$TB" ping-stats "$D/ping.txt"); then
         set -- $s
-        if [ "$pre" = imp ]; then put imp_ping_med $1; put imp_ping_p99 $2
-        else put ping_${pre}_med $1; put ping_${pre}_p99 $2; fi
+        if [ "$pre" = imp ]; then put imp_ping_med $1; put imp_ping_p99 $2; put imp_ping_loss $3
+        else put ping_${pre}_med $1; put ping_${pre}_p99 $2; put ping_${pre}_loss $3; fi
         echo "    ping $pre: median $1 ms, p99 $2 ms, loss $3 %"
     else
         echo "    ping $pre: no replies"
@@ -383,7 +383,7 @@ m_voice() {
         case $pre in
         imp) put imp_rtp_jitter "$v_jit"; put imp_rtp_loss "$loss"; put imp_rtp_owd_p99 "$v_p99" ;;
         *) put "rtp_${pre}_jitter" "$v_jit"; put "rtp_${pre}_loss" "$loss"
-           [ "$pre" = bulk ] && put rtp_bulk_owd_p99 "$v_p99" ;;
+           [ "$pre" = bulk ] && { put rtp_bulk_owd_med "$v_med"; put rtp_bulk_owd_p99 "$v_p99"; } ;;
         esac
         echo "    rtp $pre: $v_rx received, loss $loss %, jitter $v_jit ms, one-way median $v_med ms p99 $v_p99 ms"
     else
