@@ -149,6 +149,7 @@ set(_pkg_targets tse_shared tse_static)
 
 # ---- the POSIX port ---------------------------------------------------------
 if(TARGET tse_posix)
+  find_package(Threads REQUIRED)
   file(GLOB _posix_src ${_src}/port/posix/*.c)
   add_library(tse_posix_obj OBJECT ${_posix_src})
   tse_pkg_common(tse_posix_obj)
@@ -165,13 +166,13 @@ if(TARGET tse_posix)
     OUTPUT_NAME tse_posix EXPORT_NAME posix
     VERSION ${PROJECT_VERSION} SOVERSION ${TSE_ABI_VERSION})
   target_include_directories(tse_posix_shared INTERFACE ${_posix_inc})
-  target_link_libraries(tse_posix_shared PUBLIC tse_shared)
+  target_link_libraries(tse_posix_shared PUBLIC tse_shared PRIVATE Threads::Threads)
   tse_pkg_shared_flags(tse_posix_shared ${_src}/cmake/libtse_posix.map)
 
   add_library(tse_posix_static STATIC $<TARGET_OBJECTS:tse_posix_obj>)
   tse_pkg_static(tse_posix_static tse_posix posix_static ${_src}/cmake/libtse_posix.map)
   target_include_directories(tse_posix_static INTERFACE ${_posix_inc})
-  target_link_libraries(tse_posix_static INTERFACE tse_static)
+  target_link_libraries(tse_posix_static INTERFACE tse_static Threads::Threads)
   list(APPEND _pkg_targets tse_posix_shared tse_posix_static)
 endif()
 
@@ -234,6 +235,7 @@ if(TSE_PKG_HAS_LWIP)
 endif()
 install(FILES ${_hdrs} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tse)
 if(TARGET tse_posix)
+  find_package(Threads REQUIRED)
   install(FILES ${_src}/port/posix/tse_posix.h ${_src}/port/posix/tse_detect_posix.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()

@@ -876,8 +876,8 @@ static void usage(void)
 "SIGUSR1 prints every tunnel's statistics (a JSON line with --json); --json\n"
 "and --verbose also print them at exit.\n"
 "Exit status: 0 success (with --ping: every tunnel got a reply; with an\n"
-"application: it succeeded), 1 failure, 2 bad usage.  Name resolution\n"
-"blocks (getaddrinfo).\n"
+"application: it succeeded), 1 failure, 2 bad usage.  Names resolve in a\n"
+"thread (the loop never waits for DNS; at most 5 s).\n"
 "SSLKEYLOGFILE=FILE in the environment appends the TLS secrets to FILE (NSS key\n"
 "log format, for Wireshark), with a warning: debugging only.\n");
 }

@@ -12,11 +12,13 @@
  * /dev/urandom fallback (opened per call), so they may be used from any
  * thread for different connections.
  *
- * Blocking: name resolution is BLOCKING (getaddrinfo(3) has no
- * non-blocking form); connect_start() of a DNS name can therefore stall
- * the driver's thread for as long as the resolver takes.  Use literal
- * addresses, or resolve in another thread first, where that matters.
- * Everything else (connect, send, recv, close) never blocks.
+ * Blocking: nothing the port does blocks the driver's thread.  A literal
+ * IPv4 / IPv6 address is used at once; a DNS name is resolved by
+ * getaddrinfo(3) in a short-lived detached thread (one per connect, gone
+ * when the answer is in), while the connection reports
+ * TSE_ERR_WOULD_BLOCK and the driver serves everything else; or by the
+ * application's own resolver (tse_posix_set_resolver()), which must not
+ * block.  Connect, send, recv and close never block.
  *
  * Minimal program:
  * @code
@@ -79,14 +81,37 @@ extern "C" {
 #define TSE_POSIX_WRITE_BUDGET 16384
 #endif
 
+/** Longest wait for a DNS name to resolve (the resolver thread's answer),
+ *  in milliseconds; then the connect fails with TSE_ERR_TRANSPORT_RESOLVE.
+ *  The thread itself cannot be stopped: it ends when getaddrinfo(3)
+ *  returns (bounded by the system resolver's own timeouts, resolv.conf
+ *  "timeout" x "attempts"), and its answer is then discarded. */
+#ifndef TSE_POSIX_RESOLVE_TIMEOUT_MS
+#define TSE_POSIX_RESOLVE_TIMEOUT_MS 5000
+#endif
+
 /* ---- the port table and its building blocks ------------------------------ */
 
 /**
  * @brief The POSIX tse_port table (static, never NULL).
  *
- * connect_start() resolves with getaddrinfo() (BLOCKING, see above),
- * orders the addresses alternating IPv6 / IPv4 (RFC 8305 4), and starts a
- * non-blocking connect to the first.  connect_poll() finishes attempts,
+ * connect_start() never blocks.  A literal address ("192.0.2.1",
+ * "2001:db8::1", "[2001:db8::1]") is used at once, without a thread.  For
+ * a name it asks the application's resolver if one is set
+ * (tse_posix_set_resolver()); otherwise (or when that declines) it starts
+ * getaddrinfo() in a detached thread and returns TSE_OK with the
+ * connection "resolving": tse_posix_conn_pollfds() then gives one fd that
+ * turns readable when the answer is in, tse_posix_conn_deadline() the
+ * end of TSE_POSIX_RESOLVE_TIMEOUT_MS, and connect_poll() answers
+ * TSE_ERR_WOULD_BLOCK until then; a name that does not resolve (or not in
+ * time) fails connect_poll() with TSE_ERR_TRANSPORT_RESOLVE.  close()
+ * during resolution does not wait: the thread frees what it shares with
+ * the connection when it ends.  connect_start() returns TSE_ERR_NO_MEMORY
+ * when the thread (or its pipe) cannot be created; it does not fall back
+ * to resolving in the caller's thread, which would stall the driver.
+ *
+ * The resolved addresses are ordered alternating IPv6 / IPv4 (RFC 8305
+ * 4), and a non-blocking connect starts to the first.  connect_poll() finishes attempts,
  * starts the next address when one fails, or when one has been pending
  * for TSE_POSIX_ATTEMPT_DELAY_MS (up to TSE_POSIX_MAX_ATTEMPTS in
  * parallel; the first to succeed wins).  Sockets get TCP_NODELAY (the
@@ -125,6 +150,52 @@ typedef int (*tse_posix_socket_hook)(void *user, int fd,
  * @param user  passed to @p hook
  */
 TSE_API void tse_posix_set_socket_hook(tse_posix_socket_hook hook, void *user);
+
+/**
+ * The application's resolver: fills up to @p max addresses for @p host,
+ * for example those an Android application got from
+ * Network.getAllByName() for the network the tunnel must use, or a
+ * cache.  Called by connect_start() in the driver's thread, for DNS names
+ * only (never for a literal address), so it must return at once: resolve
+ * beforehand (in the application's own thread) and hand over the result
+ * here.
+ *
+ * @param user   the pointer given to tse_posix_set_resolver()
+ * @param host   the name (the TSCF's or the HTTP proxy's, without
+ *               brackets); NUL-terminated; only valid during the call
+ * @param addrs  [out] room for @p max addresses; each entry is a
+ *               struct sockaddr_in (AF_INET) or struct sockaddr_in6
+ *               (AF_INET6), others are skipped.  The port is ignored: the
+ *               port sets the one it connects to.  IPv6 and IPv4 are
+ *               tried interleaved, starting with the family of the first.
+ * @param max    entries at @p addrs (TSE_POSIX_MAX_ADDRS)
+ * @return the number of addresses written (1 .. @p max): used instead of
+ *         the system resolver; 0: no answer from the application, the
+ *         port resolves @p host itself (getaddrinfo(3) in a thread);
+ *         negative: the name does not resolve, connect_start() fails with
+ *         TSE_ERR_TRANSPORT_RESOLVE (no DNS query is made).
+ */
+typedef int (*tse_posix_resolver)(void *user, const char *host,
+                                  struct sockaddr_storage *addrs, size_t max);
+
+/**
+ * @brief Install (or remove, with NULL) the process-wide resolver hook.
+ *        Like the socket hook, set it before the first tse_tunnel_start()
+ *        (or between driver rounds): it is read without a lock.
+ *
+ * @code
+ *   static int app_resolve(void *user, const char *host,
+ *                          struct sockaddr_storage *a, size_t max)
+ *   {
+ *       struct app_cache *cache = user;   // filled by the app's own thread
+ *       return app_cache_lookup(cache, host, a, max);  // 0 if not cached
+ *   }
+ *   tse_posix_set_resolver(app_resolve, &cache);
+ * @endcode
+ * @param fn    the resolver, or NULL for getaddrinfo(3) only
+ * @param user  passed to @p fn
+ */
+TSE_API void tse_posix_set_resolver(tse_posix_resolver fn, void *user);
 
 /** @brief Milliseconds of CLOCK_MONOTONIC.
  *  @return the time */
@@ -172,8 +243,11 @@ TSE_API int tse_posix_err_from_errno(int e);
 
 /**
  * @brief The pollfd entries a connection needs now: the connected socket
- *        (with events = 0; the caller adds POLLIN/POLLOUT), or one entry
- *        with POLLOUT per connection attempt in flight.
+ *        (with events = 0; the caller adds POLLIN/POLLOUT), one entry
+ *        with POLLOUT per connection attempt in flight, or, while a name
+ *        resolves, one entry with POLLIN that turns ready (POLLIN or
+ *        POLLHUP) when the answer is in.  Never more than
+ *        TSE_POSIX_MAX_ATTEMPTS.  On any readiness call connect_poll().
  * @param c    the connection
  * @param fds  filled
  * @param max  room in @p fds
@@ -183,7 +257,8 @@ TSE_API size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds
                                       size_t max);
 
 /** @brief When connect_poll() must run even without socket activity (the
- *         next happy-eyeballs attempt).
+ *         next happy-eyeballs attempt, or the end of the resolution
+ *         timeout).
  *  @param c  the connection
  *  @return the time, or TSE_TIME_NEVER (none pending, or @p c NULL) */
 TSE_API tse_time_ms tse_posix_conn_deadline(const tse_port_conn *c);

@@ -558,7 +558,10 @@ TT_TEST(unresolvable_host)
      * have been cancelled by the decision before it ran */
     TT_ASSERT(rec.step_result[TSE_PROBE_STUN_UDP] == TSE_ERR_TRANSPORT_RESOLVE ||
               rec.step_result[TSE_PROBE_STUN_UDP] == TSE_ERR_DETECT_CANCELLED);
-    TT_EQ_INT(rec.step_result[TSE_PROBE_SIP_TCP], TSE_ERR_TRANSPORT_RESOLVE);
+    /* the TCP probe's name resolves in the port's resolver thread (it
+     * never blocks the loop), so here too the decision may come first */
+    TT_ASSERT(rec.step_result[TSE_PROBE_SIP_TCP] == TSE_ERR_TRANSPORT_RESOLVE ||
+              rec.step_result[TSE_PROBE_SIP_TCP] == TSE_ERR_DETECT_CANCELLED);
 }
 
 int main(void)

@@ -5,7 +5,9 @@
  * The resolver is replaced: this file defines getaddrinfo()/freeaddrinfo(),
  * which take precedence over the C library's for the whole executable, so
  * "multi.test" resolves to loopback sockets the test controls (each with
- * its own port, whatever port the caller asks for). */
+ * its own port, whatever port the caller asks for).  Like the real one it
+ * answers AI_NUMERICHOST queries for literals only, so a name goes to the
+ * port's resolver thread and the attempts start after its answer. */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE 1
 #include <errno.h>
@@ -32,7 +34,8 @@ int getaddrinfo(const char *node, const char *service,
     struct addrinfo *head = NULL, **tail = &head;
     size_t i;
     (void)service;
-    (void)hints;
+    if (hints && (hints->ai_flags & AI_NUMERICHOST))
+        return EAI_NONAME; /* the tests use names only */
     resolver_calls++;
     if (!node || strcmp(node, "multi.test") != 0 || n_fake == 0)
         return EAI_NONAME;
@@ -213,8 +216,15 @@ TT_TEST(resolver_failure)
     tse_port_conn *c = NULL;
     int before = resolver_calls;
     n_fake = 0;
-    TT_EQ_INT(P->connect_start(P->user, "multi.test", 443, &c), TSE_ERR_TRANSPORT_RESOLVE);
-    TT_EQ_INT(P->connect_start(P->user, "other.test", 443, &c), TSE_ERR_TRANSPORT_RESOLVE);
+    /* the name resolves in a thread: the failure comes from connect_poll() */
+    TT_EQ_INT(P->connect_start(P->user, "multi.test", 443, &c), TSE_OK);
+    TT_EQ_INT(drive(c, NULL), TSE_ERR_TRANSPORT_RESOLVE);
+    TT_EQ_INT(P->connect_poll(P->user, c), TSE_ERR_TRANSPORT_RESOLVE); /* stays failed */
+    TT_EQ_INT(tse_posix_conn_fd(c), -1);
+    P->close(P->user, c);
+    TT_EQ_INT(P->connect_start(P->user, "other.test", 443, &c), TSE_OK);
+    TT_EQ_INT(drive(c, NULL), TSE_ERR_TRANSPORT_RESOLVE);
+    P->close(P->user, c);
     TT_EQ_INT(resolver_calls, before + 2); /* our resolver was the one used */
 }
 

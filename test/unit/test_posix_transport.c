@@ -268,8 +268,28 @@ TT_TEST(resolve_and_args)
 {
     tse_port_conn *c = NULL;
     uint8_t b[4];
-    TT_EQ_INT(P->connect_start(P->user, "name.invalid", 443, &c), TSE_ERR_TRANSPORT_RESOLVE);
-    TT_ASSERT(c == NULL);
+    tse_time_ms end;
+    int rc = TSE_ERR_WOULD_BLOCK;
+    /* a name resolves in the port's thread: connect_start() succeeds, the
+     * failure comes from connect_poll(), at the latest after
+     * TSE_POSIX_RESOLVE_TIMEOUT_MS (no DNS server answering) */
+    TT_EQ_INT(P->connect_start(P->user, "name.invalid", 443, &c), TSE_OK);
+    TT_ASSERT(c != NULL);
+    TT_EQ_INT(tse_posix_conn_fd(c), -1);
+    end = tse_posix_now_ms() + TSE_POSIX_RESOLVE_TIMEOUT_MS + 2000;
+    while (rc == TSE_ERR_WOULD_BLOCK && tse_posix_now_ms() < end) {
+        struct pollfd fds[TSE_POSIX_MAX_ATTEMPTS];
+        size_t n = tse_posix_conn_pollfds(c, fds, TSE_POSIX_MAX_ATTEMPTS);
+        TT_EQ_INT(n, 1); /* the resolver's pipe */
+        TT_ASSERT(tse_posix_conn_deadline(c) != TSE_TIME_NEVER);
+        rc = P->connect_poll(P->user, c);
+        if (rc == TSE_ERR_WOULD_BLOCK)
+            (void)poll(fds, (nfds_t)n, 100);
+    }
+    TT_EQ_INT(rc, TSE_ERR_TRANSPORT_RESOLVE);
+    TT_EQ_INT(P->connect_poll(P->user, c), TSE_ERR_TRANSPORT_RESOLVE);
+    P->close(P->user, c);
+    c = NULL;
     TT_EQ_INT(P->connect_start(P->user, "", 443, &c), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(P->connect_start(P->user, NULL, 443, &c), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(P->connect_start(P->user, "127.0.0.1", 443, NULL), TSE_ERR_INVALID_ARG);
