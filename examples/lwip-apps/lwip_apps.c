@@ -387,6 +387,17 @@ static void ping_tick(lwapp *a)
     }
 }
 
+/* Milliseconds until ping_tick() has something to do: the next echo, or
+ * the end of the wait for the last replies.  Nothing in between (replies
+ * arrive through ping_recv()), so an idle pinger costs no periodic wake-up. */
+static u32_t ping_next(const lwapp *a)
+{
+    u32_t t = elapsed(a);
+    u32_t at = a->sent < a->spec.count ? a->sent * a->spec.interval_ms
+                                        : (a->spec.count - 1) * a->spec.interval_ms + 2000;
+    return at > t ? at - t : 0;
+}
+
 /* ---- SIP OPTIONS ----------------------------------------------------------- */
 
 static void sip_build(lwapp *a, u16_t local_port)
@@ -1022,6 +1033,9 @@ u32_t lwapp_poll(lwapp *a)
     if (a->tcp_pump_pending) {
         s32_t d = (s32_t)(a->tcp_retry_at - sys_now());
         return d <= 0 ? 0 : (u32_t)d < TICK_MS ? (u32_t)d : TICK_MS;
+    }
+    if (a->spec.kind == LWAPP_PING) {
+        return ping_next(a);
     }
     return TICK_MS;
 }

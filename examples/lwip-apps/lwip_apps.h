@@ -25,8 +25,8 @@
  * with NO_SYS=0 the tcpip thread (tcpip_callback()) or any thread holding
  * the core lock (LOCK_TCPIP_CORE(), LWIP_TCPIP_CORE_LOCKING).  The
  * applications use no lwIP timers (lwIP's MEMP_NUM_SYS_TIMEOUT is sized for
- * lwIP's own): the host calls lwapp_poll() at least every 10 ms (or when it
- * asks), and the clock is sys_now().  on_done is called once, in lwIP's
+ * lwIP's own): the host calls lwapp_poll() when it asks (or more often),
+ * and the clock is sys_now().  on_done is called once, in lwIP's
  * context (from a PCB callback or from lwapp_poll()), when the application
  * has finished (successfully or not); after it, the result fields may be
  * read from any thread that synchronised with that call.
@@ -175,8 +175,10 @@ int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done,
 /**
  * @brief Timers of the application (pacing, retransmissions, time-outs,
  *        retries after the tunnel refused a packet).  lwIP's context.
- * @return milliseconds until it wants to be called again (at most 10), or
- *         LWAPP_POLL_DONE when finished.
+ * @return milliseconds until it wants to be called again (at most 10,
+ *         except the pinger: until its next echo or the end of its wait,
+ *         so that it costs no wake-up in between), or LWAPP_POLL_DONE when
+ *         finished.  Calling it earlier is harmless.
  */
 u32_t lwapp_poll(lwapp *a);
 
