@@ -121,6 +121,7 @@ struct app {
     tse_time_ms t0, deadline, hard_deadline;
     int closing_all;
     int timed_out;
+    int kick;                  /* a callback changed what app_tick() decides */
     long next_start;           /* first tunnel not started yet */
     int use_lwip;              /* one tunnel in an lwIP build: lwIP is the inner stack */
 #ifdef TSE_CLI_LWIP
@@ -149,14 +150,20 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)(ts.tv_nsec / 1000);
 }
 
+/* The loop sleeps until its next deadline, which may be never (an idle
+ * tunnel without keep-alive): a signal that lands between the loop's checks
+ * and poll(2) would not interrupt it, so the handler also writes the
+ * driver's wake-up pipe (async-signal-safe). */
+static tse_posix_driver *volatile g_drv;
+
 static void on_signal(int sig)
 {
-    if (sig == SIGUSR1) {
+    if (sig == SIGUSR1)
         g_usr1 = 1;
-        return;
-    }
-    if (g_signals < 100)
+    else if (g_signals < 100)
         g_signals++;
+    if (g_drv != NULL)
+        (void)tse_posix_driver_wake(g_drv);
 }
 
 /* The log's "#N": tunnel numbers only when there are several. */
@@ -176,7 +183,8 @@ static void print_stats(const struct app *a)
 {
     for (long i = 0; i < a->ntun; i++)
         if (a->tun[i].t != NULL)
-            stats_cli_print(a->tun[i].t, a->ntun > 1 ? i : -1, a->o.json);
+            stats_cli_print(a->tun[i].t, a->ntun > 1 ? i : -1, a->o.json,
+                            (unsigned long long)tse_posix_driver_polls(a->drv));
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -336,6 +344,7 @@ static void on_event(void *user, const tse_event *ev)
     const struct app *a = u->app;
 #endif
 
+    u->app->kick = 1; /* app_tick() reacts in the next round, not at its deadline */
     tun_cli_on_event(ev); /* --tun: addresses and routes first */
     switch (ev->type) {
     case TSE_EV_STATE:
@@ -480,6 +489,7 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
         tun_cli_on_packet(pkt, len); /* --tun: to the kernel */
         return;
     }
+    u->app->kick = 1; /* an echo reply, lwIP's input: app_tick() may act */
 #ifdef TSE_CLI_LWIP
     if (a->use_lwip) {
         /* lwIP's input; echo replies come back through ping_recv() */
@@ -1215,6 +1225,7 @@ int main(int argc, char **argv)
         report_error(a, tse_strerror(rc), "creating the driver");
         return EXIT_FAIL;
     }
+    g_drv = a->drv;
     a->ntun = o->tunnels;
     a->tun = calloc((size_t)a->ntun, sizeof *a->tun);
     if (!a->tun) {
@@ -1313,6 +1324,7 @@ int main(int argc, char **argv)
      * and the hard deadline after a close. */
     for (;;) {
         long open = 0;
+        int kick;
         for (i = 0; i < a->ntun; i++)
             if (!a->tun[i].done)
                 open++;
@@ -1326,8 +1338,16 @@ int main(int argc, char **argv)
         }
         if (a->hard_deadline != TSE_TIME_NEVER && tse_posix_now_ms() >= a->hard_deadline)
             break;
-        /* single-tunnel runs end at the first failure (no --reconnect) */
-        rc = tse_posix_driver_run_once(a->drv, 1000);
+        /* single-tunnel runs end at the first failure (no --reconnect).
+         * No cap on the sleep: app_tick() returns every deadline of this
+         * loop (pings, --timeout, lwIP's timers, the hard deadline), the
+         * driver adds the tunnels' (keep-alive...), and the signals wake
+         * the poll (on_signal).  An engine callback that ran after this
+         * round's tick (an event, a reply) makes the next round not sleep
+         * (a->kick), so the tick sees it at once. */
+        kick = a->kick;
+        a->kick = 0;
+        rc = tse_posix_driver_run_once(a->drv, kick ? 0 : -1);
         if (rc != TSE_OK) {
             report_error(a, tse_strerror(rc), "poll");
             exit_code = EXIT_FAIL;
@@ -1453,6 +1473,7 @@ int main(int argc, char **argv)
         tse_posix_driver_remove(a->drv, a->tun[i].t);
         tse_tunnel_del(a->tun[i].t);
     }
+    g_drv = NULL;
     tse_posix_driver_del(a->drv);
     tse_tls_config_del(a->tls_shared); /* after the last tunnel using it */
     pcap_out_close(g_pcap);
