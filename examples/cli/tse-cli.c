@@ -33,7 +33,6 @@
 #include "stats_cli.h"
 #include "keylog_out.h"
 #include "pcap_out.h"
-#include "proxy_env.h"
 #include "tun_cli.h"
 #include "tse/tse.h"
 #include "tse_posix.h"
@@ -57,7 +56,7 @@
 #define EXIT_USAGE 2           /* bad command line or unreadable file */
 
 struct opts {
-    char server_host[CLI_HOST_MAX];
+    char server_host[TSE_POSIX_HOST_MAX];
     uint16_t server_port;
     const char *ca_file, *sni, *proxy_url, *marker, *pin_hex;
     const char *cert_file, *key_file;
@@ -117,7 +116,7 @@ struct app {
     struct tun *tun;
     long ntun;
     int via_proxy;
-    cli_proxy px;
+    tse_posix_proxy px;
     tse_time_ms t0, deadline, hard_deadline;
     int closing_all;
     int timed_out;
@@ -991,7 +990,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
     }
     if (!server)
         die_usage("--server is required%s", NULL);
-    if (cli_parse_hostport(server, o->server_host, sizeof o->server_host,
+    if (tse_posix_parse_hostport(server, o->server_host, sizeof o->server_host,
                            &o->server_port, 443) != 0)
         die_usage("--server: bad HOST[:PORT] '%s'", server);
     if (!o->ca_file && !o->insecure)
@@ -1070,12 +1069,6 @@ static void build_spec(struct app *a)
 }
 #endif
 
-static const char *env_get(void *user, const char *name)
-{
-    (void)user;
-    return getenv(name);
-}
-
 int main(int argc, char **argv)
 {
     static struct app app;
@@ -1123,12 +1116,12 @@ int main(int argc, char **argv)
     /* proxy: --proxy, else the environment as curl reads it */
     if (o->proxy_url) {
         const char *why = NULL;
-        if (cli_parse_proxy_url(o->proxy_url, &a->px, &why) != 0)
+        if (tse_posix_parse_proxy_url(o->proxy_url, &a->px, &why) != 0)
             die_usage("--proxy: %s", why);
         a->via_proxy = 1;
     } else if (!o->no_proxy_env) {
         const char *why = NULL, *var = NULL;
-        rc = cli_proxy_from_env(env_get, NULL, o->server_host, &a->px, &why, &var);
+        rc = tse_posix_proxy_from_env(NULL, NULL, o->server_host, &a->px, &why, &var);
         if (rc < 0) {
             fprintf(stderr, "tse-cli: error: %s: %s (set --no-proxy to ignore it)\n",
                     var ? var : "proxy variable", why ? why : "invalid");
@@ -1141,14 +1134,8 @@ int main(int argc, char **argv)
     s.server_host = o->server_host;
     s.server_port = o->server_port;
     s.sni = o->sni;
-    if (a->via_proxy) {
-        s.proxy_host = a->px.host;
-        s.proxy_port = a->px.port;
-        if (a->px.has_auth) {
-            s.proxy_user = a->px.user;
-            s.proxy_pass = a->px.pass;
-        }
-    }
+    if (a->via_proxy)
+        (void)tse_posix_proxy_settings(&a->px, &s);
     s.proxy_marker_header = o->marker;
     s.ca = ca;
     s.ca_len = ca_len;
