@@ -120,7 +120,7 @@ struct app {
     tse_time_ms t0, deadline, hard_deadline;
     int closing_all;
     int timed_out;
-    int kick;                  /* a callback changed what app_tick() decides */
+    int kick;                  /* a callback woke the driver for app_tick() */
     long next_start;           /* first tunnel not started yet */
     int use_lwip;              /* one tunnel in an lwIP build: lwIP is the inner stack */
 #ifdef TSE_CLI_LWIP
@@ -163,6 +163,18 @@ static void on_signal(int sig)
         g_signals++;
     if (g_drv != NULL)
         (void)tse_posix_driver_wake(g_drv);
+}
+
+/* A callback changed what app_tick() decides (an event, an echo reply,
+ * lwIP's input), after this round's tick ran: make the round's poll, or
+ * the next one, return at once so the tick runs again.  One pipe write
+ * per round at most. */
+static void kick_tick(struct app *a)
+{
+    if (!a->kick) {
+        a->kick = 1;
+        (void)tse_posix_driver_wake(a->drv);
+    }
 }
 
 /* The log's "#N": tunnel numbers only when there are several. */
@@ -343,7 +355,7 @@ static void on_event(void *user, const tse_event *ev)
     const struct app *a = u->app;
 #endif
 
-    u->app->kick = 1; /* app_tick() reacts in the next round, not at its deadline */
+    kick_tick(u->app); /* app_tick() reacts in the next round, not at its deadline */
     tun_cli_on_event(ev); /* --tun: addresses and routes first */
     switch (ev->type) {
     case TSE_EV_STATE:
@@ -488,7 +500,7 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
         tun_cli_on_packet(pkt, len); /* --tun: to the kernel */
         return;
     }
-    u->app->kick = 1; /* an echo reply, lwIP's input: app_tick() may act */
+    kick_tick(u->app); /* an echo reply, lwIP's input: app_tick() may act */
 #ifdef TSE_CLI_LWIP
     if (a->use_lwip) {
         /* lwIP's input; echo replies come back through ping_recv() */
@@ -751,7 +763,7 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
     if (a->use_lwip) {
         u32_t sleep_ms;
         sys_check_timeouts();
-        sleep_ms = sys_timeouts_sleeptime();
+        sleep_ms = lwapp_lwip_sleeptime(); /* not lwIP's idle housekeeping */
         if (a->app_started && !a->app_done) {
             u32_t app_ms = lwapp_poll(&a->run);
             if (app_ms != LWAPP_POLL_DONE && app_ms < sleep_ms)
@@ -1311,7 +1323,6 @@ int main(int argc, char **argv)
      * and the hard deadline after a close. */
     for (;;) {
         long open = 0;
-        int kick;
         for (i = 0; i < a->ntun; i++)
             if (!a->tun[i].done)
                 open++;
@@ -1330,11 +1341,10 @@ int main(int argc, char **argv)
          * loop (pings, --timeout, lwIP's timers, the hard deadline), the
          * driver adds the tunnels' (keep-alive...), and the signals wake
          * the poll (on_signal).  An engine callback that ran after this
-         * round's tick (an event, a reply) makes the next round not sleep
-         * (a->kick), so the tick sees it at once. */
-        kick = a->kick;
+         * round's tick (an event, a reply) wakes the poll (kick_tick()), so
+         * the tick sees it at once. */
         a->kick = 0;
-        rc = tse_posix_driver_run_once(a->drv, kick ? 0 : -1);
+        rc = tse_posix_driver_run_once(a->drv, -1);
         if (rc != TSE_OK) {
             report_error(a, tse_strerror(rc), "poll");
             exit_code = EXIT_FAIL;

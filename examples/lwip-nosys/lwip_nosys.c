@@ -61,7 +61,7 @@ typedef struct app {
     lwapp_cli cli;
     lwapp run;
     int started, app_done, closed;
-    int kick;       /* a callback ran after this round's tick: don't sleep */
+    int kick;       /* a callback woke the driver for tick() this round */
     unsigned ups;
 } app;
 
@@ -77,6 +77,17 @@ static void on_usr1(int sig)
     g_usr1 = 1;
     if (g_drv != NULL) {
         (void)tse_posix_driver_wake(g_drv);
+    }
+}
+
+/* A callback changed what tick() decides (lwIP's input, an event) after
+ * this round's tick ran: make the round's poll, or the next one, return at
+ * once so tick() runs again.  One pipe write per round at most. */
+static void kick_tick(app *a)
+{
+    if (!a->kick) {
+        a->kick = 1;
+        (void)tse_posix_driver_wake(a->drv);
     }
 }
 
@@ -105,7 +116,7 @@ static void on_done(void *user, lwapp *r)
 static void on_event(void *user, const tse_event *ev)
 {
     app *a = (app *)user;
-    a->kick = 1;
+    kick_tick(a);
     tse_lwip_netif_on_event(&a->tn, ev);
     switch (ev->type) {
     case TSE_EV_TUNNEL_UP:
@@ -146,7 +157,7 @@ static void on_event(void *user, const tse_event *ev)
 static void on_packet(void *user, const uint8_t *pkt, size_t len)
 {
     app *a = (app *)user;
-    a->kick = 1; /* lwIP's input ran: its timers and the application may have moved */
+    kick_tick(a); /* lwIP's input ran: its timers and the application may have moved */
     tse_lwip_netif_on_packet(&a->tn, pkt, len);
 }
 
@@ -164,7 +175,7 @@ static tse_time_ms tick(void *user, tse_time_ms now)
         tse_tunnel_state(a->t) != TSE_STATE_CLOSED) {
         tse_tunnel_close(a->t, now);
     }
-    sleep_ms = sys_timeouts_sleeptime();
+    sleep_ms = lwapp_lwip_sleeptime(); /* not lwIP's idle housekeeping */
     if (app_ms != LWAPP_POLL_DONE && (sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE || app_ms < sleep_ms)) {
         sleep_ms = app_ms;
     }
@@ -270,7 +281,6 @@ int main(int argc, char **argv)
     while (!a->closed) {
         tse_time_ms now = tse_posix_now_ms();
         tse_time_ms wake_at;
-        int kick;
         if (g_usr1) {
             g_usr1 = 0;
             fprintf(a->cli.json ? stderr : stdout, "driver: %llu wake-ups\n",
@@ -297,11 +307,10 @@ int main(int argc, char **argv)
          * takes the tunnel's deadline (tse_tunnel_expiry(): keep-alive,
          * timeouts) and tick()'s (lwIP's next timeout, the application's);
          * this loop adds its own two.  A callback that ran after the tick
-         * (lwIP input, an event) gets a round without sleep. */
+         * (lwIP input, an event) wakes the poll (kick_tick()). */
         wake_at = a->app_done ? close_deadline : deadline;
-        kick = a->kick;
         a->kick = 0;
-        if (tse_posix_driver_run_once(a->drv, kick ? 0 : wait_ms(wake_at, now)) != TSE_OK) {
+        if (tse_posix_driver_run_once(a->drv, wait_ms(wake_at, now)) != TSE_OK) {
             break;
         }
     }
