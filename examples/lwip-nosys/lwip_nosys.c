@@ -22,7 +22,8 @@
  *
  * Between events the loop sleeps until the next deadline (the tunnel's,
  * lwIP's next timeout, the application's): no fixed tick.  SIGUSR1 prints
- * "driver: N wake-ups" (poll returns so far), for measuring the idle cost.
+ * "driver: keep-alives R/S; N wake-ups" (keep-alive responses / keep-alives
+ * and dead-peer probes sent, poll returns so far), for the idle cost.
  *
  * Output: the application's result line (text, or with --json one JSON
  * object: ping_done, sip_reply, tcp_done, rtp_done); tunnel events on
@@ -282,8 +283,11 @@ int main(int argc, char **argv)
         tse_time_ms now = tse_posix_now_ms();
         tse_time_ms wake_at;
         if (g_usr1) {
+            tse_stats st;
             g_usr1 = 0;
-            fprintf(a->cli.json ? stderr : stdout, "driver: %llu wake-ups\n",
+            tse_tunnel_get_stats(a->t, &st);
+            fprintf(a->cli.json ? stderr : stdout, "driver: keep-alives %u/%u; %llu wake-ups\n",
+                    st.keepalive_responses, st.keepalives_sent,
                     (unsigned long long)tse_posix_driver_polls(a->drv));
             fflush(a->cli.json ? stderr : stdout);
         }
