@@ -1182,6 +1182,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tse-cli: error: --log debug / --tls-debug: %s (this tse-cli %s)\n",
                 tse_strerror(rc), "was built without -DTSE_LOG_DEBUG=ON, or mbed TLS without "
                 "MBEDTLS_DEBUG_C");
+        free(ca);
+        free(cert);
+        free(key);
         return EXIT_USAGE;
     }
     s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
