@@ -27,7 +27,6 @@
 #include "detect_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
-#include "proxy_env.h"
 #include "sip_probe.h"
 #include "tse/detect.h"
 #include "tse/tse.h"
@@ -39,11 +38,11 @@
 #define VERIFY_RTO_MS 500u
 
 struct dopts {
-    char sip_host[CLI_HOST_MAX], stun_host[CLI_HOST_MAX], tscf_host[CLI_HOST_MAX];
+    char sip_host[TSE_POSIX_HOST_MAX], stun_host[TSE_POSIX_HOST_MAX], tscf_host[TSE_POSIX_HOST_MAX];
     uint16_t sip_port, stun_port, tscf_port, tscf_port2;
     int has_sip, has_stun, has_tscf, no_sip_tcp, no_sip_udp;
     const char *ca_file, *sni, *proxy_url;
-    cli_proxy px;
+    tse_posix_proxy px;
     int via_proxy;
     long sip_timeout, stun_timeout, tunnel_timeout, stagger, rto;
     long timeout_s, hold_s, verify_timeout_ms;
@@ -136,12 +135,6 @@ int detect_cli_wanted(int argc, char **argv)
     return 0;
 }
 
-static const char *denv_get(void *user, const char *name)
-{
-    (void)user;
-    return getenv(name);
-}
-
 static void dparse(struct dopts *o, int argc, char **argv)
 {
     int i;
@@ -177,17 +170,17 @@ static void dparse(struct dopts *o, int argc, char **argv)
             o->no_proxy_env = 1;
         } else if (IS("--sip")) {
             VAL();
-            if (cli_parse_hostport(val, o->sip_host, sizeof o->sip_host, &o->sip_port, 5060))
+            if (tse_posix_parse_hostport(val, o->sip_host, sizeof o->sip_host, &o->sip_port, 5060))
                 dusage_die("--sip: bad HOST[:PORT] '%s'", val);
             o->has_sip = 1;
         } else if (IS("--stun")) {
             VAL();
-            if (cli_parse_hostport(val, o->stun_host, sizeof o->stun_host, &o->stun_port, 3478))
+            if (tse_posix_parse_hostport(val, o->stun_host, sizeof o->stun_host, &o->stun_port, 3478))
                 dusage_die("--stun: bad HOST[:PORT] '%s'", val);
             o->has_stun = 1;
         } else if (IS("--server")) {
             VAL();
-            if (cli_parse_hostport(val, o->tscf_host, sizeof o->tscf_host, &o->tscf_port, 443))
+            if (tse_posix_parse_hostport(val, o->tscf_host, sizeof o->tscf_host, &o->tscf_port, 443))
                 dusage_die("--server: bad HOST[:PORT] '%s'", val);
             o->has_tscf = 1;
         } else if (IS("--server-port2")) {
@@ -241,13 +234,13 @@ static void dparse(struct dopts *o, int argc, char **argv)
         const char *why = NULL;
         if (!o->has_tscf)
             dusage_die("--proxy needs --server%s", NULL);
-        if (cli_parse_proxy_url(o->proxy_url, &o->px, &why) != 0)
+        if (tse_posix_parse_proxy_url(o->proxy_url, &o->px, &why) != 0)
             dusage_die("--proxy: %s", why);
         o->via_proxy = 1;
     } else if (o->has_tscf && !o->no_proxy_env) {
         /* as the tunnel mode: https_proxy & co. unless no_proxy exempts */
         const char *why = NULL, *var = NULL;
-        int rc = cli_proxy_from_env(denv_get, NULL, o->tscf_host, &o->px, &why, &var);
+        int rc = tse_posix_proxy_from_env(NULL, NULL, o->tscf_host, &o->px, &why, &var);
         if (rc < 0) {
             fprintf(stderr, "tse-cli: error: %s: %s (set --no-proxy to ignore it)\n",
                     var ? var : "proxy variable", why ? why : "invalid");

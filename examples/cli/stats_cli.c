@@ -71,7 +71,7 @@ void stats_cli_settings(tse_settings *s, long (*index_of)(const tse_tunnel *t))
     s->tls_debug = g_log.tls_debug;
 }
 
-void stats_cli_print(const tse_tunnel *t, long idx, int json)
+void stats_cli_print(const tse_tunnel *t, long idx, int json, unsigned long long wakeups)
 {
     tse_stats st;
     uint64_t cm_out[TSE_STATS_CM_TYPES], cm_in[TSE_STATS_CM_TYPES];
@@ -124,6 +124,7 @@ void stats_cli_print(const tse_tunnel *t, long idx, int json)
         cli_json_int(&j, "up_ms", (long long)up_ms);
         cli_json_int(&j, "reconnects", st.reconnects);
         cli_json_int(&j, "resumes", st.resumes);
+        cli_json_int(&j, "wakeups", (long long)wakeups);
         puts(cli_json_end(&j));
         return;
     }
@@ -144,6 +145,6 @@ void stats_cli_print(const tse_tunnel *t, long idx, int json)
     if (st.keepalive_responses > 0)
         printf(" (rtt last %u ms, min %u, smoothed %u)", st.ka_rtt_last_ms, st.ka_rtt_min_ms,
                st.ka_rtt_srtt_ms);
-    printf("; up %u times, %llu ms; %u reconnects, %u resumes\n", st.ups,
-           up_ms, st.reconnects, st.resumes);
+    printf("; up %u times, %llu ms; %u reconnects, %u resumes; %llu wake-ups\n", st.ups,
+           up_ms, st.reconnects, st.resumes, wakeups);
 }

@@ -16,7 +16,9 @@ int stats_cli_option(const char *name, const char *val, char *msg, size_t cap);
 void stats_cli_settings(tse_settings *s, long (*index_of)(const tse_tunnel *t));
 
 /* One line of @p t's statistics on stdout: {"event":"stats",...} with
- * @p json, else "stats[#idx]: ..." text.  @p idx < 0: no tunnel number. */
-void stats_cli_print(const tse_tunnel *t, long idx, int json);
+ * @p json, else "stats[#idx]: ..." text.  @p idx < 0: no tunnel number.
+ * @p wakeups: the driver's poll returns so far (tse_posix_driver_polls(),
+ * the idle cost; shared by all its tunnels), printed as "wakeups". */
+void stats_cli_print(const tse_tunnel *t, long idx, int json, unsigned long long wakeups);
 
 #endif

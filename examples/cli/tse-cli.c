@@ -33,7 +33,6 @@
 #include "stats_cli.h"
 #include "keylog_out.h"
 #include "pcap_out.h"
-#include "proxy_env.h"
 #include "tun_cli.h"
 #include "tse/tse.h"
 #include "tse_posix.h"
@@ -57,7 +56,7 @@
 #define EXIT_USAGE 2           /* bad command line or unreadable file */
 
 struct opts {
-    char server_host[CLI_HOST_MAX];
+    char server_host[TSE_POSIX_HOST_MAX];
     uint16_t server_port;
     const char *ca_file, *sni, *proxy_url, *marker, *pin_hex;
     const char *cert_file, *key_file;
@@ -117,10 +116,11 @@ struct app {
     struct tun *tun;
     long ntun;
     int via_proxy;
-    cli_proxy px;
+    tse_posix_proxy px;
     tse_time_ms t0, deadline, hard_deadline;
     int closing_all;
     int timed_out;
+    int kick;                  /* a callback woke the driver for app_tick() */
     long next_start;           /* first tunnel not started yet */
     int use_lwip;              /* one tunnel in an lwIP build: lwIP is the inner stack */
 #ifdef TSE_CLI_LWIP
@@ -149,14 +149,32 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)(ts.tv_nsec / 1000);
 }
 
+/* The loop sleeps until its next deadline, which may be never (an idle
+ * tunnel without keep-alive): a signal that lands between the loop's checks
+ * and poll(2) would not interrupt it, so the handler also writes the
+ * driver's wake-up pipe (async-signal-safe). */
+static tse_posix_driver *volatile g_drv;
+
 static void on_signal(int sig)
 {
-    if (sig == SIGUSR1) {
+    if (sig == SIGUSR1)
         g_usr1 = 1;
-        return;
-    }
-    if (g_signals < 100)
+    else if (g_signals < 100)
         g_signals++;
+    if (g_drv != NULL)
+        (void)tse_posix_driver_wake(g_drv);
+}
+
+/* A callback changed what app_tick() decides (an event, an echo reply,
+ * lwIP's input), after this round's tick ran: make the round's poll, or
+ * the next one, return at once so the tick runs again.  One pipe write
+ * per round at most. */
+static void kick_tick(struct app *a)
+{
+    if (!a->kick) {
+        a->kick = 1;
+        (void)tse_posix_driver_wake(a->drv);
+    }
 }
 
 /* The log's "#N": tunnel numbers only when there are several. */
@@ -176,7 +194,8 @@ static void print_stats(const struct app *a)
 {
     for (long i = 0; i < a->ntun; i++)
         if (a->tun[i].t != NULL)
-            stats_cli_print(a->tun[i].t, a->ntun > 1 ? i : -1, a->o.json);
+            stats_cli_print(a->tun[i].t, a->ntun > 1 ? i : -1, a->o.json,
+                            (unsigned long long)tse_posix_driver_polls(a->drv));
 }
 
 /* ---- output --------------------------------------------------------------- */
@@ -336,6 +355,7 @@ static void on_event(void *user, const tse_event *ev)
     const struct app *a = u->app;
 #endif
 
+    kick_tick(u->app); /* app_tick() reacts in the next round, not at its deadline */
     tun_cli_on_event(ev); /* --tun: addresses and routes first */
     switch (ev->type) {
     case TSE_EV_STATE:
@@ -480,6 +500,7 @@ static void on_packet(void *user, const uint8_t *pkt, size_t len)
         tun_cli_on_packet(pkt, len); /* --tun: to the kernel */
         return;
     }
+    kick_tick(u->app); /* an echo reply, lwIP's input: app_tick() may act */
 #ifdef TSE_CLI_LWIP
     if (a->use_lwip) {
         /* lwIP's input; echo replies come back through ping_recv() */
@@ -742,7 +763,7 @@ static tse_time_ms app_tick(void *user, tse_time_ms now)
     if (a->use_lwip) {
         u32_t sleep_ms;
         sys_check_timeouts();
-        sleep_ms = sys_timeouts_sleeptime();
+        sleep_ms = lwapp_lwip_sleeptime(); /* not lwIP's idle housekeeping */
         if (a->app_started && !a->app_done) {
             u32_t app_ms = lwapp_poll(&a->run);
             if (app_ms != LWAPP_POLL_DONE && app_ms < sleep_ms)
@@ -981,7 +1002,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
     }
     if (!server)
         die_usage("--server is required%s", NULL);
-    if (cli_parse_hostport(server, o->server_host, sizeof o->server_host,
+    if (tse_posix_parse_hostport(server, o->server_host, sizeof o->server_host,
                            &o->server_port, 443) != 0)
         die_usage("--server: bad HOST[:PORT] '%s'", server);
     if (!o->ca_file && !o->insecure)
@@ -1060,12 +1081,6 @@ static void build_spec(struct app *a)
 }
 #endif
 
-static const char *env_get(void *user, const char *name)
-{
-    (void)user;
-    return getenv(name);
-}
-
 int main(int argc, char **argv)
 {
     static struct app app;
@@ -1113,12 +1128,12 @@ int main(int argc, char **argv)
     /* proxy: --proxy, else the environment as curl reads it */
     if (o->proxy_url) {
         const char *why = NULL;
-        if (cli_parse_proxy_url(o->proxy_url, &a->px, &why) != 0)
+        if (tse_posix_parse_proxy_url(o->proxy_url, &a->px, &why) != 0)
             die_usage("--proxy: %s", why);
         a->via_proxy = 1;
     } else if (!o->no_proxy_env) {
         const char *why = NULL, *var = NULL;
-        rc = cli_proxy_from_env(env_get, NULL, o->server_host, &a->px, &why, &var);
+        rc = tse_posix_proxy_from_env(NULL, NULL, o->server_host, &a->px, &why, &var);
         if (rc < 0) {
             fprintf(stderr, "tse-cli: error: %s: %s (set --no-proxy to ignore it)\n",
                     var ? var : "proxy variable", why ? why : "invalid");
@@ -1131,14 +1146,8 @@ int main(int argc, char **argv)
     s.server_host = o->server_host;
     s.server_port = o->server_port;
     s.sni = o->sni;
-    if (a->via_proxy) {
-        s.proxy_host = a->px.host;
-        s.proxy_port = a->px.port;
-        if (a->px.has_auth) {
-            s.proxy_user = a->px.user;
-            s.proxy_pass = a->px.pass;
-        }
-    }
+    if (a->via_proxy)
+        (void)tse_posix_proxy_settings(&a->px, &s);
     s.proxy_marker_header = o->marker;
     s.ca = ca;
     s.ca_len = ca_len;
@@ -1173,6 +1182,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tse-cli: error: --log debug / --tls-debug: %s (this tse-cli %s)\n",
                 tse_strerror(rc), "was built without -DTSE_LOG_DEBUG=ON, or mbed TLS without "
                 "MBEDTLS_DEBUG_C");
+        free(ca);
+        free(cert);
+        free(key);
         return EXIT_USAGE;
     }
     s.tls_keylog_user = keylog_open_env("tse-cli", &rc);
@@ -1215,6 +1227,7 @@ int main(int argc, char **argv)
         report_error(a, tse_strerror(rc), "creating the driver");
         return EXIT_FAIL;
     }
+    g_drv = a->drv;
     a->ntun = o->tunnels;
     a->tun = calloc((size_t)a->ntun, sizeof *a->tun);
     if (!a->tun) {
@@ -1326,8 +1339,15 @@ int main(int argc, char **argv)
         }
         if (a->hard_deadline != TSE_TIME_NEVER && tse_posix_now_ms() >= a->hard_deadline)
             break;
-        /* single-tunnel runs end at the first failure (no --reconnect) */
-        rc = tse_posix_driver_run_once(a->drv, 1000);
+        /* single-tunnel runs end at the first failure (no --reconnect).
+         * No cap on the sleep: app_tick() returns every deadline of this
+         * loop (pings, --timeout, lwIP's timers, the hard deadline), the
+         * driver adds the tunnels' (keep-alive...), and the signals wake
+         * the poll (on_signal).  An engine callback that ran after this
+         * round's tick (an event, a reply) wakes the poll (kick_tick()), so
+         * the tick sees it at once. */
+        a->kick = 0;
+        rc = tse_posix_driver_run_once(a->drv, -1);
         if (rc != TSE_OK) {
             report_error(a, tse_strerror(rc), "poll");
             exit_code = EXIT_FAIL;
@@ -1453,6 +1473,7 @@ int main(int argc, char **argv)
         tse_posix_driver_remove(a->drv, a->tun[i].t);
         tse_tunnel_del(a->tun[i].t);
     }
+    g_drv = NULL;
     tse_posix_driver_del(a->drv);
     tse_tls_config_del(a->tls_shared); /* after the last tunnel using it */
     pcap_out_close(g_pcap);

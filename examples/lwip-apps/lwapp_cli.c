@@ -109,8 +109,8 @@ int lwapp_cli_parse(int argc, char **argv, lwapp_cli *c,
             }
             c->spec.count = (unsigned)v;
         } else if (strcmp(o, "--interval") == 0) {
-            if (parse_uint(val, 60000, &v) != 0 || v < 10) {
-                snprintf(err, errlen, "--interval 10..60000 (ms)");
+            if (parse_uint(val, 3600000, &v) != 0 || v < 10) {
+                snprintf(err, errlen, "--interval 10..3600000 (ms)");
                 return -1;
             }
             c->spec.interval_ms = (unsigned)v;

@@ -27,6 +27,14 @@
 #ifndef LWAPP_HAVE_TCP_PRIV
 void tcp_rexmit_rto(struct tcp_pcb *pcb);
 #endif
+#if defined(__has_include)
+#if __has_include("lwip/priv/nd6_priv.h")
+#include "lwip/priv/nd6_priv.h"
+#define LWAPP_HAVE_ND6_PRIV 1
+#endif
+#endif
+#include "lwip/stats.h"
+#include "lwip/timeouts.h"
 
 #define TICK_MS 10
 #define PING_ID 0x7453          /* "tS" */
@@ -385,6 +393,17 @@ static void ping_tick(lwapp *a)
     if (a->sent >= a->spec.count && t >= (a->spec.count - 1) * a->spec.interval_ms + 2000) {
         finish(a, a->received >= a->spec.count, "not every echo was answered");
     }
+}
+
+/* Milliseconds until ping_tick() has something to do: the next echo, or
+ * the end of the wait for the last replies.  Nothing in between (replies
+ * arrive through ping_recv()), so an idle pinger costs no periodic wake-up. */
+static u32_t ping_next(const lwapp *a)
+{
+    u32_t t = elapsed(a);
+    u32_t at = a->sent < a->spec.count ? a->sent * a->spec.interval_ms
+                                        : (a->spec.count - 1) * a->spec.interval_ms + 2000;
+    return at > t ? at - t : 0;
 }
 
 /* ---- SIP OPTIONS ----------------------------------------------------------- */
@@ -1023,6 +1042,9 @@ u32_t lwapp_poll(lwapp *a)
         s32_t d = (s32_t)(a->tcp_retry_at - sys_now());
         return d <= 0 ? 0 : (u32_t)d < TICK_MS ? (u32_t)d : TICK_MS;
     }
+    if (a->spec.kind == LWAPP_PING) {
+        return ping_next(a);
+    }
     return TICK_MS;
 }
 
@@ -1189,4 +1211,67 @@ int lwapp_format(const lwapp *a, int json, char *buf, size_t size)
     default:
         return snprintf(buf, size, json ? "{\"event\":\"error\",\"error\":\"%s\"}" : "error: %s", err);
     }
+}
+
+/* ---- the host loop's sleep ------------------------------------------------ */
+
+/* Whether every lwIP timer pending has nothing to do: the cyclic ones of
+ * this configuration (IPv4 and IPv6 reassembly, ND6; 1 s each) work only
+ * on fragments being reassembled and on ND6 neighbours, routers and
+ * prefixes, and the TCP timer runs only while a PCB is active.  Anything
+ * this cannot see (another cyclic timer, no pool statistics, no private
+ * headers) answers "busy". */
+static int lwip_housekeeping_idle(void)
+{
+#if NO_SYS && defined(LWAPP_HAVE_TCP_PRIV) && defined(LWAPP_HAVE_ND6_PRIV) && MEMP_STATS && \
+    !LWIP_ARP && !LWIP_DHCP && !LWIP_ACD && !LWIP_IGMP && !LWIP_DNS && !LWIP_IPV6_MLD && \
+    !LWIP_IPV6_DHCP6
+    int i;
+    if (tcp_active_pcbs != NULL || tcp_tw_pcbs != NULL) {
+        return 0;
+    }
+#if IP_REASSEMBLY
+    if (lwip_stats.memp[MEMP_REASSDATA]->used != 0) {
+        return 0;
+    }
+#endif
+#if LWIP_IPV6
+#if LWIP_IPV6_REASS
+    if (lwip_stats.memp[MEMP_IP6_REASSDATA]->used != 0) {
+        return 0;
+    }
+#endif
+    for (i = 0; i < LWIP_ND6_NUM_NEIGHBORS; i++) {
+        if (neighbor_cache[i].state != ND6_NO_ENTRY) {
+            return 0;
+        }
+    }
+    for (i = 0; i < LWIP_ND6_NUM_ROUTERS; i++) {
+        if (default_router_list[i].neighbor_entry != NULL) {
+            return 0;
+        }
+    }
+    for (i = 0; i < LWIP_ND6_NUM_PREFIXES; i++) {
+        if (prefix_list[i].netif != NULL) {
+            return 0;
+        }
+    }
+#endif
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+u32_t lwapp_lwip_sleeptime(void)
+{
+    u32_t ms = sys_timeouts_sleeptime();
+    if (ms != 0 && lwip_housekeeping_idle()) {
+        /* the timers run late, once, when the host next calls
+         * sys_check_timeouts(); lwIP restarts a late cyclic timer from
+         * then rather than catching up.  An hour bounds the lateness well
+         * inside the half range of sys_now() that lwIP's ordering needs. */
+        return LWAPP_LWIP_IDLE_MS;
+    }
+    return ms;
 }

@@ -25,8 +25,8 @@
  * with NO_SYS=0 the tcpip thread (tcpip_callback()) or any thread holding
  * the core lock (LOCK_TCPIP_CORE(), LWIP_TCPIP_CORE_LOCKING).  The
  * applications use no lwIP timers (lwIP's MEMP_NUM_SYS_TIMEOUT is sized for
- * lwIP's own): the host calls lwapp_poll() at least every 10 ms (or when it
- * asks), and the clock is sys_now().  on_done is called once, in lwIP's
+ * lwIP's own): the host calls lwapp_poll() when it asks (or more often),
+ * and the clock is sys_now().  on_done is called once, in lwIP's
  * context (from a PCB callback or from lwapp_poll()), when the application
  * has finished (successfully or not); after it, the result fields may be
  * read from any thread that synchronised with that call.
@@ -169,14 +169,36 @@ int lwapp_parse_bytes(const char *s, uint64_t *out);
 int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done,
                 void *user);
 
+/** lwapp_lwip_sleeptime() when lwIP's pending timers have nothing to do. */
+#define LWAPP_LWIP_IDLE_MS 3600000u
+
+/**
+ * @brief How long a NO_SYS=1 host loop may sleep before it calls
+ *        sys_check_timeouts() again: sys_timeouts_sleeptime(), except
+ *        when every pending lwIP timer is housekeeping with nothing to
+ *        do (no fragments in reassembly, no ND6 neighbours, routers or
+ *        prefixes, no active TCP PCB): then LWAPP_LWIP_IDLE_MS, so an idle
+ *        inner stack costs no wake-up every second (its 1 s cyclic timers
+ *        in this configuration).  Assumes the application sets no lwIP
+ *        timeouts of its own (these applications don't).  Any input to
+ *        lwIP must make the host call sys_check_timeouts() and ask again.
+ *        With NO_SYS=0, or a configuration it does not know (other cyclic
+ *        timers, no pool statistics), it is sys_timeouts_sleeptime().
+ *        lwIP's context.
+ * @return milliseconds, or SYS_TIMEOUTS_SLEEPTIME_INFINITE
+ */
+u32_t lwapp_lwip_sleeptime(void);
+
 /** lwapp_poll()'s answer once the application has finished. */
 #define LWAPP_POLL_DONE 0xffffffffu
 
 /**
  * @brief Timers of the application (pacing, retransmissions, time-outs,
  *        retries after the tunnel refused a packet).  lwIP's context.
- * @return milliseconds until it wants to be called again (at most 10), or
- *         LWAPP_POLL_DONE when finished.
+ * @return milliseconds until it wants to be called again (at most 10,
+ *         except the pinger: until its next echo or the end of its wait,
+ *         so that it costs no wake-up in between), or LWAPP_POLL_DONE when
+ *         finished.  Calling it earlier is harmless.
  */
 u32_t lwapp_poll(lwapp *a);
 

@@ -20,11 +20,17 @@
  * TCP connections inside survive.  Without an application option it pings
  * the TSCF's inner address 198.18.0.1 (--count times, default 3).
  *
+ * Between events the loop sleeps until the next deadline (the tunnel's,
+ * lwIP's next timeout, the application's): no fixed tick.  SIGUSR1 prints
+ * "driver: keep-alives R/S; N wake-ups" (keep-alive responses / keep-alives
+ * and dead-peer probes sent, poll returns so far), for the idle cost.
+ *
  * Output: the application's result line (text, or with --json one JSON
  * object: ping_done, sip_reply, tcp_done, rtp_done); tunnel events on
  * stdout (text) or stderr (--json).  Exit status 0 iff the application
  * succeeded.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,10 +62,35 @@ typedef struct app {
     lwapp_cli cli;
     lwapp run;
     int started, app_done, closed;
+    int kick;       /* a callback woke the driver for tick() this round */
     unsigned ups;
 } app;
 
 static app g;
+static volatile sig_atomic_t g_usr1; /* SIGUSR1: print the wake-up count */
+static tse_posix_driver *volatile g_drv;
+
+/* SIGUSR1 prints how often the loop woke up (the idle cost); the handler
+ * wakes the poll, which may otherwise sleep until the next deadline. */
+static void on_usr1(int sig)
+{
+    (void)sig;
+    g_usr1 = 1;
+    if (g_drv != NULL) {
+        (void)tse_posix_driver_wake(g_drv);
+    }
+}
+
+/* A callback changed what tick() decides (lwIP's input, an event) after
+ * this round's tick ran: make the round's poll, or the next one, return at
+ * once so tick() runs again.  One pipe write per round at most. */
+static void kick_tick(app *a)
+{
+    if (!a->kick) {
+        a->kick = 1;
+        (void)tse_posix_driver_wake(a->drv);
+    }
+}
 
 static void logf_(const char *fmt, ...)
 {
@@ -86,6 +117,7 @@ static void on_done(void *user, lwapp *r)
 static void on_event(void *user, const tse_event *ev)
 {
     app *a = (app *)user;
+    kick_tick(a);
     tse_lwip_netif_on_event(&a->tn, ev);
     switch (ev->type) {
     case TSE_EV_TUNNEL_UP:
@@ -126,6 +158,7 @@ static void on_event(void *user, const tse_event *ev)
 static void on_packet(void *user, const uint8_t *pkt, size_t len)
 {
     app *a = (app *)user;
+    kick_tick(a); /* lwIP's input ran: its timers and the application may have moved */
     tse_lwip_netif_on_packet(&a->tn, pkt, len);
 }
 
@@ -143,11 +176,23 @@ static tse_time_ms tick(void *user, tse_time_ms now)
         tse_tunnel_state(a->t) != TSE_STATE_CLOSED) {
         tse_tunnel_close(a->t, now);
     }
-    sleep_ms = sys_timeouts_sleeptime();
+    sleep_ms = lwapp_lwip_sleeptime(); /* not lwIP's idle housekeeping */
     if (app_ms != LWAPP_POLL_DONE && (sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE || app_ms < sleep_ms)) {
         sleep_ms = app_ms;
     }
     return sleep_ms == SYS_TIMEOUTS_SLEEPTIME_INFINITE ? TSE_TIME_NEVER : now + sleep_ms;
+}
+
+/* poll(2) milliseconds until @p at (never negative: -1 is "no limit") */
+static int wait_ms(tse_time_ms at, tse_time_ms now)
+{
+    if (at == TSE_TIME_NEVER) {
+        return -1;
+    }
+    if (at <= now) {
+        return 0;
+    }
+    return at - now > 86400000u ? 86400000 : (int)(at - now);
 }
 
 int main(int argc, char **argv)
@@ -225,9 +270,27 @@ int main(int argc, char **argv)
     logf_("connecting to %s port %u; lwIP %s (NO_SYS=1), netif MTU %u\n", a->cli.server_host,
           (unsigned)a->cli.server_port, LWIP_VERSION_STRING, (unsigned)a->tn.netif.mtu);
 
+    g_drv = a->drv;
+    {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_usr1;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGUSR1, &sa, NULL);
+    }
     deadline = tse_posix_now_ms() + 1000u * (tse_time_ms)lwapp_cli_default_timeout(&a->cli);
     while (!a->closed) {
         tse_time_ms now = tse_posix_now_ms();
+        tse_time_ms wake_at;
+        if (g_usr1) {
+            tse_stats st;
+            g_usr1 = 0;
+            tse_tunnel_get_stats(a->t, &st);
+            fprintf(a->cli.json ? stderr : stdout, "driver: keep-alives %u/%u; %llu wake-ups\n",
+                    st.keepalive_responses, st.keepalives_sent,
+                    (unsigned long long)tse_posix_driver_polls(a->drv));
+            fflush(a->cli.json ? stderr : stdout);
+        }
         if (now >= deadline && !a->app_done) {
             logf_("overall timeout\n");
             if (a->started) {
@@ -244,7 +307,14 @@ int main(int argc, char **argv)
         if (now >= close_deadline) {
             break;
         }
-        if (tse_posix_driver_run_once(a->drv, 200) != TSE_OK) {
+        /* Sleep until the next thing to do, not a fixed tick: the driver
+         * takes the tunnel's deadline (tse_tunnel_expiry(): keep-alive,
+         * timeouts) and tick()'s (lwIP's next timeout, the application's);
+         * this loop adds its own two.  A callback that ran after the tick
+         * (lwIP input, an event) wakes the poll (kick_tick()). */
+        wake_at = a->app_done ? close_deadline : deadline;
+        a->kick = 0;
+        if (tse_posix_driver_run_once(a->drv, wait_ms(wake_at, now)) != TSE_OK) {
             break;
         }
     }
@@ -266,10 +336,13 @@ int main(int argc, char **argv)
                 (unsigned long)st.tx_not_up, (unsigned long)st.tx_other_err,
                 (unsigned long)st.rx_packets, (unsigned long)st.rx_no_pbuf,
                 (unsigned long)st.rx_input_err);
+        fprintf(a->cli.json ? stderr : stdout, "driver: %llu wake-ups\n",
+                (unsigned long long)tse_posix_driver_polls(a->drv));
     }
     tse_lwip_netif_remove(&a->tn);
     tse_posix_driver_remove(a->drv, a->t);
     tse_tunnel_del(a->t);
+    g_drv = NULL;
     tse_posix_driver_del(a->drv);
     return a->run.done && a->run.ok ? 0 : 1;
 }

@@ -519,10 +519,15 @@ int tse_posix_driver_run_once(tse_posix_driver *d, int max_wait_ms)
 
     r = poll(d->pfd, (nfds_t)(n + d->nafd + 1), timeout);
     d->polls++;
-    if (d->pfd[n + d->nafd].revents & POLLIN) {
+    /* A signal handler that calls tse_posix_driver_wake() both interrupts
+     * poll and fills the pipe: empty it now too, or the next round would
+     * return at once for a wake-up already served (two per signal). */
+    if ((d->pfd[n + d->nafd].revents & POLLIN) || (r < 0 && errno == EINTR)) {
+        int e = errno;
         uint8_t junk[64];
         while (read(d->wake[0], junk, sizeof junk) > 0) {
         }
+        errno = e;
     }
     if (r < 0) {
         if (errno == EINTR)

@@ -463,6 +463,122 @@ TSE_API size_t tse_posix_driver_pollfd_max(const tse_posix_driver *d);
 TSE_API int tse_posix_driver_process(tse_posix_driver *d, const struct pollfd *fds,
                                      size_t n);
 
+
+/* ---- proxy from the environment (posix_proxy_env.c) ----------------------- */
+
+/** Longest host name, with its NUL, that tse_posix_parse_hostport() and
+ *  ::tse_posix_proxy hold. */
+#define TSE_POSIX_HOST_MAX 256
+/** Longest proxy user name or password, with its NUL. */
+#define TSE_POSIX_CRED_MAX 256
+/** curl's proxy port when the URL has none (curl(1) --proxy). */
+#define TSE_POSIX_PROXY_DEFAULT_PORT 1080
+
+/** An HTTP proxy as read from a URL or the environment; the caller's
+ *  storage.  tse_posix_proxy_settings() points a ::tse_settings into it. */
+typedef struct tse_posix_proxy {
+    char host[TSE_POSIX_HOST_MAX]; /**< name or IP literal, without brackets */
+    uint16_t port;                 /**< 1..65535 */
+    int has_auth;                  /**< 1 if the URL had user[:pass]@ */
+    char user[TSE_POSIX_CRED_MAX]; /**< percent-decoded; "" without auth */
+    char pass[TSE_POSIX_CRED_MAX]; /**< percent-decoded; may be "" */
+} tse_posix_proxy;
+
+/** An environment lookup: the variable's value or NULL (getenv(3) when
+ *  NULL is passed to tse_posix_proxy_from_env(); a table in tests). */
+typedef const char *(*tse_posix_getenv_fn)(void *user, const char *name);
+
+/**
+ * @brief Parse "host", "host:port", "1.2.3.4:port", "[v6]", "[v6]:port"
+ *        or a bare IPv6 literal "2001:db8::1" (two or more colons: no
+ *        port).  Pure: no I/O, any thread.
+ * @param s             the text (NUL-terminated)
+ * @param[out] host     the host, without brackets
+ * @param hostcap       size of @p host, with its NUL
+ * @param[out] port     the port, or @p default_port when none is given
+ * @param default_port  the port when @p s has none
+ * @return 0, or -1 (NULL argument, empty host, bad or zero port,
+ *         unbalanced bracket, host longer than @p hostcap - 1)
+ *
+ * @code
+ *   char h[TSE_POSIX_HOST_MAX]; uint16_t p;
+ *   tse_posix_parse_hostport("[2001:db8::1]:8443", h, sizeof h, &p, 443);
+ *   // h = "2001:db8::1", p = 8443
+ * @endcode
+ */
+TSE_API int tse_posix_parse_hostport(const char *s, char *host, size_t hostcap,
+                                     uint16_t *port, uint16_t default_port);
+
+/**
+ * @brief Parse a proxy URL "[http://][user[:pass]@]host[:port][/]" as curl
+ *        does: the scheme is optional and case-insensitive, only http is
+ *        supported (https:// and socks proxies are errors), the port
+ *        defaults to #TSE_POSIX_PROXY_DEFAULT_PORT, user and password are
+ *        percent-decoded.  Pure: no I/O, any thread.
+ * @param url       the URL
+ * @param[out] out  the proxy (zeroed first)
+ * @param[out] why  on -1, a static string naming the problem (may be NULL)
+ * @return 0, or -1
+ */
+TSE_API int tse_posix_parse_proxy_url(const char *url, tse_posix_proxy *out,
+                                      const char **why);
+
+/**
+ * @brief Whether @p host bypasses the proxy by the no_proxy list
+ *        @p no_proxy, with curl's rules:
+ *        - NULL or "": nothing bypasses; "*" alone: everything does;
+ *        - entries are separated by commas and/or blanks; a name entry
+ *          matches the host itself and any name under it ("example.com"
+ *          matches "www.example.com", not "notexample.com"); a leading
+ *          dot, a trailing dot and ":port" are ignored; case-insensitive;
+ *        - IP literals (IPv6 with or without brackets) compare as
+ *          addresses, exactly or by CIDR prefix ("192.0.2.0/24",
+ *          "2001:db8::/32"); they never suffix-match.
+ *        Pure: no I/O, any thread.
+ * @param no_proxy  the list, or NULL
+ * @param host      the target host (may be bracketed, "[::1]")
+ * @return 1 (bypass the proxy) or 0
+ */
+TSE_API int tse_posix_no_proxy_match(const char *no_proxy, const char *host);
+
+/**
+ * @brief Pick the proxy for a TLS connection to @p target_host from the
+ *        environment as curl does for an https:// URL: the first set,
+ *        non-empty one of https_proxy, HTTPS_PROXY, all_proxy, ALL_PROXY,
+ *        unless no_proxy (else NO_PROXY) exempts the host
+ *        (tse_posix_no_proxy_match()).  Does not block; reads the
+ *        environment only through @p get.
+ * @param get          the lookup; NULL = getenv(3) (then not thread-safe
+ *                     against setenv(3), as getenv itself)
+ * @param user         passed to @p get
+ * @param target_host  the TSCF's host (tse_settings::server_host)
+ * @param[out] out     the proxy when 1 is returned
+ * @param[out] why     on -1, what is wrong (may be NULL)
+ * @param[out] var     on -1, the variable that is wrong (may be NULL)
+ * @return 1 (proxy in @p out), 0 (connect directly), -1 (a variable is
+ *         set but invalid, or @p target_host / @p out NULL)
+ *
+ * @code
+ *   tse_posix_proxy px;   // must outlive the tunnel
+ *   if (tse_posix_proxy_from_env(NULL, NULL, s.server_host, &px, NULL, NULL) == 1)
+ *       tse_posix_proxy_settings(&px, &s);
+ * @endcode
+ */
+TSE_API int tse_posix_proxy_from_env(tse_posix_getenv_fn get, void *user,
+                                     const char *target_host, tse_posix_proxy *out,
+                                     const char **why, const char **var);
+
+/**
+ * @brief Point @p s's proxy fields (proxy_host, proxy_port, and with
+ *        credentials proxy_user / proxy_pass) into @p px.  @p px stays
+ *        the caller's and must outlive every tunnel created from @p s.
+ * @param px  the proxy (from tse_posix_proxy_from_env() or
+ *            tse_posix_parse_proxy_url())
+ * @param s   the settings to fill
+ * @return 0, or -1 (NULL argument)
+ */
+TSE_API int tse_posix_proxy_settings(const tse_posix_proxy *px, tse_settings *s);
+
 #ifdef __cplusplus
 }
 #endif

@@ -485,6 +485,11 @@ TT_TEST(idle_driver_does_not_poll_periodically)
            (unsigned long long)(tse_posix_now_ms() - t0));
     TT_ASSERT(tse_posix_now_ms() - t0 >= 2000);
     TT_ASSERT(tse_posix_driver_polls(g_idle) <= 2);
+    /* the handler's wake-up was served by the interrupted poll: the next
+     * round sleeps (it used to return at once: two wake-ups per signal) */
+    t0 = tse_posix_now_ms();
+    TT_EQ_INT(tse_posix_driver_run_once(g_idle, 300), TSE_OK);
+    TT_ASSERT(tse_posix_now_ms() - t0 >= 250);
     /* a wake-up from outside makes run_once return at once */
     TT_EQ_INT(tse_posix_driver_wake(g_idle), TSE_OK);
     t0 = tse_posix_now_ms();

@@ -1,13 +1,22 @@
-/* tse-cli: host:port, proxy URL and no_proxy parsing (see proxy_env.h). */
+/* The POSIX port: host:port, proxy URL and no_proxy parsing, and the proxy
+ * from the environment as curl reads it (tse_posix.h).  Pure functions: no
+ * I/O besides the environment lookup the caller passes. */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
 #endif
-#include "proxy_env.h"
+#include "tse_posix.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* the environment's own lookup, for get == NULL */
+static const char *env_getenv(void *user, const char *name)
+{
+    (void)user;
+    return getenv(name);
+}
 
 static int lower(int c)
 {
@@ -50,7 +59,7 @@ static int copy_str(char *dst, size_t cap, const char *src, size_t n)
     return 0;
 }
 
-/* Same as cli_parse_hostport but on [s, s+n). */
+/* Same as tse_posix_parse_hostport() but on [s, s+n). */
 static int parse_hostport_n(const char *s, size_t n, char *host, size_t hostcap,
                             uint16_t *port, uint16_t default_port)
 {
@@ -104,7 +113,7 @@ static int parse_hostport_n(const char *s, size_t n, char *host, size_t hostcap,
     return copy_str(host, hostcap, s, (size_t)(colon - s));
 }
 
-int cli_parse_hostport(const char *s, char *host, size_t hostcap,
+int tse_posix_parse_hostport(const char *s, char *host, size_t hostcap,
                        uint16_t *port, uint16_t default_port)
 {
     if (!s)
@@ -149,7 +158,7 @@ static int pct_decode(char *dst, size_t cap, const char *s, size_t n)
     return 0;
 }
 
-int cli_parse_proxy_url(const char *url, cli_proxy *out, const char **why)
+int tse_posix_parse_proxy_url(const char *url, tse_posix_proxy *out, const char **why)
 {
     const char *p, *end, *at, *hp;
     const char *dummy;
@@ -214,7 +223,7 @@ int cli_parse_proxy_url(const char *url, cli_proxy *out, const char **why)
         hp = at + 1;
     }
     if (parse_hostport_n(hp, (size_t)(end - hp), out->host, sizeof out->host,
-                         &out->port, CLI_PROXY_DEFAULT_PORT) < 0) {
+                         &out->port, TSE_POSIX_PROXY_DEFAULT_PORT) < 0) {
         *why = "bad proxy host or port";
         return -1;
     }
@@ -304,7 +313,7 @@ static int match_name_entry(const char *e, size_t n, const char *h, size_t hl)
     return n == hl || h[hl - n - 1] == '.';
 }
 
-int cli_no_proxy_match(const char *no_proxy, const char *host)
+int tse_posix_no_proxy_match(const char *no_proxy, const char *host)
 {
     const char *p;
     uint8_t hip[16];
@@ -354,7 +363,7 @@ int cli_no_proxy_match(const char *no_proxy, const char *host)
     return 0;
 }
 
-static const char *env_first(cli_getenv_fn get, void *user,
+static const char *env_first(tse_posix_getenv_fn get, void *user,
                              const char *const *names, const char **which)
 {
     size_t i;
@@ -369,25 +378,38 @@ static const char *env_first(cli_getenv_fn get, void *user,
     return NULL;
 }
 
-int cli_proxy_from_env(cli_getenv_fn get, void *user, const char *target_host,
-                       cli_proxy *out, const char **why, const char **var)
+int tse_posix_proxy_from_env(tse_posix_getenv_fn get, void *user, const char *target_host,
+                       tse_posix_proxy *out, const char **why, const char **var)
 {
     static const char *const proxy_vars[] = { "https_proxy", "HTTPS_PROXY",
                                               "all_proxy", "ALL_PROXY", NULL };
     static const char *const no_vars[] = { "no_proxy", "NO_PROXY", NULL };
     const char *which = NULL, *v, *np;
 
-    if (!get || !target_host || !out)
+    if (!target_host || !out)
         return -1;
+    if (!get)
+        get = env_getenv;
     v = env_first(get, user, proxy_vars, &which);
     if (!v)
         return 0;
     np = env_first(get, user, no_vars, NULL);
-    if (np && cli_no_proxy_match(np, target_host))
+    if (np && tse_posix_no_proxy_match(np, target_host))
         return 0;
     if (var)
         *var = which;
-    if (cli_parse_proxy_url(v, out, why) < 0)
+    if (tse_posix_parse_proxy_url(v, out, why) < 0)
         return -1;
     return 1;
+}
+
+int tse_posix_proxy_settings(const tse_posix_proxy *px, tse_settings *s)
+{
+    if (!px || !s)
+        return -1;
+    s->proxy_host = px->host;
+    s->proxy_port = px->port;
+    s->proxy_user = px->has_auth ? px->user : NULL;
+    s->proxy_pass = px->has_auth ? px->pass : NULL;
+    return 0;
 }
