@@ -1653,8 +1653,9 @@ static void usage(FILE *f)
         "  --max-tunnels N      tunnels (active + persistent) before Response_Code 3\n"
         "                       (default 10000)\n"
         "  --max-conns N        TCP connections (default max-tunnels + 256)\n"
-        "  --queue BYTES        per-connection bulk output queue (default 32768); control\n"
-        "                       messages and real-time packets (UDP, ICMP, DSCP EF...)\n"
+        "  --queue BYTES        per-connection bulk output queue (default 32768, 262144\n"
+        "                       with --tun); control messages and real-time packets\n"
+        "                       (UDP, ICMP, DSCP EF...)\n"
         "                       have queues of their own and go first (docs/scheduler.md)\n"
         "  --fifo               one FIFO for every inner packet (no priority; to compare)\n"
         "  --max-packet BYTES   largest inner packet / CM accepted (default 4096)\n"
@@ -1688,7 +1689,7 @@ static int parse_args(int argc, char **argv)
 {
     int i;
     unsigned long v;
-    int max_conns_set = 0;
+    int max_conns_set = 0, queue_set = 0;
     cfg.keepalive = 30;
     cfg.persist = 60;
     cfg.max_tunnels = 10000;
@@ -1751,6 +1752,7 @@ static int parse_args(int argc, char **argv)
             if (parse_uint(a, 16u << 20, &v) < 0 || v < 4096)
                 BAD();
             cfg.queue_bytes = v;
+            queue_set = 1;
         } else if (!strcmp(o, "--max-packet")) {
             NEED_ARG();
             if (parse_uint(a, 65535, &v) < 0 || v < 1280)
@@ -1804,6 +1806,12 @@ static int parse_args(int argc, char **argv)
     }
     if (!max_conns_set)
         cfg.max_conns = cfg.max_tunnels + 256;
+    /* With --tun the kernel's TCP stacks are the peers: a downlink queue
+     * of 32 KiB dropped a download's packets at every scheduling hiccup
+     * (183 vs 558 Mbit/s with 256 KiB, docs/bench-tun.md), as tse-cli
+     * --tun's uplink uses 256 KiB for the same reason. */
+    if (!queue_set && cfg.tun)
+        cfg.queue_bytes = 256u * 1024u;
     if (cfg.queue_bytes < cfg.max_unit)
         cfg.queue_bytes = cfg.max_unit;
     return 0;
