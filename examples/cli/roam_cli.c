@@ -1,4 +1,5 @@
 /* tse-cli --control FIFO: network changes for a running tunnel (roam_cli.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "roam_cli.h"
 
 #include <errno.h>
