@@ -854,6 +854,8 @@ static void usage(void)
 "                        per line: 'network ID [proxy HOST:PORT | direct]'; the\n"
 "                        tunnel resumes at once on the new path (roam_cli.h)\n"
 "  --network ID          with --control: the network at the start\n"
+"  --watch-network       move the tunnel when rtnetlink shows another network\n"
+"                        (default route, gateway or address outside the TUN)\n"
 "  --ca FILE             trust anchors, PEM or DER\n"
 "  --sni NAME            TLS server name and certificate name to verify\n"
 "  --pin SHA256HEX       also require this SHA-256 of the server's public key\n"
@@ -970,6 +972,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
             o->ipv6 = 1;
         } else if (FLAG("--no-proxy")) {
             o->no_proxy_env = 1;
+        } else if (FLAG("--watch-network")) {
+            char msg[160];
+            if (roam_cli_option(name, NULL, msg, sizeof msg) < 0)
+                die_usage("%s", msg);
         } else {
             NEED_VAL();
             if (FLAG("--server")) server = val;
