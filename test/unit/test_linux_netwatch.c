@@ -60,6 +60,18 @@ static long until_calls(tse_posix_driver *d, int n)
     return (long)(tse_posix_now_ms() - t0);
 }
 
+/* Run @p cmd, then the driver until the @p n-th report; the time it took
+ * (or -1 if the command failed). */
+static long change(tse_posix_driver *d, const char *cmd, int n, const char *what)
+{
+    long el;
+    if (sh(cmd) != 0)
+        return -1;
+    el = until_calls(d, n);
+    printf("%s reported after %ld ms (settle 300 ms): %s\n", what, el, G.desc);
+    return el;
+}
+
 TT_TEST(watch_changes)
 {
     tse_netwatch *w = NULL;
@@ -98,11 +110,9 @@ TT_TEST(watch_changes)
     TT_EQ_INT(G.calls, 0);
 
     /* a new address on the same link: a change, once, after the settle time */
-    TT_EQ_INT(sh("ip addr del 192.0.2.2/24 dev wl0 && ip addr add 192.0.2.3/24 dev wl0 && "
-                 "ip route replace default via 192.0.2.1 dev wl0 && "
-                 "ip route replace 203.0.113.0/24 via 192.0.2.1 dev wl0"), 0);
-    el = until_calls(d, 1);
-    printf("new address reported after %ld ms (settle 300 ms): %s\n", el, G.desc);
+    el = change(d, "ip addr del 192.0.2.2/24 dev wl0 && ip addr add 192.0.2.3/24 dev wl0 && "
+                   "ip route replace default via 192.0.2.1 dev wl0 && "
+                   "ip route replace 203.0.113.0/24 via 192.0.2.1 dev wl0", 1, "new address");
     TT_EQ_INT(G.calls, 1);
     TT_ASSERT(el >= 250 && el < 1500);
     TT_ASSERT(strstr(G.desc, "src 192.0.2.3") != NULL);
@@ -110,11 +120,11 @@ TT_TEST(watch_changes)
     TT_EQ_INT(G.calls, 1);
 
     /* cellular: another interface takes the default route */
-    TT_EQ_INT(sh("ip link add ww0 type veth peer name ww0p && ip link set ww0p up && ip link set ww0 up && "
-                 "ip addr add 198.51.100.7/24 dev ww0 && ip route del default via 192.0.2.1 dev wl0 && "
-                 "ip route add default via 198.51.100.1 dev ww0"), 0);
-    el = until_calls(d, 2);
-    printf("new interface reported after %ld ms: %s\n", el, G.desc);
+    el = change(d, "ip link add ww0 type veth peer name ww0p && ip link set ww0p up && "
+                   "ip link set ww0 up && ip addr add 198.51.100.7/24 dev ww0 && "
+                   "ip route del default via 192.0.2.1 dev wl0 && "
+                   "ip route add default via 198.51.100.1 dev ww0", 2, "new interface");
+    TT_ASSERT(el >= 250 && el < 1500);
     TT_EQ_INT(G.calls, 2);
     TT_ASSERT(strcmp(G.desc, "ww0 via 198.51.100.1 src 198.51.100.7") == 0);
 
@@ -122,9 +132,9 @@ TT_TEST(watch_changes)
     TT_EQ_INT(sh("ip route del default via 198.51.100.1 dev ww0"), 0);
     run_for(d, 600);
     TT_EQ_INT(G.calls, 2);
-    TT_EQ_INT(sh("ip addr del 192.0.2.3/24 dev wl0 && ip addr add 192.0.2.2/24 dev wl0 && "
-                 "ip route add default via 192.0.2.1 dev wl0"), 0);
-    el = until_calls(d, 3);
+    el = change(d, "ip addr del 192.0.2.3/24 dev wl0 && ip addr add 192.0.2.2/24 dev wl0 && "
+                   "ip route add default via 192.0.2.1 dev wl0", 3, "back on the first network");
+    TT_ASSERT(el >= 250 && el < 1500);
     TT_EQ_INT(G.calls, 3);
     TT_EQ_INT(G.len, lenA);
     TT_EQ_MEM(G.id, idA, lenA); /* the same network, the same identity */
