@@ -76,6 +76,7 @@ struct opts {
     long parallel;             /* most tunnels in bring-up at once */
     /* inner applications (lwIP builds): --sip-options, --tcp-send, --rtp */
     const char *sip_uri, *tcp_send, *rtp, *bytes, *seed;
+    int rtp_tcp;               /* --rtp-tcp: rtp is over TCP (RFC 4571) */
     long seconds, pps, window;
     int json, verbose, insecure, reconnect, ipv6;
 };
@@ -882,6 +883,8 @@ static void usage(void)
 "                        UDP (retransmitted, T1 500 ms) or TCP, report the status\n"
 "  --tcp-send ADDR:PORT  stream --bytes N (default 1M; k/M/G, Ki/Mi/Gi) pseudo-\n"
 "                        random bytes (--seed N) over TCP; report SHA-256, Mbit/s\n"
+"  --rtp-tcp ADDR:PORT   the same stream over TCP with RFC 4571 framing and an\n"
+"                        RTCP report every 50 packets on it (rtcp-mux; W.3)\n"
 "  --rtp ADDR:PORT       RTP-like UDP stream to an echo (--seconds S, --pps N,\n"
 "                        0 = flood with --window N outstanding)\n"
 "                        (these three: the lwIP NO_SYS=1 build only; one tunnel)\n"
@@ -1001,6 +1004,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--sip-options")) o->sip_uri = val;
             else if (FLAG("--tcp-send")) o->tcp_send = val;
             else if (FLAG("--rtp")) o->rtp = val;
+            else if (FLAG("--rtp-tcp")) { o->rtp = val; o->rtp_tcp = 1; }
             else if (FLAG("--bytes")) o->bytes = val;
             else if (FLAG("--seed")) o->seed = val;
             else if (FLAG("--seconds")) o->seconds = parse_long(name, val, 1, 86400L);
@@ -1097,9 +1101,10 @@ static void build_spec(struct app *a)
                 die_usage("--seed: expected a number, got '%s'", o->seed);
         }
     } else if (o->rtp) {
-        sp->kind = LWAPP_RTP;
+        sp->kind = o->rtp_tcp ? LWAPP_RTP_TCP : LWAPP_RTP;
         if (lwapp_parse_hostport(o->rtp, &sp->addr, &sp->port) != 0)
-            die_usage("--rtp: expected ADDR:PORT, got '%s'", o->rtp);
+            die_usage(o->rtp_tcp ? "--rtp-tcp: expected ADDR:PORT, got '%s'"
+                                 : "--rtp: expected ADDR:PORT, got '%s'", o->rtp);
         if (o->seconds)
             sp->seconds = (unsigned)o->seconds;
         if (o->pps >= 0) /* 0 = flood */

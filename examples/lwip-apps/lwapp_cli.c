@@ -23,7 +23,7 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
 static int set_kind(lwapp_cli *c, lwapp_kind k, char *err, size_t errlen)
 {
     if (c->spec.kind != LWAPP_NONE) {
-        snprintf(err, errlen, "only one of --ping, --sip-options, --tcp-send, --rtp");
+        snprintf(err, errlen, "only one of --ping, --sip-options, --tcp-send, --rtp, --rtp-tcp");
         return -1;
     }
     c->spec.kind = k;
@@ -144,6 +144,12 @@ int lwapp_cli_parse(int argc, char **argv, lwapp_cli *c,
                 snprintf(err, errlen, "--rtp ADDRESS:PORT");
                 return -1;
             }
+        } else if (strcmp(o, "--rtp-tcp") == 0) {
+            if (set_kind(c, LWAPP_RTP_TCP, err, errlen) != 0) return -1;
+            if (lwapp_parse_hostport(val, &c->spec.addr, &c->spec.port) != 0) {
+                snprintf(err, errlen, "--rtp-tcp ADDRESS:PORT");
+                return -1;
+            }
         } else if (strcmp(o, "--seconds") == 0) {
             if (parse_uint(val, 3600, &v) != 0 || v == 0) {
                 snprintf(err, errlen, "--seconds 1..3600");
@@ -182,7 +188,9 @@ const char *lwapp_cli_usage(void)
            "  --ping A.B.C.D [--count 1..64] [--interval MS]\n"
            "  --sip-options sip:HOST[:PORT][;transport=tcp]\n"
            "  --tcp-send HOST:PORT [--bytes N[k|M|G|Ki|Mi|Gi]] [--seed N]\n"
-           "  --rtp HOST:PORT [--seconds S] [--pps N (0 = flood)] [--window N]\n";
+           "  --rtp HOST:PORT [--seconds S] [--pps N (0 = flood)] [--window N]\n"
+           "  --rtp-tcp HOST:PORT [--seconds S] [--pps N]: the same over TCP, RFC 4571\n"
+           "      framing, an RTCP sender report every 50 packets (rtcp-mux)\n";
 }
 
 unsigned lwapp_cli_default_timeout(const lwapp_cli *c)
@@ -194,7 +202,8 @@ unsigned lwapp_cli_default_timeout(const lwapp_cli *c)
     case LWAPP_PING: return c->spec.count * c->spec.interval_ms / 1000u + 20u;
     case LWAPP_SIP: return 30;
     case LWAPP_TCP_SEND: return 280;
-    case LWAPP_RTP: return c->spec.seconds + 30u;
+    case LWAPP_RTP:
+    case LWAPP_RTP_TCP: return c->spec.seconds + 30u;
     default: return 30;
     }
 }

@@ -14,6 +14,7 @@
 #include "lwip/sys.h"
 
 #include "mbedtls/version.h"
+#include "tse/rfc4571.h"
 
 /* tcp_rexmit_rto() is lwIP-internal (lwip/priv/tcp_priv.h, exported by the
  * library since lwIP 2.0); Debian's liblwip-dev does not ship the private
@@ -870,16 +871,10 @@ static void tcp_tick(lwapp *a)
 
 /* ---- RTP-like stream ------------------------------------------------------- */
 
-static void rtp_send_one(lwapp *a)
+/* The a->sent-th RTP packet (LWAPP_RTP_PAYLOAD bytes) into b. */
+static void rtp_build(lwapp *a, u8_t *b)
 {
-    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, LWAPP_RTP_PAYLOAD, PBUF_RAM);
-    u8_t *b;
     unsigned idx = a->sent;
-    if (p == NULL) {
-        a->rtp_send_errors++;
-        return;
-    }
-    b = (u8_t *)p->payload;
     b[0] = 0x80;                      /* V=2 */
     b[1] = 0;                         /* PT 0 = PCMU */
     b[2] = (u8_t)(idx >> 8);          /* sequence number */
@@ -895,6 +890,46 @@ static void rtp_send_one(lwapp *a)
     b[15] = (u8_t)idx;
     memset(b + 16, 0xd5, LWAPP_RTP_PAYLOAD - 16); /* PCMU silence */
     a->rtp_seen[(idx & 0xffff) >> 3] &= (u8_t)~(1u << (idx & 7));
+}
+
+/* An RTP packet that came back (16 first bytes in h, @p len in all):
+ * counted once if it is one we sent. */
+static void rtp_check(lwapp *a, const u8_t *h, size_t len)
+{
+    unsigned idx;
+    if (len != LWAPP_RTP_PAYLOAD || h[0] != 0x80 || h[8] != 0x74 || h[11] != 0x21) {
+        a->rtp_bad++;
+        return;
+    }
+    idx = ((unsigned)h[12] << 24) | ((unsigned)h[13] << 16) | ((unsigned)h[14] << 8) | h[15];
+    if (idx >= a->sent || ((idx & 0xffff) != (((unsigned)h[2] << 8) | h[3]))) {
+        a->rtp_bad++;
+        return;
+    }
+    if (a->rtp_seen[(idx & 0xffff) >> 3] & (1u << (idx & 7))) {
+        a->rtp_dups++;
+        return;
+    }
+    a->rtp_seen[(idx & 0xffff) >> 3] |= (u8_t)(1u << (idx & 7));
+    a->received++;
+    a->rtp_last_rx = sys_now();
+}
+
+static int rtp_tcp_send_one(lwapp *a);
+
+static void rtp_send_one(lwapp *a)
+{
+    struct pbuf *p;
+    if (a->spec.kind == LWAPP_RTP_TCP) {
+        (void)rtp_tcp_send_one(a);
+        return;
+    }
+    p = pbuf_alloc(PBUF_TRANSPORT, LWAPP_RTP_PAYLOAD, PBUF_RAM);
+    if (p == NULL) {
+        a->rtp_send_errors++;
+        return;
+    }
+    rtp_build(a, (u8_t *)p->payload);
     if (udp_sendto(a->udp, p, &a->spec.addr, a->spec.port) != ERR_OK) {
         a->rtp_send_errors++;
     }
@@ -911,7 +946,7 @@ static void rtp_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_ad
 {
     lwapp *a = (lwapp *)arg;
     u8_t h[16];
-    unsigned idx;
+    size_t len;
     (void)pcb;
     (void)addr;
     (void)port;
@@ -919,25 +954,14 @@ static void rtp_recv(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_ad
         pbuf_free(p);
         return;
     }
-    if (p->tot_len != LWAPP_RTP_PAYLOAD || pbuf_copy_partial(p, h, sizeof(h), 0) != sizeof(h) ||
-        h[0] != 0x80 || h[8] != 0x74 || h[11] != 0x21) {
+    len = p->tot_len;
+    if (pbuf_copy_partial(p, h, sizeof(h), 0) != sizeof(h)) {
         a->rtp_bad++;
         pbuf_free(p);
         return;
     }
     pbuf_free(p);
-    idx = ((unsigned)h[12] << 24) | ((unsigned)h[13] << 16) | ((unsigned)h[14] << 8) | h[15];
-    if (idx >= a->sent || ((idx & 0xffff) != (((unsigned)h[2] << 8) | h[3]))) {
-        a->rtp_bad++;
-        return;
-    }
-    if (a->rtp_seen[(idx & 0xffff) >> 3] & (1u << (idx & 7))) {
-        a->rtp_dups++;
-        return;
-    }
-    a->rtp_seen[(idx & 0xffff) >> 3] |= (u8_t)(1u << (idx & 7));
-    a->received++;
-    a->rtp_last_rx = sys_now();
+    rtp_check(a, h, len);
     if (a->spec.pps == 0 && a->rtp_sending) {
         while (rtp_outstanding(a) < a->spec.window && a->rtp_sending) {
             rtp_send_one(a);
@@ -1017,6 +1041,220 @@ static void rtp_tick(lwapp *a)
     }
 }
 
+/* ---- RTP over TCP (RFC 4571), RTCP muxed (RFC 5761) -------------------------
+ *
+ * W.3's media over TCP: each packet framed by its 16-bit length, RTP and
+ * RTCP on one connection (an RTCP sender report every LWAPP_RTCP_EVERY
+ * RTP packets).  What comes back is deframed (tse_rfc4571_decode()) and
+ * sorted (tse_rfc4571_classify()); the echo must return every packet. */
+
+#define LWAPP_RTCP_EVERY 50
+#define LWAPP_RTCP_SR_LEN 28
+
+/* An RTCP sender report (RFC 3550 6.4.1, no report blocks). */
+static void rtcp_build(const lwapp *a, u8_t *b)
+{
+    u32_t ts = a->sent * 160u, n = a->sent, oct = a->sent * (LWAPP_RTP_PAYLOAD - 12u);
+    memset(b, 0, LWAPP_RTCP_SR_LEN);
+    b[0] = 0x80;                      /* V=2, RC=0 */
+    b[1] = 200;                       /* SR */
+    b[3] = LWAPP_RTCP_SR_LEN / 4 - 1; /* length in words - 1 */
+    b[4] = 0x74; b[5] = 0x73; b[6] = 0x65; b[7] = 0x21; /* SSRC "tse!" */
+    /* NTP timestamp (8 bytes) left 0: no wall clock here */
+    b[16] = (u8_t)(ts >> 24); b[17] = (u8_t)(ts >> 16); b[18] = (u8_t)(ts >> 8); b[19] = (u8_t)ts;
+    b[20] = (u8_t)(n >> 24); b[21] = (u8_t)(n >> 16); b[22] = (u8_t)(n >> 8); b[23] = (u8_t)n;
+    b[24] = (u8_t)(oct >> 24); b[25] = (u8_t)(oct >> 16); b[26] = (u8_t)(oct >> 8); b[27] = (u8_t)oct;
+}
+
+/* Write one framed packet; 0, or -1 when TCP has no room now (retried
+ * at the next tick: nothing is lost, a->sent does not move). */
+static int rtp_tcp_frame(lwapp *a, const u8_t *pkt, size_t len)
+{
+    u8_t buf[2 + LWAPP_RTP_PAYLOAD];
+    size_t n = 0;
+    if (a->tcp == NULL || a->t_connected == 0 ||
+        tse_rfc4571_encode(buf, sizeof(buf), pkt, len, &n) != TSE_OK ||
+        tcp_sndbuf(a->tcp) < n || tcp_write(a->tcp, buf, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
+        return -1;
+    }
+    return 0;
+}
+
+static int rtp_tcp_send_one(lwapp *a)
+{
+    u8_t b[LWAPP_RTP_PAYLOAD];
+    if (a->rtcp_sent * LWAPP_RTCP_EVERY < a->sent) {
+        /* the report of the last LWAPP_RTCP_EVERY packets first */
+        u8_t r[LWAPP_RTCP_SR_LEN];
+        rtcp_build(a, r);
+        if (rtp_tcp_frame(a, r, sizeof(r)) != 0) {
+            a->tcp_stalls++;
+            return -1;
+        }
+        a->rtcp_sent++;
+    }
+    rtp_build(a, b);
+    if (rtp_tcp_frame(a, b, sizeof(b)) != 0) {
+        a->tcp_stalls++;
+        return -1;
+    }
+    a->sent++;
+    (void)tcp_output(a->tcp);
+    return 0;
+}
+
+static err_t rtp_tcp_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    lwapp *a = (lwapp *)arg;
+    struct pbuf *q;
+    (void)err;
+    if (a == NULL || a->done) {
+        if (p != NULL) {
+            tcp_recved(pcb, p->tot_len);
+            pbuf_free(p);
+        }
+        return ERR_OK;
+    }
+    if (p == NULL) { /* the echo closed */
+        if (tse_rfc4571_decoder_at_eof(&a->r4571) != TSE_OK) {
+            a->rtp_bad++;
+        }
+        finish(a, 0, "the echo closed the connection");
+        return ERR_OK;
+    }
+    for (q = p; q != NULL; q = q->next) {
+        const u8_t *in = (const u8_t *)q->payload;
+        size_t left = q->len;
+        int guard;
+        for (guard = 0; guard < 4096 && left > 0; guard++) {
+            const uint8_t *pkt = NULL;
+            size_t plen = 0, used = 0;
+            int rc = tse_rfc4571_decode(&a->r4571, in, left, &used, &pkt, &plen);
+            in += used;
+            left -= used;
+            if (rc == TSE_ERR_WOULD_BLOCK) {
+                break;
+            }
+            if (rc != TSE_OK) {
+                a->rtp_bad++;
+                tcp_recved(pcb, p->tot_len);
+                pbuf_free(p);
+                finish(a, 0, "bad RFC 4571 framing from the echo");
+                return ERR_OK;
+            }
+            switch (tse_rfc4571_classify(pkt, plen)) {
+            case TSE_DEMUX_RTP:
+                rtp_check(a, pkt, plen);
+                break;
+            case TSE_DEMUX_RTCP:
+                if (plen == LWAPP_RTCP_SR_LEN && pkt[1] == 200) {
+                    a->rtcp_back++;
+                } else {
+                    a->rtp_bad++;
+                }
+                break;
+            case TSE_DEMUX_NULL:
+                break;
+            default:
+                a->rtp_bad++;
+                break;
+            }
+        }
+    }
+    tcp_recved(pcb, p->tot_len);
+    pbuf_free(p);
+    return ERR_OK;
+}
+
+static void rtp_tcp_err(void *arg, err_t err)
+{
+    lwapp *a = (lwapp *)arg;
+    (void)err;
+    if (a == NULL || a->done) {
+        return;
+    }
+    a->tcp = NULL; /* freed by lwIP */
+    finish(a, 0, "TCP connection lost");
+}
+
+static err_t rtp_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
+{
+    lwapp *a = (lwapp *)arg;
+    (void)pcb;
+    if (a == NULL || a->done) {
+        return ERR_OK;
+    }
+    if (err != ERR_OK) {
+        finish(a, 0, "TCP connect failed");
+        return ERR_OK;
+    }
+    a->t_connected = sys_now();
+    /* the stream's clock starts now */
+    a->rtp_sending = 1;
+    a->rtp_t0 = a->t_connected - a->t_start;
+    a->rtp_send_end = a->rtp_t0 + a->spec.seconds * 1000u;
+    a->rtp_last_rx = sys_now();
+    (void)rtp_tcp_send_one(a);
+    return ERR_OK;
+}
+
+static int rtp_tcp_start(lwapp *a)
+{
+    if (a->spec.seconds == 0 || a->spec.pps == 0) {
+        snprintf(a->error, sizeof(a->error), "rtp-tcp: seconds > 0 and pps > 0 needed");
+        return -1;
+    }
+    (void)tse_rfc4571_decoder_init(&a->r4571, a->r4571_buf, sizeof(a->r4571_buf));
+    a->tcp = tcp_new_ip_type(IP_GET_TYPE(&a->spec.addr));
+    if (a->tcp == NULL) {
+        snprintf(a->error, sizeof(a->error), "tcp_new failed");
+        return -1;
+    }
+    tcp_arg(a->tcp, a);
+    tcp_err(a->tcp, rtp_tcp_err);
+    tcp_recv(a->tcp, rtp_tcp_recv_cb);
+    tcp_nagle_disable(a->tcp); /* each packet as it is due */
+    if (tcp_connect(a->tcp, &a->spec.addr, a->spec.port, rtp_tcp_connected) != ERR_OK) {
+        snprintf(a->error, sizeof(a->error), "tcp_connect failed (no route?)");
+        return -1;
+    }
+    return 0;
+}
+
+static void rtp_tcp_tick(lwapp *a)
+{
+    u32_t t = elapsed(a);
+    uint64_t total = (uint64_t)a->spec.seconds * a->spec.pps;
+    if (a->t_connected == 0) {
+        if (a->spec.timeout_ms != 0 && t >= a->spec.timeout_ms) {
+            finish(a, 0, "TCP connect timed out");
+        }
+        return;
+    }
+    if (a->rtp_sending) {
+        /* as many as due by now (no drift), at most a few per tick; all
+         * of them by the end, however late the ticks */
+        uint64_t due = (uint64_t)(t - a->rtp_t0) * a->spec.pps / 1000u + 1;
+        unsigned burst = 0;
+        if (due > total || t >= a->rtp_send_end) {
+            due = total;
+        }
+        while (a->sent < due && burst++ < 64 && rtp_tcp_send_one(a) == 0) {
+        }
+        if (a->sent >= total) {
+            a->rtp_sending = 0;
+            a->rtp_send_end = t; /* the drain starts now */
+        }
+        return;
+    }
+    if (a->received == a->sent && a->rtcp_back == a->rtcp_sent) {
+        finish(a, a->rtp_bad == 0 && a->rtp_dups == 0, "bad or duplicated packets came back");
+    } else if (t - a->rtp_send_end >= RTP_DRAIN_MS * 4) {
+        /* TCP loses nothing: anything missing now is the echo's fault */
+        finish(a, 0, "not every packet came back");
+    }
+}
+
 /* ---- common -------------------------------------------------------------- */
 
 u32_t lwapp_poll(lwapp *a)
@@ -1033,6 +1271,7 @@ u32_t lwapp_poll(lwapp *a)
     case LWAPP_SIP: sip_tick(a); break;
     case LWAPP_TCP_SEND: tcp_tick(a); break;
     case LWAPP_RTP: rtp_tick(a); break;
+    case LWAPP_RTP_TCP: rtp_tcp_tick(a); break;
     default: finish(a, 0, "unknown application"); break;
     }
     if (a->done) {
@@ -1061,6 +1300,7 @@ int lwapp_start(lwapp *a, const lwapp_spec *spec, lwapp_done_fn on_done, void *u
     case LWAPP_SIP: rc = sip_start(a); break;
     case LWAPP_TCP_SEND: rc = tcp_send_start(a); break;
     case LWAPP_RTP: rc = rtp_start(a); break;
+    case LWAPP_RTP_TCP: rc = rtp_tcp_start(a); break;
     default:
         snprintf(a->error, sizeof(a->error), "no application given");
         rc = -1;
@@ -1206,6 +1446,26 @@ int lwapp_format(const lwapp *a, int json, char *buf, size_t size)
                         "%u duplicates, %u bad, %.1f packets/s back, %lu ms%s%s",
                         ip, (unsigned)a->spec.port, LWAPP_RTP_PAYLOAD, a->spec.pps, a->spec.seconds,
                         a->sent, a->received, lost, a->rtp_dups, a->rtp_bad, (double)a->received / secs,
+                        (unsigned long)ms, a->ok ? "" : " - FAILED: ", a->ok ? "" : a->error);
+    }
+    case LWAPP_RTP_TCP: {
+        unsigned lost = a->sent - a->received;
+        if (json) {
+            return snprintf(buf, size,
+                            "{\"event\":\"rtp_tcp_done\",\"target\":\"%s:%u\",\"framing\":\"rfc4571\","
+                            "\"payload\":%d,\"pps_asked\":%u,\"seconds\":%u,\"sent\":%u,\"received\":%u,"
+                            "\"lost\":%u,\"rtcp_sent\":%u,\"rtcp_back\":%u,\"duplicates\":%u,\"bad\":%u,"
+                            "\"stalls\":%u,\"ok\":%s%s%s%s}",
+                            ip, (unsigned)a->spec.port, LWAPP_RTP_PAYLOAD, a->spec.pps, a->spec.seconds,
+                            a->sent, a->received, lost, a->rtcp_sent, a->rtcp_back, a->rtp_dups,
+                            a->rtp_bad, a->tcp_stalls, a->ok ? "true" : "false",
+                            a->ok ? "" : ",\"error\":\"", a->ok ? "" : err, a->ok ? "" : "\"");
+        }
+        return snprintf(buf, size,
+                        "RTP over TCP (RFC 4571, rtcp-mux) to %s:%u (%d-byte payloads, %u/s, %u s): "
+                        "%u sent, %u back, %u RTCP sent, %u back, %u duplicates, %u bad, %lu ms%s%s",
+                        ip, (unsigned)a->spec.port, LWAPP_RTP_PAYLOAD, a->spec.pps, a->spec.seconds,
+                        a->sent, a->received, a->rtcp_sent, a->rtcp_back, a->rtp_dups, a->rtp_bad,
                         (unsigned long)ms, a->ok ? "" : " - FAILED: ", a->ok ? "" : a->error);
     }
     default:

@@ -46,6 +46,7 @@
 #include "lwip/raw.h"
 
 #include "mbedtls/sha256.h"
+#include "tse/rfc4571.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,7 +57,9 @@ typedef enum lwapp_kind {
     LWAPP_PING,
     LWAPP_SIP,
     LWAPP_TCP_SEND,
-    LWAPP_RTP
+    LWAPP_RTP,
+    LWAPP_RTP_TCP            /**< the RTP-like stream over TCP: RFC 4571 framing,
+                                  RTCP muxed (RFC 5761), TR 33.830 W.3 */
 } lwapp_kind;
 
 /** The RTP-like stream's UDP payload size (12-byte header + 160 bytes). */
@@ -142,6 +145,12 @@ struct lwapp {
     u8_t rtp_seen[65536 / 8];
     int rtp_sending;
     unsigned rtp_send_errors;
+
+    /* RTP over TCP */
+    u32_t rtp_t0;            /**< elapsed() when the connection came up */
+    unsigned rtcp_sent, rtcp_back;
+    tse_rfc4571_decoder r4571;
+    u8_t r4571_buf[LWAPP_RTP_PAYLOAD];
 };
 
 /** @brief Defaults documented on lwapp_spec. */

@@ -749,6 +749,133 @@ TT_TEST(rtp_counts_losses_and_duplicates)
     TT_ASSERT(strstr(line, "\"sent\":100,\"received\":90,\"lost\":10,\"duplicates\":4") != NULL);
 }
 
+/* ---- the same stream over TCP, RFC 4571 framing, rtcp-mux ------------------- */
+
+enum { R4571_ECHO = 0, R4571_BYTEWISE, R4571_OVERLONG, R4571_CLOSE };
+static int r4571_mode;
+static unsigned r4571_frames, r4571_rtcp;
+static u8_t r4571_acc[4096];
+static size_t r4571_len;
+
+/* The IMS-AGW's echo: frames back as they came (or one byte per write,
+ * or an over-long frame, or a close after 20 frames). */
+static err_t r4571_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
+{
+    (void)arg;
+    (void)err;
+    if (p == NULL) {
+        tcp_close(pcb);
+        return ERR_OK;
+    }
+    r4571_len += pbuf_copy_partial(p, r4571_acc + r4571_len,
+                                   (u16_t)(sizeof r4571_acc - r4571_len), 0);
+    tcp_recved(pcb, p->tot_len);
+    pbuf_free(p);
+    while (r4571_len >= 2) {
+        size_t n = ((size_t)r4571_acc[0] << 8) | r4571_acc[1], k;
+        if (r4571_len < 2 + n) {
+            break;
+        }
+        r4571_frames++;
+        if (n >= 2 && r4571_acc[2 + 1] >= 192 && r4571_acc[2 + 1] <= 223) {
+            r4571_rtcp++;
+        }
+        if (r4571_mode == R4571_CLOSE && r4571_frames == 20) {
+            tcp_close(pcb);
+            return ERR_OK;
+        }
+        if (r4571_mode == R4571_OVERLONG && r4571_frames == 10) {
+            static const u8_t big[2] = { 0x10, 0x00 }; /* 4096 > 172 */
+            tcp_write(pcb, big, 2, TCP_WRITE_FLAG_COPY);
+        } else if (r4571_mode == R4571_BYTEWISE) {
+            for (k = 0; k < 2 + n; k++) {
+                tcp_write(pcb, r4571_acc + k, 1, TCP_WRITE_FLAG_COPY);
+            }
+        } else {
+            tcp_write(pcb, r4571_acc, (u16_t)(2 + n), TCP_WRITE_FLAG_COPY);
+        }
+        tcp_output(pcb);
+        memmove(r4571_acc, r4571_acc + 2 + n, r4571_len - 2 - n);
+        r4571_len -= 2 + n;
+    }
+    return ERR_OK;
+}
+
+static err_t r4571_accept(void *arg, struct tcp_pcb *newpcb, err_t err)
+{
+    (void)arg;
+    (void)err;
+    r4571_len = 0;
+    tcp_recv(newpcb, r4571_recv);
+    return ERR_OK;
+}
+
+static void rtp_tcp_case(int mode, unsigned seconds)
+{
+    static struct tcp_pcb *l;
+    lwapp_spec s;
+    setup();
+    faults(0, 0);
+    if (l == NULL) {
+        l = tcp_new();
+        tcp_bind(l, IP_ADDR_ANY, 80);
+        l = tcp_listen(l);
+        tcp_accept(l, r4571_accept);
+    }
+    r4571_mode = mode;
+    r4571_frames = r4571_rtcp = 0;
+    spec_for(&s, LWAPP_RTP_TCP, 80);
+    s.seconds = seconds;
+    s.pps = 50;
+    done_calls = 0;
+    lwapp_start(&app, &s, on_done, NULL);
+    run(&app, 30000);
+}
+
+TT_TEST(rtp_tcp_every_packet_back)
+{
+    char line[700];
+    rtp_tcp_case(R4571_ECHO, 2);
+    TT_EQ_INT(app.done, 1);
+    TT_EQ_INT(done_calls, 1);
+    TT_EQ_INT(app.sent, 100);
+    TT_EQ_INT(app.received, 100);
+    TT_EQ_INT(app.rtcp_sent, 2);  /* after packets 50 and 100 ... */
+    TT_EQ_INT(app.rtcp_back, 2);
+    TT_EQ_INT(r4571_frames, 102);
+    TT_EQ_INT(r4571_rtcp, 2);
+    TT_EQ_INT(app.ok, 1);
+    lwapp_format(&app, 1, line, sizeof line);
+    TT_ASSERT(strstr(line, "\"event\":\"rtp_tcp_done\"") != NULL);
+    TT_ASSERT(strstr(line, "\"sent\":100,\"received\":100,\"lost\":0,\"rtcp_sent\":2,\"rtcp_back\":2") != NULL);
+}
+
+TT_TEST(rtp_tcp_frames_split_byte_by_byte)
+{
+    rtp_tcp_case(R4571_BYTEWISE, 1);
+    TT_EQ_INT(app.sent, 50);
+    TT_EQ_INT(app.received, 50);
+    TT_EQ_INT(app.rtcp_back, 1);
+    TT_EQ_INT(app.ok, 1);
+}
+
+TT_TEST(rtp_tcp_overlong_frame_fails)
+{
+    rtp_tcp_case(R4571_OVERLONG, 2);
+    TT_EQ_INT(app.done, 1);
+    TT_EQ_INT(app.ok, 0);
+    TT_ASSERT(strstr(app.error, "RFC 4571") != NULL);
+    TT_ASSERT(app.rtp_bad >= 1);
+}
+
+TT_TEST(rtp_tcp_echo_closing_fails)
+{
+    rtp_tcp_case(R4571_CLOSE, 2);
+    TT_EQ_INT(app.done, 1);
+    TT_EQ_INT(app.ok, 0);
+    TT_ASSERT(app.received < 100);
+}
+
 TT_TEST(rtp_flood_window)
 {
     lwapp_spec s;
@@ -824,6 +951,10 @@ int main(void)
     TT_RUN(tcp_send_silent_receiver_times_out_cleanly);
     TT_RUN(rtp_counts_losses_and_duplicates);
     TT_RUN(rtp_flood_window);
+    TT_RUN(rtp_tcp_every_packet_back);
+    TT_RUN(rtp_tcp_frames_split_byte_by_byte);
+    TT_RUN(rtp_tcp_overlong_frame_fails);
+    TT_RUN(rtp_tcp_echo_closing_fails);
     TT_RUN(bad_spec_reports_through_on_done);
     TT_RUN(abort_and_link_up_are_safe);
     return TT_DONE();

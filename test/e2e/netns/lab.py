@@ -112,6 +112,55 @@ def udp_echo(addr, port, out, lifetime):
     return 0
 
 
+def rfc4571_echo(addr, port, out, lifetime):
+    """W.3's IMS-AGW played by an echo: TCP, every RFC 4571 frame (16-bit
+    length, then the packet) sent back as it came; counts frames, RTP and
+    RTCP (RFC 5761 4: second byte 192..223) and framing errors."""
+    end = time.monotonic() + lifetime
+    s = listen(addr, int(port), socket.SOCK_STREAM)
+    frames = rtp = rtcp = bad = 0
+    conns = {}  # socket -> bytes not yet a whole frame
+    write_atomic(out, "0 0 0 0\n")
+    last = 0.0
+    while time.monotonic() < end:
+        r, _, _ = select.select([s] + list(conns), [], [], 0.2)
+        for c in r:
+            if c is s:
+                n, _ = s.accept()
+                conns[n] = b""
+                continue
+            try:
+                data = c.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                if conns.pop(c):
+                    bad += 1  # ended in the middle of a frame
+                c.close()
+                continue
+            buf = conns[c] + data
+            while len(buf) >= 2:
+                n = (buf[0] << 8) | buf[1]
+                if len(buf) < 2 + n:
+                    break
+                pkt = buf[2:2 + n]
+                frames += 1
+                if n >= 2 and pkt[0] >> 6 == 2:
+                    if 192 <= pkt[1] <= 223:
+                        rtcp += 1
+                    else:
+                        rtp += 1
+                c.sendall(buf[:2 + n])
+                buf = buf[2 + n:]
+            conns[c] = buf
+        now = time.monotonic()
+        if now - last >= 0.2:
+            write_atomic(out, "%d %d %d %d\n" % (frames, rtp, rtcp, bad))
+            last = now
+    write_atomic(out, "%d %d %d %d\n" % (frames, rtp, rtcp, bad))
+    return 0
+
+
 def relay(laddr, lport, taddr, tport, out, lifetime, cut_every=0, max_cuts=0):
     end = time.monotonic() + lifetime
     ls = listen(laddr, int(lport), socket.SOCK_STREAM)
@@ -200,6 +249,8 @@ def main():
         return tcp_sink(a[0], a[1], a[2], float(a[3]) if len(a) > 3 else 240.0)
     if cmd == "udp-echo" and len(a) in (3, 4):
         return udp_echo(a[0], a[1], a[2], float(a[3]) if len(a) > 3 else 240.0)
+    if cmd == "rfc4571-echo" and len(a) in (3, 4):
+        return rfc4571_echo(a[0], a[1], a[2], float(a[3]) if len(a) > 3 else 240.0)
     if cmd == "relay" and len(a) in (5, 6, 8):
         return relay(a[0], a[1], a[2], a[3], a[4], float(a[5]) if len(a) > 5 else 240.0,
                      int(a[6]) if len(a) > 6 else 0, int(a[7]) if len(a) > 7 else 0)

@@ -16,6 +16,10 @@
 #             report status 486 and exit non-zero
 #   rtp       172-byte UDP packets, 50/s for 10 s, to a UDP echo: all 500
 #             echoed and counted on both sides
+#   rtp-tcp   the same stream over TCP to port 80 with RFC 4571 framing and
+#             an RTCP sender report every 50 packets on the same connection
+#             (rtcp-mux), to lab.py's RFC 4571 echo (W.3's IMS-AGW): all
+#             250 RTP and 5 RTCP packets back, the echo saw whole frames
 #   tcp       50 MB over inner TCP; the receiver's SHA-256 must match
 #   tcp-cut   the same through a relay (lab.py relay) that RSTs the outer
 #             connection TSE_NETNS_CUTS times (default 3), one cut each
@@ -157,6 +161,25 @@ rtp)
     read -r n b <"$D/echo.count"
     [ "$n" = 500 ] && [ "$b" = $((500 * 172)) ] || fail "the echo counted $n datagrams / $b bytes, not 500 / 86000"
     echo "echo server: $n datagrams, $b bytes"
+    ;;
+rtp-tcp)
+    ip netns exec "$CORE" "$PY" "$HERE/lab.py" rfc4571-echo 198.18.0.1 80 "$D/echo.count" 60 2>"$D/echo.log" &
+    BG="$BG $!"
+    wait_for 10 test -s "$D/echo.count" || fail "RFC 4571 echo did not start"
+    run_client 60 "$D/out.json" --rtp-tcp 198.18.0.1:80 --seconds 5 --pps 50 ||
+        { cat "$D/out.json"; fail "client failed"; }
+    cat "$D/out.json"
+    sleep 0.5 # the echo's counter file is rewritten every 0.2 s
+    grep -q '"event":"rtp_tcp_done"' "$D/out.json" || fail "no rtp_tcp_done"
+    [ "$(json_field "$D/out.json" sent)" = 250 ] || fail "sent != 250"
+    [ "$(json_field "$D/out.json" received)" = 250 ] || fail "received != 250"
+    [ "$(json_field "$D/out.json" rtcp_sent)" = 5 ] || fail "rtcp_sent != 5"
+    [ "$(json_field "$D/out.json" rtcp_back)" = 5 ] || fail "rtcp_back != 5"
+    [ "$(json_field "$D/out.json" bad)" = 0 ] || fail "bad packets"
+    read -r f r c b <"$D/echo.count"
+    [ "$f" = 255 ] && [ "$r" = 250 ] && [ "$c" = 5 ] && [ "$b" = 0 ] ||
+        fail "the echo counted $f frames ($r RTP, $c RTCP, $b bad), not 255 (250, 5, 0)"
+    echo "RFC 4571 echo: $f frames, $r RTP, $c RTCP"
     ;;
 tcp|tcp-cut)
     BYTES=${TSE_NETNS_BYTES:-50000000}
