@@ -20,23 +20,11 @@
 
 #include "tse_detect_posix.h"
 #include "tse_posix.h"
+#include "sock_util.h"
 #include "tt.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
 
 static int bound4(int type, uint16_t *port)
 {
@@ -319,7 +307,7 @@ TT_TEST(direct_when_everything_answers_without_nat)
     tse_detect_settings ds;
     struct rec rec;
     tse_posix_detect *pd = NULL;
-    int fds0 = count_fds();
+    int fds0 = tu_count_fds();
     TT_ASSERT(responder_start(&r, R_ANSWER) == 0);
     base_settings(&ds, &r);
     TT_EQ_INT(run_detect(&ds, NULL, &rec, 5000, &pd), TSE_OK);
@@ -341,7 +329,7 @@ TT_TEST(direct_when_everything_answers_without_nat)
     TT_EQ_INT(tse_posix_detect_run(pd, 10), TSE_OK);
     tse_posix_detect_del(pd);
     responder_stop(&r);
-    TT_EQ_INT(count_fds(), fds0);
+    TT_EQ_INT(tu_count_fds(), fds0);
 }
 
 TT_TEST(nat_traversal_when_stun_sees_another_address)
@@ -379,7 +367,7 @@ TT_TEST(refused_everywhere_is_none_fast)
     tse_settings ts;
     struct rec rec;
     struct responder fake;
-    int fds0 = count_fds();
+    int fds0 = tu_count_fds();
     tse_posix_detect *pd = NULL;
     memset(&fake, 0, sizeof fake);
     fake.sip_port = closed_port(SOCK_DGRAM);
@@ -402,7 +390,7 @@ TT_TEST(refused_everywhere_is_none_fast)
     TT_EQ_INT(rec.dones[TSE_PROBE_TUNNEL_2], 1);
     TT_EQ_INT(tse_posix_detect_open_count(pd), 0);
     tse_posix_detect_del(pd);
-    TT_EQ_INT(count_fds(), fds0);
+    TT_EQ_INT(tu_count_fds(), fds0);
 }
 
 /* Servers that never answer: the detector's timeouts decide; the runner's
@@ -461,7 +449,7 @@ TT_TEST(tunnel_probe_failure_reported_and_cleaned_up)
     int rc = TSE_ERR_DETECT_TIMEOUT, rounds;
     tse_posix_detect_config cfg;
     TT_ASSERT(lfd >= 0);
-    fds0 = count_fds();
+    fds0 = tu_count_fds();
     memset(&fake, 0, sizeof fake);
     fake.sip_port = closed_port(SOCK_DGRAM);
     fake.stun_port = closed_port(SOCK_DGRAM);
@@ -499,7 +487,7 @@ TT_TEST(tunnel_probe_failure_reported_and_cleaned_up)
     TT_EQ_INT(tse_posix_detect_open_count(pd), 0);
     TT_EQ_INT(tse_posix_driver_count(tse_posix_detect_driver(pd)), 0);
     tse_posix_detect_del(pd);
-    TT_EQ_INT(count_fds(), fds0);
+    TT_EQ_INT(tu_count_fds(), fds0);
     close(lfd);
 }
 

@@ -17,42 +17,12 @@
 
 #include "test_pki.h"
 #include "tse_posix.h"
+#include "sock_util.h"
 #include "tt.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
 
-static int listen4(uint16_t *port, int backlog)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, backlog) < 0) {
-        close(fd);
-        return -1;
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 struct rec {
     int downs, ups, closed_events;
@@ -157,13 +127,13 @@ TT_TEST(refused_many_tunnels)
     struct rec r[N];
     tse_settings s;
     uint16_t port = 0;
-    int lfd = listen4(&port, 1), i, fds0;
+    int lfd = tu_listen4(&port, 1), i, fds0;
     TT_ASSERT(lfd >= 0);
     close(lfd); /* refused from now on */
     memset(r, 0, sizeof r);
     settings(&s, port);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
-    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
+    fds0 = tu_count_fds(); /* the driver's own wake-up pipe is open */
     for (i = 0; i < N; i++) {
         TT_EQ_INT(tse_tunnel_new(&t[i], &s, &CB, tse_posix_mem(), &r[i]), TSE_OK);
         TT_EQ_INT(tse_posix_driver_add(d, t[i]), TSE_OK);
@@ -175,7 +145,7 @@ TT_TEST(refused_many_tunnels)
         TT_EQ_INT(r[i].last_error, TSE_ERR_TRANSPORT_REFUSED);
         TT_EQ_INT(tse_tunnel_last_error(t[i]), TSE_ERR_TRANSPORT_REFUSED);
     }
-    TT_EQ_INT(count_fds(), fds0); /* every socket closed */
+    TT_EQ_INT(tu_count_fds(), fds0); /* every socket closed */
     for (i = 0; i < N; i++) {
         TT_EQ_INT(tse_posix_driver_remove(d, t[i]), TSE_OK);
         tse_tunnel_del(t[i]);
@@ -193,7 +163,7 @@ TT_TEST(connect_timeout_disconnects_pending_connect)
     struct rec r;
     tse_settings s;
     uint16_t port = 0;
-    int lfd = listen4(&port, 0), filler, fds0;
+    int lfd = tu_listen4(&port, 0), filler, fds0;
     struct sockaddr_in a;
     tse_time_ms t0, el;
     TT_ASSERT(lfd >= 0);
@@ -206,7 +176,7 @@ TT_TEST(connect_timeout_disconnects_pending_connect)
     memset(&r, 0, sizeof r);
     settings(&s, port);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
-    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
+    fds0 = tu_count_fds(); /* the driver's own wake-up pipe is open */
     TT_EQ_INT(tse_tunnel_new(&t, &s, &CB, tse_posix_mem(), &r), TSE_OK);
     TT_EQ_INT(tse_posix_driver_add(d, t), TSE_OK);
     t0 = tse_posix_now_ms();
@@ -220,7 +190,7 @@ TT_TEST(connect_timeout_disconnects_pending_connect)
         fprintf(stderr, "note: this kernel answered the queued SYN (%s)\n",
                 tse_strerror(r.last_error));
     }
-    TT_EQ_INT(count_fds(), fds0);
+    TT_EQ_INT(tu_count_fds(), fds0);
     tse_posix_driver_remove(d, t);
     tse_tunnel_del(t);
     tse_posix_driver_del(d);
@@ -295,12 +265,12 @@ static void run_against_peer(int close_after_read, int expect_err)
     memset(&p, 0, sizeof p);
     p.cfd = -1;
     p.close_after_read = close_after_read;
-    p.lfd = listen4(&port, 4);
+    p.lfd = tu_listen4(&port, 4);
     TT_ASSERT(p.lfd >= 0);
     memset(&r, 0, sizeof r);
     settings(&s, port);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
-    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
+    fds0 = tu_count_fds(); /* the driver's own wake-up pipe is open */
     g_drv = d;
     TT_EQ_INT(tse_posix_driver_watch_fd(d, p.lfd, POLLIN, peer_listen_cb, &p), TSE_OK);
     tse_posix_driver_set_tick(d, tick, &p);
@@ -328,7 +298,7 @@ static void run_against_peer(int close_after_read, int expect_err)
     close(p.lfd);
     if (p.cfd >= 0)
         close(p.cfd);
-    TT_EQ_INT(count_fds(), fds0 - 3); /* the listener and the driver's pipe are closed too */
+    TT_EQ_INT(tu_count_fds(), fds0 - 3); /* the listener and the driver's pipe are closed too */
 }
 
 TT_TEST(silent_peer_tls_timeout)
@@ -348,7 +318,7 @@ TT_TEST(close_while_connecting)
     struct rec r;
     tse_settings s;
     uint16_t port = 0;
-    int lfd = listen4(&port, 0), filler, fds0, i;
+    int lfd = tu_listen4(&port, 0), filler, fds0, i;
     struct sockaddr_in a;
     TT_ASSERT(lfd >= 0);
     memset(&a, 0, sizeof a);
@@ -361,7 +331,7 @@ TT_TEST(close_while_connecting)
     settings(&s, port);
     s.connect_timeout_ms = 10000;
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
-    fds0 = count_fds(); /* the driver's own wake-up pipe is open */
+    fds0 = tu_count_fds(); /* the driver's own wake-up pipe is open */
     TT_EQ_INT(tse_tunnel_new(&t, &s, &CB, tse_posix_mem(), &r), TSE_OK);
     TT_EQ_INT(tse_posix_driver_add(d, t), TSE_OK);
     TT_EQ_INT(tse_tunnel_start(t, tse_posix_now_ms()), TSE_OK);
@@ -371,7 +341,7 @@ TT_TEST(close_while_connecting)
     TT_EQ_INT(tse_tunnel_close(t, tse_posix_now_ms()), TSE_OK);
     TT_ASSERT(run_until_closed(d, &t, 1, 2000));
     TT_EQ_INT(tse_posix_driver_run_once(d, 0), TSE_OK);
-    TT_EQ_INT(count_fds(), fds0);
+    TT_EQ_INT(tu_count_fds(), fds0);
     tse_posix_driver_remove(d, t);
     tse_tunnel_del(t);
     tse_posix_driver_del(d);
@@ -388,7 +358,7 @@ TT_TEST(external_loop_api)
     tse_settings s;
     struct pollfd fds[TSE_POSIX_MAX_ATTEMPTS];
     uint16_t port = 0;
-    int lfd = listen4(&port, 1), rounds, timeout = 0;
+    int lfd = tu_listen4(&port, 1), rounds, timeout = 0;
     size_t n = 0;
     TT_ASSERT(lfd >= 0);
     close(lfd);
@@ -425,7 +395,7 @@ TT_TEST(run_returns_on_stop_and_on_closed)
     struct rec r;
     tse_settings s;
     uint16_t port = 0;
-    int lfd = listen4(&port, 1);
+    int lfd = tu_listen4(&port, 1);
     TT_ASSERT(lfd >= 0);
     close(lfd);
     memset(&r, 0, sizeof r);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "tse_posix.h"
+#include "sock_util.h"
 #include "tt.h"
 
 #define MAX_FAKE 4
@@ -71,30 +72,12 @@ void freeaddrinfo(struct addrinfo *ai)
 
 static const tse_port *P;
 
-static int listen4(uint16_t *port, int backlog)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, backlog) < 0) {
-        close(fd);
-        return -1;
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 /* A port where nobody listens. */
 static uint16_t closed_port(void)
 {
     uint16_t p = 0;
-    int fd = listen4(&p, 1);
+    int fd = tu_listen4(&p, 1);
     if (fd >= 0)
         close(fd);
     return p;
@@ -138,7 +121,7 @@ static int drive(tse_port_conn *c, int *max_parallel)
 TT_TEST(falls_back_after_refusal)
 {
     uint16_t good = 0;
-    int lfd = listen4(&good, 4);
+    int lfd = tu_listen4(&good, 4);
     tse_port_conn *c = NULL;
     TT_ASSERT(lfd >= 0);
     fake_ports[0] = closed_port();
@@ -174,7 +157,7 @@ TT_TEST(parallel_attempt_when_first_hangs)
      * second: listening.  The second must be tried after the attempt
      * delay while the first is still pending, and win. */
     uint16_t full = 0, good = 0;
-    int lfull = listen4(&full, 0), lgood = listen4(&good, 4), filler, maxp = 0, rc;
+    int lfull = tu_listen4(&full, 0), lgood = tu_listen4(&good, 4), filler, maxp = 0, rc;
     struct sockaddr_in a;
     tse_port_conn *c = NULL;
     tse_time_ms t0, el;

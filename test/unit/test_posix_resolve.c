@@ -34,6 +34,7 @@
 
 #include "test_pki.h"
 #include "tse_posix.h"
+#include "sock_util.h"
 #include "tt.h"
 
 #ifdef TEST_WRAP
@@ -79,28 +80,7 @@ static int lookups(void)
 /* ---- helpers ------------------------------------------------------------- */
 static const tse_port *P;
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
 /* A listener on loopback (IPv4, or IPv6 ::1 with v6 set). */
 static int listen_lo(int v6, uint16_t *port)
@@ -305,18 +285,18 @@ TT_TEST(application_resolver_is_used)
 TT_TEST(thread_creation_failure)
 {
     tse_port_conn *c = NULL;
-    int before = count_fds();
+    int before = tu_count_fds();
     fail_thread_create = 1;
     TT_EQ_INT(P->connect_start(P->user, "localhost", 9, &c), TSE_ERR_NO_MEMORY);
     fail_thread_create = 0;
     TT_ASSERT(c == NULL);
-    TT_EQ_INT(count_fds(), before); /* the pipe was closed */
+    TT_EQ_INT(tu_count_fds(), before); /* the pipe was closed */
 }
 
 TT_TEST(close_while_resolving)
 {
     tse_port_conn *c[32];
-    int before = count_fds(), i, after = -1;
+    int before = tu_count_fds(), i, after = -1;
     tse_time_ms t0 = tse_posix_now_ms();
     for (i = 0; i < 32; i++)
         TT_EQ_INT(P->connect_start(P->user, "localhost", 9, &c[i]), TSE_OK);
@@ -329,13 +309,13 @@ TT_TEST(close_while_resolving)
     /* each thread closes its end of the pipe and frees the request (the
      * ASan build's leak check at exit) */
     for (i = 0; i < 100; i++) {
-        after = count_fds();
+        after = tu_count_fds();
         if (after == before)
             break;
-        sleep_ms(20);
+        tu_sleep_ms(20);
     }
     TT_EQ_INT(after, before);
-    sleep_ms(100);
+    tu_sleep_ms(100);
 }
 
 /* ---- through the driver's external-loop API ------------------------------ */

@@ -26,53 +26,15 @@
 #include "test_pki.h"
 #include "tse_detect_posix.h"
 #include "tse_posix.h"
+#include "sock_util.h"
 #include "tt.h"
 
 #define SLOW_MS 1500 /* the responder's delay */
 
 static const tse_port *P;
 
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int n = 0;
-    if (!d)
-        return -1;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
-}
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts;
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (ms % 1000) * 1000000L;
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
-}
 
-static int listen4(uint16_t *port)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
-        close(fd);
-        return -1;
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 static void on_event(void *user, const tse_event *ev)
 {
@@ -162,7 +124,7 @@ TT_TEST(loop_runs_while_the_name_resolves)
 
     memset(&r, 0, sizeof r);
     r.cfd = -1;
-    r.lfd = listen4(&port);
+    r.lfd = tu_listen4(&port, 4);
     TT_ASSERT(r.lfd >= 0);
     TT_EQ_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, r.sv), 0);
     TT_EQ_INT(tse_posix_driver_new(&d), TSE_OK);
@@ -206,10 +168,10 @@ TT_TEST(no_answer_fails_after_the_timeout)
 {
     tse_port_conn *c = NULL;
     tse_time_ms t0 = tse_posix_now_ms(), end = t0 + TSE_POSIX_RESOLVE_TIMEOUT_MS + 3000, el;
-    int rc = TSE_ERR_WOULD_BLOCK, before = count_fds(), i;
+    int rc = TSE_ERR_WOULD_BLOCK, before = tu_count_fds(), i;
 
     TT_EQ_INT(P->connect_start(P->user, "never.test", 9, &c), TSE_OK);
-    TT_ASSERT(count_fds() >= before + 2); /* the pipe (+ the thread's DNS socket) */
+    TT_ASSERT(tu_count_fds() >= before + 2); /* the pipe (+ the thread's DNS socket) */
     /* returned at once: the resolution runs in the thread */
     TT_ASSERT(tse_posix_now_ms() - t0 < 100);
     TT_ASSERT(tse_posix_conn_deadline(c) >= t0 + TSE_POSIX_RESOLVE_TIMEOUT_MS);
@@ -230,11 +192,11 @@ TT_TEST(no_answer_fails_after_the_timeout)
     P->close(P->user, c); /* the thread is still in getaddrinfo: it frees */
     /* the system resolver gives up after resolv.conf's 8 s: the abandoned
      * thread then closes its end (and frees the request) */
-    for (i = 0; i < 100 && count_fds() != before; i++)
-        sleep_ms(50);
+    for (i = 0; i < 100 && tu_count_fds() != before; i++)
+        tu_sleep_ms(50);
     printf("no answer: the abandoned thread ended %lld ms after the start\n",
            (long long)(tse_posix_now_ms() - t0));
-    TT_EQ_INT(count_fds(), before);
+    TT_EQ_INT(tu_count_fds(), before);
 }
 
 /* ---- close while the name resolves -------------------------------------- */
@@ -245,13 +207,13 @@ TT_TEST(close_during_resolution)
     tse_tunnel *t = NULL;
     tse_settings s;
     tse_port_conn *c[8];
-    int before = count_fds(), i, after = -1;
+    int before = tu_count_fds(), i, after = -1;
     tse_time_ms t0, el;
 
     /* port level: close right away and after a while */
     for (i = 0; i < 8; i++)
         TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &c[i]), TSE_OK);
-    sleep_ms(300);
+    tu_sleep_ms(300);
     t0 = tse_posix_now_ms();
     for (i = 0; i < 8; i++) {
         TT_EQ_INT(P->connect_poll(P->user, c[i]), TSE_ERR_WOULD_BLOCK);
@@ -278,15 +240,15 @@ TT_TEST(close_during_resolution)
     /* the answers arrive into abandoned requests: the threads free them
      * (ASan's leak check at exit) and close their pipe ends */
     for (i = 0; i < 60; i++) {
-        after = count_fds();
+        after = tu_count_fds();
         if (after == before)
             break;
-        sleep_ms(50);
+        tu_sleep_ms(50);
     }
     printf("close during resolution: %d fds before, %d after the threads ended\n",
            before, after);
     TT_EQ_INT(after, before);
-    sleep_ms(200); /* the last thread's final unlock and free */
+    tu_sleep_ms(200); /* the last thread's final unlock and free */
 }
 
 /* ---- the detection's UDP probe resolves off the loop too ---------------- */
@@ -356,7 +318,7 @@ TT_TEST(resolver_threads_are_capped)
 {
     tse_port_conn *c[TSE_POSIX_RESOLVE_THREADS_MAX + 1];
     tse_port_conn *extra = NULL;
-    int i, before = count_fds(), after = -1;
+    int i, before = tu_count_fds(), after = -1;
 
     for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
         TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &c[i]), TSE_OK);
@@ -368,19 +330,19 @@ TT_TEST(resolver_threads_are_capped)
     for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
         P->close(P->user, c[i]);
     for (i = 0; i < 80; i++) {
-        after = count_fds();
+        after = tu_count_fds();
         if (after == before)
             break;
-        sleep_ms(50);
+        tu_sleep_ms(50);
     }
     TT_EQ_INT(after, before);
-    sleep_ms(200); /* the last thread's final unlock and free */
+    tu_sleep_ms(200); /* the last thread's final unlock and free */
     /* the threads ended: names resolve again */
     TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &extra), TSE_OK);
     P->close(P->user, extra);
-    for (i = 0; i < 80 && count_fds() != before; i++)
-        sleep_ms(50);
-    sleep_ms(200);
+    for (i = 0; i < 80 && tu_count_fds() != before; i++)
+        tu_sleep_ms(50);
+    tu_sleep_ms(200);
 }
 
 int main(void)

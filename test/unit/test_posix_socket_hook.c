@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tse_posix.h"
+#include "sock_util.h"
 #include "tt.h"
 
 static const tse_port *P;
@@ -43,24 +44,6 @@ static int hook(void *user, int fd, const struct sockaddr *dst, socklen_t len)
     return s->refuse ? -1 : 0;
 }
 
-static int listen4(uint16_t *port)
-{
-    struct sockaddr_in a;
-    socklen_t len = sizeof a;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 4) < 0) {
-        close(fd);
-        return -1;
-    }
-    getsockname(fd, (struct sockaddr *)&a, &len);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
 
 static int finish_connect(tse_port_conn *c)
 {
@@ -81,7 +64,7 @@ TT_TEST(hook_sees_socket_before_connect)
     struct seen s;
     uint16_t port = 0;
     tse_port_conn *c = NULL;
-    int lfd = listen4(&port);
+    int lfd = tu_listen4(&port, 4);
     TT_ASSERT(lfd >= 0);
     memset(&s, 0, sizeof s);
     s.fd = -1;
@@ -104,7 +87,7 @@ TT_TEST(hook_refusal_fails_the_attempt)
     struct seen s;
     uint16_t port = 0;
     tse_port_conn *c = NULL;
-    int lfd = listen4(&port), rc, a;
+    int lfd = tu_listen4(&port, 4), rc, a;
     TT_ASSERT(lfd >= 0);
     memset(&s, 0, sizeof s);
     s.refuse = 1;
