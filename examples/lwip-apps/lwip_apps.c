@@ -799,6 +799,9 @@ static err_t tcp_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t e
     return ERR_OK;
 }
 
+static void rtp_tcp_begin(lwapp *a);
+
+/* The TCP applications' connect callback (--tcp-send, --rtp-tcp). */
 static err_t tcp_connected_cb(void *arg, struct tcp_pcb *pcb, err_t err)
 {
     lwapp *a = (lwapp *)arg;
@@ -811,8 +814,34 @@ static err_t tcp_connected_cb(void *arg, struct tcp_pcb *pcb, err_t err)
         return ERR_OK;
     }
     a->t_connected = sys_now();
-    tcp_pump(a);
+    if (a->spec.kind == LWAPP_RTP_TCP) {
+        rtp_tcp_begin(a);
+    } else {
+        tcp_pump(a);
+    }
     return ERR_OK;
+}
+
+/* Connect a->tcp to the target for a TCP application. */
+static int tcp_open(lwapp *a, tcp_recv_fn recv_fn, tcp_sent_fn sent_fn)
+{
+    a->tcp = tcp_new_ip_type(IP_GET_TYPE(&a->spec.addr));
+    if (a->tcp == NULL) {
+        snprintf(a->error, sizeof(a->error), "tcp_new failed");
+        return -1;
+    }
+    tcp_arg(a->tcp, a);
+    tcp_err(a->tcp, sip_tcp_err);
+    tcp_recv(a->tcp, recv_fn);
+    if (sent_fn != NULL) {
+        tcp_sent(a->tcp, sent_fn);
+    }
+    tcp_nagle_disable(a->tcp); /* each write as it comes (RTP: as it is due) */
+    if (tcp_connect(a->tcp, &a->spec.addr, a->spec.port, tcp_connected_cb) != ERR_OK) {
+        snprintf(a->error, sizeof(a->error), "tcp_connect failed (no route?)");
+        return -1;
+    }
+    return 0;
 }
 
 static int tcp_send_start(lwapp *a)
@@ -823,21 +852,7 @@ static int tcp_send_start(lwapp *a)
     }
     a->prng = a->spec.seed != 0 ? a->spec.seed : 1;
     sha_start(&a->sha);
-    a->tcp = tcp_new_ip_type(IP_GET_TYPE(&a->spec.addr));
-    if (a->tcp == NULL) {
-        snprintf(a->error, sizeof(a->error), "tcp_new failed");
-        return -1;
-    }
-    tcp_arg(a->tcp, a);
-    tcp_err(a->tcp, sip_tcp_err);
-    tcp_recv(a->tcp, tcp_recv_cb);
-    tcp_sent(a->tcp, tcp_sent_cb);
-    tcp_nagle_disable(a->tcp);
-    if (tcp_connect(a->tcp, &a->spec.addr, a->spec.port, tcp_connected_cb) != ERR_OK) {
-        snprintf(a->error, sizeof(a->error), "tcp_connect failed (no route?)");
-        return -1;
-    }
-    return 0;
+    return tcp_open(a, tcp_recv_cb, tcp_sent_cb);
 }
 
 static void tcp_tick(lwapp *a)
@@ -1166,36 +1181,14 @@ static err_t rtp_tcp_recv_cb(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err
     return ERR_OK;
 }
 
-static void rtp_tcp_err(void *arg, err_t err)
+/* Connected (tcp_connected_cb): the stream's clock starts now. */
+static void rtp_tcp_begin(lwapp *a)
 {
-    lwapp *a = (lwapp *)arg;
-    (void)err;
-    if (a == NULL || a->done) {
-        return;
-    }
-    a->tcp = NULL; /* freed by lwIP */
-    finish(a, 0, "TCP connection lost");
-}
-
-static err_t rtp_tcp_connected(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    lwapp *a = (lwapp *)arg;
-    (void)pcb;
-    if (a == NULL || a->done) {
-        return ERR_OK;
-    }
-    if (err != ERR_OK) {
-        finish(a, 0, "TCP connect failed");
-        return ERR_OK;
-    }
-    a->t_connected = sys_now();
-    /* the stream's clock starts now */
     a->rtp_sending = 1;
     a->rtp_t0 = a->t_connected - a->t_start;
     a->rtp_send_end = a->rtp_t0 + a->spec.seconds * 1000u;
     a->rtp_last_rx = sys_now();
     (void)rtp_tcp_send_one(a);
-    return ERR_OK;
 }
 
 static int rtp_tcp_start(lwapp *a)
@@ -1205,20 +1198,7 @@ static int rtp_tcp_start(lwapp *a)
         return -1;
     }
     (void)tse_rfc4571_decoder_init(&a->r4571, a->r4571_buf, sizeof(a->r4571_buf));
-    a->tcp = tcp_new_ip_type(IP_GET_TYPE(&a->spec.addr));
-    if (a->tcp == NULL) {
-        snprintf(a->error, sizeof(a->error), "tcp_new failed");
-        return -1;
-    }
-    tcp_arg(a->tcp, a);
-    tcp_err(a->tcp, rtp_tcp_err);
-    tcp_recv(a->tcp, rtp_tcp_recv_cb);
-    tcp_nagle_disable(a->tcp); /* each packet as it is due */
-    if (tcp_connect(a->tcp, &a->spec.addr, a->spec.port, rtp_tcp_connected) != ERR_OK) {
-        snprintf(a->error, sizeof(a->error), "tcp_connect failed (no route?)");
-        return -1;
-    }
-    return 0;
+    return tcp_open(a, rtp_tcp_recv_cb, NULL);
 }
 
 static void rtp_tcp_tick(lwapp *a)
