@@ -171,7 +171,7 @@ static int thread_start(posix_lookup *lk, const char *host, const char *portstr)
     pthread_mutex_lock(&g_threads_mu);
     if (g_threads >= TSE_POSIX_RESOLVE_THREADS_MAX) {
         pthread_mutex_unlock(&g_threads_mu);
-        return TSE_ERR_TRANSPORT_RESOLVE; /* a DNS that hangs must not pile up threads */
+        return TSE_ERR_QUEUE_FULL; /* a DNS that hangs must not pile up threads: wait */
     }
     g_threads++;
     pthread_mutex_unlock(&g_threads_mu);
@@ -213,7 +213,8 @@ static int thread_start(posix_lookup *lk, const char *host, const char *portstr)
         goto no_thread;
     lk->req = r;
     lk->fd = p[0];
-    lk->deadline = tse_posix_now_ms() + TSE_POSIX_RESOLVE_TIMEOUT_MS;
+    lk->waiting = 0;
+    lk->deadline = lk->give_up;
     return TSE_ERR_WOULD_BLOCK;
 
 no_thread:
@@ -264,14 +265,33 @@ static int resolve_by_hook(const char *host, uint16_t port, posix_addrs *out)
     return out->n > 0 ? 1 : -1;
 }
 
+/* Start the thread, or wait for a free one. */
+static int thread_or_wait(posix_lookup *lk)
+{
+    char portstr[8];
+    int rc;
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)lk->port);
+    rc = thread_start(lk, lk->host, portstr);
+    if (rc == TSE_ERR_QUEUE_FULL) {
+        lk->waiting = 1;
+        lk->deadline = tse_posix_now_ms() + POSIX_LOOKUP_RETRY_MS;
+        if (lk->deadline > lk->give_up)
+            lk->deadline = lk->give_up;
+        return TSE_ERR_WOULD_BLOCK;
+    }
+    return rc;
+}
+
 int posix_lookup_start(posix_lookup *lk, const char *host, uint16_t port, posix_addrs *out)
 {
     struct addrinfo hints, *res = NULL;
     char portstr[8];
+    size_t hl = strlen(host);
     int g, rc;
 
     lk->req = NULL;
     lk->fd = -1;
+    lk->waiting = 0;
     out->n = 0;
     snprintf(portstr, sizeof portstr, "%u", (unsigned)port);
     /* A literal address: no DNS, so getaddrinfo() returns at once. */
@@ -286,7 +306,12 @@ int posix_lookup_start(posix_lookup *lk, const char *host, uint16_t port, posix_
         return TSE_ERR_NO_MEMORY;
     if (g_resolver && (rc = resolve_by_hook(host, port, out)) != 0)
         return rc > 0 ? TSE_OK : TSE_ERR_TRANSPORT_RESOLVE;
-    return thread_start(lk, host, portstr);
+    if (hl >= sizeof lk->host)
+        return TSE_ERR_TRANSPORT_RESOLVE; /* longer than any DNS name */
+    memcpy(lk->host, host, hl + 1);
+    lk->port = port;
+    lk->give_up = tse_posix_now_ms() + TSE_POSIX_RESOLVE_TIMEOUT_MS;
+    return thread_or_wait(lk);
 }
 
 void posix_lookup_abandon(posix_lookup *lk)
@@ -297,6 +322,7 @@ void posix_lookup_abandon(posix_lookup *lk)
     if (lk->req)
         req_release(lk->req);
     lk->req = NULL;
+    lk->waiting = 0;
 }
 
 int posix_lookup_poll(posix_lookup *lk, posix_addrs *out)
@@ -304,6 +330,21 @@ int posix_lookup_poll(posix_lookup *lk, posix_addrs *out)
     struct posix_resolve_req *r = lk->req;
     int done, rc = TSE_ERR_WOULD_BLOCK;
 
+    if (r == NULL && lk->waiting) {
+        /* no thread yet: try again, until the lookup's own time-out */
+        if (tse_posix_now_ms() >= lk->give_up) {
+            lk->waiting = 0;
+            return TSE_ERR_TRANSPORT_RESOLVE;
+        }
+        if (tse_posix_now_ms() < lk->deadline)
+            return TSE_ERR_WOULD_BLOCK;
+        rc = thread_or_wait(lk);
+        if (rc != TSE_ERR_WOULD_BLOCK) {
+            lk->waiting = 0;
+            return rc == TSE_ERR_NO_MEMORY ? TSE_ERR_TRANSPORT_RESOLVE : rc;
+        }
+        return TSE_ERR_WOULD_BLOCK;
+    }
     if (r == NULL)
         return TSE_ERR_TRANSPORT_RESOLVE;
     pthread_mutex_lock(&r->mu);
@@ -313,7 +354,7 @@ int posix_lookup_poll(posix_lookup *lk, posix_addrs *out)
         *out = r->res;
     }
     pthread_mutex_unlock(&r->mu);
-    if (!done && tse_posix_now_ms() < lk->deadline)
+    if (!done && tse_posix_now_ms() < lk->give_up)
         return TSE_ERR_WOULD_BLOCK;
     posix_lookup_abandon(lk);
     return done ? rc : TSE_ERR_TRANSPORT_RESOLVE; /* timed out: the thread frees r */

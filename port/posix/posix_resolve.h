@@ -22,19 +22,31 @@ typedef struct posix_addrs {
 
 struct posix_resolve_req;
 
-/* A lookup in progress: the caller's storage. */
+/* A lookup in progress: the caller's storage.  When
+ * TSE_POSIX_RESOLVE_THREADS_MAX threads already run, the lookup waits for
+ * one to end: no thread and no fd yet, and `deadline` is when to try again
+ * (every POSIX_LOOKUP_RETRY_MS). */
 typedef struct posix_lookup {
     struct posix_resolve_req *req; /* shared with the thread; NULL = none */
-    int fd;                        /* poll it for POLLIN: readable (EOF) when done */
-    tse_time_ms deadline;          /* TSE_POSIX_RESOLVE_TIMEOUT_MS after the start */
+    int fd;                        /* poll it for POLLIN (readable/EOF when done);
+                                      -1 while waiting for a thread */
+    tse_time_ms deadline;          /* the next time to call posix_lookup_poll()
+                                      without the fd being ready */
+    tse_time_ms give_up;           /* TSE_POSIX_RESOLVE_TIMEOUT_MS after the start */
+    int waiting;                   /* no thread yet: host and port kept */
+    uint16_t port;
+    char host[256];
 } posix_lookup;
+
+/* How often a lookup waiting for a resolver thread tries again. */
+#define POSIX_LOOKUP_RETRY_MS 20
 
 /* Resolve @p host (no brackets) for @p port.  TSE_OK: @p out is filled
  * (a literal, or the hook answered).  TSE_ERR_WOULD_BLOCK: a thread was
- * started; poll lk->fd and call posix_lookup_poll().  Else
- * TSE_ERR_TRANSPORT_RESOLVE (no address; also when
- * TSE_POSIX_RESOLVE_THREADS_MAX threads are already running) or
- * TSE_ERR_NO_MEMORY. */
+ * started (or waits for one: TSE_POSIX_RESOLVE_THREADS_MAX already run);
+ * poll lk->fd when it is not -1 and call posix_lookup_poll() when it is
+ * ready or at lk->deadline.  Else TSE_ERR_TRANSPORT_RESOLVE (no address,
+ * a name too long) or TSE_ERR_NO_MEMORY. */
 int posix_lookup_start(posix_lookup *lk, const char *host, uint16_t port, posix_addrs *out);
 
 /* TSE_OK (@p out filled, lookup over), TSE_ERR_WOULD_BLOCK, or

@@ -364,8 +364,9 @@ size_t tse_posix_conn_pollfds(const tse_port_conn *c, struct pollfd *fds,
         return 1;
     }
     if (c->state == CONN_RESOLVING) {
-        /* the resolver thread closes its end when it is done */
-        if (max < 1)
+        /* the resolver thread closes its end when it is done; none while
+         * the lookup waits for a thread (its deadline wakes the loop) */
+        if (max < 1 || c->lk.fd < 0)
             return 0;
         fds[0].fd = c->lk.fd;
         fds[0].events = POLLIN;

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "posix_resolve.h"
 #include "test_pki.h"
 #include "tse_detect_posix.h"
 #include "tse_posix.h"
@@ -316,33 +317,58 @@ TT_TEST(detection_udp_probe_does_not_block)
 
 TT_TEST(resolver_threads_are_capped)
 {
-    tse_port_conn *c[TSE_POSIX_RESOLVE_THREADS_MAX + 1];
-    tse_port_conn *extra = NULL;
-    int i, before = tu_count_fds(), after = -1;
+    tse_port_conn *c[TSE_POSIX_RESOLVE_THREADS_MAX];
+    tse_port_conn *extra = NULL, *lit = NULL;
+    struct pollfd fds[TSE_POSIX_MAX_ATTEMPTS];
+    int i, rounds, before = tu_count_fds(), after = -1, rc = TSE_ERR_WOULD_BLOCK;
+    unsigned most = 0;
+    tse_time_ms t0 = tse_posix_now_ms(), el;
 
     for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
         TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &c[i]), TSE_OK);
-    /* one more name while they all wait: refused at once, no thread */
-    TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &extra), TSE_ERR_TRANSPORT_RESOLVE);
+    TT_EQ_INT(posix_lookup_threads(), TSE_POSIX_RESOLVE_THREADS_MAX);
+    /* one more name while they all wait: no thread, no fd, it waits */
+    TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &extra), TSE_OK);
+    TT_EQ_INT(posix_lookup_threads(), TSE_POSIX_RESOLVE_THREADS_MAX);
+    TT_EQ_INT(tse_posix_conn_pollfds(extra, fds, TSE_POSIX_MAX_ATTEMPTS), 0);
+    TT_ASSERT(tse_posix_conn_deadline(extra) <= t0 + 200);
     /* a literal needs no thread and still works */
-    TT_EQ_INT(P->connect_start(P->user, "127.0.0.1", 9, &extra), TSE_OK);
+    TT_EQ_INT(P->connect_start(P->user, "127.0.0.1", 9, &lit), TSE_OK);
+    P->close(P->user, lit);
+    /* the others answer after 1.5 s; then the waiting one gets a thread */
+    for (rounds = 0; rounds < 1000 && rc == TSE_ERR_WOULD_BLOCK &&
+                     tse_posix_now_ms() - t0 < 8000; rounds++) {
+        tse_time_ms dl = tse_posix_conn_deadline(extra), now = tse_posix_now_ms();
+        size_t n = tse_posix_conn_pollfds(extra, fds, TSE_POSIX_MAX_ATTEMPTS);
+        unsigned th = posix_lookup_threads();
+        if (th > most)
+            most = th;
+        (void)poll(fds, (nfds_t)n, dl <= now ? 0 : (dl - now > 50 ? 50 : (int)(dl - now)));
+        for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
+            if (c[i])
+                (void)P->connect_poll(P->user, c[i]);
+        rc = P->connect_poll(P->user, extra);
+    }
+    el = tse_posix_now_ms() - t0;
+    printf("capped: the %dth name resolved after %lld ms (threads at most %u)\n",
+           TSE_POSIX_RESOLVE_THREADS_MAX + 1, (long long)el, most);
+    TT_ASSERT(most <= TSE_POSIX_RESOLVE_THREADS_MAX);
+    TT_ASSERT(el >= SLOW_MS); /* it waited for a free thread, then its own 1.5 s */
+    /* resolved to 127.0.0.1: the connect to port 9 is refused, not a
+     * resolution failure */
+    TT_ASSERT(rc != TSE_ERR_WOULD_BLOCK && rc != TSE_ERR_TRANSPORT_RESOLVE);
     P->close(P->user, extra);
     for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
         P->close(P->user, c[i]);
     for (i = 0; i < 80; i++) {
         after = tu_count_fds();
-        if (after == before)
+        if (after == before && posix_lookup_threads() == 0)
             break;
         tu_sleep_ms(50);
     }
     TT_EQ_INT(after, before);
+    TT_EQ_INT(posix_lookup_threads(), 0);
     tu_sleep_ms(200); /* the last thread's final unlock and free */
-    /* the threads ended: names resolve again */
-    TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &extra), TSE_OK);
-    P->close(P->user, extra);
-    for (i = 0; i < 80 && tu_count_fds() != before; i++)
-        tu_sleep_ms(50);
-    tu_sleep_ms(200);
 }
 
 int main(void)
