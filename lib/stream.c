@@ -35,6 +35,7 @@ struct tse_stream {
     int send_refused;       /* a send found no room: WRITABLE is due */
     int close_sent;         /* close_notify queued */
     int in_recv;            /* tse_stream_recv() runs: no DATA event */
+    int feeding;            /* ciphertext is lent to TLS (tls_input()) */
     tse_time_ms now;
     tse_time_ms t_phase;    /* timeout of the phase, or the linger's end */
     tse_time_ms t_dead;     /* dead-peer deadline, TSE_TIME_NEVER if none */
@@ -188,6 +189,9 @@ static void pump(tse_stream *st)
         }
         tse_outbuf_consume(&st->tx, (size_t)w);
         moved = 1;
+        if (st->s.dead_peer_ms != 0 && st->t_dead == TSE_TIME_NEVER) {
+            st->t_dead = add_ms(st->now, st->s.dead_peer_ms);
+        }
     }
     if (st->state == TSE_STREAM_CLOSING && !st->need_disconnect &&
         ob_used(&st->tx) == 0) {
@@ -273,6 +277,7 @@ static void tls_step(tse_stream *st)
 static size_t tls_input(tse_stream *st, const uint8_t *data, size_t len)
 {
     size_t left;
+    st->feeding = 1;
     tse_tls_set_input(&st->tls, data, len);
     if (st->state == TSE_STREAM_TLS) {
         tls_step(st);
@@ -280,6 +285,7 @@ static size_t tls_input(tse_stream *st, const uint8_t *data, size_t len)
     read_records(st);
     left = st->tls.in_len;
     tse_tls_set_input(&st->tls, NULL, 0);
+    st->feeding = 0;
     /* after a failure the rest is of no use */
     return st->state == TSE_STREAM_DOWN ? len : len - left;
 }
@@ -712,9 +718,6 @@ void tse_stream_outer_consume(tse_stream *st, size_t n, tse_time_ms now)
     }
     st->now = now;
     tse_tls_consume(&st->tls, n);
-    if (n > 0 && flowing(st) && st->s.dead_peer_ms != 0 && st->t_dead == TSE_TIME_NEVER) {
-        st->t_dead = add_ms(now, st->s.dead_peer_ms);
-    }
     if (st->conn == CONN_OPEN && !st->need_disconnect && st->state == TSE_STREAM_TLS) {
         tls_step(st); /* the handshake may have waited for room */
     }
@@ -841,11 +844,13 @@ int tse_stream_recv(tse_stream *st, uint8_t *buf, size_t cap, tse_time_ms now)
     }
     memcpy(buf, p, n);
     tse_outbuf_consume(&st->rx, n);
-    /* plaintext mbed TLS still holds (the buffer was full) */
-    st->in_recv = 1;
-    tse_tls_set_input(&st->tls, NULL, 0);
-    read_records(st);
-    st->in_recv = 0;
+    /* plaintext mbed TLS still holds (the buffer was full); from a DATA
+     * callback inside tls_input() its own loop goes on reading */
+    if (!st->feeding && !st->in_recv) {
+        st->in_recv = 1;
+        read_records(st);
+        st->in_recv = 0;
+    }
     return (int)n;
 }
 

@@ -152,8 +152,8 @@ typedef struct tse_stream_settings {
     uint32_t connect_timeout_ms; /**< TCP connect (default 10000) */
     uint32_t proxy_timeout_ms;   /**< CONNECT reply (default 10000) */
     uint32_t tls_timeout_ms;     /**< TLS handshake (default 15000) */
-    /** Dead peer: once bytes were sent (the port took them), nothing at
-     *  all received for this long ends the stream with
+    /** Dead peer: once application bytes were sent (encrypted for the
+     *  port), nothing at all received for this long ends the stream with
      *  TSE_ERR_STREAM_DEAD_PEER.  0 (default) = off: a stream that only
      *  sends (media one way) must not be judged dead. */
     uint32_t dead_peer_ms;
@@ -272,7 +272,7 @@ TSE_API size_t tse_stream_outer_pending(const tse_stream *st, const uint8_t **da
  *         waited for room: may fire callbacks.
  *  @param st   the stream (NULL: nothing)
  *  @param n    bytes sent
- *  @param now  the clock (starts the dead-peer timer) */
+ *  @param now  the clock */
 TSE_API void tse_stream_outer_consume(tse_stream *st, size_t n, tse_time_ms now);
 
 /** @brief When tse_stream_handle_expiry() must run next.  A query.
