@@ -15,6 +15,8 @@
 #include "tse/config.h"
 #include "tse/stream.h"
 
+#if TSE_CONFIG_STREAM /* the whole file (tse/config.h) */
+
 enum conn_state { CONN_NONE = 0, CONN_WANTED, CONN_STARTED, CONN_OPEN };
 
 /* How long a failing stream may keep sending what explains it (a TLS
@@ -908,3 +910,8 @@ const char *tse_stream_state_name(tse_stream_state s)
     return "";
 #endif
 }
+
+#else
+/* ISO C wants a translation unit to declare something */
+typedef int tse_stream_unused;
+#endif /* TSE_CONFIG_STREAM */
