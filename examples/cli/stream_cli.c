@@ -5,9 +5,10 @@
  *   --sip-tls HOST[:PORT]   SIP OPTIONS over TLS (default port 443) to a
  *                           P-CSCF, directly or through --proxy; prints
  *                           the response's status line.
- *   --turn HOST[:PORT] --turn-user U --turn-pass P --turn-tls
+ *   --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls]
  *                           a TURN allocation over TLS (default port 443),
- *                           directly or through --proxy, then one
+ *                           directly or through --proxy, or over UDP
+ *                           (without --turn-tls; port 3478), then one
  *                           datagram to a UDP peer through the relay and
  *                           back: the peer is this program's own UDP echo
  *                           on --turn-peer-bind (default 127.0.0.1), or
@@ -16,6 +17,7 @@
 #include "posix_feature.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -60,7 +62,8 @@ struct sapp {
     /* TURN */
     tse_turn turn;
     uint8_t turn_tx[4096], turn_rx[4096];
-    int allocated, permitted, echoed, turn_failed, turn_closed, turn_started;
+    int allocated, permitted, echoed, turn_failed, turn_closed, turn_started, asked;
+    tse_time_ms probe_sent;
     int turn_err;
     tse_turn_addr peer, relayed;
     int peer_fd;
@@ -107,14 +110,14 @@ static void usage(void)
 {
     fputs(
 "usage: tse-cli --sip-tls HOST[:PORT] --ca FILE [options]\n"
-"       tse-cli --turn HOST[:PORT] --turn-user U --turn-pass P --turn-tls --ca FILE [options]\n"
+"       tse-cli --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls --ca FILE] [options]\n"
 "TR 33.830 8.3 over a TLS stream (default port 443), directly or through an\n"
-"HTTP CONNECT proxy:\n"
+"HTTP CONNECT proxy (TURN also over UDP, default port 3478):\n"
 "  --sip-tls HOST[:PORT]  SIP OPTIONS over TLS; prints the status line\n"
 "  --turn HOST[:PORT]     TURN allocation, then one datagram through the\n"
 "                         relay to a UDP echo peer and back\n"
 "  --turn-user U, --turn-pass P   long-term credentials\n"
-"  --turn-tls             TURN over TLS (the only transport of this mode)\n"
+"  --turn-tls             TURN over TLS (default: over UDP, without --proxy)\n"
 "  --turn-peer IP:PORT    an external UDP echo as the peer (default: our own,\n"
 "                         on --turn-peer-bind IP, default 127.0.0.1)\n"
 "  --ca FILE              trust anchors, PEM or DER\n"
@@ -187,15 +190,15 @@ static void parse(struct sapp *a, int argc, char **argv)
     if (!!o->sip_tls + !!o->turn != 1)
         die_usage("--sip-tls and --turn: one at a time%s", NULL);
     if (tse_posix_parse_hostport(o->sip_tls ? o->sip_tls : o->turn, a->host, sizeof a->host,
-                                 &a->port, 443) != 0)
+                                 &a->port, o->turn && !o->turn_tls ? 3478 : 443) != 0)
         die_usage("bad HOST[:PORT] '%s'", o->sip_tls ? o->sip_tls : o->turn);
-    if (!o->ca_file && !o->insecure)
+    if (!o->ca_file && !o->insecure && !(o->turn && !o->turn_tls))
         die_usage("--ca FILE is required (or --insecure-lab-only in a lab)%s", NULL);
     if (o->turn) {
         if (!o->turn_user || !o->turn_pass)
             die_usage("--turn needs --turn-user and --turn-pass%s", NULL);
-        if (!o->turn_tls)
-            die_usage("--turn: only TURN over TLS is implemented here: add --turn-tls%s", NULL);
+        if (!o->turn_tls && (o->proxy_url || o->sni || o->pin_hex))
+            die_usage("--proxy, --sni and --pin need --turn-tls (TURN over UDP has no TLS)%s", NULL);
     } else if (o->turn_user || o->turn_pass || o->turn_tls || o->turn_peer) {
         die_usage("--turn-* options go with --turn%s", NULL);
     }
@@ -494,11 +497,11 @@ static void turn_pump(struct sapp *a)
         tse_turn_handle_expiry(&a->turn, now);
 }
 
-static int turn_init(struct sapp *a)
+static int turn_init(struct sapp *a, tse_turn_transport tp)
 {
     tse_turn_settings ts;
     tse_turn_settings_default(&ts);
-    ts.transport = TSE_TURN_STREAM;
+    ts.transport = tp;
     ts.username = a->o.turn_user;
     ts.password = a->o.turn_pass;
     ts.entropy = tse_posix_entropy;
@@ -507,8 +510,121 @@ static int turn_init(struct sapp *a)
     ts.user = a;
     if (tse_posix_entropy(NULL, a->probe, sizeof a->probe) != 0)
         return TSE_ERR_DETECT_ENTROPY;
-    return tse_turn_init(&a->turn, &ts, a->turn_tx, sizeof a->turn_tx, a->turn_rx,
-                         sizeof a->turn_rx);
+    return tse_turn_init(&a->turn, &ts, a->turn_tx, sizeof a->turn_tx,
+                         tp == TSE_TURN_STREAM ? a->turn_rx : NULL,
+                         tp == TSE_TURN_STREAM ? sizeof a->turn_rx : 0);
+}
+
+/* What to do next once something was exchanged: a permission and the
+ * datagram once allocated (over UDP after the permission is confirmed,
+ * and again every 500 ms until it comes back: datagrams may be lost or
+ * reordered; over a stream at once, the server handles them in order),
+ * deallocation once it came back.  1 when finished. */
+static int turn_script(struct sapp *a, int datagram)
+{
+    tse_time_ms now = tse_posix_now_ms();
+    int st = tse_turn_get_state(&a->turn);
+    if (a->allocated && !a->asked && st == TSE_TURN_ALLOCATED) {
+        a->asked = 1;
+        tse_turn_create_permission(&a->turn, &a->peer, now);
+        if (!datagram) {
+            tse_turn_send(&a->turn, &a->peer, a->probe, sizeof a->probe, now);
+            a->probe_sent = now;
+        }
+    }
+    if (datagram && a->permitted && !a->echoed && st == TSE_TURN_ALLOCATED &&
+        (a->probe_sent == 0 || now - a->probe_sent >= 500)) {
+        tse_turn_send(&a->turn, &a->peer, a->probe, sizeof a->probe, now);
+        a->probe_sent = now;
+    }
+    if (a->echoed && !a->turn_closed && st == TSE_TURN_ALLOCATED)
+        tse_turn_close(&a->turn, now);
+    st = tse_turn_get_state(&a->turn);
+    return a->turn_failed || a->turn_closed ||
+           (a->echoed && st != TSE_TURN_ALLOCATED && st != TSE_TURN_CLOSING);
+}
+
+/* TURN over UDP (--turn without --turn-tls): no stream, no proxy. */
+static int turn_udp_main(struct sapp *a)
+{
+    struct addrinfo hints, *res = NULL;
+    char portstr[8];
+    tse_time_ms deadline = a->t0 + (tse_time_ms)a->o.timeout_ms;
+    int fd, rc;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_socktype = SOCK_DGRAM;
+    snprintf(portstr, sizeof portstr, "%u", (unsigned)a->port);
+    if (getaddrinfo(a->host, portstr, &hints, &res) != 0 || res == NULL) {
+        report_failure(a, "connect", TSE_ERR_TRANSPORT_RESOLVE, 0, a->host);
+        return 1;
+    }
+    fd = socket(res->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        report_failure(a, "connect", TSE_ERR_TRANSPORT_IO, 0, strerror(errno));
+        freeaddrinfo(res);
+        if (fd >= 0)
+            close(fd);
+        return 1;
+    }
+    freeaddrinfo(res);
+    rc = tse_turn_allocate(&a->turn, tse_posix_now_ms());
+    /* bounded: by --timeout-ms (and each poll by 200 ms) */
+    while (rc == TSE_OK && !g_stop) {
+        struct pollfd p[2];
+        const uint8_t *out;
+        size_t n;
+        tse_time_ms now = tse_posix_now_ms(), e;
+        int timeout = 200, np = 1;
+        if (now >= deadline) {
+            report_failure(a, "turn", TSE_ERR_TURN_TIMEOUT, 0, "no answer within --timeout-ms");
+            break;
+        }
+        while ((n = tse_turn_pending(&a->turn, &out)) > 0) {
+            if (send(fd, out, n, 0) < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break; /* other errors (ICMP refused): the retransmission retries */
+            tse_turn_consume(&a->turn, n);
+        }
+        e = tse_turn_expiry(&a->turn);
+        if (e != TSE_TIME_NEVER && e <= now)
+            timeout = 0;
+        else if (e != TSE_TIME_NEVER && e - now < 200)
+            timeout = (int)(e - now);
+        p[0].fd = fd;
+        p[0].events = POLLIN;
+        if (a->peer_fd >= 0) {
+            p[1].fd = a->peer_fd;
+            p[1].events = POLLIN;
+            np = 2;
+        }
+        if (poll(p, (nfds_t)np, timeout) < 0 && errno != EINTR)
+            break;
+        if (np == 2 && (p[1].revents & POLLIN))
+            peer_echo(a);
+        if (p[0].revents & POLLIN) {
+            uint8_t b[2048];
+            ssize_t r = recv(fd, b, sizeof b, 0);
+            if (r > 0)
+                (void)tse_turn_recv(&a->turn, b, (size_t)r, tse_posix_now_ms());
+        }
+        now = tse_posix_now_ms();
+        if (tse_turn_expiry(&a->turn) <= now)
+            tse_turn_handle_expiry(&a->turn, now);
+        if (turn_script(a, 1))
+            break;
+    }
+    /* the deallocation request, if any is left */
+    {
+        const uint8_t *out;
+        size_t n;
+        while ((n = tse_turn_pending(&a->turn, &out)) > 0) {
+            (void)send(fd, out, n, 0);
+            tse_turn_consume(&a->turn, n);
+        }
+    }
+    close(fd);
+    if (a->peer_fd >= 0)
+        close(a->peer_fd);
+    return a->echoed && !a->turn_failed ? 0 : 1;
 }
 
 /* ---- main --------------------------------------------------------------------------- */
@@ -535,6 +651,13 @@ int stream_cli_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (a->o.turn && !a->o.turn_tls) {
+        /* TURN over UDP: no stream */
+        a->t0 = tse_posix_now_ms();
+        if (turn_init(a, TSE_TURN_DATAGRAM) != TSE_OK || peer_setup(a) != 0)
+            return 1;
+        return turn_udp_main(a);
+    }
     tse_stream_settings_default(&s);
     s.host = a->host;
     s.port = a->port;
@@ -583,7 +706,7 @@ int stream_cli_main(int argc, char **argv)
         report_failure(a, "setup", rc, 0, NULL);
         return 1;
     }
-    if (a->o.turn && (turn_init(a) != TSE_OK || peer_setup(a) != 0)) {
+    if (a->o.turn && (turn_init(a, TSE_TURN_STREAM) != TSE_OK || peer_setup(a) != 0)) {
         tse_stream_del(a->st);
         return 1;
     }
@@ -632,23 +755,9 @@ int stream_cli_main(int argc, char **argv)
             tse_turn_allocate(&a->turn, tse_posix_now_ms());
         }
         turn_pump(a);
-        if (a->allocated && !a->permitted && tse_turn_get_state(&a->turn) == TSE_TURN_ALLOCATED) {
-            static int asked;
-            if (!asked) {
-                asked = 1;
-                tse_turn_create_permission(&a->turn, &a->peer, tse_posix_now_ms());
-                /* a Send indication right behind it: the server installs
-                 * the permission first (same stream, in order) */
-                tse_turn_send(&a->turn, &a->peer, a->probe, sizeof a->probe, tse_posix_now_ms());
-            }
-        }
-        if (a->echoed && !a->turn_closed && tse_turn_get_state(&a->turn) == TSE_TURN_ALLOCATED) {
-            tse_turn_close(&a->turn, tse_posix_now_ms());
-        }
+        (void)turn_script(a, 0);
         turn_pump(a);
-        if (a->turn_failed || a->turn_closed ||
-            (a->echoed && tse_turn_get_state(&a->turn) != TSE_TURN_ALLOCATED &&
-             tse_turn_get_state(&a->turn) != TSE_TURN_CLOSING)) {
+        if (turn_script(a, 0)) {
             ok = a->echoed && !a->turn_failed;
             closing = 1;
             tse_stream_close(a->st, tse_posix_now_ms());

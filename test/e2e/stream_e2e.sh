@@ -23,6 +23,8 @@
 #   turn-direct       a TURN allocation over TLS to coturn on 443, one
 #                     datagram through the relay to a UDP echo and back
 #   turn-squid        the same through squid
+#   turn-udp          tse-cli --turn without --turn-tls: the same over UDP
+#                     to coturn's port 3478 (and --proxy is refused there)
 # Exit 0 pass, 1 fail, 77 skipped (not root, or a program is missing).
 set -u
 CLI=$1
@@ -297,6 +299,16 @@ turn-direct|turn-squid)
         jhas "$d/a.out" "E('stream_up')[0]['via_proxy'] is True" || fail "not through the proxy"
         grep -q "CONNECT 127.0.0.1:443" "$d/squid-access.log" || fail "squid did not log the CONNECT"
     fi
+    cat "$d/a.out"
+    ;;
+turn-udp)
+    start_coturn
+    wait_port 3478 udp || fail "turnserver did not listen on UDP 3478"
+    cli a --turn 127.0.0.1 --turn-user $TURN_USER --turn-pass $TURN_PASS || fail "TURN over UDP failed"
+    jhas "$d/a.out" "not E('stream_up') and E('turn_allocated') and E('turn_echo')[0]['bytes'] == 32" ||
+        fail "no allocation or no echo over UDP"
+    cli b --turn 127.0.0.1 --turn-user $TURN_USER --turn-pass $TURN_PASS --proxy http://127.0.0.1:1
+    [ $? -eq 2 ] || fail "--proxy without --turn-tls was not a usage error"
     cat "$d/a.out"
     ;;
 *)
