@@ -16,6 +16,7 @@
 #   sip-squid         the same through squid (CONNECT 127.0.0.1:443)
 #   sip-squid-basic   through squid with Basic proxy authentication; a
 #                     wrong password is TSE_ERR_PROXY_AUTH_FAILED
+#   sip-squid-digest  through squid with Digest proxy authentication
 #   sip-untrusted     a CA that did not sign kamailio's certificate:
 #                     TSE_ERR_TLS_CERT_UNTRUSTED, nothing answered
 #   sip-refused       squid refuses CONNECT to a port it does not allow:
@@ -171,7 +172,7 @@ start_coturn() {
     wait_port 443 || fail "turnserver did not listen on 127.0.0.1:443"
 }
 
-# start_squid AUTH (none|basic)
+# start_squid AUTH (none|basic|digest)
 PROXY_PORT=3128
 start_squid() {
     command -v squid >/dev/null 2>&1 || skip "squid not installed"
@@ -183,6 +184,14 @@ start_squid() {
         chmod 644 "$d/passwd"
         authconf="auth_param basic program /usr/lib/squid/basic_ncsa_auth $d/passwd
 auth_param basic realm stream-e2e
+acl authed proxy_auth REQUIRED"
+        access="http_access allow authed"
+    elif [ "$1" = digest ]; then
+        [ -x /usr/lib/squid/digest_file_auth ] || skip "digest_file_auth missing"
+        printf 'dave:s3cret-d\n' >"$d/digest_passwd"
+        chmod 644 "$d/digest_passwd"
+        authconf="auth_param digest program /usr/lib/squid/digest_file_auth $d/digest_passwd
+auth_param digest realm stream-e2e
 acl authed proxy_auth REQUIRED"
         access="http_access allow authed"
     fi
@@ -261,6 +270,15 @@ sip-squid-basic)
     jhas "$d/b.out" "E('error')[0]['error'] == -301 and E('error')[0]['proxy_status'] == 407" ||
         fail "wrong password: not TSE_ERR_PROXY_AUTH_FAILED"
     cat "$d/a.out" "$d/b.out"
+    ;;
+sip-squid-digest)
+    start_kamailio
+    start_squid digest
+    cli a $SIP --proxy "http://dave:s3cret-d@127.0.0.1:$PROXY_PORT" || fail "no answer through squid with Digest"
+    jhas "$d/a.out" "E('sip_response')[0]['status'] == 200 and E('stream_up')[0]['via_proxy'] is True" ||
+        fail "no 200 OK"
+    grep -q "CONNECT 127.0.0.1:443 .*dave" "$d/squid-access.log" || fail "squid did not log dave's CONNECT"
+    cat "$d/a.out"
     ;;
 sip-untrusted)
     start_kamailio
