@@ -58,6 +58,7 @@ struct sapp {
     uint8_t rx[8192];
     size_t rx_len;
     int sip_status;
+    long sip_ms;              /* when the final response came */
     char status_line[256];
     /* TURN */
     tse_turn turn;
@@ -324,6 +325,7 @@ static int sip_poll(struct sapp *a)
             a->rx_len -= used;
             if (r.status >= 200) {
                 a->sip_status = r.status;
+                a->sip_ms = since(a);
                 return 1;
             }
             continue; /* provisional */
@@ -774,7 +776,7 @@ int stream_cli_main(int argc, char **argv)
             cli_json j;
             cli_json_begin(&j);
             cli_json_str(&j, "event", "sip_response");
-            cli_json_int(&j, "t_ms", since(a));
+            cli_json_int(&j, "t_ms", a->sip_ms);
             cli_json_int(&j, "status", a->sip_status);
             cli_json_str(&j, "status_line", a->status_line);
             puts(cli_json_end(&j));

@@ -274,6 +274,10 @@ int tse_posix_stream_step(tse_posix_stream *ps, struct pollfd *extra, size_t n_e
     if (rc != TSE_OK) {
         return rc;
     }
+    if (n == 0 && n_extra == 0 && ps->conn == NULL &&
+        tse_stream_get_state(ps->st) == TSE_STREAM_DOWN) {
+        return TSE_OK; /* nothing can happen any more: do not sleep */
+    }
     if (max_wait_ms >= 0 && (timeout < 0 || timeout > max_wait_ms)) {
         timeout = max_wait_ms;
     }

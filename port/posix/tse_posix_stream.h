@@ -86,7 +86,8 @@ TSE_API int tse_posix_stream_process(tse_posix_stream *ps, const struct pollfd *
  * @brief One round: prepare(), poll(2) the stream's fds and the caller's
  *        @p extra ones (their revents are set on return) for at most
  *        @p max_wait_ms (and not past the stream's next deadline), then
- *        process().
+ *        process().  Once the stream is DOWN and its connection closed,
+ *        returns at once unless there are @p extra fds to wait for.
  * @param ps           the driver
  * @param extra        the application's fds, or NULL
  * @param n_extra      their number (at most 8)
