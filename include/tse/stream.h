@@ -293,7 +293,7 @@ TSE_API int tse_stream_handle_expiry(tse_stream *st, tse_time_ms now);
  *        until TLS is up).
  * @param st    the stream
  * @param data  the bytes (copied)
- * @param len   their number (1 .. send_buf)
+ * @param len   their number (at most send_buf; 0 does nothing)
  * @param now   the clock
  * @return TSE_OK (all taken), TSE_ERR_QUEUE_FULL (not enough room now,
  *         nothing taken: TSE_STREAM_EV_WRITABLE follows when the port has
