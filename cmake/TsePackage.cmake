@@ -227,7 +227,8 @@ endif()
 install(TARGETS ${_pkg_targets} EXPORT tseTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} NAMELINK_COMPONENT Unspecified)
-set(_hdrs cm.h config.h detect.h error.h export.h framing.h outq.h port.h rfc4571.h tse.h turn.h)
+set(_hdrs cm.h config.h detect.h error.h export.h framing.h outq.h port.h rfc4571.h stream.h tse.h
+          turn.h)
 list(TRANSFORM _hdrs PREPEND ${_src}/include/tse/)
 list(APPEND _hdrs ${PROJECT_BINARY_DIR}/include/tse/version.h)
 if(TSE_PKG_HAS_LWIP)
@@ -237,6 +238,7 @@ install(FILES ${_hdrs} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/tse)
 if(TARGET tse_posix)
   find_package(Threads REQUIRED)
   install(FILES ${_src}/port/posix/tse_posix.h ${_src}/port/posix/tse_detect_posix.h
+                ${_src}/port/posix/tse_posix_stream.h
           DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endif()
 set(_pcs tse tse-posix)

@@ -161,6 +161,8 @@ const char *tse_strerror(int err)
 
     case TSE_ERR_RFC4571_TOO_BIG: return "RFC 4571: frame above the maximum size";
     case TSE_ERR_RFC4571_TRUNCATED: return "RFC 4571: stream ended inside a frame";
+    case TSE_ERR_STREAM_EOF: return "stream: the peer closed it cleanly (close_notify)";
+    case TSE_ERR_STREAM_DEAD_PEER: return "stream: no answer from the peer (dead peer)";
     default: return "unknown error";
     }
 #endif
@@ -217,6 +219,7 @@ int tse_err_is_retryable(int err)
     case TSE_ERR_TURN_EXPIRED:
     case TSE_ERR_TURN_MALFORMED:
     case TSE_ERR_TURN_CONNECTION_FAILED:
+    case TSE_ERR_STREAM_DEAD_PEER:
         return 1;
     default:
         return 0;

@@ -97,7 +97,8 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     size_t i;
 
     if (!p || !entropy || !buf || !out_len || !ids || !host_ok(p->host) ||
-        (p->transport != TSE_SIP_UDP && p->transport != TSE_SIP_TCP) ||
+        (p->transport != TSE_SIP_UDP && p->transport != TSE_SIP_TCP &&
+         p->transport != TSE_SIP_TLS) ||
         (p->local_host && !host_ok(p->local_host)))
         return TSE_ERR_INVALID_ARG;
     if (p->user_agent) {
@@ -113,7 +114,7 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     to_hex(ids->from_tag, rnd + 28, 8);
     ids->cseq = 1;
 
-    tp = p->transport == TSE_SIP_UDP ? "UDP" : "TCP";
+    tp = p->transport == TSE_SIP_UDP ? "UDP" : p->transport == TSE_SIP_TLS ? "TLS" : "TCP";
     lh = p->local_host ? p->local_host : "tse.invalid";
     o.p = buf;
     o.cap = cap;
@@ -141,7 +142,7 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     put(&o, " OPTIONS\r\nContact: <sip:probe@");
     put_hostport(&o, lh, p->local_port);
     put(&o, ";transport=");
-    put(&o, p->transport == TSE_SIP_UDP ? "udp" : "tcp");
+    put(&o, p->transport == TSE_SIP_UDP ? "udp" : p->transport == TSE_SIP_TLS ? "tls" : "tcp");
     put(&o, ">\r\nAccept: application/sdp\r\n");
     if (p->user_agent) {
         put(&o, "User-Agent: ");
@@ -261,8 +262,11 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     int via_ok = 0, callid_ok = 0, cseq_ok = 0;
     uint32_t status = 0, cl = 0;
 
-    if (!data || !ids || !out || (transport != TSE_SIP_UDP && transport != TSE_SIP_TCP))
+    if (!data || !ids || !out ||
+        (transport != TSE_SIP_UDP && transport != TSE_SIP_TCP && transport != TSE_SIP_TLS))
         return TSE_ERR_INVALID_ARG;
+    if (transport == TSE_SIP_TLS)
+        transport = TSE_SIP_TCP; /* a stream like TCP (RFC 3261 18.3) */
     memset(out, 0, sizeof *out);
     if (consumed)
         *consumed = 0;

@@ -22,7 +22,8 @@
 
 typedef enum tse_sip_transport {
     TSE_SIP_UDP = 0,
-    TSE_SIP_TCP = 1
+    TSE_SIP_TCP = 1,
+    TSE_SIP_TLS = 2   /* Via SIP/2.0/TLS; parsed as a stream like TCP */
 } tse_sip_transport;
 
 /** Parameters of the request. Strings are only read during the call. */

@@ -28,6 +28,7 @@
 #include <arpa/inet.h>
 
 #include "detect_cli.h"
+#include "stream_cli.h"
 #include "icmp_echo.h"
 #include "json_out.h"
 #include "stats_cli.h"
@@ -904,6 +905,8 @@ static void usage(void)
 "                        (debug needs a build with -DTSE_LOG_DEBUG=ON)\n"
 "  --tls-debug N         mbed TLS's debug output (0-4) in that log (debug builds)\n"
 "  --detect ...          find the path that works (tse-cli --detect --help)\n"
+"  --sip-tls HOST[:PORT] SIP OPTIONS over TLS, --turn HOST[:PORT] ... --turn-tls\n"
+"                        a TURN allocation over TLS (tse-cli --sip-tls x --help)\n"
 "  --version, --help\n"
 "\n"
 "Without --ping or an application (and with --tun) the tunnel stays up\n"
@@ -1135,6 +1138,8 @@ int main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (detect_cli_wanted(argc, argv))
         return detect_cli_main(argc, argv); /* --detect mode: detect_cli.c */
+    if (stream_cli_wanted(argc, argv))
+        return stream_cli_main(argc, argv); /* --sip-tls / --turn: stream_cli.c */
     parse_args(o, argc, argv);
 #ifdef TSE_CLI_LWIP
     build_spec(a);

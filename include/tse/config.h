@@ -63,6 +63,12 @@
 #define TSE_CONFIG_TURN 1
 #endif
 
+/** The TLS byte stream (include/tse/stream.h: tse_stream_*, SIP and TURN
+ *  over TLS on 443, TR 33.830 8.3).  0: lib/stream.c compiles to nothing. */
+#ifndef TSE_CONFIG_STREAM
+#define TSE_CONFIG_STREAM 1
+#endif
+
 /** Inner IPv6: request an IPv6 address (tse_settings::request_ipv6) and
  *  take one from the Configuration_Response.  0: request_ipv6 is refused
  *  by tse_settings_check() (TSE_ERR_INVALID_ARG) and IPv6 TLVs of the
@@ -176,6 +182,7 @@
     (TSE_CONFIG_PROXY != 0 && TSE_CONFIG_PROXY != 1) || \
     (TSE_CONFIG_DIGEST != 0 && TSE_CONFIG_DIGEST != 1) || \
     (TSE_CONFIG_DETECT != 0 && TSE_CONFIG_DETECT != 1) || \
+    (TSE_CONFIG_STREAM != 0 && TSE_CONFIG_STREAM != 1) || \
     (TSE_CONFIG_IPV6 != 0 && TSE_CONFIG_IPV6 != 1) || \
     (TSE_CONFIG_FTT != 0 && TSE_CONFIG_FTT != 1) || \
     (TSE_CONFIG_LOG != 0 && TSE_CONFIG_LOG != 1) || \

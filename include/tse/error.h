@@ -186,7 +186,15 @@ enum tse_error {
 
     /* RFC 4571 framing (-1050 .. -1059) */
     TSE_ERR_RFC4571_TOO_BIG = -1050,    /**< LENGTH above the configured maximum (or 65535) */
-    TSE_ERR_RFC4571_TRUNCATED = -1051   /**< stream ended inside a frame */
+    TSE_ERR_RFC4571_TRUNCATED = -1051,  /**< stream ended inside a frame */
+
+    /* TLS byte stream (-1100 .. -1149), include/tse/stream.h */
+    TSE_ERR_STREAM_EOF = -1100,         /**< the peer ended the stream cleanly
+                                             (TLS close_notify): everything it
+                                             sent was delivered */
+    TSE_ERR_STREAM_DEAD_PEER = -1101    /**< nothing received for dead_peer_ms
+                                             after bytes were sent: peer presumed
+                                             dead */
 };
 
 /** @brief A static, human-readable name for @p err.

@@ -192,6 +192,31 @@ TT_TEST(parse_tcp_framing)
               TSE_ERR_SIP_MALFORMED);
 }
 
+/* SIP over TLS (tse-cli --sip-tls): Via and Contact say TLS, and the
+ * response is framed like TCP's (RFC 3261 18.3: Content-Length). */
+TT_TEST(tls_transport)
+{
+    char buf[1024];
+    tse_sip_options_params p;
+    tse_sip_response r;
+    size_t n = 0, used = 0, m;
+    memset(&p, 0, sizeof p);
+    p.host = "pcscf.example";
+    p.port = 443;
+    p.transport = TSE_SIP_TLS;
+    TT_EQ_INT(tse_sip_options_build(&p, ctr_entropy, NULL, buf, sizeof buf, &n, &g_ids), TSE_OK);
+    buf[n] = '\0';
+    TT_ASSERT(strncmp(buf, "OPTIONS sip:pcscf.example:443 SIP/2.0\r\n", 39) == 0);
+    TT_ASSERT(strstr(buf, "Via: SIP/2.0/TLS tse.invalid;branch="));
+    TT_ASSERT(strstr(buf, ";transport=tls>"));
+    m = mk_resp_cl(buf, sizeof buf, "200 OK", "");
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, m, TSE_SIP_TLS, &g_ids, &r, &used), TSE_OK);
+    TT_EQ_INT(r.status, 200);
+    TT_EQ_INT(used, m);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, m - 1, TSE_SIP_TLS, &g_ids, &r, &used),
+              TSE_ERR_WOULD_BLOCK);
+}
+
 TT_TEST(parse_mismatch_and_compact)
 {
     char req[1024], buf[2048];
@@ -352,7 +377,7 @@ TT_TEST(parse_rejects_bad_args)
     TT_ASSERT(build_req(req, sizeof req, TSE_SIP_UDP, "pcscf.example"));
     TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, TSE_SIP_UDP, NULL, &r, NULL), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, TSE_SIP_UDP, &g_ids, NULL, NULL), TSE_ERR_INVALID_ARG);
-    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, (tse_sip_transport)2, &g_ids, &r, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_sip_response_parse((const uint8_t *)ok, sizeof ok - 1, (tse_sip_transport)3, &g_ids, &r, NULL), TSE_ERR_INVALID_ARG);
 }
 
 TT_TEST(parse_tcp_keepalive_edges)
@@ -534,5 +559,6 @@ int main(void)
     TT_RUN(parse_header_syntax_edges);
     TT_RUN(parse_via_branch_edges);
     TT_RUN(parse_callid_cseq_edges);
+    TT_RUN(tls_transport);
     return TT_DONE();
 }

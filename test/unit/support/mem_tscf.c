@@ -612,6 +612,15 @@ static void p_on_packet(mem_tscf *p, const uint8_t *d, size_t n, int kind)
 
 static void p_on_plain(mem_tscf *p, const uint8_t *d, size_t n)
 {
+    if (p->cfg.app_raw) {
+        size_t keep = p->seen.app_len < MT_APP_MAX ? MT_APP_MAX - p->seen.app_len : 0;
+        memcpy(p->seen.app + p->seen.app_len, d, n < keep ? n : keep);
+        p->seen.app_len += n;
+        if (p->cfg.app_echo) {
+            (void)mem_tscf_send_plain(p, d, n);
+        }
+        return;
+    }
     while (n > 0 && p->seen.unit_error == 0) {
         size_t used = 0;
         tse_unit u;

@@ -117,6 +117,11 @@ typedef struct mt_cfg {
     int config_split;               /* send the Configuration_Response as
                                        two records: 1 byte, then the rest */
     int config_extra_tlv;           /* append a reserved TLV (type 200) */
+
+    /* not a TSCF: a plain TLS server for the stream API (tse/stream.h) */
+    int app_raw;                    /* TLS plaintext is recorded in seen.app,
+                                       not deframed */
+    int app_echo;                   /* ... and written back */
 } mt_cfg;
 
 void mt_cfg_default(mt_cfg *c);
@@ -128,6 +133,7 @@ void mt_cfg_default(mt_cfg *c);
 #define MT_PKT_MAX 2048
 #define MT_MAX_HEADS 8
 #define MT_HEAD_MAX 2048
+#define MT_APP_MAX 65536
 
 typedef struct mt_cm_rec {
     tse_cm cm;
@@ -164,6 +170,9 @@ typedef struct mt_seen {
     uint32_t units;               /* units received (CMs + packets) */
     unsigned auth_ok, auth_bad;   /* Proxy-Authorization checks */
     char auth_why[128];           /* why the last check failed */
+    uint8_t app[MT_APP_MAX];      /* app_raw: plaintext received (all
+                                     connections, the first MT_APP_MAX) */
+    size_t app_len;               /* bytes received (may exceed MT_APP_MAX) */
 } mt_seen;
 
 /* Non-zero while the driver runs the in-memory server (so that a test
