@@ -284,6 +284,7 @@ def analyze(timeline, cli_ts, rtp_recv_path, rtp_send_path, limit_ms, targets, t
         if f[0] == "start":
             start = int(f[1])
             delay = int(f[2])
+            first_port, first_via = (f[3], f[4]) if len(f) > 4 else ("dry", "0")
         elif f[0] == "change":
             changes.append(dict(i=int(f[1]), name=f[2], type=f[3], addr=f[4], kind=f[5],
                                 port=f[6], via=f[7], t_net=int(f[8]), t_cmd=int(f[9])))
@@ -310,10 +311,17 @@ def analyze(timeline, cli_ts, rtp_recv_path, rtp_send_path, limit_ms, targets, t
             if e.get("inner_ipv4") != first.get("inner_ipv4") or e.get("tsid") != first.get("tsid"):
                 bad.append("a tunnel_up with inner %s tsid %s (the first: %s, %s)" % (
                     e.get("inner_ipv4"), e.get("tsid"), first.get("inner_ipv4"), first.get("tsid")))
+    # on the first network, before the first change: its own path
+    t_first = changes[0]["t_net"] if changes else end_ns
+    for t, e in ups:
+        if t < t_first and first_port != "dry" and (
+                str(e.get("port")) != first_port or bool(e.get("via_proxy")) != (first_via == "1")):
+            bad.append("before the first change: tunnel_up port %s via_proxy %s, expected %s %s"
+                       % (e.get("port"), e.get("via_proxy"), first_port, first_via == "1"))
     for t, e in evs:
         if e.get("event") == "addr_changed":
             bad.append("addr_changed: %s" % json.dumps(e))
-        if e.get("event") == "error":
+        if e.get("event") == "error" and t >= start:  # the bad command's is before
             bad.append("tse-cli error event: %s" % json.dumps(e))
 
     if not any(start <= a < (changes[0]["t_net"] if changes else end_ns) for a, _, _ in rx):
@@ -383,7 +391,7 @@ def analyze(timeline, cli_ts, rtp_recv_path, rtp_send_path, limit_ms, targets, t
         rows.append((c, cmd_rtp, gap, up_ms, lost, target, (c["t_cmd"] - c["t_net"]) / 1e6))
 
     print("roamlab: %-26s %-7s %6s %4s %12s %10s %11s %5s %7s" % (
-        "change", "network", "port", "via", "cmd->RTP ms", "gap ms", "cmd->up ms", "lost", "target"))
+        "change", "kind", "port", "via", "cmd->RTP ms", "gap ms", "cmd->up ms", "lost", "target"))
     summary = []
     for c, cmd_rtp, gap, up_ms, lost, target, set_ms in rows:
         name = "%d %s type %s %s" % (c["i"], c["name"], c["type"], c["addr"])

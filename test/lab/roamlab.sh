@@ -29,11 +29,13 @@
 # the UE's other addresses, and the proxy port where the network has no
 # proxy), then the command written to the FIFO.
 #
-# Asserts: after each command tse-cli prints network_changed and exactly one
+# Asserts: a bad command gets an error event and changes nothing; after
+# each change's command tse-cli prints network_changed and exactly one
 # tunnel_up with resumed true and the expected port and via_proxy (443
 # direct, 443 via the proxy, 80 direct, 443 direct); every tunnel_up has the
 # same inner_ipv4 and tsid, no addr_changed; the TSCF logged a resume per
-# change; squid carried a CONNECT; the download moved during every phase,
+# change; the FW's counters saw the UE's packets on each network's path
+# (to 443, to squid, to 80, to 443); the download moved during every phase,
 # was still running at the last change and arrived byte-identical (SHA-256
 # of the bytes against the sender's seed); RTP flowed before the first
 # change and again after each; per change the time from the command to the
@@ -308,10 +310,22 @@ if [ "$DRY" != 1 ]; then
     wait_until 10 has_event "$T" '"event":"network_changed"' || fail "no network_changed for '$CUR_NAME'"
 fi
 wait_until 15 ip netns exec "$UE" ping -n -c 1 -W 1 -I tse0 198.18.0.1 || fail "no ping through tse0"
+if [ "$DRY" != 1 ]; then
+    # a bad command is refused with an error event and changes nothing
+    T=$(now_ns)
+    send_cmd "network $CUR_NAME proxy" || fail "cannot write to the control FIFO"
+    wait_until 5 has_event "$T" '"event":"error"' || fail "no error event for a bad command ('network $CUR_NAME proxy')"
+    sleep 0.3
+    has_event "$T" '"event":"network_changed"' && fail "tse-cli accepted 'network $CUR_NAME proxy'"
+fi
 
 # ---- the traffic -------------------------------------------------------------------
 log "inner traffic: $BYTES bytes down at $RATE bytes/s; RTP 50/s up"
-echo "start $(now_ns) $DELAY" >"$D/timeline"
+if [ "$DRY" = 1 ]; then
+    echo "start $(now_ns) $DELAY dry 0" >"$D/timeline"
+else
+    echo "start $(now_ns) $DELAY $(expect_port "$CUR_TYPE") $(expect_via "$CUR_TYPE")" >"$D/timeline"
+fi
 ip netns exec "$UE" "$PY" "$HERE/roamlab.py" rtp-send 198.18.0.1 40000 50 172 "$D/rtp-send.out" 400 \
     2>"$D/rtp-send.err" &
 RTPSEND=$!
@@ -427,10 +441,11 @@ if [ "$DRY" = 1 ]; then
         n++; if ($11 < o * 0.95) { print "gap " $11 " ms < blackout " o " ms"; b = 1 } }
         END { exit b || n == 0 }' "$D/analysis" || bad "the dry run's blackouts were not measured"
 fi
-[ "$FAILS" = 0 ] || fail "$FAILS check(s) failed"
+FIG=$(sed -n 's/^roamlab: summary //p' "$D/analysis")
+[ "$FAILS" = 0 ] || fail "$FAILS check(s) failed; ${FIG:-no figures}"
 if [ "$DRY" = 1 ]; then
-    log "PASS (dry run): $i blackouts measured, download byte-identical"
+    log "PASS (dry run): $i blackouts measured, download byte-identical; $FIG"
 else
-    log "PASS: $i changes, the tunnel resumed on each path, the inner address kept, download byte-identical"
+    log "PASS: $i changes, the tunnel resumed on each path, the inner address kept, download byte-identical; $FIG"
 fi
 exit 0
