@@ -20,6 +20,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_PACKET_INVALID: return "not a valid IPv4/IPv6 packet or too big";
     case TSE_ERR_RETRIES_EXHAUSTED: return "reconnect attempts exhausted";
     case TSE_ERR_CLOSED: return "closed by the application";
+    case TSE_ERR_NETWORK_CHANGED: return "the network changed: moving the tunnel to the new one";
 
     case TSE_ERR_SETTING_SERVER: return "settings: server_host empty or server_port 0";
     case TSE_ERR_SETTING_PROFILE: return "settings: framing profile not supported";
@@ -30,6 +31,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_SETTING_SCHED: return "settings: sched.record_max below 256";
     case TSE_ERR_SETTING_TLS: return "settings: tls_config set together with ca, client certificate, key or insecure";
     case TSE_ERR_SETTING_LOG: return "settings: log_level or tls_debug out of range, or debug logging not compiled in";
+    case TSE_ERR_SETTING_PATH: return "settings: server_port_2 equals server_port, proxy host or credentials too long, or path_cache without detection";
 
     case TSE_ERR_CM_TRUNCATED: return "CM: shorter than the 16-byte header";
     case TSE_ERR_CM_VERSION: return "CM: CM_Version is not 1";
@@ -167,6 +169,7 @@ const char *tse_strerror(int err)
 int tse_err_is_retryable(int err)
 {
     switch (err) {
+    case TSE_ERR_NETWORK_CHANGED:
     case TSE_ERR_TRANSPORT_RESOLVE:
     case TSE_ERR_TRANSPORT_REFUSED:
     case TSE_ERR_TRANSPORT_TIMEOUT:

@@ -13,6 +13,7 @@
 #include "tls_session.h"
 #include "tse/cm.h"
 #include "tse/config.h"
+#include "tse/detect.h"
 #include "tse/framing.h"
 #include "tse/tse.h"
 
@@ -72,6 +73,28 @@ struct tse_tunnel {
     int release_due;        /* close(): Release_Request once packets are out */
     uint8_t *outer;         /* TSE_OUTER_BUF_SIZE */
     uint8_t *unit_buf;      /* max_unit */
+
+    /* The outer path, chosen per attempt (docs/engine.md "Outer paths"):
+     * a round tries each TSCF port once, starting at path_home (the port
+     * that last worked, or the one path_cache gave for the network). */
+    uint16_t ports[2];
+    uint8_t nports;
+    uint8_t path;           /* index into ports: the current/next attempt */
+    uint8_t path_home;      /* where rounds start */
+    uint8_t path_tried;     /* ports that failed in this round */
+    uint8_t path_cached;    /* this round started from path_cache */
+    uint8_t hc_stale;       /* set hc up again before the next CONNECT */
+    uint8_t conn_via_proxy; /* the current connection: through the proxy */
+    uint16_t conn_port;     /* ... and to this TSCF port */
+    uint8_t netid_len;      /* the network (tse_tunnel_network_changed()) */
+    uint8_t netid[TSE_DETECT_NETID_MAX];
+#if TSE_CONFIG_PROXY
+    /* the proxy of later attempts (tse_tunnel_set_outer_path()); s.proxy_*
+     * point here or are NULL */
+    char px_host[TSE_HC_MAX_HOST + 1];
+    char px_user[TSE_HC_MAX_CRED + 1];
+    char px_pass[TSE_HC_MAX_CRED + 1];
+#endif
 
     tse_stats stats;
     tse_time_ms t_ka_sent;  /* the outstanding Keep_Alive left (its RTT) */
@@ -314,6 +337,127 @@ static void drop_connection(tse_tunnel *t, int linger)
     tse_deframer_reset(&t->df);
 }
 
+/* ---- outer paths ------------------------------------------------------ */
+
+/* Failures that another port may not have: the network's, the proxy's,
+ * and a certificate some middlebox put on one port. */
+static int path_error(int err)
+{
+    switch (err) {
+    case TSE_ERR_TLS_CERT_UNTRUSTED:
+    case TSE_ERR_TLS_CERT_EXPIRED:
+    case TSE_ERR_TLS_CERT_NAME:
+    case TSE_ERR_TLS_CERT_OTHER:
+    case TSE_ERR_TLS_PIN:
+        return 1;
+    case TSE_ERR_NETWORK_CHANGED:
+        return 0;
+    default:
+        return tse_err_is_retryable(err);
+    }
+}
+
+/* A connection on ports[path] failed in phase `was` with err: forget a
+ * cached path that failed, then move to the next port if this round has
+ * one left (1) or not (0). */
+static int path_failed(tse_tunnel *t, tse_state was, int err)
+{
+    if (was != TSE_STATE_CONNECTING && was != TSE_STATE_PROXY && was != TSE_STATE_TLS) {
+        return 0; /* the path worked: the TSCF or the tunnel failed */
+    }
+#if TSE_CONFIG_DETECT
+    if (t->path_cached && t->path_tried == 0 && t->s.path_cache != NULL) {
+        LOGT(t, TSE_LOG_INFO, "the path cached for this network failed: forgetting it");
+        (void)tse_detect_cache_invalidate(t->s.path_cache, t->netid, t->netid_len);
+    }
+#endif
+    t->path_cached = 0;
+    if (!path_error(err) || t->path_tried + 1u >= t->nports) {
+        return 0;
+    }
+    t->path_tried++;
+    t->path = (uint8_t)((t->path + 1u) % t->nports);
+    t->hc_stale = 1;
+    return 1;
+}
+
+/* Start a round of ports at index `from`. */
+static void path_round(tse_tunnel *t, unsigned from, int cached)
+{
+    t->path = (uint8_t)(from < t->nports ? from : 0);
+    t->path_tried = 0;
+    t->path_cached = (uint8_t)cached;
+    t->hc_stale = 1;
+}
+
+/* The port index where path_cache says the tunnel worked on the current
+ * network, with the proxy choice it has now; -1 if none. */
+static int path_from_cache(tse_tunnel *t)
+{
+#if TSE_CONFIG_DETECT
+    tse_detect_result r;
+    int via;
+    unsigned i;
+    if (t->s.path_cache == NULL || t->netid_len == 0 ||
+        tse_detect_cache_lookup(t->s.path_cache, t->netid, t->netid_len, &r) != TSE_OK) {
+        return -1;
+    }
+    via = r.path == TSE_PATH_TUNNEL_VIA_PROXY;
+    if ((r.path != TSE_PATH_TUNNEL_DIRECT && !via) || via != (t->s.proxy_host != NULL)) {
+        return -1;
+    }
+    for (i = 0; i < t->nports; i++) {
+        if (t->ports[i] == r.tunnel_port) {
+            return (int)i;
+        }
+    }
+#else
+    (void)t;
+#endif
+    return -1;
+}
+
+/* The tunnel came up: this port is home, and the network remembers it
+ * (unless detection found IMS reachable without a tunnel there). */
+static void path_worked(tse_tunnel *t)
+{
+    t->path_home = t->path;
+    t->path_tried = 0;
+    t->path_cached = 0;
+#if TSE_CONFIG_DETECT
+    if (t->s.path_cache != NULL && t->netid_len != 0) {
+        tse_detect_result r;
+        if (tse_detect_cache_lookup(t->s.path_cache, t->netid, t->netid_len, &r) == TSE_OK &&
+            r.path != TSE_PATH_TUNNEL_DIRECT && r.path != TSE_PATH_TUNNEL_VIA_PROXY) {
+            return;
+        }
+        memset(&r, 0, sizeof(r));
+        r.path = t->conn_via_proxy ? TSE_PATH_TUNNEL_VIA_PROXY : TSE_PATH_TUNNEL_DIRECT;
+        r.tunnel_port = t->conn_port;
+        r.tunnel_probe = t->path == 0 ? TSE_PROBE_TUNNEL_1 : TSE_PROBE_TUNNEL_2;
+        (void)tse_detect_cache_store(t->s.path_cache, t->netid, t->netid_len, &r);
+    }
+#endif
+}
+
+/* (Re)initialise the CONNECT layer for the current connection's port and
+ * the proxy credentials of now. */
+static void hc_setup(tse_tunnel *t)
+{
+    tse_hc_params hp;
+    memset(&hp, 0, sizeof(hp));
+    hp.target_host = t->s.server_host;
+    hp.target_port = t->conn_port;
+    hp.user_agent = t->s.user_agent;
+    hp.marker_header = t->s.proxy_marker_header;
+    hp.user = t->s.proxy_user;
+    hp.pass = t->s.proxy_pass;
+    hp.entropy = t->cb.entropy;
+    hp.entropy_user = t->user;
+    tse_hc_init(&t->hc, &hp);
+    t->hc_stale = 0;
+}
+
 typedef struct fail_info {
     int proxy_status;
     int response_code;
@@ -381,6 +525,26 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
         set_state(t, TSE_STATE_CLOSED);
         return;
     }
+    if (path_failed(t, ev.old_state, err)) {
+        /* another port is left in this round: try it at once */
+        t->stats.reconnects++;
+        t->t_backoff = t->now;
+        LOGT(t, TSE_LOG_INFO, "trying TSCF port %u next, at once (port %u failed)",
+             (unsigned)t->ports[t->path], (unsigned)t->conn_port);
+        set_state(t, TSE_STATE_BACKOFF);
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TSE_EV_RECONNECT;
+        ev.old_state = t->state;
+        ev.error = err;
+        emit(t, &ev);
+        return;
+    }
+    if (t->path != t->path_home || t->path_tried != 0) {
+        /* every port failed: the next round starts where the last worked */
+        t->path = t->path_home;
+        t->path_tried = 0;
+        t->hc_stale = 1;
+    }
     /* A tunnel that lasted backoff_stable_ms was a success: the backoff
      * starts over.  One that broke sooner counts as a failed attempt, so
      * a TSCF that configures and at once breaks the tunnel is retried
@@ -441,8 +605,13 @@ static void fail(tse_tunnel *t, int err, const char *detail)
 
 static void enter_connecting(tse_tunnel *t)
 {
+    uint32_t ms = t->s.connect_timeout_ms;
+    if (t->path_tried + 1u < t->nports && t->s.path_timeout_ms != 0 &&
+        t->s.path_timeout_ms < ms) {
+        ms = t->s.path_timeout_ms; /* another port is left to try */
+    }
     t->conn = CONN_WANTED;
-    t->t_phase = add_ms(t->now, t->s.connect_timeout_ms);
+    t->t_phase = add_ms(t->now, ms);
     set_state(t, TSE_STATE_CONNECTING);
 }
 
@@ -567,8 +736,10 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     t->cfg.keepalive_s = (m->present & TSE_CM_HAS_KEEPALIVE)
                              ? m->keepalive_s : t->s.request_keepalive_s;
     t->cfg.resumed = resumed;
-    t->cfg.via_proxy = t->s.proxy_host != NULL;
+    t->cfg.via_proxy = t->conn_via_proxy;
+    t->cfg.server_port = t->conn_port;
     t->cfg_valid = 1;
+    path_worked(t);
 
     t->resume_valid = 1;
     t->resume_tsid = m->tsid;
@@ -949,6 +1120,7 @@ void tse_settings_default(tse_settings *s)
     s->backoff_max_ms = 60000;
     s->max_retries = 0;
     s->backoff_stable_ms = 30000;
+    s->path_timeout_ms = 2000;
     s->outq_size = 16384;
     s->max_unit = 2048;
     s->framing = TSE_FRAMING_TSCF;
@@ -964,8 +1136,40 @@ void tse_settings_default(tse_settings *s)
     s->log_level = TSE_LOG_INFO;
 }
 
+/* Room for a string in the tunnel's fixed buffers (NULL fits). */
+static int str_fits(const char *str, size_t max)
+{
+    size_t i;
+    if (str == NULL) {
+        return 1;
+    }
+    for (i = 0; i <= max; i++) {
+        if (str[i] == '\0') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The proxy half of tse_settings_check() and tse_tunnel_set_outer_path(). */
+static int proxy_check(const char *host, uint16_t port, const char *user, const char *pass)
+{
+    if ((host != NULL && port == 0) || (user != NULL) != (pass != NULL)) {
+        return TSE_ERR_SETTING_PROXY;
+    }
+    if (!TSE_CONFIG_PROXY && host != NULL) {
+        return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
+    }
+    if (!str_fits(host, TSE_HC_MAX_HOST) || !str_fits(user, TSE_HC_MAX_CRED) ||
+        !str_fits(pass, TSE_HC_MAX_CRED)) {
+        return TSE_ERR_SETTING_PROXY;
+    }
+    return TSE_OK;
+}
+
 int tse_settings_check(const tse_settings *s)
 {
+    int rc;
     if (s == NULL || s->server_host == NULL) {
         return TSE_ERR_INVALID_ARG;
     }
@@ -984,9 +1188,13 @@ int tse_settings_check(const tse_settings *s)
     if (s->backoff_initial_ms == 0 || s->backoff_max_ms < s->backoff_initial_ms) {
         return TSE_ERR_SETTING_BACKOFF;
     }
-    if ((s->proxy_host != NULL && s->proxy_port == 0) ||
-        (s->proxy_user != NULL) != (s->proxy_pass != NULL)) {
-        return TSE_ERR_SETTING_PROXY;
+    rc = proxy_check(s->proxy_host, s->proxy_port, s->proxy_user, s->proxy_pass);
+    if (rc != TSE_OK) {
+        return rc;
+    }
+    if (s->server_port_2 == s->server_port ||
+        (!TSE_CONFIG_DETECT && s->path_cache != NULL)) {
+        return TSE_ERR_SETTING_PATH;
     }
     if (s->sched.record_max < 256) {
         return TSE_ERR_SETTING_SCHED;
@@ -1004,9 +1212,6 @@ int tse_settings_check(const tse_settings *s)
     }
     if (tse_tls_debug_check(s) != TSE_OK) {
         return TSE_ERR_SETTING_LOG;
-    }
-    if (!TSE_CONFIG_PROXY && s->proxy_host != NULL) {
-        return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
     }
     if (!TSE_CONFIG_IPV6 && s->request_ipv6) {
         return TSE_ERR_INVALID_ARG; /* compiled out (tse/config.h) */
@@ -1034,10 +1239,41 @@ size_t tse_tunnel_footprint(const tse_settings *s)
 {
     size_t n = sizeof(struct tse_tunnel) + own_conf_size(s) + queues_size(s) +
                TSE_OUTER_BUF_SIZE + s->max_unit;
-    n += str_size(s->server_host) + str_size(s->sni) + str_size(s->proxy_host) +
-         str_size(s->proxy_user) + str_size(s->proxy_pass) +
-         str_size(s->user_agent) + str_size(s->proxy_marker_header);
+    /* (the proxy's strings have fixed room in the struct: they change) */
+    n += str_size(s->server_host) + str_size(s->sni) + str_size(s->user_agent) +
+         str_size(s->proxy_marker_header);
     return n;
+}
+
+#if TSE_CONFIG_PROXY
+/* Copy str (NULL: none) into a fixed buffer that proxy_check() showed
+ * it fits. */
+static const char *keep_str(char *buf, const char *str)
+{
+    if (str == NULL) {
+        return NULL;
+    }
+    memcpy(buf, str, strlen(str) + 1u);
+    return buf;
+}
+#endif
+
+/* Keep the proxy of later attempts (checked by proxy_check()). */
+static void set_proxy(tse_tunnel *t, const char *host, uint16_t port, const char *user,
+                      const char *pass)
+{
+#if TSE_CONFIG_PROXY
+    memset(t->px_pass, 0, sizeof(t->px_pass));
+    t->s.proxy_host = keep_str(t->px_host, host);
+    t->s.proxy_user = keep_str(t->px_user, user);
+    t->s.proxy_pass = keep_str(t->px_pass, pass);
+#else
+    (void)host;
+    (void)user;
+    (void)pass;
+    t->s.proxy_host = t->s.proxy_user = t->s.proxy_pass = NULL;
+#endif
+    t->s.proxy_port = port;
 }
 
 int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
@@ -1048,7 +1284,6 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     char *strs;
     const char *sni;
     tse_tls_conf *cf;
-    tse_hc_params hp;
     int rc;
 
     if (out == NULL || s == NULL || cb == NULL || mem == NULL ||
@@ -1085,9 +1320,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     strs = (char *)area;
     t->s.server_host = str_copy(&strs, s->server_host);
     t->s.sni = str_copy(&strs, s->sni);
-    t->s.proxy_host = str_copy(&strs, s->proxy_host);
-    t->s.proxy_user = str_copy(&strs, s->proxy_user);
-    t->s.proxy_pass = str_copy(&strs, s->proxy_pass);
+    set_proxy(t, s->proxy_host, s->proxy_port, s->proxy_user, s->proxy_pass);
     t->s.user_agent = str_copy(&strs, s->user_agent);
     t->s.proxy_marker_header = str_copy(&strs, s->proxy_marker_header);
     /* key material is parsed now and not kept */
@@ -1141,16 +1374,11 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
         return rc;
     }
 
-    memset(&hp, 0, sizeof(hp));
-    hp.target_host = t->s.server_host;
-    hp.target_port = t->s.server_port;
-    hp.user_agent = t->s.user_agent;
-    hp.marker_header = t->s.proxy_marker_header;
-    hp.user = t->s.proxy_user;
-    hp.pass = t->s.proxy_pass;
-    hp.entropy = cb->entropy;
-    hp.entropy_user = user;
-    tse_hc_init(&t->hc, &hp);
+    t->ports[0] = s->server_port;
+    t->ports[1] = s->server_port_2;
+    t->nports = s->server_port_2 != 0 ? 2 : 1;
+    t->conn_port = s->server_port;
+    hc_setup(t);
 
     *out = t;
     return TSE_OK;
@@ -1167,10 +1395,10 @@ void tse_tunnel_del(tse_tunnel *t)
     if (t->own_conf != NULL) {
         tse_tls_conf_free(t->own_conf);
     }
-    if (t->s.proxy_pass != NULL) {
-        /* the password lives inside the allocation: do not leave it */
-        memset((char *)(uintptr_t)t->s.proxy_pass, 0, strlen(t->s.proxy_pass));
-    }
+#if TSE_CONFIG_PROXY
+    /* the password lives inside the allocation: do not leave it */
+    memset(t->px_pass, 0, sizeof(t->px_pass));
+#endif
     mem.free(mem.user, t);
 }
 
@@ -1223,14 +1451,16 @@ int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
         t->conn == CONN_OPEN) {
         return TSE_ERR_STATE;
     }
-    if (t->s.proxy_host != NULL) {
+    t->conn_port = t->ports[t->path];
+    t->conn_via_proxy = t->s.proxy_host != NULL;
+    if (t->conn_via_proxy) {
         *host = t->s.proxy_host;
         *port = t->s.proxy_port;
         LOGT(t, TSE_LOG_INFO, "connecting to %s port %u through proxy %s port %u",
-             t->s.server_host, (unsigned)t->s.server_port, *host, (unsigned)*port);
+             t->s.server_host, (unsigned)t->conn_port, *host, (unsigned)*port);
     } else {
         *host = t->s.server_host;
-        *port = t->s.server_port;
+        *port = t->conn_port;
         LOGT(t, TSE_LOG_INFO, "connecting to %s port %u", *host, (unsigned)*port);
     }
     t->conn = CONN_STARTED;
@@ -1250,9 +1480,12 @@ int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now)
     clear_queue(t);
     tse_deframer_reset(&t->df);
     tse_tls_discard(&t->tls);
-    if (t->s.proxy_host != NULL) {
+    if (t->conn_via_proxy) {
         t->t_phase = add_ms(now, t->s.proxy_timeout_ms);
         set_state(t, TSE_STATE_PROXY);
+        if (t->hc_stale) {
+            hc_setup(t); /* another port or proxy than the last CONNECT */
+        }
         tse_hc_restart(&t->hc);
         send_proxy_request(t);
     } else {
@@ -1645,9 +1878,105 @@ int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now)
     }
     LOGT(t, TSE_LOG_INFO, "reconnecting now (tse_tunnel_reconnect)");
     drop_connection(t, 0);
+    path_round(t, t->path_home, 0);
     t->attempt = 0;
     t->stats.reconnects++;
     enter_connecting(t);
+    return TSE_OK;
+}
+
+int tse_tunnel_network_changed(tse_tunnel *t, const uint8_t *network_id,
+                               size_t len, tse_time_ms now)
+{
+    tse_event ev;
+    int from;
+    if (t == NULL || len > TSE_DETECT_NETID_MAX || (network_id == NULL && len > 0)) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->now = now;
+    if (t->state == TSE_STATE_CLOSED || t->state == TSE_STATE_RELEASING) {
+        return TSE_ERR_STATE;
+    }
+    if (len > 0) {
+        memcpy(t->netid, network_id, len);
+    }
+    t->netid_len = (uint8_t)len;
+    from = path_from_cache(t);
+    /* a new network: the port that worked on the last one proves nothing */
+    path_round(t, from >= 0 ? (unsigned)from : 0u, from >= 0);
+    t->path_home = t->path;
+    LOGT(t, TSE_LOG_INFO, "network changed: %s TSCF port %u%s%s", from >= 0 ? "cached path," : "trying",
+         (unsigned)t->ports[t->path], t->s.proxy_host != NULL ? " through proxy " : "",
+         t->s.proxy_host != NULL ? t->s.proxy_host : "");
+    if (t->state == TSE_STATE_IDLE || t->state == TSE_STATE_PAUSED) {
+        return TSE_OK;
+    }
+    drop_connection(t, 0);
+    t->last_error = TSE_ERR_NETWORK_CHANGED;
+    t->attempt = 0;
+    t->stats.reconnects++;
+    if (t->state == TSE_STATE_UP) {
+        memset(&ev, 0, sizeof(ev));
+        ev.type = TSE_EV_TUNNEL_DOWN;
+        ev.old_state = TSE_STATE_UP;
+        ev.error = TSE_ERR_NETWORK_CHANGED;
+        log_down(t, &ev);
+        emit(t, &ev);
+        if (t->state != TSE_STATE_UP) {
+            return TSE_OK; /* the application closed it from the callback */
+        }
+    }
+    enter_connecting(t);
+    return TSE_OK;
+}
+
+int tse_tunnel_set_outer_path(tse_tunnel *t, const tse_outer_path *p)
+{
+    int rc;
+    if (t == NULL || p == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    if (p->server_port == 0) {
+        return TSE_ERR_SETTING_SERVER;
+    }
+    rc = proxy_check(p->proxy_host, p->proxy_port, p->proxy_user, p->proxy_pass);
+    if (rc != TSE_OK) {
+        return rc;
+    }
+    if (p->server_port_2 == p->server_port) {
+        return TSE_ERR_SETTING_PATH;
+    }
+    if (t->state == TSE_STATE_CLOSED) {
+        return TSE_ERR_STATE;
+    }
+    t->ports[0] = p->server_port;
+    t->ports[1] = p->server_port_2;
+    t->nports = p->server_port_2 != 0 ? 2 : 1;
+    if (t->path >= t->nports) {
+        t->path = 0;
+    }
+    if (t->path_home >= t->nports) {
+        t->path_home = 0;
+    }
+    if (t->path_tried + 1u > t->nports) {
+        t->path_tried = 0;
+    }
+    set_proxy(t, p->proxy_host, p->proxy_port, p->proxy_user, p->proxy_pass);
+    t->hc_stale = 1;
+    LOGT(t, TSE_LOG_INFO, "outer path for the next attempts: TSCF port %u%s%s%s%s",
+         (unsigned)p->server_port, p->server_port_2 != 0 ? " then another" : "",
+         p->proxy_host != NULL ? ", through proxy " : ", direct",
+         p->proxy_host != NULL ? p->proxy_host : "",
+         p->proxy_user != NULL ? " with credentials" : "");
+    return TSE_OK;
+}
+
+int tse_tunnel_set_auto_reconnect(tse_tunnel *t, int on)
+{
+    if (t == NULL) {
+        return TSE_ERR_INVALID_ARG;
+    }
+    t->s.auto_reconnect = on != 0;
     return TSE_OK;
 }
 
@@ -1679,6 +2008,9 @@ int tse_tunnel_resume(tse_tunnel *t, tse_time_ms now)
         return TSE_ERR_STATE;
     }
     t->attempt = 0;
+    if (!t->path_cached) {
+        path_round(t, t->path_home, 0);
+    }
     enter_connecting(t);
     return TSE_OK;
 }

@@ -33,6 +33,7 @@
 #include "stats_cli.h"
 #include "keylog_out.h"
 #include "pcap_out.h"
+#include "roam_cli.h"
 #include "tun_cli.h"
 #include "tse/tse.h"
 #include "tse_posix.h"
@@ -58,6 +59,7 @@
 struct opts {
     char server_host[TSE_POSIX_HOST_MAX];
     uint16_t server_port;
+    uint16_t server_port_2;    /* --port2: 0 = none */
     const char *ca_file, *sni, *proxy_url, *marker, *pin_hex;
     const char *cert_file, *key_file;
     int no_proxy_env;
@@ -299,6 +301,7 @@ static void print_config(struct tun *u, const tse_tunnel_config *c, int changed)
         cli_json_str(&j, "tls", tls_name(c->tls_version));
         cli_json_str(&j, "suite", c->tls_suite ? c->tls_suite : "");
         cli_json_bool(&j, "via_proxy", c->via_proxy);
+        cli_json_int(&j, "port", c->server_port);
         cli_json_bool(&j, "resumed", c->resumed);
         json_emit(&j);
         return;
@@ -844,6 +847,12 @@ static void usage(void)
 "configuration, and optionally ping through it.\n"
 "\n"
 "  --server HOST[:PORT]  TSCF (port 443 by default); IPv6 as [addr]:port\n"
+"  --port2 N             second TSCF port, tried at once when a connection on the\n"
+"                        first fails (TR 33.830 8.4.2: 443, then 80)\n"
+"  --control FIFO        read network changes from FIFO (created if missing), one\n"
+"                        per line: 'network ID [proxy HOST:PORT | direct]'; the\n"
+"                        tunnel resumes at once on the new path (roam_cli.h)\n"
+"  --network ID          with --control: the network at the start\n"
 "  --ca FILE             trust anchors, PEM or DER\n"
 "  --sni NAME            TLS server name and certificate name to verify\n"
 "  --pin SHA256HEX       also require this SHA-256 of the server's public key\n"
@@ -962,6 +971,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             if (FLAG("--server")) server = val;
             else if (FLAG("--ca")) o->ca_file = val;
             else if (FLAG("--sni")) o->sni = val;
+            else if (FLAG("--port2")) o->server_port_2 = (uint16_t)parse_long(name, val, 1, 65535);
             else if (FLAG("--pin")) o->pin_hex = val;
             else if (FLAG("--cert")) o->cert_file = val;
             else if (FLAG("--key")) o->key_file = val;
@@ -991,6 +1001,8 @@ static void parse_args(struct opts *o, int argc, char **argv)
                 int r = stats_cli_option(name, val, msg, sizeof msg);
                 if (r == 0)
                     r = tun_cli_option(name, val, msg, sizeof msg);
+                if (r == 0)
+                    r = roam_cli_option(name, val, msg, sizeof msg);
                 if (r < 0)
                     die_usage("%s", msg);
                 if (r == 0)
@@ -1023,6 +1035,13 @@ static void parse_args(struct opts *o, int argc, char **argv)
                              msg, sizeof msg) != 0)
             die_usage("%s", msg);
     }
+    {
+        char msg[128];
+        if (roam_cli_validate(o->tunnels, msg, sizeof msg) != 0)
+            die_usage("%s", msg);
+    }
+    if (o->server_port_2 != 0 && o->server_port_2 == o->server_port)
+        die_usage("--port2 must differ from the --server port%s", NULL);
     if ((o->sip_uri || o->tcp_send || o->rtp) && o->tunnels > 1)
         die_usage("--sip-options, --tcp-send and --rtp run in one tunnel (no --tunnels)%s", NULL);
 #ifndef TSE_CLI_LWIP
@@ -1145,6 +1164,7 @@ int main(int argc, char **argv)
     tse_settings_default(&s);
     s.server_host = o->server_host;
     s.server_port = o->server_port;
+    s.server_port_2 = o->server_port_2;
     s.sni = o->sni;
     if (a->via_proxy)
         (void)tse_posix_proxy_settings(&a->px, &s);
@@ -1175,6 +1195,7 @@ int main(int argc, char **argv)
             s.backoff_initial_ms = s.backoff_max_ms;
     }
     tun_cli_settings(&s);
+    roam_cli_settings(&s); /* --control: the per-network path cache */
     g_app = a;
     stats_cli_settings(&s, tunnel_index);
     rc = tse_settings_check(&s);
@@ -1286,6 +1307,13 @@ int main(int argc, char **argv)
         rc = tun_cli_open(a->drv, a->tun[0].t, o->json, d, sizeof d);
         if (rc != TSE_OK) {
             report_error(a, tse_strerror(rc), d);
+            return EXIT_FAIL;
+        }
+    }
+    if (roam_cli_enabled()) {
+        char d[TSE_POSIX_HOST_MAX + 64];
+        if (roam_cli_open(a->drv, a->tun[0].t, &s, o->json, d, sizeof d) != 0) {
+            report_error(a, "cannot open the control FIFO", d);
             return EXIT_FAIL;
         }
     }
@@ -1468,6 +1496,7 @@ int main(int argc, char **argv)
         tse_lwip_netif_remove(&a->tn);
     }
 #endif
+    roam_cli_close();
     tun_cli_close(); /* --tun: routes, addresses and the interface go */
     for (i = 0; i < a->ntun; i++) {
         tse_posix_driver_remove(a->drv, a->tun[i].t);

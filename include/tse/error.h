@@ -30,6 +30,9 @@ enum tse_error {
     TSE_ERR_PACKET_INVALID = -8,    /**< not an IPv4/IPv6 packet, or too big */
     TSE_ERR_RETRIES_EXHAUSTED = -9, /**< gave up after the configured retries */
     TSE_ERR_CLOSED = -10,           /**< closed by the application */
+    TSE_ERR_NETWORK_CHANGED = -11,  /**< the connection was dropped because the
+                                         network changed (tse_tunnel_network_changed());
+                                         the tunnel resumes on the new one */
 
     /* Control-message decoding (-100 .. -199), TR 33.830 A.1 */
     TSE_ERR_CM_TRUNCATED = -100,       /**< shorter than the 16-byte CM header */
@@ -137,6 +140,7 @@ enum tse_error {
     TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
     TSE_ERR_SETTING_TLS = -807,        /**< tls_config together with ca / client cert / key / insecure */
     TSE_ERR_SETTING_LOG = -808,        /**< log_level or tls_debug out of range, or asking for debug output the build compiled out */
+    TSE_ERR_SETTING_PATH = -809,       /**< server_port_2 equal to server_port, a proxy host or credential above TSE_HC_MAX_HOST / TSE_HC_MAX_CRED, or path_cache with detection compiled out */
 
     /* TUN device and OS network configuration (-900 .. -999), port/linux */
     TSE_ERR_TUN_OPEN = -900,           /**< /dev/net/tun cannot be opened or set up */

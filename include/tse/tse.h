@@ -184,6 +184,7 @@ typedef struct tse_tunnel_config {
     int via_proxy;            /**< 1 if the outer path used HTTP CONNECT */
     uint16_t tls_version;     /**< 0x0303 TLS 1.2, 0x0304 TLS 1.3 */
     const char *tls_suite;    /**< cipher suite name (static) */
+    uint16_t server_port;     /**< the TSCF port of this connection */
 } tse_tunnel_config;
 
 /** What an event reports (tse_event::type). */
@@ -238,6 +239,8 @@ typedef struct tse_tls_config tse_tls_config;
 
 /** A tunnel (tse_tunnel_new()). */
 typedef struct tse_tunnel tse_tunnel;
+
+struct tse_detect_cache; /* tse/detect.h */
 
 /** Levels of the log hook (tse_settings::log), most severe first. */
 typedef enum tse_log_level {
@@ -398,7 +401,42 @@ typedef struct tse_settings {
      *  tls_config, set it in the settings given to tse_tls_config_new()
      *  (its messages carry no tunnel). */
     int tls_debug;
+
+    /* Outer paths (chosen per connection attempt; docs/engine.md) */
+    /** A second TSCF port, tried when a connection on the first fails
+     *  before the tunnel is configured (TR 33.830 8.4.2: 443, then 80), and
+     *  the first again after it: each attempt takes the next port at once,
+     *  and only when every port has failed does the backoff wait.  The
+     *  port that worked is where the next reconnect starts.  0 (the
+     *  default) = one port.  Equal to server_port: TSE_ERR_SETTING_PATH.
+     *  tse_tunnel_set_outer_path() changes both ports later. */
+    uint16_t server_port_2;
+    /** The TCP connect timeout while another port is left to try in this
+     *  round: a firewall that drops SYNs costs this long, not
+     *  connect_timeout_ms (whichever is smaller).  Default 2000. */
+    uint32_t path_timeout_ms;
+    /** Optional (NULL: none): the decision cache of the detection
+     *  (tse/detect.h), shared with it.  tse_tunnel_network_changed() looks
+     *  the new network up and starts on the port and proxy choice that
+     *  worked there; a tunnel that comes up on a network stores its path
+     *  there (unless detection cached a direct decision for it); a cached
+     *  path that fails is forgotten.  Must outlive the tunnel; the tunnel
+     *  and the detection using it must run on one thread.  Needs
+     *  TSE_CONFIG_DETECT (else TSE_ERR_SETTING_PATH). */
+    struct tse_detect_cache *path_cache;
 } tse_settings;
+
+/** The outer path of later connection attempts
+ *  (tse_tunnel_set_outer_path()): the TSCF ports and the HTTP proxy, which
+ *  change with the network.  Strings are copied. */
+typedef struct tse_outer_path {
+    uint16_t server_port;    /**< the first TSCF port (not 0) */
+    uint16_t server_port_2;  /**< the second, or 0 (tse_settings::server_port_2) */
+    const char *proxy_host;  /**< NULL: straight to the TSCF */
+    uint16_t proxy_port;     /**< with proxy_host: not 0 */
+    const char *proxy_user;  /**< Basic/Digest credentials, or NULL */
+    const char *proxy_pass;  /**< with proxy_user */
+} tse_outer_path;
 
 /** Slots of tse_stats::cm_out / cm_in: Message_Types 1..8 and [0]. */
 #define TSE_STATS_CM_TYPES 9
@@ -700,6 +738,59 @@ TSE_API int tse_tunnel_close(tse_tunnel *t, tse_time_ms now);
  *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_STATE (IDLE,
  *          RELEASING, PAUSED or CLOSED) */
 TSE_API int tse_tunnel_reconnect(tse_tunnel *t, tse_time_ms now);
+
+/**
+ * @brief The device moved to another network (Wi-Fi to cellular, a new
+ *        address, another firewall): the current outer connection, if
+ *        any, is on a path that is gone.  It is dropped at once (a tunnel
+ *        UP reports TSE_EV_TUNNEL_DOWN with TSE_ERR_NETWORK_CHANGED) and
+ *        the tunnel reconnects at once, resuming the same TSID and asking
+ *        for the same inner address (TSE_EV_ADDR_CHANGED if the TSCF gives
+ *        another: the application must rebind, e.g. re-register SIP).
+ *        The first attempt goes where tse_settings::path_cache says the
+ *        tunnel worked on @p network_id; else to server_port, then
+ *        server_port_2, each at once after the other fails.  Set the new
+ *        network's proxy first (tse_tunnel_set_outer_path()).  Every
+ *        failure is reported as usual (TSE_EV_TUNNEL_DOWN: which port, why),
+ *        then the backoff applies once all ports failed.
+ *        In IDLE or PAUSED only the network is noted (tse_tunnel_start() /
+ *        tse_tunnel_resume() then use it).
+ * @param t           the tunnel
+ * @param network_id  opaque identity of the new network (SSID + BSSID,
+ *                    PLMN, the port's netlink view...); NULL with
+ *                    @p len 0: unknown, nothing cached
+ * @param len         its length, 0 .. TSE_DETECT_NETID_MAX
+ * @param now         the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (@p t NULL, @p len too long, or
+ *         @p network_id NULL with @p len > 0), TSE_ERR_STATE (RELEASING
+ *         or CLOSED)
+ */
+TSE_API int tse_tunnel_network_changed(tse_tunnel *t, const uint8_t *network_id,
+                                       size_t len, tse_time_ms now);
+
+/**
+ * @brief Change the outer path of the next connection attempts: TSCF
+ *        ports, proxy and its credentials (a network's own proxy).  The
+ *        current connection, if any, is left alone: call
+ *        tse_tunnel_network_changed() or tse_tunnel_reconnect() to move
+ *        it.  Strings are copied into the tunnel (no allocation).
+ * @param t  the tunnel
+ * @param p  the path
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), TSE_ERR_SETTING_SERVER
+ *         (server_port 0), TSE_ERR_SETTING_PROXY (proxy_port 0, a user
+ *         without password or the reverse, or proxies compiled out),
+ *         TSE_ERR_SETTING_PATH (server_port_2 equal to server_port, a
+ *         host or credential too long), TSE_ERR_STATE (CLOSED)
+ */
+TSE_API int tse_tunnel_set_outer_path(tse_tunnel *t, const tse_outer_path *p);
+
+/** @brief Turn automatic reconnection on or off after creation (a tunnel
+ *         that detection brought up as a probe, with it off, is kept as
+ *         the application's tunnel).
+ *  @param t   the tunnel
+ *  @param on  1 or 0 (tse_settings::auto_reconnect)
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL) */
+TSE_API int tse_tunnel_set_auto_reconnect(tse_tunnel *t, int on);
 
 /** @brief Drop the outer connection and stay PAUSED (TSID kept).
  *  @param t    the tunnel

@@ -228,6 +228,9 @@ static void tunnel_start(tse_posix_detect *pd, int i, const tse_detect_action *a
     if (a->proxy_host)
         s.proxy_port = a->proxy_port;
     s.auto_reconnect = 0;
+    s.server_port_2 = 0; /* a probe tries its own port (finish_run adds the other) */
+    if (s.path_cache == NULL)
+        s.path_cache = pd->ds.cache;
     memset(&cb, 0, sizeof cb);
     cb.on_event = tun_event;
     cb.on_packet = tun_packet;
@@ -242,6 +245,10 @@ static void tunnel_start(tse_posix_detect *pd, int i, const tse_detect_action *a
         return;
     }
     pd->io[i].kind = IO_TUN;
+    /* the network the probe runs on: a tunnel that comes up there stores
+     * its path in the shared cache (tse_settings::path_cache) */
+    if (s.path_cache != NULL && pd->ds.network_id != NULL && pd->ds.network_id_len > 0)
+        (void)tse_tunnel_network_changed(tc->t, pd->ds.network_id, pd->ds.network_id_len, now);
     rc = tse_posix_driver_add(pd->drv, tc->t);
     if (rc == TSE_OK)
         rc = tse_tunnel_start(tc->t, now);
@@ -403,8 +410,25 @@ static void finish_run(tse_posix_detect *pd)
     do_actions(pd);
     if (r && r->tunnel_probe >= 0 && r->tunnel_probe < TSE_PROBE_COUNT &&
         pd->tc[r->tunnel_probe].t && !pd->winner) {
+        tse_outer_path op;
         pd->tc[r->tunnel_probe].winner = 1;
         pd->winner = pd->tc[r->tunnel_probe].t;
+        /* From now on it is the application's tunnel: it reconnects as the
+         * template says, and it has both ports, the one that won first. */
+        memset(&op, 0, sizeof op);
+        op.server_port = r->tunnel_port;
+        op.server_port_2 = r->tunnel_port == pd->ds.tunnel_port_1 ? pd->ds.tunnel_port_2
+                                                                  : pd->ds.tunnel_port_1;
+        if (op.server_port_2 == op.server_port)
+            op.server_port_2 = 0;
+        op.proxy_host = pd->ds.proxy_host;
+        op.proxy_port = pd->ds.proxy_port;
+        if (op.proxy_host != NULL) {
+            op.proxy_user = pd->ts.proxy_user;
+            op.proxy_pass = pd->ts.proxy_pass;
+        }
+        (void)tse_tunnel_set_outer_path(pd->winner, &op);
+        (void)tse_tunnel_set_auto_reconnect(pd->winner, pd->ts.auto_reconnect);
     }
 }
 

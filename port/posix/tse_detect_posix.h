@@ -16,16 +16,23 @@
  *  - TCP_CONNECT / TCP_SEND: tse_posix_port()'s happy-eyeballs connect;
  *    bytes are copied, so partial sends are finished later.
  *  - TUNNEL_START: tse_tunnel_new() from the @c tunnel template with
- *    server_host/server_port/proxy_host/proxy_port from the order and
- *    auto_reconnect = 0 (a probe that fails must fail), added to the
- *    runner's driver and started.  TSE_EV_TUNNEL_UP ->
+ *    server_host/server_port/proxy_host/proxy_port from the order,
+ *    auto_reconnect = 0 and no server_port_2 (a probe that fails must
+ *    fail, on its own port), added to the runner's driver and started.
+ *    Its path_cache is the template's, else the detection's cache; with
+ *    the detection's network_id the probe knows its network
+ *    (tse_tunnel_network_changed() before the start), so the winner
+ *    finds the network's path there after a later network change.  TSE_EV_TUNNEL_UP ->
  *    tse_detect_tunnel_up(); TSE_EV_TUNNEL_DOWN -> tse_detect_probe_failed()
  *    with the engine's error and the proxy's HTTP status.
  *  - CLOSE: the socket is closed, or the tunnel removed and deleted
  *    (without a release: it never carried traffic).
  *
  * The winning tunnel stays up after the decision: tse_posix_detect_tunnel()
- * returns it and tse_posix_detect_driver() the driver that runs it.  From
+ * returns it, now with the template's auto_reconnect and both tunnel
+ * ports (the winner's first: tse_tunnel_set_outer_path()), so it
+ * reconnects and roams like any tunnel; tse_posix_detect_driver() returns
+ * the driver that runs it.  From
  * the decision on, that tunnel's events and inner packets go to the
  * @c tunnel_cb given in the configuration (before, the runner consumes
  * them).  Both stay owned by the runner: tse_posix_detect_del() removes

@@ -8,7 +8,7 @@
 # connection.  Everything started here is killed on exit.
 #
 # Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
-#            tls-name resume max-tunnels tunnels-200 server-shutdown log-stats
+#            tls-name resume roam max-tunnels tunnels-200 server-shutdown log-stats
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 SERVER=$1
@@ -263,6 +263,45 @@ E('tunnel_up')[1]['inner_ipv4'] == E('tunnel_up')[0]['inner_ipv4'] and \
 any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
         fail "no resume with the same address, or no replies after it"
     grep -q "resumed tsid=" "$d/srv.log" || fail "server did not log the resume"
+    ;;
+roam)
+    # --control: network changes of a running tunnel (issue 13).  The first
+    # port is closed: --port2 (the server) is taken at once.  Network B has
+    # only squid (which refuses CONNECT to the closed port: 403, then the
+    # second port); back on A the cached port is first: no refused connect.
+    start_server srv --echo --persist 60
+    start_squid none
+    closed=$(free_port)
+    timeout 60 "$CLI" --ca "$d/ca.pem" --sni tscf.test --json --no-proxy \
+        --server "127.0.0.1:$closed" --port2 "$SRV_PORT" --control "$d/ctl" --network A \
+        --ping 198.18.0.1 --count 24 --interval 250 --timeout 40 >"$d/roam.out" 2>"$d/roam.err" &
+    roam=$!
+    pids="$pids $roam"
+    # wait_event N: until N tunnel_up events (15 s)
+    wait_up() {
+        i=0
+        while [ "$(grep -c '"tunnel_up"' "$d/roam.out" 2>/dev/null)" -lt "$1" ] && [ $i -lt 150 ]; do
+            sleep 0.1; i=$((i + 1))
+        done
+        [ "$(grep -c '"tunnel_up"' "$d/roam.out")" -ge "$1" ] || fail "tunnel_up #$1 missing"
+    }
+    wait_up 1
+    echo "network B proxy 127.0.0.1:$PROXY_PORT" >"$d/ctl"
+    wait_up 2
+    echo "bogus command" >"$d/ctl"
+    echo "network A direct" >"$d/ctl"
+    wait_up 3
+    tse_wait_exit "$roam" 45 || fail "tse-cli did not finish"
+    jcheck "$d/roam.out" "len(E('tunnel_up')) == 3 and len(E('network_changed')) == 2 and \
+all(u['port'] == $SRV_PORT and u['inner_ipv4'] == E('tunnel_up')[0]['inner_ipv4'] and \
+u['tsid'] == E('tunnel_up')[0]['tsid'] for u in E('tunnel_up')) and \
+[u['via_proxy'] for u in E('tunnel_up')] == [False, True, False] and \
+[u['resumed'] for u in E('tunnel_up')] == [False, True, True] and \
+E('network_changed')[0]['proxy'] == '127.0.0.1:$PROXY_PORT' and \
+any('bogus' in e['reason'] for e in E('error')) and \
+not [e for e in ev[idx('network_changed', 1):] if e.get('event') == 'tunnel_down' and e['code'] == -201] and \
+any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 2):]) and \
+not E('addr_changed')" || fail "roaming: wrong ports, proxy use, resumes, or no replies after"
     ;;
 max-tunnels)
     start_server srv --echo --max-tunnels 1 --persist 0

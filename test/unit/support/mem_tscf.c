@@ -1245,6 +1245,10 @@ static int drv_step(mt_drv *d)
             if (d->connect_fail_times > 0) d->connect_fail_times--;
             res = d->connect_result;
         }
+        if (d->blocked_result != 0 &&
+            (port == d->blocked_port || port == d->blocked_port_2)) {
+            res = d->blocked_result;
+        }
         if (res == MT_CONNECT_HANG) {
             d->connecting = 1;
         } else if (res != 0) {

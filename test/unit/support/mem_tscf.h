@@ -293,6 +293,10 @@ typedef struct mt_drv {
     int connect_result;         /* 0 ok, TSE_ERR_TRANSPORT_*, MT_CONNECT_HANG */
     int connect_fail_times;     /* apply connect_result this many times
                                    (-1 = always), then succeed */
+    uint16_t blocked_port;      /* connects to this port (a firewall)... */
+    int blocked_result;         /* ... get this (TSE_ERR_TRANSPORT_*,
+                                   MT_CONNECT_HANG), every time; 0 = off */
+    uint16_t blocked_port_2;    /* a second one, same result */
     int connected;              /* outer TCP is up */
     int connecting;             /* a hanging connect is outstanding */
     unsigned connects;          /* connect attempts */
