@@ -12,14 +12,12 @@
 #   tscf-server --tun on 203.0.113.10:443 and :80 in NET (inner 198.18.0.1),
 #   squid on the FW (192.0.2.1:3128).
 # The UE runs
-#   tse-cli --tun tse0 --server 203.0.113.10 --port 443 --port2 80
-#           --control FIFO --json --reconnect --no-proxy ...
+#   tse-cli --tun tse0 --server 203.0.113.10:443 --port2 80 --control FIFO
+#           --network netA --json --reconnect --no-proxy ...
 # and through tse0 an inner TCP download (LAB_ROAM_BYTES pseudo-random bytes
 # from 198.18.0.1, paced so that it spans every change) and an RTP-like
 # stream to 198.18.0.1 (50 datagrams/s of 172 bytes: sequence number and
-# send time; the receiver records arrival times).  The first network is
-# named over the FIFO ("network netA direct") before the traffic starts.
-# Then, every LAB_ROAM_PHASE_S seconds after the tunnel is back, the network
+# send time; the receiver records arrival times).  Then, every LAB_ROAM_PHASE_S seconds after the tunnel is back, the network
 # changes (default plan):
 #   netB  type 8  (only squid on the FW)  UE 192.0.2.3  "network netB proxy 192.0.2.1:3128"
 #   netC  type 5b (only TCP 80)           UE 192.0.2.4  "network netC direct"
@@ -286,7 +284,7 @@ wait_for test -s "$D/serve.ready" || fail "TCP server did not start"
 if [ "$DRY" = 1 ]; then
     set -- --server 203.0.113.10:443
 else
-    set -- --server 203.0.113.10 --port 443 --port2 80 --control "$D/ctl"
+    set -- --server 203.0.113.10:443 --port2 80 --control "$D/ctl" --network "$CUR_NAME"
 fi
 mkfifo "$D/cli.pipe"
 "$PY" "$HERE/roamlab.py" stamp "$D/cli.json" 600 <"$D/cli.pipe" &
@@ -297,17 +295,13 @@ ip netns exec "$UE" "$CLI" --tun tse0 "$@" --json --reconnect --no-proxy \
 CLIPID=$!
 T_START=$(now_ns)
 wait_until 30 up_since 0
-cli_alive || { cat "$D/cli.err"; fail "tse-cli exited at start (needs --port, --port2 and --control: issue 13)"; }
+cli_alive || { cat "$D/cli.err"; fail "tse-cli exited at start"; }
 has_event 0 '"event":"tunnel_up"' || fail "no tunnel_up within 30 s"
 grep '"event":"tunnel_up"' "$D/cli.json" | sed 's/^/    /'
 log "tunnel up after $((($(now_ns) - T_START) / 1000000)) ms"
 
 if [ "$DRY" != 1 ]; then
     wait_until 10 test -p "$D/ctl" || fail "tse-cli made no control FIFO $D/ctl"
-    # name the first network, so that coming back to it later finds it known
-    T=$(now_ns)
-    send_cmd "network $CUR_NAME direct" || fail "cannot write to the control FIFO"
-    wait_until 10 has_event "$T" '"event":"network_changed"' || fail "no network_changed for '$CUR_NAME'"
 fi
 wait_until 15 ip netns exec "$UE" ping -n -c 1 -W 1 -I tse0 198.18.0.1 || fail "no ping through tse0"
 if [ "$DRY" != 1 ]; then
