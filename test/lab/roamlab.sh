@@ -385,7 +385,8 @@ EOF
 done
 
 # ---- the end: the download completes, the stream stops ----------------------------
-tse_wait_exit "$FETCH" $((BYTES / RATE + 120)) || fail "the download did not finish"
+# the rest takes about LAB_ROAM_PHASE_S + 4 s at RATE; the bound leaves room
+tse_wait_exit "$FETCH" $((BYTES / RATE + 30)) || fail "the download did not finish"
 echo "paths $i $CUR_TYPE $(read_counters)" >>"$D/timeline"
 FETCH_RC=$TSE_RC
 APPPIDS=$(echo " $APPPIDS " | sed "s/ $FETCH / /")
@@ -394,7 +395,7 @@ kill_list "$RTPSEND"
 sleep 1
 echo "end $(now_ns)" >>"$D/timeline"
 kill_list "$RTPRECV"
-tse_wait_exit "$SERVE" 30
+tse_wait_exit "$SERVE" 10
 kill -TERM "$CLIPID"
 tse_wait_exit "$CLIPID" 15 || fail "tse-cli did not exit within 15 s of SIGTERM"
 CLI_RC=$TSE_RC
