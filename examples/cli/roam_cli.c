@@ -1,4 +1,5 @@
 /* tse-cli --control FIFO: network changes for a running tunnel (roam_cli.h). */
+#define _POSIX_C_SOURCE 200809L
 #include "roam_cli.h"
 
 #include <errno.h>
@@ -11,6 +12,10 @@
 
 #include "json_out.h"
 #include "tse/detect.h"
+#include "tun_cli.h"
+#ifdef TSE_CLI_TUN
+#include "tse_tun.h"
+#endif
 
 #define ROAM_LINE_MAX 600
 #define ROAM_CACHE_SLOTS 8
@@ -18,6 +23,10 @@
 static struct {
     const char *path;             /* --control */
     const char *first;            /* --network: the network at the start */
+    int watch;                    /* --watch-network */
+#ifdef TSE_CLI_TUN
+    tse_netwatch *nw;
+#endif
     int opened;                   /* fd and keep_fd are open */
     int fd, keep_fd;              /* the FIFO, and our own writer on it (no EOF) */
     tse_posix_driver *drv;
@@ -44,6 +53,16 @@ int roam_cli_option(const char *name, const char *val, char *err, size_t cap)
         R.first = val;
         return 1;
     }
+    if (strcmp(name, "--watch-network") == 0) {
+#ifdef TSE_CLI_TUN
+        R.watch = 1;
+        return 1;
+#else
+        snprintf(err, cap, "--watch-network needs the Linux port (rtnetlink); "
+                 "this tse-cli was built without it");
+        return -1;
+#endif
+    }
     if (strcmp(name, "--control") != 0)
         return 0;
     if (val == NULL || val[0] == '\0') {
@@ -56,17 +75,17 @@ int roam_cli_option(const char *name, const char *val, char *err, size_t cap)
 
 int roam_cli_enabled(void)
 {
-    return R.path != NULL;
+    return R.path != NULL || R.watch;
 }
 
 int roam_cli_validate(long tunnels, char *err, size_t cap)
 {
-    if (R.first != NULL && R.path == NULL) {
+    if (R.first != NULL && !roam_cli_enabled()) {
         snprintf(err, cap, "--network goes with --control");
         return -1;
     }
-    if (R.path != NULL && tunnels > 1) {
-        snprintf(err, cap, "--control drives one tunnel (no --tunnels)");
+    if (roam_cli_enabled() && tunnels > 1) {
+        snprintf(err, cap, "--control and --watch-network drive one tunnel (no --tunnels)");
         return -1;
     }
     return 0;
@@ -74,7 +93,7 @@ int roam_cli_validate(long tunnels, char *err, size_t cap)
 
 void roam_cli_settings(tse_settings *s)
 {
-    if (!R.path)
+    if (!roam_cli_enabled())
         return;
     (void)tse_detect_cache_init(&R.cache, R.slots, ROAM_CACHE_SLOTS);
     s->path_cache = &R.cache;
@@ -184,6 +203,34 @@ static void command(char *cmd)
     (void)tse_posix_driver_kick(R.drv, R.t);
 }
 
+#ifdef TSE_CLI_TUN
+/* --watch-network: rtnetlink saw another network settle. */
+static void on_network(void *user, const uint8_t *id, size_t len, const char *desc)
+{
+    char hex[2 * 16 + 1];
+    size_t k;
+    int rc;
+    (void)user;
+    for (k = 0; k < len && k < 16; k++)
+        snprintf(hex + 2 * k, 3, "%02x", id[k]);
+    if (R.json) {
+        cli_json j;
+        cli_json_begin(&j);
+        cli_json_str(&j, "event", "network_changed");
+        cli_json_str(&j, "network", hex);
+        cli_json_str(&j, "seen", desc);
+        cli_json_int(&j, "at_ms", (long long)tse_posix_now_ms());
+        puts(cli_json_end(&j));
+    } else {
+        printf("network changed: %s: resuming the tunnel\n", desc);
+    }
+    rc = tse_tunnel_network_changed(R.t, id, len, tse_posix_now_ms());
+    if (rc != TSE_OK)
+        say_error(tse_strerror(rc), desc);
+    (void)tse_posix_driver_kick(R.drv, R.t);
+}
+#endif
+
 static void on_fifo(void *user, int fd, short revents)
 {
     char buf[512];
@@ -214,12 +261,9 @@ static void on_fifo(void *user, int fd, short revents)
     }
 }
 
-int roam_cli_open(tse_posix_driver *d, tse_tunnel *t, const tse_settings *s, int json,
-                  char *err, size_t cap)
+static int fifo_open(char *err, size_t cap)
 {
     struct stat st;
-    if (!R.path)
-        return 0;
     if (mkfifo(R.path, 0600) != 0 && errno != EEXIST) {
         snprintf(err, cap, "--control %s: mkfifo: %s", R.path, strerror(errno));
         return -1;
@@ -230,15 +274,27 @@ int roam_cli_open(tse_posix_driver *d, tse_tunnel *t, const tse_settings *s, int
     if (R.fd < 0 || fstat(R.fd, &st) != 0 || !S_ISFIFO(st.st_mode)) {
         snprintf(err, cap, "--control %s: %s", R.path,
                  R.fd < 0 ? strerror(errno) : "not a FIFO");
-        roam_cli_close();
         return -1;
     }
+    /* our own writer: the FIFO never reads EOF when a writer goes */
     R.keep_fd = open(R.path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (R.keep_fd < 0) {
         snprintf(err, cap, "--control %s: %s", R.path, strerror(errno));
-        roam_cli_close();
         return -1;
     }
+    if (tse_posix_driver_watch_fd(R.drv, R.fd, POLLIN, on_fifo, NULL) != TSE_OK) {
+        snprintf(err, cap, "--control %s: cannot watch it", R.path);
+        return -1;
+    }
+    return 0;
+}
+
+int roam_cli_open(tse_posix_driver *d, tse_tunnel *t, const tse_settings *s, int json,
+                  char *err, size_t cap)
+{
+    if (!roam_cli_enabled())
+        return 0;
+    R.fd = R.keep_fd = -1;
     R.drv = d;
     R.t = t;
     R.json = json;
@@ -260,11 +316,27 @@ int roam_cli_open(tse_posix_driver *d, tse_tunnel *t, const tse_settings *s, int
         tse_tunnel_network_changed(t, (const uint8_t *)R.first, strlen(R.first),
                                    tse_posix_now_ms()) != TSE_OK) {
         snprintf(err, cap, "--network %s: refused", R.first);
-        roam_cli_close();
         return -1;
     }
-    if (tse_posix_driver_watch_fd(d, R.fd, POLLIN, on_fifo, NULL) != TSE_OK) {
-        snprintf(err, cap, "--control %s: cannot watch it", R.path);
+#ifdef TSE_CLI_TUN
+    if (R.watch) {
+        uint8_t id[16];
+        size_t len = 0;
+        int rc = tse_netwatch_new(&R.nw, tun_cli_ifname(), 300, on_network, NULL);
+        if (rc == TSE_OK)
+            rc = tse_netwatch_attach(R.nw, d);
+        if (rc != TSE_OK) {
+            snprintf(err, cap, "--watch-network: %s", tse_strerror(rc));
+            roam_cli_close();
+            return -1;
+        }
+        /* the network at the start (unless --network named it) */
+        if (R.first == NULL &&
+            tse_netwatch_identity(R.nw, id, sizeof id, &len, NULL, 0) == TSE_OK)
+            (void)tse_tunnel_network_changed(t, id, len, tse_posix_now_ms());
+    }
+#endif
+    if (R.path != NULL && fifo_open(err, cap) != 0) {
         roam_cli_close();
         return -1;
     }
@@ -273,6 +345,10 @@ int roam_cli_open(tse_posix_driver *d, tse_tunnel *t, const tse_settings *s, int
 
 void roam_cli_close(void)
 {
+#ifdef TSE_CLI_TUN
+    tse_netwatch_del(R.nw);
+    R.nw = NULL;
+#endif
     if (R.drv && R.fd >= 0)
         (void)tse_posix_driver_unwatch_fd(R.drv, R.fd);
     if (R.opened) {

@@ -9,6 +9,11 @@
  *
  * --network ID names the network at the start (so coming back to it finds
  * its cached path).
+ *
+ * --watch-network (Linux): the same without a script: rtnetlink route,
+ * address and link changes, settled for 300 ms, that change the network's
+ * identity (the default route outside the TUN: interface, gateway,
+ * address; tse_netwatch_new()) move the tunnel; the proxy stays.
  * Each runs tse_tunnel_set_outer_path() then tse_tunnel_network_changed():
  * the tunnel drops its connection and resumes at once on the new path,
  * starting where the per-network cache says it worked.  A JSON
@@ -22,7 +27,7 @@
 #include "tse/tse.h"
 #include "tse_posix.h"
 
-/* One command-line option (--control, --network).  Returns 0 (not ours), 1 (taken),
+/* One command-line option (--control, --network, --watch-network).  Returns 0 (not ours), 1 (taken),
  * -1 (bad value; @p err says why). */
 int roam_cli_option(const char *name, const char *val, char *err, size_t cap);
 

@@ -71,6 +71,7 @@ struct opts {
     long interval_ms, ping_timeout_ms, size;
     long timeout_s;            /* 0 = none */
     long backoff_max_ms;       /* 0 = the library's default */
+    long dpd_idle_ms;          /* -1 = the library's default */
     long tunnels;
     long parallel;             /* most tunnels in bring-up at once */
     /* inner applications (lwIP builds): --sip-options, --tcp-send, --rtp */
@@ -853,6 +854,8 @@ static void usage(void)
 "                        per line: 'network ID [proxy HOST:PORT | direct]'; the\n"
 "                        tunnel resumes at once on the new path (roam_cli.h)\n"
 "  --network ID          with --control: the network at the start\n"
+"  --watch-network       move the tunnel when rtnetlink shows another network\n"
+"                        (default route, gateway or address outside the TUN)\n"
 "  --ca FILE             trust anchors, PEM or DER\n"
 "  --sni NAME            TLS server name and certificate name to verify\n"
 "  --pin SHA256HEX       also require this SHA-256 of the server's public key\n"
@@ -864,6 +867,8 @@ static void usage(void)
 "  --no-proxy            ignore the proxy environment variables\n"
 "  --proxy-marker LINE   extra CONNECT header, e.g. 'X-IMS-Tunnel: tscf'\n"
 "  --keepalive SECONDS   request this Keep_Alive_Interval\n"
+"  --dpd-idle MS         without a keep-alive: probe a path silent this long, dead\n"
+"                        1.5 x MS after its last sign of life (default 20000; 0 off)\n"
 "  --ipv6                also request an inner IPv6 address\n"
 "  --reconnect           reconnect and resume after a failure (default: exit)\n"
 "  --backoff-max MS      longest wait before a reconnect (default 60000; below\n"
@@ -918,6 +923,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
     const char *server = NULL;
     memset(o, 0, sizeof *o);
     o->keepalive_s = -1;
+    o->dpd_idle_ms = -1;
     o->interval_ms = 1000;
     o->ping_timeout_ms = 2000;
     o->size = 56;
@@ -966,6 +972,10 @@ static void parse_args(struct opts *o, int argc, char **argv)
             o->ipv6 = 1;
         } else if (FLAG("--no-proxy")) {
             o->no_proxy_env = 1;
+        } else if (FLAG("--watch-network")) {
+            char msg[160];
+            if (roam_cli_option(name, NULL, msg, sizeof msg) < 0)
+                die_usage("%s", msg);
         } else {
             NEED_VAL();
             if (FLAG("--server")) server = val;
@@ -985,6 +995,7 @@ static void parse_args(struct opts *o, int argc, char **argv)
             else if (FLAG("--size")) o->size = parse_long(name, val, 0, MAX_PAYLOAD);
             else if (FLAG("--timeout")) o->timeout_s = parse_long(name, val, 1, 86400L * 365);
             else if (FLAG("--backoff-max")) o->backoff_max_ms = parse_long(name, val, 100, 3600000L);
+            else if (FLAG("--dpd-idle")) o->dpd_idle_ms = parse_long(name, val, 0, 3600000L);
             else if (FLAG("--tunnels")) o->tunnels = parse_long(name, val, 1, 100000L);
             else if (FLAG("--parallel")) o->parallel = parse_long(name, val, 1, 100000L);
             else if (FLAG("--sip-options")) o->sip_uri = val;
@@ -1165,6 +1176,8 @@ int main(int argc, char **argv)
     s.server_host = o->server_host;
     s.server_port = o->server_port;
     s.server_port_2 = o->server_port_2;
+    if (o->dpd_idle_ms >= 0)
+        s.dpd_idle_ms = (uint32_t)o->dpd_idle_ms;
     s.sni = o->sni;
     if (a->via_proxy)
         (void)tse_posix_proxy_settings(&a->px, &s);

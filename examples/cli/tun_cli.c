@@ -92,6 +92,11 @@ int tun_cli_enabled(void)
     return S.name != NULL;
 }
 
+const char *tun_cli_ifname(void)
+{
+    return S.name;
+}
+
 int tun_cli_validate(long tunnels, int has_inner_app, char *err, size_t cap)
 {
     ensure_cfg();
@@ -288,6 +293,8 @@ int tun_cli_option(const char *name, const char *val, char *err, size_t cap)
 }
 
 int tun_cli_enabled(void) { return 0; }
+
+const char *tun_cli_ifname(void) { return NULL; }
 
 int tun_cli_validate(long tunnels, int has_inner_app, char *err, size_t cap)
 {

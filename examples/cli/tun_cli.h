@@ -17,6 +17,9 @@ int tun_cli_option(const char *name, const char *val, char *err, size_t cap);
 /* After parsing: 1 if --tun was given. */
 int tun_cli_enabled(void);
 
+/* The --tun interface name, or NULL. */
+const char *tun_cli_ifname(void);
+
 /* Check the combination with the other options.  Returns 0, or -1 with
  * @p err set (usage error). */
 int tun_cli_validate(long tunnels, int has_inner_app, char *err, size_t cap);

@@ -373,6 +373,70 @@ TSE_API int tse_tun_last_error(const tse_tun *tun);
  *  @return the text ("" when there was no error) */
 TSE_API const char *tse_tun_error_detail(const tse_tun *tun);
 
+/* ---- network changes (rtnetlink) ----------------------------------------- */
+
+/** Watches the network the outer connection uses (tse_netwatch_new()). */
+typedef struct tse_netwatch tse_netwatch;
+
+/** Called (from the driver's run_once()) when the network changed and
+ *  settled: @p id (@p len bytes, for tse_tunnel_network_changed()) and a
+ *  human description ("eth0 via 192.0.2.1 src 192.0.2.2"), both valid
+ *  during the call. */
+typedef void (*tse_netwatch_cb)(void *user, const uint8_t *id, size_t len,
+                                const char *desc);
+
+/**
+ * @brief Watch rtnetlink for route, address and link changes.  The
+ *        network's identity is the main table's IPv4 default route outside
+ *        @p exclude_ifname (the tunnel's TUN, whose routes must not count):
+ *        its output interface and gateway, and that interface's first IPv4
+ *        address.  Events restart a @p settle_ms timer (a change is a burst
+ *        of messages); when it fires, a new identity runs @p cb.  No
+ *        default route (the device is between networks): nothing is
+ *        reported until one appears.  The identity at creation is the
+ *        baseline.
+ * @param[out] out             the watcher (tse_netwatch_del())
+ * @param[in]  exclude_ifname  the tunnel's interface, or NULL
+ * @param[in]  settle_ms       quiet time before a change counts (e.g. 300)
+ * @param[in]  cb              required
+ * @param[in]  user            passed to @p cb
+ * @return TSE_OK, TSE_ERR_INVALID_ARG, TSE_ERR_NO_MEMORY, TSE_ERR_NETLINK
+ */
+TSE_API int tse_netwatch_new(tse_netwatch **out, const char *exclude_ifname,
+                             uint32_t settle_ms, tse_netwatch_cb cb, void *user);
+
+/** @brief Have @p d poll the watcher's two fds (the netlink socket and
+ *         its settle timer).
+ *  @param w  the watcher
+ *  @param d  the driver
+ *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, or attached already),
+ *          TSE_ERR_NO_MEMORY */
+TSE_API int tse_netwatch_attach(tse_netwatch *w, tse_posix_driver *d);
+
+/**
+ * @brief The network's identity now (blocking rtnetlink dumps, a few ms).
+ * @param w          the watcher
+ * @param[out] id    at least 12 bytes
+ * @param cap        room in @p id
+ * @param[out] len   bytes written
+ * @param[out] desc  optional human description
+ * @param desc_cap   its room
+ * @return TSE_OK, TSE_ERR_WOULD_BLOCK (no IPv4 default route with an
+ *         address outside the excluded interface), TSE_ERR_NETLINK,
+ *         TSE_ERR_INVALID_ARG
+ */
+TSE_API int tse_netwatch_identity(tse_netwatch *w, uint8_t *id, size_t cap, size_t *len,
+                                  char *desc, size_t desc_cap);
+
+/** @brief Changes reported so far.
+ *  @param w  the watcher
+ *  @return the count (0 for NULL) */
+TSE_API unsigned long tse_netwatch_changes(const tse_netwatch *w);
+
+/** @brief Detach and free.  NULL is fine.
+ *  @param w  the watcher */
+TSE_API void tse_netwatch_del(tse_netwatch *w);
+
 #ifdef __cplusplus
 }
 #endif

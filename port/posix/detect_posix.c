@@ -22,13 +22,16 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "posix_resolve.h"
 #include "tse_detect_posix.h"
 
 #define OWN_FDS_MAX (2 + TSE_POSIX_MAX_ATTEMPTS) /* UDP x2, TCP attempts */
 #define UDP_READS_PER_ROUND 8
 #define POLL_MAX_MS 1000
 
-enum io_kind { IO_NONE = 0, IO_UDP, IO_TCP, IO_TUN };
+/* IO_UDP_RESOLVING: a UDP probe's name is being resolved (lookup fd
+ * polled); its datagram waits in out[] */
+enum io_kind { IO_NONE = 0, IO_UDP_RESOLVING, IO_UDP, IO_TCP, IO_TUN };
 
 struct tun_ctx {
     tse_posix_detect *pd;
@@ -43,6 +46,7 @@ struct probe_io {
     int fd;                    /* UDP */
     tse_detect_addr local;     /* UDP: the connected socket's own address */
     tse_port_conn *conn;       /* TCP */
+    posix_lookup lk;           /* IO_UDP_RESOLVING */
     int connected;
     uint8_t out[TSE_DETECT_REQ_MAX];
     size_t out_len, out_off;
@@ -116,6 +120,8 @@ static void io_close(tse_posix_detect *pd, int i)
     struct tun_ctx *tc = &pd->tc[i];
     if (io->kind == IO_UDP && io->fd >= 0)
         close(io->fd);
+    if (io->kind == IO_UDP_RESOLVING)
+        posix_lookup_abandon(&io->lk);
     if (io->kind == IO_TCP && io->conn)
         tse_posix_port()->close(tse_posix_port()->user, io->conn);
     if (io->kind == IO_TUN && tc->t) {
@@ -154,30 +160,21 @@ static void addr_from_sockaddr(const struct sockaddr_storage *ss, tse_detect_add
 }
 
 /* Open and connect() the probe's UDP socket: the first address that takes. */
-static int udp_open(struct probe_io *io, const char *host, uint16_t port)
+static int udp_open(struct probe_io *io, const posix_addrs *ad)
 {
-    struct addrinfo hints, *res = NULL, *ai;
-    char svc[8];
-    int rc, err = TSE_ERR_TRANSPORT_RESOLVE;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_NUMERICSERV;
-    snprintf(svc, sizeof svc, "%u", (unsigned)port);
-    rc = getaddrinfo(host, svc, &hints, &res);
-    if (rc != 0 || !res)
-        return TSE_ERR_TRANSPORT_RESOLVE;
-    for (ai = res; ai; ai = ai->ai_next) {
+    int err = TSE_ERR_TRANSPORT_RESOLVE;
+    size_t k;
+    for (k = 0; k < ad->n; k++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+        int fd = socket(ad->addr[k].ss_family, SOCK_DGRAM, IPPROTO_UDP);
         if (fd < 0) {
             err = tse_posix_err_from_errno(errno);
             continue;
         }
         if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ||
             fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-            connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+            connect(fd, (const struct sockaddr *)&ad->addr[k], ad->len[k]) < 0 ||
             getsockname(fd, (struct sockaddr *)&ss, &sl) < 0) {
             err = tse_posix_err_from_errno(errno);
             close(fd);
@@ -186,11 +183,39 @@ static int udp_open(struct probe_io *io, const char *host, uint16_t port)
         io->fd = fd;
         io->kind = IO_UDP;
         addr_from_sockaddr(&ss, &io->local);
-        freeaddrinfo(res);
         return TSE_OK;
     }
-    freeaddrinfo(res);
     return err;
+}
+
+/* Send the probe's datagram; a full socket buffer drops it (the detector
+ * retransmits). */
+static void udp_send(tse_posix_detect *pd, int i, const uint8_t *data, size_t len,
+                     tse_time_ms now)
+{
+    struct probe_io *io = &pd->io[i];
+    if (send(io->fd, data, len, 0) < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+        errno != ENOBUFS)
+        fail(pd, i, tse_posix_err_from_errno(errno), now);
+}
+
+/* The UDP probe's name resolved (or not): open the socket, send what
+ * waits. */
+static void udp_resolved(tse_posix_detect *pd, int i, tse_time_ms now)
+{
+    struct probe_io *io = &pd->io[i];
+    posix_addrs ad;
+    int rc = posix_lookup_poll(&io->lk, &ad);
+    if (rc == TSE_ERR_WOULD_BLOCK)
+        return;
+    io->kind = IO_NONE; /* the lookup is over */
+    if (rc == TSE_OK)
+        rc = udp_open(io, &ad);
+    if (rc != TSE_OK) {
+        fail(pd, i, rc, now);
+        return;
+    }
+    udp_send(pd, i, io->out, io->out_len, now);
 }
 
 static void tcp_flush(tse_posix_detect *pd, int i, tse_time_ms now)
@@ -269,16 +294,35 @@ static void do_actions(tse_posix_detect *pd)
         int rc;
         switch (a.type) {
         case TSE_DETECT_ACT_UDP_SEND:
-            if (io->kind != IO_UDP) {
-                rc = a.host ? udp_open(io, a.host, a.port) : TSE_ERR_INVALID_ARG;
+            if (io->kind == IO_UDP) {
+                udp_send(pd, i, a.data, a.len, now); /* a retransmission */
+                break;
+            }
+            if (!a.host || a.len > sizeof io->out) {
+                fail(pd, i, a.host ? TSE_ERR_BUFFER_TOO_SMALL : TSE_ERR_INVALID_ARG, now);
+                break;
+            }
+            /* the first send, or a retransmission while resolving: the
+             * latest datagram waits for the address */
+            memcpy(io->out, a.data, a.len);
+            io->out_len = a.len;
+            if (io->kind == IO_UDP_RESOLVING)
+                break;
+            {
+                posix_addrs ad;
+                rc = posix_lookup_start(&io->lk, a.host, a.port, &ad);
+                if (rc == TSE_ERR_WOULD_BLOCK) {
+                    io->kind = IO_UDP_RESOLVING;
+                    break;
+                }
+                if (rc == TSE_OK)
+                    rc = udp_open(io, &ad);
                 if (rc != TSE_OK) {
                     fail(pd, i, rc, now);
                     break;
                 }
             }
-            if (send(io->fd, a.data, a.len, 0) < 0 && errno != EAGAIN &&
-                errno != EWOULDBLOCK && errno != ENOBUFS)
-                fail(pd, i, tse_posix_err_from_errno(errno), now);
+            udp_send(pd, i, io->out, io->out_len, now);
             break;
         case TSE_DETECT_ACT_TCP_CONNECT:
             io_close(pd, i);
@@ -476,12 +520,14 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
             dl = end;
         for (i = 0; i < TSE_PROBE_COUNT; i++) {
             struct probe_io *io = &pd->io[i];
-            if (io->kind == IO_UDP) {
-                pd->fds[nfd].fd = io->fd;
+            if (io->kind == IO_UDP || io->kind == IO_UDP_RESOLVING) {
+                pd->fds[nfd].fd = io->kind == IO_UDP ? io->fd : io->lk.fd;
                 pd->fds[nfd].events = POLLIN;
                 pd->fds[nfd].revents = 0;
                 owner[nfd - ntun] = i;
                 nfd++;
+                if (io->kind == IO_UDP_RESOLVING && io->lk.deadline < dl)
+                    dl = io->lk.deadline;
             } else if (io->kind == IO_TCP) {
                 size_t m = tse_posix_conn_pollfds(io->conn, pd->fds + nfd,
                                                   pd->fdcap - nfd);
@@ -526,6 +572,10 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
             int pi = owner[k - ntun];
             struct probe_io *io = &pd->io[pi];
             now = tse_posix_now_ms();
+            if (io->kind == IO_UDP_RESOLVING && pd->fds[k].fd == io->lk.fd) {
+                udp_resolved(pd, pi, now); /* also past the deadline, re = 0 */
+                continue;
+            }
             if (!re)
                 continue;
             if (io->kind == IO_UDP && pd->fds[k].fd == io->fd) {

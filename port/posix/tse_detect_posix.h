@@ -6,13 +6,16 @@
  *        poll(2) loop in the calling thread.
  *
  * What it does with the detector's orders:
- *  - UDP_SEND: the first send resolves the host (getaddrinfo, BLOCKING for
- *    names), opens a UDP socket and connect()s it, so that getsockname()
- *    gives the address the datagrams leave from (the STUN probe's NAT
- *    check) and only the server's answers are received; later sends
- *    are retransmissions on the same socket.  An ICMP "port unreachable"
- *    (ECONNREFUSED on a connected UDP socket) fails the probe with
- *    TSE_ERR_TRANSPORT_REFUSED.
+ *  - UDP_SEND: the first send resolves the host without blocking the
+ *    loop (a literal at once, the application's resolver hook, or a
+ *    resolver thread: the port's, TSE_POSIX_RESOLVE_TIMEOUT_MS), then
+ *    opens a UDP socket and connect()s it to the first address that
+ *    takes, so that getsockname() gives the address the datagrams leave
+ *    from (the STUN probe's NAT check) and only the server's answers are
+ *    received; the datagram waits for the address (a retransmission
+ *    meanwhile replaces it), later sends are retransmissions on the same
+ *    socket.  An ICMP "port unreachable" (ECONNREFUSED on a connected UDP
+ *    socket) fails the probe with TSE_ERR_TRANSPORT_REFUSED.
  *  - TCP_CONNECT / TCP_SEND: tse_posix_port()'s happy-eyeballs connect;
  *    bytes are copied, so partial sends are finished later.
  *  - TUNNEL_START: tse_tunnel_new() from the @c tunnel template with

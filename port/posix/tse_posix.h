@@ -90,6 +90,14 @@ extern "C" {
 #define TSE_POSIX_RESOLVE_TIMEOUT_MS 5000
 #endif
 
+/** Most resolver threads alive at once in the process (a DNS that hangs
+ *  longer than TSE_POSIX_RESOLVE_TIMEOUT_MS leaves its thread running
+ *  until getaddrinfo(3) returns); beyond it a lookup fails at once with
+ *  TSE_ERR_TRANSPORT_RESOLVE rather than piling up threads. */
+#ifndef TSE_POSIX_RESOLVE_THREADS_MAX
+#define TSE_POSIX_RESOLVE_THREADS_MAX 16
+#endif
+
 /* ---- the port table and its building blocks ------------------------------ */
 
 /**

@@ -8,7 +8,7 @@
 # connection.  Everything started here is killed on exit.
 #
 # Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
-#            tls-name resume roam max-tunnels tunnels-200 server-shutdown log-stats
+#            tls-name resume dpd roam max-tunnels tunnels-200 server-shutdown log-stats
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 SERVER=$1
@@ -263,6 +263,45 @@ E('tunnel_up')[1]['inner_ipv4'] == E('tunnel_up')[0]['inner_ipv4'] and \
 any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
         fail "no resume with the same address, or no replies after it"
     grep -q "resumed tsid=" "$d/srv.log" || fail "server did not log the resume"
+    ;;
+dpd)
+    # dead-peer detection without a keep-alive (issue 13 item 3): the TSCF
+    # negotiates none; the relay blackholes the path 1.5 s after the
+    # connection (nothing answers, nothing closes).  With --dpd-idle 3000
+    # the probe goes after 3 s of silence and the path is declared dead
+    # 2 s later (the response timeout: half the idle time, at least 2 s),
+    # then the tunnel resumes over a new connection.
+    start_server srv --echo --persist 60 --keepalive 0
+    RELAY_MODE=blackhole python3 "$HERE/relay.py" "$d/relay.port" 127.0.0.1 "$SRV_PORT" 1.5 60 \
+        2>"$d/relay.log" &
+    pids="$pids $!"
+    i=0
+    while [ ! -s "$d/relay.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    RP=$(cat "$d/relay.port") || fail "relay did not start"
+    timeout 60 "$CLI" --ca "$d/ca.pem" --sni tscf.test --json --server "127.0.0.1:$RP" \
+        --reconnect --dpd-idle 3000 --ping 198.18.0.1 --count 40 --interval 250 \
+        --ping-timeout 1000 --timeout 40 >"$d/dpd.out" 2>"$d/dpd.err" &
+    cpid=$!
+    pids="$pids $cpid"
+    # when the tunnel goes down (polled: 0.1 s resolution, 20 s at most)
+    i=0
+    while ! grep -q '"code":-505' "$d/dpd.out" 2>/dev/null && [ $i -lt 200 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    down_at=$(date +%s.%N)
+    tse_wait_exit "$cpid" 45 || fail "tse-cli did not finish"
+    grep -q "blackholed 1" "$d/relay.log" || fail "the relay did not blackhole the path"
+    at=$(sed -n 's/.*blackholed 1 connection(s) at \([0-9.]*\)/\1/p' "$d/relay.log")
+    jcheck "$d/dpd.out" "E('tunnel_up')[0]['keepalive'] == 0 and len(E('tunnel_up')) >= 2 and \
+E('tunnel_down')[0]['code'] == -505 and E('tunnel_up')[1]['resumed'] is True and \
+any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
+        fail "no dead-peer detection (KEEPALIVE_TIMEOUT), or no resume after it"
+    python3 - "$at" "$down_at" <<'PYEOF' || fail "dead path not noticed within 1.5 x dpd_idle"
+import sys
+el = float(sys.argv[2]) - float(sys.argv[1])
+print("dpd: dead path noticed %.2f s after the blackhole (dpd_idle 3 s: bound 5 s)" % el)
+sys.exit(0 if 2.5 < el < 6.5 else 1)
+PYEOF
     ;;
 roam)
     # --control: network changes of a running tunnel (issue 13).  The first

@@ -7,6 +7,10 @@ CUT_AFTER_S seconds after the first connection was accepted it cuts every
 open connection once (RST to both sides, like a NAT losing its state).
 Connections accepted later are relayed normally.  Exits after LIFETIME_S
 (default 60) seconds.
+
+RELAY_MODE=blackhole in the environment: instead of the RST, the open
+connections go silent (a path that died without telling anyone: what is
+sent is read and dropped, nothing comes back, nothing is closed).
 """
 import os
 import select
@@ -37,6 +41,8 @@ def main():
     os.rename(tmp, port_file)
 
     peer = {}  # socket -> its partner
+    dead = []  # blackholed sockets: read and dropped
+    blackhole = os.environ.get("RELAY_MODE") == "blackhole"
     first = None
     cut_done = False
     end = time.monotonic() + lifetime
@@ -44,13 +50,26 @@ def main():
         if first is not None and not cut_done and time.monotonic() >= first + cut_after:
             n = len(peer) // 2
             for s in list(peer):
-                rst(s)
+                if blackhole:
+                    dead.append(s)
+                else:
+                    rst(s)
             peer.clear()
             cut_done = True
-            sys.stderr.write("relay: cut %d connection(s)\n" % n)
+            sys.stderr.write("relay: %s %d connection(s) at %.3f\n" %
+                             ("blackholed" if blackhole else "cut", n, time.time()))
             sys.stderr.flush()
-        r, _, _ = select.select([ls] + list(peer), [], [], 0.05)
+        r, _, _ = select.select([ls] + list(peer) + dead, [], [], 0.05)
         for s in r:
+            if s in dead:
+                try:
+                    if not s.recv(65536):
+                        dead.remove(s)
+                        s.close()
+                except OSError:
+                    dead.remove(s)
+                    s.close()
+                continue
             if s is ls:
                 c, _ = ls.accept()
                 try:

@@ -20,6 +20,7 @@
  *    event, no allocation;
  *  - inbound packets handed to the application are whole IPv4/IPv6 packets.
  */
+#include "tse/detect.h"
 #include "tse/tse.h"
 
 #include <stdio.h>
@@ -189,7 +190,7 @@ static void run(void)
     tse_time_ms now = 1000;
     uint8_t pkt[1600];
     for (int ops = 0; ops < 4096 && in_left > 0; ops++) {
-        unsigned op = next() % 13;
+        unsigned op = next() % 15;
         switch (op) {
         case 0: { /* the server sends bytes */
             size_t n = next();
@@ -248,6 +249,31 @@ static void run(void)
         case 11:
             (void)tse_tunnel_handle_expiry(G.t, now);
             break;
+        case 13: { /* the network changed (one of a few, or unknown) */
+            uint8_t id[2];
+            unsigned a = next();
+            id[0] = (uint8_t)(a & 3);
+            id[1] = (uint8_t)(a >> 2);
+            (void)tse_tunnel_network_changed(G.t, id, (size_t)(a & 3) % 3, now);
+            break;
+        }
+        case 14: { /* another outer path: ports and proxy */
+            tse_outer_path p;
+            unsigned a = next();
+            memset(&p, 0, sizeof(p));
+            p.server_port = (a & 1) ? 80 : 443;
+            p.server_port_2 = (a & 2) ? (uint16_t)((a & 1) ? 443 : 80) : 0;
+            if (a & 4) {
+                p.proxy_host = "proxy2.test";
+                p.proxy_port = 8080;
+                if (a & 8) {
+                    p.proxy_user = "u";
+                    p.proxy_pass = "p";
+                }
+            }
+            (void)tse_tunnel_set_outer_path(G.t, &p);
+            break;
+        }
         default: { /* a packet of an explicit class */
             unsigned a = next(), b = next();
             size_t len = make_packet(pkt, sizeof(pkt), a, b);
@@ -291,6 +317,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.request_ipv6 = (flags & 8) != 0;
     s.auto_reconnect = (flags & 16) != 0;
     s.sched.fifo = (flags & 32) != 0;
+    if (flags & 128) {
+        static tse_detect_cache_entry slots[2];
+        static tse_detect_cache cache;
+        memset(slots, 0, sizeof(slots));
+        (void)tse_detect_cache_init(&cache, slots, 2);
+        s.server_port_2 = 80;
+        s.path_cache = &cache;
+    }
     if (flags & 64) {
         s.outq_size = s.max_unit;
         s.sched.rt_queue_size = 512;

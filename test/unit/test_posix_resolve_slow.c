@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "test_pki.h"
+#include "tse_detect_posix.h"
 #include "tse_posix.h"
 #include "tt.h"
 
@@ -288,6 +289,100 @@ TT_TEST(close_during_resolution)
     sleep_ms(200); /* the last thread's final unlock and free */
 }
 
+/* ---- the detection's UDP probe resolves off the loop too ---------------- */
+
+static void det_event(void *user, const tse_detect_event *ev)
+{
+    (void)user;
+    (void)ev;
+}
+
+TT_TEST(detection_udp_probe_does_not_block)
+{
+    tse_posix_detect *pd = NULL;
+    tse_posix_detect_config cfg;
+    tse_detect_settings ds;
+    struct sockaddr_in a;
+    socklen_t al = sizeof a;
+    char buf[2048];
+    tse_time_ms t0, el, got_at = 0;
+    int u, i;
+    ssize_t n = -1;
+
+    /* the P-CSCF: a UDP socket on 127.0.0.1 ("slow.test" resolves there) */
+    u = socket(AF_INET, SOCK_DGRAM, 0);
+    TT_ASSERT(u >= 0);
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    TT_EQ_INT(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+    TT_EQ_INT(getsockname(u, (struct sockaddr *)&a, &al), 0);
+
+    tse_detect_settings_default(&ds);
+    ds.pcscf_host = "slow.test";
+    ds.pcscf_port = ntohs(a.sin_port);
+    ds.sip_tcp = 0;
+    ds.sip_timeout_ms = 4000;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.detect = &ds;
+    cfg.on_event = det_event;
+    TT_EQ_INT(tse_posix_detect_new(&pd, &cfg), TSE_OK);
+    t0 = tse_posix_now_ms();
+    /* the runner returns at its bound: the name resolves in a thread
+     * (blocking, this took the responder's 1.5 s) */
+    TT_EQ_INT(tse_posix_detect_run(pd, 300), TSE_ERR_DETECT_TIMEOUT);
+    el = tse_posix_now_ms() - t0;
+    printf("detection: run(300 ms) returned after %lld ms while the P-CSCF's name "
+           "resolved\n", (long long)el);
+    TT_ASSERT(el < 800);
+    /* then the OPTIONS goes to the resolved address */
+    for (i = 0; i < 60 && n < 0; i++) {
+        (void)tse_posix_detect_run(pd, 50);
+        n = recv(u, buf, sizeof buf, MSG_DONTWAIT);
+        if (n > 0)
+            got_at = tse_posix_now_ms();
+    }
+    TT_ASSERT(n > 8 && memcmp(buf, "OPTIONS ", 8) == 0);
+    printf("detection: the SIP OPTIONS arrived %lld ms after the start\n",
+           (long long)(got_at - t0));
+    TT_ASSERT(got_at - t0 >= SLOW_MS - 100);
+    tse_posix_detect_del(pd);
+    close(u);
+}
+
+/* ---- a capped number of resolver threads -------------------------------- */
+
+TT_TEST(resolver_threads_are_capped)
+{
+    tse_port_conn *c[TSE_POSIX_RESOLVE_THREADS_MAX + 1];
+    tse_port_conn *extra = NULL;
+    int i, before = count_fds(), after = -1;
+
+    for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
+        TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &c[i]), TSE_OK);
+    /* one more name while they all wait: refused at once, no thread */
+    TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &extra), TSE_ERR_TRANSPORT_RESOLVE);
+    /* a literal needs no thread and still works */
+    TT_EQ_INT(P->connect_start(P->user, "127.0.0.1", 9, &extra), TSE_OK);
+    P->close(P->user, extra);
+    for (i = 0; i < TSE_POSIX_RESOLVE_THREADS_MAX; i++)
+        P->close(P->user, c[i]);
+    for (i = 0; i < 80; i++) {
+        after = count_fds();
+        if (after == before)
+            break;
+        sleep_ms(50);
+    }
+    TT_EQ_INT(after, before);
+    sleep_ms(200); /* the last thread's final unlock and free */
+    /* the threads ended: names resolve again */
+    TT_EQ_INT(P->connect_start(P->user, "slow.test", 9, &extra), TSE_OK);
+    P->close(P->user, extra);
+    for (i = 0; i < 80 && count_fds() != before; i++)
+        sleep_ms(50);
+    sleep_ms(200);
+}
+
 int main(void)
 {
     if (!getenv("TSE_RESOLVE_NETNS")) {
@@ -303,5 +398,7 @@ int main(void)
     TT_RUN(no_answer_fails_after_the_timeout);
     TT_RUN(loop_runs_while_the_name_resolves);
     TT_RUN(close_during_resolution);
+    TT_RUN(detection_udp_probe_does_not_block);
+    TT_RUN(resolver_threads_are_capped);
     return TT_DONE();
 }
