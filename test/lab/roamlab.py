@@ -337,8 +337,12 @@ def analyze(timeline, cli_ts, rtp_recv_path, rtp_send_path, limit_ms, targets, t
             win = [(t, e) for t, e in evs
                    if e.get("event") in ("network_changed", "tunnel_up") and t >= c["t_cmd"] - 5e6
                    and t < nxt]
-            nc = [i for i, (t, e) in enumerate(win)
-                  if e.get("event") == "network_changed" and e.get("network") == c["name"]]
+            def ours(e):
+                if c["name"].startswith("@"):  # rtnetlink: "ue0 via 192.0.2.1 src ADDR"
+                    w = e.get("seen", "").split()
+                    return "src" in w[:-1] and w[w.index("src") + 1] == c["addr"]
+                return e.get("network") == c["name"]
+            nc = [i for i, (t, e) in enumerate(win) if e.get("event") == "network_changed" and ours(e)]
             if not nc:
                 bad.append("%s: no network_changed event for %s" % (tag, c["name"]))
             else:

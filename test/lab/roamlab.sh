@@ -58,6 +58,10 @@
 #                         interface: tse-cli without --port2/--control, each
 #                         change a LAB_ROAM_DRY_OUTAGE_MS (1500) blackout of
 #                         the same path; the RTP gap must be seen
+#   LAB_ROAM_NETLINK=1    tse-cli --watch-network instead of --control: it
+#                         notices the changes itself (rtnetlink); the times
+#                         count from the change; direct networks only
+#                         (default plan netC:5b:192.0.2.4 netA:0:192.0.2.2)
 #   LAB_CLI_ARGS=..       more tse-cli options;  LAB_KEEP=1 keeps the logs
 set -u
 CLI=${1:?tse-cli}
@@ -73,6 +77,12 @@ LIMIT=${LAB_ROAM_MAX_GAP_MS:-8000}
 PLAN=${LAB_ROAM_PLAN:-"netB:8:192.0.2.3 netC:5b:192.0.2.4 netA:0:192.0.2.2"}
 FIRST=netA:0:192.0.2.2
 DRY=${LAB_ROAM_DRY:-0}
+NL=${LAB_ROAM_NETLINK:-0}
+if [ "$NL" = 1 ]; then
+    # rtnetlink cannot tell of a proxy: the direct networks only
+    PLAN=${LAB_ROAM_PLAN:-"netC:5b:192.0.2.4 netA:0:192.0.2.2"}
+    case " $PLAN " in *:8:*) echo "FAIL: roamlab: LAB_ROAM_NETLINK=1 with a proxy network"; exit 1 ;; esac
+fi
 WAIT_UP=${LAB_ROAM_WAIT_S:-20} # at most this long for the tunnel after a change
 
 skip() { echo "SKIP: roamlab: $*"; exit 77; }
@@ -283,6 +293,8 @@ wait_for test -s "$D/serve.ready" || fail "TCP server did not start"
 # ---- tse-cli --tun ---------------------------------------------------------------
 if [ "$DRY" = 1 ]; then
     set -- --server 203.0.113.10:443
+elif [ "$NL" = 1 ]; then
+    set -- --server 203.0.113.10:443 --port2 80 --watch-network
 else
     set -- --server 203.0.113.10:443 --port2 80 --control "$D/ctl" --network "$CUR_NAME"
 fi
@@ -300,11 +312,11 @@ has_event 0 '"event":"tunnel_up"' || fail "no tunnel_up within 30 s"
 grep '"event":"tunnel_up"' "$D/cli.json" | sed 's/^/    /'
 log "tunnel up after $((($(now_ns) - T_START) / 1000000)) ms"
 
-if [ "$DRY" != 1 ]; then
+if [ "$DRY" != 1 ] && [ "$NL" != 1 ]; then
     wait_until 10 test -p "$D/ctl" || fail "tse-cli made no control FIFO $D/ctl"
 fi
 wait_until 15 ip netns exec "$UE" ping -n -c 1 -W 1 -I tse0 198.18.0.1 || fail "no ping through tse0"
-if [ "$DRY" != 1 ]; then
+if [ "$DRY" != 1 ] && [ "$NL" != 1 ]; then
     # a bad command is refused with an error event and changes nothing
     T=$(now_ns)
     send_cmd "network $CUR_NAME proxy" || fail "cannot write to the control FIFO"
@@ -357,6 +369,17 @@ EOF
         T_CMD=$(now_ns)
         echo "change $i dry $CUR_TYPE $CUR_ADDR $kind dry 0 $T_NET $T_CMD" >>"$D/timeline"
         log "change $i: ${LAB_ROAM_DRY_OUTAGE_MS:-1500} ms blackout (dry run)"
+    elif [ "$NL" = 1 ]; then
+        # tse-cli finds out by itself (rtnetlink): the figures count from
+        # the change, when the new network's FW cut the old path; then the
+        # UE joins it
+        apply_rules "$type" "$addr" || fail "change $i: ruleset"
+        T_NET=$(now_ns)
+        move_ue "$CUR_ADDR" "$addr" || fail "change $i: UE address $addr"
+        T_CMD=$T_NET
+        echo "change $i @$name $type $addr $kind $(expect_port "$type") $(expect_via "$type") $T_NET $T_CMD" \
+            >>"$D/timeline"
+        log "change $i: $name ($kind), type $type ($(describe "$type")), UE $addr (tse-cli --watch-network)"
     else
         if [ "$type" = 8 ]; then
             cmd="network $name proxy 192.0.2.1:3128"
@@ -375,11 +398,13 @@ EOF
         echo "change $i $name $type $addr $kind $(expect_port "$type") $(expect_via "$type") $T_NET $T_CMD" \
             >>"$D/timeline"
         log "change $i: $name ($kind), type $type ($(describe "$type")), UE $addr: '$cmd'"
+    fi
+    if [ "$DRY" != 1 ]; then
+        CUR_TYPE=$type CUR_ADDR=$addr
         wait_until "$WAIT_UP" up_since "$T_CMD"
         cli_alive || fail "change $i: tse-cli exited"
         has_event "$T_CMD" '"event":"tunnel_up"' || fail "change $i: the tunnel did not come back within $WAIT_UP s"
         awk -v t="$T_CMD" '$1 >= t { $1 = ""; print "   " $0 }' "$D/cli.json.ts"
-        CUR_TYPE=$type CUR_ADDR=$addr
     fi
     sleep "$PHASE"
 done
