@@ -17,8 +17,9 @@
 # and through tse0 an inner TCP download (LAB_ROAM_BYTES pseudo-random bytes
 # from 198.18.0.1, paced so that it spans every change) and an RTP-like
 # stream to 198.18.0.1 (50 datagrams/s of 172 bytes: sequence number and
-# send time; the receiver records arrival times).  Then, every LAB_ROAM_PHASE_S seconds after the tunnel is back, the network
-# changes (default plan):
+# send time; the receiver records arrival times).  Then, every
+# LAB_ROAM_PHASE_S seconds after the tunnel is back, the network changes
+# (default plan):
 #   netB  type 8  (only squid on the FW)  UE 192.0.2.3  "network netB proxy 192.0.2.1:3128"
 #   netC  type 5b (only TCP 80)           UE 192.0.2.4  "network netC direct"
 #   netA  type 0  (open, seen before)     UE 192.0.2.2  "network netA" (keeps: direct)
