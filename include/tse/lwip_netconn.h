@@ -33,6 +33,9 @@
  * then bound to it with netconn_bind_if() before netconn_connect(): lwIP
  * (>= 2.1, LWIP_SINGLE_NETIF 0) sends its segments out of that netif
  * whatever the routing table says and takes the source address from it.
+ * lwIP's DNS queries are NOT bound: with the tunnel netif as default route
+ * the DNS server must be on the uplink's link (or routed out of it with
+ * LWIP_HOOK_IP4_ROUTE_SRC), or the TSCF given as a literal address.
  * docs/porting.md has the rest.
  *
  * Threading: the table's functions and the driver are called from ONE
