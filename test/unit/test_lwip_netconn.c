@@ -29,6 +29,7 @@ int main(void)
 
 #else
 
+#include <pthread.h>
 #include <time.h>
 
 #include "lwip/api.h"
@@ -378,6 +379,7 @@ static int connect_wait(const tse_port *t, tse_port_conn *c, unsigned max_ms)
 static int run_until(int (*pred)(void), unsigned max_ms)
 {
     tse_time_ms end = tse_lwip_nc_now(&port) + max_ms;
+
     unsigned guard = 0;
     while (!pred()) {
         tse_time_ms next;
@@ -388,11 +390,10 @@ static int run_until(int (*pred)(void), unsigned max_ms)
         if (pred()) {
             break;
         }
+        /* no polling: only the port's wake-ups (and the engine's
+         * deadlines) end the sleep; what pred() watches in the tcpip
+         * thread wakes it too (udp_rx) */
         next = tse_lwip_nc_driver_next(&drv);
-        /* at least every 50 ms: pred() may watch the tcpip thread */
-        if (next > tse_lwip_nc_now(&port) + 50) {
-            next = tse_lwip_nc_now(&port) + 50;
-        }
         (void)tse_lwip_nc_wait(&port, next < end ? next : end);
     }
     return 1;
@@ -460,6 +461,39 @@ TT_TEST(outer_connection_is_bound_to_the_uplink)
     netif_set_default(NULL);
     netif_remove(&df_if);
     UNLOCK_TCPIP_CORE();
+}
+
+static void *waker_main(void *arg)
+{
+    struct timespec ts = { 0, 200 * 1000 * 1000 };
+    (void)arg;
+    nanosleep(&ts, NULL);
+    tse_lwip_nc_wake(&port);
+    return NULL;
+}
+
+/* tse_lwip_nc_wait() sleeps until the deadline, or less when another
+ * thread wakes it; wake-ups before the sleep are not lost. */
+TT_TEST(wait_and_wake)
+{
+    pthread_t th;
+    tse_time_ms t0;
+    TT_EQ_INT(port_init(&up_if), TSE_OK);
+    t0 = tse_lwip_nc_now(&port);
+    TT_EQ_INT(tse_lwip_nc_wait(&port, t0 + 100), 0);
+    TT_ASSERT(tse_lwip_nc_now(&port) - t0 >= 90);
+    tse_lwip_nc_wake(&port);
+    tse_lwip_nc_wake(&port); /* coalesced */
+    t0 = tse_lwip_nc_now(&port);
+    TT_EQ_INT(tse_lwip_nc_wait(&port, t0 + 5000), 1);
+    TT_EQ_INT(tse_lwip_nc_wait(&port, t0 + 50), 0);
+    TT_EQ_INT(pthread_create(&th, NULL, waker_main, NULL), 0);
+    t0 = tse_lwip_nc_now(&port);
+    TT_EQ_INT(tse_lwip_nc_wait(&port, t0 + 30000), 1);
+    pthread_join(th, NULL);
+    TT_ASSERT(tse_lwip_nc_now(&port) - t0 < 2000);
+    TT_ASSERT(tse_lwip_nc_now(&port) - t0 >= 150);
+    tse_lwip_nc_deinit(&port);
 }
 
 TT_TEST(bad_arguments)
@@ -580,6 +614,7 @@ static void udp_rx(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
     (void)arg; (void)pcb; (void)addr; (void)prt;
     if (p->tot_len == 11) echoes++;
     pbuf_free(p);
+    tse_lwip_nc_wake(&port); /* the driver thread checks got_echo() */
 }
 static int got_echo(void) { return locked_read(&echoes) > 0; }
 
@@ -766,6 +801,7 @@ int main(void)
     UNLOCK_TCPIP_CORE();
 
     TT_RUN(outer_connection_is_bound_to_the_uplink);
+    TT_RUN(wait_and_wake);
     TT_RUN(bad_arguments);
     TT_RUN(refused_connect);
 #if LWIP_DNS
