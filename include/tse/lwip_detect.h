@@ -81,27 +81,48 @@ typedef struct tse_lwip_detect {
 
 /** @brief Prepare (after tse_lwip_port_init()).  @p s is copied (its
  *  strings are not: keep them until the detection is done).
+ *  @param[out] ld   the runner (caller storage)
+ *  @param[in]  s    the detector's settings (tse/detect.h)
+ *  @param[in]  cfg  the runner's settings (copied)
  *  @return TSE_OK, TSE_ERR_INVALID_ARG, or tse_detect_init()'s error */
 int tse_lwip_detect_init(tse_lwip_detect *ld, const tse_detect_settings *s,
                          const tse_lwip_detect_config *cfg);
-/** @brief Start the probes (tse_detect_start()). */
+/** @brief Start the probes (tse_detect_start()) and carry out the first
+ *  orders.
+ *  @param ld  the runner
+ *  @return tse_detect_start()'s result */
 int tse_lwip_detect_start(tse_lwip_detect *ld);
 /** @brief Carry out the detector's orders, move SIP-over-TCP bytes, fire
  *  its timers.  Call it from the main loop after lwIP's input and timers.
+ *  @param ld  the runner
  *  @return TSE_OK or TSE_ERR_INVALID_ARG */
 int tse_lwip_detect_poll(tse_lwip_detect *ld);
-/** @brief When tse_lwip_detect_poll() must run next at the latest. */
+/** @brief When tse_lwip_detect_poll() must run next at the latest.
+ *  @param ld  the runner
+ *  @return the time, or TSE_TIME_NEVER */
 tse_time_ms tse_lwip_detect_next(const tse_lwip_detect *ld);
-/** @brief 1 once the result event fired. */
+/** @brief Whether the result event fired.
+ *  @param ld  the runner
+ *  @return 1 or 0 */
 int tse_lwip_detect_done(const tse_lwip_detect *ld);
-/** @brief The result (NULL before it is known). */
+/** @brief The result.
+ *  @param ld  the runner
+ *  @return the result, NULL before it is known */
 const tse_detect_result *tse_lwip_detect_result(const tse_lwip_detect *ld);
-/** @brief The application's tunnel probe came up. */
+/** @brief The application's tunnel probe came up.
+ *  @param ld     the runner
+ *  @param probe  TSE_PROBE_TUNNEL_1 or _2
+ *  @return tse_detect_tunnel_up()'s result */
 int tse_lwip_detect_tunnel_up(tse_lwip_detect *ld, tse_probe_id probe);
-/** @brief The application's tunnel probe failed (its TSE_EV_TUNNEL_DOWN
- *  error and proxy status). */
+/** @brief The application's tunnel probe failed.
+ *  @param ld      the runner
+ *  @param probe   TSE_PROBE_TUNNEL_1 or _2
+ *  @param err     its TSE_EV_TUNNEL_DOWN error (negative)
+ *  @param status  the proxy's HTTP status, or 0
+ *  @return tse_detect_probe_failed()'s result */
 int tse_lwip_detect_tunnel_failed(tse_lwip_detect *ld, tse_probe_id probe, int err, int status);
-/** @brief Close every probe's PCB and connection (tunnels: tunnel_close). */
+/** @brief Close every probe's PCB and connection (tunnels: tunnel_close).
+ *  @param ld  the runner (NULL: nothing) */
 void tse_lwip_detect_deinit(tse_lwip_detect *ld);
 
 #ifdef __cplusplus

@@ -186,10 +186,13 @@ void tse_lwip_nc_config_default(tse_lwip_nc_config *c);
 int tse_lwip_nc_init(tse_lwip_nc_port *p, const tse_lwip_nc_config *cfg);
 
 /** @brief The transport table (include/tse/port.h) of @p p.
+ *  @param p  the port
  *  @return the table, inside @p p (NULL for NULL) */
 const tse_port *tse_lwip_nc_table(tse_lwip_nc_port *p);
 
-/** @brief Milliseconds of sys_now(), widened to 64 bits.  Driver thread. */
+/** @brief Milliseconds of sys_now(), widened to 64 bits.  Driver thread.
+ *  @param p  the port (holds the widening state)
+ *  @return milliseconds */
 tse_time_ms tse_lwip_nc_now(tse_lwip_nc_port *p);
 
 /** @brief Wake the thread sleeping in tse_lwip_nc_wait().  Any thread,
@@ -198,12 +201,15 @@ tse_time_ms tse_lwip_nc_now(tse_lwip_nc_port *p);
 void tse_lwip_nc_wake(tse_lwip_nc_port *p);
 
 /** @brief tse_lwip_nc_wake() with a void pointer: the shape of
- *  tse_lwip_netif_config::notify (set its user to the port). */
+ *  tse_lwip_netif_config::notify (set its user to the port).
+ *  @param port  the tse_lwip_nc_port */
 void tse_lwip_nc_wake_cb(void *port);
 
 /** @brief Sleep until tse_lwip_nc_wake() (lwIP's callbacks call it when a
  *  connection has news) or until @p until (tse_lwip_nc_now()'s clock;
  *  TSE_TIME_NEVER: no limit).  Driver thread.
+ *  @param p      the port
+ *  @param until  the latest wake-up time
  *  @return 1 if woken, 0 if the time came */
 int tse_lwip_nc_wait(tse_lwip_nc_port *p, tse_time_ms until);
 
@@ -242,6 +248,7 @@ int tse_lwip_nc_driver_init(tse_lwip_nc_driver *d, tse_lwip_nc_port *p, tse_tunn
  *        feed it received bytes, move the inner netif's packets into it,
  *        write its pending bytes, fire its timers.  Bounded work, never
  *        waits for the network.  Driver thread.
+ * @param d  the driver
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL), or the last error an engine
  *         call returned (informational: the tunnel reports failures through
  *         its events).
@@ -249,7 +256,9 @@ int tse_lwip_nc_driver_init(tse_lwip_nc_driver *d, tse_lwip_nc_port *p, tse_tunn
 int tse_lwip_nc_driver_poll(tse_lwip_nc_driver *d);
 
 /** @brief When tse_lwip_nc_driver_poll() must run next at the latest
- *  (tse_tunnel_expiry()), or TSE_TIME_NEVER; earlier when woken. */
+ *  (tse_tunnel_expiry()), or TSE_TIME_NEVER; earlier when woken.
+ *  @param d  the driver
+ *  @return the time (TSE_TIME_NEVER for NULL) */
 tse_time_ms tse_lwip_nc_driver_next(const tse_lwip_nc_driver *d);
 
 /** @brief Close the tunnel's outer connection, if any (before
