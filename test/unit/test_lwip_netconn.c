@@ -607,16 +607,19 @@ TT_TEST(close_while_resolving)
 }
 #endif
 
+#define BIG_ECHO 1200 /* an inner packet larger than half a pool pbuf */
 static struct udp_pcb *upcb;
-static unsigned echoes;
+static unsigned echoes, big_echoes;
 static void udp_rx(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t prt)
 {
     (void)arg; (void)pcb; (void)addr; (void)prt;
     if (p->tot_len == 11) echoes++;
+    if (p->tot_len == BIG_ECHO) big_echoes++;
     pbuf_free(p);
     tse_lwip_nc_wake(&port); /* the driver thread checks got_echo() */
 }
 static int got_echo(void) { return locked_read(&echoes) > 0; }
+static int got_big_echo(void) { return locked_read(&big_echoes) > 0; }
 
 /* The whole tunnel: the TSCF's name through lwIP's DNS, TCP through lwIP
  * (netconn), TLS, configuration, an inner UDP packet through the tunnel
@@ -699,6 +702,20 @@ TT_TEST(tunnel_over_netconn)
     TT_EQ_INT(ip4_addr_get_u32(&last), PP_HTONL(0xcb007101UL));
     TT_ASSERT(port.stats.bytes_out > 0 && port.stats.bytes_in > 0);
     TT_ASSERT(port.stats.wakes > 0);
+
+    /* a large inner packet both ways (the netif's receive path allocates
+     * its pbuf for the whole packet) */
+    LOCK_TCPIP_CORE();
+    p = pbuf_alloc(PBUF_TRANSPORT, BIG_ECHO, PBUF_RAM);
+    if (p != NULL) {
+        memset(p->payload, 0x5a, BIG_ECHO);
+        e = udp_sendto(upcb, p, &dst, 7);
+        pbuf_free(p);
+    }
+    UNLOCK_TCPIP_CORE();
+    TT_ASSERT(p != NULL);
+    TT_EQ_INT(e, ERR_OK);
+    TT_ASSERT(run_until(got_big_echo, 5000));
 }
 
 /* The TSCF side resets TCP: the engine hears RESET and comes back. */
