@@ -67,6 +67,19 @@ static int needs_response_code(uint8_t type)
     return type == TSE_CM_CONFIG_RESPONSE || type == TSE_CM_RELEASE_RESPONSE;
 }
 
+/* The rules between TLVs, for the decoder (which error) and the encoder
+ * (which refuses what the decoder would refuse). */
+static int check_tlv_set(uint8_t type, uint32_t pr)
+{
+    /* Table A.1.5-1: a netmask "MUST be used only with" its address. */
+    if (((pr & TSE_CM_HAS_IPV4_NETMASK) && !(pr & TSE_CM_HAS_IPV4_ADDRESS)) ||
+        ((pr & TSE_CM_HAS_IPV6_NETMASK) && !(pr & TSE_CM_HAS_IPV6_ADDRESS)))
+        return TSE_ERR_CM_MASK_WITHOUT_ADDR;
+    if (needs_response_code(type) && !(pr & TSE_CM_HAS_RESPONSE_CODE))
+        return TSE_ERR_CM_NO_RESPONSE_CODE;
+    return TSE_OK;
+}
+
 const char *tse_cm_type_name(uint8_t type)
 {
 #if !TSE_CONFIG_STRINGS
@@ -190,16 +203,7 @@ int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len)
     if (off != len)
         return TSE_ERR_CM_TLV_COUNT; /* bytes after the counted TLVs */
 
-    /* Table A.1.5-1: a netmask "MUST be used only with" its address. */
-    if (((out->present & TSE_CM_HAS_IPV4_NETMASK) &&
-         !(out->present & TSE_CM_HAS_IPV4_ADDRESS)) ||
-        ((out->present & TSE_CM_HAS_IPV6_NETMASK) &&
-         !(out->present & TSE_CM_HAS_IPV6_ADDRESS)))
-        return TSE_ERR_CM_MASK_WITHOUT_ADDR;
-    if (needs_response_code(out->type) &&
-        !(out->present & TSE_CM_HAS_RESPONSE_CODE))
-        return TSE_ERR_CM_NO_RESPONSE_CODE;
-    return TSE_OK;
+    return check_tlv_set(out->type, out->present);
 }
 
 static uint8_t *put_tlv(uint8_t *p, uint8_t type, const uint8_t *v, uint8_t l)
@@ -213,13 +217,21 @@ static uint8_t *put_tlv(uint8_t *p, uint8_t type, const uint8_t *v, uint8_t l)
     return p + 2 + l;
 }
 
+/* The fixed-size TLVs in the order they are encoded (Padding goes last). */
+static const uint8_t encode_order[] = {
+    TSE_TLV_RESPONSE_CODE, TSE_TLV_IPV4_ADDRESS, TSE_TLV_IPV4_NETMASK,
+    TSE_TLV_IPV6_ADDRESS, TSE_TLV_IPV6_NETMASK, TSE_TLV_KEEPALIVE_INTERVAL
+};
+
 int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written)
 {
     uint32_t pr;
-    size_t need = TSE_CM_HEADER_LEN;
+    size_t need = TSE_CM_HEADER_LEN, want, i;
     uint16_t count = 0;
     uint8_t tmp[2];
-    uint8_t *p;
+    uint8_t *p, *dst;
+    /* tlv_slot() only hands out pointers into *m: read, never written */
+    tse_cm *mm = (tse_cm *)(uintptr_t)m;
 
     if (written != NULL)
         *written = 0;
@@ -230,20 +242,17 @@ int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written)
         return TSE_ERR_INVALID_ARG;
     /* Refuse what the decoder would refuse, so encode output always
      * decodes back to the same message. */
-    if (((pr & TSE_CM_HAS_IPV4_NETMASK) && !(pr & TSE_CM_HAS_IPV4_ADDRESS)) ||
-        ((pr & TSE_CM_HAS_IPV6_NETMASK) && !(pr & TSE_CM_HAS_IPV6_ADDRESS)))
-        return TSE_ERR_INVALID_ARG;
-    if (needs_response_code(m->type) && !(pr & TSE_CM_HAS_RESPONSE_CODE))
-        return TSE_ERR_INVALID_ARG;
-    if ((pr & TSE_CM_HAS_PADDING) && m->padding_len > 255)
+    if (check_tlv_set(m->type, pr) != TSE_OK ||
+        ((pr & TSE_CM_HAS_PADDING) && m->padding_len > 255))
         return TSE_ERR_INVALID_ARG;
 
-    if (pr & TSE_CM_HAS_RESPONSE_CODE) { need += 4; count++; }
-    if (pr & TSE_CM_HAS_IPV4_ADDRESS) { need += 6; count++; }
-    if (pr & TSE_CM_HAS_IPV4_NETMASK) { need += 6; count++; }
-    if (pr & TSE_CM_HAS_IPV6_ADDRESS) { need += 18; count++; }
-    if (pr & TSE_CM_HAS_IPV6_NETMASK) { need += 18; count++; }
-    if (pr & TSE_CM_HAS_KEEPALIVE) { need += 4; count++; }
+    /* one table for both passes (size, then bytes): the decoder's */
+    for (i = 0; i < sizeof(encode_order); i++) {
+        if (pr & tlv_slot(mm, encode_order[i], &want, &dst)) {
+            need += 2 + want;
+            count++;
+        }
+    }
     if (pr & TSE_CM_HAS_PADDING) { need += 2u + m->padding_len; count++; }
     if (need > cap)
         return TSE_ERR_BUFFER_TOO_SMALL;
@@ -257,21 +266,15 @@ int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written)
     put32(p + 12, m->seq);
     p += TSE_CM_HEADER_LEN;
 
-    if (pr & TSE_CM_HAS_RESPONSE_CODE) {
-        put16(tmp, m->response_code);
-        p = put_tlv(p, TSE_TLV_RESPONSE_CODE, tmp, 2);
-    }
-    if (pr & TSE_CM_HAS_IPV4_ADDRESS)
-        p = put_tlv(p, TSE_TLV_IPV4_ADDRESS, m->ipv4_addr, 4);
-    if (pr & TSE_CM_HAS_IPV4_NETMASK)
-        p = put_tlv(p, TSE_TLV_IPV4_NETMASK, m->ipv4_mask, 4);
-    if (pr & TSE_CM_HAS_IPV6_ADDRESS)
-        p = put_tlv(p, TSE_TLV_IPV6_ADDRESS, m->ipv6_addr, 16);
-    if (pr & TSE_CM_HAS_IPV6_NETMASK)
-        p = put_tlv(p, TSE_TLV_IPV6_NETMASK, m->ipv6_mask, 16);
-    if (pr & TSE_CM_HAS_KEEPALIVE) {
-        put16(tmp, m->keepalive_s);
-        p = put_tlv(p, TSE_TLV_KEEPALIVE_INTERVAL, tmp, 2);
+    for (i = 0; i < sizeof(encode_order); i++) {
+        uint8_t t = encode_order[i];
+        if (!(pr & tlv_slot(mm, t, &want, &dst)))
+            continue;
+        if (dst == NULL) { /* the two 16-bit values */
+            put16(tmp, t == TSE_TLV_RESPONSE_CODE ? m->response_code : m->keepalive_s);
+            dst = tmp;
+        }
+        p = put_tlv(p, t, dst, (uint8_t)want);
     }
     if (pr & TSE_CM_HAS_PADDING)
         p = put_tlv(p, TSE_TLV_PADDING, NULL, (uint8_t)m->padding_len);

@@ -64,7 +64,14 @@
 #define LWIP_AUTOIP                 0
 #define LWIP_ACD                    0
 #define LWIP_IGMP                   0
+/* NO_SYS=0: the outer connection over netconn (tse/lwip_netconn.h) resolves
+ * the TSCF's name with lwIP's DNS.  NO_SYS=1 keeps it off: its cyclic timer
+ * would wake the idle loops every second (docs/idle.md). */
+#if NO_SYS
 #define LWIP_DNS                    0
+#else
+#define LWIP_DNS                    1
+#endif
 #define LWIP_IPV6_MLD               0
 #define LWIP_IPV6_AUTOCONFIG        0   /* the address comes from the TSCF (CM) */
 #define LWIP_IPV6_DHCP6             0

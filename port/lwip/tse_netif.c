@@ -227,7 +227,18 @@ int tse_lwip_netif_on_packet(tse_lwip_netif *n, const uint8_t *pkt,
     if (n == NULL || pkt == NULL || len == 0 || len > 0xffff || !n->added) {
         return TSE_ERR_INVALID_ARG;
     }
+    /* From the pool, as a driver's receive path does; except when lwIP's
+     * pools are malloc() anyway (MEMP_MEM_MALLOC): then the exact size from
+     * the heap.  Debian's liblwip 2.1.3 is built that way and its pool
+     * elements are 616 bytes while pbuf_alloc() hands out one pbuf of up to
+     * PBUF_POOL_BUFSIZE (1536 by its installed lwipopts.h): an inner packet
+     * above ~590 bytes overflowed the heap (valgrind, test_lwip_netconn's
+     * 1200-byte echo, TSE_DEPS=system). */
+#if MEMP_MEM_MALLOC
+    p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_RAM);
+#else
     p = pbuf_alloc(PBUF_RAW, (u16_t)len, PBUF_POOL);
+#endif
     if (p == NULL) {
         n->stats.rx_no_pbuf++;
         return TSE_ERR_NO_MEMORY;
