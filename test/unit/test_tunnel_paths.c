@@ -464,6 +464,56 @@ TT_TEST(auto_reconnect_turned_on_later)
     END();
 }
 
+/* Paused: the change is noted and the resume uses it; one port fewer
+ * while the second is home clamps to the first; auto_reconnect off again
+ * makes a cut final. */
+TT_TEST(paused_change_fewer_ports_and_reconnect_off)
+{
+    tse_outer_path p;
+    two_ports();
+    with_cache();
+    TT_EQ_INT(start_blocked(443, 0, TSE_ERR_TRANSPORT_REFUSED), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
+    TT_EQ_INT(F.d.last_port, 80); /* home is the second port */
+    TT_EQ_INT(tse_tunnel_pause(F.t, F.d.now), TSE_OK);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_PAUSED, WITHIN));
+    TT_EQ_INT(net("hotel"), TSE_OK);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_PAUSED); /* only noted */
+    /* the next network has no port 80 */
+    memset(&p, 0, sizeof(p));
+    p.server_port = 443;
+    TT_EQ_INT(tse_tunnel_set_outer_path(F.t, &p), TSE_OK);
+    F.d.blocked_result = 0;
+    TT_EQ_INT(tse_tunnel_resume(F.t, F.d.now), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 2, WITHIN));
+    TT_EQ_INT(F.d.last_port, 443);
+    TT_EQ_INT(tse_tunnel_get_config(F.t)->resumed, 1);
+    /* reconnect() restarts on the port that worked */
+    TT_EQ_INT(tse_tunnel_reconnect(F.t, F.d.now), TSE_OK);
+    TT_ASSERT(mt_run_until_event(&F.d, TSE_EV_TUNNEL_UP, 3, WITHIN));
+    TT_EQ_INT(F.d.last_port, 443);
+    /* auto_reconnect off: a cut ends it */
+    TT_EQ_INT(tse_tunnel_set_auto_reconnect(F.t, 0), TSE_OK);
+    mt_cut(&F.d);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_CLOSED, WITHIN));
+    END();
+}
+
+/* A change while releasing is refused; the release goes on. */
+TT_TEST(network_change_while_releasing_is_refused)
+{
+    mt_fix_setup(&F);
+    F.cfg.ignore_release = 1;
+    START_UP();
+    TT_EQ_INT(tse_tunnel_close(F.t, F.d.now), TSE_OK);
+    mt_pump(&F.d);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_RELEASING);
+    TT_EQ_INT(net("x"), TSE_ERR_STATE);
+    TT_EQ_INT(tse_tunnel_state(F.t), TSE_STATE_RELEASING);
+    TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_CLOSED, WITHIN));
+    END();
+}
+
 int main(void)
 {
     TT_RUN(second_port_at_once_after_the_first_is_refused);
@@ -483,6 +533,8 @@ int main(void)
     TT_RUN(a_proxy_refusing_both_ports_is_asked_for_both);
     TT_RUN(refused_settings_and_calls);
     TT_RUN(auto_reconnect_turned_on_later);
+    TT_RUN(paused_change_fewer_ports_and_reconnect_off);
+    TT_RUN(network_change_while_releasing_is_refused);
     mt_fix_teardown(&F);
     return TT_DONE();
 }
