@@ -69,10 +69,16 @@ static uint8_t ring_byte(const tse_ring *r, size_t i)
 
 /* Length of the unit that starts @p i bytes after the head.  The ring
  * holds only whole units that the engine validated (IP) or encoded (CM),
- * so the header is complete and consistent. */
+ * or an IP packet in its TS 24.322 envelope (tse_outq_push_framed()), so
+ * the header is complete and consistent. */
 static size_t unit_len(const tse_ring *r, size_t i)
 {
     uint8_t v = (uint8_t)(ring_byte(r, i) >> 4);
+    if (v == 0) {
+        /* TS 24.322 envelope: Type 1 (first nibble 0), then the Length of
+         * the whole envelope in octets 2-3 */
+        return ((size_t)ring_byte(r, i + 1) << 8) | ring_byte(r, i + 2);
+    }
     if (v == 4) {
         return ((size_t)ring_byte(r, i + 2) << 8) | ring_byte(r, i + 3);
     }
@@ -184,16 +190,27 @@ size_t tse_outq_queued(const tse_outq *q, tse_class cls)
 int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
                   uint32_t now)
 {
+    return tse_outq_push_framed(q, cls, NULL, 0, unit, len, now);
+}
+
+int tse_outq_push_framed(tse_outq *q, tse_class cls, const uint8_t *hdr, size_t hlen,
+                         const uint8_t *unit, size_t len, uint32_t now)
+{
     tse_ring *r;
-    if (cls == TSE_CLASS_REALTIME && len > q->ring[cls].cap) {
+    size_t total = hlen + len;
+    if (cls == TSE_CLASS_REALTIME && total > q->ring[cls].cap) {
         cls = TSE_CLASS_BULK; /* could never fit: better late than never */
     }
     r = &q->ring[cls];
-    if (len == 0 || tse_outq_space(q, cls) < len) {
+    if (len == 0 || tse_outq_space(q, cls) < total) {
         q->full_drops[cls]++;
         return TSE_ERR_QUEUE_FULL;
     }
+    if (hlen > 0) {
+        ring_put(r, hdr, hlen);
+    }
     ring_put(r, unit, len);
+    len = total;
     if (cls == TSE_CLASS_REALTIME) {
         q->rt_time[(q->rt_thead + q->rt_tlen) % q->rt_tcap] = now;
         q->rt_tlen++;

@@ -96,6 +96,9 @@ struct tse_tunnel {
     char px_pass[TSE_HC_MAX_CRED + 1];
 #endif
 
+    uint8_t ftt_gw[4];      /* FTT: the source of the packet that gave the
+                               inner address (the tunnel server's side) */
+
     tse_stats stats;
     tse_time_ms t_ka_sent;  /* the outstanding Keep_Alive left (its RTT) */
     tse_logger lg;          /* tse_settings::log, log_user, log_level */
@@ -105,6 +108,9 @@ struct tse_tunnel {
 /* The tunnel's log (lib/log.h): LOGT at error/warn/info, DBG at debug. */
 #define LOGT(t, lvl, ...) TSE_LOG(&(t)->lg, lvl, __VA_ARGS__)
 #define DBG(t, ...) TSE_LOG_DBG(&(t)->lg, __VA_ARGS__)
+
+/* The TS 24.322 profile: no control messages (docs/engine.md "FTT profile") */
+#define FTT(t) (TSE_CONFIG_FTT && (t)->s.framing == TSE_FRAMING_FTT)
 
 /* Dotted-quad arguments for "%u.%u.%u.%u" */
 #define IPV4_ARGS(a) (unsigned)(a)[0], (unsigned)(a)[1], (unsigned)(a)[2], (unsigned)(a)[3]
@@ -640,6 +646,43 @@ static int send_config_request(tse_tunnel *t)
     return send_cm(t, &m);
 }
 
+static void adopt_config(tse_tunnel *t, const tse_cm *m);
+
+/* FTT: the tunnel is the TLS connection (TS 24.322 has no control
+ * messages).  A configured inner address (request_ipv4) is used as it
+ * is; otherwise the engine waits, in CONFIGURING and at most
+ * config_timeout_ms, for the server's first packet: its destination is
+ * the inner address (docs/engine.md "FTT profile"). */
+static void adopt_ftt(tse_tunnel *t, const uint8_t addr[4], const uint8_t mask[4])
+{
+    tse_cm m;
+    memset(&m, 0, sizeof(m));
+    m.tsid = TSE_CM_TSID_NONE; /* no TSID in this profile */
+    m.present = TSE_CM_HAS_IPV4_ADDRESS | TSE_CM_HAS_IPV4_NETMASK;
+    memcpy(m.ipv4_addr, addr, 4);
+    memcpy(m.ipv4_mask, mask, 4);
+    adopt_config(t, &m);
+}
+
+static void ftt_tls_up(tse_tunnel *t)
+{
+    static const uint8_t any[4] = { 0, 0, 0, 0 };
+    LOGT(t, TSE_LOG_INFO, "TLS 1.%u up, %s; FTT profile: %s",
+         (unsigned)(t->cfg.tls_version & 0xff) - 1u, t->cfg.tls_suite,
+         memcmp(t->s.request_ipv4, any, 4) != 0 ? "configured inner address"
+                                                : "waiting for the first packet");
+    set_state(t, TSE_STATE_CONFIGURING);
+    if (t->state != TSE_STATE_CONFIGURING) {
+        return; /* the application closed from the callback */
+    }
+    if (memcmp(t->s.request_ipv4, any, 4) != 0) {
+        memset(t->ftt_gw, 0, sizeof(t->ftt_gw));
+        adopt_ftt(t, t->s.request_ipv4, t->s.request_ipv4_mask);
+        return;
+    }
+    t->t_phase = add_ms(t->now, t->s.config_timeout_ms);
+}
+
 static void tls_step(tse_tunnel *t)
 {
     int rc = tse_tls_handshake(&t->tls);
@@ -665,6 +708,10 @@ static void tls_step(tse_tunnel *t)
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
     t->cfg.tls_suite = tse_tls_suite(&t->tls);
+    if (FTT(t)) {
+        ftt_tls_up(t);
+        return;
+    }
     LOGT(t, TSE_LOG_INFO, "TLS 1.%u up, %s; sending Configuration_Request%s",
          (unsigned)(t->cfg.tls_version & 0xff) - 1u, t->cfg.tls_suite,
          t->resume_valid ? " to resume the tunnel" : "");
@@ -735,13 +782,17 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
      * on both sides */
     t->cfg.keepalive_s = (m->present & TSE_CM_HAS_KEEPALIVE)
                              ? m->keepalive_s : t->s.request_keepalive_s;
+    if (FTT(t)) {
+        t->cfg.keepalive_s = 0; /* TS 24.322 has no keep-alive message */
+    }
     t->cfg.resumed = resumed;
     t->cfg.via_proxy = t->conn_via_proxy;
     t->cfg.server_port = t->conn_port;
     t->cfg_valid = 1;
     path_worked(t);
 
-    t->resume_valid = 1;
+    /* FTT: no TSID, nothing to resume; a cut means a new tunnel */
+    t->resume_valid = !FTT(t);
     t->resume_tsid = m->tsid;
     memcpy(t->resume_ipv4, m->ipv4_addr, 4);
     if (t->cfg.has_ipv6) {
@@ -752,11 +803,16 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
         t->stats.resumes++;
     }
     t->stats.ups++;
-    LOGT(t, TSE_LOG_INFO,
-         "tunnel up: inner %u.%u.%u.%u/%u.%u.%u.%u%s, TSID 0x%llx (%s), keep-alive %u s",
-         IPV4_ARGS(t->cfg.ipv4), IPV4_ARGS(t->cfg.ipv4_mask),
-         t->cfg.has_ipv6 ? " and IPv6" : "", (unsigned long long)t->cfg.tsid,
-         resumed ? "resumed" : "new", (unsigned)t->cfg.keepalive_s);
+    if (FTT(t)) {
+        LOGT(t, TSE_LOG_INFO, "FTT tunnel up: inner %u.%u.%u.%u/%u.%u.%u.%u",
+             IPV4_ARGS(t->cfg.ipv4), IPV4_ARGS(t->cfg.ipv4_mask));
+    } else {
+        LOGT(t, TSE_LOG_INFO,
+             "tunnel up: inner %u.%u.%u.%u/%u.%u.%u.%u%s, TSID 0x%llx (%s), keep-alive %u s",
+             IPV4_ARGS(t->cfg.ipv4), IPV4_ARGS(t->cfg.ipv4_mask),
+             t->cfg.has_ipv6 ? " and IPv6" : "", (unsigned long long)t->cfg.tsid,
+             resumed ? "resumed" : "new", (unsigned)t->cfg.keepalive_s);
+    }
     if (changed) {
         LOGT(t, TSE_LOG_WARN,
              "inner address changed from %u.%u.%u.%u to %u.%u.%u.%u%s: "
@@ -972,6 +1028,8 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
     }
 }
 
+static int valid_packet(const uint8_t *p, size_t len);
+
 static void handle_unit(tse_tunnel *t, const tse_unit *u)
 {
     t->last_rx = t->now;
@@ -989,6 +1047,23 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
             m.unknown_tlvs ? " (reserved TLVs skipped)" : "");
         handle_cm(t, &m);
         return;
+    }
+    if (FTT(t) && t->state == TSE_STATE_CONFIGURING && u->kind == TSE_UNIT_IPV4 &&
+        valid_packet(u->data, u->len)) {
+        /* the server's first packet: its IPv4 destination (header octets
+         * 17-20, RFC 791 3.1) is our inner address, its source the
+         * server's side of the tunnel */
+        static const uint8_t host[4] = { 255, 255, 255, 255 };
+        const char *why = bad_ipv4(u->data + 16);
+        if (why != NULL) {
+            fail(t, TSE_ERR_PROTO_NO_ADDRESS, why);
+            return;
+        }
+        memcpy(t->ftt_gw, u->data + 12, 4);
+        adopt_ftt(t, u->data + 16, host);
+        if (t->state != TSE_STATE_UP) {
+            return;
+        }
     }
     if (t->state != TSE_STATE_UP && t->state != TSE_STATE_RELEASING) {
         /* before the Configuration_Response there is no inner address to
@@ -1176,13 +1251,15 @@ int tse_settings_check(const tse_settings *s)
     if (s->server_host[0] == '\0' || s->server_port == 0) {
         return TSE_ERR_SETTING_SERVER;
     }
-    if (s->framing != TSE_FRAMING_TSCF) {
-        return TSE_ERR_SETTING_PROFILE;
+    if (s->framing != TSE_FRAMING_TSCF &&
+        !(TSE_CONFIG_FTT && s->framing == TSE_FRAMING_FTT)) {
+        return TSE_ERR_SETTING_PROFILE; /* unknown, or FTT compiled out */
     }
-    if (s->max_unit < 576 || s->max_unit > 65535) {
+    /* FTT: the envelope's Length (16 bits) counts its 3 octets too */
+    if (s->max_unit < 576 || s->max_unit + tse_frame_overhead(s->framing) > 65535) {
         return TSE_ERR_SETTING_MAX_UNIT;
     }
-    if (s->outq_size < s->max_unit) {
+    if (s->outq_size < s->max_unit + tse_frame_overhead(s->framing)) {
         return TSE_ERR_SETTING_QUEUE;
     }
     if (s->backoff_initial_ms == 0 || s->backoff_max_ms < s->backoff_initial_ms) {
@@ -1238,7 +1315,7 @@ static size_t queues_size(const tse_settings *s)
 size_t tse_tunnel_footprint(const tse_settings *s)
 {
     size_t n = sizeof(struct tse_tunnel) + own_conf_size(s) + queues_size(s) +
-               TSE_OUTER_BUF_SIZE + s->max_unit;
+               TSE_OUTER_BUF_SIZE + s->max_unit + tse_frame_overhead(s->framing);
     /* (the proxy's strings have fixed room in the struct: they change) */
     n += str_size(s->server_host) + str_size(s->sni) + str_size(s->user_agent) +
          str_size(s->proxy_marker_header);
@@ -1316,7 +1393,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->outer = area;
     area += TSE_OUTER_BUF_SIZE;
     t->unit_buf = area;
-    area += s->max_unit;
+    area += s->max_unit + tse_frame_overhead(s->framing);
     strs = (char *)area;
     t->s.server_host = str_copy(&strs, s->server_host);
     t->s.sni = str_copy(&strs, s->sni);
@@ -1335,7 +1412,8 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->next_seq = 1;
     t->t_phase = t->t_backoff = TSE_TIME_NEVER;
 
-    rc = tse_deframer_init(&t->df, TSE_FRAMING_TSCF, t->unit_buf, s->max_unit);
+    rc = tse_deframer_init(&t->df, s->framing, t->unit_buf,
+                           s->max_unit + tse_frame_overhead(s->framing));
     if (rc != TSE_OK) {
         if (t->own_conf != NULL) {
             tse_tls_conf_free(t->own_conf);
@@ -1613,6 +1691,9 @@ tse_time_ms tse_tunnel_expiry(const tse_tunnel *t)
         e = t->t_backoff;
         break;
     case TSE_STATE_UP:
+        if (FTT(t)) {
+            break; /* no control messages: no keep-alive, no CM probe */
+        }
         if (t->ka_outstanding) {
             e = t->t_ka_resp;
         } else if (t->cfg.keepalive_s != 0) {
@@ -1764,7 +1845,20 @@ static int check_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
 static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
                         tse_class cls)
 {
-    int rc = tse_outq_push(&t->oq, cls, pkt, len, (uint32_t)t->now);
+    int rc;
+    if (FTT(t)) {
+        /* TS 24.322 envelope: Type 1, then the Length of the whole
+         * envelope (max_unit + 3 <= 65535: tse_settings_check()) */
+        uint8_t env[3];
+        size_t total = len + sizeof(env);
+        env[0] = 1;
+        env[1] = (uint8_t)(total >> 8);
+        env[2] = (uint8_t)total;
+        rc = tse_outq_push_framed(&t->oq, cls, env, sizeof(env), pkt, len,
+                                  (uint32_t)t->now);
+    } else {
+        rc = tse_outq_push(&t->oq, cls, pkt, len, (uint32_t)t->now);
+    }
     if (rc != TSE_OK) {
         t->stats.queue_full_drops++;
         DBG(t, "%s packet of %u bytes refused: %s",
@@ -1843,6 +1937,16 @@ int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
     case TSE_STATE_RELEASING:
         return TSE_OK;
     case TSE_STATE_UP:
+        if (FTT(t)) {
+            /* TS 24.322 has no release message: what is queued goes into
+             * records, then TLS ends cleanly (RFC 8446 6.1) */
+            LOGT(t, TSE_LOG_INFO, "closing the FTT tunnel (TLS close_notify)");
+            pump(t);
+            clear_queue(t); /* what did not fit goes nowhere after it */
+            tse_tls_close_notify(&t->tls);
+            fail_ex(t, TSE_ERR_CLOSED, NULL, 1);
+            return TSE_OK;
+        }
         LOGT(t, TSE_LOG_INFO, "releasing the tunnel (Configuration_Release_Request)");
         cm_header(&m, TSE_CM_RELEASE_REQUEST, t->cfg.tsid, t->next_seq++);
         if (tse_outq_space(&t->oq, TSE_CLASS_CONTROL) >= TSE_CM_MAX_ENCODED) {

@@ -106,6 +106,24 @@ TSE_API tse_class tse_outq_classify(const tse_outq *q, const uint8_t *pkt, size_
 TSE_API int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
                           uint32_t now);
 
+/** @brief Queue one IP packet behind a header, as one unit: the TS 24.322
+ *         envelope (tse_frame_unit()'s 3 octets, Type 1 then the Length of
+ *         header + packet) without copying the packet twice.  Otherwise as
+ *         tse_outq_push(); the queue tells units apart by their first
+ *         nibble, so @p hdr must be such an envelope (first nibble 0).
+ *  @param q     the scheduler
+ *  @param cls   a tse_class below TSE_CLASS_COUNT
+ *  @param hdr   the envelope header (NULL with @p hlen 0: none)
+ *  @param hlen  its length
+ *  @param unit  the packet
+ *  @param len   its length
+ *  @param now   milliseconds, for the real-time deadline
+ *  @return TSE_OK, or TSE_ERR_QUEUE_FULL (no room for @p hlen + @p len,
+ *          or @p len 0: nothing taken; counted) */
+TSE_API int tse_outq_push_framed(tse_outq *q, tse_class cls, const uint8_t *hdr,
+                                 size_t hlen, const uint8_t *unit, size_t len,
+                                 uint32_t now);
+
 /** @brief Free bytes in @p cls's ring.
  *  @param q    the scheduler
  *  @param cls  the class

@@ -168,6 +168,7 @@ void mt_cfg_default(mt_cfg *c)
     c->resume = 1;
     c->resume_ipv4[0] = 10; c->resume_ipv4[3] = 99;
     c->ka_answer_limit = -1;
+    c->ftt_gw[0] = 10; c->ftt_gw[3] = 1;
 }
 
 #if defined(MBEDTLS_SSL_SERVER_NAME_INDICATION)
@@ -371,7 +372,8 @@ static void p_conn_open(mem_tscf *p)
     p->head_len = 0;
     p->seen.sni_present = 0;
     p->seen.sni[0] = 0;
-    (void)tse_deframer_init(&p->df, TSE_FRAMING_TSCF, p->dfbuf, sizeof(p->dfbuf));
+    (void)tse_deframer_init(&p->df, p->cfg.ftt ? TSE_FRAMING_FTT : TSE_FRAMING_TSCF,
+                            p->dfbuf, sizeof(p->dfbuf));
     p->seen.conns++;
     if (p->cfg.proxy == MT_PROXY_RAW && p->cfg.raw_on_open) {
         q_push(&p->out, (const uint8_t *)p->cfg.proxy_raw, p->cfg.proxy_raw_len);
@@ -418,7 +420,42 @@ int mem_tscf_send_cm(mem_tscf *p, const tse_cm *cm)
 
 int mem_tscf_send_packet(mem_tscf *p, const uint8_t *pkt, size_t len)
 {
+    if (p->cfg.ftt) {
+        static uint8_t env[65536];
+        int n;
+        if (len == 0 || (pkt[0] >> 4 != 4 && pkt[0] >> 4 != 6)) return -1;
+        n = tse_frame_unit(TSE_FRAMING_FTT, pkt[0] >> 4, pkt, len, env, sizeof(env));
+        if (n < 0) return -1;
+        return mem_tscf_send_plain(p, env, (size_t)n);
+    }
     return mem_tscf_send_plain(p, pkt, len);
+}
+
+static uint16_t csum(const uint8_t *d, size_t n, uint32_t sum);
+
+/* FTT: an ICMP Echo Request (RFC 792) from ftt_gw to the inner address:
+ * the engine takes its destination as its address. */
+static void p_ftt_announce(mem_tscf *p)
+{
+    uint8_t pkt[28];
+    uint16_t c;
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = 0x45;
+    pkt[3] = sizeof(pkt);
+    pkt[8] = 64;
+    pkt[9] = 1; /* ICMP */
+    memcpy(pkt + 12, p->cfg.ftt_gw, 4);
+    memcpy(pkt + 16, p->cfg.ipv4, 4);
+    c = csum(pkt, 20, 0);
+    pkt[10] = (uint8_t)(c >> 8);
+    pkt[11] = (uint8_t)c;
+    pkt[20] = 8; /* Echo Request */
+    pkt[25] = 1; /* identifier 0, sequence 1 */
+    c = csum(pkt + 20, 8, 0);
+    pkt[22] = (uint8_t)(c >> 8);
+    pkt[23] = (uint8_t)c;
+    memcpy(p->ipv4, p->cfg.ipv4, 4);
+    (void)mem_tscf_send_packet(p, pkt, sizeof(pkt));
 }
 
 int mem_tscf_send_empty_record(mem_tscf *p)
@@ -669,6 +706,9 @@ static void p_tls_run(mem_tscf *p)
         if (r == 0) {
             p->hs_done = 1;
             p->seen.handshakes++;
+            if (p->cfg.ftt && !p->cfg.ftt_no_announce) {
+                p_ftt_announce(p);
+            }
         } else {
             if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) {
                 /* like a real server: (alert already written) then close */

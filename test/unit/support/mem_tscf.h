@@ -118,6 +118,15 @@ typedef struct mt_cfg {
                                        two records: 1 byte, then the rest */
     int config_extra_tlv;           /* append a reserved TLV (type 200) */
 
+    /* TS 24.322 FTT profile instead of TSCF: every packet in an
+     * envelope both ways, no CMs (a CM-looking byte is an envelope
+     * error); after the handshake the peer sends one ICMP Echo Request
+     * from ftt_gw to cfg.ipv4 (the engine's address assignment,
+     * docs/engine.md "FTT profile") unless ftt_no_announce */
+    int ftt;
+    int ftt_no_announce;
+    uint8_t ftt_gw[4];              /* default 10.0.0.1 */
+
     /* not a TSCF: a plain TLS server for the stream API (tse/stream.h) */
     int app_raw;                    /* TLS plaintext is recorded in seen.app,
                                        not deframed */
@@ -191,6 +200,7 @@ const mt_cm_rec *mem_tscf_cm(const mem_tscf *p, int type, size_t nth);
 /* Server-initiated messages (need an up TLS connection; return 0 or -1). */
 int mem_tscf_send_release(mem_tscf *p);
 int mem_tscf_send_cm(mem_tscf *p, const tse_cm *cm);
+/* An inner packet (in its envelope under cfg.ftt). */
 int mem_tscf_send_packet(mem_tscf *p, const uint8_t *pkt, size_t len);
 /* Raw TLS plaintext (e.g. a half unit). */
 int mem_tscf_send_plain(mem_tscf *p, const uint8_t *data, size_t len);
