@@ -65,6 +65,7 @@ struct opts {
     const char *cert_file, *key_file;
     int no_proxy_env;
     int keepalive_s;           /* -1: not requested */
+    int framing;               /* --profile: enum tse_framing_profile */
     const char *ping;
     int ping_family;           /* 4 or 6 */
     uint8_t ping_dst[16];
@@ -290,6 +291,8 @@ static void print_config(struct tun *u, const tse_tunnel_config *c, int changed)
     fmt_ipv6(v6, sizeof v6, c->ipv6);
     fmt_ipv6(m6, sizeof m6, c->ipv6_mask);
     snprintf(tsid, sizeof tsid, "%016llx", (unsigned long long)c->tsid);
+    if (a->o.framing == TSE_FRAMING_FTT)
+        snprintf(tsid, sizeof tsid, "none (FTT)"); /* TS 24.322 has no TSID */
     if (a->o.json) {
         cli_json j;
         json_head(&j, u, changed ? "addr_changed" : "tunnel_up");
@@ -301,6 +304,7 @@ static void print_config(struct tun *u, const tse_tunnel_config *c, int changed)
         }
         cli_json_int(&j, "keepalive", c->keepalive_s);
         cli_json_str(&j, "tsid", tsid);
+        cli_json_str(&j, "profile", a->o.framing == TSE_FRAMING_FTT ? "ftt" : "tscf");
         cli_json_str(&j, "tls", tls_name(c->tls_version));
         cli_json_str(&j, "suite", c->tls_suite ? c->tls_suite : "");
         cli_json_bool(&j, "via_proxy", c->via_proxy);
@@ -850,6 +854,10 @@ static void usage(void)
 "configuration, and optionally ping through it.\n"
 "\n"
 "  --server HOST[:PORT]  TSCF (port 443 by default); IPv6 as [addr]:port\n"
+"  --profile P           tscf (default: TR 33.830 Annex A control messages) or\n"
+"                        ftt (TS 24.322 envelopes, no control messages; the\n"
+"                        inner address is the server's first packet's\n"
+"                        destination, a cut brings up a new tunnel)\n"
 "  --port2 N             second TSCF port, tried at once when a connection on the\n"
 "                        first fails (TR 33.830 8.4.2: 443, then 80)\n"
 "  --control FIFO        read network changes from FIFO (created if missing), one\n"
@@ -986,6 +994,11 @@ static void parse_args(struct opts *o, int argc, char **argv)
             NEED_VAL();
             if (FLAG("--server")) server = val;
             else if (FLAG("--ca")) o->ca_file = val;
+            else if (FLAG("--profile")) {
+                if (strcmp(val, "tscf") == 0) o->framing = TSE_FRAMING_TSCF;
+                else if (strcmp(val, "ftt") == 0) o->framing = TSE_FRAMING_FTT;
+                else die_usage("--profile: tscf or ftt, not '%s'", val);
+            }
             else if (FLAG("--sni")) o->sni = val;
             else if (FLAG("--port2")) o->server_port_2 = (uint16_t)parse_long(name, val, 1, 65535);
             else if (FLAG("--pin")) o->pin_hex = val;
@@ -1186,6 +1199,7 @@ int main(int argc, char **argv)
     s.server_host = o->server_host;
     s.server_port = o->server_port;
     s.server_port_2 = o->server_port_2;
+    s.framing = o->framing;
     if (o->dpd_idle_ms >= 0)
         s.dpd_idle_ms = (uint32_t)o->dpd_idle_ms;
     s.sni = o->sni;

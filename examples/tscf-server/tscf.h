@@ -22,6 +22,20 @@ uint16_t tscf_csum_fin(uint32_t sum);
  */
 size_t tscf_echo_reply(uint8_t *pkt, size_t len);
 
+/* ---- ftt.c: the TS 24.322 profile (--profile ftt) ------------------- */
+
+#define TSCF_FTT_ANNOUNCE_LEN 28
+#define TSCF_FTT_ENVELOPE_LEN 3
+
+/** The packet that gives a new FTT tunnel its address: an ICMP Echo
+ *  Request from @p server4 to @p client4 (checksums set).  Returns its
+ *  length, TSCF_FTT_ANNOUNCE_LEN. */
+size_t tscf_ftt_announce(uint8_t out[TSCF_FTT_ANNOUNCE_LEN], const uint8_t server4[4],
+                         const uint8_t client4[4], uint16_t seq);
+/** The TS 24.322 envelope header for a packet of @p packet_len bytes
+ *  (packet_len + 3 <= 65535: the caller's max unit). */
+void tscf_ftt_envelope(uint8_t env[TSCF_FTT_ENVELOPE_LEN], size_t packet_len);
+
 /* ---- tun_linux.c: the Linux TUN device (--tun NAME) -------------------- */
 
 /**

@@ -17,6 +17,10 @@
  *  - a Configuration_Request with the TSID of a tunnel that still has a
  *    connection takes the tunnel over (the old connection is closed): a
  *    client whose TCP was cut comes back before the server notices.
+ *
+ * --profile ftt serves TS 24.322 instead (ftt.c): envelopes, no control
+ * messages; the tunnel is the TLS connection, its address is announced by
+ * the server's first packet, and it ends with the connection.
  */
 #include "pcap_out.h"
 #include "tscf.h"
@@ -105,6 +109,7 @@ static struct {
     tse_sched_settings sched;  /* downlink scheduler (libtse's, docs/scheduler.md) */
     const char *ready_file;
     const char *pcap_file;
+    int ftt;         /* --profile ftt: TS 24.322 (ftt.c) */
 } cfg;
 
 enum { L_ERROR, L_WARN, L_INFO, L_DEBUG };
@@ -479,14 +484,15 @@ static void conn_close(struct conn *c, const char *reason)
         struct tunnel *t = c->tun;
         t->conn = NULL;
         c->tun = NULL;
-        if (cfg.persist) {
+        if (cfg.persist && !cfg.ftt) {
             t->persist_until = S.now + (int64_t)cfg.persist * 1000;
             S.npersistent++;
             logm(L_INFO, c->peer, "tunnel %016llx persistent for %u s",
                  (unsigned long long)t->tsid, cfg.persist);
         } else {
             S.npersistent++; /* tunnel_free() counts it down */
-            tunnel_free(t, "connection closed and --persist is 0");
+            tunnel_free(t, cfg.ftt ? "connection closed (FTT: the tunnel is the connection)"
+                                   : "connection closed and --persist is 0");
         }
     }
     if (c->again) {
@@ -536,10 +542,18 @@ static void mark_dirty(struct conn *c)
 static int conn_enqueue(struct conn *c, const uint8_t *p, size_t len, int control)
 {
     tse_class cls;
+    int rc;
     if (c->state != CS_OPEN || c->close_after_flush)
         return -1;
     cls = control ? TSE_CLASS_CONTROL : tse_outq_classify(&c->oq, p, len);
-    if (tse_outq_push(&c->oq, cls, p, len, (uint32_t)S.now) != TSE_OK) {
+    if (cfg.ftt && !control) {
+        uint8_t env[TSCF_FTT_ENVELOPE_LEN];
+        tscf_ftt_envelope(env, len);
+        rc = tse_outq_push_framed(&c->oq, cls, env, sizeof env, p, len, (uint32_t)S.now);
+    } else {
+        rc = tse_outq_push(&c->oq, cls, p, len, (uint32_t)S.now);
+    }
+    if (rc != TSE_OK) {
         if (control)
             conn_close(c, "output queue full of unread control messages");
         else
@@ -973,7 +987,7 @@ static void handle_plain(struct conn *c, const uint8_t *p, size_t len)
         size_t used = 0;
         tse_unit u;
         int rc;
-        if (tse_deframer_pending(&c->df) == 0 && answer_bad_version(c, p, len))
+        if (!cfg.ftt && tse_deframer_pending(&c->df) == 0 && answer_bad_version(c, p, len))
             return;
         rc = tse_deframer_feed(&c->df, p, len, &used, &u);
         p += used;
@@ -1070,17 +1084,44 @@ static int conn_open(struct conn *c)
 {
     c->out = malloc(tse_outq_footprint(CTRL_RESERVE, cfg.sched.rt_queue_size,
                                        cfg.queue_bytes));
-    c->dfbuf = malloc(cfg.max_unit);
+    /* FTT: the deframer's cap counts the envelope (tse/framing.h) */
+    size_t cap = cfg.max_unit + (cfg.ftt ? TSCF_FTT_ENVELOPE_LEN : 0);
+    c->dfbuf = malloc(cap);
     if (c->out)
         tse_outq_init(&c->oq, &cfg.sched, c->out, CTRL_RESERVE,
                       cfg.sched.rt_queue_size, cfg.queue_bytes);
     if (!c->out || !c->dfbuf ||
-        tse_deframer_init(&c->df, TSE_FRAMING_TSCF, c->dfbuf, cfg.max_unit) != TSE_OK)
+        tse_deframer_init(&c->df, cfg.ftt ? TSE_FRAMING_FTT : TSE_FRAMING_TSCF, c->dfbuf,
+                          cap) != TSE_OK)
         return -1;
     c->state = CS_OPEN;
     c->deadline = S.now + CONFIG_TIMEOUT_MS;
     c->last_rx = S.now;
     return 0;
+}
+
+/* FTT: TLS is up, so is the tunnel (TS 24.322 has no configuration
+ * exchange): a pool address, announced by the first packet (ftt.c). */
+static void ftt_open(struct conn *c)
+{
+    struct tunnel *t;
+    uint8_t pkt[TSCF_FTT_ANNOUNCE_LEN], me[4], you[4];
+    char d[160];
+    if (S.ntunnels >= cfg.max_tunnels || !(t = tunnel_new(NULL))) {
+        logm(L_WARN, c->peer, "FTT connection refused: %s",
+             S.ntunnels >= cfg.max_tunnels ? "--max-tunnels reached" : "address pool exhausted");
+        conn_close(c, "out of tunnel resources");
+        return;
+    }
+    attach(c, t);
+    S.st.configured++;
+    describe(t, d, sizeof d);
+    logm(L_INFO, c->peer, "FTT tunnel up: %s", d);
+    slot_addr4(1, me);
+    slot_addr4(t->slot, you);
+    tscf_ftt_announce(pkt, me, you, (uint16_t)S.st.configured);
+    if (conn_enqueue(c, pkt, sizeof pkt, 0) == 0)
+        t->tx_pkts++;
 }
 
 static void do_handshake(struct conn *c)
@@ -1104,6 +1145,11 @@ static void do_handshake(struct conn *c)
     }
     logm(L_INFO, c->peer, "TLS up: %s %s", mbedtls_ssl_get_version(&c->ssl),
          mbedtls_ssl_get_ciphersuite(&c->ssl));
+    if (cfg.ftt) {
+        ftt_open(c);
+        if (c->state == CS_DEAD)
+            return;
+    }
     conn_update_events(c);
     conn_read(c); /* records may already be buffered */
 }
@@ -1292,6 +1338,16 @@ static void accept_all(struct evsrc *l)
             continue;
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (cfg.ftt) {
+            /* TS 24.322 has no keep-alive: TCP's finds a client that is
+             * gone (30 s idle, then 3 probes 10 s apart) and frees its
+             * address */
+            int idle = 30, intvl = 10, cnt = 3;
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+            setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        }
 #ifdef TCP_NOTSENT_LOWAT
         if (cfg.sched.notsent_lowat) {
             int lowat = (int)cfg.sched.notsent_lowat;
@@ -1406,7 +1462,13 @@ static void begin_drain(void)
     }
     for (c = S.conns; c; c = cn) {
         cn = c->next;
-        if (c->state == CS_OPEN && c->tun && !c->close_after_flush) {
+        if (c->state == CS_OPEN && c->tun && !c->close_after_flush && cfg.ftt) {
+            /* TS 24.322 has no release: end TLS cleanly after the queue */
+            c->close_after_flush = 1;
+            c->close_reason = "server shutting down (FTT)";
+            c->deadline = S.now + LINGER_MS;
+            mark_dirty(c);
+        } else if (c->state == CS_OPEN && c->tun && !c->close_after_flush) {
             tse_cm r;
             memset(&r, 0, sizeof r);
             r.type = TSE_CM_RELEASE_REQUEST; /* table A.1.7-1: no TLVs */
@@ -1645,6 +1707,9 @@ static void usage(FILE *f)
         "                       port 0 picks a free port (see --ready-file)\n"
         "  --cert FILE          server certificate chain (PEM)\n"
         "  --key FILE           its private key (PEM)\n"
+        "  --profile P          tscf (default: TR 33.830 Annex A) or ftt (TS 24.322:\n"
+        "                       envelopes, no control messages; each TLS connection\n"
+        "                       is a tunnel whose address its first packet announces)\n"
         "  --pool CIDR          inner IPv4 pool (default 198.18.0.0/24, /16../30);\n"
         "                       .1 is the server's own address, clients get .2 up\n"
         "  --pool6 CIDR         inner IPv6 pool, prefix /64../96 (default: none)\n"
@@ -1712,6 +1777,14 @@ static int parse_args(int argc, char **argv)
                 parse_hostport(a, &cfg.listen[cfg.nlisten], &cfg.listen_len[cfg.nlisten]) < 0)
                 BAD();
             cfg.nlisten++;
+        } else if (!strcmp(o, "--profile")) {
+            NEED_ARG();
+            if (!strcmp(a, "ftt"))
+                cfg.ftt = 1;
+            else if (!strcmp(a, "tscf"))
+                cfg.ftt = 0;
+            else
+                BAD();
         } else if (!strcmp(o, "--cert")) {
             NEED_ARG();
             cfg.cert = a;
@@ -1812,8 +1885,13 @@ static int parse_args(int argc, char **argv)
      * --tun's uplink uses 256 KiB for the same reason. */
     if (!queue_set && cfg.tun)
         cfg.queue_bytes = 256u * 1024u;
-    if (cfg.queue_bytes < cfg.max_unit)
-        cfg.queue_bytes = cfg.max_unit;
+    if (cfg.ftt && cfg.max_unit > 65535 - TSCF_FTT_ENVELOPE_LEN) {
+        fprintf(stderr, "tscf-server: --max-packet above %d with --profile ftt\n",
+                65535 - TSCF_FTT_ENVELOPE_LEN);
+        return -1;
+    }
+    if (cfg.queue_bytes < cfg.max_unit + TSCF_FTT_ENVELOPE_LEN)
+        cfg.queue_bytes = cfg.max_unit + TSCF_FTT_ENVELOPE_LEN;
     return 0;
 }
 
