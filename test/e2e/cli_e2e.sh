@@ -9,6 +9,8 @@
 #
 # Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
 #            tls-name resume dpd roam max-tunnels tunnels-200 server-shutdown log-stats
+#            ftt-direct ftt-squid ftt-cut (the TS 24.322 profile: tscf-server
+#            and tse-cli --profile ftt; docs/engine.md "FTT profile")
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 SERVER=$1
@@ -182,6 +184,56 @@ PING="--ping 198.18.0.1 --count 3 --interval 200"
 ok3='E("summary")[0]["replies"] == 3 and E("summary")[0]["lost"] == 0'
 
 case "$SCENARIO" in
+ftt-direct)
+    # bring-up and ping in the FTT profile: the address is the one the
+    # server announced (its log says which), no keep-alive, no TSID
+    start_server srv --echo --profile ftt
+    cli ftt.out --server "$SRV" --no-proxy --profile ftt $PING || fail "tse-cli exit status"
+    addr=$(sed -n 's/.*FTT tunnel up: .* addr=\([0-9.]*\)\/.*/\1/p' "$d/srv.log" | head -n 1)
+    [ -n "$addr" ] || fail "the server logged no FTT tunnel"
+    jcheck "$d/ftt.out" "$ok3 and E('tunnel_up')[0]['inner_ipv4'] == '$addr' and \
+E('tunnel_up')[0]['keepalive'] == 0 and E('tunnel_up')[0]['profile'] == 'ftt' and \
+E('tunnel_up')[0]['netmask'] == '255.255.255.255'" || fail "FTT bring-up or pings"
+    # a TSCF client against an FTT server does not get a tunnel: its
+    # Configuration_Request is not an envelope (Type 0x10), the server closes
+    if cli mixed.out --server "$SRV" --no-proxy --ping 198.18.0.1 --count 1 --timeout 10; then
+        fail "a TSCF client got a tunnel from an FTT server"
+    fi
+    jcheck "$d/mixed.out" "not E('tunnel_up')" || fail "TSCF client: tunnel_up from an FTT server"
+    grep -q "framing error" "$d/srv.log" || fail "the FTT server did not refuse the CM"
+    ;;
+ftt-squid)
+    start_server srv --echo --profile ftt
+    start_squid none
+    cli ftt.out --server "$SRV" --proxy "http://127.0.0.1:$PROXY_PORT" --profile ftt $PING ||
+        fail "tse-cli --profile ftt through squid"
+    jcheck "$d/ftt.out" "$ok3 and E('tunnel_up')[0]['via_proxy'] is True" ||
+        fail "FTT pings through squid not answered"
+    grep -q "CONNECT 127.0.0.1:$SRV_PORT" "$d/squid-access.log" || fail "squid logged no CONNECT"
+    ;;
+ftt-cut)
+    # TS 24.322 has no TSID: a cut cannot be resumed.  The relay RSTs the
+    # connection 1.5 s in; --reconnect brings up a new tunnel, whose
+    # address the server announces again (round robin: another one), and
+    # the pings go on from it.
+    start_server srv --echo --profile ftt
+    python3 "$HERE/relay.py" "$d/relay.port" 127.0.0.1 "$SRV_PORT" 1.5 60 2>"$d/relay.log" &
+    pids="$pids $!"
+    i=0
+    while [ ! -s "$d/relay.port" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    RP=$(cat "$d/relay.port") || fail "relay did not start"
+    cli cut.out --server "127.0.0.1:$RP" --profile ftt --reconnect --backoff-max 1000 \
+        --ping 198.18.0.1 --count 16 --interval 400 --timeout 40
+    grep -q "cut" "$d/relay.log" || fail "the relay did not cut"
+    jcheck "$d/cut.out" "len(E('tunnel_up')) >= 2 and E('tunnel_up')[1]['resumed'] is False and \
+E('tunnel_down') and E('addr_changed') and \
+E('addr_changed')[0]['inner_ipv4'] == E('tunnel_up')[1]['inner_ipv4'] and \
+E('tunnel_up')[1]['inner_ipv4'] != E('tunnel_up')[0]['inner_ipv4'] and \
+any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
+        fail "no new tunnel with its own address, or no replies after it"
+    [ "$(grep -c 'FTT tunnel up' "$d/srv.log")" -ge 2 ] || fail "the server did not see a second tunnel"
+    grep -q "freed: connection closed (FTT" "$d/srv.log" || fail "the server kept the cut tunnel"
+    ;;
 direct)
     start_server srv --echo
     cli direct.out --server "$SRV" --no-proxy $PING || fail "tse-cli exit status"
