@@ -32,6 +32,10 @@
 #             TSE_NETNS_BYTES (default 50000000) sets the transfer; the
 #             helpers' and the client's time limits grow with the cuts.
 #
+# TSE_NETNS_PROFILE=ftt: server and client (tse-cli) speak TS 24.322
+# (--profile ftt) instead of TSCF; the inner address is announced by the
+# server's first packet (the first tunnel gets 198.18.0.2 all the same).
+#
 # Exit 77 (ctest SKIP_RETURN_CODE) without root, ip netns, /dev/net/tun,
 # python3 or (sip-*) sipp.  Everything started is stopped and both
 # namespaces removed on exit; every wait is bounded.
@@ -88,7 +92,14 @@ ip -n "$UE" addr add 198.51.100.2/24 dev veue && ip -n "$UE" link set veue up &&
 ip -n "$CORE" addr add 198.51.100.1/24 dev vecore && ip -n "$CORE" link set vecore up || fail "addresses"
 sh "$GEN" "$D" || fail "certificates"
 
-ip netns exec "$CORE" "$SERVER" --listen 198.51.100.1:443 --cert "$D/server.pem" --key "$D/server.key" \
+PROFILE=""
+case ${TSE_NETNS_PROFILE:-tscf} in
+tscf) ;;
+ftt) PROFILE="--profile ftt" ;;
+*) fail "TSE_NETNS_PROFILE=${TSE_NETNS_PROFILE}: tscf or ftt" ;;
+esac
+# shellcheck disable=SC2086
+ip netns exec "$CORE" "$SERVER" $PROFILE --listen 198.51.100.1:443 --cert "$D/server.pem" --key "$D/server.key" \
     --tun tscf0 --persist 60 --ready-file "$D/ready" --stats-interval 5 2>"$D/server.log" &
 BG="$BG $!"
 wait_for 10 test -s "$D/ready" || fail "tscf-server did not start"
@@ -97,7 +108,8 @@ SRV=198.51.100.1:443
 
 run_client() { # run_client TIMEOUT OUTFILE ARGS...: the UE application
     t=$1 out=$2; shift 2
-    ip netns exec "$UE" timeout -k 10 "$t" "$CLIENT" --server "$SRV" --ca "$D/ca.pem" --sni tscf.test --json "$@" \
+    # shellcheck disable=SC2086
+    ip netns exec "$UE" timeout -k 10 "$t" "$CLIENT" $PROFILE --server "$SRV" --ca "$D/ca.pem" --sni tscf.test --json "$@" \
         >"$out" 2>"$D/client.log"
 }
 # resumes and inner addresses: the lwIP examples log "inner address A.B.C.D
