@@ -89,6 +89,28 @@ static int set_socket_options(int fd)
 #ifdef SO_NOSIGPIPE
     (void)setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
 #endif
+    /* A dead path found by TCP itself: the only dead-peer detection of
+     * the FTT profile, which has no keep-alive message (docs/engine.md
+     * "FTT profile"), and a backstop under TSCF's.  Idle: probes after
+     * 20 s, two more 5 s apart (dead ~30 s after the last sign of life,
+     * as the engine's default dpd_idle_ms); data unacknowledged for 30 s
+     * ends the connection too (TCP_USER_TIMEOUT, RFC 5482).  Best effort:
+     * a system without these options keeps its defaults. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+    {
+        int idle = 20, intvl = 5, cnt = 2;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+    }
+#endif
+#ifdef TCP_USER_TIMEOUT
+    {
+        unsigned int ut = 30000;
+        (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof ut);
+    }
+#endif
     return 0;
 }
 
