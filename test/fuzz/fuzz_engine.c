@@ -7,8 +7,11 @@
  * connection failures, cuts and the application's calls are fuzzed too.
  *
  * Input: byte 0 chooses the settings (proxy with credentials, keep-alive,
- * IPv6, auto-reconnect, FIFO scheduling, small queues); then operations,
- * one byte each plus their arguments (see run()).
+ * IPv6, auto-reconnect, FIFO scheduling, small queues; keep-alive and IPv6
+ * together, which need control messages, select the TS 24.322 FTT profile
+ * instead: the bytes are then envelopes, and the first packet assigns the
+ * address); then operations, one byte each plus their arguments (see
+ * run()).
  *
  * Properties, checked after every operation:
  *  - memory: one allocation in tse_tunnel_new(), none after it, none left
@@ -315,6 +318,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & 4) s.request_keepalive_s = (uint16_t)(1 + (flags >> 6));
     s.request_ipv6 = (flags & 8) != 0;
+    if ((flags & 12) == 12) {
+        s.framing = TSE_FRAMING_FTT; /* ignores both (docs/engine.md) */
+    }
     s.auto_reconnect = (flags & 16) != 0;
     s.sched.fifo = (flags & 32) != 0;
     if (flags & 128) {
