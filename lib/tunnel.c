@@ -96,9 +96,6 @@ struct tse_tunnel {
     char px_pass[TSE_HC_MAX_CRED + 1];
 #endif
 
-    uint8_t ftt_gw[4];      /* FTT: the source of the packet that gave the
-                               inner address (the tunnel server's side) */
-
     tse_stats stats;
     tse_time_ms t_ka_sent;  /* the outstanding Keep_Alive left (its RTT) */
     tse_logger lg;          /* tse_settings::log, log_user, log_level */
@@ -676,7 +673,6 @@ static void ftt_tls_up(tse_tunnel *t)
         return; /* the application closed from the callback */
     }
     if (memcmp(t->s.request_ipv4, any, 4) != 0) {
-        memset(t->ftt_gw, 0, sizeof(t->ftt_gw));
         adopt_ftt(t, t->s.request_ipv4, t->s.request_ipv4_mask);
         return;
     }
@@ -1051,15 +1047,13 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
     if (FTT(t) && t->state == TSE_STATE_CONFIGURING && u->kind == TSE_UNIT_IPV4 &&
         valid_packet(u->data, u->len)) {
         /* the server's first packet: its IPv4 destination (header octets
-         * 17-20, RFC 791 3.1) is our inner address, its source the
-         * server's side of the tunnel */
+         * 17-20, RFC 791 3.1) is our inner address */
         static const uint8_t host[4] = { 255, 255, 255, 255 };
         const char *why = bad_ipv4(u->data + 16);
         if (why != NULL) {
             fail(t, TSE_ERR_PROTO_NO_ADDRESS, why);
             return;
         }
-        memcpy(t->ftt_gw, u->data + 12, 4);
         adopt_ftt(t, u->data + 16, host);
         if (t->state != TSE_STATE_UP) {
             return;

@@ -7,10 +7,10 @@
  * connection failures, cuts and the application's calls are fuzzed too.
  *
  * Input: byte 0 chooses the settings (proxy with credentials, keep-alive,
- * IPv6, auto-reconnect, FIFO scheduling, small queues; keep-alive and IPv6
- * together, which need control messages, select the TS 24.322 FTT profile
- * instead: the bytes are then envelopes, and the first packet assigns the
- * address); then operations, one byte each plus their arguments (see
+ * IPv6, auto-reconnect, FIFO scheduling, small queues; proxy credentials
+ * without a proxy, which would mean nothing, select the TS 24.322 FTT
+ * profile instead: the bytes are then envelopes, and the first packet
+ * assigns the address); then operations, one byte each plus their arguments (see
  * run()).
  *
  * Properties, checked after every operation:
@@ -318,8 +318,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (flags & 4) s.request_keepalive_s = (uint16_t)(1 + (flags >> 6));
     s.request_ipv6 = (flags & 8) != 0;
-    if ((flags & 12) == 12) {
-        s.framing = TSE_FRAMING_FTT; /* ignores both (docs/engine.md) */
+    if ((flags & 3) == 2) {
+        s.framing = TSE_FRAMING_FTT;
     }
     s.auto_reconnect = (flags & 16) != 0;
     s.sched.fifo = (flags & 32) != 0;

@@ -182,6 +182,16 @@ def engine_corpus(d):
     write(d, "wrong_tsid", bytes([0x04]) + up + feed(cm(7, TSID + 1, 5)) + DRAIN)
     write(d, "pause_resume", bytes([0x14]) + up + bytes([8]) + wait(100) + bytes([9]) +
           feed(b"\x01") + DRAIN + feed(config_response(seq=2)))
+    # the FTT profile (settings byte: credentials without a proxy): the
+    # first envelope's packet gives the address, then envelopes both ways
+    fup = feed(b"\x01") + DRAIN + feed(ftt(ipv4(60)))
+    write(d, "ftt_up_packets", bytes([0x12]) + fup + SEND + SEND_BULK + DRAIN +
+          feed(ftt(ipv6(20)) + ftt(ipv4(300))) + SEND + DRAIN)
+    write(d, "ftt_cut_new_tunnel", bytes([0x12]) + fup + SEND + bytes([5]) + wait(3000) +
+          feed(b"\x01") + DRAIN + feed(ftt(ipv4(80))) + SEND + DRAIN)
+    write(d, "ftt_bad_envelope", bytes([0x12]) + fup + feed(bytes([2, 0, 4, 0x45])) + DRAIN +
+          wait(3000))
+    write(d, "ftt_close", bytes([0x02]) + fup + SEND_BULK + bytes([6]) + DRAIN + wait(4000))
 
 
 def rfc4571_corpus():
