@@ -1044,8 +1044,15 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         handle_cm(t, &m);
         return;
     }
-    if (FTT(t) && t->state == TSE_STATE_CONFIGURING && u->kind == TSE_UNIT_IPV4 &&
-        valid_packet(u->data, u->len)) {
+    if (FTT(t) && !valid_packet(u->data, u->len)) {
+        /* TS 24.322: Length is the envelope's, so the packet inside must
+         * be exactly one whole packet; if its own header disagrees, the
+         * Length (and where the next envelope starts) cannot be trusted */
+        fail(t, TSE_ERR_FRAME_ENVELOPE,
+             TSE_TEXT("envelope Length disagrees with the packet's own length"));
+        return;
+    }
+    if (FTT(t) && t->state == TSE_STATE_CONFIGURING && u->kind == TSE_UNIT_IPV4) {
         /* the server's first packet: its IPv4 destination (header octets
          * 17-20, RFC 791 3.1) is our inner address */
         static const uint8_t host[4] = { 255, 255, 255, 255 };

@@ -332,7 +332,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         s.path_cache = &cache;
     }
     if (flags & 64) {
-        s.outq_size = s.max_unit;
+        s.outq_size = s.max_unit + tse_frame_overhead(s.framing); /* the least allowed */
         s.sched.rt_queue_size = 512;
         s.sched.record_max = 256;
     }

@@ -218,6 +218,31 @@ TT_TEST(ftt_envelope_length_3_is_malformed)
     END();
 }
 
+/* An envelope whose Length is not its packet's: the application never
+ * sees a packet cut short or padded, and the stream is given up. */
+TT_TEST(ftt_envelope_length_disagrees_with_the_packet)
+{
+    uint8_t env[3 + 60];
+    const mt_ev *down;
+    size_t before;
+    ftt_setup();
+    F.s.auto_reconnect = 0;
+    START_UP();
+    before = F.rec.n_in;
+    (void)mt_make_ipv4(env + 3, 60, PEER_ADDR, F.cfg.ipv4, 3);
+    env[3 + 3] = 50; /* IPv4 total length 50 in an envelope of 63 */
+    env[0] = 1;
+    env[1] = 0;
+    env[2] = sizeof(env);
+    TT_EQ_INT(mem_tscf_send_plain(F.peer, env, sizeof(env)), 0);
+    mt_pump(&F.d);
+    down = mt_rec_nth(&F.rec, TSE_EV_TUNNEL_DOWN, 0);
+    TT_ASSERT(down != NULL);
+    TT_EQ_INT(down->error, TSE_ERR_FRAME_ENVELOPE);
+    TT_EQ_INT(F.rec.n_in, before);
+    END();
+}
+
 /* A cut: no TSID, nothing to resume; auto_reconnect brings up a new
  * tunnel, TUNNEL_DOWN then TUNNEL_UP, and ADDR_CHANGED when the server
  * announced another address. */
@@ -351,6 +376,7 @@ int main(void)
     TT_RUN(ftt_idle_tunnel_stays_up_without_keepalives);
     TT_RUN(ftt_malformed_envelope_is_fatal_and_sticky);
     TT_RUN(ftt_envelope_length_3_is_malformed);
+    TT_RUN(ftt_envelope_length_disagrees_with_the_packet);
     TT_RUN(ftt_cut_brings_up_a_new_tunnel);
     TT_RUN(ftt_same_address_after_cut_is_no_change);
     TT_RUN(ftt_close_sends_close_notify_not_a_release);
