@@ -190,7 +190,8 @@ size_t tse_outq_queued(const tse_outq *q, tse_class cls)
 int tse_outq_push(tse_outq *q, tse_class cls, const uint8_t *unit, size_t len,
                   uint32_t now)
 {
-    return tse_outq_push_framed(q, cls, NULL, 0, unit, len, now);
+    static const uint8_t no_header[1] = { 0 };
+    return tse_outq_push_framed(q, cls, no_header, 0, unit, len, now);
 }
 
 int tse_outq_push_framed(tse_outq *q, tse_class cls, const uint8_t *hdr, size_t hlen,
