@@ -222,6 +222,56 @@ TT_TEST(stale_realtime_is_dropped_and_counted)
     TT_EQ_INT(Q.stale_drops, 2);
 }
 
+/* TS 24.322 envelopes (tse_outq_push_framed): each framed packet is one
+ * unit of header + packet, measured by the envelope's Length, so records
+ * still end on envelope boundaries and a stale one is dropped whole. */
+TT_TEST(framed_units_stay_whole)
+{
+    uint8_t p[1500];
+    uint8_t env[3] = { 1, 0, 0 };
+    const uint8_t *c;
+    tse_class cls;
+    size_t n;
+    setup(4096, 16384, NULL);
+    env[1] = (uint8_t)((1403) >> 8);
+    env[2] = (uint8_t)1403;
+    for (int i = 0; i < 3; i++) {
+        TT_EQ_INT(tse_outq_push_framed(&Q, TSE_CLASS_BULK, env, 3, p,
+                                       ip4(p, 1400, 6, 0, (uint8_t)i), 0), TSE_OK);
+    }
+    TT_EQ_INT(tse_outq_queued(&Q, TSE_CLASS_BULK), 3 * 1403);
+    /* a 3000-byte limit takes two whole envelopes, not 3000 bytes */
+    n = tse_outq_peek(&Q, 0, 8000, 3000, &c, &cls);
+    TT_EQ_INT(cls, TSE_CLASS_BULK);
+    TT_EQ_INT(n, 2 * 1403);
+    TT_EQ_MEM(c, env, 3);
+    TT_EQ_INT(c[3], 0x45);
+    TT_EQ_INT(c[1403], 1);
+    TT_EQ_INT(c[1403 + 3 + 20], 1); /* the second packet's payload tag */
+    tse_outq_commit(&Q, n);
+    /* stale real-time envelopes are dropped whole: the fresh one is next */
+    env[1] = 0;
+    env[2] = 175;
+    TT_EQ_INT(tse_outq_push_framed(&Q, TSE_CLASS_REALTIME, env, 3, p, ip4(p, 172, 17, 46, 7), 1000),
+              TSE_OK);
+    TT_EQ_INT(tse_outq_push_framed(&Q, TSE_CLASS_REALTIME, env, 3, p, ip4(p, 172, 17, 46, 8), 1200),
+              TSE_OK);
+    n = tse_outq_peek(&Q, 1260, 8000, 4096, &c, &cls);
+    TT_EQ_INT(cls, TSE_CLASS_REALTIME);
+    TT_EQ_INT(Q.stale_drops, 1);
+    TT_EQ_INT(n, 175);
+    TT_EQ_INT(c[0], 1);
+    TT_EQ_INT(c[3 + 20], 8);
+    tse_outq_commit(&Q, n);
+    /* no room for header + packet: refused and counted, nothing taken */
+    setup(4096, 1500, NULL);
+    TT_EQ_INT(tse_outq_push_framed(&Q, TSE_CLASS_BULK, env, 3, p, ip4(p, 1498, 6, 0, 1), 0),
+              TSE_ERR_QUEUE_FULL);
+    TT_EQ_INT(tse_outq_queued(&Q, TSE_CLASS_BULK), 0);
+    TT_EQ_INT(tse_outq_push_framed(&Q, TSE_CLASS_BULK, NULL, 0, p, ip4(p, 1498, 6, 0, 1), 0),
+              TSE_OK);
+}
+
 TT_TEST(full_classes_refuse_and_count)
 {
     uint8_t p[1500];
@@ -415,6 +465,7 @@ int main(void)
     TT_RUN(control_then_realtime_then_bulk_in_whole_units);
     TT_RUN(split_unit_keeps_its_class);
     TT_RUN(stale_realtime_is_dropped_and_counted);
+    TT_RUN(framed_units_stay_whole);
     TT_RUN(full_classes_refuse_and_count);
     TT_RUN(realtime_flood_does_not_starve_bulk);
     TT_RUN(pinned_peek_repeats_even_if_control_arrives);
