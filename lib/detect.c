@@ -23,6 +23,7 @@ typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_priv 
 typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
 
 static void evaluate(tse_detect *d, tse_time_ms now);
+static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now);
 
 const char *tse_detect_path_name(tse_detect_path path)
 {
@@ -194,6 +195,16 @@ static int is_reuse(int i)
 #endif
 }
 
+static int is_sip_tls(int i)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    return i == TSE_PROBE_SIP_TLS;
+#else
+    (void)i;
+    return 0;
+#endif
+}
+
 static const char *probe_host(const tse_detect *d, int i)
 {
 #if TSE_CONFIG_DETECT_REUSE
@@ -322,20 +333,22 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
     p->next_tx = p->rto ? now + p->rto : TSE_TIME_NEVER;
     emit_step(d, i, 0, now);
 
-    if (i == TSE_PROBE_SIP_UDP || i == TSE_PROBE_SIP_TCP) {
+    if (i == TSE_PROBE_SIP_UDP || i == TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
         tse_sip_options_params sp;
         tse_sip_ids ids;
         memset(&sp, 0, sizeof sp);
         memset(&ids, 0, sizeof ids);
-        sp.host = d->s.pcscf_host;
-        sp.port = d->s.pcscf_port;
-        sp.transport = i == TSE_PROBE_SIP_UDP ? TSE_SIP_UDP : TSE_SIP_TCP;
+        sp.host = probe_host(d, i);
+        sp.port = probe_port(d, i);
+        sp.transport = i == TSE_PROBE_SIP_UDP ? TSE_SIP_UDP
+                       : i == TSE_PROBE_SIP_TCP ? TSE_SIP_TCP : TSE_SIP_TLS;
         sp.local_host = d->s.local_host;
-        sp.local_port = d->s.local_port;
+        sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
         rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)p->req,
                                    sizeof p->req, &p->req_len, &ids);
         memcpy(p->ids, &ids, sizeof ids);
-        p->pending = i == TSE_PROBE_SIP_UDP ? A_UDP_SEND : A_TCP_CONNECT;
+        p->pending = i == TSE_PROBE_SIP_UDP ? A_UDP_SEND
+                     : i == TSE_PROBE_SIP_TCP ? A_TCP_CONNECT : A_REUSE;
     } else if (i == TSE_PROBE_STUN_UDP) {
         rc = tse_stun_binding_request(p->req, sizeof p->req, d->cb.entropy, d->cb.user,
                                       d->s.stun_fingerprint, p->ids, &p->req_len);
@@ -350,6 +363,7 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
         p->pending = 0;
         p->state = PS_WAIT; /* nothing was sent: nothing to close */
         finish(d, i, rc, 0, NULL, now);
+        reuse_failed(d, i, rc, now);
     }
 }
 
@@ -679,6 +693,10 @@ int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
                 break;
             case A_REUSE:
                 out->type = TSE_DETECT_ACT_REUSE_START;
+                if (is_sip_tls(i)) { /* the OPTIONS to send once TLS is up */
+                    out->data = p->req;
+                    out->len = p->req_len;
+                }
                 out->proxy_host = d->s.proxy_host;
                 out->proxy_port = d->s.proxy_host ? d->s.proxy_port : 0;
                 break;
@@ -770,36 +788,50 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
 {
     int rc = check_running(d, probe);
     tse_sip_ids ids;
+    uint8_t *rx = d->tcp_rx;
+    size_t *rx_len = &d->tcp_rx_len;
+    int tls = is_sip_tls(probe);
     if (rc != TSE_OK)
         return rc;
-    if (probe != TSE_PROBE_SIP_TCP || (!data && len))
+    if ((probe != TSE_PROBE_SIP_TCP && !tls) || (!data && len))
         return TSE_ERR_INVALID_ARG;
-    if (len > sizeof d->tcp_rx - d->tcp_rx_len) {
+#if TSE_CONFIG_DETECT_REUSE
+    if (tls) {
+        rx = d->tls_rx;
+        rx_len = &d->tls_rx_len;
+    }
+#endif
+    if (len > TSE_DETECT_TCP_RX_MAX - *rx_len) {
         finish(d, probe, TSE_ERR_SIP_TOO_LARGE, 0, NULL, now);
+        reuse_failed(d, probe, TSE_ERR_SIP_TOO_LARGE, now);
         evaluate(d, now);
         return TSE_OK;
     }
     if (len)
-        memcpy(d->tcp_rx + d->tcp_rx_len, data, len);
-    d->tcp_rx_len += len;
+        memcpy(rx + *rx_len, data, len);
+    *rx_len += len;
     memcpy(&ids, d->p[probe].ids, sizeof ids);
     for (;;) {
         tse_sip_response r;
         size_t used = 0;
-        rc = tse_sip_response_parse(d->tcp_rx, d->tcp_rx_len, TSE_SIP_TCP, &ids, &r, &used);
+        rc = tse_sip_response_parse(rx, *rx_len, tls ? TSE_SIP_TLS : TSE_SIP_TCP, &ids, &r, &used);
         if (rc == TSE_ERR_WOULD_BLOCK)
             break;
         if (rc != TSE_OK) {
             /* a stream cannot resynchronise after garbage */
             finish(d, probe, rc, 0, NULL, now);
+            reuse_failed(d, probe, rc, now);
             break;
         }
         if (r.status >= 200) {
-            finish(d, probe, TSE_OK, r.status, "SIP final response over TCP", now);
+            finish(d, probe, TSE_OK, r.status,
+                   !tls ? "SIP final response over TCP"
+                   : d->s.proxy_host ? "SIP final response over TLS via the proxy"
+                                     : "SIP final response over TLS", now);
             break;
         }
-        memmove(d->tcp_rx, d->tcp_rx + used, d->tcp_rx_len - used);
-        d->tcp_rx_len -= used;
+        memmove(rx, rx + used, *rx_len - used);
+        *rx_len -= used;
     }
     evaluate(d, now);
     return TSE_OK;

@@ -330,11 +330,14 @@ typedef enum tse_detect_action_type {
      *  proxy_host:proxy_port when proxy_host is set; report with
      *  tse_detect_tunnel_up() or tse_detect_probe_failed(). */
     TSE_DETECT_ACT_TUNNEL_START,
-    /** TR 33.830 8.3 probe: open a TLS stream to host:port, through
-     *  proxy_host:proxy_port when proxy_host is set, and for
-     *  TSE_PROBE_SIP_TLS send SIP OPTIONS and wait for a final response,
-     *  for TSE_PROBE_TURN_TLS run a TURN Allocate (long-term credentials:
-     *  the port's); report with tse_detect_reuse_ok() or
+    /** TR 33.830 8.3 probe: open a TLS stream to host:port (certificate
+     *  verified), through proxy_host:proxy_port when proxy_host is set.
+     *  TSE_PROBE_SIP_TLS: send @c data (SIP OPTIONS) once TLS is up and
+     *  pass the plaintext that comes back to tse_detect_tcp_recv(); the
+     *  detector parses it.  TSE_PROBE_TURN_TLS (no data): run a TURN
+     *  Allocate over the stream (long-term credentials: the port's) and
+     *  report the allocation with tse_detect_reuse_ok().  Failures of
+     *  either (stream down, proxy refusal, TURN error):
      *  tse_detect_probe_failed(). */
     TSE_DETECT_ACT_REUSE_START,
     /** Stop the probe: close its socket or tunnel; report nothing more. */
@@ -389,6 +392,10 @@ typedef struct tse_detect {
     tse_detect_probe_priv p[TSE_PROBE_COUNT];
     size_t tcp_rx_len;
     uint8_t tcp_rx[TSE_DETECT_TCP_RX_MAX];
+#if TSE_CONFIG_DETECT_REUSE
+    size_t tls_rx_len;      /* the SIP-over-TLS probe's plaintext */
+    uint8_t tls_rx[TSE_DETECT_TCP_RX_MAX];
+#endif
     tse_detect_result result;
 } tse_detect;
 
@@ -456,9 +463,10 @@ TSE_API int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t
  *          TSE_ERR_STATE (probe not running) */
 TSE_API int tse_detect_tcp_connected(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
-/** @brief Bytes arrived on the SIP-over-TCP probe's connection.
+/** @brief Bytes arrived on the SIP-over-TCP probe's connection, or
+ *         plaintext on the SIP-over-TLS probe's stream.
  *  @param d      the detector
- *  @param probe  TSE_PROBE_SIP_TCP
+ *  @param probe  TSE_PROBE_SIP_TCP or TSE_PROBE_SIP_TLS
  *  @param data   the bytes
  *  @param len    their number
  *  @param now    the clock
@@ -476,9 +484,10 @@ TSE_API int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t
 TSE_API int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
 /**
- * @brief A TR 33.830 8.3 probe worked: the SIP OPTIONS over TLS got a
- *        final response (any: the P-CSCF answered), or the TURN server
- *        granted the allocation.  The port may close the probe's stream
+ * @brief A TR 33.830 8.3 probe worked: the TURN server granted the
+ *        allocation, or (for a port that runs its own SIP stack instead
+ *        of passing the plaintext to tse_detect_tcp_recv()) the SIP
+ *        OPTIONS over TLS got a final response (any: the P-CSCF answered).  The port may close the probe's stream
  *        when told (TSE_DETECT_ACT_CLOSE).
  * @param d       the detector
  * @param probe   TSE_PROBE_SIP_TLS or TSE_PROBE_TURN_TLS

@@ -229,9 +229,21 @@ static void deliver(world *w, tse_detect *d, event *e)
         }
         break;
 #if TSE_CONFIG_DETECT_REUSE
-    case TSE_PROBE_SIP_TLS:
-        w->stray_rc = tse_detect_reuse_ok(d, (tse_probe_id)i, status, w->now);
+    case TSE_PROBE_SIP_TLS: {
+        /* the plaintext of the TLS stream, in two pieces, a provisional
+         * response first when the script says B_STATUS */
+        char buf[2048];
+        size_t n = 0, half;
+        if (s->beh == B_STATUS)
+            n = sip_resp(buf, sizeof buf, w->req[i], w->req_len[i], 100, 1);
+        n += sip_resp(buf + n, sizeof buf - n, w->req[i], w->req_len[i], status, 1);
+        half = n / 2 + 1;
+        w->stray_rc = tse_detect_tcp_recv(d, (tse_probe_id)i, (const uint8_t *)buf, half, w->now);
+        if (w->stray_rc == TSE_OK && !tse_detect_done(d))
+            w->stray_rc = tse_detect_tcp_recv(d, (tse_probe_id)i, (const uint8_t *)buf + half,
+                                              n - half, w->now);
         break;
+    }
     case TSE_PROBE_TURN_TLS:
         w->stray_rc = tse_detect_reuse_ok(d, (tse_probe_id)i, 0, w->now);
         break;
@@ -298,6 +310,10 @@ static void on_action(world *w, const tse_detect_action *a)
         w->reuse_proxy_seen = a->proxy_host;
         w->port_seen[i] = a->port;
         w->host_seen[i] = a->host;
+        if (a->len && a->len <= sizeof w->req[i]) {
+            memcpy(w->req[i], a->data, a->len);
+            w->req_len[i] = a->len;
+        }
         if (a->proxy_host)
             w->proxy_port_seen = a->proxy_port;
         if (s->beh == B_FAIL)
@@ -1539,6 +1555,45 @@ TT_TEST(reuse_preferred_over_an_earlier_tunnel)
     st = find_step(TSE_PROBE_TURN_TLS, 1);
     TT_ASSERT(st && st->result == TSE_OK && strstr(st->reason, "TURN"));
     TT_ASSERT(strcmp(tse_detect_path_name(W.res.path), "reuse-existing") == 0);
+    /* the detector built the OPTIONS for TLS; TURN's order has no data */
+    TT_ASSERT(W.req_len[TSE_PROBE_SIP_TLS] > 0);
+    W.req[TSE_PROBE_SIP_TLS][W.req_len[TSE_PROBE_SIP_TLS] - 1] = 0;
+    TT_ASSERT(strncmp((const char *)W.req[TSE_PROBE_SIP_TLS], "OPTIONS ", 8) == 0);
+    TT_ASSERT(strstr((const char *)W.req[TSE_PROBE_SIP_TLS], "SIP/2.0/TLS ") != NULL);
+    TT_EQ_INT(W.req_len[TSE_PROBE_TURN_TLS], 0);
+}
+
+/* What comes back over TLS must be a SIP response to our OPTIONS: garbage
+ * or a flood fails the probe (and with it the 8.3 path). */
+TT_TEST(reuse_sip_tls_garbage_and_overflow)
+{
+    tse_detect_settings s = reuse_settings();
+    tse_detect_callbacks cb;
+    static uint8_t big[TSE_DETECT_TCP_RX_MAX + 1];
+    const step_rec *st;
+    int k;
+    for (k = 0; k < 2; k++) {
+        reset();
+        cb.on_event = on_event;
+        cb.entropy = entropy;
+        cb.user = &W;
+        TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+        TT_EQ_INT(tse_detect_start(&D, T0), TSE_OK);
+        if (k == 0)
+            TT_EQ_INT(tse_detect_tcp_recv(&D, TSE_PROBE_SIP_TLS,
+                                          (const uint8_t *)"HTTP/1.1 200 OK\r\n\r\n", 19, T0 + 10),
+                      TSE_OK);
+        else
+            TT_EQ_INT(tse_detect_tcp_recv(&D, TSE_PROBE_SIP_TLS, big, sizeof big, T0 + 10), TSE_OK);
+        st = find_step(TSE_PROBE_SIP_TLS, 1);
+        TT_ASSERT(st && st->result != TSE_OK && st->result != TSE_ERR_DETECT_CANCELLED);
+        if (k == 1)
+            TT_EQ_INT(st->result, TSE_ERR_SIP_TOO_LARGE);
+        st = find_step(TSE_PROBE_TURN_TLS, 1);
+        TT_ASSERT(st && st->result == TSE_ERR_DETECT_CANCELLED);
+        /* the SIP-over-TCP probe's buffer is its own */
+        TT_EQ_INT(D.tcp_rx_len, 0);
+    }
 }
 
 /* The 8.3 path needs both probes: the first failure stops the other one
@@ -1730,6 +1785,7 @@ int main(void)
 #if TSE_CONFIG_DETECT_REUSE
     TT_RUN(reuse_every_outcome_combination);
     TT_RUN(reuse_preferred_over_an_earlier_tunnel);
+    TT_RUN(reuse_sip_tls_garbage_and_overflow);
     TT_RUN(reuse_one_failure_cancels_the_other);
     TT_RUN(reuse_not_tried_without_both_targets);
     TT_RUN(reuse_cached_like_the_other_decisions);
