@@ -421,6 +421,16 @@ static int reuse_verdict(const tse_detect *d)
 #endif
 }
 
+static int reuse_tried(const tse_detect *d)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    return d->p[TSE_PROBE_SIP_TLS].enabled;
+#else
+    (void)d;
+    return 0;
+#endif
+}
+
 static void cancel_probe(tse_detect *d, int i, const char *reason, tse_time_ms now)
 {
     tse_detect_probe_priv *p = &d->p[i];
@@ -476,6 +486,10 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
         if (d->p[i].state == PS_FAIL && r->sip_error == TSE_OK)
             r->sip_error = d->p[i].result;
     }
+#if TSE_CONFIG_DETECT_REUSE
+    if (!r->sip_status && d->p[TSE_PROBE_SIP_TLS].state == PS_OK)
+        r->sip_status = d->p[TSE_PROBE_SIP_TLS].status; /* over TLS: 8.3 */
+#endif
     if (r->sip_status)
         r->sip_error = TSE_OK;
     if (d->p[TSE_PROBE_STUN_UDP].state == PS_FAIL)
@@ -556,8 +570,11 @@ static void evaluate(tse_detect *d, tse_time_ms now)
     }
     if (!active(d, TSE_PROBE_TUNNEL_1) && !active(d, TSE_PROBE_TUNNEL_2) && reuse != V_PENDING)
         decide(d, TSE_PATH_NONE, -1,
-               d->p[TSE_PROBE_TUNNEL_1].enabled ? "no direct path and the TLS tunnel failed"
-                                                : "no direct path and no TSCF configured", now);
+               d->p[TSE_PROBE_TUNNEL_1].enabled || d->p[TSE_PROBE_TUNNEL_2].enabled
+                   ? (reuse_tried(d) ? "no direct path, no 8.3 path, and the TLS tunnel failed"
+                                     : "no direct path and the TLS tunnel failed")
+                   : (reuse_tried(d) ? "no direct path, no 8.3 path, and no TSCF configured"
+                                     : "no direct path and no TSCF configured"), now);
 }
 
 /* ---- API -------------------------------------------------------------- */

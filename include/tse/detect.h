@@ -129,7 +129,8 @@ typedef struct tse_detect_result {
     uint16_t tunnel_port;      /**< its TSCF port, or 0 */
     int nat;                   /**< 1 NAT seen or assumed, 0 none, -1 unknown */
     tse_detect_addr mapped;    /**< what STUN saw (family 0 if nothing) */
-    int sip_status;            /**< SIP final status, 0 if none */
+    int sip_status;            /**< SIP final status (over UDP or TCP; over
+                                    TLS when only that one answered), 0 if none */
     int sip_error;             /**< why SIP failed (TSE_OK if it worked) */
     int stun_error;            /**< why STUN failed (TSE_OK if it worked) */
     int tunnel_error;          /**< last tunnel failure, or TSE_OK */

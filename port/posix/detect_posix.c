@@ -378,6 +378,8 @@ static void reuse_start(tse_posix_detect *pd, int i, const tse_detect_action *a,
     rc = tse_stream_new(&ru->st, &ss, &cb, tse_posix_mem(), ru);
     if (rc == TSE_OK)
         rc = tse_posix_stream_new(&ru->ps, ru->st, NULL);
+    if (rc == TSE_OK)
+        rc = tse_stream_start(ru->st, now);
     if (rc == TSE_OK && i == TSE_PROBE_SIP_TLS) {
         /* the detector's OPTIONS, queued: it goes out once TLS is up */
         rc = a->data && a->len ? tse_stream_send(ru->st, a->data, a->len, now)
@@ -393,8 +395,6 @@ static void reuse_start(tse_posix_detect *pd, int i, const tse_detect_action *a,
         ts.user = ru;
         rc = tse_turn_init(&ru->turn, &ts, ru->ttx, sizeof ru->ttx, ru->trx, sizeof ru->trx);
     }
-    if (rc == TSE_OK)
-        rc = tse_stream_start(ru->st, now);
     if (rc != TSE_OK)
         fail(pd, i, rc, now); /* io_close() frees what exists */
 }

@@ -1549,6 +1549,7 @@ TT_TEST(reuse_preferred_over_an_earlier_tunnel)
     TT_EQ_INT(W.res.path, TSE_PATH_REUSE_EXISTING);
     TT_EQ_INT(W.res.elapsed_ms, 900);
     TT_EQ_INT(W.res.via_proxy, 0);
+    TT_EQ_INT(W.res.sip_status, 404); /* the P-CSCF's answer over TLS */
     TT_EQ_INT(W.closed[TSE_PROBE_TUNNEL_1], 1); /* up at 350, not kept */
     st = find_step(TSE_PROBE_SIP_TLS, 1);
     TT_ASSERT(st && st->result == TSE_OK && st->status == 404 && st->elapsed == 700);
