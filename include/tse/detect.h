@@ -40,9 +40,11 @@
  * (TSE_DETECT_ACT_CLOSE).  The winning tunnel probe is NOT closed: it is
  * a real tse_tunnel brought up by the port, which may keep it.
  *
- * Memory: the caller provides the tse_detect storage (9776 bytes on
- * x86-64: five probes' requests and targets, TSE_DETECT_*_MAX, plus the
- * SIP-over-TCP receive buffer) and the cache slots (80 bytes each);
+ * Memory: the caller provides the tse_detect storage (16104 bytes on
+ * x86-64 with TSE_CONFIG_DETECT_REUSE: seven probes' requests and targets,
+ * TSE_DETECT_*_MAX, plus the SIP-over-TCP and SIP-over-TLS receive
+ * buffers; 9840 bytes without it: five probes, one buffer) and the cache
+ * slots (80 bytes each);
  * nothing is allocated.  Strings in the settings must
  * stay valid until the detection is done.
  *
