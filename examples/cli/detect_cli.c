@@ -268,6 +268,10 @@ static void dparse(struct dopts *o, int argc, char **argv)
         dusage_die("--turn needs --turn-user and --turn-pass%s", NULL);
     if (!o->has_reuse && (o->turn_user || o->turn_pass))
         dusage_die("--turn-user / --turn-pass go with --turn%s", NULL);
+#if !TSE_CONFIG_DETECT_REUSE
+    if (o->has_reuse)
+        dusage_die("--sip-tls/--turn: this build has no 8.3 detection (TSE_CONFIG_DETECT_REUSE 0)%s", NULL);
+#endif
     if (!o->has_sip && !o->has_reuse)
         dusage_die("--detect needs --sip HOST[:PORT] (or --sip-tls and --turn)%s", NULL);
     if (!o->has_sip && o->verify)
@@ -785,11 +789,13 @@ int detect_cli_main(int argc, char **argv)
     cfg.tunnel_cb = &tcb;
     cfg.tunnel_user = a;
     cfg.stop = &g_stop;
+#if TSE_CONFIG_DETECT_REUSE
     if (o->has_reuse) {
         cfg.reuse_stream = &rs;
         cfg.turn_user = o->turn_user;
         cfg.turn_pass = o->turn_pass;
     }
+#endif
 
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
