@@ -74,7 +74,7 @@
  *  decision TSE_PATH_REUSE_EXISTING (include/tse/detect.h).  Needs
  *  TSE_CONFIG_DETECT, and a port that runs the probes over the stream
  *  API: TSE_CONFIG_STREAM and TSE_CONFIG_TURN (on by default when all
- *  three are; #error when set to 1 without them).  0: two probes fewer
+ *  three are; a build error when set to 1 without them).  0: two probes fewer
  *  in struct tse_detect, and the 8.3 settings are refused. */
 #ifndef TSE_CONFIG_DETECT_REUSE
 /* default: on when what it needs is (a device build that leaves out
