@@ -291,8 +291,8 @@ typedef struct tse_detect_settings {
      * tried only when BOTH targets are set; through proxy_host when set.
      * With the switch off, setting either is TSE_ERR_INVALID_ARG. */
     const char *pcscf_tls_host; /**< P-CSCF for SIP over TLS; NULL: no 8.3 */
-    uint16_t pcscf_tls_port;    /**< default 443 */
     const char *turn_host;      /**< TURN server over TLS; NULL: no 8.3 */
+    uint16_t pcscf_tls_port;    /**< default 443 */
     uint16_t turn_port;         /**< default 443 */
     uint32_t reuse_timeout_ms;  /**< each 8.3 probe (connect+proxy+TLS+
                                      answer); default 10000 */
