@@ -1742,6 +1742,27 @@ TT_TEST(reuse_api_errors_and_names)
     TT_EQ_INT(setup_and_run(&s), 0);
     TT_EQ_INT(W.starts[TSE_PROBE_SIP_TLS] + W.starts[TSE_PROBE_TURN_TLS], 0);
 }
+#else
+/* Compiled out: the 8.3 settings are refused, not silently ignored. */
+TT_TEST(reuse_compiled_out_refuses_its_settings)
+{
+    tse_detect_settings s = base_settings();
+    tse_detect_callbacks cb;
+    cb.on_event = on_event;
+    cb.entropy = entropy;
+    cb.user = &W;
+    reset();
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+    s.pcscf_tls_host = "pcscf-tls.example";
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    s.pcscf_tls_host = NULL;
+    s.turn_host = "turn.example";
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(TSE_PROBE_COUNT, 5);
+    TT_EQ_INT(tse_detect_reuse_ok(&D, TSE_PROBE_SIP_TCP, 200, T0), TSE_ERR_STATE);
+    /* the name still prints (a cached decision from another build) */
+    TT_ASSERT(strcmp(tse_detect_path_name(TSE_PATH_REUSE_EXISTING), "reuse-existing") == 0);
+}
 #endif /* TSE_CONFIG_DETECT_REUSE */
 
 int main(void)
@@ -1791,6 +1812,8 @@ int main(void)
     TT_RUN(reuse_not_tried_without_both_targets);
     TT_RUN(reuse_cached_like_the_other_decisions);
     TT_RUN(reuse_api_errors_and_names);
+#else
+    TT_RUN(reuse_compiled_out_refuses_its_settings);
 #endif
     return TT_DONE();
 }
