@@ -14,7 +14,8 @@
 /* probe states */
 enum { PS_OFF = 0, PS_WAIT, PS_RUN, PS_OK, PS_FAIL, PS_CANCEL };
 /* pending orders */
-enum { A_UDP_SEND = 1, A_TCP_CONNECT = 2, A_TCP_SEND = 4, A_TUNNEL = 8, A_CLOSE = 16 };
+enum { A_UDP_SEND = 1, A_TCP_CONNECT = 2, A_TCP_SEND = 4, A_TUNNEL = 8, A_CLOSE = 16,
+       A_REUSE = 32 };
 /* phases */
 enum { PH_INIT = 0, PH_RUN, PH_DONE };
 
@@ -22,6 +23,7 @@ typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_priv 
 typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
 
 static void evaluate(tse_detect *d, tse_time_ms now);
+static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now);
 
 const char *tse_detect_path_name(tse_detect_path path)
 {
@@ -30,6 +32,7 @@ const char *tse_detect_path_name(tse_detect_path path)
     case TSE_PATH_NAT_TRAVERSAL: return "nat-traversal";
     case TSE_PATH_TUNNEL_DIRECT: return "tunnel-direct";
     case TSE_PATH_TUNNEL_VIA_PROXY: return "tunnel-via-proxy";
+    case TSE_PATH_REUSE_EXISTING: return "reuse-existing";
     default: return "none";
     }
 }
@@ -42,6 +45,10 @@ const char *tse_detect_probe_name(tse_probe_id probe)
     case TSE_PROBE_STUN_UDP: return "stun-udp";
     case TSE_PROBE_TUNNEL_1: return "tunnel-1";
     case TSE_PROBE_TUNNEL_2: return "tunnel-2";
+#if TSE_CONFIG_DETECT_REUSE
+    case TSE_PROBE_SIP_TLS: return "sip-tls";
+    case TSE_PROBE_TURN_TLS: return "turn-tls";
+#endif
     default: return "?";
     }
 }
@@ -64,6 +71,9 @@ void tse_detect_settings_default(tse_detect_settings *s)
     s->tunnel_timeout_ms = 10000;
     s->udp_rto_ms = 500;
     s->stagger_ms = 250;
+    s->pcscf_tls_port = 443;
+    s->turn_port = 443;
+    s->reuse_timeout_ms = 10000;
 }
 
 /* ---- cache ------------------------------------------------------------ */
@@ -110,6 +120,7 @@ int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t l
     out->from_cache = 1;
     out->tunnel_probe = e->tunnel_probe == 0xFF ? -1 : (int)e->tunnel_probe;
     out->tunnel_port = e->tunnel_port;
+    out->via_proxy = e->via_proxy;
     out->nat = -1;
     out->reason = "cached decision for this network";
     return TSE_OK;
@@ -121,7 +132,7 @@ int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t le
     tse_detect_cache_entry *e;
     size_t i;
     if (!c || !c->slots || !r || !netid_ok(net_id, len) ||
-        r->path > TSE_PATH_TUNNEL_VIA_PROXY)
+        r->path > TSE_PATH_REUSE_EXISTING)
         return TSE_ERR_INVALID_ARG;
     if (r->path == TSE_PATH_NONE)
         return TSE_ERR_DETECT_NO_PATH;
@@ -144,6 +155,7 @@ int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t le
     e->path = (uint8_t)r->path;
     e->tunnel_probe = r->tunnel_probe < 0 ? 0xFF : (uint8_t)r->tunnel_probe;
     e->tunnel_port = r->tunnel_port;
+    e->via_proxy = r->via_proxy ? 1 : 0;
     e->stamp = ++c->clock;
     return TSE_OK;
 }
@@ -172,8 +184,35 @@ static int is_tunnel(int i)
     return i == TSE_PROBE_TUNNEL_1 || i == TSE_PROBE_TUNNEL_2;
 }
 
+/* The TR 33.830 8.3 probes; 0 when compiled out. */
+static int is_reuse(int i)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    return i == TSE_PROBE_SIP_TLS || i == TSE_PROBE_TURN_TLS;
+#else
+    (void)i;
+    return 0;
+#endif
+}
+
+static int is_sip_tls(int i)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    return i == TSE_PROBE_SIP_TLS;
+#else
+    (void)i;
+    return 0;
+#endif
+}
+
 static const char *probe_host(const tse_detect *d, int i)
 {
+#if TSE_CONFIG_DETECT_REUSE
+    if (i == TSE_PROBE_SIP_TLS)
+        return d->s.pcscf_tls_host;
+    if (i == TSE_PROBE_TURN_TLS)
+        return d->s.turn_host;
+#endif
     if (i == TSE_PROBE_STUN_UDP)
         return d->s.stun_host;
     if (is_tunnel(i))
@@ -187,6 +226,10 @@ static uint16_t probe_port(const tse_detect *d, int i)
     case TSE_PROBE_STUN_UDP: return d->s.stun_port;
     case TSE_PROBE_TUNNEL_1: return d->s.tunnel_port_1;
     case TSE_PROBE_TUNNEL_2: return d->s.tunnel_port_2;
+#if TSE_CONFIG_DETECT_REUSE
+    case TSE_PROBE_SIP_TLS: return d->s.pcscf_tls_port;
+    case TSE_PROBE_TURN_TLS: return d->s.turn_port;
+#endif
     default: return d->s.pcscf_port;
     }
 }
@@ -197,6 +240,8 @@ static uint32_t probe_timeout(const tse_detect *d, int i)
         return d->s.stun_timeout_ms;
     if (is_tunnel(i))
         return d->s.tunnel_timeout_ms;
+    if (is_reuse(i))
+        return d->s.reuse_timeout_ms;
     return d->s.sip_timeout_ms;
 }
 
@@ -243,7 +288,9 @@ static void emit_step(tse_detect *d, int i, int done, tse_time_ms now)
     st.elapsed_ms = done && p->started != TSE_TIME_NEVER ? ms_between(p->started, now) : 0;
     st.result = done ? p->result : TSE_OK;
     st.status = done ? p->status : 0;
-    st.reason = done ? p->reason : (is_tunnel(i) && d->s.proxy_host ? "started (via proxy)" : "started");
+    st.reason = done ? p->reason
+                     : ((is_tunnel(i) || is_reuse(i)) && d->s.proxy_host ? "started (via proxy)"
+                                                                         : "started");
     memset(&ev, 0, sizeof ev);
     ev.type = TSE_DETECT_EV_STEP;
     ev.step = &st;
@@ -286,24 +333,28 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
     p->next_tx = p->rto ? now + p->rto : TSE_TIME_NEVER;
     emit_step(d, i, 0, now);
 
-    if (i == TSE_PROBE_SIP_UDP || i == TSE_PROBE_SIP_TCP) {
+    if (i == TSE_PROBE_SIP_UDP || i == TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
         tse_sip_options_params sp;
         tse_sip_ids ids;
         memset(&sp, 0, sizeof sp);
         memset(&ids, 0, sizeof ids);
-        sp.host = d->s.pcscf_host;
-        sp.port = d->s.pcscf_port;
-        sp.transport = i == TSE_PROBE_SIP_UDP ? TSE_SIP_UDP : TSE_SIP_TCP;
+        sp.host = probe_host(d, i);
+        sp.port = probe_port(d, i);
+        sp.transport = i == TSE_PROBE_SIP_UDP ? TSE_SIP_UDP
+                       : i == TSE_PROBE_SIP_TCP ? TSE_SIP_TCP : TSE_SIP_TLS;
         sp.local_host = d->s.local_host;
-        sp.local_port = d->s.local_port;
+        sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
         rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)p->req,
                                    sizeof p->req, &p->req_len, &ids);
         memcpy(p->ids, &ids, sizeof ids);
-        p->pending = i == TSE_PROBE_SIP_UDP ? A_UDP_SEND : A_TCP_CONNECT;
+        p->pending = i == TSE_PROBE_SIP_UDP ? A_UDP_SEND
+                     : i == TSE_PROBE_SIP_TCP ? A_TCP_CONNECT : A_REUSE;
     } else if (i == TSE_PROBE_STUN_UDP) {
         rc = tse_stun_binding_request(p->req, sizeof p->req, d->cb.entropy, d->cb.user,
                                       d->s.stun_fingerprint, p->ids, &p->req_len);
         p->pending = A_UDP_SEND;
+    } else if (is_reuse(i)) {
+        p->pending = A_REUSE; /* the port runs it: TLS stream, SIP / TURN */
     } else {
         p->pending = A_TUNNEL;
         tunnel_started(d, i, now);
@@ -312,6 +363,7 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
         p->pending = 0;
         p->state = PS_WAIT; /* nothing was sent: nothing to close */
         finish(d, i, rc, 0, NULL, now);
+        reuse_failed(d, i, rc, now);
     }
 }
 
@@ -346,6 +398,73 @@ static int udp_verdict(const tse_detect *d)
     return V_FAIL;
 }
 
+/* TR 33.830 8.3: both SIP over TLS and TURN over TLS must work (the
+ * signalling and the media path); V_FAIL when not configured. */
+static int reuse_verdict(const tse_detect *d)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    const tse_detect_probe_priv *sip = &d->p[TSE_PROBE_SIP_TLS], *turn = &d->p[TSE_PROBE_TURN_TLS];
+    if (!sip->enabled || !turn->enabled)
+        return V_FAIL;
+    if (sip->state == PS_OK && turn->state == PS_OK)
+        return V_OK;
+    if (active(d, TSE_PROBE_SIP_TLS) && active(d, TSE_PROBE_TURN_TLS))
+        return V_PENDING;
+    if (active(d, TSE_PROBE_SIP_TLS) && turn->state == PS_OK)
+        return V_PENDING;
+    if (active(d, TSE_PROBE_TURN_TLS) && sip->state == PS_OK)
+        return V_PENDING;
+    return V_FAIL;
+#else
+    (void)d;
+    return V_FAIL;
+#endif
+}
+
+static int reuse_tried(const tse_detect *d)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    return d->p[TSE_PROBE_SIP_TLS].enabled;
+#else
+    (void)d;
+    return 0;
+#endif
+}
+
+static void cancel_probe(tse_detect *d, int i, const char *reason, tse_time_ms now)
+{
+    tse_detect_probe_priv *p = &d->p[i];
+    int was_running = p->state == PS_RUN;
+    p->state = PS_CANCEL;
+    p->result = TSE_ERR_DETECT_CANCELLED;
+    p->status = 0;
+    p->reason = reason;
+    p->pending = was_running ? A_CLOSE : 0;
+    if (!was_running)
+        p->started = TSE_TIME_NEVER;
+    emit_step(d, i, 1, now);
+}
+
+/* One 8.3 probe failed (@p err): remember why, and stop the other, which
+ * cannot help any more (8.3 needs both). */
+static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now)
+{
+#if TSE_CONFIG_DETECT_REUSE
+    int other = i == TSE_PROBE_SIP_TLS ? TSE_PROBE_TURN_TLS : TSE_PROBE_SIP_TLS;
+    if (!is_reuse(i))
+        return;
+    if (d->reuse_error == TSE_OK)
+        d->reuse_error = err;
+    if (d->phase == PH_RUN && active(d, other))
+        cancel_probe(d, other, "cancelled: the other 8.3 probe failed", now);
+#else
+    (void)d;
+    (void)i;
+    (void)err;
+    (void)now;
+#endif
+}
+
 static void decide(tse_detect *d, tse_detect_path path, int winner, const char *reason,
                    tse_time_ms now)
 {
@@ -367,6 +486,10 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
         if (d->p[i].state == PS_FAIL && r->sip_error == TSE_OK)
             r->sip_error = d->p[i].result;
     }
+#if TSE_CONFIG_DETECT_REUSE
+    if (!r->sip_status && d->p[TSE_PROBE_SIP_TLS].state == PS_OK)
+        r->sip_status = d->p[TSE_PROBE_SIP_TLS].status; /* over TLS: 8.3 */
+#endif
     if (r->sip_status)
         r->sip_error = TSE_OK;
     if (d->p[TSE_PROBE_STUN_UDP].state == PS_FAIL)
@@ -374,21 +497,16 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
     for (i = TSE_PROBE_TUNNEL_1; i <= TSE_PROBE_TUNNEL_2; i++)
         if (d->p[i].state == PS_FAIL)
             r->tunnel_error = d->p[i].result;
+    r->reuse_error = d->reuse_error;
+    r->via_proxy = d->s.proxy_host != NULL &&
+                   (path == TSE_PATH_TUNNEL_VIA_PROXY || path == TSE_PATH_REUSE_EXISTING);
 
     d->phase = PH_DONE;
     /* Cancel what is left; close tunnels that did not win. */
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
         if (p->state == PS_WAIT || p->state == PS_RUN) {
-            int was_running = p->state == PS_RUN;
-            p->state = PS_CANCEL;
-            p->result = TSE_ERR_DETECT_CANCELLED;
-            p->status = 0;
-            p->reason = "cancelled: decision made";
-            p->pending = was_running ? A_CLOSE : 0;
-            if (!was_running)
-                p->started = TSE_TIME_NEVER;
-            emit_step(d, i, 1, now);
+            cancel_probe(d, i, "cancelled: decision made", now);
         } else if (p->state == PS_OK && is_tunnel(i) && i != winner) {
             p->pending = A_CLOSE;
         }
@@ -403,7 +521,7 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
 
 static void evaluate(tse_detect *d, tse_time_ms now)
 {
-    int sip, udp, i;
+    int sip, udp, reuse, i;
     if (d->phase != PH_RUN)
         return;
     sip = sip_verdict(d);
@@ -420,9 +538,20 @@ static void evaluate(tse_detect *d, tse_time_ms now)
     if (sip != V_FAIL && udp != V_FAIL)
         return; /* the direct path may still work: it is preferred */
 
+    /* TR 33.830 8.3 before the tunnel: no new node in the path. */
+    reuse = reuse_verdict(d);
+    if (reuse == V_OK) {
+        decide(d, TSE_PATH_REUSE_EXISTING, -1,
+               d->s.proxy_host ? "no direct path; SIP and TURN over TLS on 443 work via the proxy"
+                               : "no direct path; SIP and TURN over TLS on 443 work", now);
+        return;
+    }
+
     /* TR 33.830 8.4.2: direct access failed; the tunnel decides. */
     for (i = TSE_PROBE_TUNNEL_1; i <= TSE_PROBE_TUNNEL_2; i++) {
         if (d->p[i].state == PS_OK) {
+            if (reuse == V_PENDING)
+                return; /* preferred: the tunnel that is up waits for it */
             decide(d, d->s.proxy_host ? TSE_PATH_TUNNEL_VIA_PROXY : TSE_PATH_TUNNEL_DIRECT, i,
                    sip == V_FAIL ? "SIP unreachable; TLS tunnel up"
                                  : "no UDP path for media; TLS tunnel up", now);
@@ -439,10 +568,13 @@ static void evaluate(tse_detect *d, tse_time_ms now)
                 return;
         }
     }
-    if (!active(d, TSE_PROBE_TUNNEL_1) && !active(d, TSE_PROBE_TUNNEL_2))
+    if (!active(d, TSE_PROBE_TUNNEL_1) && !active(d, TSE_PROBE_TUNNEL_2) && reuse != V_PENDING)
         decide(d, TSE_PATH_NONE, -1,
-               d->p[TSE_PROBE_TUNNEL_1].enabled ? "no direct path and the TLS tunnel failed"
-                                                : "no direct path and no TSCF configured", now);
+               d->p[TSE_PROBE_TUNNEL_1].enabled || d->p[TSE_PROBE_TUNNEL_2].enabled
+                   ? (reuse_tried(d) ? "no direct path, no 8.3 path, and the TLS tunnel failed"
+                                     : "no direct path and the TLS tunnel failed")
+                   : (reuse_tried(d) ? "no direct path, no 8.3 path, and no TSCF configured"
+                                     : "no direct path and no TSCF configured"), now);
 }
 
 /* ---- API -------------------------------------------------------------- */
@@ -455,6 +587,10 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
         return TSE_ERR_INVALID_ARG;
     if (s->network_id && (!s->cache || !netid_ok(s->network_id, s->network_id_len)))
         return TSE_ERR_INVALID_ARG;
+#if !TSE_CONFIG_DETECT_REUSE
+    if (s->pcscf_tls_host || s->turn_host)
+        return TSE_ERR_INVALID_ARG; /* compiled out: say so, do not ignore */
+#endif
     memset(d, 0, sizeof *d);
     d->s = *s;
     d->cb = *cb;
@@ -465,6 +601,12 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     d->p[TSE_PROBE_STUN_UDP].enabled = s->stun_host != NULL;
     d->p[TSE_PROBE_TUNNEL_1].enabled = s->tscf_host && s->tunnel_port_1;
     d->p[TSE_PROBE_TUNNEL_2].enabled = s->tscf_host && s->tunnel_port_2;
+#if TSE_CONFIG_DETECT_REUSE
+    /* one without the other proves nothing: signalling and media */
+    d->p[TSE_PROBE_SIP_TLS].enabled = s->pcscf_tls_host && s->turn_host && s->pcscf_tls_port &&
+                                      s->turn_port;
+    d->p[TSE_PROBE_TURN_TLS].enabled = d->p[TSE_PROBE_SIP_TLS].enabled;
+#endif
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         d->p[i].started = TSE_TIME_NEVER;
         d->p[i].next_tx = TSE_TIME_NEVER;
@@ -532,7 +674,8 @@ int tse_detect_want(const tse_detect *d)
 int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
 {
     int i;
-    static const uint8_t order[] = {A_CLOSE, A_TCP_CONNECT, A_TCP_SEND, A_UDP_SEND, A_TUNNEL};
+    static const uint8_t order[] = {A_CLOSE, A_TCP_CONNECT, A_TCP_SEND, A_UDP_SEND, A_TUNNEL,
+                                    A_REUSE};
     if (!d || !out)
         return 0;
     memset(out, 0, sizeof *out);
@@ -564,6 +707,15 @@ int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
                 out->type = TSE_DETECT_ACT_UDP_SEND;
                 out->data = p->req;
                 out->len = p->req_len;
+                break;
+            case A_REUSE:
+                out->type = TSE_DETECT_ACT_REUSE_START;
+                if (is_sip_tls(i)) { /* the OPTIONS to send once TLS is up */
+                    out->data = p->req;
+                    out->len = p->req_len;
+                }
+                out->proxy_host = d->s.proxy_host;
+                out->proxy_port = d->s.proxy_host ? d->s.proxy_port : 0;
                 break;
             default:
                 out->type = TSE_DETECT_ACT_TUNNEL_START;
@@ -653,36 +805,50 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
 {
     int rc = check_running(d, probe);
     tse_sip_ids ids;
+    uint8_t *rx = d->tcp_rx;
+    size_t *rx_len = &d->tcp_rx_len;
+    int tls = is_sip_tls(probe);
     if (rc != TSE_OK)
         return rc;
-    if (probe != TSE_PROBE_SIP_TCP || (!data && len))
+    if ((probe != TSE_PROBE_SIP_TCP && !tls) || (!data && len))
         return TSE_ERR_INVALID_ARG;
-    if (len > sizeof d->tcp_rx - d->tcp_rx_len) {
+#if TSE_CONFIG_DETECT_REUSE
+    if (tls) {
+        rx = d->tls_rx;
+        rx_len = &d->tls_rx_len;
+    }
+#endif
+    if (len > TSE_DETECT_TCP_RX_MAX - *rx_len) {
         finish(d, probe, TSE_ERR_SIP_TOO_LARGE, 0, NULL, now);
+        reuse_failed(d, probe, TSE_ERR_SIP_TOO_LARGE, now);
         evaluate(d, now);
         return TSE_OK;
     }
     if (len)
-        memcpy(d->tcp_rx + d->tcp_rx_len, data, len);
-    d->tcp_rx_len += len;
+        memcpy(rx + *rx_len, data, len);
+    *rx_len += len;
     memcpy(&ids, d->p[probe].ids, sizeof ids);
     for (;;) {
         tse_sip_response r;
         size_t used = 0;
-        rc = tse_sip_response_parse(d->tcp_rx, d->tcp_rx_len, TSE_SIP_TCP, &ids, &r, &used);
+        rc = tse_sip_response_parse(rx, *rx_len, tls ? TSE_SIP_TLS : TSE_SIP_TCP, &ids, &r, &used);
         if (rc == TSE_ERR_WOULD_BLOCK)
             break;
         if (rc != TSE_OK) {
             /* a stream cannot resynchronise after garbage */
             finish(d, probe, rc, 0, NULL, now);
+            reuse_failed(d, probe, rc, now);
             break;
         }
         if (r.status >= 200) {
-            finish(d, probe, TSE_OK, r.status, "SIP final response over TCP", now);
+            finish(d, probe, TSE_OK, r.status,
+                   !tls ? "SIP final response over TCP"
+                   : d->s.proxy_host ? "SIP final response over TLS via the proxy"
+                                     : "SIP final response over TLS", now);
             break;
         }
-        memmove(d->tcp_rx, d->tcp_rx + used, d->tcp_rx_len - used);
-        d->tcp_rx_len -= used;
+        memmove(rx, rx + used, *rx_len - used);
+        *rx_len -= used;
     }
     evaluate(d, now);
     return TSE_OK;
@@ -700,6 +866,29 @@ int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now)
      * started yet would only cost the TSCF a handshake to cancel */
     if (probe == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT)
         d->p[TSE_PROBE_TUNNEL_2].state = PS_OFF;
+    evaluate(d, now);
+    return TSE_OK;
+}
+
+int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_ms now)
+{
+    int rc = check_running(d, probe);
+    if (rc != TSE_OK)
+        return rc;
+    if (!is_reuse(probe))
+        return TSE_ERR_INVALID_ARG;
+#if TSE_CONFIG_DETECT_REUSE
+    if (probe == TSE_PROBE_TURN_TLS)
+        finish(d, probe, TSE_OK, status,
+               d->s.proxy_host ? "TURN allocation over TLS granted via the proxy"
+                               : "TURN allocation over TLS granted", now);
+    else
+        finish(d, probe, TSE_OK, status,
+               d->s.proxy_host ? "SIP final response over TLS via the proxy"
+                               : "SIP final response over TLS", now);
+#else
+    (void)status;
+#endif
     evaluate(d, now);
     return TSE_OK;
 }
@@ -729,6 +918,7 @@ int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int stat
     /* The port is still told to CLOSE: it frees the probe's resources
      * in one place whatever ended it. */
     finish(d, probe, err, status, failure_text(err), now);
+    reuse_failed(d, probe, err, now);
     if (probe == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT && d->phase == PH_RUN)
         start_probe(d, TSE_PROBE_TUNNEL_2, now);
     evaluate(d, now);
@@ -781,6 +971,7 @@ int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now)
             start_probe(d, i, now);
         } else if (p->state == PS_RUN && p->deadline <= now) {
             finish(d, i, TSE_ERR_DETECT_TIMEOUT, 0, NULL, now);
+            reuse_failed(d, i, TSE_ERR_DETECT_TIMEOUT, now);
             if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT)
                 start_probe(d, TSE_PROBE_TUNNEL_2, now);
         } else if (p->state == PS_RUN && is_udp(i) && p->next_tx <= now) {

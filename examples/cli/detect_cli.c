@@ -29,6 +29,7 @@
 #include "json_out.h"
 #include "sip_probe.h"
 #include "tse/detect.h"
+#include "tse/stream.h"
 #include "tse/tse.h"
 #include "tse_detect_posix.h"
 #include "tse_posix.h"
@@ -41,6 +42,12 @@ struct dopts {
     char sip_host[TSE_POSIX_HOST_MAX], stun_host[TSE_POSIX_HOST_MAX], tscf_host[TSE_POSIX_HOST_MAX];
     uint16_t sip_port, stun_port, tscf_port, tscf_port2;
     int has_sip, has_stun, has_tscf, no_sip_tcp, no_sip_udp;
+    /* TR 33.830 8.3: the option names of the --sip-tls / --turn mode */
+    char sip_tls_host[TSE_POSIX_HOST_MAX], turn_host[TSE_POSIX_HOST_MAX];
+    uint16_t sip_tls_port, turn_port;
+    int has_reuse;
+    const char *turn_user, *turn_pass;
+    long reuse_timeout;
     const char *ca_file, *sni, *proxy_url;
     tse_posix_proxy px;
     int via_proxy;
@@ -71,19 +78,28 @@ static void dusage(void)
 {
     printf(
 "usage: tse-cli --detect --sip HOST[:PORT] [--stun HOST[:PORT]]\n"
-"               [--server HOST[:PORT] --ca FILE] [options]\n"
+"               [--server HOST[:PORT] --ca FILE]\n"
+"               [--sip-tls HOST[:PORT] --turn HOST[:PORT] --turn-user U --turn-pass P]\n"
+"               [options]\n"
 "\n"
 "Find out whether IMS is blocked on this network and which path works\n"
 "(TR 33.830 8.4.2, order of TS 24.229 Annex R.3.1.0): direct, NAT\n"
-"traversal, or the TSCF tunnel (through the proxy when one is given,\n"
-"on port 443 then 80).  Probes run in parallel, staggered.\n"
+"traversal, TR 33.830 8.3 (reuse-existing: SIP and TURN over TLS on 443),\n"
+"or the TSCF tunnel (through the proxy when one is given, on port 443\n"
+"then 80).  Probes run in parallel, staggered.\n"
 "\n"
 "  --sip HOST[:PORT]     P-CSCF: SIP OPTIONS over UDP and TCP (port 5060)\n"
 "  --no-sip-tcp, --no-sip-udp  leave one SIP probe out\n"
 "  --stun HOST[:PORT]    STUN server (port 3478): is there a NAT?\n"
 "  --server HOST[:PORT]  TSCF for the tunnel probes (first port, 443)\n"
 "  --server-port2 N      second tunnel port (default 80; 0 = none)\n"
-"  --ca FILE, --sni NAME, --insecure-lab-only   as for a tunnel\n"
+"  --sip-tls HOST[:PORT] P-CSCF over TLS (port 443) and, both needed:\n"
+"  --turn HOST[:PORT]    TURN server over TLS (port 443): the 8.3 probes,\n"
+"                        through --proxy when given; --sip may then be left out\n"
+"  --turn-user U, --turn-pass P   TURN long-term credentials\n"
+"  --reuse-timeout MS    each 8.3 probe (default 10000)\n"
+"  --ca FILE, --sni NAME, --insecure-lab-only   as for a tunnel (also\n"
+"                        for the 8.3 probes' TLS)\n"
 "  --proxy URL           http://[user:pass@]host[:port]: tunnel via this proxy;\n"
 "                        default: https_proxy/HTTPS_PROXY/all_proxy/ALL_PROXY\n"
 "                        unless no_proxy/NO_PROXY exempts the TSCF\n"
@@ -147,6 +163,7 @@ static void dparse(struct dopts *o, int argc, char **argv)
     o->timeout_s = 30;
     o->tscf_port2 = 80;
     o->verify_timeout_ms = 4000;
+    o->reuse_timeout = 10000;
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
@@ -183,6 +200,24 @@ static void dparse(struct dopts *o, int argc, char **argv)
             if (tse_posix_parse_hostport(val, o->tscf_host, sizeof o->tscf_host, &o->tscf_port, 443))
                 dusage_die("--server: bad HOST[:PORT] '%s'", val);
             o->has_tscf = 1;
+        } else if (IS("--sip-tls")) {
+            VAL();
+            if (tse_posix_parse_hostport(val, o->sip_tls_host, sizeof o->sip_tls_host,
+                                         &o->sip_tls_port, 443))
+                dusage_die("--sip-tls: bad HOST[:PORT] '%s'", val);
+        } else if (IS("--turn")) {
+            VAL();
+            if (tse_posix_parse_hostport(val, o->turn_host, sizeof o->turn_host, &o->turn_port, 443))
+                dusage_die("--turn: bad HOST[:PORT] '%s'", val);
+        } else if (IS("--turn-user")) {
+            VAL();
+            o->turn_user = val;
+        } else if (IS("--turn-pass")) {
+            VAL();
+            o->turn_pass = val;
+        } else if (IS("--reuse-timeout")) {
+            VAL();
+            o->reuse_timeout = dparse_long(a, val, 1, 600000);
         } else if (IS("--server-port2")) {
             VAL();
             o->tscf_port2 = (uint16_t)dparse_long(a, val, 0, 65535);
@@ -226,14 +261,27 @@ static void dparse(struct dopts *o, int argc, char **argv)
 #undef IS
 #undef VAL
     }
-    if (!o->has_sip)
-        dusage_die("--detect needs --sip HOST[:PORT]%s", NULL);
-    if (o->has_tscf && !o->ca_file && !o->insecure)
-        dusage_die("--server needs --ca FILE (or --insecure-lab-only in a lab)%s", NULL);
+    if (!!o->sip_tls_host[0] != !!o->turn_host[0])
+        dusage_die("--sip-tls and --turn go together (TR 33.830 8.3 needs both)%s", NULL);
+    o->has_reuse = o->sip_tls_host[0] != 0;
+    if (o->has_reuse && (!o->turn_user || !o->turn_pass))
+        dusage_die("--turn needs --turn-user and --turn-pass%s", NULL);
+    if (!o->has_reuse && (o->turn_user || o->turn_pass))
+        dusage_die("--turn-user / --turn-pass go with --turn%s", NULL);
+#if !TSE_CONFIG_DETECT_REUSE
+    if (o->has_reuse)
+        dusage_die("--sip-tls/--turn: this build has no 8.3 detection (TSE_CONFIG_DETECT_REUSE 0)%s", NULL);
+#endif
+    if (!o->has_sip && !o->has_reuse)
+        dusage_die("--detect needs --sip HOST[:PORT] (or --sip-tls and --turn)%s", NULL);
+    if (!o->has_sip && o->verify)
+        dusage_die("--verify needs --sip (the 8.3 probes verify themselves)%s", NULL);
+    if ((o->has_tscf || o->has_reuse) && !o->ca_file && !o->insecure)
+        dusage_die("--server, --sip-tls and --turn need --ca FILE (or --insecure-lab-only in a lab)%s", NULL);
     if (o->proxy_url) {
         const char *why = NULL;
-        if (!o->has_tscf)
-            dusage_die("--proxy needs --server%s", NULL);
+        if (!o->has_tscf && !o->has_reuse)
+            dusage_die("--proxy needs --server or --sip-tls/--turn%s", NULL);
         if (tse_posix_parse_proxy_url(o->proxy_url, &o->px, &why) != 0)
             dusage_die("--proxy: %s", why);
         o->via_proxy = 1;
@@ -333,6 +381,10 @@ static void on_detect_event(void *user, const tse_detect_event *ev)
                              tse_detect_probe_name((tse_probe_id)r->tunnel_probe));
                 cli_json_int(&j, "tunnel_port", r->tunnel_port);
             }
+            if (a->o.has_reuse) /* TR 33.830 8.3: "ok", why not, or "-" (not decided) */
+                cli_json_str(&j, "reuse", r->path == TSE_PATH_REUSE_EXISTING ? "ok"
+                             : r->reuse_error != TSE_OK ? result_word(r->reuse_error) : "-");
+            cli_json_bool(&j, "via_proxy", r->via_proxy);
             puts(cli_json_end(&j));
         } else {
             printf("decision: %s after %lu ms: %s\n", tse_detect_path_name(r->path),
@@ -353,6 +405,11 @@ static void on_detect_event(void *user, const tse_detect_event *ev)
                        (unsigned)r->tunnel_port);
             else if (r->tunnel_error != TSE_OK)
                 printf("  tunnel: %s\n", tse_strerror(r->tunnel_error));
+            if (r->path == TSE_PATH_REUSE_EXISTING)
+                printf("  8.3: SIP and TURN over TLS on 443%s\n",
+                       r->via_proxy ? ", through the proxy" : "");
+            else if (r->reuse_error != TSE_OK)
+                printf("  8.3: %s\n", tse_strerror(r->reuse_error));
         }
     }
 }
@@ -644,6 +701,7 @@ int detect_cli_main(int argc, char **argv)
     struct dopts *o = &a->o;
     tse_detect_settings ds;
     tse_settings ts;
+    tse_stream_settings rs;
     tse_callbacks tcb;
     tse_posix_detect_config cfg;
     tse_posix_detect *pd = NULL;
@@ -666,7 +724,7 @@ int detect_cli_main(int argc, char **argv)
     }
 
     tse_detect_settings_default(&ds);
-    ds.pcscf_host = o->sip_host;
+    ds.pcscf_host = o->has_sip ? o->sip_host : NULL;
     ds.pcscf_port = o->sip_port;
     ds.sip_udp = !o->no_sip_udp;
     ds.sip_tcp = !o->no_sip_tcp;
@@ -684,6 +742,13 @@ int detect_cli_main(int argc, char **argv)
     ds.tunnel_timeout_ms = (uint32_t)o->tunnel_timeout;
     ds.stagger_ms = (uint32_t)o->stagger;
     ds.udp_rto_ms = (uint32_t)o->rto;
+    if (o->has_reuse) {
+        ds.pcscf_tls_host = o->sip_tls_host;
+        ds.pcscf_tls_port = o->sip_tls_port;
+        ds.turn_host = o->turn_host;
+        ds.turn_port = o->turn_port;
+        ds.reuse_timeout_ms = (uint32_t)o->reuse_timeout;
+    }
 
     tse_settings_default(&ts);
     ts.server_host = o->tscf_host;
@@ -700,6 +765,18 @@ int detect_cli_main(int argc, char **argv)
                         "verified. Never use this outside a lab.\n");
     }
 
+    /* the 8.3 probes' streams: the same trust, name and proxy account */
+    tse_stream_settings_default(&rs);
+    rs.sni = o->sni;
+    rs.ca = o->insecure ? NULL : ca;
+    rs.ca_len = o->insecure ? 0 : ca_len;
+    rs.tls_insecure_lab_only_skip_verify = o->insecure;
+    if (o->via_proxy && o->px.has_auth) {
+        rs.proxy_user = o->px.user;
+        rs.proxy_pass = o->px.pass;
+    }
+    rs.connect_timeout_ms = rs.proxy_timeout_ms = rs.tls_timeout_ms = (uint32_t)o->reuse_timeout;
+
     memset(&tcb, 0, sizeof tcb);
     tcb.on_event = on_tunnel_event;
     tcb.on_packet = on_tunnel_packet;
@@ -712,6 +789,13 @@ int detect_cli_main(int argc, char **argv)
     cfg.tunnel_cb = &tcb;
     cfg.tunnel_user = a;
     cfg.stop = &g_stop;
+#if TSE_CONFIG_DETECT_REUSE
+    if (o->has_reuse) {
+        cfg.reuse_stream = &rs;
+        cfg.turn_user = o->turn_user;
+        cfg.turn_pass = o->turn_pass;
+    }
+#endif
 
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
@@ -727,11 +811,12 @@ int detect_cli_main(int argc, char **argv)
         return EXIT_FAIL;
     }
     if (!o->json)
-        printf("detecting: sip %s:%u%s, stun %s, tscf %s%s%s\n", o->sip_host,
-               (unsigned)o->sip_port,
+        printf("detecting: sip %s:%u%s, stun %s, tscf %s%s%s%s%s\n",
+               o->has_sip ? o->sip_host : "-", (unsigned)o->sip_port,
                o->no_sip_tcp ? " (udp)" : o->no_sip_udp ? " (tcp)" : " (udp+tcp)",
                o->has_stun ? o->stun_host : "-", o->has_tscf ? o->tscf_host : "-",
-               o->via_proxy ? " via proxy " : "", o->via_proxy ? o->px.host : "");
+               o->via_proxy ? " via proxy " : "", o->via_proxy ? o->px.host : "",
+               o->has_reuse ? ", 8.3 sip-tls+turn-tls " : "", o->has_reuse ? o->sip_tls_host : "");
     a->t0 = tse_posix_now_ms();
     rc = tse_posix_detect_run(pd, (uint32_t)o->timeout_s * 1000u);
     r = tse_posix_detect_result(pd);
@@ -776,6 +861,11 @@ int detect_cli_main(int argc, char **argv)
                     (void)tse_posix_driver_run_once(tse_posix_detect_driver(pd), 100);
             }
         }
+    } else if (r->path == TSE_PATH_REUSE_EXISTING) {
+        /* its probes were the verification: OPTIONS over TLS answered,
+         * TURN allocation granted */
+        if (o->verify && !o->json)
+            printf("verify: done by the 8.3 probes (SIP OPTIONS over TLS answered)\n");
     } else if (o->verify) {
         exit_code = verify_udp(a);
     }

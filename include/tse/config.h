@@ -69,6 +69,19 @@
 #define TSE_CONFIG_STREAM 1
 #endif
 
+/** Detection of the TR 33.830 8.3 path ("reuse of existing solutions":
+ *  SIP over TLS to the P-CSCF and TURN over TLS, both on 443), the
+ *  decision TSE_PATH_REUSE_EXISTING (include/tse/detect.h).  Needs
+ *  TSE_CONFIG_DETECT, and a port that runs the probes over the stream
+ *  API: TSE_CONFIG_STREAM and TSE_CONFIG_TURN (on by default when all
+ *  three are; a build error when set to 1 without them).  0: two probes fewer
+ *  in struct tse_detect, and the 8.3 settings are refused. */
+#ifndef TSE_CONFIG_DETECT_REUSE
+/* default: on when what it needs is (a device build that leaves out
+ * detection or the stream leaves this out too, without an #error) */
+#define TSE_CONFIG_DETECT_REUSE (TSE_CONFIG_DETECT && TSE_CONFIG_STREAM && TSE_CONFIG_TURN)
+#endif
+
 /** Inner IPv6: request an IPv6 address (tse_settings::request_ipv6) and
  *  take one from the Configuration_Response.  0: request_ipv6 is refused
  *  by tse_settings_check() (TSE_ERR_INVALID_ARG) and IPv6 TLVs of the
@@ -183,6 +196,7 @@
     (TSE_CONFIG_DIGEST != 0 && TSE_CONFIG_DIGEST != 1) || \
     (TSE_CONFIG_DETECT != 0 && TSE_CONFIG_DETECT != 1) || \
     (TSE_CONFIG_STREAM != 0 && TSE_CONFIG_STREAM != 1) || \
+    (TSE_CONFIG_DETECT_REUSE != 0 && TSE_CONFIG_DETECT_REUSE != 1) || \
     (TSE_CONFIG_IPV6 != 0 && TSE_CONFIG_IPV6 != 1) || \
     (TSE_CONFIG_FTT != 0 && TSE_CONFIG_FTT != 1) || \
     (TSE_CONFIG_LOG != 0 && TSE_CONFIG_LOG != 1) || \
@@ -215,6 +229,12 @@
 #endif
 #if TSE_HC_MAX_HOST < 16 || TSE_HC_MAX_CRED < 1
 #error "tse/config.h: TSE_HC_MAX_HOST/CRED too small"
+#endif
+#if TSE_CONFIG_DETECT_REUSE && !TSE_CONFIG_DETECT
+#error "tse/config.h: TSE_CONFIG_DETECT_REUSE needs TSE_CONFIG_DETECT"
+#endif
+#if TSE_CONFIG_DETECT_REUSE && (!TSE_CONFIG_STREAM || !TSE_CONFIG_TURN)
+#error "tse/config.h: TSE_CONFIG_DETECT_REUSE needs TSE_CONFIG_STREAM and TSE_CONFIG_TURN (its probes run over them)"
 #endif
 #if TSE_DETECT_NETID_MAX > 255
 #error "tse/config.h: TSE_DETECT_NETID_MAX above 255 (kept in a uint8_t)"

@@ -26,16 +26,25 @@
  *    the NAT is then unknown and NAT traversal is the safe choice; with
  *    neither a STUN server nor the SIP-over-UDP probe there is no proof
  *    of a UDP path, and the tunnel is chosen);
+ *  - @c reuse-existing (TR 33.830 8.3, only when the settings name a
+ *    P-CSCF over TLS and a TURN server): SIP unreachable or no UDP path,
+ *    and both SIP OPTIONS over TLS to the P-CSCF on 443 answered and a
+ *    TURN allocation over TLS on 443 was granted (via the proxy when one
+ *    is set).  These two probes start at once with the direct ones; while
+ *    they run, a tunnel that came up waits for them;
  *  - @c tunnel-direct / @c tunnel-via-proxy: SIP unreachable or no UDP
- *    path, and the TLS tunnel came up (via the proxy when one is set);
+ *    path, no 8.3 path, and the TLS tunnel came up (via the proxy when
+ *    one is set);
  *  - @c none: nothing works.
  * As soon as the decision is known the other probes are cancelled
  * (TSE_DETECT_ACT_CLOSE).  The winning tunnel probe is NOT closed: it is
  * a real tse_tunnel brought up by the port, which may keep it.
  *
- * Memory: the caller provides the tse_detect storage (9776 bytes on
- * x86-64: five probes' requests and targets, TSE_DETECT_*_MAX, plus the
- * SIP-over-TCP receive buffer) and the cache slots (80 bytes each);
+ * Memory: the caller provides the tse_detect storage (16104 bytes on
+ * x86-64 with TSE_CONFIG_DETECT_REUSE: seven probes' requests and targets,
+ * TSE_DETECT_*_MAX, plus the SIP-over-TCP and SIP-over-TLS receive
+ * buffers; 9840 bytes without it: five probes, one buffer) and the cache
+ * slots (80 bytes each);
  * nothing is allocated.  Strings in the settings must
  * stay valid until the detection is done.
  *
@@ -80,7 +89,13 @@ typedef enum tse_detect_path {
     TSE_PATH_DIRECT,            /**< plain IMS access, no NAT */
     TSE_PATH_NAT_TRAVERSAL,     /**< IMS access through a NA(P)T */
     TSE_PATH_TUNNEL_DIRECT,     /**< TSCF tunnel, straight to the TSCF */
-    TSE_PATH_TUNNEL_VIA_PROXY   /**< TSCF tunnel through the HTTP proxy */
+    TSE_PATH_TUNNEL_VIA_PROXY,  /**< TSCF tunnel through the HTTP proxy */
+    /** TR 33.830 8.3 "reuse of existing solutions": SIP over TLS to the
+     *  P-CSCF and media through a TURN server over TLS, both on 443
+     *  (through the HTTP proxy when tse_detect_result::via_proxy).  Ranks
+     *  after direct / nat-traversal and before the tunnel; only with
+     *  TSE_CONFIG_DETECT_REUSE and both targets configured. */
+    TSE_PATH_REUSE_EXISTING
 } tse_detect_path;
 
 /** The probes, in order of preference. */
@@ -90,6 +105,12 @@ typedef enum tse_probe_id {
     TSE_PROBE_STUN_UDP,      /**< STUN Binding request over UDP */
     TSE_PROBE_TUNNEL_1,      /**< TLS tunnel to the TSCF, first port (443) */
     TSE_PROBE_TUNNEL_2,      /**< TLS tunnel to the TSCF, second port (80) */
+#if TSE_CONFIG_DETECT_REUSE
+    /* TR 33.830 8.3; after the tunnels so that their numbers (kept in
+     * caches) do not change; preferred to them all the same */
+    TSE_PROBE_SIP_TLS,       /**< SIP OPTIONS over TLS to the P-CSCF (443) */
+    TSE_PROBE_TURN_TLS,      /**< TURN Allocate over TLS (443) */
+#endif
     TSE_PROBE_COUNT
 } tse_probe_id;
 
@@ -110,10 +131,15 @@ typedef struct tse_detect_result {
     uint16_t tunnel_port;      /**< its TSCF port, or 0 */
     int nat;                   /**< 1 NAT seen or assumed, 0 none, -1 unknown */
     tse_detect_addr mapped;    /**< what STUN saw (family 0 if nothing) */
-    int sip_status;            /**< SIP final status, 0 if none */
+    int sip_status;            /**< SIP final status (over UDP or TCP; over
+                                    TLS when only that one answered), 0 if none */
     int sip_error;             /**< why SIP failed (TSE_OK if it worked) */
     int stun_error;            /**< why STUN failed (TSE_OK if it worked) */
     int tunnel_error;          /**< last tunnel failure, or TSE_OK */
+    int reuse_error;           /**< why the 8.3 path failed (the first of
+                                    its two probes to fail), or TSE_OK */
+    int via_proxy;             /**< 1: the chosen tunnel or 8.3 path goes
+                                    through the HTTP proxy */
     const char *reason;        /**< static human text */
 } tse_detect_result;
 
@@ -121,8 +147,9 @@ typedef struct tse_detect_result {
 typedef struct tse_detect_step {
     tse_probe_id probe;        /**< which probe */
     const char *name;          /**< "sip-udp", "sip-tcp", "stun-udp",
-                                    "tunnel-1", "tunnel-2"
-                                    (static; the port is in target) */
+                                    "tunnel-1", "tunnel-2", "sip-tls",
+                                    "turn-tls" (static; the port is in
+                                    target) */
     const char *target;        /**< "host:port" (valid during the callback) */
     int done;                  /**< 0: started, 1: finished */
     uint32_t elapsed_ms;       /**< since the probe started (0 when started) */
@@ -131,8 +158,9 @@ typedef struct tse_detect_step {
                                     TSE_ERR_TLS_* (intercepted / wrong
                                     certificate), TSE_ERR_SIP_*, TSE_ERR_STUN_*,
                                     TSE_ERR_DETECT_CANCELLED / _NOT_CONFIGURED */
-    int status;                /**< SIP status, STUN error code or proxy HTTP
-                                    status, when there is one; else 0 */
+    int status;                /**< SIP status, STUN/TURN error code or
+                                    proxy HTTP status, when there is one;
+                                    else 0 */
     const char *reason;        /**< static human text */
 } tse_detect_step;
 
@@ -171,6 +199,7 @@ typedef struct tse_detect_cache_entry {
     uint8_t used;
     uint8_t path;
     uint8_t tunnel_probe;
+    uint8_t via_proxy;
     uint16_t tunnel_port;
     uint64_t stamp;
 } tse_detect_cache_entry;
@@ -199,7 +228,8 @@ TSE_API int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *s
  * @param[in]  c       the cache
  * @param[in]  net_id  the network's identity (opaque bytes)
  * @param[in]  len     its length, 1 .. TSE_DETECT_NETID_MAX
- * @param[out] out  path, tunnel_probe, tunnel_port and from_cache = 1
+ * @param[out] out  path, tunnel_probe, tunnel_port, via_proxy and
+ *                  from_cache = 1
  * @return TSE_OK, TSE_ERR_DETECT_NOT_CACHED, TSE_ERR_INVALID_ARG
  *         (NULL, empty or over TSE_DETECT_NETID_MAX id)
  */
@@ -257,6 +287,16 @@ typedef struct tse_detect_settings {
     uint16_t tunnel_port_1;     /**< default 443 */
     uint16_t tunnel_port_2;     /**< default 80; 0 = only one port */
 
+    /* (e) TR 33.830 8.3, reuse of existing solutions (TSE_CONFIG_DETECT_REUSE):
+     * tried only when BOTH targets are set; through proxy_host when set.
+     * With the switch off, setting either is TSE_ERR_INVALID_ARG. */
+    const char *pcscf_tls_host; /**< P-CSCF for SIP over TLS; NULL: no 8.3 */
+    const char *turn_host;      /**< TURN server over TLS; NULL: no 8.3 */
+    uint16_t pcscf_tls_port;    /**< default 443 */
+    uint16_t turn_port;         /**< default 443 */
+    uint32_t reuse_timeout_ms;  /**< each 8.3 probe (connect+proxy+TLS+
+                                     answer); default 10000 */
+
     /* timers, milliseconds */
     uint32_t sip_timeout_ms;    /**< default 2000 */
     uint32_t stun_timeout_ms;   /**< default 2000 */
@@ -293,6 +333,16 @@ typedef enum tse_detect_action_type {
      *  proxy_host:proxy_port when proxy_host is set; report with
      *  tse_detect_tunnel_up() or tse_detect_probe_failed(). */
     TSE_DETECT_ACT_TUNNEL_START,
+    /** TR 33.830 8.3 probe: open a TLS stream to host:port (certificate
+     *  verified), through proxy_host:proxy_port when proxy_host is set.
+     *  TSE_PROBE_SIP_TLS: send @c data (SIP OPTIONS) once TLS is up and
+     *  pass the plaintext that comes back to tse_detect_tcp_recv(); the
+     *  detector parses it.  TSE_PROBE_TURN_TLS (no data): run a TURN
+     *  Allocate over the stream (long-term credentials: the port's) and
+     *  report the allocation with tse_detect_reuse_ok().  Failures of
+     *  either (stream down, proxy refusal, TURN error):
+     *  tse_detect_probe_failed(). */
+    TSE_DETECT_ACT_REUSE_START,
     /** Stop the probe: close its socket or tunnel; report nothing more. */
     TSE_DETECT_ACT_CLOSE
 } tse_detect_action_type;
@@ -305,7 +355,8 @@ typedef struct tse_detect_action {
     uint16_t port;                /**< its port */
     const uint8_t *data;          /**< what to send (UDP_SEND, TCP_SEND) */
     size_t len;                   /**< its length */
-    const char *proxy_host;       /**< TUNNEL_START: the HTTP proxy, or NULL */
+    const char *proxy_host;       /**< TUNNEL_START, REUSE_START: the HTTP
+                                       proxy, or NULL */
     uint16_t proxy_port;          /**< its port */
 } tse_detect_action;
 
@@ -340,9 +391,14 @@ typedef struct tse_detect {
     tse_time_ms app_deadline;
     int nat;                /* STUN: -1 unknown, 0 no, 1 yes */
     tse_detect_addr mapped;
+    int reuse_error;        /* first 8.3 probe failure */
     tse_detect_probe_priv p[TSE_PROBE_COUNT];
     size_t tcp_rx_len;
     uint8_t tcp_rx[TSE_DETECT_TCP_RX_MAX];
+#if TSE_CONFIG_DETECT_REUSE
+    size_t tls_rx_len;      /* the SIP-over-TLS probe's plaintext */
+    uint8_t tls_rx[TSE_DETECT_TCP_RX_MAX];
+#endif
     tse_detect_result result;
 } tse_detect;
 
@@ -410,9 +466,10 @@ TSE_API int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t
  *          TSE_ERR_STATE (probe not running) */
 TSE_API int tse_detect_tcp_connected(tse_detect *d, tse_probe_id probe, tse_time_ms now);
 
-/** @brief Bytes arrived on the SIP-over-TCP probe's connection.
+/** @brief Bytes arrived on the SIP-over-TCP probe's connection, or
+ *         plaintext on the SIP-over-TLS probe's stream.
  *  @param d      the detector
- *  @param probe  TSE_PROBE_SIP_TCP
+ *  @param probe  TSE_PROBE_SIP_TCP or TSE_PROBE_SIP_TLS
  *  @param data   the bytes
  *  @param len    their number
  *  @param now    the clock
@@ -428,6 +485,21 @@ TSE_API int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t
  *  @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, bad or non-tunnel probe),
  *          TSE_ERR_STATE (probe not running) */
 TSE_API int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now);
+
+/**
+ * @brief A TR 33.830 8.3 probe worked: the TURN server granted the
+ *        allocation, or (for a port that runs its own SIP stack instead
+ *        of passing the plaintext to tse_detect_tcp_recv()) the SIP
+ *        OPTIONS over TLS got a final response (any: the P-CSCF answered).  The port may close the probe's stream
+ *        when told (TSE_DETECT_ACT_CLOSE).
+ * @param d       the detector
+ * @param probe   TSE_PROBE_SIP_TLS or TSE_PROBE_TURN_TLS
+ * @param status  the SIP status (TSE_PROBE_SIP_TLS), else 0
+ * @param now     the clock
+ * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, another probe, or
+ *         TSE_CONFIG_DETECT_REUSE is 0), TSE_ERR_STATE (probe not running)
+ */
+TSE_API int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_ms now);
 
 /**
  * @brief A probe failed in the port: connect refused / reset / timed out
@@ -479,13 +551,13 @@ TSE_API const tse_detect_result *tse_detect_get_result(const tse_detect *d);
 /** @brief A path's name.
  *  @param path  the path
  *  @return "direct", "nat-traversal", "tunnel-direct", "tunnel-via-proxy",
- *          "none" (static) */
+ *          "reuse-existing", "none" (static) */
 TSE_API const char *tse_detect_path_name(tse_detect_path path);
 
 /** @brief A probe's name.
  *  @param probe  the probe
- *  @return "sip-udp", "sip-tcp", "stun-udp", "tunnel-1", "tunnel-2" or "?"
- *          (static) */
+ *  @return "sip-udp", "sip-tcp", "stun-udp", "tunnel-1", "tunnel-2",
+ *          "sip-tls", "turn-tls" or "?" (static) */
 TSE_API const char *tse_detect_probe_name(tse_probe_id probe);
 
 #ifdef __cplusplus

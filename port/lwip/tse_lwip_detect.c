@@ -185,6 +185,12 @@ static void do_actions(tse_lwip_detect *ld)
                 (void)tse_detect_probe_failed(&ld->det, a.probe, rc, 0, now_of(ld));
             }
             break;
+        case TSE_DETECT_ACT_REUSE_START:
+            /* no TLS stream over lwIP yet: the 8.3 probes fail at once
+             * (the decision then does not wait for them) */
+            (void)tse_detect_probe_failed(&ld->det, a.probe, TSE_ERR_DETECT_NOT_CONFIGURED, 0,
+                                          now_of(ld));
+            break;
         case TSE_DETECT_ACT_CLOSE:
             probe_close(ld, i);
             break;

@@ -24,14 +24,39 @@
 
 #include "posix_resolve.h"
 #include "tse_detect_posix.h"
-
+#if TSE_CONFIG_DETECT_REUSE
+#include "tse/stream.h"
+#include "tse/turn.h"
+#include "tse_posix_stream.h"
+/* UDP x2, TCP attempts, the two 8.3 probes' streams */
+#define OWN_FDS_MAX (2 + TSE_POSIX_MAX_ATTEMPTS + 2 * TSE_POSIX_STREAM_POLLFD_MAX)
+#else
 #define OWN_FDS_MAX (2 + TSE_POSIX_MAX_ATTEMPTS) /* UDP x2, TCP attempts */
+#endif
 #define UDP_READS_PER_ROUND 8
 #define POLL_MAX_MS 1000
 
 /* IO_UDP_RESOLVING: a UDP probe's name is being resolved (lookup fd
  * polled); its datagram waits in out[] */
-enum io_kind { IO_NONE = 0, IO_UDP_RESOLVING, IO_UDP, IO_TCP, IO_TUN };
+enum io_kind { IO_NONE = 0, IO_UDP_RESOLVING, IO_UDP, IO_TCP, IO_TUN, IO_REUSE };
+
+#if TSE_CONFIG_DETECT_REUSE
+/* A TR 33.830 8.3 probe: a TLS stream (through the proxy when the order
+ * says so) carrying SIP OPTIONS or a TURN Allocate.  Callbacks only
+ * record; reuse_service() reports outside them. */
+struct reuse_io {
+    int probe;
+    tse_stream *st;
+    tse_posix_stream *ps;
+    size_t fd_off, fd_n;       /* this round's pollfd entries */
+    int polled;
+    int up, down, err, proxy_status, reported;
+    /* TURN over TLS (SIP over TLS: the detector builds and parses) */
+    tse_turn turn;
+    uint8_t ttx[2048], trx[2048];
+    int turn_started, allocated, turn_failed, turn_err, stun_code;
+};
+#endif
 
 struct tun_ctx {
     tse_posix_detect *pd;
@@ -46,6 +71,9 @@ struct probe_io {
     int fd;                    /* UDP */
     tse_detect_addr local;     /* UDP: the connected socket's own address */
     tse_port_conn *conn;       /* TCP */
+#if TSE_CONFIG_DETECT_REUSE
+    struct reuse_io *ru;       /* IO_REUSE */
+#endif
     posix_lookup lk;           /* IO_UDP_RESOLVING */
     int connected;
     uint8_t out[TSE_DETECT_REQ_MAX];
@@ -57,6 +85,10 @@ struct tse_posix_detect {
     tse_detect_settings ds;
     tse_settings ts;
     int has_ts;
+#if TSE_CONFIG_DETECT_REUSE
+    tse_stream_settings rs;
+    int has_rs;
+#endif
     tse_posix_detect_config cfg;
     tse_callbacks app_cb;
     int has_app_cb;
@@ -124,6 +156,15 @@ static void io_close(tse_posix_detect *pd, int i)
         posix_lookup_abandon(&io->lk);
     if (io->kind == IO_TCP && io->conn)
         tse_posix_port()->close(tse_posix_port()->user, io->conn);
+#if TSE_CONFIG_DETECT_REUSE
+    if (io->kind == IO_REUSE && io->ru) {
+        /* no close_notify, no Refresh(0): a probe's stream is cut; the
+         * server drops the allocation when its lifetime ends */
+        tse_posix_stream_del(io->ru->ps);
+        tse_stream_del(io->ru->st);
+        free(io->ru);
+    }
+#endif
     if (io->kind == IO_TUN && tc->t) {
         (void)tse_posix_driver_remove(pd->drv, tc->t);
         tse_tunnel_del(tc->t);
@@ -281,6 +322,163 @@ static void tunnel_start(tse_posix_detect *pd, int i, const tse_detect_action *a
         fail(pd, i, rc, now);
 }
 
+#if TSE_CONFIG_DETECT_REUSE
+static void reuse_stream_event(void *user, const tse_stream_event *ev)
+{
+    struct reuse_io *ru = user;
+    if (ev->type == TSE_STREAM_EV_UP) {
+        ru->up = 1;
+    } else if (ev->type == TSE_STREAM_EV_DOWN && !ru->down) {
+        ru->down = 1;
+        ru->err = ev->error < 0 ? ev->error : TSE_ERR_TRANSPORT_CLOSED;
+        ru->proxy_status = ev->proxy_status;
+    }
+}
+
+static void reuse_turn_event(void *user, const tse_turn_event *ev)
+{
+    struct reuse_io *ru = user;
+    if (ev->type == TSE_TURN_EV_ALLOCATED) {
+        ru->allocated = 1;
+    } else if (ev->type == TSE_TURN_EV_FAILED && !ru->turn_failed) {
+        ru->turn_failed = 1;
+        ru->turn_err = ev->err < 0 ? ev->err : TSE_ERR_TURN_TIMEOUT;
+        ru->stun_code = ev->stun_code;
+    }
+}
+
+static void reuse_start(tse_posix_detect *pd, int i, const tse_detect_action *a, tse_time_ms now)
+{
+    struct probe_io *io = &pd->io[i];
+    struct reuse_io *ru;
+    tse_stream_settings ss;
+    tse_stream_callbacks cb;
+    int rc;
+    if (!pd->has_rs || !a->host) {
+        fail(pd, i, TSE_ERR_DETECT_NOT_CONFIGURED, now);
+        return;
+    }
+    ru = calloc(1, sizeof *ru);
+    if (!ru) {
+        fail(pd, i, TSE_ERR_NO_MEMORY, now);
+        return;
+    }
+    ru->probe = i;
+    io->kind = IO_REUSE;
+    io->ru = ru;
+    ss = pd->rs;
+    ss.host = a->host;
+    ss.port = a->port;
+    ss.proxy_host = a->proxy_host;
+    if (a->proxy_host)
+        ss.proxy_port = a->proxy_port;
+    memset(&cb, 0, sizeof cb);
+    cb.on_event = reuse_stream_event;
+    cb.entropy = tse_posix_entropy;
+    rc = tse_stream_new(&ru->st, &ss, &cb, tse_posix_mem(), ru);
+    if (rc == TSE_OK)
+        rc = tse_posix_stream_new(&ru->ps, ru->st, NULL);
+    if (rc == TSE_OK)
+        rc = tse_stream_start(ru->st, now);
+    if (rc == TSE_OK && i == TSE_PROBE_SIP_TLS) {
+        /* the detector's OPTIONS, queued: it goes out once TLS is up */
+        rc = a->data && a->len ? tse_stream_send(ru->st, a->data, a->len, now)
+                               : TSE_ERR_INVALID_ARG;
+    } else if (rc == TSE_OK) {
+        tse_turn_settings ts;
+        tse_turn_settings_default(&ts);
+        ts.transport = TSE_TURN_STREAM;
+        ts.username = pd->cfg.turn_user;
+        ts.password = pd->cfg.turn_pass;
+        ts.entropy = tse_posix_entropy;
+        ts.on_event = reuse_turn_event;
+        ts.user = ru;
+        rc = tse_turn_init(&ru->turn, &ts, ru->ttx, sizeof ru->ttx, ru->trx, sizeof ru->trx);
+    }
+    if (rc != TSE_OK)
+        fail(pd, i, rc, now); /* io_close() frees what exists */
+}
+
+/* Move bytes between the TURN client and the stream. */
+static void reuse_turn_pump(struct reuse_io *ru, tse_time_ms now)
+{
+    int guard;
+    for (guard = 0; guard < 16; guard++) {
+        uint8_t b[2048];
+        int n = tse_stream_recv(ru->st, b, sizeof b, now);
+        if (n <= 0)
+            break;
+        if (tse_turn_recv(&ru->turn, b, (size_t)n, now) != TSE_OK &&
+            tse_turn_get_state(&ru->turn) == TSE_TURN_FAILED && !ru->turn_failed) {
+            ru->turn_failed = 1;
+            ru->turn_err = tse_turn_error(&ru->turn);
+            if (ru->turn_err >= 0)
+                ru->turn_err = TSE_ERR_TURN_TIMEOUT;
+        }
+    }
+    for (guard = 0; guard < 16; guard++) {
+        const uint8_t *p;
+        size_t n = tse_turn_pending(&ru->turn, &p), space = tse_stream_send_space(ru->st);
+        if (n == 0 || space == 0)
+            break;
+        if (n > space)
+            n = space;
+        if (tse_stream_send(ru->st, p, n, now) != TSE_OK)
+            break;
+        tse_turn_consume(&ru->turn, n);
+    }
+    if (tse_turn_expiry(&ru->turn) <= now)
+        (void)tse_turn_handle_expiry(&ru->turn, now);
+}
+
+/* Look at what an 8.3 probe's stream did; report the outcome once. */
+static void reuse_service(tse_posix_detect *pd, int i, tse_time_ms now)
+{
+    struct reuse_io *ru = pd->io[i].ru;
+    int ok = 0, err = TSE_OK, status = 0;
+    if (!ru || ru->reported)
+        return;
+    if (ru->up && i == TSE_PROBE_SIP_TLS) {
+        /* the detector parses the answer and finishes the probe itself
+         * (then its CLOSE order comes, and this stops) */
+        int guard;
+        for (guard = 0; guard < 16; guard++) {
+            uint8_t b[1024];
+            int n = tse_stream_recv(ru->st, b, sizeof b, now);
+            if (n <= 0)
+                break;
+            if (tse_detect_tcp_recv(&pd->det, (tse_probe_id)i, b, (size_t)n, now) != TSE_OK) {
+                ru->reported = 1; /* no longer running: decided or finished */
+                return;
+            }
+        }
+    } else if (ru->up && !ru->down) {
+        if (!ru->turn_started) {
+            ru->turn_started = 1;
+            (void)tse_turn_allocate(&ru->turn, now);
+        }
+        reuse_turn_pump(ru, now);
+        if (ru->allocated)
+            ok = 1;
+        else if (ru->turn_failed) {
+            err = ru->turn_err;
+            status = ru->stun_code;
+        }
+    }
+    if (!ok && err == TSE_OK && ru->down) {
+        err = ru->err;
+        status = ru->proxy_status;
+    }
+    if (!ok && err == TSE_OK)
+        return;
+    ru->reported = 1; /* the detector's CLOSE order frees ru */
+    if (ok)
+        (void)tse_detect_reuse_ok(&pd->det, (tse_probe_id)i, status, now);
+    else
+        (void)tse_detect_probe_failed(&pd->det, (tse_probe_id)i, err, status, now);
+}
+#endif /* TSE_CONFIG_DETECT_REUSE */
+
 /* Carry out every order the detector has. */
 static void do_actions(tse_posix_detect *pd)
 {
@@ -349,6 +547,14 @@ static void do_actions(tse_posix_detect *pd)
             io_close(pd, i);
             tunnel_start(pd, i, &a, now);
             break;
+        case TSE_DETECT_ACT_REUSE_START:
+            io_close(pd, i);
+#if TSE_CONFIG_DETECT_REUSE
+            reuse_start(pd, i, &a, now);
+#else
+            fail(pd, i, TSE_ERR_DETECT_NOT_CONFIGURED, now);
+#endif
+            break;
         case TSE_DETECT_ACT_CLOSE:
             io_close(pd, i);
             break;
@@ -414,6 +620,12 @@ int tse_posix_detect_new(tse_posix_detect **out, const tse_posix_detect_config *
         pd->app_cb = *cfg->tunnel_cb;
         pd->has_app_cb = 1;
     }
+#if TSE_CONFIG_DETECT_REUSE
+    if (cfg->reuse_stream) {
+        pd->rs = *cfg->reuse_stream;
+        pd->has_rs = 1;
+    }
+#endif
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         pd->io[i].fd = -1;
         pd->tc[i].pd = pd;
@@ -542,6 +754,29 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
                 if (!io->connected && tse_posix_conn_deadline(io->conn) < dl)
                     dl = tse_posix_conn_deadline(io->conn);
             }
+#if TSE_CONFIG_DETECT_REUSE
+            else if (io->kind == IO_REUSE && io->ru && io->ru->ps) {
+                struct reuse_io *ru = io->ru;
+                size_t m = 0;
+                int sto = -1;
+                ru->polled = 0;
+                if (tse_posix_stream_prepare(ru->ps, pd->fds + nfd, pd->fdcap - nfd, &m,
+                                             &sto) == TSE_OK) {
+                    ru->polled = 1;
+                    ru->fd_off = nfd;
+                    ru->fd_n = m;
+                    for (k = 0; k < m; k++)
+                        owner[nfd - ntun + k] = i;
+                    nfd += m;
+                    if (sto >= 0 && tse_posix_now_ms() + (tse_time_ms)sto < dl)
+                        dl = tse_posix_now_ms() + (tse_time_ms)sto;
+                }
+                /* prepare() may have ended the stream (a timer): report it
+                 * without sleeping */
+                if (ru->down && !ru->reported)
+                    dl = tse_posix_now_ms();
+            }
+#endif
         }
         now = tse_posix_now_ms();
         to = dl == TSE_TIME_NEVER ? POLL_MAX_MS
@@ -572,6 +807,8 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
             int pi = owner[k - ntun];
             struct probe_io *io = &pd->io[pi];
             now = tse_posix_now_ms();
+            if (io->kind == IO_REUSE)
+                continue; /* its stream driver handles its entries below */
             if (io->kind == IO_UDP_RESOLVING && pd->fds[k].fd == io->lk.fd) {
                 udp_resolved(pd, pi, now); /* also past the deadline, re = 0 */
                 continue;
@@ -621,6 +858,18 @@ int tse_posix_detect_run(tse_posix_detect *pd, uint32_t max_ms)
                     tcp_flush(pd, pi, now);
             }
         }
+#if TSE_CONFIG_DETECT_REUSE
+        /* the 8.3 probes' streams: their poll results, then what came of them */
+        for (i = 0; i < TSE_PROBE_COUNT; i++) {
+            struct probe_io *io = &pd->io[i];
+            if (io->kind != IO_REUSE || !io->ru || !io->ru->ps)
+                continue;
+            if (io->ru->polled)
+                (void)tse_posix_stream_process(io->ru->ps, pd->fds + io->ru->fd_off, io->ru->fd_n);
+            io->ru->polled = 0;
+            reuse_service(pd, i, tse_posix_now_ms());
+        }
+#endif
         /* happy-eyeballs: next TCP attempt due without socket activity */
         for (i = 0; i < TSE_PROBE_COUNT; i++) {
             struct probe_io *io = &pd->io[i];

@@ -28,6 +28,19 @@
  *    finds the network's path there after a later network change.  TSE_EV_TUNNEL_UP ->
  *    tse_detect_tunnel_up(); TSE_EV_TUNNEL_DOWN -> tse_detect_probe_failed()
  *    with the engine's error and the proxy's HTTP status.
+ *  - REUSE_START (TR 33.830 8.3, TSE_CONFIG_DETECT_REUSE): a tse_stream
+ *    from the @c reuse_stream template to host:port, through the order's
+ *    proxy, driven by tse_posix_stream in the same poll loop.  For
+ *    TSE_PROBE_SIP_TLS it sends SIP OPTIONS (queued at once, sent when TLS
+ *    is up); a final response -> tse_detect_reuse_ok() with its status.
+ *    For TSE_PROBE_TURN_TLS it runs a TURN Allocate (tse/turn.h, long-term
+ *    credentials turn_user / turn_pass) once TLS is up; the allocation
+ *    -> tse_detect_reuse_ok().  A stream that goes down first, a TURN
+ *    error or a reply that is not SIP -> tse_detect_probe_failed() with
+ *    the stream's error (TSE_ERR_TRANSPORT_* / _PROXY_* / _TLS_*, the
+ *    proxy's status) or the TURN error and STUN code.  CLOSE cuts the
+ *    stream (no close_notify, no deallocation: the server lets the
+ *    allocation expire).
  *  - CLOSE: the socket is closed, or the tunnel removed and deleted
  *    (without a release: it never carried traffic).
  *
@@ -58,6 +71,9 @@
 #include <stdint.h>
 
 #include "tse/detect.h"
+#if TSE_CONFIG_DETECT_REUSE
+#include "tse/stream.h"
+#endif
 #include "tse/tse.h"
 #include "tse_posix.h"
 
@@ -85,6 +101,17 @@ typedef struct tse_posix_detect_config {
      *  tunnels use tse_posix_entropy).  User pointer: tunnel_user. */
     const tse_callbacks *tunnel_cb;
     void *tunnel_user;         /**< passed to tunnel_cb's callbacks */
+#if TSE_CONFIG_DETECT_REUSE
+    /** Template of the TR 33.830 8.3 probes' TLS streams (CA, SNI, pin,
+     *  proxy credentials, timeouts; tse/stream.h): host, port, proxy_host
+     *  and proxy_port come from the detector's order.  Copied; its strings
+     *  and buffers must outlive tse_posix_detect_run().  NULL: the 8.3
+     *  probes fail at once with TSE_ERR_DETECT_NOT_CONFIGURED. */
+    const tse_stream_settings *reuse_stream;
+    /** TURN long-term credentials of the TURN-over-TLS probe. */
+    const char *turn_user;
+    const char *turn_pass;     /**< its password */
+#endif
     /** Optional stop flag (e.g. set by a signal handler). */
     const volatile sig_atomic_t *stop;
 } tse_posix_detect_config;

@@ -27,7 +27,7 @@ trap 'rm -f "$TSV"' EXIT
 
 for r in $(seq 1 "$RUNS"); do
     echo "bench_detect: run $r of $RUNS"
-    LAB_DELAY_MS=25 LAB_RESULTS="$TSV" LAB_NATCHECK=0 bash "$HERE/fwlab.sh" "$CLI" "$SRV" all |
+    LAB_DELAY_MS=25 LAB_RESULTS="$TSV" LAB_NATCHECK=0 LAB_REUSE=0 bash "$HERE/fwlab.sh" "$CLI" "$SRV" all |
         grep '^fwlab:'
     rc=${PIPESTATUS[0]}
     if [ "$rc" = 77 ]; then exit 77; fi

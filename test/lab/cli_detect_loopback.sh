@@ -4,7 +4,7 @@
 #
 #   cli_detect_loopback.sh TSE_CLI TSCF_SERVER
 #
-#  1. usage errors exit 2;
+#  1. usage errors exit 2 (also of the 8.3 options);
 #  2. SIP and STUN ports closed, tscf-server up: tunnel-direct, the tunnel
 #     stays up for --hold, JSON events detect_step / detect_result /
 #     tunnel_up;
@@ -67,6 +67,17 @@ EOF
 [ $? = 2 ] || fail "--server without --ca must exit 2"
 "$CLI" --detect --sip 127.0.0.1 --bogus >/dev/null 2>&1; [ $? = 2 ] || fail "unknown option must exit 2"
 "$CLI" --detect --help | grep -q -- "--verify" || fail "--detect --help"
+# TR 33.830 8.3: --sip-tls and --turn together, with credentials and --ca
+"$CLI" --detect --sip-tls 127.0.0.1 --insecure-lab-only >/dev/null 2>&1
+[ $? = 2 ] || fail "--sip-tls without --turn must exit 2"
+"$CLI" --detect --sip-tls 127.0.0.1 --turn 127.0.0.1 --insecure-lab-only >/dev/null 2>&1
+[ $? = 2 ] || fail "--turn without --turn-user/--turn-pass must exit 2"
+"$CLI" --detect --sip-tls 127.0.0.1 --turn 127.0.0.1 --turn-user u --turn-pass p >/dev/null 2>&1
+[ $? = 2 ] || fail "--sip-tls/--turn without --ca must exit 2"
+"$CLI" --detect --sip-tls 127.0.0.1 --turn 127.0.0.1 --turn-user u --turn-pass p \
+    --insecure-lab-only --verify >/dev/null 2>&1
+[ $? = 2 ] || fail "--verify without --sip must exit 2"
+"$CLI" --detect --help | grep -q -- "--sip-tls" || fail "--detect --help lacks --sip-tls"
 echo "ok 1 usage"
 
 # 2. tunnel-direct

@@ -21,6 +21,18 @@
 # chosen path (UDP, or inner UDP through the tunnel), and the time to the
 # decision (under LAB_MAX_DECISION_MS, default 3000).
 #
+# The 8.3 column (TR 33.830 8.3, "reuse of existing solutions"): NET also
+# runs kamailio with its TLS module on 203.0.113.12:443 (the P-CSCF's SIP
+# over TLS) and coturn with TLS on 203.0.113.13:443 (long-term
+# credentials).  After the decision above, the UE runs the 8.3 probes on
+# their own (through the type's proxy, if any):
+#   tse-cli --detect --json --sip-tls 203.0.113.12 --turn 203.0.113.13
+#           --turn-user .. --turn-pass .. [--proxy ...] --reuse-timeout 2500
+# and the lab asserts whether the decision is reuse-existing ("works") or
+# none ("does not"), per type (expected_reuse_for; docs/detect.md explains
+# where it differs from the seed's claim), within the probes' bound.  The
+# decision run above is unchanged: it gets no 8.3 targets.
+#
 # Environment:
 #   LAB_DELAY_MS=N  one-way delay in ms on the UE-FW link, added in user
 #                   space by delay_wire.py (two TUN devices and a Python
@@ -31,6 +43,9 @@
 #                   tunnel_up_ms: the winning tunnel probe came up, or -1)
 #   LAB_NATCHECK=0  skip the NAT-behaviour self-check of types 1-4.
 #   LAB_CLI_ARGS=.. more tse-cli options (e.g. "--sip-timeout 1000").
+#   LAB_REUSE=0     leave the 8.3 column out (the bench does: it measures
+#                   the decision only).
+#   LAB_REUSE_TIMEOUT_MS=N  each 8.3 probe's bound (default 2500).
 set -u
 CLI=${1:?tse-cli}
 SRV=${2:?tscf-server}
@@ -74,6 +89,7 @@ cleanup() {
     topo_down
     kill_list "$NETPIDS"
     if [ -f "$D/kam.pid" ]; then kill "$(cat "$D/kam.pid")" 2>/dev/null; fi
+    if [ -f "$D/kam83.pid" ]; then kill "$(cat "$D/kam83.pid")" 2>/dev/null; fi
     ip netns del "$NET" 2>/dev/null
     if [ "${LAB_KEEP:-0}" = 1 ]; then echo "fwlab: logs kept in $D"; else rm -rf "$D"; fi
 }
@@ -115,6 +131,77 @@ ip netns exec "$NET" turnserver -n --stun-only --no-cli --no-tls --no-dtls \
     --log-file=stdout --simple-log --no-stdout-log >"$D/coturn.log" 2>&1 &
 NETPIDS="$NETPIDS $!"
 
+# ---- NET: the TR 33.830 8.3 servers ------------------------------------------
+REUSE=${LAB_REUSE:-1}
+TURN83_USER=alice
+TURN83_PASS=s3cret-turn
+if [ "$REUSE" = 1 ] && [ ! -f "$KAMMOD/tls.so" ]; then
+    log "8.3 column left out: kamailio's TLS module (kamailio-tls-modules) is not installed"
+    REUSE=0
+fi
+if [ "$REUSE" = 1 ]; then
+    chmod 644 "$D"/*.key "$D"/*.pem
+    cat >"$D/kamailio-tls.cfg" <<EOF
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = $D/server.key
+certificate = $D/server.pem
+EOF
+    cat >"$D/kamailio83.cfg" <<EOF
+#!KAMAILIO
+debug=1
+log_stderror=yes
+fork=yes
+children=1
+tcp_children=2
+auto_aliases=no
+enable_tls=yes
+listen=tls:203.0.113.12:443
+mpath="$KAMMOD"
+loadmodule "tls.so"
+loadmodule "sl.so"
+modparam("tls", "config", "$D/kamailio-tls.cfg")
+request_route {
+    if (method == "OPTIONS") {
+        sl_send_reply("200", "OK");
+        exit;
+    }
+    sl_send_reply("403", "Lab: OPTIONS only");
+}
+EOF
+    mkdir -p "$D/kamrun83"
+    ip netns exec "$NET" kamailio -f "$D/kamailio83.cfg" -DD -E -P "$D/kam83.pid" \
+        -Y "$D/kamrun83" -w "$D" >"$D/kamailio83.log" 2>&1 &
+    NETPIDS="$NETPIDS $!"
+    {
+        echo "listening-ip=203.0.113.13"
+        echo "relay-ip=203.0.113.13"
+        echo "listening-port=3478"
+        echo "tls-listening-port=443"
+        echo "cert=$D/server.pem"
+        echo "pkey=$D/server.key"
+        echo "min-port=49160"
+        echo "max-port=49200"
+        echo "lt-cred-mech"
+        echo "user=$TURN83_USER:$TURN83_PASS"
+        echo "realm=tse.test"
+        echo "fingerprint"
+        echo "no-dtls"
+        echo "no-cli"
+        echo "no-rfc5780"
+        echo "no-stun-backward-compatibility"
+        echo "userdb=$D/turn83.db"
+        echo "pidfile=$D/turn83.pid"
+        echo "log-file=$D/turn83.log"
+        echo "simple-log"
+        echo "no-stdout-log"
+    } >"$D/turn83.conf"
+    ip netns exec "$NET" turnserver -c "$D/turn83.conf" >"$D/turn83.err" 2>&1 &
+    NETPIDS="$NETPIDS $!"
+fi
+
 wait_for listening "$NET" t 203.0.113.10:443 || { echo "FAIL: tscf-server did not start"; cat "$D/tscf.log"; exit 1; }
 wait_for listening "$NET" t 203.0.113.10:80 || { echo "FAIL: tscf-server :80"; exit 1; }
 wait_for listening "$NET" u 203.0.113.10:5060 || { echo "FAIL: kamailio did not start"; cat "$D/kamailio.log"; exit 1; }
@@ -122,6 +209,11 @@ wait_for listening "$NET" t 203.0.113.10:5060 || { echo "FAIL: kamailio tcp"; ex
 wait_for listening "$NET" u 203.0.113.10:3478 || { echo "FAIL: coturn did not start"; cat "$D/coturn.log"; exit 1; }
 wait_for ip -n "$NET" addr show dev tltun0 || { echo "FAIL: no TUN in NET"; exit 1; }
 log "NET up: tscf-server :443 :80 (--tun), kamailio :5060 udp+tcp, coturn :3478"
+if [ "$REUSE" = 1 ]; then
+    wait_for listening "$NET" t 203.0.113.12:443 || { echo "FAIL: kamailio TLS did not start"; cat "$D/kamailio83.log"; exit 1; }
+    wait_for listening "$NET" t 203.0.113.13:443 || { echo "FAIL: coturn TLS did not start"; cat "$D/turn83.err"; exit 1; }
+    log "NET up (8.3): kamailio tls/443 on 203.0.113.12, coturn tls/443 on 203.0.113.13"
+fi
 
 # ---- per type: UE and FW (topo_up, rules_for, start_squid: fwlab_lib.sh) ------
 expected_for() {
@@ -132,6 +224,106 @@ expected_for() {
     8b) echo none ;;
     *) echo tunnel-direct ;;
     esac
+}
+
+# The 8.3 column per type: TCP to port 443 leaves the UE in every type but
+# 5b (TCP 80 only) and 8* (nothing forwarded: the proxy carries it, and
+# squid allows CONNECT to 443); 8b's proxy refuses the credentials; type 9's
+# DPI sees only TLS records on 443.  The seed claims types 1-9 (with
+# encryption): docs/detect.md, "The firewall lab", says why 5b and 8b are
+# not in that claim.
+expected_reuse_for() {
+    case $1 in
+    5b|8b) echo does-not ;;
+    *) echo works ;;
+    esac
+}
+
+proxy_for() {
+    case $1 in
+    8) echo "--proxy http://192.0.2.1:3128" ;;
+    8a) echo "--proxy http://alice:s3cret-lab@192.0.2.1:3128" ;;
+    8b) echo "--proxy http://alice:wrong@192.0.2.1:3128" ;;
+    *) echo "--no-proxy" ;;
+    esac
+}
+
+REUSE_TMO=${LAB_REUSE_TIMEOUT_MS:-2500}
+SUMMARY=""
+LAST_PATH=-
+
+# run_reuse TYPE: the 8.3 probes alone, on the type's topology (still up)
+run_reuse() {
+    local t=$1 exp got out rc res path dec sip turn via sipst
+    exp=$(expected_reuse_for "$t")
+    out="$D/reuse-$t.json"
+    # shellcheck disable=SC2046
+    timeout 20 ip netns exec "$UE" "$CLI" --detect --json \
+        --sip-tls 203.0.113.12 --turn 203.0.113.13 \
+        --turn-user "$TURN83_USER" --turn-pass "$TURN83_PASS" \
+        --ca "$D/ca.pem" --sni tscf.test $(proxy_for "$t") \
+        --reuse-timeout "$REUSE_TMO" --timeout 10 >"$out" 2>"$D/reuse-$t.err"
+    rc=$?
+    sed 's/^/    8.3: /' "$out"
+    res=$(python3 - "$out" <<'EOF'
+import json, sys
+r = {"path": "-", "dec": -1, "sip": "-", "turn": "-", "via": 0, "sipst": 0}
+for line in open(sys.argv[1]):
+    try:
+        ev = json.loads(line)
+    except ValueError:
+        continue
+    if ev.get("event") == "detect_step" and ev.get("phase") == "done":
+        word = ev.get("result", "-")
+        if word == "failed":
+            word = ev.get("reason", "failed").replace(" ", "_")
+        if ev.get("probe") == "sip-tls":
+            r["sip"] = word
+            r["sipst"] = ev.get("status", 0)
+        if ev.get("probe") == "turn-tls":
+            r["turn"] = word
+    if ev.get("event") == "detect_result":
+        r["path"] = ev["path"]
+        r["dec"] = ev["elapsed_ms"]
+        r["via"] = 1 if ev.get("via_proxy") else 0
+print(r["path"], r["dec"], r["sip"], r["turn"], r["via"], r["sipst"])
+EOF
+)
+    # shellcheck disable=SC2086
+    set -- $res
+    path=$1 dec=$2 sip=$3 turn=$4 via=$5 sipst=$6
+    case $path in
+    reuse-existing) got=works ;;
+    none) got=does-not ;;
+    *) got="?($path)" ;;
+    esac
+    SUMMARY="$SUMMARY
+    $(printf '%-4s %-18s %-9s sip-tls %-40s turn-tls %s' "$t" "$LAST_PATH" "$got" "$sip" "$turn")"
+    if [ "$got" != "$exp" ]; then
+        echo "FAIL type $t (8.3): $got, expected $exp (exit $rc; sip-tls $sip, turn-tls $turn)"
+        cat "$D/reuse-$t.err"; return 1
+    fi
+    if [ "$dec" -lt 0 ] || [ "$dec" -gt $((REUSE_TMO + 1000)) ]; then
+        echo "FAIL type $t (8.3): decided after $dec ms (bound $REUSE_TMO ms + 1 s)"; return 1
+    fi
+    if [ "$got" = works ]; then
+        local wantvia=0
+        case $t in 8|8a) wantvia=1 ;; esac
+        if [ "$rc" != 0 ] || [ "$sipst" != 200 ] || [ "$via" != "$wantvia" ]; then
+            echo "FAIL type $t (8.3): exit $rc, SIP status $sipst, via_proxy $via (want 0, 200, $wantvia)"
+            return 1
+        fi
+    else
+        # and for the right reason: 5b drops TCP 443 (the probes time out),
+        # 8b's proxy refuses the credentials
+        local why=""
+        case $t in 5b) why="tim" ;; 8b) why="prox" ;; esac
+        if [ "$rc" != 1 ] || ! printf '%s %s' "$sip" "$turn" | grep -qi -- "$why"; then
+            echo "FAIL type $t (8.3): no path, but exit $rc and failures '$sip' / '$turn' (want '$why')"
+            return 1
+        fi
+    fi
+    log "type $t: 8.3 PASS $got (sip-tls $sip, turn-tls $turn), decided in $dec ms"
 }
 
 # NAT behaviour self-check (types 1-4): the UE sends from one UDP socket to
@@ -210,6 +402,7 @@ EOF
 )
     set -- $path
     path=$1 dec=$2 vt=$3 vst=$4 tun=$5 tport=$6 terr=$7
+    LAST_PATH=$path
     if [ -n "${LAB_RESULTS:-}" ]; then
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$exp" "$path" "$dec" "$vt" "$vst" "$tun" \
             >>"$LAB_RESULTS"
@@ -268,14 +461,22 @@ except socket.timeout:
 }
 
 for t in $TYPES; do
+    LAST_PATH=-
     if ! run_type "$t"; then
         FAILS=$((FAILS + 1))
         if [ -f "$D/rules-$t.nft" ] && ip netns exec "$FW" true 2>/dev/null; then
             ip netns exec "$FW" nft list ruleset | sed 's/^/    nft: /'
         fi
     fi
+    # the 8.3 column, on the same topology (when run_type got that far)
+    if [ "$REUSE" = 1 ] && [ -f "$D/rules-$t.nft" ] && ip netns exec "$UE" true 2>/dev/null; then
+        run_reuse "$t" || FAILS=$((FAILS + 1))
+    fi
     topo_down
 done
+if [ "$REUSE" = 1 ]; then
+    echo "fwlab: type, decision, 8.3 (SIP and TURN over TLS on 443):$SUMMARY"
+fi
 if [ "$FAILS" -gt 0 ]; then
     echo "fwlab: $FAILS type(s) FAILED"
     exit 1

@@ -8,7 +8,7 @@
 #                                          the PIDs they start to
 #
 #   UE  UE_ADDR/24 ---- 192.0.2.1 FW 198.51.100.1 ---- 198.51.100.2 NET
-#                                                      203.0.113.10, .11 on lo
+#                                                      203.0.113.10-.13 on lo
 #
 #   lab_net_up               NET, certificates in $D, tscf-server --tun on
 #                            203.0.113.10:443 and :80 (log level
@@ -51,6 +51,10 @@ lab_net_up() {
     ip -n "$NET" link set lo up
     ip -n "$NET" addr add 203.0.113.10/32 dev lo
     ip -n "$NET" addr add 203.0.113.11/32 dev lo
+    # TR 33.830 8.3 (fwlab.sh): the P-CSCF's SIP over TLS and the TURN
+    # server's TLS, each on its own address because the TSCF has :443
+    ip -n "$NET" addr add 203.0.113.12/32 dev lo
+    ip -n "$NET" addr add 203.0.113.13/32 dev lo
     ip netns exec "$NET" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
 
     sh "$HERE/../e2e/gen_certs.sh" "$D" || { echo "FAIL: certificates"; return 1; }

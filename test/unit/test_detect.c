@@ -46,6 +46,8 @@ typedef struct world {
     int actions;
     const char *proxy_seen;
     uint16_t proxy_port_seen;
+    const char *reuse_proxy_seen;     /* REUSE_START's proxy */
+    const char *host_seen[TSE_PROBE_COUNT];
     uint16_t port_seen[TSE_PROBE_COUNT];
     uint8_t req[TSE_PROBE_COUNT][700];
     size_t req_len[TSE_PROBE_COUNT];
@@ -226,6 +228,26 @@ static void deliver(world *w, tse_detect *d, event *e)
                 w->stray_rc = tse_detect_tcp_recv(d, (tse_probe_id)i, (const uint8_t *)buf + half, n - half, w->now);
         }
         break;
+#if TSE_CONFIG_DETECT_REUSE
+    case TSE_PROBE_SIP_TLS: {
+        /* the plaintext of the TLS stream, in two pieces, a provisional
+         * response first when the script says B_STATUS */
+        char buf[2048];
+        size_t n = 0, half;
+        if (s->beh == B_STATUS)
+            n = sip_resp(buf, sizeof buf, w->req[i], w->req_len[i], 100, 1);
+        n += sip_resp(buf + n, sizeof buf - n, w->req[i], w->req_len[i], status, 1);
+        half = n / 2 + 1;
+        w->stray_rc = tse_detect_tcp_recv(d, (tse_probe_id)i, (const uint8_t *)buf, half, w->now);
+        if (w->stray_rc == TSE_OK && !tse_detect_done(d))
+            w->stray_rc = tse_detect_tcp_recv(d, (tse_probe_id)i, (const uint8_t *)buf + half,
+                                              n - half, w->now);
+        break;
+    }
+    case TSE_PROBE_TURN_TLS:
+        w->stray_rc = tse_detect_reuse_ok(d, (tse_probe_id)i, 0, w->now);
+        break;
+#endif
     default:
         w->stray_rc = tse_detect_tunnel_up(d, (tse_probe_id)i, w->now);
         break;
@@ -277,6 +299,23 @@ static void on_action(world *w, const tse_detect_action *a)
         w->proxy_seen = a->proxy_host;
         w->proxy_port_seen = a->proxy_port;
         w->port_seen[i] = a->port;
+        if (s->beh == B_FAIL)
+            add_event(w, w->now + s->delay, i, K_FAIL);
+        else if (s->beh != B_SILENT)
+            add_event(w, w->now + s->delay, i, K_RESP);
+        break;
+    case TSE_DETECT_ACT_REUSE_START:
+        w->started_at[i] = w->now;
+        w->starts[i]++;
+        w->reuse_proxy_seen = a->proxy_host;
+        w->port_seen[i] = a->port;
+        w->host_seen[i] = a->host;
+        if (a->len && a->len <= sizeof w->req[i]) {
+            memcpy(w->req[i], a->data, a->len);
+            w->req_len[i] = a->len;
+        }
+        if (a->proxy_host)
+            w->proxy_port_seen = a->proxy_port;
         if (s->beh == B_FAIL)
             add_event(w, w->now + s->delay, i, K_FAIL);
         else if (s->beh != B_SILENT)
@@ -864,6 +903,12 @@ TT_TEST(random_scenarios_keep_invariants)
         if (rnd(5) == 0) s.sip_tcp = 0;
         if (rnd(6) == 0) s.app_reports_registration = 1;
         if (rnd(8) == 0) s.tscf_host = NULL;
+#if TSE_CONFIG_DETECT_REUSE
+        if (rnd(3) == 0) {
+            s.pcscf_tls_host = "pcscf.example";
+            s.turn_host = "turn.example";
+        }
+#endif
         for (i = 0; i < TSE_PROBE_COUNT; i++) {
             script *sc = &W.sc[i];
             sc->beh = (int)rnd(5);
@@ -915,6 +960,15 @@ TT_TEST(random_scenarios_keep_invariants)
             TT_EQ_INT(W.sc[W.res.tunnel_probe].beh == B_OK || W.sc[W.res.tunnel_probe].beh == B_NAT ||
                       W.sc[W.res.tunnel_probe].beh == B_STATUS, 1);
             break;
+#if TSE_CONFIG_DETECT_REUSE
+        case TSE_PATH_REUSE_EXISTING:
+            TT_ASSERT(s.pcscf_tls_host != NULL && s.turn_host != NULL);
+            TT_EQ_INT(W.res.tunnel_probe, -1);
+            TT_EQ_INT(W.res.via_proxy, s.proxy_host != NULL);
+            TT_ASSERT(W.sc[TSE_PROBE_SIP_TLS].beh != B_SILENT && W.sc[TSE_PROBE_SIP_TLS].beh != B_FAIL);
+            TT_ASSERT(W.sc[TSE_PROBE_TURN_TLS].beh != B_SILENT && W.sc[TSE_PROBE_TURN_TLS].beh != B_FAIL);
+            break;
+#endif
         default:
             TT_EQ_INT(W.res.tunnel_probe, -1);
             break;
@@ -1393,6 +1447,324 @@ TT_TEST(cache_not_written_without_id_or_path)
     TT_EQ_INT(tse_detect_cache_lookup(&cache, net, sizeof net - 1, &got), TSE_ERR_DETECT_NOT_CACHED);
 }
 
+
+/* ---- TR 33.830 8.3: reuse-existing ------------------------------------------ */
+
+#if TSE_CONFIG_DETECT_REUSE
+static tse_detect_settings reuse_settings(void)
+{
+    tse_detect_settings s = base_settings();
+    s.pcscf_tls_host = "pcscf-tls.example";
+    s.turn_host = "turn.example";
+    return s;
+}
+
+/* Every combination of the two 8.3 probes (answers / fails / silent) with
+ * the direct path working or blocked, the tunnel up or failing, and with
+ * or without a proxy: the decision follows the ranking direct >
+ * reuse-existing > tunnel > none, and the 8.3 probes go where they must. */
+TT_TEST(reuse_every_outcome_combination)
+{
+    static const int behs[] = {B_OK, B_FAIL, B_SILENT};
+    int a, b, direct, tun, px, n = 0;
+    for (a = 0; a < 3; a++)
+    for (b = 0; b < 3; b++)
+    for (direct = 0; direct < 2; direct++)
+    for (tun = 0; tun < 2; tun++)
+    for (px = 0; px < 2; px++) {
+        tse_detect_settings s = reuse_settings();
+        int reuse_ok = behs[a] == B_OK && behs[b] == B_OK;
+        tse_detect_path want;
+        reset();
+        if (px)
+            s.proxy_host = "proxy.example";
+        s.reuse_timeout_ms = 3000;
+        if (direct) {
+            W.sc[TSE_PROBE_SIP_UDP] = (script){B_OK, 40, 0, 0, 0};
+            W.sc[TSE_PROBE_STUN_UDP] = (script){B_NAT, 30, 0, 0, 0};
+        } /* else: silent until sip_timeout_ms (2000) */
+        W.sc[TSE_PROBE_TUNNEL_1] = tun ? (script){B_OK, 100, 0, 0, 0}
+                                       : (script){B_FAIL, 100, TSE_ERR_TLS_HANDSHAKE, 0, 0};
+        W.sc[TSE_PROBE_TUNNEL_2] = (script){B_FAIL, 100, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+        W.sc[TSE_PROBE_SIP_TLS] = (script){behs[a], 300, TSE_ERR_PROXY_STATUS, 403, 0};
+        W.sc[TSE_PROBE_TURN_TLS] = (script){behs[b], 500, TSE_ERR_TLS_CERT_UNTRUSTED, 0, 0};
+        TT_EQ_INT(setup_and_run(&s), 0);
+        TT_EQ_INT(W.results, 1);
+        want = direct ? TSE_PATH_NAT_TRAVERSAL
+             : reuse_ok ? TSE_PATH_REUSE_EXISTING
+             : tun ? (px ? TSE_PATH_TUNNEL_VIA_PROXY : TSE_PATH_TUNNEL_DIRECT)
+             : TSE_PATH_NONE;
+        if ((int)W.res.path != (int)want)
+            fprintf(stderr, "combination sip-tls=%d turn-tls=%d direct=%d tunnel=%d proxy=%d\n",
+                    behs[a], behs[b], direct, tun, px);
+        TT_EQ_INT(W.res.path, want);
+        /* both 8.3 probes started at once, to the configured targets on
+         * 443, through the proxy exactly when there is one */
+        TT_EQ_INT(W.started_at[TSE_PROBE_SIP_TLS], T0);
+        TT_EQ_INT(W.started_at[TSE_PROBE_TURN_TLS], T0);
+        TT_EQ_INT(W.port_seen[TSE_PROBE_SIP_TLS], 443);
+        TT_EQ_INT(W.port_seen[TSE_PROBE_TURN_TLS], 443);
+        TT_ASSERT(W.host_seen[TSE_PROBE_SIP_TLS] && strcmp(W.host_seen[TSE_PROBE_SIP_TLS], "pcscf-tls.example") == 0);
+        TT_ASSERT(W.host_seen[TSE_PROBE_TURN_TLS] && strcmp(W.host_seen[TSE_PROBE_TURN_TLS], "turn.example") == 0);
+        TT_EQ_INT(W.reuse_proxy_seen != NULL, px);
+        if (px)
+            TT_EQ_INT(W.proxy_port_seen, 8080);
+        TT_EQ_INT(W.res.via_proxy, px && (want == TSE_PATH_REUSE_EXISTING ||
+                                          want == TSE_PATH_TUNNEL_VIA_PROXY));
+        if (want == TSE_PATH_REUSE_EXISTING) {
+            /* after the slower of the two, the direct path having failed */
+            TT_EQ_INT(W.res.elapsed_ms, 2000);
+            TT_EQ_INT(W.res.reuse_error, TSE_OK);
+            TT_EQ_INT(W.res.tunnel_probe, -1);
+            /* a tunnel that came up before is closed: 8.3 is preferred */
+            TT_EQ_INT(W.closed[TSE_PROBE_TUNNEL_1], W.starts[TSE_PROBE_TUNNEL_1]);
+        }
+        if (!direct && !reuse_ok) {
+            /* the first failure, or the timeout of a silent probe */
+            int first = behs[a] == B_FAIL ? TSE_ERR_PROXY_STATUS
+                      : behs[b] == B_FAIL ? TSE_ERR_TLS_CERT_UNTRUSTED : TSE_ERR_DETECT_TIMEOUT;
+            TT_EQ_INT(W.res.reuse_error, first);
+        }
+        /* nothing the port opened is left open but a winning tunnel */
+        TT_EQ_INT(W.closed[TSE_PROBE_SIP_TLS], W.starts[TSE_PROBE_SIP_TLS]);
+        TT_EQ_INT(W.closed[TSE_PROBE_TURN_TLS], W.starts[TSE_PROBE_TURN_TLS]);
+        TT_EQ_INT(tse_detect_want(&D), 0);
+        n++;
+    }
+    TT_EQ_INT(n, 72);
+}
+
+/* A tunnel that is up waits for the 8.3 probes still running; they win. */
+TT_TEST(reuse_preferred_over_an_earlier_tunnel)
+{
+    tse_detect_settings s = reuse_settings();
+    const step_rec *st;
+    reset();
+    s.sip_timeout_ms = 500;
+    s.stun_host = NULL;
+    W.sc[TSE_PROBE_TUNNEL_1] = (script){B_OK, 100, 0, 0, 0};
+    W.sc[TSE_PROBE_SIP_TLS] = (script){B_STATUS, 700, 0, 404, 0};
+    W.sc[TSE_PROBE_TURN_TLS] = (script){B_OK, 900, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_REUSE_EXISTING);
+    TT_EQ_INT(W.res.elapsed_ms, 900);
+    TT_EQ_INT(W.res.via_proxy, 0);
+    TT_EQ_INT(W.res.sip_status, 404); /* the P-CSCF's answer over TLS */
+    TT_EQ_INT(W.closed[TSE_PROBE_TUNNEL_1], 1); /* up at 350, not kept */
+    st = find_step(TSE_PROBE_SIP_TLS, 1);
+    TT_ASSERT(st && st->result == TSE_OK && st->status == 404 && st->elapsed == 700);
+    st = find_step(TSE_PROBE_TURN_TLS, 1);
+    TT_ASSERT(st && st->result == TSE_OK && strstr(st->reason, "TURN"));
+    TT_ASSERT(strcmp(tse_detect_path_name(W.res.path), "reuse-existing") == 0);
+    /* the detector built the OPTIONS for TLS; TURN's order has no data */
+    TT_ASSERT(W.req_len[TSE_PROBE_SIP_TLS] > 0);
+    W.req[TSE_PROBE_SIP_TLS][W.req_len[TSE_PROBE_SIP_TLS] - 1] = 0;
+    TT_ASSERT(strncmp((const char *)W.req[TSE_PROBE_SIP_TLS], "OPTIONS ", 8) == 0);
+    TT_ASSERT(strstr((const char *)W.req[TSE_PROBE_SIP_TLS], "SIP/2.0/TLS ") != NULL);
+    TT_EQ_INT(W.req_len[TSE_PROBE_TURN_TLS], 0);
+}
+
+/* What comes back over TLS must be a SIP response to our OPTIONS: garbage
+ * or a flood fails the probe (and with it the 8.3 path). */
+TT_TEST(reuse_sip_tls_garbage_and_overflow)
+{
+    tse_detect_settings s = reuse_settings();
+    tse_detect_callbacks cb;
+    static uint8_t big[TSE_DETECT_TCP_RX_MAX + 1];
+    const step_rec *st;
+    int k;
+    for (k = 0; k < 2; k++) {
+        reset();
+        cb.on_event = on_event;
+        cb.entropy = entropy;
+        cb.user = &W;
+        TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+        TT_EQ_INT(tse_detect_start(&D, T0), TSE_OK);
+        if (k == 0)
+            TT_EQ_INT(tse_detect_tcp_recv(&D, TSE_PROBE_SIP_TLS,
+                                          (const uint8_t *)"HTTP/1.1 200 OK\r\n\r\n", 19, T0 + 10),
+                      TSE_OK);
+        else
+            TT_EQ_INT(tse_detect_tcp_recv(&D, TSE_PROBE_SIP_TLS, big, sizeof big, T0 + 10), TSE_OK);
+        st = find_step(TSE_PROBE_SIP_TLS, 1);
+        TT_ASSERT(st && st->result != TSE_OK && st->result != TSE_ERR_DETECT_CANCELLED);
+        if (k == 1)
+            TT_EQ_INT(st->result, TSE_ERR_SIP_TOO_LARGE);
+        st = find_step(TSE_PROBE_TURN_TLS, 1);
+        TT_ASSERT(st && st->result == TSE_ERR_DETECT_CANCELLED);
+        /* the SIP-over-TCP probe's buffer is its own */
+        TT_EQ_INT(D.tcp_rx_len, 0);
+    }
+}
+
+/* The 8.3 path needs both probes: the first failure stops the other one
+ * and lets the tunnel decide without waiting for it. */
+TT_TEST(reuse_one_failure_cancels_the_other)
+{
+    tse_detect_settings s = reuse_settings();
+    const step_rec *st;
+    reset();
+    s.sip_timeout_ms = 500;
+    s.stun_host = NULL;
+    W.sc[TSE_PROBE_TUNNEL_1] = (script){B_OK, 100, 0, 0, 0};
+    W.sc[TSE_PROBE_SIP_TLS] = (script){B_OK, 200, 0, 0, 0};
+    W.sc[TSE_PROBE_TURN_TLS] = (script){B_FAIL, 600, TSE_ERR_TURN_TIMEOUT, 0, 0};
+    W.sc[TSE_PROBE_TURN_TLS].status = 0;
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_TUNNEL_DIRECT);
+    TT_EQ_INT(W.res.elapsed_ms, 600);
+    TT_EQ_INT(W.res.reuse_error, TSE_ERR_TURN_TIMEOUT);
+    TT_EQ_INT(W.closed[TSE_PROBE_TUNNEL_1], 0);
+
+    /* SIP over TLS refused at once: TURN (silent) is cancelled then */
+    reset();
+    W.sc[TSE_PROBE_SIP_UDP] = (script){B_FAIL, 10, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    W.sc[TSE_PROBE_SIP_TCP] = (script){B_FAIL, 10, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    W.sc[TSE_PROBE_SIP_TLS] = (script){B_FAIL, 50, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    W.sc[TSE_PROBE_TURN_TLS] = (script){B_SILENT, 0, 0, 0, 0};
+    W.sc[TSE_PROBE_TUNNEL_1] = (script){B_FAIL, 10, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    W.sc[TSE_PROBE_TUNNEL_2] = (script){B_FAIL, 10, TSE_ERR_TRANSPORT_REFUSED, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_NONE);
+    TT_EQ_INT(W.res.elapsed_ms, 50);
+    TT_EQ_INT(W.res.reuse_error, TSE_ERR_TRANSPORT_REFUSED);
+    st = find_step(TSE_PROBE_TURN_TLS, 1);
+    TT_ASSERT(st && st->result == TSE_ERR_DETECT_CANCELLED && st->at == T0 + 50);
+    TT_ASSERT(strstr(st->reason, "other 8.3"));
+    TT_EQ_INT(W.closed[TSE_PROBE_TURN_TLS], 1);
+
+    /* both silent: their own timeout bounds the decision */
+    reset();
+    s.reuse_timeout_ms = 1500;
+    W.sc[TSE_PROBE_TUNNEL_1] = (script){B_OK, 100, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_TUNNEL_DIRECT);
+    TT_EQ_INT(W.res.elapsed_ms, 1500);
+    TT_EQ_INT(W.res.reuse_error, TSE_ERR_DETECT_TIMEOUT);
+}
+
+/* Without both targets nothing changes: no 8.3 probe, today's decision. */
+TT_TEST(reuse_not_tried_without_both_targets)
+{
+    int k;
+    for (k = 0; k < 3; k++) {
+        tse_detect_settings s = base_settings();
+        reset();
+        if (k == 1)
+            s.pcscf_tls_host = "pcscf-tls.example";
+        if (k == 2)
+            s.turn_host = "turn.example";
+        W.sc[TSE_PROBE_TUNNEL_1] = (script){B_OK, 100, 0, 0, 0};
+        W.sc[TSE_PROBE_SIP_TLS] = (script){B_OK, 10, 0, 0, 0};
+        W.sc[TSE_PROBE_TURN_TLS] = (script){B_OK, 10, 0, 0, 0};
+        TT_EQ_INT(setup_and_run(&s), 0);
+        TT_EQ_INT(W.res.path, TSE_PATH_TUNNEL_DIRECT);
+        TT_EQ_INT(W.res.elapsed_ms, 2000);
+        TT_EQ_INT(W.starts[TSE_PROBE_SIP_TLS] + W.starts[TSE_PROBE_TURN_TLS], 0);
+        TT_ASSERT(find_step(TSE_PROBE_SIP_TLS, 0) == NULL);
+        TT_ASSERT(find_step(TSE_PROBE_TURN_TLS, 0) == NULL);
+        TT_EQ_INT(W.res.reuse_error, TSE_OK);
+    }
+}
+
+/* The cache keeps reuse-existing and whether it went through the proxy. */
+TT_TEST(reuse_cached_like_the_other_decisions)
+{
+    tse_detect_cache cache;
+    tse_detect_cache_entry slots[2];
+    tse_detect_settings s = reuse_settings();
+    tse_detect_result r;
+    static const uint8_t net[] = "plmn:00101/cell:7";
+    reset();
+    TT_EQ_INT(tse_detect_cache_init(&cache, slots, 2), TSE_OK);
+    s.proxy_host = "proxy.example";
+    s.cache = &cache;
+    s.network_id = net;
+    s.network_id_len = sizeof net - 1;
+    s.sip_timeout_ms = 300;
+    W.sc[TSE_PROBE_SIP_TLS] = (script){B_OK, 100, 0, 0, 0};
+    W.sc[TSE_PROBE_TURN_TLS] = (script){B_OK, 150, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.res.path, TSE_PATH_REUSE_EXISTING);
+    TT_EQ_INT(W.res.via_proxy, 1);
+    TT_EQ_INT(W.res.from_cache, 0);
+    /* again on the same network: from the cache, nothing probed */
+    reset();
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.results, 1);
+    TT_EQ_INT(W.res.path, TSE_PATH_REUSE_EXISTING);
+    TT_EQ_INT(W.res.from_cache, 1);
+    TT_EQ_INT(W.res.via_proxy, 1);
+    TT_EQ_INT(W.res.tunnel_probe, -1);
+    TT_EQ_INT(W.actions, 0);
+    /* a direct one is stored with via_proxy 0 */
+    memset(&r, 0, sizeof r);
+    r.path = TSE_PATH_REUSE_EXISTING;
+    r.tunnel_probe = -1;
+    TT_EQ_INT(tse_detect_cache_store(&cache, net, sizeof net - 1, &r), TSE_OK);
+    TT_EQ_INT(tse_detect_cache_lookup(&cache, net, sizeof net - 1, &r), TSE_OK);
+    TT_EQ_INT(r.path, TSE_PATH_REUSE_EXISTING);
+    TT_EQ_INT(r.via_proxy, 0);
+    /* a path beyond the last one is refused */
+    r.path = (tse_detect_path)(TSE_PATH_REUSE_EXISTING + 1);
+    TT_EQ_INT(tse_detect_cache_store(&cache, net, sizeof net - 1, &r), TSE_ERR_INVALID_ARG);
+}
+
+TT_TEST(reuse_api_errors_and_names)
+{
+    tse_detect_settings s = reuse_settings();
+    tse_detect_callbacks cb;
+    TT_ASSERT(strcmp(tse_detect_path_name(TSE_PATH_REUSE_EXISTING), "reuse-existing") == 0);
+    TT_ASSERT(strcmp(tse_detect_probe_name(TSE_PROBE_SIP_TLS), "sip-tls") == 0);
+    TT_ASSERT(strcmp(tse_detect_probe_name(TSE_PROBE_TURN_TLS), "turn-tls") == 0);
+    reset();
+    cb.on_event = on_event;
+    cb.entropy = entropy;
+    cb.user = &W;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+    /* not started yet */
+    TT_EQ_INT(tse_detect_reuse_ok(&D, TSE_PROBE_SIP_TLS, 200, T0), TSE_ERR_STATE);
+    TT_EQ_INT(tse_detect_start(&D, T0), TSE_OK);
+    TT_EQ_INT(tse_detect_reuse_ok(NULL, TSE_PROBE_SIP_TLS, 200, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_reuse_ok(&D, (tse_probe_id)TSE_PROBE_COUNT, 0, T0), TSE_ERR_INVALID_ARG);
+    /* running, but not an 8.3 probe */
+    TT_EQ_INT(tse_detect_reuse_ok(&D, TSE_PROBE_SIP_UDP, 200, T0), TSE_ERR_INVALID_ARG);
+    /* the other entry points refuse the 8.3 probes */
+    TT_EQ_INT(tse_detect_tunnel_up(&D, TSE_PROBE_SIP_TLS, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_tcp_connected(&D, TSE_PROBE_TURN_TLS, T0), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_detect_reuse_ok(&D, TSE_PROBE_SIP_TLS, 200, T0 + 5), TSE_OK);
+    TT_EQ_INT(tse_detect_reuse_ok(&D, TSE_PROBE_SIP_TLS, 200, T0 + 6), TSE_ERR_STATE);
+    /* a port of 0 leaves 8.3 out */
+    s.turn_port = 0;
+    reset();
+    W.sc[TSE_PROBE_SIP_TLS] = (script){B_OK, 10, 0, 0, 0};
+    W.sc[TSE_PROBE_TURN_TLS] = (script){B_OK, 10, 0, 0, 0};
+    TT_EQ_INT(setup_and_run(&s), 0);
+    TT_EQ_INT(W.starts[TSE_PROBE_SIP_TLS] + W.starts[TSE_PROBE_TURN_TLS], 0);
+}
+#else
+/* Compiled out: the 8.3 settings are refused, not silently ignored. */
+TT_TEST(reuse_compiled_out_refuses_its_settings)
+{
+    tse_detect_settings s = base_settings();
+    tse_detect_callbacks cb;
+    cb.on_event = on_event;
+    cb.entropy = entropy;
+    cb.user = &W;
+    reset();
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
+    s.pcscf_tls_host = "pcscf-tls.example";
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    s.pcscf_tls_host = NULL;
+    s.turn_host = "turn.example";
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(TSE_PROBE_COUNT, 5);
+    TT_EQ_INT(tse_detect_reuse_ok(&D, TSE_PROBE_SIP_TCP, 200, T0), TSE_ERR_STATE);
+    /* the name still prints (a cached decision from another build) */
+    TT_ASSERT(strcmp(tse_detect_path_name(TSE_PATH_REUSE_EXISTING), "reuse-existing") == 0);
+}
+#endif /* TSE_CONFIG_DETECT_REUSE */
+
 int main(void)
 {
     TT_RUN(direct_when_sip_answers_and_no_nat);
@@ -1432,5 +1804,16 @@ int main(void)
     TT_RUN(tscf_without_first_port_uses_second);
     TT_RUN(first_tunnel_timeout_after_second_started);
     TT_RUN(cache_not_written_without_id_or_path);
+#if TSE_CONFIG_DETECT_REUSE
+    TT_RUN(reuse_every_outcome_combination);
+    TT_RUN(reuse_preferred_over_an_earlier_tunnel);
+    TT_RUN(reuse_sip_tls_garbage_and_overflow);
+    TT_RUN(reuse_one_failure_cancels_the_other);
+    TT_RUN(reuse_not_tried_without_both_targets);
+    TT_RUN(reuse_cached_like_the_other_decisions);
+    TT_RUN(reuse_api_errors_and_names);
+#else
+    TT_RUN(reuse_compiled_out_refuses_its_settings);
+#endif
     return TT_DONE();
 }

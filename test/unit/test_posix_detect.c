@@ -556,6 +556,98 @@ TT_TEST(unresolvable_host)
               rec.step_result[TSE_PROBE_SIP_TCP] == TSE_ERR_DETECT_CANCELLED);
 }
 
+
+#if TSE_CONFIG_DETECT_REUSE
+/* TR 33.830 8.3 probes on the runner, without a TLS peer (the firewall
+ * lab runs them against kamailio and coturn): refused ports fail both at
+ * once; without a stream template they fail as not configured; a direct
+ * decision closes 8.3 streams still connecting; nothing is left open. */
+TT_TEST(reuse_probes_fail_fast_and_are_cleaned_up)
+{
+    tse_detect_settings ds;
+    tse_stream_settings rs;
+    tse_posix_detect_config cfg;
+    struct rec rec;
+    struct responder fake, r;
+    tse_posix_detect *pd = NULL;
+    uint16_t lp = 0;
+    int lfd, fds0 = tu_count_fds(), k;
+
+    /* 1: refused: no wait for the 8.3 timeout */
+    memset(&fake, 0, sizeof fake);
+    fake.sip_port = closed_port(SOCK_DGRAM);
+    fake.stun_port = closed_port(SOCK_DGRAM);
+    base_settings(&ds, &fake);
+    ds.pcscf_tls_host = "127.0.0.1";
+    ds.pcscf_tls_port = closed_port(SOCK_STREAM);
+    ds.turn_host = "127.0.0.1";
+    ds.turn_port = closed_port(SOCK_STREAM);
+    ds.reuse_timeout_ms = 4000;
+    tse_stream_settings_default(&rs);
+    rs.tls_insecure_lab_only_skip_verify = 1;
+    for (k = 0; k < 2; k++) {
+        memset(&cfg, 0, sizeof cfg);
+        memset(&rec, 0, sizeof rec);
+        cfg.detect = &ds;
+        cfg.on_event = on_event;
+        cfg.user = &rec;
+        if (k == 0) {
+            cfg.reuse_stream = &rs;
+            cfg.turn_user = "alice";
+            cfg.turn_pass = "wonderland";
+        }
+        TT_EQ_INT(tse_posix_detect_new(&pd, &cfg), TSE_OK);
+        TT_EQ_INT(tse_posix_detect_run(pd, 6000), TSE_OK);
+        TT_EQ_INT(rec.res.path, TSE_PATH_NONE);
+        TT_ASSERT(rec.res.elapsed_ms < 1000);
+        TT_EQ_INT(rec.starts[TSE_PROBE_SIP_TLS], 1);
+        TT_EQ_INT(rec.dones[TSE_PROBE_SIP_TLS], 1);
+        TT_EQ_INT(rec.dones[TSE_PROBE_TURN_TLS], 1);
+        if (k == 0) {
+            /* one failed for itself; the other failed or was cancelled */
+            TT_EQ_INT(rec.res.reuse_error, TSE_ERR_TRANSPORT_REFUSED);
+            TT_ASSERT(rec.step_result[TSE_PROBE_TURN_TLS] == TSE_ERR_TRANSPORT_REFUSED ||
+                      rec.step_result[TSE_PROBE_TURN_TLS] == TSE_ERR_DETECT_CANCELLED);
+        } else {
+            TT_EQ_INT(rec.res.reuse_error, TSE_ERR_DETECT_NOT_CONFIGURED);
+        }
+        TT_EQ_INT(tse_posix_detect_open_count(pd), 0);
+        tse_posix_detect_del(pd);
+        TT_EQ_INT(tu_count_fds(), fds0);
+    }
+
+    /* 2: SIP and STUN answer at once; the 8.3 targets accept nothing (a
+     * listener never accept()ed: the TLS handshake never ends) */
+    lfd = bound4(SOCK_STREAM, &lp);
+    TT_ASSERT(lfd >= 0); /* listening, never accept()ing */
+    fds0 = tu_count_fds();
+    TT_ASSERT(responder_start(&r, R_ANSWER) == 0);
+    base_settings(&ds, &r);
+    ds.pcscf_tls_host = "127.0.0.1";
+    ds.pcscf_tls_port = lp;
+    ds.turn_host = "127.0.0.1";
+    ds.turn_port = lp;
+    memset(&cfg, 0, sizeof cfg);
+    memset(&rec, 0, sizeof rec);
+    cfg.detect = &ds;
+    cfg.on_event = on_event;
+    cfg.user = &rec;
+    cfg.reuse_stream = &rs;
+    cfg.turn_user = "alice";
+    cfg.turn_pass = "wonderland";
+    TT_EQ_INT(tse_posix_detect_new(&pd, &cfg), TSE_OK);
+    TT_EQ_INT(tse_posix_detect_run(pd, 5000), TSE_OK);
+    TT_EQ_INT(rec.res.path, TSE_PATH_DIRECT);
+    TT_EQ_INT(rec.step_result[TSE_PROBE_SIP_TLS], TSE_ERR_DETECT_CANCELLED);
+    TT_EQ_INT(rec.step_result[TSE_PROBE_TURN_TLS], TSE_ERR_DETECT_CANCELLED);
+    TT_EQ_INT(tse_posix_detect_open_count(pd), 0);
+    tse_posix_detect_del(pd);
+    responder_stop(&r);
+    TT_EQ_INT(tu_count_fds(), fds0);
+    close(lfd);
+}
+#endif
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -566,6 +658,11 @@ int main(void)
     TT_RUN(silent_servers_time_out_and_run_is_bounded);
     TT_RUN(tunnel_probe_failure_reported_and_cleaned_up);
     TT_RUN(stop_flag_and_bad_arguments);
+#if TSE_CONFIG_DETECT_REUSE
+    /* before unresolvable_host: its abandoned lookup closes its fds later,
+     * which would upset an fd count taken meanwhile */
+    TT_RUN(reuse_probes_fail_fast_and_are_cleaned_up);
+#endif
     TT_RUN(unresolvable_host);
     return TT_DONE();
 }
