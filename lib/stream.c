@@ -558,7 +558,7 @@ int tse_stream_new(tse_stream **out, const tse_stream_settings *s,
     st->mem = *mem;
     st->user = user;
     area = (uint8_t *)st + align8(sizeof(struct tse_stream));
-    if (s->tls_config == NULL) {
+    if (own_conf_size(s) != 0) {
         st->own_conf = (tse_tls_conf *)(void *)area;
         tse_tls_conf_init(st->own_conf);
     }
