@@ -5,10 +5,11 @@
  *   --sip-tls HOST[:PORT]   SIP OPTIONS over TLS (default port 443) to a
  *                           P-CSCF, directly or through --proxy; prints
  *                           the response's status line.
- *   --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls]
- *                           a TURN allocation over TLS (default port 443),
- *                           directly or through --proxy, or over UDP
- *                           (without --turn-tls; port 3478), then one
+ *   --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls | --turn-tcp]
+ *                           a TURN allocation over TLS (default port 443)
+ *                           or plain TCP (port 3478; the stream's
+ *                           plain_tcp), directly or through --proxy, or
+ *                           over UDP (neither; port 3478), then one
  *                           datagram to a UDP peer through the relay and
  *                           back: the peer is this program's own UDP echo
  *                           on --turn-peer-bind (default 127.0.0.1), or
@@ -40,7 +41,7 @@
 
 struct sopts {
     const char *sip_tls, *turn, *turn_user, *turn_pass, *turn_peer, *turn_peer_bind;
-    int turn_tls;
+    int turn_tls, turn_tcp;
     const char *ca_file, *sni, *pin_hex, *proxy_url, *marker;
     int insecure, json;
     long timeout_ms;
@@ -111,14 +112,16 @@ static void usage(void)
 {
     fputs(
 "usage: tse-cli --sip-tls HOST[:PORT] --ca FILE [options]\n"
-"       tse-cli --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls --ca FILE] [options]\n"
+"       tse-cli --turn HOST[:PORT] --turn-user U --turn-pass P\n"
+"               [--turn-tls --ca FILE | --turn-tcp] [options]\n"
 "TR 33.830 8.3 over a TLS stream (default port 443), directly or through an\n"
-"HTTP CONNECT proxy (TURN also over UDP, default port 3478):\n"
+"HTTP CONNECT proxy (TURN also over plain TCP or UDP, default port 3478):\n"
 "  --sip-tls HOST[:PORT]  SIP OPTIONS over TLS; prints the status line\n"
 "  --turn HOST[:PORT]     TURN allocation, then one datagram through the\n"
 "                         relay to a UDP echo peer and back\n"
 "  --turn-user U, --turn-pass P   long-term credentials\n"
-"  --turn-tls             TURN over TLS (default: over UDP, without --proxy)\n"
+"  --turn-tls             TURN over TLS (default: over UDP, without --proxy)\n""  --turn-tcp             TURN over plain TCP (RFC 8656; port 3478), with or\n"
+"                         without --proxy; no TLS, so no --ca\n"
 "  --turn-peer IP:PORT    an external UDP echo as the peer (default: our own,\n"
 "                         on --turn-peer-bind IP, default 127.0.0.1)\n"
 "  --ca FILE              trust anchors, PEM or DER\n"
@@ -159,6 +162,8 @@ static void parse(struct sapp *a, int argc, char **argv)
             o->insecure = 1;
         } else if (strcmp(name, "--turn-tls") == 0) {
             o->turn_tls = 1;
+        } else if (strcmp(name, "--turn-tcp") == 0) {
+            o->turn_tcp = 1;
         } else {
             const char **dst = NULL;
             if (!val) {
@@ -193,14 +198,24 @@ static void parse(struct sapp *a, int argc, char **argv)
     if (tse_posix_parse_hostport(o->sip_tls ? o->sip_tls : o->turn, a->host, sizeof a->host,
                                  &a->port, o->turn && !o->turn_tls ? 3478 : 443) != 0)
         die_usage("bad HOST[:PORT] '%s'", o->sip_tls ? o->sip_tls : o->turn);
-    if (!o->ca_file && !o->insecure && !(o->turn && !o->turn_tls))
+    if (o->turn_tls && o->turn_tcp)
+        die_usage("--turn-tls and --turn-tcp: one at a time%s", NULL);
+    if (o->turn && !o->turn_tls) {
+        /* no TLS at all: no trust anchors to ask for; over TCP none
+         * accepted either (the stream refuses them: plain_tcp) */
+        if (o->sni || o->pin_hex || (o->turn_tcp && (o->ca_file || o->insecure)))
+            die_usage("--sni and --pin (and, with --turn-tcp, --ca and --insecure-lab-only) "
+                      "need --turn-tls: TURN over UDP or plain TCP has no TLS%s", NULL);
+        if (!o->turn_tcp && o->proxy_url)
+            die_usage("--proxy needs --turn-tls or --turn-tcp (TURN over UDP "
+                      "cannot go through HTTP CONNECT)%s", NULL);
+    } else if (!o->ca_file && !o->insecure) {
         die_usage("--ca FILE is required (or --insecure-lab-only in a lab)%s", NULL);
+    }
     if (o->turn) {
         if (!o->turn_user || !o->turn_pass)
             die_usage("--turn needs --turn-user and --turn-pass%s", NULL);
-        if (!o->turn_tls && (o->proxy_url || o->sni || o->pin_hex))
-            die_usage("--proxy, --sni and --pin need --turn-tls (TURN over UDP has no TLS)%s", NULL);
-    } else if (o->turn_user || o->turn_pass || o->turn_tls || o->turn_peer) {
+    } else if (o->turn_user || o->turn_pass || o->turn_tls || o->turn_tcp || o->turn_peer) {
         die_usage("--turn-* options go with --turn%s", NULL);
     }
 }
@@ -257,9 +272,15 @@ static void on_stream_event(void *user, const tse_stream_event *ev)
             cli_json_str(&j, "host", a->host);
             cli_json_int(&j, "port", a->port);
             cli_json_bool(&j, "via_proxy", ev->via_proxy);
-            cli_json_str(&j, "tls_version", tls_name(ev->tls_version));
-            cli_json_str(&j, "tls_suite", ev->tls_suite);
+            cli_json_str(&j, "transport", ev->tls_version ? "tls" : "tcp");
+            if (ev->tls_version) {
+                cli_json_str(&j, "tls_version", tls_name(ev->tls_version));
+                cli_json_str(&j, "tls_suite", ev->tls_suite);
+            }
             puts(cli_json_end(&j));
+        } else if (!ev->tls_version) {
+            printf("TCP up to %s port %u%s\n", a->host, (unsigned)a->port,
+                   ev->via_proxy ? " through the proxy" : "");
         } else {
             printf("TLS %s up to %s port %u%s (%s)\n", tls_name(ev->tls_version), a->host,
                    (unsigned)a->port, ev->via_proxy ? " through the proxy" : "",
@@ -653,7 +674,7 @@ int stream_cli_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (a->o.turn && !a->o.turn_tls) {
+    if (a->o.turn && !a->o.turn_tls && !a->o.turn_tcp) {
         /* TURN over UDP: no stream */
         a->t0 = tse_posix_now_ms();
         if (turn_init(a, TSE_TURN_DATAGRAM) != TSE_OK || peer_setup(a) != 0)
@@ -664,6 +685,7 @@ int stream_cli_main(int argc, char **argv)
     s.host = a->host;
     s.port = a->port;
     s.sni = a->o.sni;
+    s.plain_tcp = a->o.turn_tcp; /* RFC 8656 3.1: TURN over TCP, no TLS */
     if (a->o.ca_file) {
         ca = tse_posix_read_key_file(a->o.ca_file, &ca_len);
         if (!ca) {
@@ -697,6 +719,8 @@ int stream_cli_main(int argc, char **argv)
     }
     s.proxy_marker_header = a->o.marker;
     s.connect_timeout_ms = s.proxy_timeout_ms = s.tls_timeout_ms = (uint32_t)a->o.timeout_ms;
+    if (s.plain_tcp)
+        s.tls_timeout_ms = 1000; /* only bounds the close */
     s.dead_peer_ms = (uint32_t)a->o.timeout_ms;
     s.recv_buf = 8192;
     a->t0 = tse_posix_now_ms();
