@@ -30,6 +30,10 @@
 #                     coturn's port 3478 (the stream's plain_tcp); --ca is
 #                     a usage error there
 #   turn-tcp-squid    the same through squid (CONNECT 127.0.0.1:3478)
+#   turn-tcp-6062     --turn-tcp --turn-peer-tcp: an RFC 6062 TCP
+#                     allocation (the MSRP case), Connect to a TCP echo
+#                     through the relay, a second plain TCP stream bound
+#                     to it (ConnectionBind), 32 bytes there and back
 # Exit 0 pass, 1 fail, 77 skipped (not root, or a program is missing).
 set -u
 CLI=$1
@@ -349,6 +353,44 @@ turn-tcp|turn-tcp-squid)
     fi
     cli b --turn 127.0.0.1 --turn-tcp --ca "$d/ca.pem" --turn-user $TURN_USER --turn-pass $TURN_PASS
     [ $? -eq 2 ] || fail "--turn-tcp with --ca was not a usage error"
+    cat "$d/a.out"
+    ;;
+turn-tcp-6062)
+    start_coturn
+    wait_port 3478 || fail "turnserver did not listen on TCP 3478"
+    # the TCP peer: an echo of one connection, bounded (20 s); it prints
+    # the running total of what it echoed
+    python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 5999))
+s.listen(1)
+s.settimeout(20)
+c, _ = s.accept()
+c.settimeout(20)
+n = 0
+while True:
+    try:
+        b = c.recv(4096)
+    except OSError:
+        break  # the relay resets it when the allocation goes
+    if not b:
+        break
+    n += len(b)
+    c.sendall(b)
+    print("echoed", n, flush=True)
+' >"$d/echo.log" 2>&1 &
+    pids="$pids $!"
+    wait_port 5999 || fail "the TCP echo did not listen"
+    cli a --turn 127.0.0.1 --turn-tcp --turn-user $TURN_USER --turn-pass $TURN_PASS \
+        --turn-peer-tcp 127.0.0.1:5999 || fail "RFC 6062 over TCP failed"
+    jhas "$d/a.out" "E('stream_up')[0]['transport'] == 'tcp' and E('turn_allocated') and E('turn_connected')[0]['peer'] == '127.0.0.1:5999' and E('turn_bound')[0]['connection_id'] == E('turn_connected')[0]['connection_id'] and E('turn_echo')[0]['relay'] == 'tcp' and E('turn_echo')[0]['bytes'] == 32" ||
+        fail "no TCP allocation, Connect, bind or echo"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q "echoed" "$d/echo.log"; do sleep 0.1; i=$((i + 1)); done
+    [ "$(tail -n 1 "$d/echo.log")" = "echoed 32" ] || fail "the TCP peer did not see exactly our 32 bytes"
+    cli b --turn 127.0.0.1 --turn-user $TURN_USER --turn-pass $TURN_PASS --turn-peer-tcp 127.0.0.1:5999
+    [ $? -eq 2 ] || fail "--turn-peer-tcp over UDP was not a usage error"
     cat "$d/a.out"
     ;;
 turn-udp)
