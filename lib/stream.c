@@ -347,13 +347,16 @@ static size_t tls_input(tse_stream *st, const uint8_t *data, size_t len)
 }
 
 /* plain_tcp: bytes in go to the receive buffer as they are, as many as
- * fit (the rest stays with the driver: back-pressure). */
+ * fit (the rest stays with the driver: back-pressure).  Only the driver
+ * feeds it (tse_stream_recv() has nothing to pull), so DATA is always
+ * due when something came. */
 static size_t plain_input(tse_stream *st, const uint8_t *data, size_t len)
 {
     size_t n = tse_outbuf_append(&st->rx, data, len);
-    if (n > 0 && !st->in_recv) {
+    if (n > 0) {
         emit_simple(st, TSE_STREAM_EV_DATA, NULL);
     }
+    /* closed from the callback: the rest is of no use */
     return st->state == TSE_STREAM_DOWN ? len : n;
 }
 
@@ -417,9 +420,8 @@ static size_t proxy_input(tse_stream *st, const uint8_t *data, size_t len)
             /* bytes glued after the head are the server's (TLS records) */
             if (st->s.plain_tcp) {
                 enter_plain_up(st);
-                if (flowing(st)) {
-                    len -= plain_input(st, data, len);
-                }
+                /* closed from the UP callback: the rest is of no use */
+                len -= flowing(st) ? plain_input(st, data, len) : len;
                 return total - len;
             }
             enter_tls(st);
@@ -814,9 +816,8 @@ int tse_stream_recv_outer(tse_stream *st, const uint8_t *data, size_t len, tse_t
     if (st->state == TSE_STREAM_PROXY) {
         used = proxy_input(st, data, len);
     } else if (st->s.plain_tcp) {
-        if (flowing(st)) {
-            used = plain_input(st, data, len);
-        }
+        /* an open connection, not closing, past the proxy: UP or CLOSING */
+        used = plain_input(st, data, len);
     } else if (st->state == TSE_STREAM_TLS || flowing(st)) {
         used = tls_input(st, data, len);
     }

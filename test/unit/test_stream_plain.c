@@ -15,11 +15,15 @@
 
 static int ups, datas, writables, downs, warnings, last_error, last_proxy_status;
 static int up_via_proxy, up_tls_version;
+static tse_stream *close_on; /* close this stream from its UP or DATA event */
+static tse_stream_event_type close_at;
 static const char *up_suite;
 
 static void on_event(void *user, const tse_stream_event *ev)
 {
     (void)user;
+    if (close_on != NULL && ev->type == close_at)
+        tse_stream_close(close_on, 0);
     switch (ev->type) {
     case TSE_STREAM_EV_UP:
         ups++;
@@ -326,6 +330,57 @@ TT_TEST(a_send_into_a_partly_consumed_buffer_loses_nothing)
     TT_EQ_INT(live, 0);
 }
 
+/* The application closes from its callbacks (allowed, stream.h). */
+TT_TEST(closing_from_the_up_or_data_callback)
+{
+    tse_stream_settings s;
+    tse_stream *st = NULL;
+    uint8_t out[2048];
+    size_t n = 0;
+    static const char reply[] = "HTTP/1.1 200 OK\r\n\r\nglued bytes";
+
+    /* DATA: the bytes are taken (of no use now), the stream closes */
+    base(&s, 0);
+    open_stream(&st, &s, 0);
+    TT_ASSERT(st != NULL);
+    close_on = st;
+    close_at = TSE_STREAM_EV_DATA;
+    TT_EQ_INT(tse_stream_recv_outer(st, (const uint8_t *)"hello", 5, 1), 5);
+    close_on = NULL;
+    TT_EQ_INT(datas, 1);
+    TT_EQ_INT(last_error, TSE_ERR_CLOSED);
+    TT_EQ_INT(tse_stream_want(st), TSE_WANT_DISCONNECT);
+    TT_EQ_INT(tse_stream_readable(st), 5); /* what came stays readable */
+    tse_stream_outer_consume(st, 3, 2);     /* DOWN: nothing to consume */
+    tse_stream_del(st);
+
+    /* UP through the proxy: the bytes glued after the reply are dropped */
+    base(&s, 1);
+    open_stream(&st, &s, 0);
+    TT_ASSERT(st != NULL);
+    drain(st, out, sizeof out, &n, 1);
+    close_on = st;
+    close_at = TSE_STREAM_EV_UP;
+    TT_EQ_INT(tse_stream_recv_outer(st, (const uint8_t *)reply, sizeof reply - 1, 2),
+              (int)(sizeof reply - 1));
+    close_on = NULL;
+    TT_EQ_INT(ups, 1);
+    TT_EQ_INT(datas, 0);
+    TT_EQ_INT(last_error, TSE_ERR_CLOSED);
+    TT_EQ_INT(tse_stream_readable(st), 0);
+    tse_stream_del(st);
+
+    /* the port reporting sends before the stream is up: nothing happens */
+    reset_counts();
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_start(st, 0), TSE_OK);
+    TT_EQ_INT(tse_stream_send(st, (const uint8_t *)"x", 1, 0), TSE_OK);
+    tse_stream_outer_consume(st, 1, 0);
+    TT_EQ_INT(tse_stream_send_space(st), 255);
+    tse_stream_del(st);
+    TT_EQ_INT(live, 0);
+}
+
 TT_TEST(the_peers_fin_is_a_clean_end_and_what_came_stays_readable)
 {
     tse_stream_settings s;
@@ -596,6 +651,7 @@ int main(void)
     TT_RUN(no_tls_memory_and_the_allocation_failing);
     TT_RUN(bytes_go_out_and_come_in_as_they_are);
     TT_RUN(a_send_into_a_partly_consumed_buffer_loses_nothing);
+    TT_RUN(closing_from_the_up_or_data_callback);
     TT_RUN(the_peers_fin_is_a_clean_end_and_what_came_stays_readable);
     TT_RUN(close_sends_what_is_queued_then_disconnects);
     TT_RUN(through_the_proxy);
