@@ -629,6 +629,9 @@ TT_TEST(each_failure_on_a_virtual_clock)
     TT_ASSERT(tse_stream_expiry(st) == TSE_TIME_NEVER); /* nothing sent yet */
     TT_EQ_INT(tse_stream_send(st, (const uint8_t *)"ping", 4, 100), TSE_OK);
     TT_ASSERT(tse_stream_expiry(st) == 1000);
+    /* more sent meanwhile: the deadline counts from the first unanswered */
+    TT_EQ_INT(tse_stream_send(st, (const uint8_t *)"pong", 4, 200), TSE_OK);
+    TT_ASSERT(tse_stream_expiry(st) == 1000);
     TT_EQ_INT(tse_stream_recv_outer(st, (const uint8_t *)"p", 1, 500), 1); /* alive */
     TT_ASSERT(tse_stream_expiry(st) == TSE_TIME_NEVER);
     n = 0;
