@@ -593,7 +593,6 @@ int tse_stream_new(tse_stream **out, const tse_stream_settings *s,
         if (s->plain_tcp) {
             /* no TLS: st->tls stays zero and is never used */
             tse_outbuf_init(&st->wire, outer, wire_size(s));
-            rc = TSE_OK;
             goto plain;
         }
         tse_tls_init(&st->tls);
