@@ -62,6 +62,16 @@ size_t tse_outbuf_append(tse_outbuf *b, const uint8_t *data, size_t len)
 {
     uint8_t *p;
     size_t room = tse_outbuf_reserve(b, &p);
+    if (len > room && b->off > 0) {
+        /* reserve() keeps the bytes where they are while the end has more
+         * room than the front; a caller that checked cap - pending (the
+         * stream's send buffer) must get all of it, so move them down */
+        memmove(b->buf, b->buf + b->off, b->len - b->off);
+        b->len -= b->off;
+        b->off = 0;
+        p = b->buf + b->len;
+        room = b->cap - b->len;
+    }
     if (len > room) {
         len = room;
     }

@@ -43,7 +43,9 @@ size_t tse_outbuf_reserve(tse_outbuf *b, uint8_t **p);
 /* @p n bytes were written at the pointer reserve() gave (n <= its room). */
 void tse_outbuf_commit(tse_outbuf *b, size_t n);
 
-/* Append up to @p len bytes; returns how many fit (0 = full). */
+/* Append up to @p len bytes, moving pending bytes to the front when the
+ * end alone is too short; returns how many fit: all of them when @p len
+ * is at most cap minus what is pending (0 = full). */
 size_t tse_outbuf_append(tse_outbuf *b, const uint8_t *data, size_t len);
 
 #endif /* TSE_OUTBUF_H */

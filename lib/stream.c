@@ -5,6 +5,11 @@
  * Basic/Digest) -> lib/tls_session (mbed TLS over memory, the tunnel's TLS
  * profile) -> the application's plaintext, with no framing.
  *
+ * With plain_tcp the TLS layer is left out: bytes go from the send buffer
+ * to the port as they are, and the TLS objects are never set up (the
+ * session struct stays zero, its configuration is not allocated).  The
+ * ciphertext buffer then exists only for the CONNECT request.
+ *
  * Sans-I/O: fed bytes and time.  One allocation (tse_stream_new()).
  */
 #include <string.h>
@@ -44,7 +49,8 @@ struct tse_stream {
 
     tse_hc hc;
     tse_tls_conf *own_conf; /* in the allocation; NULL when shared */
-    tse_tls tls;            /* owns the ciphertext buffer */
+    tse_tls tls;            /* owns the ciphertext buffer (TLS mode) */
+    tse_outbuf wire;        /* plain_tcp: the CONNECT request only */
     tse_outbuf tx;          /* plaintext waiting for TLS */
     tse_outbuf rx;          /* plaintext waiting for the application */
 };
@@ -106,9 +112,38 @@ static void emit_simple(tse_stream *st, tse_stream_event_type type, const char *
     emit(st, &ev);
 }
 
+static int flowing(const tse_stream *st)
+{
+    return (st->state == TSE_STREAM_UP || st->state == TSE_STREAM_CLOSING) &&
+           !st->need_disconnect;
+}
+
 static const char *tls_detail(const tse_stream *st)
 {
     return st->tls.detail[0] != '\0' ? st->tls.detail : NULL;
+}
+
+/* The bytes for the port before the application's: TLS records (and the
+ * CONNECT request) in the TLS layer's buffer, or with plain_tcp the
+ * CONNECT request in the stream's own. */
+static tse_outbuf *wire(tse_stream *st)
+{
+    return st->s.plain_tcp ? &st->wire : &st->tls.out;
+}
+
+/* What the port is to send: the wire buffer first; with plain_tcp, once
+ * the stream flows, the send buffer itself (no copy). */
+static size_t out_pending(const tse_stream *st, const uint8_t **p)
+{
+    size_t n;
+    if (!st->s.plain_tcp) {
+        return tse_tls_pending(&st->tls, p);
+    }
+    n = tse_outbuf_pending(&st->wire, p);
+    if (n == 0 && flowing(st)) {
+        n = tse_outbuf_pending(&st->tx, p);
+    }
+    return n;
 }
 
 /* The stream ends with @p err: DOWN, the connection dropped (after what
@@ -144,23 +179,38 @@ static void fail(tse_stream *st, int err, const char *detail)
     fail_ex(st, err, 0, detail, 0);
 }
 
-static int flowing(const tse_stream *st)
-{
-    return (st->state == TSE_STREAM_UP || st->state == TSE_STREAM_CLOSING) &&
-           !st->need_disconnect;
-}
-
 /* ---- outbound --------------------------------------------------------- */
 
 /* CLOSING and everything queued went into records: close_notify (RFC
  * 8446 6.1), sent before the connection is closed. */
 static void finish_close(tse_stream *st)
 {
-    if (!st->close_sent) {
+    if (!st->close_sent && !st->s.plain_tcp) {
         st->close_sent = 1;
         tse_tls_close_notify(&st->tls);
     }
     fail_ex(st, TSE_ERR_CLOSED, 0, NULL, 1);
+}
+
+/* plain_tcp: the send buffer is what the port sends; the port having
+ * taken @p sent bytes of it made room (WRITABLE), and once it is empty a
+ * close completes. */
+static void pump_plain(tse_stream *st, size_t sent)
+{
+    if (!flowing(st)) {
+        return;
+    }
+    if (ob_used(&st->tx) > 0 && st->s.dead_peer_ms != 0 && st->t_dead == TSE_TIME_NEVER) {
+        st->t_dead = add_ms(st->now, st->s.dead_peer_ms);
+    }
+    if (st->state == TSE_STREAM_CLOSING && ob_used(&st->tx) == 0) {
+        finish_close(st);
+        return;
+    }
+    if (sent > 0 && st->send_refused) {
+        st->send_refused = 0;
+        emit_simple(st, TSE_STREAM_EV_WRITABLE, NULL);
+    }
 }
 
 /* Move queued plaintext into TLS records while the ciphertext buffer has
@@ -168,6 +218,10 @@ static void finish_close(tse_stream *st)
 static void pump(tse_stream *st)
 {
     int moved = 0;
+    if (st->s.plain_tcp) {
+        pump_plain(st, 0);
+        return;
+    }
     /* bounded: each round takes a record's worth or ends */
     for (int guard = 0; guard < 64 && flowing(st); guard++) {
         const uint8_t *p = NULL;
@@ -292,6 +346,33 @@ static size_t tls_input(tse_stream *st, const uint8_t *data, size_t len)
     return st->state == TSE_STREAM_DOWN ? len : len - left;
 }
 
+/* plain_tcp: bytes in go to the receive buffer as they are, as many as
+ * fit (the rest stays with the driver: back-pressure).  Only the driver
+ * feeds it (tse_stream_recv() has nothing to pull), so DATA is always
+ * due when something came. */
+static size_t plain_input(tse_stream *st, const uint8_t *data, size_t len)
+{
+    size_t n = tse_outbuf_append(&st->rx, data, len);
+    if (n > 0) {
+        emit_simple(st, TSE_STREAM_EV_DATA, NULL);
+    }
+    /* closed from the callback: the rest is of no use */
+    return st->state == TSE_STREAM_DOWN ? len : n;
+}
+
+/* plain_tcp: the connection (and CONNECT) is all there is to set up. */
+static void enter_plain_up(tse_stream *st)
+{
+    tse_stream_event ev;
+    st->state = TSE_STREAM_UP;
+    st->t_phase = TSE_TIME_NEVER;
+    memset(&ev, 0, sizeof(ev));
+    ev.type = TSE_STREAM_EV_UP;
+    ev.via_proxy = st->s.proxy_host != NULL;
+    emit(st, &ev);
+    pump(st);
+}
+
 static void enter_connecting(tse_stream *st)
 {
     st->conn = CONN_WANTED;
@@ -314,13 +395,13 @@ static void enter_tls(tse_stream *st)
 static void send_proxy_request(tse_stream *st)
 {
     uint8_t *p = NULL;
-    size_t room = tse_tls_raw_reserve(&st->tls, &p);
+    size_t room = tse_outbuf_reserve(wire(st), &p);
     int n = tse_hc_request(&st->hc, p, room);
     if (n < 0) {
         fail(st, n, TSE_TEXT("cannot build the CONNECT request"));
         return;
     }
-    tse_tls_raw_commit(&st->tls, (size_t)n);
+    tse_outbuf_commit(wire(st), (size_t)n);
 }
 
 /* The proxy's reply (lib/http_connect.h); returns the bytes consumed. */
@@ -336,7 +417,13 @@ static size_t proxy_input(tse_stream *st, const uint8_t *data, size_t len)
             return total - len;
         }
         if (rc == TSE_HC_ESTABLISHED) {
-            /* bytes glued after the head are the server's TLS records */
+            /* bytes glued after the head are the server's (TLS records) */
+            if (st->s.plain_tcp) {
+                enter_plain_up(st);
+                /* closed from the UP callback: the rest is of no use */
+                len -= flowing(st) ? plain_input(st, data, len) : len;
+                return total - len;
+            }
             enter_tls(st);
             if (st->state == TSE_STREAM_TLS || flowing(st)) {
                 len -= tls_input(st, data, len);
@@ -353,7 +440,7 @@ static size_t proxy_input(tse_stream *st, const uint8_t *data, size_t len)
             /* the proxy closes after its 407: answer on a new connection */
             st->need_disconnect = 1;
             st->linger = 0;
-            tse_tls_discard(&st->tls);
+            tse_outbuf_clear(wire(st));
             enter_connecting(st);
             return total;
         }
@@ -400,6 +487,14 @@ int tse_stream_settings_check(const tse_stream_settings *s)
          s->tls_insecure_lab_only_skip_verify)) {
         return TSE_ERR_SETTING_TLS;
     }
+    /* plain TCP with TLS material is a contradiction, not a preference:
+     * refuse it rather than guess which one the caller meant */
+    if (s->plain_tcp != 0 &&
+        (s->plain_tcp != 1 || s->tls_config != NULL || s->ca != NULL ||
+         s->pin_sha256 != NULL || s->client_cert != NULL || s->client_key != NULL ||
+         s->tls_insecure_lab_only_skip_verify || s->sni != NULL)) {
+        return TSE_ERR_SETTING_TLS;
+    }
     if (s->send_buf < 256 || s->recv_buf < 256) {
         return TSE_ERR_SETTING_QUEUE;
     }
@@ -411,7 +506,17 @@ int tse_stream_settings_check(const tse_stream_settings *s)
  * strings. */
 static size_t own_conf_size(const tse_stream_settings *s)
 {
-    return s->tls_config != NULL ? 0 : align8(sizeof(tse_tls_conf));
+    return s->tls_config != NULL || s->plain_tcp ? 0 : align8(sizeof(tse_tls_conf));
+}
+
+/* The ciphertext buffer; with plain_tcp only the CONNECT request's, and
+ * none without a proxy. */
+static size_t wire_size(const tse_stream_settings *s)
+{
+    if (s->plain_tcp) {
+        return s->proxy_host != NULL ? TSE_OUTER_BUF_SIZE : 0;
+    }
+    return TSE_OUTER_BUF_SIZE;
 }
 
 size_t tse_stream_footprint(const tse_stream_settings *s)
@@ -420,7 +525,7 @@ size_t tse_stream_footprint(const tse_stream_settings *s)
         return 0;
     }
     return align8(sizeof(struct tse_stream)) + own_conf_size(s) +
-           align8(TSE_OUTER_BUF_SIZE) + align8(s->send_buf) + align8(s->recv_buf) +
+           align8(wire_size(s)) + align8(s->send_buf) + align8(s->recv_buf) +
            str_size(s->host) + str_size(s->sni) + str_size(s->proxy_host) +
            str_size(s->proxy_user) + str_size(s->proxy_pass) +
            str_size(s->user_agent) + str_size(s->proxy_marker_header);
@@ -455,14 +560,14 @@ int tse_stream_new(tse_stream **out, const tse_stream_settings *s,
     st->mem = *mem;
     st->user = user;
     area = (uint8_t *)st + align8(sizeof(struct tse_stream));
-    if (s->tls_config == NULL) {
+    if (own_conf_size(s) != 0) {
         st->own_conf = (tse_tls_conf *)(void *)area;
         tse_tls_conf_init(st->own_conf);
     }
     area += own_conf_size(s);
     {
         uint8_t *outer = area;
-        area += align8(TSE_OUTER_BUF_SIZE);
+        area += align8(wire_size(s));
         tse_outbuf_init(&st->tx, area, s->send_buf);
         area += align8(s->send_buf);
         tse_outbuf_init(&st->rx, area, s->recv_buf);
@@ -485,6 +590,11 @@ int tse_stream_new(tse_stream **out, const tse_stream_settings *s,
         /* SNI and the name verified: the host unless told otherwise; an
          * IP literal is matched against the IP SAN and not sent */
         sni = st->s.sni != NULL ? st->s.sni : st->s.host;
+        if (s->plain_tcp) {
+            /* no TLS: st->tls stays zero and is never used */
+            tse_outbuf_init(&st->wire, outer, wire_size(s));
+            goto plain;
+        }
         tse_tls_init(&st->tls);
         if (s->tls_config != NULL) {
             cf = tse_tls_config_conf(s->tls_config);
@@ -516,6 +626,7 @@ int tse_stream_new(tse_stream **out, const tse_stream_settings *s,
         return rc;
     }
 
+plain:
     memset(&hp, 0, sizeof(hp));
     hp.target_host = st->s.host;
     hp.target_port = st->s.port;
@@ -538,7 +649,9 @@ void tse_stream_del(tse_stream *st)
         return;
     }
     mem = st->mem;
-    tse_tls_free(&st->tls);
+    if (!st->s.plain_tcp) {
+        tse_tls_free(&st->tls);
+    }
     if (st->own_conf != NULL) {
         tse_tls_conf_free(st->own_conf);
     }
@@ -572,7 +685,7 @@ unsigned tse_stream_want(const tse_stream *st)
         return 0;
     }
     if (st->need_disconnect) {
-        if (st->linger && tse_tls_pending(&st->tls, NULL) > 0) {
+        if (st->linger && out_pending(st, NULL) > 0) {
             return TSE_WANT_WRITE;
         }
         return TSE_WANT_DISCONNECT;
@@ -584,7 +697,7 @@ unsigned tse_stream_want(const tse_stream *st)
         if (ob_free(&st->rx) > 0) {
             w |= TSE_WANT_READ;
         }
-        if (tse_tls_pending(&st->tls, NULL) > 0) {
+        if (out_pending(st, NULL) > 0) {
             w |= TSE_WANT_WRITE;
         }
     }
@@ -621,12 +734,14 @@ int tse_stream_transport_connected(tse_stream *st, tse_time_ms now)
         return TSE_ERR_STATE;
     }
     st->conn = CONN_OPEN;
-    tse_tls_discard(&st->tls);
+    tse_outbuf_clear(wire(st));
     if (st->s.proxy_host != NULL) {
         st->t_phase = add_ms(now, st->s.proxy_timeout_ms);
         st->state = TSE_STREAM_PROXY;
         tse_hc_restart(&st->hc);
         send_proxy_request(st);
+    } else if (st->s.plain_tcp) {
+        enter_plain_up(st);
     } else {
         enter_tls(st);
     }
@@ -661,7 +776,7 @@ int tse_stream_transport_closed(tse_stream *st, int err, tse_time_ms now)
     case TSE_STREAM_PROXY: {
         int rc = tse_hc_on_close(&st->hc);
         if (rc == TSE_HC_RECONNECT) {
-            tse_tls_discard(&st->tls);
+            tse_outbuf_clear(wire(st));
             enter_connecting(st);
             return TSE_OK;
         }
@@ -671,6 +786,10 @@ int tse_stream_transport_closed(tse_stream *st, int err, tse_time_ms now)
     }
     case TSE_STREAM_UP:
     case TSE_STREAM_CLOSING:
+        if (st->s.plain_tcp && err == TSE_ERR_TRANSPORT_CLOSED) {
+            fail(st, TSE_ERR_STREAM_EOF, NULL); /* TCP's FIN is the clean end */
+            return TSE_OK;
+        }
         fail(st, err, err == TSE_ERR_TRANSPORT_CLOSED
                           ? TSE_TEXT("TCP closed without TLS close_notify: "
                                      "what the peer sent last may be missing")
@@ -695,6 +814,9 @@ int tse_stream_recv_outer(tse_stream *st, const uint8_t *data, size_t len, tse_t
     st->t_dead = TSE_TIME_NEVER; /* a sign of life */
     if (st->state == TSE_STREAM_PROXY) {
         used = proxy_input(st, data, len);
+    } else if (st->s.plain_tcp) {
+        /* an open connection, not closing, past the proxy: UP or CLOSING */
+        used = plain_input(st, data, len);
     } else if (st->state == TSE_STREAM_TLS || flowing(st)) {
         used = tls_input(st, data, len);
     }
@@ -710,7 +832,7 @@ size_t tse_stream_outer_pending(const tse_stream *st, const uint8_t **data)
     if (st == NULL || data == NULL) {
         return 0;
     }
-    return tse_tls_pending(&st->tls, data);
+    return out_pending(st, data);
 }
 
 void tse_stream_outer_consume(tse_stream *st, size_t n, tse_time_ms now)
@@ -719,6 +841,18 @@ void tse_stream_outer_consume(tse_stream *st, size_t n, tse_time_ms now)
         return;
     }
     st->now = now;
+    if (st->s.plain_tcp) {
+        const uint8_t *p = NULL;
+        if (tse_outbuf_pending(&st->wire, &p) > 0) {
+            tse_outbuf_consume(&st->wire, n);
+        } else if (flowing(st)) {
+            size_t have = tse_outbuf_pending(&st->tx, &p);
+            n = n < have ? n : have;
+            tse_outbuf_consume(&st->tx, n);
+            pump_plain(st, n);
+        }
+        return;
+    }
     tse_tls_consume(&st->tls, n);
     if (st->conn == CONN_OPEN && !st->need_disconnect && st->state == TSE_STREAM_TLS) {
         tls_step(st); /* the handshake may have waited for room */
@@ -848,7 +982,7 @@ int tse_stream_recv(tse_stream *st, uint8_t *buf, size_t cap, tse_time_ms now)
     tse_outbuf_consume(&st->rx, n);
     /* plaintext mbed TLS still holds (the buffer was full); from a DATA
      * callback inside tls_input() its own loop goes on reading */
-    if (!st->feeding && !st->in_recv) {
+    if (!st->feeding && !st->in_recv && !st->s.plain_tcp) {
         st->in_recv = 1;
         read_records(st);
         st->in_recv = 0;

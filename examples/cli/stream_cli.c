@@ -5,14 +5,20 @@
  *   --sip-tls HOST[:PORT]   SIP OPTIONS over TLS (default port 443) to a
  *                           P-CSCF, directly or through --proxy; prints
  *                           the response's status line.
- *   --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls]
- *                           a TURN allocation over TLS (default port 443),
- *                           directly or through --proxy, or over UDP
- *                           (without --turn-tls; port 3478), then one
+ *   --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls | --turn-tcp]
+ *                           a TURN allocation over TLS (default port 443)
+ *                           or plain TCP (port 3478; the stream's
+ *                           plain_tcp), directly or through --proxy, or
+ *                           over UDP (neither; port 3478), then one
  *                           datagram to a UDP peer through the relay and
  *                           back: the peer is this program's own UDP echo
  *                           on --turn-peer-bind (default 127.0.0.1), or
  *                           --turn-peer IP:PORT, an echo elsewhere.
+ *   --turn-peer-tcp IP:PORT  with --turn-tcp or --turn-tls: an RFC 6062 TCP
+ *                           allocation instead (the MSRP case): Connect to
+ *                           a TCP echo at IP:PORT through the relay, a
+ *                           second stream to the server bound to it
+ *                           (ConnectionBind), 32 bytes there and back.
  */
 #include "posix_feature.h"
 
@@ -40,7 +46,8 @@
 
 struct sopts {
     const char *sip_tls, *turn, *turn_user, *turn_pass, *turn_peer, *turn_peer_bind;
-    int turn_tls;
+    const char *turn_peer_tcp;
+    int turn_tls, turn_tcp;
     const char *ca_file, *sni, *pin_hex, *proxy_url, *marker;
     int insecure, json;
     long timeout_ms;
@@ -69,6 +76,15 @@ struct sapp {
     tse_turn_addr peer, relayed;
     int peer_fd;
     uint8_t probe[32];
+    /* RFC 6062 (--turn-peer-tcp): the data connection, its own stream */
+    int connect_sent, connected;
+    uint32_t connection_id;
+    tse_stream *dst;
+    tse_posix_stream *dps;
+    int data_up, data_down, bound;
+    uint8_t bind_txid[12];
+    uint8_t drx[1024];
+    size_t drx_len;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -111,16 +127,21 @@ static void usage(void)
 {
     fputs(
 "usage: tse-cli --sip-tls HOST[:PORT] --ca FILE [options]\n"
-"       tse-cli --turn HOST[:PORT] --turn-user U --turn-pass P [--turn-tls --ca FILE] [options]\n"
+"       tse-cli --turn HOST[:PORT] --turn-user U --turn-pass P\n"
+"               [--turn-tls --ca FILE | --turn-tcp] [options]\n"
 "TR 33.830 8.3 over a TLS stream (default port 443), directly or through an\n"
-"HTTP CONNECT proxy (TURN also over UDP, default port 3478):\n"
+"HTTP CONNECT proxy (TURN also over plain TCP or UDP, default port 3478):\n"
 "  --sip-tls HOST[:PORT]  SIP OPTIONS over TLS; prints the status line\n"
 "  --turn HOST[:PORT]     TURN allocation, then one datagram through the\n"
 "                         relay to a UDP echo peer and back\n"
 "  --turn-user U, --turn-pass P   long-term credentials\n"
-"  --turn-tls             TURN over TLS (default: over UDP, without --proxy)\n"
+"  --turn-tls             TURN over TLS (default: over UDP, without --proxy)\n""  --turn-tcp             TURN over plain TCP (RFC 8656; port 3478), with or\n"
+"                         without --proxy; no TLS, so no --ca\n"
 "  --turn-peer IP:PORT    an external UDP echo as the peer (default: our own,\n"
 "                         on --turn-peer-bind IP, default 127.0.0.1)\n"
+"  --turn-peer-tcp IP:PORT  RFC 6062: a TCP allocation, Connect to this TCP\n"
+"                         echo, a data connection bound to it, 32 bytes\n"
+"                         there and back (with --turn-tcp or --turn-tls)\n"
 "  --ca FILE              trust anchors, PEM or DER\n"
 "  --sni NAME             name sent and verified (default: HOST)\n"
 "  --pin HEX              SHA-256 of the server's SubjectPublicKeyInfo\n"
@@ -159,6 +180,8 @@ static void parse(struct sapp *a, int argc, char **argv)
             o->insecure = 1;
         } else if (strcmp(name, "--turn-tls") == 0) {
             o->turn_tls = 1;
+        } else if (strcmp(name, "--turn-tcp") == 0) {
+            o->turn_tcp = 1;
         } else {
             const char **dst = NULL;
             if (!val) {
@@ -172,6 +195,7 @@ static void parse(struct sapp *a, int argc, char **argv)
             else if (strcmp(name, "--turn-pass") == 0) dst = &o->turn_pass;
             else if (strcmp(name, "--turn-peer") == 0) dst = &o->turn_peer;
             else if (strcmp(name, "--turn-peer-bind") == 0) dst = &o->turn_peer_bind;
+            else if (strcmp(name, "--turn-peer-tcp") == 0) dst = &o->turn_peer_tcp;
             else if (strcmp(name, "--ca") == 0) dst = &o->ca_file;
             else if (strcmp(name, "--sni") == 0) dst = &o->sni;
             else if (strcmp(name, "--pin") == 0) dst = &o->pin_hex;
@@ -193,14 +217,30 @@ static void parse(struct sapp *a, int argc, char **argv)
     if (tse_posix_parse_hostport(o->sip_tls ? o->sip_tls : o->turn, a->host, sizeof a->host,
                                  &a->port, o->turn && !o->turn_tls ? 3478 : 443) != 0)
         die_usage("bad HOST[:PORT] '%s'", o->sip_tls ? o->sip_tls : o->turn);
-    if (!o->ca_file && !o->insecure && !(o->turn && !o->turn_tls))
+    if (o->turn_tls && o->turn_tcp)
+        die_usage("--turn-tls and --turn-tcp: one at a time%s", NULL);
+    if (o->turn && !o->turn_tls) {
+        /* no TLS at all: no trust anchors to ask for; over TCP none
+         * accepted either (the stream refuses them: plain_tcp) */
+        if (o->sni || o->pin_hex || (o->turn_tcp && (o->ca_file || o->insecure)))
+            die_usage("--sni and --pin (and, with --turn-tcp, --ca and --insecure-lab-only) "
+                      "need --turn-tls: TURN over UDP or plain TCP has no TLS%s", NULL);
+        if (!o->turn_tcp && o->proxy_url)
+            die_usage("--proxy needs --turn-tls or --turn-tcp (TURN over UDP "
+                      "cannot go through HTTP CONNECT)%s", NULL);
+    } else if (!o->ca_file && !o->insecure) {
         die_usage("--ca FILE is required (or --insecure-lab-only in a lab)%s", NULL);
+    }
     if (o->turn) {
         if (!o->turn_user || !o->turn_pass)
             die_usage("--turn needs --turn-user and --turn-pass%s", NULL);
-        if (!o->turn_tls && (o->proxy_url || o->sni || o->pin_hex))
-            die_usage("--proxy, --sni and --pin need --turn-tls (TURN over UDP has no TLS)%s", NULL);
-    } else if (o->turn_user || o->turn_pass || o->turn_tls || o->turn_peer) {
+        if (o->turn_peer_tcp && !o->turn_tls && !o->turn_tcp)
+            die_usage("--turn-peer-tcp needs --turn-tcp or --turn-tls (RFC 6062 "
+                      "allocations live on a stream)%s", NULL);
+        if (o->turn_peer_tcp && o->turn_peer)
+            die_usage("--turn-peer and --turn-peer-tcp: one at a time%s", NULL);
+    } else if (o->turn_user || o->turn_pass || o->turn_tls || o->turn_tcp || o->turn_peer ||
+               o->turn_peer_tcp) {
         die_usage("--turn-* options go with --turn%s", NULL);
     }
 }
@@ -257,9 +297,15 @@ static void on_stream_event(void *user, const tse_stream_event *ev)
             cli_json_str(&j, "host", a->host);
             cli_json_int(&j, "port", a->port);
             cli_json_bool(&j, "via_proxy", ev->via_proxy);
-            cli_json_str(&j, "tls_version", tls_name(ev->tls_version));
-            cli_json_str(&j, "tls_suite", ev->tls_suite);
+            cli_json_str(&j, "transport", ev->tls_version ? "tls" : "tcp");
+            if (ev->tls_version) {
+                cli_json_str(&j, "tls_version", tls_name(ev->tls_version));
+                cli_json_str(&j, "tls_suite", ev->tls_suite);
+            }
             puts(cli_json_end(&j));
+        } else if (!ev->tls_version) {
+            printf("TCP up to %s port %u%s\n", a->host, (unsigned)a->port,
+                   ev->via_proxy ? " through the proxy" : "");
         } else {
             printf("TLS %s up to %s port %u%s (%s)\n", tls_name(ev->tls_version), a->host,
                    (unsigned)a->port, ev->via_proxy ? " through the proxy" : "",
@@ -391,6 +437,21 @@ static void on_turn_event(void *user, const tse_turn_event *ev)
         fprintf(stderr, "tse-cli: error: TURN request 0x%03x failed: %s (%d), STUN code %d\n",
                 (unsigned)ev->method, tse_strerror(ev->err), ev->err, ev->stun_code);
         break;
+    case TSE_TURN_EV_CONNECTED:
+        a->connected = 1;
+        a->connection_id = ev->connection_id;
+        addr_str(&ev->peer, s, sizeof s);
+        if (a->o.json) {
+            cli_json_begin(&j);
+            cli_json_str(&j, "event", "turn_connected");
+            cli_json_int(&j, "t_ms", since(a));
+            cli_json_str(&j, "peer", s);
+            cli_json_int(&j, "connection_id", (long long)ev->connection_id);
+            puts(cli_json_end(&j));
+        } else {
+            printf("TURN Connect to %s: connection %u\n", s, (unsigned)ev->connection_id);
+        }
+        break;
     case TSE_TURN_EV_CLOSED:
         a->turn_closed = 1;
         break;
@@ -427,12 +488,13 @@ static int peer_setup(struct sapp *a)
     socklen_t sl = sizeof sin;
     memset(&a->peer, 0, sizeof a->peer);
     a->peer_fd = -1;
-    if (a->o.turn_peer) {
+    if (a->o.turn_peer || a->o.turn_peer_tcp) {
+        const char *v = a->o.turn_peer ? a->o.turn_peer : a->o.turn_peer_tcp;
         char h[64];
         uint16_t p;
-        if (tse_posix_parse_hostport(a->o.turn_peer, h, sizeof h, &p, 0) != 0 || p == 0 ||
+        if (tse_posix_parse_hostport(v, h, sizeof h, &p, 0) != 0 || p == 0 ||
             inet_pton(AF_INET, h, a->peer.addr) != 1)
-            die_usage("--turn-peer: expected IPV4:PORT, got '%s'", a->o.turn_peer);
+            die_usage("--turn-peer / --turn-peer-tcp: expected IPV4:PORT, got '%s'", v);
         a->peer.family = 4;
         a->peer.port = p;
         return 0;
@@ -510,6 +572,8 @@ static int turn_init(struct sapp *a, tse_turn_transport tp)
     ts.on_event = on_turn_event;
     ts.on_data = on_turn_data;
     ts.user = a;
+    if (a->o.turn_peer_tcp)
+        ts.relay_protocol = TSE_TURN_RELAY_TCP; /* RFC 6062 */
     if (tse_posix_entropy(NULL, a->probe, sizeof a->probe) != 0)
         return TSE_ERR_DETECT_ENTROPY;
     return tse_turn_init(&a->turn, &ts, a->turn_tx, sizeof a->turn_tx,
@@ -529,10 +593,16 @@ static int turn_script(struct sapp *a, int datagram)
     if (a->allocated && !a->asked && st == TSE_TURN_ALLOCATED) {
         a->asked = 1;
         tse_turn_create_permission(&a->turn, &a->peer, now);
-        if (!datagram) {
+        if (!datagram && !a->o.turn_peer_tcp) {
             tse_turn_send(&a->turn, &a->peer, a->probe, sizeof a->probe, now);
             a->probe_sent = now;
         }
+    }
+    /* RFC 6062 4.3: Connect once the permission is there; the data
+     * connection follows TSE_TURN_EV_CONNECTED (tcp_data_step()) */
+    if (a->o.turn_peer_tcp && a->permitted && !a->connect_sent && st == TSE_TURN_ALLOCATED) {
+        a->connect_sent = 1;
+        tse_turn_connect(&a->turn, &a->peer, now);
     }
     if (datagram && a->permitted && !a->echoed && st == TSE_TURN_ALLOCATED &&
         (a->probe_sent == 0 || now - a->probe_sent >= 500)) {
@@ -629,6 +699,117 @@ static int turn_udp_main(struct sapp *a)
     return a->echoed && !a->turn_failed ? 0 : 1;
 }
 
+/* ---- RFC 6062: the data connection (--turn-peer-tcp) ------------------------------- */
+
+static void on_data_event(void *user, const tse_stream_event *ev)
+{
+    struct sapp *a = user;
+    if (ev->type == TSE_STREAM_EV_UP) {
+        a->data_up = 1;
+    } else if (ev->type == TSE_STREAM_EV_DOWN) {
+        a->data_down = 1;
+        if (!a->echoed && ev->error != TSE_ERR_CLOSED)
+            report_failure(a, "turn-data", ev->error, ev->proxy_status, ev->detail);
+    } else if (ev->type == TSE_STREAM_EV_WARNING) {
+        fprintf(stderr, "tse-cli: WARNING: %s\n", ev->detail ? ev->detail : "");
+    }
+}
+
+/* RFC 6062 4.3: a new connection to the server, made exactly as the
+ * control connection (same settings: TCP or TLS, same proxy), whose
+ * first bytes are the ConnectionBind request (queued until it is up). */
+static int tcp_data_open(struct sapp *a, const tse_stream_settings *s)
+{
+    static const tse_stream_callbacks dcb = { on_data_event, tse_posix_entropy };
+    uint8_t req[1024];
+    size_t n = 0;
+    tse_time_ms now = tse_posix_now_ms();
+    int rc = tse_turn_connection_bind_request(&a->turn, a->connection_id, req, sizeof req, &n,
+                                              a->bind_txid);
+    if (rc == TSE_OK)
+        rc = tse_stream_new(&a->dst, s, &dcb, tse_posix_mem(), a);
+    if (rc == TSE_OK)
+        rc = tse_posix_stream_new(&a->dps, a->dst, NULL);
+    if (rc == TSE_OK)
+        rc = tse_stream_start(a->dst, now);
+    if (rc == TSE_OK)
+        rc = tse_stream_send(a->dst, req, n, now);
+    if (rc != TSE_OK) {
+        report_failure(a, "turn-data", rc, 0, "cannot open the data connection");
+        return -1;
+    }
+    return 0;
+}
+
+/* The data connection's bytes: the ConnectionBind response, then the
+ * peer's (our 32 bytes echoed).  -1 on a failure (reported). */
+static int tcp_data_step(struct sapp *a)
+{
+    tse_time_ms now = tse_posix_now_ms();
+    for (int guard = 0; guard < 16 && a->drx_len < sizeof a->drx; guard++) {
+        int n = tse_stream_recv(a->dst, a->drx + a->drx_len, sizeof a->drx - a->drx_len, now);
+        if (n <= 0)
+            break;
+        a->drx_len += (size_t)n;
+    }
+    if (!a->bound && a->drx_len > 0) {
+        size_t used = 0;
+        int rc = tse_turn_connection_bind_response(&a->turn, a->bind_txid, a->drx, a->drx_len,
+                                                   &used);
+        if (rc == TSE_ERR_WOULD_BLOCK)
+            return 0;
+        if (rc != TSE_OK) {
+            report_failure(a, "turn-data", rc, 0, "ConnectionBind failed");
+            return -1;
+        }
+        a->bound = 1;
+        memmove(a->drx, a->drx + used, a->drx_len - used);
+        a->drx_len -= used;
+        if (a->o.json) {
+            cli_json j;
+            cli_json_begin(&j);
+            cli_json_str(&j, "event", "turn_bound");
+            cli_json_int(&j, "t_ms", since(a));
+            cli_json_int(&j, "connection_id", (long long)a->connection_id);
+            puts(cli_json_end(&j));
+        } else {
+            printf("data connection bound (connection %u)\n", (unsigned)a->connection_id);
+        }
+        /* the data connection is now a pipe to the peer */
+        rc = tse_stream_send(a->dst, a->probe, sizeof a->probe, now);
+        if (rc != TSE_OK) {
+            report_failure(a, "turn-data", rc, 0, "cannot send to the peer");
+            return -1;
+        }
+    }
+    if (a->bound && !a->echoed && a->drx_len >= sizeof a->probe) {
+        char ps[80];
+        if (memcmp(a->drx, a->probe, sizeof a->probe) != 0) {
+            report_failure(a, "turn-data", TSE_ERR_PROTO_UNEXPECTED, 0,
+                           "the peer's bytes are not ours echoed");
+            return -1;
+        }
+        a->echoed = 1;
+        addr_str(&a->peer, ps, sizeof ps);
+        if (a->o.json) {
+            cli_json j;
+            cli_json_begin(&j);
+            cli_json_str(&j, "event", "turn_echo");
+            cli_json_int(&j, "t_ms", since(a));
+            cli_json_str(&j, "peer", ps);
+            cli_json_str(&j, "relay", "tcp");
+            cli_json_int(&j, "bytes", (long long)sizeof a->probe);
+            puts(cli_json_end(&j));
+        } else {
+            printf("bytes relayed to TCP peer %s and back (%zu bytes)\n", ps, sizeof a->probe);
+        }
+        tse_stream_close(a->dst, now);
+    }
+    if (a->data_down && !a->echoed)
+        return -1;
+    return 0;
+}
+
 /* ---- main --------------------------------------------------------------------------- */
 
 int stream_cli_main(int argc, char **argv)
@@ -653,7 +834,7 @@ int stream_cli_main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (a->o.turn && !a->o.turn_tls) {
+    if (a->o.turn && !a->o.turn_tls && !a->o.turn_tcp) {
         /* TURN over UDP: no stream */
         a->t0 = tse_posix_now_ms();
         if (turn_init(a, TSE_TURN_DATAGRAM) != TSE_OK || peer_setup(a) != 0)
@@ -664,6 +845,7 @@ int stream_cli_main(int argc, char **argv)
     s.host = a->host;
     s.port = a->port;
     s.sni = a->o.sni;
+    s.plain_tcp = a->o.turn_tcp; /* RFC 8656 3.1: TURN over TCP, no TLS */
     if (a->o.ca_file) {
         ca = tse_posix_read_key_file(a->o.ca_file, &ca_len);
         if (!ca) {
@@ -697,23 +879,27 @@ int stream_cli_main(int argc, char **argv)
     }
     s.proxy_marker_header = a->o.marker;
     s.connect_timeout_ms = s.proxy_timeout_ms = s.tls_timeout_ms = (uint32_t)a->o.timeout_ms;
+    if (s.plain_tcp)
+        s.tls_timeout_ms = 1000; /* only bounds the close */
     s.dead_peer_ms = (uint32_t)a->o.timeout_ms;
     s.recv_buf = 8192;
     a->t0 = tse_posix_now_ms();
     deadline = a->t0 + (tse_time_ms)a->o.timeout_ms;
 
     rc = tse_stream_new(&a->st, &s, &cb, tse_posix_mem(), a);
-    free(ca);
     if (rc != TSE_OK) {
+        free(ca);
         report_failure(a, "setup", rc, 0, NULL);
         return 1;
     }
     if (a->o.turn && (turn_init(a, TSE_TURN_STREAM) != TSE_OK || peer_setup(a) != 0)) {
         tse_stream_del(a->st);
+        free(ca);
         return 1;
     }
     if (tse_posix_stream_new(&ps, a->st, NULL) != TSE_OK || tse_stream_start(a->st, a->t0) != TSE_OK) {
         tse_stream_del(a->st);
+        free(ca);
         return 1;
     }
     if (a->o.sip_tls && (rc = sip_start(a)) != TSE_OK) {
@@ -736,7 +922,9 @@ int stream_cli_main(int argc, char **argv)
             extra[0].events = POLLIN;
             nx = 1;
         }
-        if (tse_posix_stream_step(ps, nx ? extra : NULL, nx, 200) != TSE_OK)
+        if (tse_posix_stream_step(ps, nx ? extra : NULL, nx, a->dps ? 20 : 200) != TSE_OK)
+            break;
+        if (a->dps && tse_posix_stream_step(a->dps, NULL, 0, 0) != TSE_OK)
             break;
         if (nx && (extra[0].revents & POLLIN))
             peer_echo(a);
@@ -759,6 +947,10 @@ int stream_cli_main(int argc, char **argv)
         turn_pump(a);
         (void)turn_script(a, 0);
         turn_pump(a);
+        if (a->connected && !a->dst && !a->turn_failed && tcp_data_open(a, &s) != 0)
+            a->turn_failed = 1;
+        if (a->dst && !a->turn_failed && tcp_data_step(a) != 0)
+            a->turn_failed = 1;
         if (turn_script(a, 0)) {
             ok = a->echoed && !a->turn_failed;
             closing = 1;
@@ -784,8 +976,13 @@ int stream_cli_main(int argc, char **argv)
             printf("%s\n", a->status_line);
         }
     }
+    for (int i = 0; i < 10 && a->dst && tse_stream_get_state(a->dst) != TSE_STREAM_DOWN; i++)
+        tse_posix_stream_step(a->dps, NULL, 0, 100);
+    tse_posix_stream_del(a->dps);
+    tse_stream_del(a->dst);
     tse_posix_stream_del(ps);
     tse_stream_del(a->st);
+    free(ca);
     if (a->peer_fd >= 0)
         close(a->peer_fd);
     return ok ? 0 : 1;

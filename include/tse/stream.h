@@ -13,6 +13,7 @@
  * TLS 1.3 / 1.2, AEAD with ECDHE; SNI = the host unless it is an IP
  * literal; chain and name verification required by default).  No
  * framing: the application reads and writes plaintext bytes.
+ * tse_stream_settings::plain_tcp drops the TLS layer (TURN over TCP).
  *
  * Memory: one allocation in tse_stream_new() (struct, TLS configuration
  * unless shared, ciphertext buffer, send and receive buffers, strings),
@@ -81,7 +82,9 @@ typedef enum tse_stream_state {
 
 /** What an event reports (tse_stream_event::type). */
 typedef enum tse_stream_event_type {
-    TSE_STREAM_EV_UP = 1,    /**< TLS established: tls_version, tls_suite */
+    TSE_STREAM_EV_UP = 1,    /**< TLS established: tls_version, tls_suite
+                                  (plain_tcp: TCP and CONNECT done,
+                                  tls_version 0, tls_suite NULL) */
     TSE_STREAM_EV_DATA,      /**< plaintext is waiting: tse_stream_recv() */
     TSE_STREAM_EV_WRITABLE,  /**< send buffer room again after a
                                   TSE_ERR_QUEUE_FULL */
@@ -93,7 +96,8 @@ typedef enum tse_stream_event_type {
 typedef struct tse_stream_event {
     tse_stream_event_type type; /**< what happened */
     tse_stream_state state;     /**< the state now */
-    /** DOWN: TSE_ERR_STREAM_EOF (the peer's close_notify), TSE_ERR_CLOSED
+    /** DOWN: TSE_ERR_STREAM_EOF (the peer's close_notify; with
+     *  plain_tcp the peer's FIN), TSE_ERR_CLOSED
      *  (tse_stream_close() done), or the failure: TSE_ERR_TRANSPORT_*
      *  (TRANSPORT_CLOSED: TCP ended without close_notify),
      *  TSE_ERR_PROXY_* (proxy_status set), TSE_ERR_TLS_* (certificate,
@@ -132,6 +136,16 @@ typedef struct tse_stream_settings {
     const char *proxy_pass;    /**< its password (with proxy_user) */
     const char *user_agent;    /**< default "libtse/<version>" */
     const char *proxy_marker_header; /**< as tse_settings (default NULL) */
+
+    /** 1: plain TCP, no TLS at all (TURN over TCP, RFC 8656 3.1, to port
+     *  3478; RFC 6062).  0 (default): TLS with verification.  Named so
+     *  that a zeroed struct is never plaintext.  With it set, every TLS
+     *  field below (ca, pin_sha256, client_cert, client_key, tls_config,
+     *  tls_insecure_lab_only_skip_verify) and sni must be unset
+     *  (TSE_ERR_SETTING_TLS); the proxy works as with TLS.  Nothing of
+     *  TLS is set up or allocated; tls_timeout_ms only bounds
+     *  tse_stream_close(). */
+    int plain_tcp;
 
     const uint8_t *ca;         /**< trust anchors, PEM (with its NUL) or DER */
     size_t ca_len;             /**< bytes at ca */
@@ -173,7 +187,8 @@ TSE_API void tse_stream_settings_default(tse_stream_settings *s);
  *         TSE_ERR_SETTING_SERVER (host empty or port 0),
  *         TSE_ERR_SETTING_PROXY (proxy_port 0, user without password or
  *         the reverse, a proxy with TSE_CONFIG_PROXY 0),
- *         TSE_ERR_SETTING_TLS (tls_config with own key material),
+ *         TSE_ERR_SETTING_TLS (tls_config with own key material;
+ *         plain_tcp with any TLS setting or sni),
  *         TSE_ERR_SETTING_QUEUE (a buffer below 256 bytes)
  */
 TSE_API int tse_stream_settings_check(const tse_stream_settings *s);

@@ -26,6 +26,14 @@
 #   turn-squid        the same through squid
 #   turn-udp          tse-cli --turn without --turn-tls: the same over UDP
 #                     to coturn's port 3478 (and --proxy is refused there)
+#   turn-tcp          tse-cli --turn --turn-tcp: the same over plain TCP to
+#                     coturn's port 3478 (the stream's plain_tcp); --ca is
+#                     a usage error there
+#   turn-tcp-squid    the same through squid (CONNECT 127.0.0.1:3478)
+#   turn-tcp-6062     --turn-tcp --turn-peer-tcp: an RFC 6062 TCP
+#                     allocation (the MSRP case), Connect to a TCP echo
+#                     through the relay, a second plain TCP stream bound
+#                     to it (ConnectionBind), 32 bytes there and back
 # Exit 0 pass, 1 fail, 77 skipped (not root, or a program is missing).
 set -u
 CLI=$1
@@ -204,7 +212,7 @@ cache_store_log none
 cache deny all
 cache_mem 4 MB
 coredump_dir $d
-acl SSL_ports port 443
+acl SSL_ports port ${SQUID_PORTS:-443}
 acl CONNECT method CONNECT
 http_access deny CONNECT !SSL_ports
 $authconf
@@ -317,6 +325,72 @@ turn-direct|turn-squid)
         jhas "$d/a.out" "E('stream_up')[0]['via_proxy'] is True" || fail "not through the proxy"
         grep -q "CONNECT 127.0.0.1:443" "$d/squid-access.log" || fail "squid did not log the CONNECT"
     fi
+    cat "$d/a.out"
+    ;;
+turn-tcp|turn-tcp-squid)
+    start_coturn
+    wait_port 3478 || fail "turnserver did not listen on TCP 3478"
+    px=""
+    if [ "$SCENARIO" = turn-tcp-squid ]; then
+        SQUID_PORTS="443 3478" start_squid none
+        px="--proxy http://127.0.0.1:$PROXY_PORT"
+    fi
+    cli a --turn 127.0.0.1 --turn-tcp --turn-user $TURN_USER --turn-pass $TURN_PASS $px ||
+        fail "TURN over TCP failed"
+    jhas "$d/a.out" "E('stream_up')[0]['transport'] == 'tcp' and 'tls_version' not in E('stream_up')[0] and E('stream_up')[0]['port'] == 3478 and E('turn_allocated')[0]['relayed'].startswith('127.0.0.1:') and E('turn_echo')[0]['bytes'] == 32" ||
+        fail "no allocation or no echo over TCP"
+    # coturn granted it on a stream connection (our side spoke no TLS:
+    # transport "tcp" above), not over UDP
+    grep -q "tcp or tls connected to: 127.0.0.1:" "$d/turn.log" ||
+        fail "coturn saw no TCP connection"
+    grep -Eq "session [0-9]+: realm <tse.test> user <$TURN_USER>: incoming packet ALLOCATE processed, success" "$d/turn.log" ||
+        fail "coturn did not log the allocation"
+    if [ "$SCENARIO" = turn-tcp-squid ]; then
+        jhas "$d/a.out" "E('stream_up')[0]['via_proxy'] is True" || fail "not through the proxy"
+        grep -q "CONNECT 127.0.0.1:3478" "$d/squid-access.log" || fail "squid did not log the CONNECT"
+    else
+        jhas "$d/a.out" "E('stream_up')[0]['via_proxy'] is False" || fail "through a proxy?"
+    fi
+    cli b --turn 127.0.0.1 --turn-tcp --ca "$d/ca.pem" --turn-user $TURN_USER --turn-pass $TURN_PASS
+    [ $? -eq 2 ] || fail "--turn-tcp with --ca was not a usage error"
+    cat "$d/a.out"
+    ;;
+turn-tcp-6062)
+    start_coturn
+    wait_port 3478 || fail "turnserver did not listen on TCP 3478"
+    # the TCP peer: an echo of one connection, bounded (20 s); it prints
+    # the running total of what it echoed
+    python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 5999))
+s.listen(1)
+s.settimeout(20)
+c, _ = s.accept()
+c.settimeout(20)
+n = 0
+while True:
+    try:
+        b = c.recv(4096)
+    except OSError:
+        break  # the relay resets it when the allocation goes
+    if not b:
+        break
+    n += len(b)
+    c.sendall(b)
+    print("echoed", n, flush=True)
+' >"$d/echo.log" 2>&1 &
+    pids="$pids $!"
+    wait_port 5999 || fail "the TCP echo did not listen"
+    cli a --turn 127.0.0.1 --turn-tcp --turn-user $TURN_USER --turn-pass $TURN_PASS \
+        --turn-peer-tcp 127.0.0.1:5999 || fail "RFC 6062 over TCP failed"
+    jhas "$d/a.out" "E('stream_up')[0]['transport'] == 'tcp' and E('turn_allocated') and E('turn_connected')[0]['peer'] == '127.0.0.1:5999' and E('turn_bound')[0]['connection_id'] == E('turn_connected')[0]['connection_id'] and E('turn_echo')[0]['relay'] == 'tcp' and E('turn_echo')[0]['bytes'] == 32" ||
+        fail "no TCP allocation, Connect, bind or echo"
+    i=0
+    while [ $i -lt 50 ] && ! grep -q "echoed" "$d/echo.log"; do sleep 0.1; i=$((i + 1)); done
+    [ "$(tail -n 1 "$d/echo.log")" = "echoed 32" ] || fail "the TCP peer did not see exactly our 32 bytes"
+    cli b --turn 127.0.0.1 --turn-user $TURN_USER --turn-pass $TURN_PASS --turn-peer-tcp 127.0.0.1:5999
+    [ $? -eq 2 ] || fail "--turn-peer-tcp over UDP was not a usage error"
     cat "$d/a.out"
     ;;
 turn-udp)

@@ -8,8 +8,8 @@
  * by the port and the application's calls are fuzzed too.
  *
  * Input: byte 0 chooses the settings (proxy with or without credentials,
- * dead-peer timer, buffer sizes); then operations, one byte each plus
- * their arguments (see run()).
+ * dead-peer timer, buffer sizes, plain_tcp: no TLS layer at all); then
+ * operations, one byte each plus their arguments (see run()).
  *
  * Properties, checked after every operation:
  *  - memory: one allocation in tse_stream_new(), none after it, none left
@@ -22,7 +22,9 @@
  *    what is readable, is exactly what the peer sent after its handshake
  *    byte (while the stream is not DOWN; a prefix of it after);
  *  - want() never asks to connect outside CONNECTING, expiry() is NEVER
- *    once DOWN without a connection.
+ *    once DOWN without a connection;
+ *  - plain_tcp, direct: the port is handed exactly what the application
+ *    sent, in order (no handshake byte either way).
  */
 #include "tse/stream.h"
 
@@ -46,7 +48,16 @@ static struct {
     size_t fed_len;
     uint8_t got[1 << 16];
     size_t got_len;
+    /* plain_tcp, direct: bytes the application queued, the port took */
+    int plain;
+    size_t app_sent, port_took;
 } G;
+
+/* The application's bytes: byte k of everything it sent is pat_byte(k). */
+static uint8_t pat_byte(size_t k)
+{
+    return (uint8_t)(k * 7u + (k >> 8));
+}
 
 static void *f_calloc(void *u, size_t n, size_t s)
 {
@@ -181,7 +192,13 @@ static void run(const uint8_t *d, size_t n)
             size_t k = tse_stream_outer_pending(G.st, &p), a = (size_t)arg * 8u;
             i++;
             if (!connected) break;
-            tse_stream_outer_consume(G.st, a < k ? a : k, now);
+            if (a > k) a = k;
+            if (G.plain && G.direct) {
+                for (size_t j = 0; j < a; j++) CHECK(p[j] == pat_byte(G.port_took + j));
+                G.port_took += a;
+                CHECK(G.port_took <= G.app_sent);
+            }
+            tse_stream_outer_consume(G.st, a, now);
             break;
         }
         case 2: { /* the application sends */
@@ -189,9 +206,11 @@ static void run(const uint8_t *d, size_t n)
             size_t k = (size_t)arg * 8u;
             int r;
             i++;
+            for (size_t j = 0; j < k; j++) pat[j] = pat_byte(G.app_sent + j);
             r = tse_stream_send(G.st, pat, k, now);
             CHECK(r == TSE_OK || r == TSE_ERR_QUEUE_FULL || r == TSE_ERR_STATE ||
                   r == TSE_ERR_BUFFER_TOO_SMALL);
+            if (r == TSE_OK) G.app_sent += k;
             break;
         }
         case 3: /* the application reads */
@@ -251,7 +270,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mode = data[0];
     tse_stream_settings_default(&s);
     s.host = "pcscf.test";
-    s.tls_insecure_lab_only_skip_verify = 1; /* no anchors in the identity layer */
+    G.plain = (mode & 32) != 0;
+    if (G.plain) {
+        s.plain_tcp = 1;
+        G.hs_seen = 1; /* no handshake: every byte is the peer's data */
+    } else {
+        s.tls_insecure_lab_only_skip_verify = 1; /* no anchors in the identity layer */
+    }
     s.send_buf = (mode & 4) ? 256 : 4096;
     s.recv_buf = (mode & 8) ? 256 : 4096;
     s.dead_peer_ms = (mode & 16) ? 3000 : 0;
