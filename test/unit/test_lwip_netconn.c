@@ -45,6 +45,7 @@ int main(void)
 #include "lwip/tcpip.h"
 #include "lwip/udp.h"
 
+#include "lwip_tscf.h"
 #include "mem_dns.h"
 #include "mem_tscf.h"
 #include "tse/lwip_netconn.h"
@@ -134,117 +135,11 @@ static int dns_release_late(void)
 }
 #endif
 
-/* ---- the TSCF on sv (tcpip thread) ---------------------------------------- */
+/* ---- the TSCF on sv (tcpip thread, support/lwip/lwip_tscf.c) ------------- */
 
 static mem_tscf *peer;
 static tse_time_ms srv_clock;
-static struct tcp_pcb *listener, *srv;
-static unsigned srv_accepts;
-
-static void srv_tick(void)
-{
-    srv_clock = sys_now();
-}
-
-static void srv_detach(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_err(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_poll(pcb, NULL, 0);
-}
-
-static void srv_flush(void)
-{
-    const uint8_t *d;
-    size_t n;
-    if (srv == NULL) {
-        return;
-    }
-    srv_tick();
-    while ((n = mem_tscf_conn_output(peer, &d)) > 0) {
-        u16_t room = tcp_sndbuf(srv);
-        if (n > room) {
-            n = room;
-        }
-        if (n == 0 || tcp_write(srv, d, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
-            break;
-        }
-        mem_tscf_conn_consume(peer, n);
-    }
-    tcp_output(srv);
-    if (mem_tscf_conn_want_close(peer) && mem_tscf_conn_output(peer, &d) == 0) {
-        srv_detach(srv);
-        tcp_close(srv);
-        srv = NULL;
-        mem_tscf_conn_close(peer);
-    }
-}
-
-static void srv_err(void *arg, err_t err)
-{
-    (void)arg; (void)err;
-    srv = NULL;
-    mem_tscf_conn_close(peer);
-}
-
-static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    struct pbuf *q;
-    (void)arg; (void)err;
-    srv_tick();
-    if (p == NULL) {
-        srv_detach(pcb);
-        tcp_close(pcb);
-        srv = NULL;
-        mem_tscf_conn_close(peer);
-        return ERR_OK;
-    }
-    for (q = p; q != NULL; q = q->next) {
-        mem_tscf_conn_input(peer, (const uint8_t *)q->payload, q->len);
-    }
-    tcp_recved(pcb, p->tot_len);
-    pbuf_free(p);
-    srv_flush();
-    return ERR_OK;
-}
-
-static err_t srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    (void)arg; (void)pcb; (void)len;
-    srv_flush();
-    return ERR_OK;
-}
-
-static err_t srv_poll(void *arg, struct tcp_pcb *pcb)
-{
-    (void)arg; (void)pcb;
-    srv_flush();
-    return ERR_OK;
-}
-
-static err_t srv_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    (void)arg;
-    if (err != ERR_OK || pcb == NULL) {
-        return ERR_VAL;
-    }
-    if (srv != NULL) {
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
-    srv = pcb;
-    srv_accepts++;
-    tcp_recv(pcb, srv_recv);
-    tcp_err(pcb, srv_err);
-    tcp_sent(pcb, srv_sent);
-    tcp_poll(pcb, srv_poll, 1);
-    tcp_nagle_disable(pcb);
-    srv_tick();
-    mem_tscf_conn_open(peer);
-    return ERR_OK;
-}
+static lwip_tscf tscf; /* eager: flushed from lwIP's callbacks */
 
 /* ---- the device (main thread = driver thread) ----------------------------- */
 
@@ -340,7 +235,7 @@ static int srv_open(void)
 {
     int o;
     LOCK_TCPIP_CORE();
-    o = srv != NULL;
+    o = tscf.conn != NULL;
     UNLOCK_TCPIP_CORE();
     return o;
 }
@@ -471,7 +366,7 @@ TT_TEST(names_through_lwip_dns)
 {
     const tse_port *t;
     tse_port_conn *c = NULL;
-    unsigned q0 = locked_read(&dns.queries), acc0 = locked_read(&srv_accepts);
+    unsigned q0 = locked_read(&dns.queries), acc0 = locked_read(&tscf.accepts);
     tse_time_ms t0;
     int i;
     TT_EQ_INT(port_init(&up_if), TSE_OK);
@@ -496,10 +391,10 @@ TT_TEST(names_through_lwip_dns)
     TT_EQ_INT(locked_read(&dns.queries), q0 + 2);
     /* the TSCF side accepted it (our ACK reached sv): then close, and see
      * the FIN arrive there, so that the next test starts clean */
-    for (i = 0; i < 200 && locked_read(&srv_accepts) == acc0; i++) {
+    for (i = 0; i < 200 && locked_read(&tscf.accepts) == acc0; i++) {
         (void)tse_lwip_nc_wait(&port, tse_lwip_nc_now(&port) + 10);
     }
-    TT_EQ_INT(locked_read(&srv_accepts), acc0 + 1);
+    TT_EQ_INT(locked_read(&tscf.accepts), acc0 + 1);
     t->close(t->user, c);
     for (i = 0; i < 200 && srv_open(); i++) {
         (void)tse_lwip_nc_wait(&port, tse_lwip_nc_now(&port) + 10);
@@ -656,9 +551,9 @@ TT_TEST(reset_then_reconnect)
     unsigned resets = port.stats.resets;
     int had = 0;
     LOCK_TCPIP_CORE();
-    if (srv != NULL) {
+    if (tscf.conn != NULL) {
         had = 1;
-        tcp_abort(srv); /* srv_err ran: srv == NULL */
+        tcp_abort(tscf.conn); /* lwip_tscf's err callback cleared tscf.conn */
     }
     UNLOCK_TCPIP_CORE();
     TT_ASSERT(had);
@@ -727,15 +622,11 @@ int main(void)
     netif_add(&dn_if, &a, &m, &g, NULL, if_init, tcpip_input);
     netif_set_up(&dn_if); /* link down too */
 
-    listener = tcp_new();
-    tcp_bind_netif(listener, &sv_if);
-    if (listener == NULL || tcp_bind(listener, IP_ADDR_ANY, 443) != ERR_OK) {
+    if (lwip_tscf_listen(&tscf, peer, &sv_if, 443, 1, &srv_clock) != 0) {
         UNLOCK_TCPIP_CORE();
         fprintf(stderr, "bind failed\n");
         return 1;
     }
-    listener = tcp_listen(listener);
-    tcp_accept(listener, srv_accept);
     IP4_ADDR(&a, 203, 0, 113, 1);
     if (mem_dns_start(&dns, &dn_if, TSCF_NAME, &a) != 0) {
         UNLOCK_TCPIP_CORE();
@@ -773,12 +664,7 @@ int main(void)
         udp_remove(upcb);
     }
     mem_dns_stop(&dns);
-    if (srv != NULL) {
-        srv_detach(srv);
-        tcp_abort(srv);
-        srv = NULL;
-    }
-    tcp_close(listener);
+    lwip_tscf_stop(&tscf);
     mem_tscf_free(peer);
     peer = NULL;
     UNLOCK_TCPIP_CORE();
