@@ -135,6 +135,15 @@ function(tse_lwip_from_source dir)
   tse_third_party(tse_lwip_nosys)
   add_library(tse_dep_lwip_nosys INTERFACE)
   target_link_libraries(tse_dep_lwip_nosys INTERFACE tse_lwip_nosys)
+  # The same with LWIP_DNS=1 (port/lwip/lwipopts.h keeps it off with
+  # NO_SYS=1): for the tests of name resolution over the raw API.
+  add_library(tse_lwip_nosys_dns STATIC ${_core})
+  target_compile_definitions(tse_lwip_nosys_dns PUBLIC NO_SYS=1 LWIP_DNS=1)
+  target_include_directories(tse_lwip_nosys_dns PUBLIC ${_tse_port_dir}/lwip)
+  target_include_directories(tse_lwip_nosys_dns SYSTEM PUBLIC ${dir}/src/include)
+  tse_third_party(tse_lwip_nosys_dns)
+  add_library(tse_dep_lwip_nosys_dns INTERFACE)
+  target_link_libraries(tse_dep_lwip_nosys_dns INTERFACE tse_lwip_nosys_dns)
 
   # NO_SYS=0 needs a sys_arch: lwIP's unix port (pthreads) from the same tree.
   set(_sys_arch ${dir}/contrib/ports/unix/port/sys_arch.c)

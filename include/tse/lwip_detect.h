@@ -15,7 +15,16 @@
  * tse_lwip_detect_tunnel_failed(); without tunnel_start they fail as
  * TSE_ERR_DETECT_NOT_CONFIGURED (configure no tscf_host then).
  *
- * Hosts must be literal addresses (no name resolution in this runner yet).
+ * Hosts are literal addresses or names.  The SIP-over-TCP probe resolves
+ * through the port's transport table (tse/lwip_port.h); a UDP probe (SIP,
+ * STUN) to a name asks lwIP's DNS without blocking (dns_gethostbyname_
+ * addrtype(), IPv4 when tse_lwip_port_config::ip_type is IPADDR_TYPE_V4)
+ * and sends once the answer comes; a lookup that fails or times out in
+ * lwIP fails the probe with TSE_ERR_TRANSPORT_RESOLVE, and the detector's
+ * probe timeout bounds it in any case.  Closing the probe or
+ * tse_lwip_detect_deinit() while a query is in flight is safe: lwIP's late
+ * callback finds no runner (it is given a token, never a pointer).  Without
+ * LWIP_DNS a name fails its probe with TSE_ERR_TRANSPORT_RESOLVE.
  *
  * Threading: NO_SYS=1, the main loop.  A UDP answer is handed to the
  * detector from lwIP's input (udp recv callback): the detector's on_event
@@ -77,6 +86,12 @@ typedef struct tse_lwip_detect {
     uint8_t out[TSE_DETECT_REQ_MAX];
     size_t out_len, out_off;
     uint32_t udp_sent, udp_recv;   /* datagrams, for the tests */
+    uint32_t dns_token[TSE_PROBE_COUNT]; /* a UDP probe's query in flight, 0 none */
+    uint16_t dns_port[TSE_PROBE_COUNT];
+    const uint8_t *dns_data[TSE_PROBE_COUNT]; /* what to send once resolved */
+    size_t dns_len[TSE_PROBE_COUNT];
+    struct tse_lwip_detect *dns_next;    /* among the runners waiting for DNS */
+    uint32_t resolved, resolve_fail;     /* names, for the tests */
 } tse_lwip_detect;
 
 /** @brief Prepare (after tse_lwip_port_init()).  @p s is copied (its
@@ -121,7 +136,9 @@ int tse_lwip_detect_tunnel_up(tse_lwip_detect *ld, tse_probe_id probe);
  *  @param status  the proxy's HTTP status, or 0
  *  @return tse_detect_probe_failed()'s result */
 int tse_lwip_detect_tunnel_failed(tse_lwip_detect *ld, tse_probe_id probe, int err, int status);
-/** @brief Close every probe's PCB and connection (tunnels: tunnel_close).
+/** @brief Close every probe's PCB and connection (tunnels: tunnel_close)
+ *  and forget its DNS queries; after it the storage may go even while lwIP
+ *  still resolves a name for it.
  *  @param ld  the runner (NULL: nothing) */
 void tse_lwip_detect_deinit(tse_lwip_detect *ld);
 

@@ -67,10 +67,12 @@
 /* NO_SYS=0: the outer connection over netconn (tse/lwip_netconn.h) resolves
  * the TSCF's name with lwIP's DNS.  NO_SYS=1 keeps it off: its cyclic timer
  * would wake the idle loops every second (docs/idle.md). */
+#ifndef LWIP_DNS                    /* the tests turn it on for NO_SYS=1 */
 #if NO_SYS
 #define LWIP_DNS                    0
 #else
 #define LWIP_DNS                    1
+#endif
 #endif
 #define LWIP_IPV6_MLD               0
 #define LWIP_IPV6_AUTOCONFIG        0   /* the address comes from the TSCF (CM) */

@@ -3,10 +3,17 @@
  * (NO_SYS=1): UDP probes on udp_pcbs, SIP over TCP through the port's
  * transport table, tunnel probes handed to the application
  * (tse/lwip_detect.h).  The model is port/posix/detect_posix.c.
+ *
+ * A UDP probe to a name asks lwIP's DNS (LWIP_DNS) without blocking; the
+ * PCB opens and the datagram leaves when the answer comes.  lwIP has no way
+ * to cancel a query, so its callback never gets a pointer to the runner:
+ * it gets a token, looked up among the runners that still wait for one
+ * (a runner closed or deinitialised meanwhile is no longer there).
  */
 #include <string.h>
 
 #include "lwip/opt.h"
+#include "lwip/dns.h"
 #include "lwip/ip.h"
 #include "lwip/ip_addr.h"
 #include "lwip/netif.h"
@@ -17,6 +24,10 @@
 #include "tse/lwip_detect.h"
 
 #define UDP_RX_MAX 1500
+
+#if LWIP_DNS
+static void dns_forget(tse_lwip_detect *ld, int i);
+#endif
 
 static tse_time_ms now_of(tse_lwip_detect *ld)
 {
@@ -43,6 +54,11 @@ static void probe_close(tse_lwip_detect *ld, int i)
         udp_remove(ld->udp[i]);
         ld->udp[i] = NULL;
     }
+#if LWIP_DNS
+    if (ld->dns_token[i] != 0) {
+        dns_forget(ld, i); /* a late answer finds no one */
+    }
+#endif
     if (ld->tcp != NULL && ld->tcp_probe == i) {
         t->close(t->user, ld->tcp);
         ld->tcp = NULL;
@@ -79,30 +95,26 @@ static void on_udp(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr
     pbuf_free(p);
 }
 
-/* The probe's PCB, connected to host:port and bound to the uplink; its
+/* The probe's PCB, connected to dst:port and bound to the uplink; its
  * local address is the one its datagrams leave from (the STUN NAT check). */
-static int udp_open(tse_lwip_detect *ld, int i, const char *host, uint16_t port)
+static int udp_open_addr(tse_lwip_detect *ld, int i, const ip_addr_t *dst, uint16_t port)
 {
     struct netif *uplink = ld->cfg.port->cfg.uplink, *out;
-    ip_addr_t dst;
     struct udp_pcb *pcb;
-    if (host == NULL || !ipaddr_aton(host, &dst)) {
-        return TSE_ERR_TRANSPORT_RESOLVE; /* literal addresses only */
-    }
-    pcb = udp_new_ip_type(IP_GET_TYPE(&dst));
+    pcb = udp_new_ip_type(IP_GET_TYPE(dst));
     if (pcb == NULL) {
         return TSE_ERR_NO_MEMORY;
     }
     if (uplink != NULL) {
         udp_bind_netif(pcb, uplink); /* not into a default tunnel netif */
     }
-    if (udp_bind(pcb, IP_ANY_TYPE, 0) != ERR_OK || udp_connect(pcb, &dst, port) != ERR_OK) {
+    if (udp_bind(pcb, IP_ANY_TYPE, 0) != ERR_OK || udp_connect(pcb, dst, port) != ERR_OK) {
         udp_remove(pcb);
         return TSE_ERR_TRANSPORT_IO;
     }
-    out = uplink != NULL ? uplink : ip_route(IP_ANY_TYPE, &dst);
+    out = uplink != NULL ? uplink : ip_route(IP_ANY_TYPE, dst);
     memset(&ld->local[i], 0, sizeof(ld->local[i]));
-    if (out != NULL && IP_IS_V4(&dst)) {
+    if (out != NULL && IP_IS_V4(dst)) {
         ld->local[i].family = 4;
         memcpy(ld->local[i].addr, &ip_2_ip4(netif_ip_addr4(out))->addr, 4);
     }
@@ -110,6 +122,124 @@ static int udp_open(tse_lwip_detect *ld, int i, const char *host, uint16_t port)
     udp_recv(pcb, on_udp, ld);
     ld->udp[i] = pcb;
     return TSE_OK;
+}
+
+static void udp_send_data(tse_lwip_detect *ld, int i, const uint8_t *data, size_t len)
+{
+    struct pbuf *p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)len, PBUF_RAM);
+    if (p == NULL) {
+        return; /* a lost datagram: the detector retransmits */
+    }
+    pbuf_take(p, data, (u16_t)len);
+    if (udp_send(ld->udp[i], p) == ERR_OK) {
+        ld->udp_sent++;
+    }
+    pbuf_free(p);
+}
+
+#if LWIP_DNS
+static tse_lwip_detect *dns_waiting; /* runners with a query in flight */
+static uint32_t dns_last_token;
+
+static void dns_unlink(tse_lwip_detect *ld)
+{
+    tse_lwip_detect **pp;
+    for (pp = &dns_waiting; *pp != NULL; pp = &(*pp)->dns_next) {
+        if (*pp == ld) {
+            *pp = ld->dns_next;
+            break;
+        }
+    }
+    ld->dns_next = NULL;
+}
+
+static void dns_forget(tse_lwip_detect *ld, int i)
+{
+    int k;
+    ld->dns_token[i] = 0;
+    for (k = 0; k < TSE_PROBE_COUNT; k++) {
+        if (ld->dns_token[k] != 0) {
+            return;
+        }
+    }
+    dns_unlink(ld);
+}
+
+static void on_dns(const char *name, const ip_addr_t *addr, void *arg)
+{
+    uint32_t token = (uint32_t)(uintptr_t)arg;
+    tse_lwip_detect *ld;
+    int i, rc;
+    (void)name;
+    for (ld = dns_waiting; ld != NULL; ld = ld->dns_next) {
+        for (i = 0; i < TSE_PROBE_COUNT; i++) {
+            if (ld->dns_token[i] == token) {
+                break;
+            }
+        }
+        if (i < TSE_PROBE_COUNT) {
+            break;
+        }
+    }
+    if (ld == NULL) {
+        return; /* the probe closed while its name was being resolved */
+    }
+    dns_forget(ld, i);
+    if (addr == NULL) {
+        ld->resolve_fail++;
+        probe_fail(ld, i, TSE_ERR_TRANSPORT_RESOLVE);
+        return;
+    }
+    ld->resolved++;
+    rc = udp_open_addr(ld, i, addr, ld->dns_port[i]);
+    if (rc != TSE_OK) {
+        probe_fail(ld, i, rc);
+        return;
+    }
+    udp_send_data(ld, i, ld->dns_data[i], ld->dns_len[i]);
+}
+#endif
+
+/* Open probe i's PCB to host (a literal, or a name for lwIP's DNS: then
+ * TSE_ERR_WOULD_BLOCK, and on_dns() opens it and sends data). */
+static int udp_open(tse_lwip_detect *ld, int i, const tse_detect_action *a)
+{
+    ip_addr_t dst;
+    if (a->host == NULL || a->host[0] == '\0') {
+        return TSE_ERR_TRANSPORT_RESOLVE;
+    }
+    if (ipaddr_aton(a->host, &dst)) {
+        return udp_open_addr(ld, i, &dst, a->port);
+    }
+#if LWIP_DNS
+    {
+        err_t e;
+        uint32_t token = ++dns_last_token;
+        if (token == 0) {
+            token = ++dns_last_token; /* 0 means "none" */
+        }
+        e = dns_gethostbyname_addrtype(a->host, &dst, on_dns, (void *)(uintptr_t)token,
+                                       ld->cfg.port->cfg.ip_type == IPADDR_TYPE_V4
+                                           ? LWIP_DNS_ADDRTYPE_IPV4
+                                           : LWIP_DNS_ADDRTYPE_DEFAULT);
+        if (e == ERR_OK) { /* in lwIP's cache */
+            ld->resolved++;
+            return udp_open_addr(ld, i, &dst, a->port);
+        }
+        if (e != ERR_INPROGRESS) {
+            ld->resolve_fail++;
+            return TSE_ERR_TRANSPORT_RESOLVE;
+        }
+        dns_unlink(ld); /* once in the list, whatever else it waits for */
+        ld->dns_next = dns_waiting;
+        dns_waiting = ld;
+        ld->dns_token[i] = token;
+        ld->dns_port[i] = a->port;
+        return TSE_ERR_WOULD_BLOCK;
+    }
+#else
+    return TSE_ERR_TRANSPORT_RESOLVE; /* no LWIP_DNS: literal addresses only */
+#endif
 }
 
 static void tcp_flush(tse_lwip_detect *ld)
@@ -135,22 +265,24 @@ static void do_actions(tse_lwip_detect *ld)
     unsigned guard = 0;
     while (guard++ < 64 && tse_detect_next_action(&ld->det, &a)) {
         int i = (int)a.probe, rc;
-        struct pbuf *p;
         switch (a.type) {
         case TSE_DETECT_ACT_UDP_SEND:
-            if (ld->udp[i] == NULL && (rc = udp_open(ld, i, a.host, a.port)) != TSE_OK) {
-                probe_fail(ld, i, rc);
-                break;
+            if (ld->udp[i] == NULL) {
+                rc = ld->dns_token[i] != 0 ? TSE_ERR_WOULD_BLOCK : udp_open(ld, i, &a);
+                if (rc == TSE_ERR_WOULD_BLOCK) {
+                    /* sent once resolved; a.data is the probe's request in
+                     * the detector, kept until the probe ends (and with it
+                     * the lookup, probe_close()) */
+                    ld->dns_data[i] = a.data;
+                    ld->dns_len[i] = a.len;
+                    break;
+                }
+                if (rc != TSE_OK) {
+                    probe_fail(ld, i, rc);
+                    break;
+                }
             }
-            p = pbuf_alloc(PBUF_TRANSPORT, (u16_t)a.len, PBUF_RAM);
-            if (p == NULL) {
-                break; /* a lost datagram: the detector retransmits */
-            }
-            pbuf_take(p, a.data, (u16_t)a.len);
-            if (udp_send(ld->udp[i], p) == ERR_OK) {
-                ld->udp_sent++;
-            }
-            pbuf_free(p);
+            udp_send_data(ld, i, a.data, a.len);
             break;
         case TSE_DETECT_ACT_TCP_CONNECT:
             probe_close(ld, i);
@@ -245,6 +377,9 @@ int tse_lwip_detect_init(tse_lwip_detect *ld, const tse_detect_settings *s,
     if (ld == NULL || s == NULL || cfg == NULL || cfg->port == NULL || cfg->on_event == NULL) {
         return TSE_ERR_INVALID_ARG;
     }
+#if LWIP_DNS
+    dns_unlink(ld); /* initialised again without tse_lwip_detect_deinit() */
+#endif
     memset(ld, 0, sizeof(*ld));
     ld->cfg = *cfg;
     memset(&cb, 0, sizeof(cb));

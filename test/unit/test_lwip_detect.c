@@ -7,7 +7,9 @@
  * PCBs bound to up reach it), and a default netif "df" that would swallow
  * anything unbound.  On sv: a SIP server answering OPTIONS over UDP and
  * TCP (port 5060) and a STUN server (3478) whose XOR-MAPPED-ADDRESS is the
- * source it saw, or a scripted "NAT" address. */
+ * source it saw, or a scripted "NAT" address.  With LWIP_DNS (the test's
+ * lwIP is built with it): "dn" 192.0.2.53/24 on up's link (link down too)
+ * is a DNS server (support/lwip/mem_dns.c) that knows PCSCF_NAME. */
 #include "tt.h"
 
 #if defined(TSE_TEST_NO_LWIP_NETIF)
@@ -34,6 +36,13 @@ int main(void)
 #include "tse/lwip_detect.h"
 #include "tse/lwip_port.h"
 
+#if LWIP_DNS
+#include "lwip/dns.h"
+#include "mem_dns.h"
+#endif
+
+#define PCSCF_NAME "pcscf.test"
+
 static tse_time_ms vnow = 1000;
 
 u32_t sys_now(void)
@@ -50,8 +59,8 @@ typedef struct wire {
     unsigned head, n, total;
 } wire;
 
-static struct netif up_if, sv_if, df_if;
-static wire to_sv, to_up;
+static struct netif up_if, sv_if, df_if, dn_if;
+static wire to_sv, to_up, to_dn;
 static unsigned df_out;
 
 static err_t push(wire *w, struct pbuf *p)
@@ -68,8 +77,8 @@ static err_t push(wire *w, struct pbuf *p)
 }
 static err_t up_output(struct netif *n, struct pbuf *p, const ip4_addr_t *a)
 {
-    (void)n; (void)a;
-    return push(&to_sv, p);
+    (void)n;
+    return push(ip4_addr_cmp(a, netif_ip4_addr(&dn_if)) ? &to_dn : &to_sv, p);
 }
 static err_t sv_output(struct netif *n, struct pbuf *p, const ip4_addr_t *a)
 {
@@ -84,10 +93,10 @@ static err_t df_output(struct netif *n, struct pbuf *p, const ip4_addr_t *a)
 }
 static err_t if_init(struct netif *n)
 {
-    n->output = n == &up_if ? up_output : n == &sv_if ? sv_output : df_output;
+    n->output = n == &up_if ? up_output : n == &df_if ? df_output : sv_output;
     n->mtu = 1500;
     n->name[0] = 't';
-    n->name[1] = n == &up_if ? 'u' : n == &sv_if ? 's' : 'd';
+    n->name[1] = n == &up_if ? 'u' : n == &sv_if ? 's' : n == &dn_if ? 'n' : 'd';
     return ERR_OK;
 }
 static int deliver(wire *w, struct netif *to)
@@ -278,7 +287,11 @@ static err_t sip_accept(void *arg, struct tcp_pcb *pcb, err_t err)
 
 static tse_lwip_port port;
 static tse_lwip_detect ld;
+static tse_lwip_detect *cur = &ld; /* the runner loop_once() polls */
 static int steps_done, results;
+#if LWIP_DNS
+static mem_dns dns; /* PCSCF_NAME is 203.0.113.1 */
+#endif
 
 static int entropy(void *user, uint8_t *buf, size_t len)
 {
@@ -304,44 +317,65 @@ static void on_event(void *user, const tse_detect_event *ev)
 static void loop_once(void)
 {
     int moved = deliver(&to_sv, &sv_if);
+    moved |= deliver(&to_dn, &dn_if);
     moved |= deliver(&to_up, &up_if);
     sys_check_timeouts();
-    (void)tse_lwip_detect_poll(&ld);
-    moved |= to_sv.n > 0 || to_up.n > 0;
+    if (cur != NULL) {
+        (void)tse_lwip_detect_poll(cur);
+    }
+    moved |= to_sv.n > 0 || to_up.n > 0 || to_dn.n > 0;
     if (!moved) {
         vnow += 5;
     }
 }
 
-/* Run one detection to its result (bounded); the result or NULL. */
-static const tse_detect_result *detect(uint16_t sip_port)
+/* Initialise the port and start a detection on *r: SIP at sip_host,
+ * STUN at stun_host.  TSE_OK or the first error. */
+static int start(tse_lwip_detect *r, const char *sip_host, const char *stun_host,
+                 uint16_t sip_port)
 {
     tse_detect_settings s;
     tse_lwip_detect_config c;
-    tse_time_ms end = vnow + 20000;
     tse_lwip_port_config pc;
+    int rc;
 
     tse_lwip_port_config_default(&pc);
     pc.uplink = &up_if;
     pc.entropy = entropy;
-    if (tse_lwip_port_init(&port, &pc) != TSE_OK) {
-        return NULL;
+    rc = tse_lwip_port_init(&port, &pc);
+    if (rc != TSE_OK) {
+        return rc;
     }
     tse_detect_settings_default(&s);
-    s.pcscf_host = "203.0.113.1";
+    s.pcscf_host = sip_host;
     s.pcscf_port = sip_port;
-    s.stun_host = "203.0.113.1";
+    s.stun_host = stun_host;
     memset(&c, 0, sizeof(c));
     c.port = &port;
     c.on_event = on_event;
     steps_done = results = 0;
-    if (tse_lwip_detect_init(&ld, &s, &c) != TSE_OK || tse_lwip_detect_start(&ld) != TSE_OK) {
+    rc = tse_lwip_detect_init(r, &s, &c);
+    return rc != TSE_OK ? rc : tse_lwip_detect_start(r);
+}
+
+/* Run one detection on ld to its result (bounded); the result or NULL. */
+static const tse_detect_result *detect_at(const char *sip_host, const char *stun_host,
+                                          uint16_t sip_port)
+{
+    tse_time_ms end = vnow + 20000;
+    cur = &ld;
+    if (start(&ld, sip_host, stun_host, sip_port) != TSE_OK) {
         return NULL;
     }
     while (!tse_lwip_detect_done(&ld) && vnow < end) {
         loop_once();
     }
     return tse_lwip_detect_result(&ld);
+}
+
+static const tse_detect_result *detect(uint16_t sip_port)
+{
+    return detect_at("203.0.113.1", "203.0.113.1", sip_port);
 }
 
 static void finish(void)
@@ -430,6 +464,119 @@ TT_TEST(none_when_blocked)
     finish();
 }
 
+#if LWIP_DNS
+/* Both hosts are a name: the UDP probes ask lwIP's DNS and send once it
+ * answers, the TCP probe resolves through the port; the answers come back
+ * as with literals.  The queries went out of the uplink too. */
+TT_TEST(names_resolve_through_lwip_dns)
+{
+    const tse_detect_result *r;
+    unsigned su = sip_udp_seen, sn = stun_seen, q = dns.queries;
+    sip_on = stun_on = 1;
+    nat_on = 0;
+    r = detect_at(PCSCF_NAME, PCSCF_NAME, 5060);
+    TT_ASSERT(r != NULL);
+    TT_EQ_INT(r->path, TSE_PATH_DIRECT);
+    TT_EQ_INT(r->sip_status, 200);
+    TT_EQ_INT(r->stun_error, TSE_OK);
+    TT_EQ_INT(r->mapped.addr[0], 192);
+    TT_EQ_INT(ld.resolved, 2);          /* SIP and STUN over UDP */
+    TT_EQ_INT(ld.resolve_fail, 0);
+    TT_ASSERT(port.stats.resolved >= 1); /* SIP over TCP */
+    TT_ASSERT(dns.queries > q);
+    TT_ASSERT(sip_udp_seen > su);
+    TT_ASSERT(stun_seen > sn);
+    TT_EQ_INT(df_out, 0);
+    finish();
+}
+
+/* The STUN server's name does not exist (NXDOMAIN): that probe fails as
+ * TSE_ERR_TRANSPORT_RESOLVE without sending anything; the detection still
+ * decides from the others (SIP answers, no UDP path, no TSCF: none). */
+TT_TEST(nxdomain_fails_that_probe_only)
+{
+    const tse_detect_result *r;
+    unsigned sn = stun_seen, q = dns.queries;
+    sip_on = stun_on = 1;
+    nat_on = 0;
+    r = detect_at("203.0.113.1", "nowhere.test", 5060);
+    TT_ASSERT(r != NULL);
+    TT_EQ_INT(r->stun_error, TSE_ERR_TRANSPORT_RESOLVE);
+    TT_EQ_INT(r->sip_status, 200);
+    TT_EQ_INT(r->path, TSE_PATH_NONE);
+    TT_EQ_INT(ld.resolve_fail, 1);
+    TT_EQ_INT(dns.queries, q + 1);
+    TT_EQ_INT(stun_seen, sn);
+    TT_EQ_INT(results, 1);
+    finish();
+}
+
+/* The runner is deinitialised and its storage freed while lwIP still
+ * resolves a name for it; the answer then comes (ASan: no use after
+ * free), and a detection after it works. */
+TT_TEST(deinit_while_resolving)
+{
+    tse_lwip_detect *h = (tse_lwip_detect *)malloc(sizeof(*h));
+    const tse_detect_result *r;
+    unsigned q = dns.queries;
+    int i;
+    TT_ASSERT(h != NULL);
+    if (h == NULL) {
+        return;
+    }
+    cur = h;
+    TT_EQ_INT(start(h, "203.0.113.1", "slow.test", 5060), TSE_OK);
+    for (i = 0; i < 50 && dns.queries == q; i++) {
+        loop_once();
+    }
+    TT_EQ_INT(dns.queries, q + 1);
+    TT_EQ_INT(tse_lwip_detect_done(h), 0);
+    tse_lwip_detect_deinit(h);
+    cur = NULL;
+    free(h);
+    TT_EQ_INT(mem_dns_release_late(&dns), 1);
+    for (i = 0; i < 20; i++) {
+        loop_once(); /* the answer reaches lwIP's resolver, then no one */
+    }
+    TT_EQ_INT(to_up.n, 0);
+    tse_lwip_port_deinit(&port);
+    r = detect(5060);
+    TT_ASSERT(r != NULL);
+    TT_EQ_INT(r->path, TSE_PATH_DIRECT);
+    finish();
+}
+
+/* The detector's STUN timeout ends a lookup the DNS server never answers;
+ * the late answer then finds no one. */
+TT_TEST(probe_timeout_bounds_a_lookup)
+{
+    const tse_detect_result *r;
+    int i;
+    r = detect_at("203.0.113.1", "slow.test", 5060);
+    TT_ASSERT(r != NULL);
+    TT_ASSERT(r->stun_error != TSE_OK);
+    TT_ASSERT(r->stun_error != TSE_ERR_TRANSPORT_RESOLVE);
+    TT_EQ_INT(r->sip_status, 200);
+    TT_EQ_INT(ld.dns_next == NULL, 1);
+    TT_EQ_INT(ld.dns_token[TSE_PROBE_STUN_UDP], 0);
+    (void)mem_dns_release_late(&dns);
+    for (i = 0; i < 20; i++) {
+        loop_once();
+    }
+    TT_EQ_INT(ld.resolved + ld.resolve_fail, 0);
+    finish();
+}
+#else
+/* Without LWIP_DNS a name fails its UDP probe as TSE_ERR_TRANSPORT_RESOLVE. */
+TT_TEST(names_refused_without_dns)
+{
+    const tse_detect_result *r = detect_at("203.0.113.1", "stun.test", 5060);
+    TT_ASSERT(r != NULL);
+    TT_EQ_INT(r->stun_error, TSE_ERR_TRANSPORT_RESOLVE);
+    finish();
+}
+#endif
+
 int main(void)
 {
     ip4_addr_t a, m, g;
@@ -449,6 +596,20 @@ int main(void)
     netif_set_up(&df_if);
     netif_set_link_up(&df_if);
     netif_set_default(&df_if); /* the tunnel netif's place */
+    IP4_ADDR(&a, 192, 0, 2, 53);
+    netif_add(&dn_if, &a, &m, &g, NULL, if_init, ip4_input);
+    netif_set_up(&dn_if); /* link down: reached through up's wire only */
+#if LWIP_DNS
+    {
+        ip_addr_t ds;
+        IP4_ADDR(&a, 203, 0, 113, 1);
+        if (mem_dns_start(&dns, &dn_if, PCSCF_NAME, &a) != 0) {
+            return 1;
+        }
+        IP_ADDR4(&ds, 192, 0, 2, 53);
+        dns_setserver(0, &ds);
+    }
+#endif
 
     sip_udp = udp_new();
     udp_bind_netif(sip_udp, &sv_if);
@@ -468,6 +629,15 @@ int main(void)
     TT_RUN(nat_traversal_when_stun_sees_a_nat);
     TT_RUN(sip_over_tcp_alone);
     TT_RUN(none_when_blocked);
+#if LWIP_DNS
+    TT_RUN(names_resolve_through_lwip_dns);
+    TT_RUN(nxdomain_fails_that_probe_only);
+    TT_RUN(deinit_while_resolving);
+    TT_RUN(probe_timeout_bounds_a_lookup);
+    mem_dns_stop(&dns);
+#else
+    TT_RUN(names_refused_without_dns);
+#endif
 
     udp_remove(sip_udp);
     udp_remove(stun_udp);

@@ -11,8 +11,8 @@
  *   tn   the tunnel netif (tse/lwip_netif.h), lwIP's DEFAULT netif
  * up's output goes to dn or sv by destination; their output comes back to
  * up.  Each hop is a copy posted to the tcpip thread (tcpip_input), so TCP
- * runs for real.  The TSCF (mem_tscf) and the DNS server (a few lines
- * below: A records, NXDOMAIN otherwise) run in the tcpip thread on raw
+ * runs for real.  The TSCF (mem_tscf) and the DNS server (mem_dns: an A
+ * record for TSCF_NAME, NXDOMAIN otherwise) run in the tcpip thread on raw
  * PCBs bound to their netif; the test's main thread is the driver thread.
  * With the system's lwIP (Debian's options: no DNS) the name tests are
  * skipped and literal addresses are used. */
@@ -45,6 +45,8 @@ int main(void)
 #include "lwip/tcpip.h"
 #include "lwip/udp.h"
 
+#include "lwip_tscf.h"
+#include "mem_dns.h"
 #include "mem_tscf.h"
 #include "tse/lwip_netconn.h"
 #include "tse/lwip_netif.h"
@@ -117,15 +119,9 @@ static err_t if_init(struct netif *n)
     return ERR_OK;
 }
 
-/* ---- the DNS server on dn (tcpip thread) ---------------------------------- */
+/* ---- the DNS server on dn (tcpip thread, support/lwip/mem_dns.c) ---------- */
 
-static struct udp_pcb *dns_pcb;
-static unsigned dns_queries;
-
-
-static struct pbuf *dns_late; /* a withheld answer (under the core lock) */
-static ip_addr_t dns_late_to;
-static u16_t dns_late_port;
+static mem_dns dns; /* TSCF_NAME is 203.0.113.1 */
 
 #if LWIP_DNS
 /* Main thread: send the withheld answer.  1 if there was one. */
@@ -133,186 +129,17 @@ static int dns_release_late(void)
 {
     int had;
     LOCK_TCPIP_CORE();
-    had = dns_late != NULL;
-    if (had) {
-        (void)udp_sendto(dns_pcb, dns_late, &dns_late_to, dns_late_port);
-        pbuf_free(dns_late);
-        dns_late = NULL;
-    }
+    had = mem_dns_release_late(&dns);
     UNLOCK_TCPIP_CORE();
     return had;
 }
 #endif
 
-/* A query for TSCF_NAME gets 203.0.113.1; anything else NXDOMAIN; the
- * answer to a name starting "slow." is withheld until dns_release_late(). */
-static void dns_rx(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t prt)
-{
-    uint8_t q[512], r[512];
-    u16_t n = pbuf_copy_partial(p, q, sizeof(q), 0);
-    size_t off = 12, qend;
-    char name[128];
-    size_t nl = 0;
-    struct pbuf *out;
-    int found;
-    (void)arg;
-    pbuf_free(p);
-    dns_queries++;
-    if (n < 17) {
-        return;
-    }
-    while (off < n && q[off] != 0 && q[off] < 64 && off + 1 + q[off] < n && nl + q[off] + 1 < sizeof(name)) {
-        if (nl > 0) {
-            name[nl++] = '.';
-        }
-        memcpy(name + nl, q + off + 1, q[off]);
-        nl += q[off];
-        off += 1u + q[off];
-    }
-    name[nl] = '\0';
-    qend = off + 5; /* root label, QTYPE, QCLASS */
-    if (qend > n || q[off] != 0) {
-        return;
-    }
-    found = strcmp(name, TSCF_NAME) == 0 && q[off + 2] == 1; /* type A */
-    memcpy(r, q, qend);
-    r[2] = 0x81;                  /* QR, RD */
-    r[3] = found ? 0x80 : 0x83;   /* RA; NXDOMAIN when not found */
-    r[4] = 0; r[5] = 1;           /* QDCOUNT */
-    r[6] = 0; r[7] = found ? 1 : 0;
-    r[8] = r[9] = r[10] = r[11] = 0;
-    if (found) {
-        static const uint8_t ans[] = { 0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4,
-                                       203, 0, 113, 1 };
-        memcpy(r + qend, ans, sizeof(ans));
-        qend += sizeof(ans);
-    }
-    out = pbuf_alloc(PBUF_TRANSPORT, (u16_t)qend, PBUF_RAM);
-    if (out == NULL) {
-        return;
-    }
-    pbuf_take(out, r, (u16_t)qend);
-    if (strncmp(name, "slow.", 5) == 0 && dns_late == NULL) {
-        dns_late = out;
-        ip_addr_copy(dns_late_to, *addr);
-        dns_late_port = prt;
-        return;
-    }
-    (void)udp_sendto(pcb, out, addr, prt);
-    pbuf_free(out);
-}
-
-/* ---- the TSCF on sv (tcpip thread) ---------------------------------------- */
+/* ---- the TSCF on sv (tcpip thread, support/lwip/lwip_tscf.c) ------------- */
 
 static mem_tscf *peer;
 static tse_time_ms srv_clock;
-static struct tcp_pcb *listener, *srv;
-static unsigned srv_accepts;
-
-static void srv_tick(void)
-{
-    srv_clock = sys_now();
-}
-
-static void srv_detach(struct tcp_pcb *pcb)
-{
-    tcp_arg(pcb, NULL);
-    tcp_recv(pcb, NULL);
-    tcp_err(pcb, NULL);
-    tcp_sent(pcb, NULL);
-    tcp_poll(pcb, NULL, 0);
-}
-
-static void srv_flush(void)
-{
-    const uint8_t *d;
-    size_t n;
-    if (srv == NULL) {
-        return;
-    }
-    srv_tick();
-    while ((n = mem_tscf_conn_output(peer, &d)) > 0) {
-        u16_t room = tcp_sndbuf(srv);
-        if (n > room) {
-            n = room;
-        }
-        if (n == 0 || tcp_write(srv, d, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
-            break;
-        }
-        mem_tscf_conn_consume(peer, n);
-    }
-    tcp_output(srv);
-    if (mem_tscf_conn_want_close(peer) && mem_tscf_conn_output(peer, &d) == 0) {
-        srv_detach(srv);
-        tcp_close(srv);
-        srv = NULL;
-        mem_tscf_conn_close(peer);
-    }
-}
-
-static void srv_err(void *arg, err_t err)
-{
-    (void)arg; (void)err;
-    srv = NULL;
-    mem_tscf_conn_close(peer);
-}
-
-static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    struct pbuf *q;
-    (void)arg; (void)err;
-    srv_tick();
-    if (p == NULL) {
-        srv_detach(pcb);
-        tcp_close(pcb);
-        srv = NULL;
-        mem_tscf_conn_close(peer);
-        return ERR_OK;
-    }
-    for (q = p; q != NULL; q = q->next) {
-        mem_tscf_conn_input(peer, (const uint8_t *)q->payload, q->len);
-    }
-    tcp_recved(pcb, p->tot_len);
-    pbuf_free(p);
-    srv_flush();
-    return ERR_OK;
-}
-
-static err_t srv_sent(void *arg, struct tcp_pcb *pcb, u16_t len)
-{
-    (void)arg; (void)pcb; (void)len;
-    srv_flush();
-    return ERR_OK;
-}
-
-static err_t srv_poll(void *arg, struct tcp_pcb *pcb)
-{
-    (void)arg; (void)pcb;
-    srv_flush();
-    return ERR_OK;
-}
-
-static err_t srv_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    (void)arg;
-    if (err != ERR_OK || pcb == NULL) {
-        return ERR_VAL;
-    }
-    if (srv != NULL) {
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
-    srv = pcb;
-    srv_accepts++;
-    tcp_recv(pcb, srv_recv);
-    tcp_err(pcb, srv_err);
-    tcp_sent(pcb, srv_sent);
-    tcp_poll(pcb, srv_poll, 1);
-    tcp_nagle_disable(pcb);
-    srv_tick();
-    mem_tscf_conn_open(peer);
-    return ERR_OK;
-}
+static lwip_tscf tscf; /* eager: flushed from lwIP's callbacks */
 
 /* ---- the device (main thread = driver thread) ----------------------------- */
 
@@ -408,7 +235,7 @@ static int srv_open(void)
 {
     int o;
     LOCK_TCPIP_CORE();
-    o = srv != NULL;
+    o = tscf.conn != NULL;
     UNLOCK_TCPIP_CORE();
     return o;
 }
@@ -539,7 +366,7 @@ TT_TEST(names_through_lwip_dns)
 {
     const tse_port *t;
     tse_port_conn *c = NULL;
-    unsigned q0 = locked_read(&dns_queries), acc0 = locked_read(&srv_accepts);
+    unsigned q0 = locked_read(&dns.queries), acc0 = locked_read(&tscf.accepts);
     tse_time_ms t0;
     int i;
     TT_EQ_INT(port_init(&up_if), TSE_OK);
@@ -549,10 +376,10 @@ TT_TEST(names_through_lwip_dns)
     TT_ASSERT(tse_lwip_nc_now(&port) - t0 < 100); /* did not wait */
     /* the query reaches the server, which holds the answer back: the
      * connection stays "in progress" meanwhile */
-    for (i = 0; i < 200 && locked_read(&dns_queries) == q0; i++) {
+    for (i = 0; i < 200 && locked_read(&dns.queries) == q0; i++) {
         (void)tse_lwip_nc_wait(&port, tse_lwip_nc_now(&port) + 10);
     }
-    TT_EQ_INT(locked_read(&dns_queries), q0 + 1);
+    TT_EQ_INT(locked_read(&dns.queries), q0 + 1);
     TT_EQ_INT(connect_wait(t, c, 200), TSE_ERR_WOULD_BLOCK);
     TT_ASSERT(dns_release_late());
     TT_EQ_INT(connect_wait(t, c, 5000), TSE_ERR_TRANSPORT_RESOLVE);
@@ -561,13 +388,13 @@ TT_TEST(names_through_lwip_dns)
     TT_EQ_INT(t->connect_start(t->user, TSCF_NAME, 443, &c), TSE_OK);
     TT_EQ_INT(connect_wait(t, c, 5000), TSE_OK);
     TT_EQ_INT(port.stats.resolved, 1);
-    TT_EQ_INT(locked_read(&dns_queries), q0 + 2);
+    TT_EQ_INT(locked_read(&dns.queries), q0 + 2);
     /* the TSCF side accepted it (our ACK reached sv): then close, and see
      * the FIN arrive there, so that the next test starts clean */
-    for (i = 0; i < 200 && locked_read(&srv_accepts) == acc0; i++) {
+    for (i = 0; i < 200 && locked_read(&tscf.accepts) == acc0; i++) {
         (void)tse_lwip_nc_wait(&port, tse_lwip_nc_now(&port) + 10);
     }
-    TT_EQ_INT(locked_read(&srv_accepts), acc0 + 1);
+    TT_EQ_INT(locked_read(&tscf.accepts), acc0 + 1);
     t->close(t->user, c);
     for (i = 0; i < 200 && srv_open(); i++) {
         (void)tse_lwip_nc_wait(&port, tse_lwip_nc_now(&port) + 10);
@@ -582,16 +409,16 @@ TT_TEST(close_while_resolving)
 {
     const tse_port *t;
     tse_port_conn *c = NULL;
-    unsigned q0 = locked_read(&dns_queries), syns = locked_read(&to_sv_syns);
+    unsigned q0 = locked_read(&dns.queries), syns = locked_read(&to_sv_syns);
     int i, state = -1;
     SYS_ARCH_DECL_PROTECT(lev);
     TT_EQ_INT(port_init(&up_if), TSE_OK);
     t = tse_lwip_nc_table(&port);
     TT_EQ_INT(t->connect_start(t->user, "slow.tscf.test", 443, &c), TSE_OK);
-    for (i = 0; i < 200 && locked_read(&dns_queries) == q0; i++) {
+    for (i = 0; i < 200 && locked_read(&dns.queries) == q0; i++) {
         (void)tse_lwip_nc_wait(&port, tse_lwip_nc_now(&port) + 10);
     }
-    TT_EQ_INT(locked_read(&dns_queries), q0 + 1);
+    TT_EQ_INT(locked_read(&dns.queries), q0 + 1);
     t->close(t->user, c);
     TT_EQ_INT(port.conns[0].state, TSE_LWIP_NC_ORPHAN);
     TT_ASSERT(dns_release_late());
@@ -724,9 +551,9 @@ TT_TEST(reset_then_reconnect)
     unsigned resets = port.stats.resets;
     int had = 0;
     LOCK_TCPIP_CORE();
-    if (srv != NULL) {
+    if (tscf.conn != NULL) {
         had = 1;
-        tcp_abort(srv); /* srv_err ran: srv == NULL */
+        tcp_abort(tscf.conn); /* lwip_tscf's err callback cleared tscf.conn */
     }
     UNLOCK_TCPIP_CORE();
     TT_ASSERT(had);
@@ -795,19 +622,17 @@ int main(void)
     netif_add(&dn_if, &a, &m, &g, NULL, if_init, tcpip_input);
     netif_set_up(&dn_if); /* link down too */
 
-    listener = tcp_new();
-    tcp_bind_netif(listener, &sv_if);
-    if (listener == NULL || tcp_bind(listener, IP_ADDR_ANY, 443) != ERR_OK) {
+    if (lwip_tscf_listen(&tscf, peer, &sv_if, 443, 1, &srv_clock) != 0) {
         UNLOCK_TCPIP_CORE();
         fprintf(stderr, "bind failed\n");
         return 1;
     }
-    listener = tcp_listen(listener);
-    tcp_accept(listener, srv_accept);
-    dns_pcb = udp_new();
-    udp_bind_netif(dns_pcb, &dn_if);
-    udp_bind(dns_pcb, IP_ADDR_ANY, 53);
-    udp_recv(dns_pcb, dns_rx, NULL);
+    IP4_ADDR(&a, 203, 0, 113, 1);
+    if (mem_dns_start(&dns, &dn_if, TSCF_NAME, &a) != 0) {
+        UNLOCK_TCPIP_CORE();
+        fprintf(stderr, "DNS server failed\n");
+        return 1;
+    }
 #if LWIP_DNS
     {
         ip_addr_t ds;
@@ -838,13 +663,8 @@ int main(void)
     if (upcb != NULL) {
         udp_remove(upcb);
     }
-    udp_remove(dns_pcb);
-    if (srv != NULL) {
-        srv_detach(srv);
-        tcp_abort(srv);
-        srv = NULL;
-    }
-    tcp_close(listener);
+    mem_dns_stop(&dns);
+    lwip_tscf_stop(&tscf);
     mem_tscf_free(peer);
     peer = NULL;
     UNLOCK_TCPIP_CORE();

@@ -40,6 +40,7 @@ int main(void)
 #include "lwip/timeouts.h"
 #include "lwip/udp.h"
 
+#include "lwip_tscf.h"
 #include "mem_tscf.h"
 #include "tse/lwip_netif.h"
 #include "tse/lwip_port.h"
@@ -148,82 +149,10 @@ static int wire_deliver(wire *w, struct netif *to)
     return moved;
 }
 
-/* ---- the TSCF behind sv --------------------------------------------------- */
+/* ---- the TSCF behind sv (support/lwip/lwip_tscf.c) ------------------------ */
 
 static mem_tscf *peer;
-static struct tcp_pcb *listener, *srv;
-static unsigned srv_accepts;
-
-static void srv_err(void *arg, err_t err)
-{
-    (void)arg; (void)err;
-    srv = NULL;
-    mem_tscf_conn_close(peer);
-}
-
-static err_t srv_recv(void *arg, struct tcp_pcb *pcb, struct pbuf *p, err_t err)
-{
-    struct pbuf *q;
-    (void)arg; (void)err;
-    if (p == NULL) {
-        tcp_arg(pcb, NULL); tcp_recv(pcb, NULL); tcp_err(pcb, NULL);
-        tcp_close(pcb);
-        srv = NULL;
-        mem_tscf_conn_close(peer);
-        return ERR_OK;
-    }
-    for (q = p; q != NULL; q = q->next) {
-        mem_tscf_conn_input(peer, (const uint8_t *)q->payload, q->len);
-    }
-    tcp_recved(pcb, p->tot_len);
-    pbuf_free(p);
-    return ERR_OK;
-}
-
-static err_t srv_accept(void *arg, struct tcp_pcb *pcb, err_t err)
-{
-    (void)arg;
-    if (err != ERR_OK || pcb == NULL) {
-        return ERR_VAL;
-    }
-    if (srv != NULL) {
-        tcp_abort(pcb);
-        return ERR_ABRT;
-    }
-    srv = pcb;
-    srv_accepts++;
-    tcp_recv(pcb, srv_recv);
-    tcp_err(pcb, srv_err);
-    tcp_nagle_disable(pcb);
-    mem_tscf_conn_open(peer);
-    return ERR_OK;
-}
-
-static void srv_flush(void)
-{
-    const uint8_t *d;
-    size_t n;
-    if (srv == NULL) {
-        return;
-    }
-    while ((n = mem_tscf_conn_output(peer, &d)) > 0) {
-        u16_t room = tcp_sndbuf(srv);
-        if (n > room) {
-            n = room;
-        }
-        if (n == 0 || tcp_write(srv, d, (u16_t)n, TCP_WRITE_FLAG_COPY) != ERR_OK) {
-            break;
-        }
-        mem_tscf_conn_consume(peer, n);
-    }
-    tcp_output(srv);
-    if (mem_tscf_conn_want_close(peer) && mem_tscf_conn_output(peer, &d) == 0) {
-        tcp_arg(srv, NULL); tcp_recv(srv, NULL); tcp_err(srv, NULL);
-        tcp_close(srv);
-        srv = NULL;
-        mem_tscf_conn_close(peer);
-    }
-}
+static lwip_tscf tscf; /* flushed by loop_once() */
 
 /* ---- the device ----------------------------------------------------------- */
 
@@ -260,7 +189,7 @@ static void loop_once(void)
     int moved = 0;
     moved |= wire_deliver(&to_sv, &sv_if);
     moved |= wire_deliver(&to_up, &up_if);
-    srv_flush();
+    lwip_tscf_flush(&tscf);
     if (tunnel != NULL) {
         (void)tse_lwip_driver_poll(&drv);
     }
@@ -391,22 +320,19 @@ TT_TEST(table_send_recv_and_fin)
         rc = t->connect_poll(t->user, c);
     }
     TT_EQ_INT(rc, TSE_OK);
-    for (i = 0; i < 10 && srv == NULL; i++) loop_once(); /* our ACK arrives */
-    TT_ASSERT(srv != NULL);
+    for (i = 0; i < 10 && tscf.conn == NULL; i++) loop_once(); /* our ACK arrives */
+    TT_ASSERT(tscf.conn != NULL);
     /* the peer's proxy/TLS state machine takes anything; check the wire */
     mem_tscf_cfg(peer)->tls_silent = 1;
     TT_EQ_INT(t->send(t->user, c, (const uint8_t *)"hello", 5), 5);
     TT_EQ_INT(t->recv(t->user, c, b, sizeof(b)), 0);
     /* the server side writes 10 bytes, then FIN */
-    TT_EQ_INT(tcp_write(srv, "0123456789", 10, TCP_WRITE_FLAG_COPY), ERR_OK);
-    tcp_output(srv);
+    TT_EQ_INT(tcp_write(tscf.conn, "0123456789", 10, TCP_WRITE_FLAG_COPY), ERR_OK);
+    tcp_output(tscf.conn);
     for (i = 0; i < 20; i++) loop_once();
     TT_EQ_INT(t->recv(t->user, c, b, 4), 4);
     TT_EQ_MEM(b, "0123", 4);
-    tcp_arg(srv, NULL); tcp_recv(srv, NULL); tcp_err(srv, NULL);
-    tcp_close(srv);
-    srv = NULL;
-    mem_tscf_conn_close(peer);
+    lwip_tscf_close(&tscf);
     for (i = 0; i < 20; i++) loop_once();
     n = t->recv(t->user, c, b, sizeof(b));
     TT_EQ_INT(n, 6);
@@ -486,9 +412,9 @@ TT_TEST(tunnel_over_lwip_tcp)
 TT_TEST(reset_then_reconnect)
 {
     unsigned resets = port.stats.resets;
-    TT_ASSERT(srv != NULL);
-    tcp_abort(srv); /* srv_err ran: srv == NULL */
-    TT_ASSERT(srv == NULL);
+    TT_ASSERT(tscf.conn != NULL);
+    tcp_abort(tscf.conn); /* lwip_tscf's err callback cleared tscf.conn */
+    TT_ASSERT(tscf.conn == NULL);
     TT_ASSERT(run_until(two_ups, 60000));
     TT_EQ_INT(port.stats.resets, resets + 1);
     TT_EQ_INT(tse_tunnel_state(tunnel), TSE_STATE_UP);
@@ -530,14 +456,10 @@ int main(void)
     mt_cfg_default(&cfg);
     peer = mem_tscf_new(&cfg);
     mem_tscf_set_clock(peer, &vnow);
-    listener = tcp_new();
-    tcp_bind_netif(listener, &sv_if);
-    if (tcp_bind(listener, IP_ADDR_ANY, 443) != ERR_OK) {
+    if (lwip_tscf_listen(&tscf, peer, &sv_if, 443, 0, NULL) != 0) {
         fprintf(stderr, "bind failed\n");
         return 1;
     }
-    listener = tcp_listen(listener);
-    tcp_accept(listener, srv_accept);
 
     TT_RUN(outer_connection_is_bound_to_the_uplink);
     TT_RUN(names_without_dns_and_bad_arguments);
@@ -555,6 +477,7 @@ int main(void)
     tse_lwip_port_deinit(&port);
     tse_lwip_netif_remove(&tn);
     tse_tunnel_del(tunnel);
+    lwip_tscf_stop(&tscf);
     mem_tscf_free(peer);
     if (alloc.live != 0) {
         fprintf(stderr, "leak: %ld live allocations\n", alloc.live);
