@@ -307,6 +307,8 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
 
 /* ------------------------------------------------------------------ */
 /* Any message: type, writer, HMAC, generic decoder (TURN, RFC 8656)   */
+/* The TURN client's alone: not in a build without it (tse/config.h).  */
+#if TSE_CONFIG_TURN
 
 uint16_t tse_stun_type(uint16_t method, int cls)
 {
@@ -766,6 +768,7 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
     }
     return TSE_OK;
 }
+#endif /* TSE_CONFIG_TURN */
 
 #else
 /* ISO C: a translation unit is not empty */
