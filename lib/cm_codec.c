@@ -8,33 +8,9 @@
 #include "tse/cm.h"
 #include "tse/config.h"
 #include "tse/error.h"
+#include "byteorder.h"
 
 #include <string.h>
-
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(((unsigned)p[0] << 8) | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
 
 static int known_type(uint8_t type)
 {
@@ -148,9 +124,9 @@ int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len)
     if (!known_type(buf[1]))
         return TSE_ERR_CM_TYPE;
     out->type = buf[1];
-    count = get16(buf + 2);
-    out->tsid = ((uint64_t)get32(buf + 4) << 32) | get32(buf + 8);
-    out->seq = get32(buf + 12);
+    count = tse_be16_get(buf + 2);
+    out->tsid = ((uint64_t)tse_be32_get(buf + 4) << 32) | tse_be32_get(buf + 8);
+    out->seq = tse_be32_get(buf + 12);
 
     off = TSE_CM_HEADER_LEN;
     for (i = 0; i < count; i++) {
@@ -196,9 +172,9 @@ int tse_cm_decode(tse_cm *out, const uint8_t *buf, size_t len)
         if (dst != NULL)
             memcpy(dst, v, want);
         else if (t == TSE_TLV_RESPONSE_CODE)
-            out->response_code = get16(v);
+            out->response_code = tse_be16_get(v);
         else
-            out->keepalive_s = get16(v);
+            out->keepalive_s = tse_be16_get(v);
     }
     if (off != len)
         return TSE_ERR_CM_TLV_COUNT; /* bytes after the counted TLVs */
@@ -260,10 +236,10 @@ int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written)
     p = buf;
     p[0] = (uint8_t)(TSE_CM_VERSION << 4); /* CM_Indication 0, reserved 0 */
     p[1] = m->type;
-    put16(p + 2, count);
-    put32(p + 4, (uint32_t)(m->tsid >> 32));
-    put32(p + 8, (uint32_t)m->tsid);
-    put32(p + 12, m->seq);
+    tse_be16_put(p + 2, count);
+    tse_be32_put(p + 4, (uint32_t)(m->tsid >> 32));
+    tse_be32_put(p + 8, (uint32_t)m->tsid);
+    tse_be32_put(p + 12, m->seq);
     p += TSE_CM_HEADER_LEN;
 
     for (i = 0; i < sizeof(encode_order); i++) {
@@ -271,7 +247,7 @@ int tse_cm_encode(const tse_cm *m, uint8_t *buf, size_t cap, size_t *written)
         if (!(pr & tlv_slot(mm, t, &want, &dst)))
             continue;
         if (dst == NULL) { /* the two 16-bit values */
-            put16(tmp, t == TSE_TLV_RESPONSE_CODE ? m->response_code : m->keepalive_s);
+            tse_be16_put(tmp, t == TSE_TLV_RESPONSE_CODE ? m->response_code : m->keepalive_s);
             dst = tmp;
         }
         p = put_tlv(p, t, dst, (uint8_t)want);

@@ -58,7 +58,9 @@ const char *tse_strerror(int err)
     case TSE_ERR_TRANSPORT_CLOSED: return "transport: peer closed the connection";
     case TSE_ERR_TRANSPORT_IO: return "transport: socket error";
 
-#if TSE_CONFIG_PROXY /* otherwise "unknown error": never reported */
+/* A module compiled out (tse/config.h) never reports its codes: they are
+ * "unknown error" then, and their names are not in the image. */
+#if TSE_CONFIG_PROXY
     case TSE_ERR_PROXY_STATUS: return "proxy: CONNECT refused (non-2xx status)";
     case TSE_ERR_PROXY_AUTH_FAILED: return "proxy: authentication failed (407 after credentials)";
     case TSE_ERR_PROXY_AUTH_REQUIRED: return "proxy: authentication required, no credentials configured";
@@ -98,7 +100,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_REJECT_VERSION: return "TSCF rejected: version not supported (5)";
     case TSE_ERR_REJECT_OTHER: return "TSCF rejected: unknown response code";
 
-#if TSE_CONFIG_DETECT /* otherwise "unknown error": never reported */
+#if TSE_CONFIG_DETECT || TSE_CONFIG_TURN /* the STUN codec */
     case TSE_ERR_STUN_TRUNCATED: return "STUN: truncated message";
     case TSE_ERR_STUN_NOT_STUN: return "STUN: not a STUN message (magic cookie)";
     case TSE_ERR_STUN_LENGTH: return "STUN: bad message length";
@@ -109,6 +111,8 @@ const char *tse_strerror(int err)
     case TSE_ERR_STUN_FINGERPRINT: return "STUN: FINGERPRINT mismatch";
     case TSE_ERR_STUN_NO_ADDRESS: return "STUN: success response without mapped address";
     case TSE_ERR_STUN_ERROR_RESPONSE: return "STUN: Binding error response";
+#endif
+#if TSE_CONFIG_DETECT
     case TSE_ERR_SIP_MALFORMED: return "SIP: malformed response";
     case TSE_ERR_SIP_TOO_LARGE: return "SIP: response too large";
     case TSE_ERR_SIP_MISMATCH: return "SIP: response does not match the request";
@@ -120,6 +124,7 @@ const char *tse_strerror(int err)
     case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
 #endif
 
+#if TSE_CONFIG_HOST_PORT /* the Linux TUN and netlink port */
     case TSE_ERR_TUN_OPEN: return "TUN: cannot open or set up /dev/net/tun";
     case TSE_ERR_TUN_NAME: return "TUN: bad interface name or name in use";
     case TSE_ERR_TUN_PERMISSION: return "TUN: not permitted (needs CAP_NET_ADMIN)";
@@ -129,6 +134,8 @@ const char *tse_strerror(int err)
     case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
     case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
     case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
+#endif
+#if TSE_CONFIG_TURN
 
     case TSE_ERR_TURN_UNAUTHORIZED: return "TURN: 401 Unauthorized after credentials were sent";
     case TSE_ERR_TURN_STALE_NONCE: return "TURN: 438 Stale Nonce repeated";
@@ -158,11 +165,14 @@ const char *tse_strerror(int err)
     case TSE_ERR_TURN_NOT_ALLOCATED: return "TURN: no allocation";
     case TSE_ERR_TURN_EXPIRED: return "TURN: allocation expired";
     case TSE_ERR_TURN_BAD_RESPONSE: return "TURN: success response incomplete";
+#endif
 
     case TSE_ERR_RFC4571_TOO_BIG: return "RFC 4571: frame above the maximum size";
     case TSE_ERR_RFC4571_TRUNCATED: return "RFC 4571: stream ended inside a frame";
+#if TSE_CONFIG_STREAM
     case TSE_ERR_STREAM_EOF: return "stream: the peer closed it cleanly (close_notify)";
     case TSE_ERR_STREAM_DEAD_PEER: return "stream: no answer from the peer (dead peer)";
+#endif
     default: return "unknown error";
     }
 #endif

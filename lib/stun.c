@@ -3,6 +3,7 @@
 #include "tse/config.h"
 #if TSE_CONFIG_DETECT || TSE_CONFIG_TURN /* the whole file */
 
+#include "byteorder.h"
 #include "stun.h"
 
 #include <string.h>
@@ -37,17 +38,6 @@
 #define TSE_MD5_FINISH(c, o) mbedtls_md5_finish_ret(c, o)
 #endif
 
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) |
-           ((uint32_t)p[2] << 8) | (uint32_t)p[3];
-}
-
 /* The attribute at @p off of a message of @p len bytes (RFC 8489 14): its
  * type, length, padded length and value; TSE_ERR_STUN_ATTR if its header
  * or padded value runs past the message. */
@@ -56,8 +46,8 @@ static int attr_at(const uint8_t *msg, size_t len, size_t off, uint16_t *at,
 {
     if (len - off < 4)
         return TSE_ERR_STUN_ATTR;
-    *at = rd16(msg + off);
-    *alen = rd16(msg + off + 2);
+    *at = tse_be16_get(msg + off);
+    *alen = tse_be16_get(msg + off + 2);
     *padded = ((size_t)*alen + 3u) & ~(size_t)3u;
     if (*padded > len - off - 4)
         return TSE_ERR_STUN_ATTR;
@@ -74,23 +64,9 @@ static int fingerprint_check(const uint8_t *msg, size_t len, size_t off,
         return TSE_ERR_STUN_ATTR;
     if (off + 8 != len)
         return TSE_ERR_STUN_FINGERPRINT;
-    if ((tse_stun_crc32(msg, off) ^ TSE_STUN_FINGERPRINT_XOR) != rd32(v))
+    if ((tse_stun_crc32(msg, off) ^ TSE_STUN_FINGERPRINT_XOR) != tse_be32_get(v))
         return TSE_ERR_STUN_FINGERPRINT;
     return TSE_OK;
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
 }
 
 uint32_t tse_stun_crc32(const uint8_t *data, size_t len)
@@ -120,17 +96,17 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
         return TSE_ERR_BUFFER_TOO_SMALL;
     if (entropy(ent_user, txid, TSE_STUN_TXID_LEN) != 0)
         return TSE_ERR_DETECT_ENTROPY;
-    wr16(buf, TSE_STUN_BINDING_REQUEST);
-    wr16(buf + 2, (uint16_t)(need - TSE_STUN_HEADER_LEN));
-    wr32(buf + 4, TSE_STUN_MAGIC_COOKIE);
+    tse_be16_put(buf, TSE_STUN_BINDING_REQUEST);
+    tse_be16_put(buf + 2, (uint16_t)(need - TSE_STUN_HEADER_LEN));
+    tse_be32_put(buf + 4, TSE_STUN_MAGIC_COOKIE);
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
     if (fingerprint) {
         /* RFC 8489 14.7: CRC over the message up to the attribute, with
          * the header length already counting the FINGERPRINT itself. */
         uint8_t *a = buf + TSE_STUN_HEADER_LEN;
-        wr16(a, TSE_STUN_ATTR_FINGERPRINT);
-        wr16(a + 2, 4);
-        wr32(a + 4, tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
+        tse_be16_put(a, TSE_STUN_ATTR_FINGERPRINT);
+        tse_be16_put(a + 2, 4);
+        tse_be32_put(a + 4, tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
     }
     *out_len = need;
     return TSE_OK;
@@ -154,7 +130,7 @@ static int parse_address(const uint8_t *v, uint16_t vlen, const uint8_t *xor_hdr
         return TSE_ERR_STUN_ATTR;
     memset(out, 0, sizeof *out); /* an IPv4 address leaves 12 bytes unused */
     out->family = alen == 4 ? 4 : 6;
-    out->port = rd16(v + 2);
+    out->port = tse_be16_get(v + 2);
     memcpy(out->addr, v + 4, alen);
     if (xor_hdr) {
         /* xor_hdr points at the magic cookie; the 12-byte transaction ID
@@ -206,10 +182,10 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
     if (len < TSE_STUN_HEADER_LEN)
         return TSE_ERR_STUN_TRUNCATED;
     /* RFC 8489 5: the two most significant bits are zero, then the cookie. */
-    if ((msg[0] & 0xC0) != 0 || rd32(msg + 4) != TSE_STUN_MAGIC_COOKIE)
+    if ((msg[0] & 0xC0) != 0 || tse_be32_get(msg + 4) != TSE_STUN_MAGIC_COOKIE)
         return TSE_ERR_STUN_NOT_STUN;
-    type = rd16(msg);
-    mlen = rd16(msg + 2);
+    type = tse_be16_get(msg);
+    mlen = tse_be16_get(msg + 2);
     if (mlen % 4 != 0)
         return TSE_ERR_STUN_LENGTH;
     if ((size_t)mlen + TSE_STUN_HEADER_LEN > len)
@@ -307,6 +283,8 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
 
 /* ------------------------------------------------------------------ */
 /* Any message: type, writer, HMAC, generic decoder (TURN, RFC 8656)   */
+/* The TURN client's alone: not in a build without it (tse/config.h).  */
+#if TSE_CONFIG_TURN
 
 uint16_t tse_stun_type(uint16_t method, int cls)
 {
@@ -401,7 +379,7 @@ static void integrity_of(int sha256, const uint8_t *msg, size_t attr_off, size_t
 {
     uint8_t hdr[TSE_STUN_HEADER_LEN];
     memcpy(hdr, msg, sizeof hdr);
-    wr16(hdr + 2, (uint16_t)(attr_off + 4 + vlen - TSE_STUN_HEADER_LEN));
+    tse_be16_put(hdr + 2, (uint16_t)(attr_off + 4 + vlen - TSE_STUN_HEADER_LEN));
     hmac2(sha256, key, key_len, hdr, sizeof hdr, msg + TSE_STUN_HEADER_LEN,
           attr_off - TSE_STUN_HEADER_LEN, out);
 }
@@ -420,9 +398,9 @@ void tse_stun_writer_init(tse_stun_writer *w, uint8_t *buf, size_t cap,
         w->err = TSE_ERR_BUFFER_TOO_SMALL;
         return;
     }
-    wr16(buf, type);
-    wr16(buf + 2, 0);
-    wr32(buf + 4, TSE_STUN_MAGIC_COOKIE);
+    tse_be16_put(buf, type);
+    tse_be16_put(buf + 2, 0);
+    tse_be32_put(buf + 4, TSE_STUN_MAGIC_COOKIE);
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
     w->len = TSE_STUN_HEADER_LEN;
 }
@@ -443,11 +421,11 @@ static uint8_t *w_reserve(tse_stun_writer *w, uint16_t type, size_t vlen)
         return NULL;
     }
     a = w->buf + w->len;
-    wr16(a, type);
-    wr16(a + 2, (uint16_t)vlen);
+    tse_be16_put(a, type);
+    tse_be16_put(a + 2, (uint16_t)vlen);
     memset(a + 4 + vlen, 0, padded - vlen);
     w->len += 4 + padded;
-    wr16(w->buf + 2, (uint16_t)(w->len - TSE_STUN_HEADER_LEN));
+    tse_be16_put(w->buf + 2, (uint16_t)(w->len - TSE_STUN_HEADER_LEN));
     return a + 4;
 }
 
@@ -465,7 +443,7 @@ void tse_stun_put_u32(tse_stun_writer *w, uint16_t type, uint32_t val)
 {
     uint8_t *v = w_reserve(w, type, 4);
     if (v)
-        wr32(v, val);
+        tse_be32_put(v, val);
 }
 
 void tse_stun_put_xor_addr(tse_stun_writer *w, uint16_t type, const tse_stun_addr *a)
@@ -480,7 +458,7 @@ void tse_stun_put_xor_addr(tse_stun_writer *w, uint16_t type, const tse_stun_add
         return;
     v[0] = 0;
     v[1] = alen == 4 ? 0x01 : 0x02;
-    wr16(v + 2, (uint16_t)(a->port ^ (TSE_STUN_MAGIC_COOKIE >> 16)));
+    tse_be16_put(v + 2, (uint16_t)(a->port ^ (TSE_STUN_MAGIC_COOKIE >> 16)));
     for (i = 0; i < alen; i++)
         v[4 + i] = (uint8_t)(a->addr[i] ^ w->buf[4 + i]); /* cookie || txid */
 }
@@ -516,7 +494,7 @@ void tse_stun_put_fingerprint(tse_stun_writer *w)
     size_t off = w->len;
     uint8_t *v = w_reserve(w, TSE_STUN_ATTR_FINGERPRINT, 4);
     if (v)
-        wr32(v, tse_stun_crc32(w->buf, off) ^ TSE_STUN_FINGERPRINT_XOR);
+        tse_be32_put(v, tse_stun_crc32(w->buf, off) ^ TSE_STUN_FINGERPRINT_XOR);
 }
 
 int tse_stun_writer_finish(const tse_stun_writer *w, size_t *out_len)
@@ -616,9 +594,9 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
         return TSE_ERR_INVALID_ARG;
     if (len < TSE_STUN_HEADER_LEN)
         return TSE_ERR_STUN_TRUNCATED;
-    if ((msg[0] & 0xC0) != 0 || rd32(msg + 4) != TSE_STUN_MAGIC_COOKIE)
+    if ((msg[0] & 0xC0) != 0 || tse_be32_get(msg + 4) != TSE_STUN_MAGIC_COOKIE)
         return TSE_ERR_STUN_NOT_STUN;
-    mlen = rd16(msg + 2);
+    mlen = tse_be16_get(msg + 2);
     if (mlen % 4 != 0)
         return TSE_ERR_STUN_LENGTH;
     if ((size_t)mlen + TSE_STUN_HEADER_LEN > len)
@@ -627,7 +605,7 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
         return TSE_ERR_STUN_LENGTH;
     out->raw = msg;
     out->len = len;
-    out->type = rd16(msg);
+    out->type = tse_be16_get(msg);
     out->method = tse_stun_method(out->type);
     out->cls = tse_stun_class(out->type);
     out->txid = msg + 8;
@@ -695,16 +673,16 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
                 if (at == TSE_STUN_ATTR_LIFETIME) {
                     flag = TSE_STUN_HAS_LIFETIME;
                     if (!(out->present & flag))
-                        out->lifetime = rd32(v);
+                        out->lifetime = tse_be32_get(v);
                 } else if (at == TSE_STUN_ATTR_CONNECTION_ID) {
                     flag = TSE_STUN_HAS_CONNECTION_ID;
                     if (!(out->present & flag))
-                        out->connection_id = rd32(v);
+                        out->connection_id = tse_be32_get(v);
                 } else if (at == TSE_STUN_ATTR_CHANNEL_NUMBER) {
                     /* RFC 8656 14.1: number, then RFFU (ignored) */
                     flag = TSE_STUN_HAS_CHANNEL;
                     if (!(out->present & flag))
-                        out->channel = rd16(v);
+                        out->channel = tse_be16_get(v);
                 } else {
                     flag = TSE_STUN_HAS_REQUESTED_TRANSPORT;
                     if (!(out->present & flag))
@@ -766,6 +744,7 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
     }
     return TSE_OK;
 }
+#endif /* TSE_CONFIG_TURN */
 
 #else
 /* ISO C: a translation unit is not empty */

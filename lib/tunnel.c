@@ -86,8 +86,10 @@ struct tse_tunnel {
     uint8_t hc_stale;       /* set hc up again before the next CONNECT */
     uint8_t conn_via_proxy; /* the current connection: through the proxy */
     uint16_t conn_port;     /* ... and to this TSCF port */
+#if TSE_CONFIG_DETECT && TSE_CONFIG_MULTIPATH
     uint8_t netid_len;      /* the network (tse_tunnel_network_changed()) */
     uint8_t netid[TSE_DETECT_NETID_MAX];
+#endif
 #if TSE_CONFIG_PROXY
     /* the proxy of later attempts (tse_tunnel_set_outer_path()); s.proxy_*
      * point here or are NULL */
@@ -342,6 +344,16 @@ static void drop_connection(tse_tunnel *t, int linger)
 
 /* ---- outer paths ------------------------------------------------------ */
 
+/* Without TSE_CONFIG_MULTIPATH there is one port and no path cache: the
+ * compiler drops the port switching and the cache code. */
+#if TSE_CONFIG_MULTIPATH
+#define NPORTS(t) ((unsigned)(t)->nports)
+#define PATH_CACHE TSE_CONFIG_DETECT
+#else
+#define NPORTS(t) 1u
+#define PATH_CACHE 0
+#endif
+
 /* Failures that another port may not have: the network's, the proxy's,
  * and a certificate some middlebox put on one port. */
 static int path_error(int err)
@@ -368,18 +380,18 @@ static int path_failed(tse_tunnel *t, tse_state was, int err)
     if (was != TSE_STATE_CONNECTING && was != TSE_STATE_PROXY && was != TSE_STATE_TLS) {
         return 0; /* the path worked: the TSCF or the tunnel failed */
     }
-#if TSE_CONFIG_DETECT
+#if PATH_CACHE
     if (t->path_cached && t->path_tried == 0 && t->s.path_cache != NULL) {
         LOGT(t, TSE_LOG_INFO, "the path cached for this network failed: forgetting it");
         (void)tse_detect_cache_invalidate(t->s.path_cache, t->netid, t->netid_len);
     }
 #endif
     t->path_cached = 0;
-    if (!path_error(err) || t->path_tried + 1u >= t->nports) {
+    if (!path_error(err) || t->path_tried + 1u >= NPORTS(t)) {
         return 0;
     }
     t->path_tried++;
-    t->path = (uint8_t)((t->path + 1u) % t->nports);
+    t->path = (uint8_t)((t->path + 1u) % NPORTS(t));
     t->hc_stale = 1;
     return 1;
 }
@@ -387,7 +399,7 @@ static int path_failed(tse_tunnel *t, tse_state was, int err)
 /* Start a round of ports at index `from`. */
 static void path_round(tse_tunnel *t, unsigned from, int cached)
 {
-    t->path = (uint8_t)(from < t->nports ? from : 0);
+    t->path = (uint8_t)(from < NPORTS(t) ? from : 0);
     t->path_tried = 0;
     t->path_cached = (uint8_t)cached;
     t->hc_stale = 1;
@@ -397,7 +409,7 @@ static void path_round(tse_tunnel *t, unsigned from, int cached)
  * network, with the proxy choice it has now; -1 if none. */
 static int path_from_cache(tse_tunnel *t)
 {
-#if TSE_CONFIG_DETECT
+#if PATH_CACHE
     tse_detect_result r;
     int via;
     unsigned i;
@@ -427,7 +439,7 @@ static void path_worked(tse_tunnel *t)
     t->path_home = t->path;
     t->path_tried = 0;
     t->path_cached = 0;
-#if TSE_CONFIG_DETECT
+#if PATH_CACHE
     if (t->s.path_cache != NULL && t->netid_len != 0) {
         tse_detect_result r;
         if (tse_detect_cache_lookup(t->s.path_cache, t->netid, t->netid_len, &r) == TSE_OK &&
@@ -609,7 +621,7 @@ static void fail(tse_tunnel *t, int err, const char *detail)
 static void enter_connecting(tse_tunnel *t)
 {
     uint32_t ms = t->s.connect_timeout_ms;
-    if (t->path_tried + 1u < t->nports && t->s.path_timeout_ms != 0 &&
+    if (t->path_tried + 1u < NPORTS(t) && t->s.path_timeout_ms != 0 &&
         t->s.path_timeout_ms < ms) {
         ms = t->s.path_timeout_ms; /* another port is left to try */
     }
@@ -1271,7 +1283,8 @@ int tse_settings_check(const tse_settings *s)
         return rc;
     }
     if (s->server_port_2 == s->server_port ||
-        (!TSE_CONFIG_DETECT && s->path_cache != NULL)) {
+        (!TSE_CONFIG_MULTIPATH && s->server_port_2 != 0) ||
+        (!PATH_CACHE && s->path_cache != NULL)) {
         return TSE_ERR_SETTING_PATH;
     }
     if (s->sched.record_max < 256) {
@@ -2002,10 +2015,12 @@ int tse_tunnel_network_changed(tse_tunnel *t, const uint8_t *network_id,
     if (t->state == TSE_STATE_CLOSED || t->state == TSE_STATE_RELEASING) {
         return TSE_ERR_STATE;
     }
+#if PATH_CACHE
     if (len > 0) {
         memcpy(t->netid, network_id, len);
     }
     t->netid_len = (uint8_t)len;
+#endif
     from = path_from_cache(t);
     /* a new network: the port that worked on the last one proves nothing */
     path_round(t, from >= 0 ? (unsigned)from : 0u, from >= 0);
@@ -2040,6 +2055,9 @@ int tse_tunnel_set_outer_path(tse_tunnel *t, const tse_outer_path *p)
     int rc;
     if (t == NULL || p == NULL) {
         return TSE_ERR_INVALID_ARG;
+    }
+    if (!TSE_CONFIG_MULTIPATH) {
+        return TSE_ERR_SETTING_PATH; /* compiled out (tse/config.h) */
     }
     if (p->server_port == 0) {
         return TSE_ERR_SETTING_SERVER;

@@ -9,6 +9,7 @@
 
 #include <string.h>
 
+#include "byteorder.h"
 #include "stun.h"
 
 #define NO_LIFETIME 0xFFFFFFFFu
@@ -17,17 +18,6 @@
 #define RM 16u                          /* RFC 8489 6.2.1 */
 #define MSG_MAX_OVERHEAD 64u            /* Send indication around its DATA */
 #define RETRY_MS 5000u                  /* a failed refresh is tried again */
-
-static uint16_t rd16(const uint8_t *p)
-{
-    return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static void wr16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-}
 
 static void to_stun(const tse_turn_addr *a, tse_stun_addr *o)
 {
@@ -103,7 +93,7 @@ static size_t q_room(tse_turn *c)
 static void q_commit(tse_turn *c, size_t n)
 {
     if (dgram(c)) {
-        wr16(c->tx + c->tx_tail, (uint16_t)n);
+        tse_be16_put(c->tx + c->tx_tail, (uint16_t)n);
         c->tx_tail += 2;
     }
     c->tx_tail += n;
@@ -117,7 +107,7 @@ size_t tse_turn_pending(const tse_turn *c, const uint8_t **out)
         return 0;
     if (dgram(c)) {
         *out = c->tx + c->tx_head + 2;
-        return rd16(c->tx + c->tx_head);
+        return tse_be16_get(c->tx + c->tx_head);
     }
     *out = c->tx + c->tx_head;
     return c->tx_tail - c->tx_head;
@@ -128,7 +118,7 @@ void tse_turn_consume(tse_turn *c, size_t n)
     if (!c || c->tx_head == c->tx_tail)
         return;
     if (dgram(c)) {
-        c->tx_head += 2u + rd16(c->tx + c->tx_head);
+        c->tx_head += 2u + tse_be16_get(c->tx + c->tx_head);
     } else {
         if (n > c->tx_tail - c->tx_head)
             n = c->tx_tail - c->tx_head;
@@ -243,7 +233,7 @@ static int encode_request(tse_turn *c, const tse_turn_txn_ *t)
         break;
     case TSE_STUN_METHOD_CHANNEL_BIND: {
         uint8_t cn[4] = {0, 0, 0, 0};
-        wr16(cn, t->channel);
+        tse_be16_put(cn, t->channel);
         tse_stun_put_attr(&w, TSE_STUN_ATTR_CHANNEL_NUMBER, cn, 4);
         to_stun(&t->peer, &a);
         tse_stun_put_xor_addr(&w, TSE_STUN_ATTR_XOR_PEER_ADDRESS, &a);
@@ -504,8 +494,8 @@ int tse_turn_channel_data(uint16_t channel, const uint8_t *data, size_t len, int
         total = (total + 3u) & ~(size_t)3u;
     if (cap < total)
         return TSE_ERR_BUFFER_TOO_SMALL;
-    wr16(out, channel);
-    wr16(out + 2, (uint16_t)len);
+    tse_be16_put(out, channel);
+    tse_be16_put(out + 2, (uint16_t)len);
     if (len)
         memcpy(out + 4, data, len);
     memset(out + 4 + len, 0, total - 4 - len);
@@ -883,7 +873,7 @@ static int handle_stun(tse_turn *c, const uint8_t *msg, size_t len, tse_time_ms 
 /* ChannelData (RFC 8656 12.4, 12.6); @p len is the whole unit. */
 static int handle_channel_data(tse_turn *c, const uint8_t *p, size_t len)
 {
-    uint16_t number = rd16(p), dlen = rd16(p + 2);
+    uint16_t number = tse_be16_get(p), dlen = tse_be16_get(p + 2);
     tse_turn_chan_ *ch;
     if (number < TSE_TURN_CHANNEL_MIN || number > TSE_TURN_CHANNEL_MAX)
         return TSE_ERR_TURN_CHANNEL_DATA;
@@ -901,7 +891,7 @@ static int handle_channel_data(tse_turn *c, const uint8_t *p, size_t len)
 /* Length of the unit starting with @p h (4 bytes), 0 if not a unit. */
 static size_t unit_len(const uint8_t *h, int *err)
 {
-    uint16_t l = rd16(h + 2);
+    uint16_t l = tse_be16_get(h + 2);
     *err = TSE_OK;
     if ((h[0] & 0xC0) == 0x00) {
         if (l % 4 != 0) {
@@ -911,7 +901,7 @@ static size_t unit_len(const uint8_t *h, int *err)
         return 20u + l;
     }
     if ((h[0] & 0xC0) == 0x40) {
-        if (rd16(h) > TSE_TURN_CHANNEL_MAX) {
+        if (tse_be16_get(h) > TSE_TURN_CHANNEL_MAX) {
             *err = TSE_ERR_TURN_CHANNEL_DATA;
             return 0;
         }
@@ -1153,7 +1143,7 @@ int tse_turn_connection_bind_response(tse_turn *c, const uint8_t txid[12],
         return TSE_ERR_INVALID_ARG;
     if (len < TSE_STUN_HEADER_LEN)
         return TSE_ERR_WOULD_BLOCK;
-    need = TSE_STUN_HEADER_LEN + rd16(in + 2);
+    need = TSE_STUN_HEADER_LEN + tse_be16_get(in + 2);
     if ((in[0] & 0xC0) != 0 || (need % 4) != 0)
         return TSE_ERR_STUN_NOT_STUN;
     if (len < need)

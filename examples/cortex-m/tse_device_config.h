@@ -23,8 +23,13 @@
 #define TSE_CONFIG_PROXY 0
 #endif
 #define TSE_CONFIG_DIGEST 0
+#ifndef TSE_CONFIG_DETECT
 #define TSE_CONFIG_DETECT 0   /* the path is provisioned */
+#endif
 #define TSE_CONFIG_TURN 0     /* no TURN relay on the device */
+#define TSE_CONFIG_MULTIPATH 0 /* one TSCF port, no path cache */
+#define TSE_CONFIG_STREAM 0   /* no SIP or TURN over TLS of its own */
+#define TSE_CONFIG_HOST_PORT 0 /* no Linux TUN/netlink port: no names */
 #define TSE_CONFIG_IPV6 0
 #define TSE_CONFIG_FTT 0
 /* No log hook on the device (its texts and formatter, ~2 KiB, would also

@@ -82,6 +82,22 @@
 #define TSE_CONFIG_DETECT_REUSE (TSE_CONFIG_DETECT && TSE_CONFIG_STREAM && TSE_CONFIG_TURN)
 #endif
 
+/** Outer paths chosen per connection attempt (docs/engine.md): a second
+ *  TSCF port (tse_settings::server_port_2), tse_tunnel_set_outer_path()
+ *  and the per-network path cache (tse_settings::path_cache).  0: one
+ *  port and the proxy of the settings; server_port_2, path_cache and
+ *  tse_tunnel_set_outer_path() are TSE_ERR_SETTING_PATH.
+ *  tse_tunnel_network_changed() still moves the tunnel at once. */
+#ifndef TSE_CONFIG_MULTIPATH
+#define TSE_CONFIG_MULTIPATH 1
+#endif
+/** The names of the Linux TUN and netlink port's error codes
+ *  (TSE_ERR_TUN_*, TSE_ERR_NETLINK*, TSE_ERR_NO_ROUTE: port/linux/tse_tun.h).  0 for a build with no such port (a device): those codes
+ *  are "unknown error" in tse_strerror() and their names are not in the
+ *  image.  Only names depend on it. */
+#ifndef TSE_CONFIG_HOST_PORT
+#define TSE_CONFIG_HOST_PORT 1
+#endif
 /** Inner IPv6: request an IPv6 address (tse_settings::request_ipv6) and
  *  take one from the Configuration_Response.  0: request_ipv6 is refused
  *  by tse_settings_check() (TSE_ERR_INVALID_ARG) and IPv6 TLVs of the
@@ -195,8 +211,11 @@
     (TSE_CONFIG_PROXY != 0 && TSE_CONFIG_PROXY != 1) || \
     (TSE_CONFIG_DIGEST != 0 && TSE_CONFIG_DIGEST != 1) || \
     (TSE_CONFIG_DETECT != 0 && TSE_CONFIG_DETECT != 1) || \
+    (TSE_CONFIG_TURN != 0 && TSE_CONFIG_TURN != 1) || \
     (TSE_CONFIG_STREAM != 0 && TSE_CONFIG_STREAM != 1) || \
     (TSE_CONFIG_DETECT_REUSE != 0 && TSE_CONFIG_DETECT_REUSE != 1) || \
+    (TSE_CONFIG_HOST_PORT != 0 && TSE_CONFIG_HOST_PORT != 1) || \
+    (TSE_CONFIG_MULTIPATH != 0 && TSE_CONFIG_MULTIPATH != 1) || \
     (TSE_CONFIG_IPV6 != 0 && TSE_CONFIG_IPV6 != 1) || \
     (TSE_CONFIG_FTT != 0 && TSE_CONFIG_FTT != 1) || \
     (TSE_CONFIG_LOG != 0 && TSE_CONFIG_LOG != 1) || \

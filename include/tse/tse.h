@@ -408,7 +408,8 @@ typedef struct tse_settings {
      *  the first again after it: each attempt takes the next port at once,
      *  and only when every port has failed does the backoff wait.  The
      *  port that worked is where the next reconnect starts.  0 (the
-     *  default) = one port.  Equal to server_port: TSE_ERR_SETTING_PATH.
+     *  default) = one port.  Equal to server_port, or any with
+     *  TSE_CONFIG_MULTIPATH 0: TSE_ERR_SETTING_PATH.
      *  tse_tunnel_set_outer_path() changes both ports later. */
     uint16_t server_port_2;
     /** The TCP connect timeout while another port is left to try in this
@@ -422,7 +423,8 @@ typedef struct tse_settings {
      *  there (unless detection cached a direct decision for it); a cached
      *  path that fails is forgotten.  Must outlive the tunnel; the tunnel
      *  and the detection using it must run on one thread.  Needs
-     *  TSE_CONFIG_DETECT (else TSE_ERR_SETTING_PATH). */
+     *  TSE_CONFIG_DETECT and TSE_CONFIG_MULTIPATH (else
+     *  TSE_ERR_SETTING_PATH). */
     struct tse_detect_cache *path_cache;
 } tse_settings;
 
@@ -780,7 +782,8 @@ TSE_API int tse_tunnel_network_changed(tse_tunnel *t, const uint8_t *network_id,
  *         (server_port 0), TSE_ERR_SETTING_PROXY (proxy_port 0, a user
  *         without password or the reverse, or proxies compiled out),
  *         TSE_ERR_SETTING_PATH (server_port_2 equal to server_port, a
- *         host or credential too long), TSE_ERR_STATE (CLOSED)
+ *         host or credential too long, or TSE_CONFIG_MULTIPATH 0),
+ *         TSE_ERR_STATE (CLOSED)
  */
 TSE_API int tse_tunnel_set_outer_path(tse_tunnel *t, const tse_outer_path *p);
 
