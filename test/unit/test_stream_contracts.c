@@ -9,6 +9,7 @@
 #include "test_pki.h"
 #include "tse/config.h"
 #include "tse/stream.h"
+#include "mem_count.h"
 #include "tt.h"
 
 static int events, downs, last_error;
@@ -32,29 +33,7 @@ static int entropy(void *user, uint8_t *buf, size_t len)
     return 0;
 }
 
-static long live;
-static int fail_calloc;
-static void *t_calloc(void *u, size_t n, size_t sz)
-{
-    void *p;
-    (void)u;
-    if (fail_calloc)
-        return NULL;
-    p = calloc(n, sz);
-    if (p)
-        live++;
-    return p;
-}
-static void t_free(void *u, void *p)
-{
-    (void)u;
-    if (p)
-        live--;
-    free(p);
-}
-
 static const tse_stream_callbacks CB = { on_event, entropy };
-static const tse_mem MEM = { NULL, t_calloc, t_free };
 
 static void base(tse_stream_settings *s)
 {
@@ -108,7 +87,7 @@ TT_TEST(each_refused_setting_has_its_error)
     tse_settings_default(&ts);
     ts.ca = (const uint8_t *)test_pki_get()->ca_pem;
     ts.ca_len = test_pki_len(test_pki_get()->ca_pem);
-    TT_EQ_INT(tse_tls_config_new(&tc, &ts, entropy, NULL, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_tls_config_new(&tc, &ts, entropy, NULL, &TU_MEM, NULL), TSE_OK);
     base(&s);
     s.tls_config = tc;
     TT_EQ_INT(tse_stream_settings_check(&s), TSE_ERR_SETTING_TLS); /* ca */
@@ -125,14 +104,14 @@ TT_TEST(each_refused_setting_has_its_error)
     s.tls_insecure_lab_only_skip_verify = 0;
     {
         tse_stream *st = NULL;
-        TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+        TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
         TT_ASSERT(tse_stream_footprint(&s) < tse_stream_footprint(&(tse_stream_settings){
                                                   .host = "sip.test", .port = 443,
                                                   .send_buf = 4096, .recv_buf = 4096 }));
         tse_stream_del(st);
     }
     tse_tls_config_del(tc);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(new_refuses_bad_arguments)
@@ -140,33 +119,33 @@ TT_TEST(new_refuses_bad_arguments)
     tse_stream_settings s;
     tse_stream *st = NULL;
     tse_stream_callbacks cb = CB;
-    tse_mem mem = MEM;
+    tse_mem mem = TU_MEM;
     base(&s);
-    TT_EQ_INT(tse_stream_new(NULL, &s, &CB, &MEM, NULL), TSE_ERR_INVALID_ARG);
-    TT_EQ_INT(tse_stream_new(&st, NULL, &CB, &MEM, NULL), TSE_ERR_INVALID_ARG);
-    TT_EQ_INT(tse_stream_new(&st, &s, NULL, &MEM, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stream_new(NULL, &s, &CB, &TU_MEM, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stream_new(&st, NULL, &CB, &TU_MEM, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stream_new(&st, &s, NULL, &TU_MEM, NULL), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_stream_new(&st, &s, &CB, NULL, NULL), TSE_ERR_INVALID_ARG);
     mem.calloc = NULL;
     TT_EQ_INT(tse_stream_new(&st, &s, &CB, &mem, NULL), TSE_ERR_INVALID_ARG);
-    mem = MEM;
+    mem = TU_MEM;
     mem.free = NULL;
     TT_EQ_INT(tse_stream_new(&st, &s, &CB, &mem, NULL), TSE_ERR_INVALID_ARG);
     cb.on_event = NULL;
-    TT_EQ_INT(tse_stream_new(&st, &s, &cb, &MEM, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stream_new(&st, &s, &cb, &TU_MEM, NULL), TSE_ERR_INVALID_ARG);
     cb = CB;
     cb.entropy = NULL;
-    TT_EQ_INT(tse_stream_new(&st, &s, &cb, &MEM, NULL), TSE_ERR_INVALID_ARG);
+    TT_EQ_INT(tse_stream_new(&st, &s, &cb, &TU_MEM, NULL), TSE_ERR_INVALID_ARG);
     s.port = 0;
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_ERR_SETTING_SERVER);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_ERR_SETTING_SERVER);
     base(&s);
-    fail_calloc = 1;
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_ERR_NO_MEMORY);
-    fail_calloc = 0;
+    tu_mem_fail = 1;
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_ERR_NO_MEMORY);
+    tu_mem_fail = 0;
     s.ca = (const uint8_t *)"not a certificate";
     s.ca_len = 18;
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_ERR_TLS_CONFIG);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_ERR_TLS_CONFIG);
     TT_ASSERT(st == NULL);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
     tse_stream_del(NULL);
 }
 
@@ -179,7 +158,7 @@ TT_TEST(null_and_wrong_state_calls)
     const uint8_t *p = NULL;
     uint8_t buf[16];
     base(&s);
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
     /* NULL everywhere */
     TT_EQ_INT(tse_stream_start(NULL, 0), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_stream_want(NULL), 0);
@@ -238,7 +217,7 @@ TT_TEST(null_and_wrong_state_calls)
     TT_EQ_INT(tse_stream_recv(st, buf, sizeof buf, 1002), TSE_ERR_CLOSED);
     TT_EQ_INT(tse_stream_start(st, 1003), TSE_ERR_STATE);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 /* Each phase's timeout, with no peer at all. */
@@ -257,7 +236,7 @@ static void timeout_case(int proxy, int connect, uint32_t after, int want_err)
         s.proxy_port = 3128;
     }
     downs = 0;
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
     TT_EQ_INT(tse_stream_start(st, 1000), TSE_OK);
     TT_EQ_INT(tse_stream_connect_target(st, &h, &port), TSE_OK);
     TT_ASSERT(strcmp(h, proxy ? "proxy.test" : "sip.test") == 0);
@@ -273,7 +252,7 @@ static void timeout_case(int proxy, int connect, uint32_t after, int want_err)
     TT_EQ_INT(tse_stream_get_state(st), TSE_STREAM_DOWN);
     TT_EQ_INT(tse_stream_last_error(st), want_err);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(each_phase_times_out)

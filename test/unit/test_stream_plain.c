@@ -11,6 +11,7 @@
 #include "test_pki.h"
 #include "tse/config.h"
 #include "tse/stream.h"
+#include "mem_count.h"
 #include "tt.h"
 
 static int ups, datas, writables, downs, warnings, last_error, last_proxy_status;
@@ -50,29 +51,7 @@ static int entropy(void *user, uint8_t *buf, size_t len)
     return 0;
 }
 
-static long live;
-static int fail_calloc;
-static void *t_calloc(void *u, size_t n, size_t sz)
-{
-    void *p;
-    (void)u;
-    if (fail_calloc)
-        return NULL;
-    p = calloc(n, sz);
-    if (p)
-        live++;
-    return p;
-}
-static void t_free(void *u, void *p)
-{
-    (void)u;
-    if (p)
-        live--;
-    free(p);
-}
-
 static const tse_stream_callbacks CB = { on_event, entropy };
-static const tse_mem MEM = { NULL, t_calloc, t_free };
 
 static void reset_counts(void)
 {
@@ -104,7 +83,7 @@ static void open_stream(tse_stream **out, const tse_stream_settings *s, tse_time
     uint16_t port = 0;
     reset_counts();
     *out = NULL;
-    TT_EQ_INT(tse_stream_new(&st, s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, s, &CB, &TU_MEM, NULL), TSE_OK);
     *out = st;
     TT_EQ_INT(tse_stream_start(st, now), TSE_OK);
     TT_EQ_INT(tse_stream_want(st), TSE_WANT_CONNECT);
@@ -168,13 +147,13 @@ TT_TEST(every_tls_setting_is_refused_with_plain_tcp)
     tse_settings_default(&ts);
     ts.ca = (const uint8_t *)pki->ca_pem;
     ts.ca_len = test_pki_len(pki->ca_pem);
-    TT_EQ_INT(tse_tls_config_new(&tc, &ts, entropy, NULL, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_tls_config_new(&tc, &ts, entropy, NULL, &TU_MEM, NULL), TSE_OK);
     base(&s, 0);
     s.tls_config = tc;
     TT_EQ_INT(tse_stream_settings_check(&s), TSE_ERR_SETTING_TLS);
     {
         tse_stream *st = NULL;
-        TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_ERR_SETTING_TLS);
+        TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_ERR_SETTING_TLS);
         TT_ASSERT(st == NULL);
     }
     tse_tls_config_del(tc);
@@ -186,7 +165,7 @@ TT_TEST(every_tls_setting_is_refused_with_plain_tcp)
     base(&s, 0);
     s.recv_buf = 255;
     TT_EQ_INT(tse_stream_settings_check(&s), TSE_ERR_SETTING_QUEUE);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(no_tls_memory_and_the_allocation_failing)
@@ -204,14 +183,14 @@ TT_TEST(no_tls_memory_and_the_allocation_failing)
     TT_ASSERT(tse_stream_footprint(&s) + TSE_OUTER_BUF_SIZE <= tse_stream_footprint(&tls));
     TT_ASSERT(tse_stream_footprint(&sp) >= tse_stream_footprint(&s) + TSE_OUTER_BUF_SIZE);
     TT_ASSERT(tse_stream_footprint(&sp) < tse_stream_footprint(&tls));
-    fail_calloc = 1;
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_ERR_NO_MEMORY);
-    fail_calloc = 0;
+    tu_mem_fail = 1;
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_ERR_NO_MEMORY);
+    tu_mem_fail = 0;
     TT_ASSERT(st == NULL);
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
-    TT_EQ_INT(live, 1); /* one allocation */
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
+    TT_EQ_INT(tu_mem_live, 1); /* one allocation */
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(bytes_go_out_and_come_in_as_they_are)
@@ -226,7 +205,7 @@ TT_TEST(bytes_go_out_and_come_in_as_they_are)
     base(&s, 0);
     s.send_buf = 300;
     reset_counts();
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
     TT_EQ_INT(tse_stream_start(st, 100), TSE_OK);
     /* queued before the connection: not for the port yet */
     TT_EQ_INT(tse_stream_send(st, (const uint8_t *)"early ", 6, 100), TSE_OK);
@@ -295,7 +274,7 @@ TT_TEST(bytes_go_out_and_come_in_as_they_are)
     }
     TT_EQ_INT(downs, 0);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 /* A send that fits the free space only when counted from the front of
@@ -327,7 +306,7 @@ TT_TEST(a_send_into_a_partly_consumed_buffer_loses_nothing)
     TT_EQ_INT(n, 270);
     TT_ASSERT(memcmp(out, data, 270) == 0);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 /* The application closes from its callbacks (allowed, stream.h). */
@@ -372,13 +351,13 @@ TT_TEST(closing_from_the_up_or_data_callback)
 
     /* the port reporting sends before the stream is up: nothing happens */
     reset_counts();
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
     TT_EQ_INT(tse_stream_start(st, 0), TSE_OK);
     TT_EQ_INT(tse_stream_send(st, (const uint8_t *)"x", 1, 0), TSE_OK);
     tse_stream_outer_consume(st, 1, 0);
     TT_EQ_INT(tse_stream_send_space(st), 255);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(the_peers_fin_is_a_clean_end_and_what_came_stays_readable)
@@ -405,7 +384,7 @@ TT_TEST(the_peers_fin_is_a_clean_end_and_what_came_stays_readable)
     TT_EQ_INT(tse_stream_transport_closed(st, TSE_ERR_TRANSPORT_RESET, 6), TSE_OK);
     TT_EQ_INT(last_error, TSE_ERR_TRANSPORT_RESET);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(close_sends_what_is_queued_then_disconnects)
@@ -458,7 +437,7 @@ TT_TEST(close_sends_what_is_queued_then_disconnects)
         TT_EQ_INT(tse_stream_outer_pending(st, &p), 0); /* DOWN: nothing more */
     }
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(through_the_proxy)
@@ -495,7 +474,7 @@ TT_TEST(through_the_proxy)
     TT_EQ_INT(tse_stream_outer_pending(st, &p), 4);
     TT_ASSERT(memcmp(p, "stun", 4) == 0);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 TT_TEST(the_proxy_refuses_or_asks_for_credentials)
@@ -567,7 +546,7 @@ TT_TEST(the_proxy_refuses_or_asks_for_credentials)
     TT_EQ_INT(ups, 1);
     TT_EQ_INT(downs, 0);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 /* Each failure on a virtual clock: connect, CONNECT reply, dead peer. */
@@ -583,7 +562,7 @@ TT_TEST(each_failure_on_a_virtual_clock)
     base(&s, 0);
     s.connect_timeout_ms = 3000;
     reset_counts();
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
     TT_EQ_INT(tse_stream_start(st, 1000), TSE_OK);
     TT_EQ_INT(tse_stream_connect_target(st, &h, &port), TSE_OK);
     TT_ASSERT(tse_stream_expiry(st) == 4000);
@@ -595,7 +574,7 @@ TT_TEST(each_failure_on_a_virtual_clock)
 
     /* refused */
     reset_counts();
-    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &MEM, NULL), TSE_OK);
+    TT_EQ_INT(tse_stream_new(&st, &s, &CB, &TU_MEM, NULL), TSE_OK);
     TT_EQ_INT(tse_stream_start(st, 0), TSE_OK);
     TT_EQ_INT(tse_stream_connect_target(st, &h, &port), TSE_OK);
     TT_EQ_INT(tse_stream_transport_closed(st, TSE_ERR_TRANSPORT_REFUSED, 1), TSE_OK);
@@ -645,7 +624,7 @@ TT_TEST(each_failure_on_a_virtual_clock)
     TT_EQ_INT(tse_stream_recv_outer(st, (const uint8_t *)"late", 4, 1601), 4); /* dropped */
     TT_EQ_INT(tse_stream_readable(st), 1);
     tse_stream_del(st);
-    TT_EQ_INT(live, 0);
+    TT_EQ_INT(tu_mem_live, 0);
 }
 
 int main(void)
