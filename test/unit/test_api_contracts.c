@@ -198,10 +198,72 @@ TT_TEST(every_error_has_its_own_name)
     TT_ASSERT(!tse_err_is_retryable(TSE_ERR_SETTING_QUEUE));
 }
 
+/* tse_strerror() keeps its names in blocks of consecutive codes
+ * (lib/error.c): a text missing or one too many in a block shifts every
+ * name after it.  Each code's name starts with its module's prefix, and
+ * the last code of each block has its own text. */
+TT_TEST(every_name_is_its_codes)
+{
+    static const struct { int lo, hi; const char *prefix; } ranges[] = {
+        { -110, -100, "CM: " },        { -154, -150, "framing: " },
+        { -205, -200, "transport: " }, { -307, -300, "proxy: " },
+        { -411, -400, "TLS: " },       { -507, -500, "TSCF: " },
+        { -699, -601, "TSCF rejected: " }, { -709, -700, "STUN: " },
+        { -722, -720, "SIP: " },       { -809, -800, "settings: " },
+        { -1027, -1000, "TURN: " },    { -1051, -1050, "RFC 4571: " },
+        { -1101, -1100, "stream: " },
+    };
+    static const struct { int err; const char *name; } last[] = {
+        { TSE_ERR_NETWORK_CHANGED, "the network changed: the tunnel moves to it" },
+        { TSE_ERR_CM_DUPLICATE_TLV, "CM: the same TLV twice" },
+        { TSE_ERR_FRAME_ENVELOPE, "framing: invalid envelope type or length" },
+        { TSE_ERR_TRANSPORT_IO, "transport: socket error" },
+        { TSE_ERR_PROXY_TIMEOUT, "proxy: no reply in time" },
+        { TSE_ERR_TLS_NO_COMMON, "TLS: no cipher suite, group or signature in common" },
+        { TSE_ERR_SERVER_RELEASED, "TSCF: tunnel released by the server" },
+        { TSE_ERR_REJECT_VERSION, "TSCF rejected: version not supported (5)" },
+        { TSE_ERR_REJECT_OTHER, "TSCF rejected: unknown response code" },
+        { TSE_ERR_STUN_ERROR_RESPONSE, "STUN: Binding error response" },
+        { TSE_ERR_SIP_MISMATCH, "SIP: response does not match the request" },
+        { TSE_ERR_DETECT_ENTROPY, "probe: entropy source failed" },
+        { TSE_ERR_SETTING_PATH, NULL }, /* prefix only: see below */
+        { TSE_ERR_NO_ROUTE, "netlink: no route to the host to exclude" },
+        { TSE_ERR_TURN_BAD_RESPONSE, "TURN: success response incomplete" },
+        { TSE_ERR_RFC4571_TRUNCATED, "RFC 4571: stream ended inside a frame" },
+        { TSE_ERR_STREAM_DEAD_PEER, "stream: no answer from the peer (dead peer)" },
+    };
+    TT_EQ_INT(load_codes(), 0);
+    for (size_t i = 0; i < ncodes; i++) {
+        for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+            if (codes[i] >= ranges[r].lo && codes[i] <= ranges[r].hi) {
+                const char *s = tse_strerror(codes[i]);
+                if (strncmp(s, ranges[r].prefix, strlen(ranges[r].prefix)) != 0)
+                    fprintf(stderr, "%s: \"%s\"\n", names[i], s);
+                TT_ASSERT(strncmp(s, ranges[r].prefix, strlen(ranges[r].prefix)) == 0);
+            }
+        }
+    }
+    for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+        if (last[i].name == NULL) continue;
+        if (strcmp(tse_strerror(last[i].err), last[i].name) != 0)
+            fprintf(stderr, "%d: \"%s\"\n", last[i].err, tse_strerror(last[i].err));
+        TT_EQ_INT(strcmp(tse_strerror(last[i].err), last[i].name), 0);
+    }
+    TT_ASSERT(strstr(tse_strerror(TSE_ERR_SETTING_PATH), "path_cache") != NULL);
+    TT_EQ_INT(strcmp(tse_strerror(TSE_OK), "success"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(TSE_ERR_WOULD_BLOCK), "would block"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(TSE_ERR_DETECT_TIMEOUT), "probe: no answer in time"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(1), "unknown error"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(-12), "unknown error"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(-1102), "unknown error"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(-1028), "unknown error"), 0);
+}
+
 int main(void)
 {
     TT_RUN(null_arguments);
     TT_RUN(each_missing_argument_and_wrong_state);
     TT_RUN(every_error_has_its_own_name);
+    TT_RUN(every_name_is_its_codes);
     return TT_DONE();
 }
