@@ -635,7 +635,7 @@ static int map_verify_failure(tse_tls *tls)
 #define TSE_TLS_OFFERED_VERSIONS "we offered TLS 1.2, "
 #endif
 #define TSE_TLS_OFFERED TSE_TLS_OFFERED_VERSIONS \
-    "ECDHE (X25519, P-256, P-384) with AES-GCM or ChaCha20-Poly1305 only " \
+    "ECDHE X25519/P-256/P-384, AES-GCM or ChaCha20-Poly1305 " \
     "(no CBC, no RSA key exchange)"
 
 /* RFC 8446 6 / RFC 5246 7.2 alert descriptions: each name follows its
@@ -706,19 +706,20 @@ static int map_alert(tse_tls *tls)
 #if TSE_CONFIG_STRINGS
     add_detail(tls, alert_name(d));
 #endif
+    /* the error names the refusal ("no version in common", "no suite,
+     * group or signature in common"); the detail adds what we offered */
     switch (d) {
     case 70: /* protocol_version */
-        add_detail(tls, ": no TLS version in common; ");
         err = TSE_ERR_TLS_VERSION;
         break;
     case 40: /* handshake_failure */
     case 71: /* insufficient_security */
-        add_detail(tls, ": no cipher suite, group or signature in common; ");
         err = TSE_ERR_TLS_NO_COMMON;
         break;
     default:
         return err;
     }
+    add_detail(tls, "; ");
     add_detail(tls, TSE_TLS_OFFERED);
     return err;
 }
