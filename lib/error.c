@@ -2,236 +2,269 @@
 #include "tse/config.h"
 #include "tse/error.h"
 
+#include <stddef.h>
+#include <stdint.h>
+
+#if TSE_CONFIG_STRINGS
+/* The names, as one table of blocks: include/tse/error.h numbers its codes
+ * in runs of consecutive values (-100 .. -110 for the CM codec, ...), and
+ * each block holds the texts of one run, in order from its first (highest)
+ * code down, each ended by its NUL.  A table instead of a switch: the code
+ * is one loop instead of a compare and a branch per name (about 0.9 KiB on
+ * a Cortex-M4).  A module compiled out (tse/config.h) never reports its
+ * codes: they are "unknown error" then, and their names are not in the
+ * image.  test_api_contracts checks that every code has its own name and
+ * that the last code of each block has the right one. */
+struct err_block {
+    int16_t first;     /* the block's first code (its highest value) */
+    uint8_t count;     /* it covers first, first - 1, ..., first - count + 1 */
+    const char *names; /* count texts, each ended by "\0" */
+};
+
+static const struct err_block blocks[] = {
+    { TSE_OK, 12,
+      "success\0"
+      "would block\0"
+      "invalid argument\0"
+      "out of memory\0"
+      "buffer too small\0"
+      "not allowed in this state\0"
+      "tunnel is not up\0"
+      "outbound queue full\0"
+      "not a valid IPv4/IPv6 packet or too big\0"
+      "reconnect attempts exhausted\0"
+      "closed by the application\0"
+      "the network changed: the tunnel moves to it\0" },
+    { TSE_ERR_SETTING_SERVER, 10,
+      "settings: server_host empty or server_port 0\0"
+      "settings: framing profile not supported\0"
+      "settings: max_unit outside 576..65535\0"
+      "settings: outq_size below max_unit\0"
+      "settings: backoff_initial_ms 0 or above backoff_max_ms\0"
+      "settings: proxy_port 0, or proxy user or password alone\0"
+      "settings: sched.record_max below 256\0"
+      "settings: tls_config with ca, certificate, key or insecure\0"
+      "settings: log_level or tls_debug out of range or not compiled in\0"
+      "settings: server_port_2 is server_port, proxy host or credentials too long, or path_cache without detection\0" },
+    { TSE_ERR_CM_TRUNCATED, 11,
+      "CM: shorter than the 16-byte header\0"
+      "CM: CM_Version is not 1\0"
+      "CM: CM_Indication is not 0\0"
+      "CM: reserved header bits are not 0\0"
+      "CM: unknown CM_Type\0"
+      "CM: TLV_Count does not match the TLVs present\0"
+      "CM: TLV longer than the bytes left\0"
+      "CM: known TLV with the wrong length\0"
+      "CM: netmask without its address\0"
+      "CM: response without Response_Code\0"
+      "CM: the same TLV twice\0" },
+    { TSE_ERR_FRAME_NIBBLE, 5,
+      "framing: first nibble is not 1, 4 or 6\0"
+      "framing: IPv4 IHL below 5\0"
+      "framing: IPv4 total length below its header\0"
+      "framing: unit above the maximum size\0"
+      "framing: invalid envelope type or length\0" },
+    { TSE_ERR_TRANSPORT_RESOLVE, 6,
+      "transport: name resolution failed\0"
+      "transport: connection refused or unreachable\0"
+      "transport: connect timed out\0"
+      "transport: connection reset\0"
+      "transport: peer closed the connection\0"
+      "transport: socket error\0" },
+#if TSE_CONFIG_PROXY
+    { TSE_ERR_PROXY_STATUS, 8,
+      "proxy: CONNECT refused (non-2xx status)\0"
+      "proxy: authentication failed (407 after credentials)\0"
+      "proxy: authentication required, no credentials configured\0"
+      "proxy: no supported authentication scheme (Basic, Digest)\0"
+      "proxy: malformed HTTP reply\0"
+      "proxy: reply head too large\0"
+      "proxy: closed before a complete reply\0"
+      "proxy: no reply in time\0" },
+#endif
+    { TSE_ERR_TLS_HANDSHAKE, 12,
+      "TLS: handshake failed\0"
+      "TLS: certificate not trusted (unknown CA)\0"
+      "TLS: certificate expired or not yet valid\0"
+      "TLS: certificate name mismatch\0"
+      "TLS: public-key pin mismatch\0"
+      "TLS: certificate rejected\0"
+      "TLS: fatal alert from peer\0"
+      "TLS: bad configuration (trust anchors, key)\0"
+      "TLS: corrupt or unexpected record\0"
+      "TLS: handshake timed out\0"
+      "TLS: no protocol version in common with the server\0"
+      "TLS: no cipher suite, group or signature in common\0" },
+    { TSE_ERR_PROTO_UNEXPECTED, 8,
+      "TSCF: unexpected control message\0"
+      "TSCF: unexpected tunnel session ID\0"
+      "TSCF: response matches no outstanding request\0"
+      "TSCF: success response without a usable inner address\0"
+      "TSCF: no Configuration_Response in time\0"
+      "TSCF: no Keep_Alive_Response, peer dead\0"
+      "TSCF: no Configuration_Release_Response in time\0"
+      "TSCF: tunnel released by the server\0" },
+    { TSE_ERR_REJECT_INVALID_TSID, 5,
+      "TSCF rejected: invalid tunnel session ID (1)\0"
+      "TSCF rejected: source address blacklisted (2)\0"
+      "TSCF rejected: out of tunnel resources (3)\0"
+      "TSCF rejected: service unavailable (4)\0"
+      "TSCF rejected: version not supported (5)\0" },
+    { TSE_ERR_REJECT_OTHER, 1,
+      "TSCF rejected: unknown response code\0" },
+#if TSE_CONFIG_DETECT || TSE_CONFIG_TURN /* the STUN codec */
+    { TSE_ERR_STUN_TRUNCATED, 10,
+      "STUN: truncated message\0"
+      "STUN: not a STUN message (magic cookie)\0"
+      "STUN: bad message length\0"
+      "STUN: not a Binding response\0"
+      "STUN: transaction ID mismatch\0"
+      "STUN: malformed attribute\0"
+      "STUN: unknown comprehension-required attribute\0"
+      "STUN: FINGERPRINT mismatch\0"
+      "STUN: success response without mapped address\0"
+      "STUN: Binding error response\0" },
+#endif
+#if TSE_CONFIG_DETECT
+    { TSE_ERR_SIP_MALFORMED, 3,
+      "SIP: malformed response\0"
+      "SIP: response too large\0"
+      "SIP: response does not match the request\0" },
+#endif
+#if TSE_CONFIG_DETECT
+    { TSE_ERR_DETECT_TIMEOUT, 6,
+      "probe: no answer in time\0"
+      "probe: cancelled\0"
+      "probe: not configured\0"
+      "detection: no usable path\0"
+      "detection: network not cached\0"
+      "probe: entropy source failed\0" },
+#endif
+#if TSE_CONFIG_HOST_PORT /* the Linux TUN and netlink port */
+    { TSE_ERR_TUN_OPEN, 9,
+      "TUN: cannot open or set up /dev/net/tun\0"
+      "TUN: bad interface name or name in use\0"
+      "TUN: not permitted (needs CAP_NET_ADMIN)\0"
+      "TUN: read or write on the device failed\0"
+      "netlink: socket error or malformed reply\0"
+      "netlink: MTU or link state refused\0"
+      "netlink: address refused\0"
+      "netlink: route refused\0"
+      "netlink: no route to the host to exclude\0" },
+#endif
+#if TSE_CONFIG_TURN
+    { TSE_ERR_TURN_UNAUTHORIZED, 28,
+      "TURN: 401 Unauthorized after credentials were sent\0"
+      "TURN: 438 Stale Nonce repeated\0"
+      "TURN: 403 Forbidden\0"
+      "TURN: 437 Allocation Mismatch\0"
+      "TURN: 441 Wrong Credentials\0"
+      "TURN: 442 Unsupported Transport Protocol\0"
+      "TURN: 440/443 address family not supported or mismatch\0"
+      "TURN: 486 Allocation Quota Reached\0"
+      "TURN: 508 Insufficient Capacity\0"
+      "TURN: 446 Connection Already Exists\0"
+      "TURN: 447 Connection Timeout or Failure\0"
+      "TURN: 400 Bad Request\0"
+      "TURN: 420 Unknown Attribute\0"
+      "TURN: 300 Try Alternate (not followed)\0"
+      "TURN: 500 Server Error\0"
+      "TURN: error response\0"
+      "TURN: no response in time\0"
+      "TURN: response integrity missing or wrong\0"
+      "TURN: Allocate success without relayed address or lifetime\0"
+      "TURN: challenge without usable REALM or NONCE\0"
+      "TURN: malformed STUN message on the stream\0"
+      "TURN: malformed ChannelData\0"
+      "TURN: message larger than the receive buffer\0"
+      "TURN: no permission for the peer\0"
+      "TURN: permission, channel or transaction table full\0"
+      "TURN: no allocation\0"
+      "TURN: allocation expired\0"
+      "TURN: success response incomplete\0" },
+#endif
+    { TSE_ERR_RFC4571_TOO_BIG, 2,
+      "RFC 4571: frame above the maximum size\0"
+      "RFC 4571: stream ended inside a frame\0" },
+#if TSE_CONFIG_STREAM
+    { TSE_ERR_STREAM_EOF, 2,
+      "stream: the peer closed it cleanly (close_notify)\0"
+      "stream: no answer from the peer (dead peer)\0" },
+#endif
+};
+#endif
+
 const char *tse_strerror(int err)
 {
 #if !TSE_CONFIG_STRINGS
     (void)err;
     return ""; /* names compiled out (tse/config.h) */
 #else
-    switch (err) {
-    case TSE_OK: return "success";
-    case TSE_ERR_WOULD_BLOCK: return "would block";
-    case TSE_ERR_INVALID_ARG: return "invalid argument";
-    case TSE_ERR_NO_MEMORY: return "out of memory";
-    case TSE_ERR_BUFFER_TOO_SMALL: return "buffer too small";
-    case TSE_ERR_STATE: return "not allowed in this state";
-    case TSE_ERR_NOT_UP: return "tunnel is not up";
-    case TSE_ERR_QUEUE_FULL: return "outbound queue full";
-    case TSE_ERR_PACKET_INVALID: return "not a valid IPv4/IPv6 packet or too big";
-    case TSE_ERR_RETRIES_EXHAUSTED: return "reconnect attempts exhausted";
-    case TSE_ERR_CLOSED: return "closed by the application";
-    case TSE_ERR_NETWORK_CHANGED: return "the network changed: moving the tunnel to the new one";
-
-    case TSE_ERR_SETTING_SERVER: return "settings: server_host empty or server_port 0";
-    case TSE_ERR_SETTING_PROFILE: return "settings: framing profile not supported";
-    case TSE_ERR_SETTING_MAX_UNIT: return "settings: max_unit outside 576..65535";
-    case TSE_ERR_SETTING_QUEUE: return "settings: outq_size below max_unit";
-    case TSE_ERR_SETTING_BACKOFF: return "settings: backoff_initial_ms 0 or above backoff_max_ms";
-    case TSE_ERR_SETTING_PROXY: return "settings: proxy_port 0, or proxy user and password not both set";
-    case TSE_ERR_SETTING_SCHED: return "settings: sched.record_max below 256";
-    case TSE_ERR_SETTING_TLS: return "settings: tls_config set together with ca, client certificate, key or insecure";
-    case TSE_ERR_SETTING_LOG: return "settings: log_level or tls_debug out of range, or debug logging not compiled in";
-    case TSE_ERR_SETTING_PATH: return "settings: server_port_2 equals server_port, proxy host or credentials too long, or path_cache without detection";
-
-    case TSE_ERR_CM_TRUNCATED: return "CM: shorter than the 16-byte header";
-    case TSE_ERR_CM_VERSION: return "CM: CM_Version is not 1";
-    case TSE_ERR_CM_INDICATION: return "CM: CM_Indication is not 0";
-    case TSE_ERR_CM_RESERVED: return "CM: reserved header bits are not 0";
-    case TSE_ERR_CM_TYPE: return "CM: unknown CM_Type";
-    case TSE_ERR_CM_TLV_COUNT: return "CM: TLV_Count does not match the TLVs present";
-    case TSE_ERR_CM_TLV_OVERRUN: return "CM: TLV longer than the bytes left";
-    case TSE_ERR_CM_TLV_LENGTH: return "CM: known TLV with the wrong length";
-    case TSE_ERR_CM_MASK_WITHOUT_ADDR: return "CM: netmask without its address";
-    case TSE_ERR_CM_NO_RESPONSE_CODE: return "CM: response without Response_Code";
-    case TSE_ERR_CM_DUPLICATE_TLV: return "CM: the same TLV twice";
-
-    case TSE_ERR_FRAME_NIBBLE: return "framing: first nibble is not 1, 4 or 6";
-    case TSE_ERR_FRAME_IPV4_IHL: return "framing: IPv4 IHL below 5";
-    case TSE_ERR_FRAME_IPV4_LENGTH: return "framing: IPv4 total length below its header";
-    case TSE_ERR_FRAME_TOO_BIG: return "framing: unit above the maximum size";
-    case TSE_ERR_FRAME_ENVELOPE: return "framing: invalid envelope type or length";
-
-    case TSE_ERR_TRANSPORT_RESOLVE: return "transport: name resolution failed";
-    case TSE_ERR_TRANSPORT_REFUSED: return "transport: connection refused or unreachable";
-    case TSE_ERR_TRANSPORT_TIMEOUT: return "transport: connect timed out";
-    case TSE_ERR_TRANSPORT_RESET: return "transport: connection reset";
-    case TSE_ERR_TRANSPORT_CLOSED: return "transport: peer closed the connection";
-    case TSE_ERR_TRANSPORT_IO: return "transport: socket error";
-
-/* A module compiled out (tse/config.h) never reports its codes: they are
- * "unknown error" then, and their names are not in the image. */
-#if TSE_CONFIG_PROXY
-    case TSE_ERR_PROXY_STATUS: return "proxy: CONNECT refused (non-2xx status)";
-    case TSE_ERR_PROXY_AUTH_FAILED: return "proxy: authentication failed (407 after credentials)";
-    case TSE_ERR_PROXY_AUTH_REQUIRED: return "proxy: authentication required, no credentials configured";
-    case TSE_ERR_PROXY_AUTH_SCHEME: return "proxy: no supported authentication scheme (Basic, Digest)";
-    case TSE_ERR_PROXY_MALFORMED: return "proxy: malformed HTTP reply";
-    case TSE_ERR_PROXY_TOO_LARGE: return "proxy: reply head too large";
-    case TSE_ERR_PROXY_CLOSED: return "proxy: closed before a complete reply";
-    case TSE_ERR_PROXY_TIMEOUT: return "proxy: no reply in time";
-#endif
-
-    case TSE_ERR_TLS_HANDSHAKE: return "TLS: handshake failed";
-    case TSE_ERR_TLS_CERT_UNTRUSTED: return "TLS: certificate not trusted (unknown CA)";
-    case TSE_ERR_TLS_CERT_EXPIRED: return "TLS: certificate expired or not yet valid";
-    case TSE_ERR_TLS_CERT_NAME: return "TLS: certificate name mismatch";
-    case TSE_ERR_TLS_PIN: return "TLS: public-key pin mismatch";
-    case TSE_ERR_TLS_CERT_OTHER: return "TLS: certificate rejected";
-    case TSE_ERR_TLS_ALERT: return "TLS: fatal alert from peer";
-    case TSE_ERR_TLS_CONFIG: return "TLS: bad configuration (trust anchors, key)";
-    case TSE_ERR_TLS_RECORD: return "TLS: corrupt or unexpected record";
-    case TSE_ERR_TLS_TIMEOUT: return "TLS: handshake timed out";
-    case TSE_ERR_TLS_VERSION: return "TLS: no protocol version in common with the server";
-    case TSE_ERR_TLS_NO_COMMON: return "TLS: no cipher suite, group or signature in common";
-
-    case TSE_ERR_PROTO_UNEXPECTED: return "TSCF: unexpected control message";
-    case TSE_ERR_PROTO_TSID: return "TSCF: unexpected tunnel session ID";
-    case TSE_ERR_PROTO_SEQUENCE: return "TSCF: response matches no outstanding request";
-    case TSE_ERR_PROTO_NO_ADDRESS: return "TSCF: success response without a usable inner address";
-    case TSE_ERR_PROTO_TIMEOUT: return "TSCF: no Configuration_Response in time";
-    case TSE_ERR_KEEPALIVE_TIMEOUT: return "TSCF: no Keep_Alive_Response, peer dead";
-    case TSE_ERR_RELEASE_TIMEOUT: return "TSCF: no Configuration_Release_Response in time";
-    case TSE_ERR_SERVER_RELEASED: return "TSCF: tunnel released by the server";
-
-    case TSE_ERR_REJECT_INVALID_TSID: return "TSCF rejected: invalid tunnel session ID (1)";
-    case TSE_ERR_REJECT_BLACKLISTED: return "TSCF rejected: source address blacklisted (2)";
-    case TSE_ERR_REJECT_NO_RESOURCES: return "TSCF rejected: out of tunnel resources (3)";
-    case TSE_ERR_REJECT_UNAVAILABLE: return "TSCF rejected: service unavailable (4)";
-    case TSE_ERR_REJECT_VERSION: return "TSCF rejected: version not supported (5)";
-    case TSE_ERR_REJECT_OTHER: return "TSCF rejected: unknown response code";
-
-#if TSE_CONFIG_DETECT || TSE_CONFIG_TURN /* the STUN codec */
-    case TSE_ERR_STUN_TRUNCATED: return "STUN: truncated message";
-    case TSE_ERR_STUN_NOT_STUN: return "STUN: not a STUN message (magic cookie)";
-    case TSE_ERR_STUN_LENGTH: return "STUN: bad message length";
-    case TSE_ERR_STUN_TYPE: return "STUN: not a Binding response";
-    case TSE_ERR_STUN_TXID: return "STUN: transaction ID mismatch";
-    case TSE_ERR_STUN_ATTR: return "STUN: malformed attribute";
-    case TSE_ERR_STUN_UNKNOWN_ATTR: return "STUN: unknown comprehension-required attribute";
-    case TSE_ERR_STUN_FINGERPRINT: return "STUN: FINGERPRINT mismatch";
-    case TSE_ERR_STUN_NO_ADDRESS: return "STUN: success response without mapped address";
-    case TSE_ERR_STUN_ERROR_RESPONSE: return "STUN: Binding error response";
-#endif
-#if TSE_CONFIG_DETECT
-    case TSE_ERR_SIP_MALFORMED: return "SIP: malformed response";
-    case TSE_ERR_SIP_TOO_LARGE: return "SIP: response too large";
-    case TSE_ERR_SIP_MISMATCH: return "SIP: response does not match the request";
-    case TSE_ERR_DETECT_TIMEOUT: return "probe: no answer in time";
-    case TSE_ERR_DETECT_CANCELLED: return "probe: cancelled";
-    case TSE_ERR_DETECT_NOT_CONFIGURED: return "probe: not configured";
-    case TSE_ERR_DETECT_NO_PATH: return "detection: no usable path";
-    case TSE_ERR_DETECT_NOT_CACHED: return "detection: network not cached";
-    case TSE_ERR_DETECT_ENTROPY: return "probe: entropy source failed";
-#endif
-
-#if TSE_CONFIG_HOST_PORT /* the Linux TUN and netlink port */
-    case TSE_ERR_TUN_OPEN: return "TUN: cannot open or set up /dev/net/tun";
-    case TSE_ERR_TUN_NAME: return "TUN: bad interface name or name in use";
-    case TSE_ERR_TUN_PERMISSION: return "TUN: not permitted (needs CAP_NET_ADMIN)";
-    case TSE_ERR_TUN_IO: return "TUN: read or write on the device failed";
-    case TSE_ERR_NETLINK: return "netlink: socket error or malformed reply";
-    case TSE_ERR_NETLINK_LINK: return "netlink: MTU or link state refused";
-    case TSE_ERR_NETLINK_ADDR: return "netlink: address refused";
-    case TSE_ERR_NETLINK_ROUTE: return "netlink: route refused";
-    case TSE_ERR_NO_ROUTE: return "netlink: no route to the host to exclude";
-#endif
-#if TSE_CONFIG_TURN
-
-    case TSE_ERR_TURN_UNAUTHORIZED: return "TURN: 401 Unauthorized after credentials were sent";
-    case TSE_ERR_TURN_STALE_NONCE: return "TURN: 438 Stale Nonce repeated";
-    case TSE_ERR_TURN_FORBIDDEN: return "TURN: 403 Forbidden";
-    case TSE_ERR_TURN_ALLOC_MISMATCH: return "TURN: 437 Allocation Mismatch";
-    case TSE_ERR_TURN_WRONG_CREDENTIALS: return "TURN: 441 Wrong Credentials";
-    case TSE_ERR_TURN_UNSUPPORTED_TRANSPORT: return "TURN: 442 Unsupported Transport Protocol";
-    case TSE_ERR_TURN_PEER_FAMILY: return "TURN: 440/443 address family not supported or mismatch";
-    case TSE_ERR_TURN_QUOTA: return "TURN: 486 Allocation Quota Reached";
-    case TSE_ERR_TURN_CAPACITY: return "TURN: 508 Insufficient Capacity";
-    case TSE_ERR_TURN_CONNECTION_EXISTS: return "TURN: 446 Connection Already Exists";
-    case TSE_ERR_TURN_CONNECTION_FAILED: return "TURN: 447 Connection Timeout or Failure";
-    case TSE_ERR_TURN_BAD_REQUEST: return "TURN: 400 Bad Request";
-    case TSE_ERR_TURN_UNKNOWN_ATTRIBUTE: return "TURN: 420 Unknown Attribute";
-    case TSE_ERR_TURN_TRY_ALTERNATE: return "TURN: 300 Try Alternate (not followed)";
-    case TSE_ERR_TURN_SERVER_ERROR: return "TURN: 500 Server Error";
-    case TSE_ERR_TURN_ERROR_OTHER: return "TURN: error response";
-    case TSE_ERR_TURN_TIMEOUT: return "TURN: no response in time";
-    case TSE_ERR_TURN_INTEGRITY: return "TURN: response integrity missing or wrong";
-    case TSE_ERR_TURN_NO_RELAYED: return "TURN: Allocate success without relayed address or lifetime";
-    case TSE_ERR_TURN_REALM: return "TURN: challenge without usable REALM or NONCE";
-    case TSE_ERR_TURN_MALFORMED: return "TURN: malformed STUN message on the stream";
-    case TSE_ERR_TURN_CHANNEL_DATA: return "TURN: malformed ChannelData";
-    case TSE_ERR_TURN_TOO_BIG: return "TURN: message larger than the receive buffer";
-    case TSE_ERR_TURN_NO_PERMISSION: return "TURN: no permission for the peer";
-    case TSE_ERR_TURN_TABLE_FULL: return "TURN: permission, channel or transaction table full";
-    case TSE_ERR_TURN_NOT_ALLOCATED: return "TURN: no allocation";
-    case TSE_ERR_TURN_EXPIRED: return "TURN: allocation expired";
-    case TSE_ERR_TURN_BAD_RESPONSE: return "TURN: success response incomplete";
-#endif
-
-    case TSE_ERR_RFC4571_TOO_BIG: return "RFC 4571: frame above the maximum size";
-    case TSE_ERR_RFC4571_TRUNCATED: return "RFC 4571: stream ended inside a frame";
-#if TSE_CONFIG_STREAM
-    case TSE_ERR_STREAM_EOF: return "stream: the peer closed it cleanly (close_notify)";
-    case TSE_ERR_STREAM_DEAD_PEER: return "stream: no answer from the peer (dead peer)";
-#endif
-    default: return "unknown error";
+    for (size_t i = 0; i < sizeof(blocks) / sizeof(blocks[0]); i++) {
+        int k = blocks[i].first - err;
+        if (k >= 0 && k < blocks[i].count) {
+            const char *s = blocks[i].names;
+            /* skip k texts; an empty one (the literal's own final NUL)
+             * means the block has fewer texts than its count */
+            while (k-- > 0 && *s != '\0') {
+                while (*s++ != '\0') {
+                }
+            }
+            return *s != '\0' ? s : "unknown error";
+        }
     }
+    return "unknown error";
 #endif
 }
 
+/* The codes a reconnect may cure, as a bit mask per block of codes (bit
+ * k = the block's first code minus k): 40 cases of a switch were 180
+ * bytes on a Cortex-M4, this table and its loop about half. */
+#define R(first, code) (1ul << ((first) - (code)))
+static const struct {
+    int16_t first;
+    uint32_t mask;
+} retryable[] = {
+    { TSE_OK, R(TSE_OK, TSE_ERR_NETWORK_CHANGED) },
+    /* a corrupt control message or inner packet: a fresh connection */
+    { TSE_ERR_CM_TRUNCATED, R(TSE_ERR_CM_TRUNCATED, TSE_ERR_CM_DUPLICATE_TLV - 1) - 1 },
+    { TSE_ERR_FRAME_NIBBLE, R(TSE_ERR_FRAME_NIBBLE, TSE_ERR_FRAME_ENVELOPE - 1) - 1 },
+    /* every transport failure */
+    { TSE_ERR_TRANSPORT_RESOLVE, R(TSE_ERR_TRANSPORT_RESOLVE, TSE_ERR_TRANSPORT_IO - 1) - 1 },
+    { TSE_ERR_PROXY_STATUS, R(TSE_ERR_PROXY_STATUS, TSE_ERR_PROXY_CLOSED) |
+                            R(TSE_ERR_PROXY_STATUS, TSE_ERR_PROXY_TIMEOUT) |
+                            /* 502/503/504 from the proxy are transient */
+                            R(TSE_ERR_PROXY_STATUS, TSE_ERR_PROXY_STATUS) },
+    { TSE_ERR_TLS_HANDSHAKE, R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_HANDSHAKE) |
+                             R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_ALERT) |
+                             R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_RECORD) |
+                             R(TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_TIMEOUT) },
+    /* the TSCF's side: all but a release that timed out */
+    { TSE_ERR_PROTO_UNEXPECTED, (R(TSE_ERR_PROTO_UNEXPECTED, TSE_ERR_SERVER_RELEASED - 1) - 1) &
+                                ~R(TSE_ERR_PROTO_UNEXPECTED, TSE_ERR_RELEASE_TIMEOUT) },
+    /* invalid TSID: retried as a fresh tunnel */
+    { TSE_ERR_REJECT_INVALID_TSID, R(TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_INVALID_TSID) |
+                                   R(TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_NO_RESOURCES) |
+                                   R(TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_UNAVAILABLE) },
+    { TSE_ERR_TURN_UNAUTHORIZED, R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_TIMEOUT) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_CAPACITY) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_SERVER_ERROR) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_ALLOC_MISMATCH) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_STALE_NONCE) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_EXPIRED) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_MALFORMED) |
+                                 R(TSE_ERR_TURN_UNAUTHORIZED, TSE_ERR_TURN_CONNECTION_FAILED) },
+    { TSE_ERR_STREAM_EOF, R(TSE_ERR_STREAM_EOF, TSE_ERR_STREAM_DEAD_PEER) },
+};
+#undef R
+
 int tse_err_is_retryable(int err)
 {
-    switch (err) {
-    case TSE_ERR_NETWORK_CHANGED:
-    case TSE_ERR_TRANSPORT_RESOLVE:
-    case TSE_ERR_TRANSPORT_REFUSED:
-    case TSE_ERR_TRANSPORT_TIMEOUT:
-    case TSE_ERR_TRANSPORT_RESET:
-    case TSE_ERR_TRANSPORT_CLOSED:
-    case TSE_ERR_TRANSPORT_IO:
-    case TSE_ERR_PROXY_CLOSED:
-    case TSE_ERR_PROXY_TIMEOUT:
-    case TSE_ERR_PROXY_STATUS:      /* 502/503/504 from the proxy are transient */
-    case TSE_ERR_TLS_HANDSHAKE:
-    case TSE_ERR_TLS_ALERT:
-    case TSE_ERR_TLS_RECORD:
-    case TSE_ERR_TLS_TIMEOUT:
-    case TSE_ERR_PROTO_UNEXPECTED:
-    case TSE_ERR_PROTO_TSID:
-    case TSE_ERR_PROTO_SEQUENCE:
-    case TSE_ERR_PROTO_NO_ADDRESS:
-    case TSE_ERR_PROTO_TIMEOUT:
-    case TSE_ERR_KEEPALIVE_TIMEOUT:
-    case TSE_ERR_SERVER_RELEASED:
-    case TSE_ERR_REJECT_INVALID_TSID: /* retried as a fresh tunnel */
-    case TSE_ERR_REJECT_NO_RESOURCES:
-    case TSE_ERR_REJECT_UNAVAILABLE:
-    case TSE_ERR_FRAME_NIBBLE:
-    case TSE_ERR_FRAME_IPV4_IHL:
-    case TSE_ERR_FRAME_IPV4_LENGTH:
-    case TSE_ERR_FRAME_TOO_BIG:
-    case TSE_ERR_FRAME_ENVELOPE:
-    case TSE_ERR_CM_TRUNCATED:
-    case TSE_ERR_CM_VERSION:
-    case TSE_ERR_CM_INDICATION:
-    case TSE_ERR_CM_RESERVED:
-    case TSE_ERR_CM_TYPE:
-    case TSE_ERR_CM_TLV_COUNT:
-    case TSE_ERR_CM_TLV_OVERRUN:
-    case TSE_ERR_CM_TLV_LENGTH:
-    case TSE_ERR_CM_MASK_WITHOUT_ADDR:
-    case TSE_ERR_CM_NO_RESPONSE_CODE:
-    case TSE_ERR_CM_DUPLICATE_TLV:
-    case TSE_ERR_TURN_TIMEOUT:
-    case TSE_ERR_TURN_CAPACITY:
-    case TSE_ERR_TURN_SERVER_ERROR:
-    case TSE_ERR_TURN_ALLOC_MISMATCH:
-    case TSE_ERR_TURN_STALE_NONCE:
-    case TSE_ERR_TURN_EXPIRED:
-    case TSE_ERR_TURN_MALFORMED:
-    case TSE_ERR_TURN_CONNECTION_FAILED:
-    case TSE_ERR_STREAM_DEAD_PEER:
-        return 1;
-    default:
-        return 0;
+    for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++) {
+        int k = retryable[i].first - err;
+        if (k >= 0 && k < 32) {
+            return (int)((retryable[i].mask >> k) & 1u);
+        }
     }
+    return 0;
 }

@@ -29,6 +29,7 @@
 #include "lwip/tcp.h"
 #include "lwip/tcpip.h"
 
+#include "lwip_keepalive.h"
 #include "tse/error.h"
 #include "tse/lwip_netconn.h"
 
@@ -242,9 +243,9 @@ static int nc_connect(tse_lwip_nc_conn *c)
         }
     }
     netconn_set_nonblocking(nc, 1);
-    tcp_nagle_disable(nc->pcb.tcp); /* the engine writes whole records;
-                                       no tcpip message: before connect
-                                       nothing else touches the PCB */
+    /* no tcpip message: before connect nothing else touches the PCB */
+    tcp_nagle_disable(nc->pcb.tcp); /* the engine writes whole records */
+    tse_lwip_tcp_keepalive(nc->pcb.tcp); /* lwip_keepalive.h */
     e = netconn_connect(nc, &c->addr, c->remote_port);
     if (e != ERR_OK && e != ERR_INPROGRESS) {
         nc_drop(c);
@@ -356,8 +357,9 @@ static int map_err(err_t e)
 {
     switch (e) {
     case ERR_RST:
-    case ERR_ABRT:
         return TSE_ERR_TRANSPORT_RESET;
+    case ERR_ABRT: /* lwIP gave up on the path (lwip_keepalive.h) */
+        return TSE_ERR_TRANSPORT_TIMEOUT;
     case ERR_CLSD:
         return TSE_ERR_TRANSPORT_CLOSED;
     default:

@@ -21,6 +21,7 @@
 #include "lwip/sys.h"
 #include "lwip/tcp.h"
 
+#include "lwip_keepalive.h"
 #include "tse/error.h"
 #include "tse/lwip_port.h"
 
@@ -58,7 +59,13 @@ static void on_err(void *arg, err_t err)
         conn_fail(c, TSE_ERR_TRANSPORT_REFUSED);
     } else {
         c->port->stats.resets++;
-        conn_fail(c, err == ERR_RST ? TSE_ERR_TRANSPORT_RESET : TSE_ERR_TRANSPORT_IO);
+        /* ERR_ABRT on a connection we did not abort: lwIP gave up on the
+         * path (keep-alive probes or retransmissions unanswered,
+         * tcp_slowtmr); its PCB has the top priority, so it is not one
+         * lwIP kills to free memory (lwip_keepalive.h) */
+        conn_fail(c, err == ERR_RST    ? TSE_ERR_TRANSPORT_RESET
+                     : err == ERR_ABRT ? TSE_ERR_TRANSPORT_TIMEOUT
+                                       : TSE_ERR_TRANSPORT_IO);
     }
 }
 
@@ -122,6 +129,7 @@ static void conn_connect(tse_lwip_conn *c, const ip_addr_t *addr)
     tcp_err(c->pcb, on_err);
     tcp_recv(c->pcb, on_recv);
     tcp_nagle_disable(c->pcb); /* the engine writes whole records */
+    tse_lwip_tcp_keepalive(c->pcb);
     c->state = TSE_LWIP_CONN_CONNECTING;
     e = tcp_connect(c->pcb, addr, c->remote_port, on_connected);
     if (e != ERR_OK) {

@@ -158,8 +158,10 @@ static void io_close(tse_posix_detect *pd, int i)
         tse_posix_port()->close(tse_posix_port()->user, io->conn);
 #if TSE_CONFIG_DETECT_REUSE
     if (io->kind == IO_REUSE && io->ru) {
-        /* no close_notify, no Refresh(0): a probe's stream is cut; the
-         * server drops the allocation when its lifetime ends */
+        /* no close_notify, no Refresh(0): a probe's stream is cut.  An
+         * allocation made over TCP/TLS is bound to that connection (its
+         * 5-tuple); the server drops it when the connection closes, and
+         * at the latest when its lifetime ends */
         tse_posix_stream_del(io->ru->ps);
         tse_stream_del(io->ru->st);
         free(io->ru);

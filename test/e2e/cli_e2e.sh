@@ -9,8 +9,10 @@
 #
 # Scenarios: direct squid tinyproxy squid-basic squid-digest tls-untrusted
 #            tls-name resume dpd roam max-tunnels tunnels-200 server-shutdown log-stats
-#            ftt-direct ftt-squid ftt-cut (the TS 24.322 profile: tscf-server
-#            and tse-cli --profile ftt; docs/engine.md "FTT profile")
+#            ftt-direct ftt-squid ftt-cut ftt-dead (the TS 24.322 profile:
+#            tscf-server and tse-cli --profile ftt; docs/engine.md "FTT
+#            profile"; ftt-dead runs in a network namespace of its own and
+#            needs root and nft)
 # Exit 0 = pass, 1 = fail, 77 = skipped (a needed program is missing).
 set -u
 SERVER=$1
@@ -318,6 +320,74 @@ E('tunnel_up')[1]['inner_ipv4'] == E('tunnel_up')[0]['inner_ipv4'] and \
 any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
         fail "no resume with the same address, or no replies after it"
     grep -q "resumed tsid=" "$d/srv.log" || fail "server did not log the resume"
+    ;;
+ftt-dead)
+    # TS 24.322 has no keep-alive message: a path that dies without a word
+    # is found by TCP itself (the POSIX port's keep-alive and
+    # TCP_USER_TIMEOUT, 30 s).  In a network namespace of its own (its own
+    # loopback), an nftables rule drops the server port's packets both
+    # ways 2 s after the tunnel is up: nothing answers, nothing closes.
+    # The tunnel goes down with TRANSPORT_TIMEOUT about 30 s later (not
+    # before 25 s: nothing else probes the path), and once the rule is gone
+    # --reconnect brings up a new tunnel whose pings are answered.
+    if [ -z "${TSE_FTT_NETNS:-}" ]; then
+        [ "$(id -u)" = 0 ] || skip "needs root (a network namespace)"
+        command -v nft >/dev/null 2>&1 || skip "nft missing"
+        ns=tse-fttdead-$$
+        ip netns add "$ns" 2>/dev/null || skip "cannot create a network namespace"
+        ip -n "$ns" link set lo up
+        TSE_FTT_NETNS=$ns timeout 140 ip netns exec "$ns" sh "$0" "$SERVER" "$CLI" "$SCENARIO"
+        rc=$?
+        ip netns del "$ns"
+        exit $rc
+    fi
+    start_server srv --echo --profile ftt
+    timeout 120 "$CLI" --ca "$d/ca.pem" --sni tscf.test --json --server "$SRV" --no-proxy \
+        --profile ftt --reconnect --backoff-max 2000 --ping 198.18.0.1 --count 100 \
+        --interval 1000 --ping-timeout 1000 --timeout 110 >"$d/dead.out" 2>"$d/dead.err" &
+    cpid=$!
+    pids="$pids $cpid"
+    # wait_event PATTERN N SECS: until the N-th line matching PATTERN
+    wait_event() {
+        _end=$(($(date +%s) + $3))
+        while [ "$(grep -c "$1" "$d/dead.out" 2>/dev/null)" -lt "$2" ] &&
+              [ "$(date +%s)" -lt "$_end" ]; do
+            sleep 0.1
+        done
+        [ "$(grep -c "$1" "$d/dead.out" 2>/dev/null)" -ge "$2" ]
+    }
+    wait_event '"event":"tunnel_up"' 1 20 || fail "no tunnel"
+    sleep 2
+    nft -f - <<NFT || fail "nft refused the rule"
+table inet tse_dead {
+    chain in {
+        type filter hook input priority 0;
+        tcp dport $SRV_PORT drop
+        tcp sport $SRV_PORT drop
+    }
+}
+NFT
+    drop_at=$(date +%s.%N)
+    wait_event '"event":"tunnel_down"' 1 60 || fail "the dead path was not noticed in 60 s"
+    down_at=$(date +%s.%N)
+    nft delete table inet tse_dead || fail "nft: cannot remove the rule"
+    wait_event '"event":"tunnel_up"' 2 40 || fail "no new tunnel after the path came back"
+    ups=$(grep -n '"event":"tunnel_up"' "$d/dead.out" | sed -n 2p | cut -d: -f1)
+    i=0
+    while ! tail -n +"$ups" "$d/dead.out" | grep -q '"event":"ping_reply"' && [ $i -lt 100 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
+    tse_stop "$cpid"
+    jcheck "$d/dead.out" "E('tunnel_down')[0]['code'] == -202 and len(E('tunnel_up')) >= 2 and \
+E('tunnel_up')[1]['resumed'] is False and \
+any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
+        fail "not TRANSPORT_TIMEOUT, or no new tunnel with answered pings after it"
+    python3 - "$drop_at" "$down_at" <<'PYEOF' || fail "dead path not noticed 25-40 s after the drop"
+import sys
+el = float(sys.argv[2]) - float(sys.argv[1])
+print("ftt-dead: dead path noticed %.2f s after the drop (TCP: 30 s)" % el)
+sys.exit(0 if 25.0 < el < 40.0 else 1)
+PYEOF
     ;;
 dpd)
     # dead-peer detection without a keep-alive (issue 13 item 3): the TSCF

@@ -198,10 +198,105 @@ TT_TEST(every_error_has_its_own_name)
     TT_ASSERT(!tse_err_is_retryable(TSE_ERR_SETTING_QUEUE));
 }
 
+/* tse_strerror() keeps its names in blocks of consecutive codes
+ * (lib/error.c): a text missing or one too many in a block shifts every
+ * name after it.  Each code's name starts with its module's prefix, and
+ * the last code of each block has its own text. */
+TT_TEST(every_name_is_its_codes)
+{
+    static const struct { int lo, hi; const char *prefix; } ranges[] = {
+        { -110, -100, "CM: " },        { -154, -150, "framing: " },
+        { -205, -200, "transport: " }, { -307, -300, "proxy: " },
+        { -411, -400, "TLS: " },       { -507, -500, "TSCF: " },
+        { -699, -601, "TSCF rejected: " }, { -709, -700, "STUN: " },
+        { -722, -720, "SIP: " },       { -809, -800, "settings: " },
+        { -1027, -1000, "TURN: " },    { -1051, -1050, "RFC 4571: " },
+        { -1101, -1100, "stream: " },
+    };
+    static const struct { int err; const char *name; } last[] = {
+        { TSE_ERR_NETWORK_CHANGED, "the network changed: the tunnel moves to it" },
+        { TSE_ERR_CM_DUPLICATE_TLV, "CM: the same TLV twice" },
+        { TSE_ERR_FRAME_ENVELOPE, "framing: invalid envelope type or length" },
+        { TSE_ERR_TRANSPORT_IO, "transport: socket error" },
+        { TSE_ERR_PROXY_TIMEOUT, "proxy: no reply in time" },
+        { TSE_ERR_TLS_NO_COMMON, "TLS: no cipher suite, group or signature in common" },
+        { TSE_ERR_SERVER_RELEASED, "TSCF: tunnel released by the server" },
+        { TSE_ERR_REJECT_VERSION, "TSCF rejected: version not supported (5)" },
+        { TSE_ERR_REJECT_OTHER, "TSCF rejected: unknown response code" },
+        { TSE_ERR_STUN_ERROR_RESPONSE, "STUN: Binding error response" },
+        { TSE_ERR_SIP_MISMATCH, "SIP: response does not match the request" },
+        { TSE_ERR_DETECT_ENTROPY, "probe: entropy source failed" },
+        { TSE_ERR_SETTING_PATH, NULL }, /* prefix only: see below */
+        { TSE_ERR_NO_ROUTE, "netlink: no route to the host to exclude" },
+        { TSE_ERR_TURN_BAD_RESPONSE, "TURN: success response incomplete" },
+        { TSE_ERR_RFC4571_TRUNCATED, "RFC 4571: stream ended inside a frame" },
+        { TSE_ERR_STREAM_DEAD_PEER, "stream: no answer from the peer (dead peer)" },
+    };
+    TT_EQ_INT(load_codes(), 0);
+    for (size_t i = 0; i < ncodes; i++) {
+        for (size_t r = 0; r < sizeof(ranges) / sizeof(ranges[0]); r++) {
+            if (codes[i] >= ranges[r].lo && codes[i] <= ranges[r].hi) {
+                const char *s = tse_strerror(codes[i]);
+                if (strncmp(s, ranges[r].prefix, strlen(ranges[r].prefix)) != 0)
+                    fprintf(stderr, "%s: \"%s\"\n", names[i], s);
+                TT_ASSERT(strncmp(s, ranges[r].prefix, strlen(ranges[r].prefix)) == 0);
+            }
+        }
+    }
+    for (size_t i = 0; i < sizeof(last) / sizeof(last[0]); i++) {
+        if (last[i].name == NULL) continue;
+        if (strcmp(tse_strerror(last[i].err), last[i].name) != 0)
+            fprintf(stderr, "%d: \"%s\"\n", last[i].err, tse_strerror(last[i].err));
+        TT_EQ_INT(strcmp(tse_strerror(last[i].err), last[i].name), 0);
+    }
+    TT_ASSERT(strstr(tse_strerror(TSE_ERR_SETTING_PATH), "path_cache") != NULL);
+    TT_EQ_INT(strcmp(tse_strerror(TSE_OK), "success"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(TSE_ERR_WOULD_BLOCK), "would block"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(TSE_ERR_DETECT_TIMEOUT), "probe: no answer in time"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(1), "unknown error"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(-12), "unknown error"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(-1102), "unknown error"), 0);
+    TT_EQ_INT(strcmp(tse_strerror(-1028), "unknown error"), 0);
+}
+
+/* The retry policy (lib/error.c keeps it as bit masks per block of codes):
+ * exactly these codes are retryable. */
+TT_TEST(exactly_these_are_retryable)
+{
+    static const int yes[] = {
+        TSE_ERR_NETWORK_CHANGED, TSE_ERR_TRANSPORT_RESOLVE, TSE_ERR_TRANSPORT_REFUSED,
+        TSE_ERR_TRANSPORT_TIMEOUT, TSE_ERR_TRANSPORT_RESET, TSE_ERR_TRANSPORT_CLOSED,
+        TSE_ERR_TRANSPORT_IO, TSE_ERR_PROXY_CLOSED, TSE_ERR_PROXY_TIMEOUT,
+        TSE_ERR_PROXY_STATUS, TSE_ERR_TLS_HANDSHAKE, TSE_ERR_TLS_ALERT,
+        TSE_ERR_TLS_RECORD, TSE_ERR_TLS_TIMEOUT, TSE_ERR_PROTO_UNEXPECTED,
+        TSE_ERR_PROTO_TSID, TSE_ERR_PROTO_SEQUENCE, TSE_ERR_PROTO_NO_ADDRESS,
+        TSE_ERR_PROTO_TIMEOUT, TSE_ERR_KEEPALIVE_TIMEOUT, TSE_ERR_SERVER_RELEASED,
+        TSE_ERR_REJECT_INVALID_TSID, TSE_ERR_REJECT_NO_RESOURCES, TSE_ERR_REJECT_UNAVAILABLE,
+        TSE_ERR_FRAME_NIBBLE, TSE_ERR_FRAME_IPV4_IHL, TSE_ERR_FRAME_IPV4_LENGTH,
+        TSE_ERR_FRAME_TOO_BIG, TSE_ERR_FRAME_ENVELOPE, TSE_ERR_CM_TRUNCATED,
+        TSE_ERR_CM_VERSION, TSE_ERR_CM_INDICATION, TSE_ERR_CM_RESERVED,
+        TSE_ERR_CM_TYPE, TSE_ERR_CM_TLV_COUNT, TSE_ERR_CM_TLV_OVERRUN,
+        TSE_ERR_CM_TLV_LENGTH, TSE_ERR_CM_MASK_WITHOUT_ADDR, TSE_ERR_CM_NO_RESPONSE_CODE,
+        TSE_ERR_CM_DUPLICATE_TLV, TSE_ERR_TURN_TIMEOUT, TSE_ERR_TURN_CAPACITY,
+        TSE_ERR_TURN_SERVER_ERROR, TSE_ERR_TURN_ALLOC_MISMATCH, TSE_ERR_TURN_STALE_NONCE,
+        TSE_ERR_TURN_EXPIRED, TSE_ERR_TURN_MALFORMED, TSE_ERR_TURN_CONNECTION_FAILED,
+        TSE_ERR_STREAM_DEAD_PEER
+    };
+    size_t n = sizeof(yes) / sizeof(yes[0]);
+    for (int v = -1200; v <= 1; v++) {
+        int want = 0;
+        for (size_t i = 0; i < n; i++) want |= yes[i] == v;
+        if (tse_err_is_retryable(v) != want) fprintf(stderr, "retryable(%d) != %d\n", v, want);
+        TT_EQ_INT(tse_err_is_retryable(v), want);
+    }
+}
+
 int main(void)
 {
     TT_RUN(null_arguments);
     TT_RUN(each_missing_argument_and_wrong_state);
     TT_RUN(every_error_has_its_own_name);
+    TT_RUN(every_name_is_its_codes);
+    TT_RUN(exactly_these_are_retryable);
     return TT_DONE();
 }

@@ -129,14 +129,22 @@ static err_t dflt_init(struct netif *n)
 }
 
 /* Deliver everything queued; 1 if anything moved. */
+static int black_hole; /* the path died: every packet is lost */
+static unsigned lost;
+
 static int wire_deliver(wire *w, struct netif *to)
 {
     int moved = 0;
     while (w->n > 0) {
         wpkt *k = &w->q[w->head];
-        struct pbuf *p = pbuf_alloc(PBUF_RAW, k->len, PBUF_POOL);
+        struct pbuf *p;
         w->head = (w->head + 1) % WIRE_MAX;
         w->n--;
+        if (black_hole) {
+            lost++;
+            continue;
+        }
+        p = pbuf_alloc(PBUF_RAW, k->len, PBUF_POOL);
         if (p == NULL) {
             continue; /* a drop: TCP retransmits */
         }
@@ -344,6 +352,56 @@ TT_TEST(table_send_recv_and_fin)
     for (i = 0; i < 50; i++) loop_once();
 }
 
+/* A path that dies while idle (the peer vanishes, nothing comes back):
+ * TCP keep-alive finds it, and the port says TIMEOUT, 30 s after the last
+ * sign of life (20 s idle, two probes 5 s apart; lwip_keepalive.h) -- not
+ * before the probes had their chance.  The probes themselves are on the
+ * wire. */
+TT_TEST(dead_idle_path_is_a_timeout)
+{
+    const tse_port *t;
+    tse_port_conn *c = NULL;
+    int i, rc = TSE_ERR_WOULD_BLOCK;
+    uint8_t b[16];
+    tse_time_ms died, gone = 0;
+    unsigned guard;
+    TT_EQ_INT(port_init(&up_if), TSE_OK);
+    t = tse_lwip_port_table(&port);
+    TT_EQ_INT(t->connect_start(t->user, "203.0.113.1", 443, &c), TSE_OK);
+    for (i = 0; i < 100 && rc == TSE_ERR_WOULD_BLOCK; i++) {
+        loop_once();
+        rc = t->connect_poll(t->user, c);
+    }
+    TT_EQ_INT(rc, TSE_OK);
+    for (i = 0; i < 10 && tscf.conn == NULL; i++) loop_once();
+    TT_ASSERT(tscf.conn != NULL);
+    mem_tscf_cfg(peer)->tls_silent = 1;
+    for (i = 0; i < 20; i++) loop_once(); /* the handshake's last ACK */
+    black_hole = 1;
+    lost = 0;
+    died = vnow;
+    for (guard = 0; guard < 20000u && vnow < died + 40000; guard++) {
+        loop_once();
+        rc = t->recv(t->user, c, b, sizeof(b));
+        if (rc != TSE_ERR_WOULD_BLOCK && rc != 0) {
+            gone = vnow;
+            break;
+        }
+    }
+    if (gone == 0) fprintf(stderr, "no verdict: rc %d after %u ms\n", rc, (unsigned)(vnow - died));
+    TT_EQ_INT(rc, TSE_ERR_TRANSPORT_TIMEOUT);
+    TT_ASSERT(gone >= died + 29000 && gone <= died + 31500);
+    TT_ASSERT(lost >= 2); /* the keep-alive probes (and the last RST) */
+    t->close(t->user, c);
+    black_hole = 0;
+    /* the server's side of the dead connection: drop it quietly */
+    if (tscf.conn != NULL) {
+        lwip_tscf_close(&tscf);
+    }
+    for (i = 0; i < 50; i++) loop_once();
+    mem_tscf_cfg(peer)->tls_silent = 0;
+}
+
 static struct udp_pcb *upcb;
 static unsigned echoes;
 static void udp_rx(void *arg, struct udp_pcb *pcb, struct pbuf *p, const ip_addr_t *addr, u16_t prt)
@@ -465,6 +523,7 @@ int main(void)
     TT_RUN(names_without_dns_and_bad_arguments);
     TT_RUN(refused_connect);
     TT_RUN(table_send_recv_and_fin);
+    TT_RUN(dead_idle_path_is_a_timeout);
     TT_RUN(tunnel_over_lwip_tcp);
     if (tunnel != NULL && is_up()) {
         TT_RUN(reset_then_reconnect);
