@@ -111,6 +111,10 @@ struct tse_tunnel {
 /* The TS 24.322 profile: no control messages (docs/engine.md "FTT profile") */
 #define FTT(t) (TSE_CONFIG_FTT && (t)->s.framing == TSE_FRAMING_FTT)
 
+/* In the HTTP CONNECT phase (never without TSE_CONFIG_PROXY: the
+ * compiler drops the proxy's code then) */
+#define IN_PROXY(t) (TSE_CONFIG_PROXY && (t)->state == TSE_STATE_PROXY)
+
 /* Dotted-quad arguments for "%u.%u.%u.%u" */
 #define IPV4_ARGS(a) (unsigned)(a)[0], (unsigned)(a)[1], (unsigned)(a)[2], (unsigned)(a)[3]
 
@@ -541,7 +545,7 @@ static void fail_ex(tse_tunnel *t, int err, const char *detail, int status, int 
     drop_connection(t, linger);
 
     ev_init(&ev, t, TSE_EV_TUNNEL_DOWN, err);
-    if (t->state == TSE_STATE_PROXY) {
+    if (IN_PROXY(t)) {
         ev.proxy_status = status;
     } else {
         ev.response_code = status;
@@ -1446,7 +1450,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->ports[1] = s->server_port_2;
     t->nports = s->server_port_2 != 0 ? 2 : 1;
     t->conn_port = s->server_port;
-    hc_setup(t);
+    if (TSE_CONFIG_PROXY) {
+        hc_setup(t);
+    }
 
     *out = t;
     return TSE_OK;
@@ -1548,7 +1554,7 @@ int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now)
     clear_queue(t);
     tse_deframer_reset(&t->df);
     tse_tls_discard(&t->tls);
-    if (t->conn_via_proxy) {
+    if (TSE_CONFIG_PROXY && t->conn_via_proxy) {
         set_phase(t, t->s.proxy_timeout_ms);
         set_state(t, TSE_STATE_PROXY);
         if (t->hc_stale) {
@@ -1588,6 +1594,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
         err = TSE_ERR_TRANSPORT_CLOSED;
     }
     switch (t->state) {
+#if TSE_CONFIG_PROXY
     case TSE_STATE_PROXY: {
         int rc = tse_hc_on_close(&t->hc);
         if (rc == TSE_HC_RECONNECT) {
@@ -1598,6 +1605,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
              TSE_TEXT("the proxy closed the connection"));
         return TSE_OK;
     }
+#endif
     case TSE_STATE_RELEASING:
         t->resume_valid = 0;
         fail(t, TSE_ERR_CLOSED, NULL);
@@ -1624,7 +1632,7 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
         return TSE_OK; /* late bytes of a connection being closed */
     }
     t->stats.outer_bytes_in += len;
-    if (t->state == TSE_STATE_PROXY) {
+    if (IN_PROXY(t)) {
         proxy_input(t, data, len);
     } else if (t->state == TSE_STATE_TLS || connected_phase(t)) {
         tse_tls_set_input(&t->tls, data, len);
