@@ -204,6 +204,12 @@ static const char *tls_detail(const tse_tunnel *t)
     return t->tls.detail[0] ? t->tls.detail : NULL;
 }
 
+/* A control message's name as an event's detail (NULL without strings) */
+static const char *cm_name(uint8_t type)
+{
+    return TSE_CONFIG_STRINGS ? tse_cm_type_name(type) : NULL;
+}
+
 /* ---- outbound ------------------------------------------------------- */
 
 static int connected_phase(const tse_tunnel *t);
@@ -712,12 +718,10 @@ static void tls_step(tse_tunnel *t)
         return;
     }
     if (t->tls.cf->insecure) {
-        warn(t, TSE_TEXT("TLS certificate verification is OFF (lab-only insecure mode): "
-                "this tunnel is not authenticated"));
+        warn(t, TSE_TEXT("TLS verification is OFF (lab-only): the TSCF is not authenticated"));
     }
     if (t->s.tls_keylog != NULL) {
-        warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): this connection's secrets were exported; "
-                "whoever reads them can decrypt the tunnel"));
+        warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): whoever reads it can decrypt the tunnel"));
     }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
@@ -732,7 +736,7 @@ static void tls_step(tse_tunnel *t)
     set_state(t, TSE_STATE_CONFIGURING);
     rc = send_config_request(t);
     if (rc != TSE_OK) {
-        fail(t, rc, TSE_TEXT("cannot queue Configuration_Request"));
+        fail(t, rc, cm_name(TSE_CM_CONFIG_REQUEST)); /* could not queue it */
     }
 }
 
@@ -866,30 +870,33 @@ static int reject_error(uint16_t code)
  * and the TSCF routes to it), or NULL if it is unicast: not unspecified,
  * "this network", loopback, multicast, reserved or broadcast (RFC 6890),
  * nor an IPv6 unspecified, loopback, multicast or IPv4-mapped one (RFC
- * 4291 2.5.2, 2.5.3, 2.5.5.2, 2.7). */
+ * 4291 2.5.2, 2.5.3, 2.5.5.2, 2.7).  The texts say what the address is,
+ * not where it came from: a Configuration_Response, or in the FTT
+ * profile the server's first packet (the error says the rest). */
 static const char *bad_ipv4(const uint8_t a[4])
 {
     if ((a[0] | a[1] | a[2] | a[3]) == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv4 address 0.0.0.0");
+        return TSE_TEXT_NZ("inner IPv4 is unspecified (0.0.0.0)");
     }
     if (a[0] == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)");
+        return TSE_TEXT_NZ("inner IPv4 is in 0.0.0.0/8 (this network)");
     }
     if (a[0] == 127) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)");
+        return TSE_TEXT_NZ("inner IPv4 is loopback (127.0.0.0/8)");
     }
     if (a[0] >= 224 && a[0] < 240) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)");
+        return TSE_TEXT_NZ("inner IPv4 is multicast (224.0.0.0/4)");
     }
     if ((a[0] & a[1] & a[2] & a[3]) == 255) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the IPv4 broadcast address 255.255.255.255");
+        return TSE_TEXT_NZ("inner IPv4 is broadcast (255.255.255.255)");
     }
     if (a[0] >= 240) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)");
+        return TSE_TEXT_NZ("inner IPv4 is reserved (240.0.0.0/4)");
     }
     return NULL;
 }
 
+#if TSE_CONFIG_IPV6
 static const char *bad_ipv6(const uint8_t a[16])
 {
     static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -898,29 +905,30 @@ static const char *bad_ipv6(const uint8_t a[16])
         head |= a[i];
     }
     if (head == 0 && a[15] == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv6 address ::");
+        return TSE_TEXT_NZ("inner IPv6 is unspecified (::)");
     }
     if (head == 0 && a[15] == 1) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the IPv6 loopback address ::1");
+        return TSE_TEXT_NZ("inner IPv6 is loopback (::1)");
     }
     if (a[0] == 0xff) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv6 address (ff00::/8)");
+        return TSE_TEXT_NZ("inner IPv6 is multicast (ff00::/8)");
     }
     if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)");
+        return TSE_TEXT_NZ("inner IPv6 is IPv4-mapped (::ffff:0:0/96)");
     }
     return NULL;
 }
+#endif
 
 static void on_config_response(tse_tunnel *t, const tse_cm *m)
 {
     const char *why;
     if (t->state != TSE_STATE_CONFIGURING) {
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, TSE_TEXT("Configuration_Response while not configuring"));
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, cm_name(m->type));
         return;
     }
     if (!t->config_outstanding || m->seq != t->config_seq) {
-        fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Response sequence mismatch"));
+        fail(t, TSE_ERR_PROTO_SEQUENCE, cm_name(m->type));
         return;
     }
     /* A.1.4: the response assigns the TSID.  A success that answers a
@@ -933,13 +941,15 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
     }
     if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS,
-             TSE_TEXT("Configuration_Response without an IPv4 address or TSID"));
+             TSE_TEXT("no IPv4 address or no TSID"));
         return;
     }
     why = bad_ipv4(m->ipv4_addr);
+#if TSE_CONFIG_IPV6
     if (why == NULL && (m->present & TSE_CM_HAS_IPV6_ADDRESS)) {
         why = bad_ipv6(m->ipv6_addr);
     }
+#endif
     if (why != NULL) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS, why);
         return;
@@ -977,19 +987,19 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     }
     if (!up) {
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, tse_cm_type_name(m->type));
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, cm_name(m->type));
         return;
     }
     /* A.1.4: messages without the expected TSID are dropped and the
      * tunnel terminated */
     if (m->tsid != t->cfg.tsid) {
-        fail(t, TSE_ERR_PROTO_TSID, tse_cm_type_name(m->type));
+        fail(t, TSE_ERR_PROTO_TSID, cm_name(m->type));
         return;
     }
     switch (m->type) {
     case TSE_CM_KEEPALIVE_RESPONSE:
         if (!t->ka_outstanding || m->seq != t->ka_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Keep_Alive_Response sequence mismatch"));
+            fail(t, TSE_ERR_PROTO_SEQUENCE, cm_name(m->type));
             return;
         }
         t->ka_outstanding = 0;
@@ -997,8 +1007,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         ka_rtt_sample(t);
         if ((m->present & TSE_CM_HAS_RESPONSE_CODE) &&
             m->response_code != TSE_RC_SUCCESS) {
-            fail_ex(t, reject_error(m->response_code),
-                    TSE_TEXT("Keep_Alive_Response with an error code"), m->response_code, 0);
+            fail_ex(t, reject_error(m->response_code), cm_name(m->type), m->response_code, 0);
         }
         return;
     case TSE_CM_KEEPALIVE:
@@ -1009,7 +1018,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     case TSE_CM_RELEASE_RESPONSE:
         if (!t->release_outstanding || m->seq != t->release_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Release_Response sequence mismatch"));
+            fail(t, TSE_ERR_PROTO_SEQUENCE, cm_name(m->type));
             return;
         }
         t->resume_valid = 0;
@@ -1023,11 +1032,10 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         cm_header(&r, TSE_CM_RELEASE_RESPONSE, t->cfg.tsid, m->seq);
         r.present = TSE_CM_HAS_RESPONSE_CODE;
         (void)send_cm(t, &r);
-        fail_ex(t, TSE_ERR_SERVER_RELEASED, TSE_TEXT("the TSCF sent Configuration_Release_Request"),
-                0, 1); /* send the answer first */
+        fail_ex(t, TSE_ERR_SERVER_RELEASED, cm_name(m->type), 0, 1); /* answer first */
         return;
     default:
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, tse_cm_type_name(m->type));
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, cm_name(m->type));
         return;
     }
 }
@@ -1042,7 +1050,7 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
         if (rc != TSE_OK) {
-            fail(t, rc, TSE_TEXT("malformed control message from the TSCF"));
+            fail(t, rc, TSE_TEXT("malformed control message"));
             return;
         }
         t->stats.unknown_tlvs += m.unknown_tlvs;
@@ -1080,8 +1088,8 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         t->stats.early_packets++;
         if (!t->early_warned) {
             t->early_warned = 1;
-            warn(t, TSE_TEXT("the TSCF sent inner packets before the Configuration_Response: "
-                    "dropped (counted in tse_stats.early_packets)"));
+            warn(t, TSE_TEXT("inner packets before the Configuration_Response dropped "
+                             "(tse_stats.early_packets)"));
         }
         return;
     }
@@ -1123,7 +1131,7 @@ static void read_records(tse_tunnel *t)
                                        &used, &u);
             off += used;
             if (rc < 0) {
-                fail(t, rc, TSE_TEXT("malformed unit in the tunnel stream"));
+                fail(t, rc, TSE_TEXT("malformed unit"));
                 return;
             }
             if (rc == 1) {
