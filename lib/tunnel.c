@@ -133,6 +133,12 @@ OUT_OF_LINE static tse_time_ms add_ms(tse_time_ms now, uint32_t ms)
     return (TSE_TIME_NEVER - now < ms) ? TSE_TIME_NEVER : now + ms;
 }
 
+/* A 64-bit counter of tse_stats grows by n. */
+OUT_OF_LINE static void count(uint64_t *c, size_t n)
+{
+    *c += n;
+}
+
 /* The current phase ends ms from now. */
 static void set_phase(tse_tunnel *t, uint32_t ms)
 {
@@ -310,14 +316,14 @@ static void pump(tse_tunnel *t)
             return;
         }
         tse_outq_commit(&t->oq, (size_t)w);
-        t->stats.records_out++;
+        count(&t->stats.records_out, 1);
     }
     t->pumping = 0;
 }
 
 static void clear_queue(tse_tunnel *t)
 {
-    t->stats.queue_cleared_drops += tse_outq_queued(&t->oq, TSE_CLASS_COUNT);
+    count(&t->stats.queue_cleared_drops, tse_outq_queued(&t->oq, TSE_CLASS_COUNT));
     tse_outq_clear(&t->oq);
 }
 
@@ -1093,8 +1099,8 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         }
         return;
     }
-    t->stats.packets_in++;
-    t->stats.bytes_in += u->len;
+    count(&t->stats.packets_in, 1);
+    count(&t->stats.bytes_in, u->len);
     t->cb.on_packet(t->user, u->data, u->len);
 }
 
@@ -1122,7 +1128,7 @@ static void read_records(tse_tunnel *t)
             return;
         }
         if (tse_tls_read_ends_record(&t->tls)) {
-            t->stats.records_in++;
+            count(&t->stats.records_in, 1);
         }
         while (off < (size_t)n && connected_phase(t) && !t->need_disconnect) {
             size_t used = 0;
@@ -1639,7 +1645,7 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
     if (t->conn != CONN_OPEN || t->need_disconnect || len == 0) {
         return TSE_OK; /* late bytes of a connection being closed */
     }
-    t->stats.outer_bytes_in += len;
+    count(&t->stats.outer_bytes_in, len);
     if (IN_PROXY(t)) {
         proxy_input(t, data, len);
     } else if (t->state == TSE_STATE_TLS || connected_phase(t)) {
@@ -1668,7 +1674,7 @@ void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
         return;
     }
     pend = tse_tls_pending(&t->tls, NULL);
-    t->stats.outer_bytes_out += n < pend ? n : pend;
+    count(&t->stats.outer_bytes_out, n < pend ? n : pend);
     tse_tls_consume(&t->tls, n);
     if (t->conn == CONN_OPEN && !t->need_disconnect && t->state == TSE_STATE_TLS) {
         tls_step(t); /* the handshake may have waited for room */
@@ -1866,15 +1872,15 @@ static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
         rc = tse_outq_push(&t->oq, cls, pkt, len, (uint32_t)t->now);
     }
     if (rc != TSE_OK) {
-        t->stats.queue_full_drops++;
+        count(&t->stats.queue_full_drops, 1);
         DBG(t, "%s packet of %u bytes refused: %s",
             cls == TSE_CLASS_REALTIME ? "real-time" : "bulk", (unsigned)len,
             tse_strerror(rc));
         return rc;
     }
     t->last_tx = t->now;
-    t->stats.packets_out++;
-    t->stats.bytes_out += len;
+    count(&t->stats.packets_out, 1);
+    count(&t->stats.bytes_out, len);
     trace(t, 1, pkt[0] >> 4 == 6 ? TSE_UNIT_IPV6 : TSE_UNIT_IPV4, pkt, len);
     pump(t);
     return TSE_OK;
