@@ -1110,7 +1110,7 @@ static int connected_phase(const tse_tunnel *t)
            t->state == TSE_STATE_RELEASING;
 }
 
-static void read_records(tse_tunnel *t)
+OUT_OF_LINE static void read_records(tse_tunnel *t)
 {
     /* bounded: each round consumes input or ends */
     for (int guard = 0; guard < 1 << 16; guard++) {
