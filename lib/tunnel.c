@@ -121,7 +121,7 @@ struct tse_tunnel {
 /* ---- small helpers ---------------------------------------------------- */
 
 /* Out of line: helpers called from many places, which -Os would copy
- * into each of them (docs/footprint.md). */
+ * into each of them, and read_records() (docs/footprint.md). */
 #if defined(__GNUC__)
 #define OUT_OF_LINE __attribute__((noinline))
 #else
@@ -1110,6 +1110,8 @@ static int connected_phase(const tse_tunnel *t)
            t->state == TSE_STATE_RELEASING;
 }
 
+/* Out of line: inlined into tse_tunnel_recv_outer(), its only caller
+ * without the proxy, its frame would sit under the TLS handshake's. */
 OUT_OF_LINE static void read_records(tse_tunnel *t)
 {
     /* bounded: each round consumes input or ends */
