@@ -67,6 +67,12 @@ static uint8_t ring_byte(const tse_ring *r, size_t i)
     return r->buf[(r->head + i) % r->cap];
 }
 
+/* A 16-bit big-endian field @p i bytes after the head */
+static size_t ring_be16(const tse_ring *r, size_t i)
+{
+    return ((size_t)ring_byte(r, i) << 8) | ring_byte(r, i + 1);
+}
+
 /* Length of the unit that starts @p i bytes after the head.  The ring
  * holds only whole units that the engine validated (IP) or encoded (CM),
  * or an IP packet in its TS 24.322 envelope (tse_outq_push_framed()), so
@@ -74,27 +80,24 @@ static uint8_t ring_byte(const tse_ring *r, size_t i)
 static size_t unit_len(const tse_ring *r, size_t i)
 {
     uint8_t v = (uint8_t)(ring_byte(r, i) >> 4);
+    size_t n = TSE_CM_HEADER_LEN;
     if (v == 0) {
         /* TS 24.322 envelope: Type 1 (first nibble 0), then the Length of
          * the whole envelope in octets 2-3 */
-        return ((size_t)ring_byte(r, i + 1) << 8) | ring_byte(r, i + 2);
+        return ring_be16(r, i + 1);
     }
     if (v == 4) {
-        return ((size_t)ring_byte(r, i + 2) << 8) | ring_byte(r, i + 3);
+        return ring_be16(r, i + 2);
     }
     if (v == 6) {
-        return 40u + (((size_t)ring_byte(r, i + 4) << 8) | ring_byte(r, i + 5));
+        return 40u + ring_be16(r, i + 4);
     }
-    {
-        /* TR 33.830 A.1.1: 16-byte header, TLV_Count in bytes 2-3, then
-         * TLVs of type (1), length (1), value */
-        size_t n = TSE_CM_HEADER_LEN;
-        size_t count = ((size_t)ring_byte(r, i + 2) << 8) | ring_byte(r, i + 3);
-        for (size_t k = 0; k < count && n < r->len; k++) {
-            n += 2u + ring_byte(r, i + n + 1);
-        }
-        return n;
+    /* TR 33.830 A.1.1: 16-byte header, TLV_Count in bytes 2-3, then TLVs
+     * of type (1), length (1), value */
+    for (size_t k = ring_be16(r, i + 2); k > 0 && n < r->len; k--) {
+        n += 2u + ring_byte(r, i + n + 1);
     }
+    return n;
 }
 
 static void ring_put(tse_ring *r, const uint8_t *data, size_t len)

@@ -111,14 +111,38 @@ struct tse_tunnel {
 /* The TS 24.322 profile: no control messages (docs/engine.md "FTT profile") */
 #define FTT(t) (TSE_CONFIG_FTT && (t)->s.framing == TSE_FRAMING_FTT)
 
+/* In the HTTP CONNECT phase (never without TSE_CONFIG_PROXY: the
+ * compiler drops the proxy's code then) */
+#define IN_PROXY(t) (TSE_CONFIG_PROXY && (t)->state == TSE_STATE_PROXY)
+
 /* Dotted-quad arguments for "%u.%u.%u.%u" */
 #define IPV4_ARGS(a) (unsigned)(a)[0], (unsigned)(a)[1], (unsigned)(a)[2], (unsigned)(a)[3]
 
 /* ---- small helpers ---------------------------------------------------- */
 
-static tse_time_ms add_ms(tse_time_ms now, uint32_t ms)
+/* Out of line: helpers called from many places, which -Os would copy
+ * into each of them, and read_records() (docs/footprint.md). */
+#if defined(__GNUC__)
+#define OUT_OF_LINE __attribute__((noinline))
+#else
+#define OUT_OF_LINE
+#endif
+
+OUT_OF_LINE static tse_time_ms add_ms(tse_time_ms now, uint32_t ms)
 {
     return (TSE_TIME_NEVER - now < ms) ? TSE_TIME_NEVER : now + ms;
+}
+
+/* A 64-bit counter of tse_stats grows by n. */
+OUT_OF_LINE static void count(uint64_t *c, size_t n)
+{
+    *c += n;
+}
+
+/* The current phase ends ms from now. */
+static void set_phase(tse_tunnel *t, uint32_t ms)
+{
+    t->t_phase = add_ms(t->now, ms);
 }
 
 static size_t str_size(const char *s)
@@ -146,15 +170,23 @@ static void emit(tse_tunnel *t, tse_event *ev)
     t->cb.on_event(t->user, ev);
 }
 
+/* An event of type about the state the tunnel is in now (old_state),
+ * with err; every other field zero. */
+OUT_OF_LINE static void ev_init(tse_event *ev, const tse_tunnel *t, tse_event_type type, int err)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->type = type;
+    ev->old_state = t->state;
+    ev->error = err;
+}
+
 static void set_state(tse_tunnel *t, tse_state st)
 {
     tse_event ev;
     if (t->state == st) {
         return;
     }
-    memset(&ev, 0, sizeof(ev));
-    ev.type = TSE_EV_STATE;
-    ev.old_state = t->state;
+    ev_init(&ev, t, TSE_EV_STATE, 0);
     if (t->state == TSE_STATE_UP) {
         t->stats.up_ms += t->now - t->t_up;
     }
@@ -166,18 +198,29 @@ static void set_state(tse_tunnel *t, tse_state st)
 static void warn(tse_tunnel *t, const char *text)
 {
     tse_event ev;
-    memset(&ev, 0, sizeof(ev));
-    ev.type = TSE_EV_WARNING;
-    ev.old_state = t->state;
+    ev_init(&ev, t, TSE_EV_WARNING, 0);
     ev.detail = text;
     LOGT(t, TSE_LOG_WARN, "%s", text);
     emit(t, &ev);
+}
+
+/* The TLS layer's text about its last failure, or NULL. */
+static const char *tls_detail(const tse_tunnel *t)
+{
+    return t->tls.detail[0] ? t->tls.detail : NULL;
+}
+
+/* A control message's name as an event's detail (NULL without strings) */
+static const char *cm_name(uint8_t type)
+{
+    return TSE_CONFIG_STRINGS ? tse_cm_type_name(type) : NULL;
 }
 
 /* ---- outbound ------------------------------------------------------- */
 
 static int connected_phase(const tse_tunnel *t);
 static void fail(tse_tunnel *t, int err, const char *detail);
+static void fail_ex(tse_tunnel *t, int err, const char *detail, int status, int linger);
 static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq);
 
 /* The optional on_trace callback: a unit queued (outbound) or received. */
@@ -269,18 +312,18 @@ static void pump(tse_tunnel *t)
         }
         if (w < 0) {
             t->pumping = 0;
-            fail(t, w, t->tls.detail[0] ? t->tls.detail : NULL);
+            fail(t, w, tls_detail(t));
             return;
         }
         tse_outq_commit(&t->oq, (size_t)w);
-        t->stats.records_out++;
+        count(&t->stats.records_out, 1);
     }
     t->pumping = 0;
 }
 
 static void clear_queue(tse_tunnel *t)
 {
-    t->stats.queue_cleared_drops += tse_outq_queued(&t->oq, TSE_CLASS_COUNT);
+    count(&t->stats.queue_cleared_drops, tse_outq_queued(&t->oq, TSE_CLASS_COUNT));
     tse_outq_clear(&t->oq);
 }
 
@@ -294,7 +337,7 @@ static int send_cm(tse_tunnel *t, const tse_cm *m)
     return rc;
 }
 
-static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq)
+OUT_OF_LINE static void cm_header(tse_cm *m, uint8_t type, uint64_t tsid, uint32_t seq)
 {
     memset(m, 0, sizeof(*m));
     m->type = type;
@@ -329,7 +372,7 @@ static void drop_connection(tse_tunnel *t, int linger)
         t->need_disconnect = 1;
         t->linger = linger;
         if (linger) {
-            t->t_phase = add_ms(t->now, t->s.release_timeout_ms);
+            set_phase(t, t->s.release_timeout_ms);
         }
     }
     if (!linger) {
@@ -473,12 +516,6 @@ static void hc_setup(tse_tunnel *t)
     t->hc_stale = 0;
 }
 
-typedef struct fail_info {
-    int proxy_status;
-    int response_code;
-    const char *detail;
-} fail_info;
-
 /* The log line of a TUNNEL_DOWN: what failed where, and why.  A release
  * we asked for is news, not a failure. */
 static void log_down(tse_tunnel *t, const tse_event *ev)
@@ -508,25 +545,24 @@ static void log_down(tse_tunnel *t, const tse_event *ev)
 }
 
 /* The current connection failed with err: report, then CLOSED, PAUSED,
- * or BACKOFF per the retry policy. */
-static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
+ * or BACKOFF per the retry policy.  detail: a text for humans or NULL;
+ * status: the proxy's HTTP status in PROXY, else the TSCF's
+ * Response_Code, 0 if none; linger: send what is pending first. */
+static void fail_ex(tse_tunnel *t, int err, const char *detail, int status, int linger)
 {
     tse_event ev;
-    int retry;
-    uint32_t delay;
+    uint32_t delay = 0;
 
     t->last_error = err;
     drop_connection(t, linger);
 
-    memset(&ev, 0, sizeof(ev));
-    ev.type = TSE_EV_TUNNEL_DOWN;
-    ev.old_state = t->state;
-    ev.error = err;
-    if (fi != NULL) {
-        ev.proxy_status = fi->proxy_status;
-        ev.response_code = fi->response_code;
-        ev.detail = fi->detail;
+    ev_init(&ev, t, TSE_EV_TUNNEL_DOWN, err);
+    if (IN_PROXY(t)) {
+        ev.proxy_status = status;
+    } else {
+        ev.response_code = status;
     }
+    ev.detail = detail;
     log_down(t, &ev);
     emit(t, &ev);
     if (t->state == TSE_STATE_CLOSED) {
@@ -542,78 +578,63 @@ static void fail_ex(tse_tunnel *t, int err, const fail_info *fi, int linger)
     }
     if (path_failed(t, ev.old_state, err)) {
         /* another port is left in this round: try it at once */
-        t->stats.reconnects++;
-        t->t_backoff = t->now;
         LOGT(t, TSE_LOG_INFO, "trying TSCF port %u next, at once (port %u failed)",
              (unsigned)t->ports[t->path], (unsigned)t->conn_port);
-        set_state(t, TSE_STATE_BACKOFF);
-        memset(&ev, 0, sizeof(ev));
-        ev.type = TSE_EV_RECONNECT;
-        ev.old_state = t->state;
-        ev.error = err;
-        emit(t, &ev);
-        return;
+    } else {
+        int retry;
+        if (t->path != t->path_home || t->path_tried != 0) {
+            /* every port failed: the next round starts where the last worked */
+            t->path = t->path_home;
+            t->path_tried = 0;
+            t->hc_stale = 1;
+        }
+        /* A tunnel that lasted backoff_stable_ms was a success: the backoff
+         * starts over.  One that broke sooner counts as a failed attempt, so
+         * a TSCF that configures and at once breaks the tunnel is retried
+         * later and later, not every second for ever. */
+        if (ev.old_state == TSE_STATE_UP && t->now - t->t_up >= t->s.backoff_stable_ms) {
+            t->attempt = 0;
+        }
+        retry = t->s.auto_reconnect && tse_err_is_retryable(err);
+        if (err == TSE_ERR_PROXY_STATUS && ev.proxy_status < 500) {
+            retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
+        }
+        if (!retry && err != TSE_ERR_CLOSED) {
+            LOGT(t, TSE_LOG_ERROR, "not reconnecting: %s",
+                 !t->s.auto_reconnect ? "auto_reconnect is off"
+                                      : "that failure is not transient");
+        }
+        if (retry && t->s.max_retries != 0 && t->attempt >= t->s.max_retries) {
+            LOGT(t, TSE_LOG_ERROR, "giving up after %u failed attempts (max_retries)",
+                 (unsigned)t->attempt);
+            t->last_error = TSE_ERR_RETRIES_EXHAUSTED;
+            ev_init(&ev, t, TSE_EV_TUNNEL_DOWN, TSE_ERR_RETRIES_EXHAUSTED);
+            emit(t, &ev);
+            retry = 0;
+        }
+        if (!retry) {
+            set_state(t, TSE_STATE_CLOSED);
+            return;
+        }
+        /* A resume refused as unknown TSID is retried at once as a new tunnel */
+        if (err != TSE_ERR_REJECT_INVALID_TSID || t->attempt != 0) {
+            delay = backoff_delay(t);
+        }
+        t->attempt++;
+        LOGT(t, TSE_LOG_INFO, "reconnecting in %u ms (attempt %u%s)", (unsigned)delay,
+             (unsigned)t->attempt, t->resume_valid ? ", resuming the tunnel" : "");
     }
-    if (t->path != t->path_home || t->path_tried != 0) {
-        /* every port failed: the next round starts where the last worked */
-        t->path = t->path_home;
-        t->path_tried = 0;
-        t->hc_stale = 1;
-    }
-    /* A tunnel that lasted backoff_stable_ms was a success: the backoff
-     * starts over.  One that broke sooner counts as a failed attempt, so
-     * a TSCF that configures and at once breaks the tunnel is retried
-     * later and later, not every second for ever. */
-    if (ev.old_state == TSE_STATE_UP && t->now - t->t_up >= t->s.backoff_stable_ms) {
-        t->attempt = 0;
-    }
-    retry = t->s.auto_reconnect && tse_err_is_retryable(err);
-    if (err == TSE_ERR_PROXY_STATUS && fi != NULL && fi->proxy_status < 500) {
-        retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
-    }
-    if (!retry && err != TSE_ERR_CLOSED) {
-        LOGT(t, TSE_LOG_ERROR, "not reconnecting: %s",
-             !t->s.auto_reconnect ? "auto_reconnect is off"
-                                  : "that failure is not transient");
-    }
-    if (retry && t->s.max_retries != 0 && t->attempt >= t->s.max_retries) {
-        LOGT(t, TSE_LOG_ERROR, "giving up after %u failed attempts (max_retries)",
-             (unsigned)t->attempt);
-        t->last_error = TSE_ERR_RETRIES_EXHAUSTED;
-        memset(&ev, 0, sizeof(ev));
-        ev.type = TSE_EV_TUNNEL_DOWN;
-        ev.old_state = t->state;
-        ev.error = TSE_ERR_RETRIES_EXHAUSTED;
-        emit(t, &ev);
-        retry = 0;
-    }
-    if (!retry) {
-        set_state(t, TSE_STATE_CLOSED);
-        return;
-    }
-    /* A resume refused as unknown TSID is retried at once as a new tunnel */
-    delay = (err == TSE_ERR_REJECT_INVALID_TSID && t->attempt == 0)
-                ? 0 : backoff_delay(t);
-    t->attempt++;
     t->stats.reconnects++;
     t->t_backoff = add_ms(t->now, delay);
-    LOGT(t, TSE_LOG_INFO, "reconnecting in %u ms (attempt %u%s)", (unsigned)delay,
-         (unsigned)t->attempt, t->resume_valid ? ", resuming the tunnel" : "");
     set_state(t, TSE_STATE_BACKOFF);
-    memset(&ev, 0, sizeof(ev));
-    ev.type = TSE_EV_RECONNECT;
-    ev.old_state = t->state;
-    ev.error = err;
+    ev_init(&ev, t, TSE_EV_RECONNECT, err);
     ev.retry_in_ms = delay;
     emit(t, &ev);
 }
 
 static void fail(tse_tunnel *t, int err, const char *detail)
 {
-    fail_info fi;
-    memset(&fi, 0, sizeof(fi));
-    fi.detail = detail;
-    fail_ex(t, err, &fi, 0);
+    fail_ex(t, err, detail, 0, 0);
 }
 
 /* ---- phases ----------------------------------------------------------- */
@@ -626,7 +647,7 @@ static void enter_connecting(tse_tunnel *t)
         ms = t->s.path_timeout_ms; /* another port is left to try */
     }
     t->conn = CONN_WANTED;
-    t->t_phase = add_ms(t->now, ms);
+    set_phase(t, ms);
     set_state(t, TSE_STATE_CONNECTING);
 }
 
@@ -651,7 +672,7 @@ static int send_config_request(tse_tunnel *t)
     }
     t->config_outstanding = 1;
     t->config_seq = m.seq;
-    t->t_phase = add_ms(t->now, t->s.config_timeout_ms);
+    set_phase(t, t->s.config_timeout_ms);
     return send_cm(t, &m);
 }
 
@@ -688,7 +709,7 @@ static void ftt_tls_up(tse_tunnel *t)
         adopt_ftt(t, t->s.request_ipv4, t->s.request_ipv4_mask);
         return;
     }
-    t->t_phase = add_ms(t->now, t->s.config_timeout_ms);
+    set_phase(t, t->s.config_timeout_ms);
 }
 
 static void tls_step(tse_tunnel *t)
@@ -698,20 +719,15 @@ static void tls_step(tse_tunnel *t)
         return;
     }
     if (rc != TSE_OK) {
-        fail_info fi;
-        memset(&fi, 0, sizeof(fi));
-        fi.detail = t->tls.detail[0] ? t->tls.detail : NULL;
         /* linger: the alert mbed TLS queued tells the server why */
-        fail_ex(t, rc, &fi, 1);
+        fail_ex(t, rc, tls_detail(t), 0, 1);
         return;
     }
     if (t->tls.cf->insecure) {
-        warn(t, TSE_TEXT("TLS certificate verification is OFF (lab-only insecure mode): "
-                "this tunnel is not authenticated"));
+        warn(t, TSE_TEXT("TLS verification is OFF (lab-only): the TSCF is not authenticated"));
     }
     if (t->s.tls_keylog != NULL) {
-        warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): this connection's secrets were exported; "
-                "whoever reads them can decrypt the tunnel"));
+        warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): whoever reads it can decrypt the tunnel"));
     }
     t->early_warned = 0;
     t->cfg.tls_version = tse_tls_version(&t->tls);
@@ -726,7 +742,7 @@ static void tls_step(tse_tunnel *t)
     set_state(t, TSE_STATE_CONFIGURING);
     rc = send_config_request(t);
     if (rc != TSE_OK) {
-        fail(t, rc, TSE_TEXT("cannot queue Configuration_Request"));
+        fail(t, rc, cm_name(TSE_CM_CONFIG_REQUEST)); /* could not queue it */
     }
 }
 
@@ -737,7 +753,7 @@ static void enter_tls(tse_tunnel *t)
         fail(t, rc, NULL);
         return;
     }
-    t->t_phase = add_ms(t->now, t->s.tls_timeout_ms);
+    set_phase(t, t->s.tls_timeout_ms);
     set_state(t, TSE_STATE_TLS);
     tls_step(t);
 }
@@ -834,8 +850,7 @@ static void adopt_config(tse_tunnel *t, const tse_cm *m)
     t->last_rx = t->now;
     set_state(t, TSE_STATE_UP);
 
-    memset(&ev, 0, sizeof(ev));
-    ev.type = TSE_EV_TUNNEL_UP;
+    ev_init(&ev, t, TSE_EV_TUNNEL_UP, 0);
     ev.old_state = TSE_STATE_CONFIGURING;
     ev.config = &t->cfg;
     emit(t, &ev);
@@ -861,30 +876,33 @@ static int reject_error(uint16_t code)
  * and the TSCF routes to it), or NULL if it is unicast: not unspecified,
  * "this network", loopback, multicast, reserved or broadcast (RFC 6890),
  * nor an IPv6 unspecified, loopback, multicast or IPv4-mapped one (RFC
- * 4291 2.5.2, 2.5.3, 2.5.5.2, 2.7). */
+ * 4291 2.5.2, 2.5.3, 2.5.5.2, 2.7).  The texts say what the address is,
+ * not where it came from: a Configuration_Response, or in the FTT
+ * profile the server's first packet (the error says the rest). */
 static const char *bad_ipv4(const uint8_t a[4])
 {
     if ((a[0] | a[1] | a[2] | a[3]) == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv4 address 0.0.0.0");
+        return TSE_TEXT_NZ("inner IPv4 is unspecified (0.0.0.0)");
     }
     if (a[0] == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4 address in 0.0.0.0/8 (this network)");
+        return TSE_TEXT_NZ("inner IPv4 is in 0.0.0.0/8 (this network)");
     }
     if (a[0] == 127) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a loopback IPv4 address (127.0.0.0/8)");
+        return TSE_TEXT_NZ("inner IPv4 is loopback (127.0.0.0/8)");
     }
     if (a[0] >= 224 && a[0] < 240) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv4 address (224.0.0.0/4)");
+        return TSE_TEXT_NZ("inner IPv4 is multicast (224.0.0.0/4)");
     }
     if ((a[0] & a[1] & a[2] & a[3]) == 255) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the IPv4 broadcast address 255.255.255.255");
+        return TSE_TEXT_NZ("inner IPv4 is broadcast (255.255.255.255)");
     }
     if (a[0] >= 240) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a reserved IPv4 address (240.0.0.0/4)");
+        return TSE_TEXT_NZ("inner IPv4 is reserved (240.0.0.0/4)");
     }
     return NULL;
 }
 
+#if TSE_CONFIG_IPV6
 static const char *bad_ipv6(const uint8_t a[16])
 {
     static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -893,30 +911,30 @@ static const char *bad_ipv6(const uint8_t a[16])
         head |= a[i];
     }
     if (head == 0 && a[15] == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the unspecified IPv6 address ::");
+        return TSE_TEXT_NZ("inner IPv6 is unspecified (::)");
     }
     if (head == 0 && a[15] == 1) {
-        return TSE_TEXT_NZ("Configuration_Response assigns the IPv6 loopback address ::1");
+        return TSE_TEXT_NZ("inner IPv6 is loopback (::1)");
     }
     if (a[0] == 0xff) {
-        return TSE_TEXT_NZ("Configuration_Response assigns a multicast IPv6 address (ff00::/8)");
+        return TSE_TEXT_NZ("inner IPv6 is multicast (ff00::/8)");
     }
     if (memcmp(a, mapped, sizeof(mapped)) == 0) {
-        return TSE_TEXT_NZ("Configuration_Response assigns an IPv4-mapped IPv6 address (::ffff:0:0/96)");
+        return TSE_TEXT_NZ("inner IPv6 is IPv4-mapped (::ffff:0:0/96)");
     }
     return NULL;
 }
+#endif
 
 static void on_config_response(tse_tunnel *t, const tse_cm *m)
 {
     const char *why;
-    fail_info fi;
     if (t->state != TSE_STATE_CONFIGURING) {
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, TSE_TEXT("Configuration_Response while not configuring"));
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, cm_name(m->type));
         return;
     }
     if (!t->config_outstanding || m->seq != t->config_seq) {
-        fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Response sequence mismatch"));
+        fail(t, TSE_ERR_PROTO_SEQUENCE, cm_name(m->type));
         return;
     }
     /* A.1.4: the response assigns the TSID.  A success that answers a
@@ -924,20 +942,20 @@ static void on_config_response(tse_tunnel *t, const tse_cm *m)
      * the old one): adopt_config() reports resumed=0 and any address
      * change, rather than insisting on a TSID the server forgot. */
     if (m->response_code != TSE_RC_SUCCESS) {
-        memset(&fi, 0, sizeof(fi));
-        fi.response_code = m->response_code;
-        fail_ex(t, reject_error(m->response_code), &fi, 0);
+        fail_ex(t, reject_error(m->response_code), NULL, m->response_code, 0);
         return;
     }
     if (!(m->present & TSE_CM_HAS_IPV4_ADDRESS) || m->tsid == TSE_CM_TSID_NONE) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS,
-             TSE_TEXT("Configuration_Response without an IPv4 address or TSID"));
+             TSE_TEXT("no IPv4 address or no TSID"));
         return;
     }
     why = bad_ipv4(m->ipv4_addr);
+#if TSE_CONFIG_IPV6
     if (why == NULL && (m->present & TSE_CM_HAS_IPV6_ADDRESS)) {
         why = bad_ipv6(m->ipv6_addr);
     }
+#endif
     if (why != NULL) {
         fail(t, TSE_ERR_PROTO_NO_ADDRESS, why);
         return;
@@ -975,19 +993,19 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     }
     if (!up) {
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, tse_cm_type_name(m->type));
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, cm_name(m->type));
         return;
     }
     /* A.1.4: messages without the expected TSID are dropped and the
      * tunnel terminated */
     if (m->tsid != t->cfg.tsid) {
-        fail(t, TSE_ERR_PROTO_TSID, tse_cm_type_name(m->type));
+        fail(t, TSE_ERR_PROTO_TSID, cm_name(m->type));
         return;
     }
     switch (m->type) {
     case TSE_CM_KEEPALIVE_RESPONSE:
         if (!t->ka_outstanding || m->seq != t->ka_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Keep_Alive_Response sequence mismatch"));
+            fail(t, TSE_ERR_PROTO_SEQUENCE, cm_name(m->type));
             return;
         }
         t->ka_outstanding = 0;
@@ -995,11 +1013,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         ka_rtt_sample(t);
         if ((m->present & TSE_CM_HAS_RESPONSE_CODE) &&
             m->response_code != TSE_RC_SUCCESS) {
-            fail_info fi;
-            memset(&fi, 0, sizeof(fi));
-            fi.response_code = m->response_code;
-            fi.detail = TSE_TEXT("Keep_Alive_Response with an error code");
-            fail_ex(t, reject_error(m->response_code), &fi, 0);
+            fail_ex(t, reject_error(m->response_code), cm_name(m->type), m->response_code, 0);
         }
         return;
     case TSE_CM_KEEPALIVE:
@@ -1010,7 +1024,7 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
         return;
     case TSE_CM_RELEASE_RESPONSE:
         if (!t->release_outstanding || m->seq != t->release_seq) {
-            fail(t, TSE_ERR_PROTO_SEQUENCE, TSE_TEXT("Configuration_Release_Response sequence mismatch"));
+            fail(t, TSE_ERR_PROTO_SEQUENCE, cm_name(m->type));
             return;
         }
         t->resume_valid = 0;
@@ -1018,20 +1032,16 @@ static void handle_cm(tse_tunnel *t, const tse_cm *m)
          * inner packets still queued have nowhere to go */
         clear_queue(t);
         tse_tls_close_notify(&t->tls);
-        fail_ex(t, TSE_ERR_CLOSED, NULL, 1);
+        fail_ex(t, TSE_ERR_CLOSED, NULL, 0, 1);
         return;
-    case TSE_CM_RELEASE_REQUEST: {
-        fail_info fi;
+    case TSE_CM_RELEASE_REQUEST:
         cm_header(&r, TSE_CM_RELEASE_RESPONSE, t->cfg.tsid, m->seq);
         r.present = TSE_CM_HAS_RESPONSE_CODE;
         (void)send_cm(t, &r);
-        memset(&fi, 0, sizeof(fi));
-        fi.detail = TSE_TEXT("the TSCF sent Configuration_Release_Request");
-        fail_ex(t, TSE_ERR_SERVER_RELEASED, &fi, 1); /* send the answer first */
+        fail_ex(t, TSE_ERR_SERVER_RELEASED, cm_name(m->type), 0, 1); /* answer first */
         return;
-    }
     default:
-        fail(t, TSE_ERR_PROTO_UNEXPECTED, tse_cm_type_name(m->type));
+        fail(t, TSE_ERR_PROTO_UNEXPECTED, cm_name(m->type));
         return;
     }
 }
@@ -1046,7 +1056,7 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         tse_cm m;
         int rc = tse_cm_decode(&m, u->data, u->len);
         if (rc != TSE_OK) {
-            fail(t, rc, TSE_TEXT("malformed control message from the TSCF"));
+            fail(t, rc, TSE_TEXT("malformed control message"));
             return;
         }
         t->stats.unknown_tlvs += m.unknown_tlvs;
@@ -1084,13 +1094,13 @@ static void handle_unit(tse_tunnel *t, const tse_unit *u)
         t->stats.early_packets++;
         if (!t->early_warned) {
             t->early_warned = 1;
-            warn(t, TSE_TEXT("the TSCF sent inner packets before the Configuration_Response: "
-                    "dropped (counted in tse_stats.early_packets)"));
+            warn(t, TSE_TEXT("inner packets before the Configuration_Response dropped "
+                             "(tse_stats.early_packets)"));
         }
         return;
     }
-    t->stats.packets_in++;
-    t->stats.bytes_in += u->len;
+    count(&t->stats.packets_in, 1);
+    count(&t->stats.bytes_in, u->len);
     t->cb.on_packet(t->user, u->data, u->len);
 }
 
@@ -1100,7 +1110,9 @@ static int connected_phase(const tse_tunnel *t)
            t->state == TSE_STATE_RELEASING;
 }
 
-static void read_records(tse_tunnel *t)
+/* Out of line: inlined into tse_tunnel_recv_outer(), its only caller
+ * without the proxy, its frame would sit under the TLS handshake's. */
+OUT_OF_LINE static void read_records(tse_tunnel *t)
 {
     /* bounded: each round consumes input or ends */
     for (int guard = 0; guard < 1 << 16; guard++) {
@@ -1114,11 +1126,11 @@ static void read_records(tse_tunnel *t)
             return;
         }
         if (n < 0) {
-            fail(t, n, t->tls.detail[0] ? t->tls.detail : NULL);
+            fail(t, n, tls_detail(t));
             return;
         }
         if (tse_tls_read_ends_record(&t->tls)) {
-            t->stats.records_in++;
+            count(&t->stats.records_in, 1);
         }
         while (off < (size_t)n && connected_phase(t) && !t->need_disconnect) {
             size_t used = 0;
@@ -1127,7 +1139,7 @@ static void read_records(tse_tunnel *t)
                                        &used, &u);
             off += used;
             if (rc < 0) {
-                fail(t, rc, TSE_TEXT("malformed unit in the tunnel stream"));
+                fail(t, rc, TSE_TEXT("malformed unit"));
                 return;
             }
             if (rc == 1) {
@@ -1165,7 +1177,7 @@ static void proxy_input(tse_tunnel *t, const uint8_t *data, size_t len)
                  tse_hc_status(&t->hc));
             tse_hc_restart(&t->hc);
             send_proxy_request(t);
-            t->t_phase = add_ms(t->now, t->s.proxy_timeout_ms);
+            set_phase(t, t->s.proxy_timeout_ms);
             continue;
         }
         if (rc == TSE_HC_RECONNECT) {
@@ -1175,13 +1187,7 @@ static void proxy_input(tse_tunnel *t, const uint8_t *data, size_t len)
             enter_connecting(t); /* at once, not a failure */
             return;
         }
-        {
-            fail_info fi;
-            memset(&fi, 0, sizeof(fi));
-            fi.proxy_status = tse_hc_status(&t->hc);
-            fi.detail = tse_hc_reason(&t->hc);
-            fail_ex(t, rc, &fi, 0);
-        }
+        fail_ex(t, rc, tse_hc_reason(&t->hc), tse_hc_status(&t->hc), 0);
         return;
     }
 }
@@ -1375,6 +1381,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     char *strs;
     const char *sni;
     tse_tls_conf *cf;
+    size_t unit_cap;
     int rc;
 
     if (out == NULL || s == NULL || cb == NULL || mem == NULL ||
@@ -1395,6 +1402,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->cb = *cb;
     t->mem = *mem;
     t->user = user;
+    tse_tls_init(&t->tls); /* from here on, tse_tunnel_del() undoes it all */
     area = (uint8_t *)(t + 1);
     if (s->tls_config == NULL) {
         t->own_conf = (tse_tls_conf *)(void *)area;
@@ -1407,7 +1415,8 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->outer = area;
     area += TSE_OUTER_BUF_SIZE;
     t->unit_buf = area;
-    area += s->max_unit + tse_frame_overhead(s->framing);
+    unit_cap = s->max_unit + tse_frame_overhead(s->framing);
+    area += unit_cap;
     strs = (char *)area;
     t->s.server_host = str_copy(&strs, s->server_host);
     t->s.sni = str_copy(&strs, s->sni);
@@ -1426,27 +1435,18 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->next_seq = 1;
     t->t_phase = t->t_backoff = TSE_TIME_NEVER;
 
-    rc = tse_deframer_init(&t->df, s->framing, t->unit_buf,
-                           s->max_unit + tse_frame_overhead(s->framing));
-    if (rc != TSE_OK) {
-        if (t->own_conf != NULL) {
-            tse_tls_conf_free(t->own_conf);
-        }
-        mem->free(mem->user, t);
-        return rc;
-    }
+    rc = tse_deframer_init(&t->df, s->framing, t->unit_buf, unit_cap);
 
     /* verify against the host we connect to unless told otherwise; an
      * IP literal is matched against the IP SAN and not sent as SNI */
     sni = t->s.sni != NULL ? t->s.sni : t->s.server_host;
-    tse_tls_init(&t->tls);
+    cf = t->own_conf;
     if (s->tls_config != NULL) {
         cf = tse_tls_config_conf(s->tls_config);
-    } else {
+    } else if (rc == TSE_OK) {
         tse_tls_conf_params cp;
         tse_tls_conf_params_from(&cp, s, cb->entropy, user);
         cp.log = &t->lg; /* mbed TLS debug lines name this tunnel */
-        cf = t->own_conf;
         rc = tse_tls_conf_setup(cf, &cp);
     }
     if (rc == TSE_OK) {
@@ -1458,11 +1458,7 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
                                 s->tls_config == NULL);
     }
     if (rc != TSE_OK) {
-        tse_tls_free(&t->tls);
-        if (t->own_conf != NULL) {
-            tse_tls_conf_free(t->own_conf);
-        }
-        mem->free(mem->user, t);
+        tse_tunnel_del(t);
         return rc;
     }
 
@@ -1470,7 +1466,9 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
     t->ports[1] = s->server_port_2;
     t->nports = s->server_port_2 != 0 ? 2 : 1;
     t->conn_port = s->server_port;
-    hc_setup(t);
+    if (TSE_CONFIG_PROXY) {
+        hc_setup(t);
+    }
 
     *out = t;
     return TSE_OK;
@@ -1572,8 +1570,8 @@ int tse_tunnel_transport_connected(tse_tunnel *t, tse_time_ms now)
     clear_queue(t);
     tse_deframer_reset(&t->df);
     tse_tls_discard(&t->tls);
-    if (t->conn_via_proxy) {
-        t->t_phase = add_ms(now, t->s.proxy_timeout_ms);
+    if (TSE_CONFIG_PROXY && t->conn_via_proxy) {
+        set_phase(t, t->s.proxy_timeout_ms);
         set_state(t, TSE_STATE_PROXY);
         if (t->hc_stale) {
             hc_setup(t); /* another port or proxy than the last CONNECT */
@@ -1612,6 +1610,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
         err = TSE_ERR_TRANSPORT_CLOSED;
     }
     switch (t->state) {
+#if TSE_CONFIG_PROXY
     case TSE_STATE_PROXY: {
         int rc = tse_hc_on_close(&t->hc);
         if (rc == TSE_HC_RECONNECT) {
@@ -1622,6 +1621,7 @@ int tse_tunnel_transport_closed(tse_tunnel *t, int err, tse_time_ms now)
              TSE_TEXT("the proxy closed the connection"));
         return TSE_OK;
     }
+#endif
     case TSE_STATE_RELEASING:
         t->resume_valid = 0;
         fail(t, TSE_ERR_CLOSED, NULL);
@@ -1647,8 +1647,8 @@ int tse_tunnel_recv_outer(tse_tunnel *t, const uint8_t *data, size_t len,
     if (t->conn != CONN_OPEN || t->need_disconnect || len == 0) {
         return TSE_OK; /* late bytes of a connection being closed */
     }
-    t->stats.outer_bytes_in += len;
-    if (t->state == TSE_STATE_PROXY) {
+    count(&t->stats.outer_bytes_in, len);
+    if (IN_PROXY(t)) {
         proxy_input(t, data, len);
     } else if (t->state == TSE_STATE_TLS || connected_phase(t)) {
         tse_tls_set_input(&t->tls, data, len);
@@ -1676,7 +1676,7 @@ void tse_tunnel_outer_consume(tse_tunnel *t, size_t n)
         return;
     }
     pend = tse_tls_pending(&t->tls, NULL);
-    t->stats.outer_bytes_out += n < pend ? n : pend;
+    count(&t->stats.outer_bytes_out, n < pend ? n : pend);
     tse_tls_consume(&t->tls, n);
     if (t->conn == CONN_OPEN && !t->need_disconnect && t->state == TSE_STATE_TLS) {
         tls_step(t); /* the handshake may have waited for room */
@@ -1874,15 +1874,15 @@ static int queue_packet(tse_tunnel *t, const uint8_t *pkt, size_t len,
         rc = tse_outq_push(&t->oq, cls, pkt, len, (uint32_t)t->now);
     }
     if (rc != TSE_OK) {
-        t->stats.queue_full_drops++;
+        count(&t->stats.queue_full_drops, 1);
         DBG(t, "%s packet of %u bytes refused: %s",
             cls == TSE_CLASS_REALTIME ? "real-time" : "bulk", (unsigned)len,
             tse_strerror(rc));
         return rc;
     }
     t->last_tx = t->now;
-    t->stats.packets_out++;
-    t->stats.bytes_out += len;
+    count(&t->stats.packets_out, 1);
+    count(&t->stats.bytes_out, len);
     trace(t, 1, pkt[0] >> 4 == 6 ? TSE_UNIT_IPV6 : TSE_UNIT_IPV4, pkt, len);
     pump(t);
     return TSE_OK;
@@ -1958,7 +1958,7 @@ int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
             pump(t);
             clear_queue(t); /* what did not fit goes nowhere after it */
             tse_tls_close_notify(&t->tls);
-            fail_ex(t, TSE_ERR_CLOSED, NULL, 1);
+            fail_ex(t, TSE_ERR_CLOSED, NULL, 0, 1);
             return TSE_OK;
         }
         LOGT(t, TSE_LOG_INFO, "releasing the tunnel (Configuration_Release_Request)");
@@ -1967,7 +1967,7 @@ int tse_tunnel_close(tse_tunnel *t, tse_time_ms now)
             t->release_outstanding = 1;
             t->release_seq = m.seq;
             t->release_due = 1;
-            t->t_phase = add_ms(now, t->s.release_timeout_ms);
+            set_phase(t, t->s.release_timeout_ms);
             set_state(t, TSE_STATE_RELEASING);
             if (t->state == TSE_STATE_RELEASING) {
                 pump(t);
@@ -2036,10 +2036,7 @@ int tse_tunnel_network_changed(tse_tunnel *t, const uint8_t *network_id,
     t->attempt = 0;
     t->stats.reconnects++;
     if (t->state == TSE_STATE_UP) {
-        memset(&ev, 0, sizeof(ev));
-        ev.type = TSE_EV_TUNNEL_DOWN;
-        ev.old_state = TSE_STATE_UP;
-        ev.error = TSE_ERR_NETWORK_CHANGED;
+        ev_init(&ev, t, TSE_EV_TUNNEL_DOWN, TSE_ERR_NETWORK_CHANGED);
         log_down(t, &ev);
         emit(t, &ev);
         if (t->state != TSE_STATE_UP) {
