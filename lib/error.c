@@ -31,28 +31,28 @@ static const struct err_block blocks[] = {
       "not allowed in this state\0"
       "tunnel is not up\0"
       "outbound queue full\0"
-      "not a valid IPv4/IPv6 packet or too big\0"
+      "not an IPv4/IPv6 packet, or too big\0"
       "reconnect attempts exhausted\0"
       "closed by the application\0"
-      "the network changed: the tunnel moves to it\0" },
+      "the network changed\0" },
     { TSE_ERR_SETTING_SERVER, 10,
-      "settings: server_host empty or server_port 0\0"
+      "settings: no server_host or server_port\0"
       "settings: framing profile not supported\0"
       "settings: max_unit outside 576..65535\0"
       "settings: outq_size below max_unit\0"
-      "settings: backoff_initial_ms 0 or above backoff_max_ms\0"
-      "settings: proxy_port 0, or proxy user or password alone\0"
+      "settings: backoff_initial_ms 0 or > backoff_max_ms\0"
+      "settings: proxy_port 0, or user or password missing\0"
       "settings: sched.record_max below 256\0"
       "settings: tls_config with ca, certificate, key or insecure\0"
       "settings: log_level or tls_debug out of range or not compiled in\0"
-      "settings: server_port_2 is server_port, proxy host or credentials too long, or path_cache without detection\0" },
+      "settings: server_port_2 is server_port, proxy too long, or path_cache without detection\0" },
     { TSE_ERR_CM_TRUNCATED, 11,
       "CM: shorter than the 16-byte header\0"
       "CM: CM_Version is not 1\0"
       "CM: CM_Indication is not 0\0"
       "CM: reserved header bits are not 0\0"
       "CM: unknown CM_Type\0"
-      "CM: TLV_Count does not match the TLVs present\0"
+      "CM: TLV_Count does not match the TLVs\0"
       "CM: TLV longer than the bytes left\0"
       "CM: known TLV with the wrong length\0"
       "CM: netmask without its address\0"
@@ -61,7 +61,7 @@ static const struct err_block blocks[] = {
     { TSE_ERR_FRAME_NIBBLE, 5,
       "framing: first nibble is not 1, 4 or 6\0"
       "framing: IPv4 IHL below 5\0"
-      "framing: IPv4 total length below its header\0"
+      "framing: IPv4 total length below the header\0"
       "framing: unit above the maximum size\0"
       "framing: invalid envelope type or length\0" },
     { TSE_ERR_TRANSPORT_RESOLVE, 6,
@@ -93,13 +93,13 @@ static const struct err_block blocks[] = {
       "TLS: bad configuration (trust anchors, key)\0"
       "TLS: corrupt or unexpected record\0"
       "TLS: handshake timed out\0"
-      "TLS: no protocol version in common with the server\0"
+      "TLS: no protocol version in common\0"
       "TLS: no cipher suite, group or signature in common\0" },
     { TSE_ERR_PROTO_UNEXPECTED, 8,
       "TSCF: unexpected control message\0"
       "TSCF: unexpected tunnel session ID\0"
-      "TSCF: response matches no outstanding request\0"
-      "TSCF: success response without a usable inner address\0"
+      "TSCF: response to no request of ours\0"
+      "TSCF: no usable inner address in the response\0"
       "TSCF: no Configuration_Response in time\0"
       "TSCF: no Keep_Alive_Response, peer dead\0"
       "TSCF: no Configuration_Release_Response in time\0"

@@ -214,7 +214,7 @@ TT_TEST(every_name_is_its_codes)
         { -1101, -1100, "stream: " },
     };
     static const struct { int err; const char *name; } last[] = {
-        { TSE_ERR_NETWORK_CHANGED, "the network changed: the tunnel moves to it" },
+        { TSE_ERR_NETWORK_CHANGED, "the network changed" },
         { TSE_ERR_CM_DUPLICATE_TLV, "CM: the same TLV twice" },
         { TSE_ERR_FRAME_ENVELOPE, "framing: invalid envelope type or length" },
         { TSE_ERR_TRANSPORT_IO, "transport: socket error" },
