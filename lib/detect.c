@@ -247,11 +247,9 @@ static uint32_t ms_between(tse_time_ms a, tse_time_ms b)
 static void emit(tse_detect *d, tse_detect_event_type type, const tse_detect_step *st)
 {
     tse_detect_event ev;
-    memset(&ev, 0, sizeof ev);
     ev.type = type;
     ev.step = st;
-    if (!st)
-        ev.result = &d->result;
+    ev.result = st ? NULL : &d->result;
     d->cb.on_event(d->cb.user, &ev);
 }
 
@@ -317,16 +315,16 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
     } else if (i <= TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
         tse_sip_options_params sp;
         tse_sip_ids ids;
-        memset(&sp, 0, sizeof sp);
-        memset(&ids, 0, sizeof ids);
         sp.host = probe_host(d, i);
         sp.port = probe_port(d, i);
         sp.transport = i <= TSE_PROBE_SIP_TCP ? (tse_sip_transport)i : TSE_SIP_TLS;
         sp.local_host = d->s.local_host;
         sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
+        sp.user_agent = NULL;
         rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)p->req,
                                    sizeof p->req, &p->req_len, &ids);
-        memcpy(p->ids, &ids, sizeof ids);
+        if (rc == TSE_OK) /* else the probe fails at once: no ids needed */
+            memcpy(p->ids, &ids, sizeof ids);
     } else if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT) {
         /* RFC 8305 5: the next attempt starts a stagger after this one */
         d->p[TSE_PROBE_TUNNEL_2].start_at = now + d->s.stagger_ms;

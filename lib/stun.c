@@ -117,16 +117,8 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
 static int parse_address(const uint8_t *v, uint16_t vlen, const uint8_t *xor_hdr,
                          tse_stun_addr *out)
 {
-    size_t alen, i;
-    if (vlen < 4)
-        return TSE_ERR_STUN_ATTR;
-    if (v[1] == 0x01)
-        alen = 4;
-    else if (v[1] == 0x02)
-        alen = 16;
-    else
-        return TSE_ERR_STUN_ATTR;
-    if (vlen != 4 + alen)
+    size_t alen = vlen < 4 ? 0 : v[1] == 0x01 ? 4 : v[1] == 0x02 ? 16 : 0, i;
+    if (!alen || vlen != 4 + alen)
         return TSE_ERR_STUN_ATTR;
     memset(out, 0, sizeof *out); /* an IPv4 address leaves 12 bytes unused */
     out->family = alen == 4 ? 4 : 6;
@@ -172,7 +164,6 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
     size_t off;
     int have_xor = 0, have_mapped = 0, have_error = 0, after_integrity = 0;
     int unknown_required = 0;
-    tse_stun_addr mapped;
 
     if (!out)
         return TSE_ERR_INVALID_ARG;
@@ -224,23 +215,19 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
             after_integrity = 1;
         } else if (at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS ||
                    at == TSE_STUN_ATTR_MAPPED_ADDRESS) {
-            int is_xor = at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS;
-            int rc = parse_address(v, alen, is_xor ? msg + 4 : NULL, &mapped);
-            if (rc != TSE_OK)
-                return rc;
             /* RFC 8489 14.1: MAPPED-ADDRESS only for backwards
              * compatibility; an XOR-MAPPED-ADDRESS wins wherever it is.
              * Of repeated ones, the first counts. */
-            if (is_xor && !have_xor) {
-                out->mapped = mapped;
-                out->mapped_is_xor = 1;
-            } else if (!is_xor && !have_xor && !have_mapped) {
-                out->mapped = mapped;
-            }
-            if (is_xor)
-                have_xor = 1;
-            else
-                have_mapped = 1;
+            int is_xor = at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS;
+            int take = !have_xor && (is_xor || !have_mapped);
+            tse_stun_addr other;
+            int rc = parse_address(v, alen, is_xor ? msg + 4 : NULL, take ? &out->mapped : &other);
+            if (rc != TSE_OK)
+                return rc;
+            if (take)
+                out->mapped_is_xor = is_xor;
+            have_xor |= is_xor;
+            have_mapped |= !is_xor;
         } else if (at == TSE_STUN_ATTR_ERROR_CODE) {
             /* RFC 8489 14.8: 21 reserved bits, class 3..6, number 0..99,
              * reason phrase below 128 characters (763 bytes). */
@@ -266,7 +253,7 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
     if (type == TSE_STUN_BINDING_ERROR) {
         if (!have_error)
             return TSE_ERR_STUN_ATTR;
-        memset(&out->mapped, 0, sizeof out->mapped);
+        memset(&out->mapped, 0, sizeof out->mapped); /* an error reports none */
         out->mapped_is_xor = 0;
         return TSE_ERR_STUN_ERROR_RESPONSE;
     }
