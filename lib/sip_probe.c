@@ -128,11 +128,14 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     o.n = 0;
 
     for (t = request; *t; t++) {
-        const char *f = field;
+        const char *f = field, *h = *t == 2 ? lh : p->host;
         switch (*t) {
-        case 1: tse_sip_hostport(field, p->host, strlen(p->host), p->port, 0); break;
-        case 2: tse_sip_hostport(field, lh, strlen(lh), p->local_port, 0); break;
-        case 3: tse_sip_hostport(field, p->host, strlen(p->host), 0, 0); break;
+        case 1:
+        case 2:
+        case 3:
+            tse_sip_hostport(field, h, strlen(h),
+                             *t == 1 ? p->port : *t == 2 ? p->local_port : 0, 0);
+            break;
         case 4: f = &"UDP\0TCP\0TLS"[4 * p->transport]; break;
         case 5: f = ids->branch; break;
         case 6: f = ids->from_tag; break;
@@ -237,29 +240,34 @@ static size_t line_end(const char *s, size_t i, int fold)
  * header; its branch parameter identifies our transaction (17.1.3). */
 static int via_branch_matches(const char *v, size_t n, const char *branch)
 {
-    size_t i = 0, end = 0;
+    size_t i, end = 0, ps = 0, eq = 0;
+    const char *p;
+    size_t pn;
     while (end < n && v[end] != ',') /* the first via-parm */
         end++;
-    while (i < end && v[i] != ';') /* sent-protocol and sent-by */
-        i++;
-    while (i < end) {
-        size_t ps = ++i, eq;
-        const char *p = v + ps;
-        size_t pn;
-        while (i < end && v[i] != ';')
-            i++;
-        for (eq = ps; eq < i && v[eq] != '=';)
-            eq++;
-        pn = eq - ps;
-        trim(&p, &pn);
-        if (name_is(p, pn, "branch")) {
-            if (eq == i)
-                return 0;
-            p = v + eq + 1;
-            pn = i - eq - 1;
-            trim(&p, &pn);
-            return same(p, pn, branch);
+    /* its parameters: each ';' (the first ends sent-protocol and sent-by)
+     * opens one, up to the next ';' or the end */
+    for (i = 0; i <= end; i++) {
+        if (i < end && v[i] != ';') {
+            if (ps && !eq && v[i] == '=')
+                eq = i;
+            continue;
         }
+        if (ps) {
+            p = v + ps;
+            pn = (eq ? eq : i) - ps;
+            trim(&p, &pn);
+            if (name_is(p, pn, "branch")) {
+                if (!eq)
+                    return 0;
+                p = v + eq + 1;
+                pn = i - eq - 1;
+                trim(&p, &pn);
+                return same(p, pn, branch);
+            }
+        }
+        ps = i + 1;
+        eq = 0;
     }
     return 0;
 }

@@ -84,6 +84,10 @@ uint32_t tse_stun_crc32(const uint8_t *data, size_t len)
     return crc ^ 0xFFFFFFFFu;
 }
 
+typedef char stun_literals[(TSE_STUN_BINDING_REQUEST == 0x0001u &&
+                            TSE_STUN_MAGIC_COOKIE == 0x2112A442u &&
+                            TSE_STUN_ATTR_FINGERPRINT == 0x8028u) ? 1 : -1];
+
 int tse_stun_binding_request(uint8_t *buf, size_t cap,
                              int (*entropy)(void *user, uint8_t *buf, size_t len),
                              void *ent_user, int fingerprint,
@@ -96,17 +100,18 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
         return TSE_ERR_BUFFER_TOO_SMALL;
     if (entropy(ent_user, txid, TSE_STUN_TXID_LEN) != 0)
         return TSE_ERR_DETECT_ENTROPY;
-    tse_be16_put(buf, TSE_STUN_BINDING_REQUEST);
-    tse_be16_put(buf + 2, (uint16_t)(need - TSE_STUN_HEADER_LEN));
-    tse_be32_put(buf + 4, TSE_STUN_MAGIC_COOKIE);
+    /* RFC 8489 5: type, length, magic cookie, transaction ID (the
+     * literals spell TSE_STUN_BINDING_REQUEST, TSE_STUN_MAGIC_COOKIE and
+     * TSE_STUN_ATTR_FINGERPRINT: stun_literals below) */
+    memcpy(buf, "\x00\x01\x00\x00\x21\x12\xA4\x42", 8);
+    buf[3] = (uint8_t)(need - TSE_STUN_HEADER_LEN);
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
     if (fingerprint) {
         /* RFC 8489 14.7: CRC over the message up to the attribute, with
          * the header length already counting the FINGERPRINT itself. */
-        uint8_t *a = buf + TSE_STUN_HEADER_LEN;
-        tse_be16_put(a, TSE_STUN_ATTR_FINGERPRINT);
-        tse_be16_put(a + 2, 4);
-        tse_be32_put(a + 4, tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
+        memcpy(buf + TSE_STUN_HEADER_LEN, "\x80\x28\x00\x04", 4);
+        tse_be32_put(buf + TSE_STUN_HEADER_LEN + 4,
+                     tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
     }
     *out_len = need;
     return TSE_OK;
