@@ -285,7 +285,7 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     const char *s = (const char *)data, *l;
     size_t start = 0, head_end = 0, i, line, limit, end;
     unsigned seen = 0, ok = 0;
-    uint32_t status, cl = 0;
+    uint32_t status, cl = 0, crlf2 = 0;
     int stream = transport == TSE_SIP_TCP || transport == TSE_SIP_TLS;
 
     if (!data || !ids || !out || (unsigned)transport > TSE_SIP_TLS)
@@ -307,9 +307,11 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     limit = len - start;
     if (limit > TSE_SIP_MAX_HEAD + 4)
         limit = TSE_SIP_MAX_HEAD + 4;
-    for (i = 4; i <= limit && !head_end; i++)
-        if (memcmp(s + start + i - 4, "\r\n\r\n", 4) == 0)
-            head_end = start + i;
+    for (i = 0; i < limit && !head_end; i++) {
+        crlf2 = crlf2 << 8 | (unsigned char)s[start + i];
+        if (crlf2 == 0x0D0A0D0Au) /* CR LF CR LF */
+            head_end = start + i + 1;
+    }
     if (!head_end) {
         if (len - start >= TSE_SIP_MAX_HEAD + 4)
             return TSE_ERR_SIP_TOO_LARGE;
