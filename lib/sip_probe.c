@@ -55,11 +55,10 @@ static int host_ok(const char *h)
 
 static void to_hex(char *dst, const uint8_t *src, size_t n)
 {
-    static const char hx[] = "0123456789abcdef";
     size_t i;
-    for (i = 0; i < n; i++) {
-        dst[2 * i] = hx[src[i] >> 4];
-        dst[2 * i + 1] = hx[src[i] & 15];
+    for (i = 0; i < 2 * n; i++) {
+        unsigned x = (src[i / 2] >> (i & 1 ? 0 : 4)) & 15u;
+        dst[i] = (char)(x < 10 ? '0' + x : 'a' - 10 + x);
     }
     dst[2 * n] = '\0';
 }
