@@ -6,24 +6,55 @@
 
 #include "tse/detect.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "sip_probe.h"
 #include "stun.h"
 
+/* A text for humans (steps' and results' reasons): "" without
+ * TSE_CONFIG_STRINGS, as tse_strerror() is then. */
+#define TXT(s) TSE_TEXT_NZ(s)
+#if TSE_CONFIG_STRINGS
+#define ERR_TXT(e) tse_strerror(e)
+#else
+#define ERR_TXT(e) ((void)(e), "")
+#endif
+
 /* probe states */
 enum { PS_OFF = 0, PS_WAIT, PS_RUN, PS_OK, PS_FAIL, PS_CANCEL };
-/* pending orders */
-enum { A_UDP_SEND = 1, A_TCP_CONNECT = 2, A_TCP_SEND = 4, A_TUNNEL = 8, A_CLOSE = 16,
+/* pending orders, by bit number in the order they are given */
+enum { A_CLOSE = 1, A_TCP_CONNECT = 2, A_TCP_SEND = 4, A_UDP_SEND = 8, A_TUNNEL = 16,
        A_REUSE = 32 };
 /* phases */
 enum { PH_INIT = 0, PH_RUN, PH_DONE };
 
 typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_priv *)0)->ids)) ? 1 : -1];
 typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
+typedef char target_fits[(TSE_DETECT_TARGET_MAX >= 10) ? 1 : -1];
+
+/* What each probe reads from the settings (offsets into
+ * tse_detect_settings: its host, port and time limit) and the order its
+ * start gives the port. */
+#define SET(f) ((uint8_t)offsetof(tse_detect_settings, f))
+typedef char settings_offsets_fit[(offsetof(tse_detect_settings, tunnel_timeout_ms) < 256) ? 1 : -1];
+static const struct probe_def {
+    uint8_t host, port, timeout, act;
+} defs[TSE_PROBE_COUNT] = {
+    {SET(pcscf_host), SET(pcscf_port), SET(sip_timeout_ms), A_UDP_SEND},        /* SIP_UDP */
+    {SET(pcscf_host), SET(pcscf_port), SET(sip_timeout_ms), A_TCP_CONNECT},     /* SIP_TCP */
+    {SET(stun_host), SET(stun_port), SET(stun_timeout_ms), A_UDP_SEND},         /* STUN_UDP */
+    {SET(tscf_host), SET(tunnel_port_1), SET(tunnel_timeout_ms), A_TUNNEL},     /* TUNNEL_1 */
+    {SET(tscf_host), SET(tunnel_port_2), SET(tunnel_timeout_ms), A_TUNNEL},     /* TUNNEL_2 */
+#if TSE_CONFIG_DETECT_REUSE
+    /* the port runs them: TLS stream, then SIP / TURN */
+    {SET(pcscf_tls_host), SET(pcscf_tls_port), SET(reuse_timeout_ms), A_REUSE}, /* SIP_TLS */
+    {SET(turn_host), SET(turn_port), SET(reuse_timeout_ms), A_REUSE},           /* TURN_TLS */
+#endif
+};
+#define SETTING(d, off, type) (*(const type *)(const void *)((const char *)&(d)->s + (off)))
 
 static void evaluate(tse_detect *d, tse_time_ms now);
-static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now);
 
 const char *tse_detect_path_name(tse_detect_path path)
 {
@@ -83,15 +114,20 @@ static int netid_ok(const uint8_t *id, size_t len)
     return id && len > 0 && len <= TSE_DETECT_NETID_MAX;
 }
 
-static tse_detect_cache_entry *cache_find(tse_detect_cache *c, const uint8_t *id, size_t len)
+/* The entry of network @p id; when there is none, NULL or with @p lru the
+ * one to replace: an unused one (stamp 0) or else the least recently
+ * used (stamps count from 1). */
+static tse_detect_cache_entry *cache_find(tse_detect_cache *c, const uint8_t *id, size_t len,
+                                          int lru)
 {
-    size_t i;
-    for (i = 0; i < c->n; i++) {
-        tse_detect_cache_entry *e = &c->slots[i];
+    tse_detect_cache_entry *e, *old = c->slots;
+    for (e = c->slots; e < c->slots + c->n; e++) {
         if (e->used && e->id_len == len && memcmp(e->id, id, len) == 0)
             return e;
+        if (e->stamp < old->stamp)
+            old = e;
     }
-    return NULL;
+    return lru ? old : NULL;
 }
 
 int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *slots, size_t n)
@@ -111,7 +147,7 @@ int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t l
     tse_detect_cache_entry *e;
     if (!c || !c->slots || !out || !netid_ok(net_id, len))
         return TSE_ERR_INVALID_ARG;
-    e = cache_find(c, net_id, len);
+    e = cache_find(c, net_id, len, 0);
     if (!e)
         return TSE_ERR_DETECT_NOT_CACHED;
     e->stamp = ++c->clock;
@@ -122,7 +158,7 @@ int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t l
     out->tunnel_port = e->tunnel_port;
     out->via_proxy = e->via_proxy;
     out->nat = -1;
-    out->reason = "cached decision for this network";
+    out->reason = TXT("cached decision for this network");
     return TSE_OK;
 }
 
@@ -130,24 +166,12 @@ int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t le
                            const tse_detect_result *r)
 {
     tse_detect_cache_entry *e;
-    size_t i;
     if (!c || !c->slots || !r || !netid_ok(net_id, len) ||
         r->path > TSE_PATH_REUSE_EXISTING)
         return TSE_ERR_INVALID_ARG;
     if (r->path == TSE_PATH_NONE)
         return TSE_ERR_DETECT_NO_PATH;
-    e = cache_find(c, net_id, len);
-    if (!e) {
-        e = &c->slots[0];
-        for (i = 0; i < c->n; i++) {
-            if (!c->slots[i].used) {
-                e = &c->slots[i];
-                break;
-            }
-            if (c->slots[i].stamp < e->stamp)
-                e = &c->slots[i];
-        }
-    }
+    e = cache_find(c, net_id, len, 1);
     memset(e, 0, sizeof *e);
     memcpy(e->id, net_id, len);
     e->id_len = (uint8_t)len;
@@ -165,7 +189,7 @@ int tse_detect_cache_invalidate(tse_detect_cache *c, const uint8_t *net_id, size
     tse_detect_cache_entry *e;
     if (!c || !c->slots || !netid_ok(net_id, len))
         return TSE_ERR_INVALID_ARG;
-    e = cache_find(c, net_id, len);
+    e = cache_find(c, net_id, len, 0);
     if (!e)
         return TSE_ERR_DETECT_NOT_CACHED;
     memset(e, 0, sizeof *e);
@@ -207,67 +231,12 @@ static int is_sip_tls(int i)
 
 static const char *probe_host(const tse_detect *d, int i)
 {
-#if TSE_CONFIG_DETECT_REUSE
-    if (i == TSE_PROBE_SIP_TLS)
-        return d->s.pcscf_tls_host;
-    if (i == TSE_PROBE_TURN_TLS)
-        return d->s.turn_host;
-#endif
-    if (i == TSE_PROBE_STUN_UDP)
-        return d->s.stun_host;
-    if (is_tunnel(i))
-        return d->s.tscf_host;
-    return d->s.pcscf_host;
+    return SETTING(d, defs[i].host, char *);
 }
 
 static uint16_t probe_port(const tse_detect *d, int i)
 {
-    switch (i) {
-    case TSE_PROBE_STUN_UDP: return d->s.stun_port;
-    case TSE_PROBE_TUNNEL_1: return d->s.tunnel_port_1;
-    case TSE_PROBE_TUNNEL_2: return d->s.tunnel_port_2;
-#if TSE_CONFIG_DETECT_REUSE
-    case TSE_PROBE_SIP_TLS: return d->s.pcscf_tls_port;
-    case TSE_PROBE_TURN_TLS: return d->s.turn_port;
-#endif
-    default: return d->s.pcscf_port;
-    }
-}
-
-static uint32_t probe_timeout(const tse_detect *d, int i)
-{
-    if (i == TSE_PROBE_STUN_UDP)
-        return d->s.stun_timeout_ms;
-    if (is_tunnel(i))
-        return d->s.tunnel_timeout_ms;
-    if (is_reuse(i))
-        return d->s.reuse_timeout_ms;
-    return d->s.sip_timeout_ms;
-}
-
-static void set_target(tse_detect_probe_priv *p, const char *host, uint16_t port)
-{
-    size_t n = 0, hl = host ? strlen(host) : 0;
-    char digits[6];
-    size_t k = sizeof digits;
-    int v6 = host && strchr(host, ':') != NULL;
-    if (hl > TSE_DETECT_TARGET_MAX - 10)
-        hl = TSE_DETECT_TARGET_MAX - 10;
-    if (v6)
-        p->target[n++] = '[';
-    if (hl)
-        memcpy(p->target + n, host, hl);
-    n += hl;
-    if (v6)
-        p->target[n++] = ']';
-    p->target[n++] = ':';
-    do {
-        digits[--k] = (char)('0' + port % 10);
-        port = (uint16_t)(port / 10);
-    } while (port);
-    memcpy(p->target + n, digits + k, sizeof digits - k);
-    n += sizeof digits - k;
-    p->target[n] = '\0';
+    return SETTING(d, defs[i].port, uint16_t);
 }
 
 static uint32_t ms_between(tse_time_ms a, tse_time_ms b)
@@ -275,27 +244,37 @@ static uint32_t ms_between(tse_time_ms a, tse_time_ms b)
     return b > a ? (uint32_t)(b - a > 0xFFFFFFFFu ? 0xFFFFFFFFu : b - a) : 0;
 }
 
+static void emit(tse_detect *d, tse_detect_event_type type, const tse_detect_step *st)
+{
+    tse_detect_event ev;
+    ev.type = type;
+    ev.step = st;
+    ev.result = st ? NULL : &d->result;
+    d->cb.on_event(d->cb.user, &ev);
+}
+
 static void emit_step(tse_detect *d, int i, int done, tse_time_ms now)
 {
     tse_detect_probe_priv *p = &d->p[i];
     tse_detect_step st;
-    tse_detect_event ev;
     memset(&st, 0, sizeof st);
     st.probe = (tse_probe_id)i;
     st.name = tse_detect_probe_name((tse_probe_id)i);
     st.target = p->target;
     st.done = done;
-    st.elapsed_ms = done && p->started != TSE_TIME_NEVER ? ms_between(p->started, now) : 0;
-    st.result = done ? p->result : TSE_OK;
-    st.status = done ? p->status : 0;
-    st.reason = done ? p->reason
-                     : ((is_tunnel(i) || is_reuse(i)) && d->s.proxy_host ? "started (via proxy)"
-                                                                         : "started");
-    memset(&ev, 0, sizeof ev);
-    ev.type = TSE_DETECT_EV_STEP;
-    ev.step = &st;
-    d->cb.on_event(d->cb.user, &ev);
+    st.reason = (is_tunnel(i) || is_reuse(i)) && d->s.proxy_host ? TXT("started (via proxy)")
+                                                                  : TXT("started");
+    if (done) {
+        st.elapsed_ms = ms_between(p->started, now); /* 0 when it never started */
+        st.result = p->result;
+        st.status = p->status;
+        st.reason = p->reason;
+    }
+    emit(d, TSE_DETECT_EV_STEP, &st);
 }
+
+static void start_probe(tse_detect *d, int i, tse_time_ms now);
+static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now);
 
 /* Finish a running (or waiting) probe.  The port is told to close it,
  * except for a tunnel that came up: that one may become the path. */
@@ -303,23 +282,19 @@ static void finish(tse_detect *d, int i, int result, int status, const char *rea
                    tse_time_ms now)
 {
     tse_detect_probe_priv *p = &d->p[i];
-    int was_running = p->state == PS_RUN;
+    p->pending = p->state == PS_RUN && !(is_tunnel(i) && result == TSE_OK) ? A_CLOSE : 0;
     p->state = result == TSE_OK ? PS_OK : PS_FAIL;
     p->result = result;
     p->status = status;
-    p->reason = reason ? reason : tse_strerror(result);
-    p->pending = (was_running && !(is_tunnel(i) && result == TSE_OK)) ? A_CLOSE : 0;
+    p->reason = reason ? reason : ERR_TXT(result);
     emit_step(d, i, 1, now);
-}
-
-static void start_probe(tse_detect *d, int i, tse_time_ms now);
-
-/* RFC 8305 5: the next attempt starts a stagger after the previous one
- * started, or at once when the previous one failed. */
-static void tunnel_started(tse_detect *d, int i, tse_time_ms now)
-{
+    if (result == TSE_OK)
+        return;
+    reuse_failed(d, i, result, now);
+    /* RFC 8305 5: the next attempt starts at once when the previous one
+     * failed (only while the detection runs: the callers make sure). */
     if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT)
-        d->p[TSE_PROBE_TUNNEL_2].start_at = now + d->s.stagger_ms;
+        start_probe(d, TSE_PROBE_TUNNEL_2, now);
 }
 
 static void start_probe(tse_detect *d, int i, tse_time_ms now)
@@ -328,42 +303,36 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
     int rc = TSE_OK;
     p->state = PS_RUN;
     p->started = now;
-    p->deadline = now + probe_timeout(d, i);
+    p->deadline = now + SETTING(d, defs[i].timeout, uint32_t);
     p->rto = d->s.udp_rto_ms;
     p->next_tx = p->rto ? now + p->rto : TSE_TIME_NEVER;
     emit_step(d, i, 0, now);
+    p->pending = defs[i].act;
 
-    if (i == TSE_PROBE_SIP_UDP || i == TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
-        tse_sip_options_params sp;
-        tse_sip_ids ids;
-        memset(&sp, 0, sizeof sp);
-        memset(&ids, 0, sizeof ids);
-        sp.host = probe_host(d, i);
-        sp.port = probe_port(d, i);
-        sp.transport = i == TSE_PROBE_SIP_UDP ? TSE_SIP_UDP
-                       : i == TSE_PROBE_SIP_TCP ? TSE_SIP_TCP : TSE_SIP_TLS;
-        sp.local_host = d->s.local_host;
-        sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
-        rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)p->req,
-                                   sizeof p->req, &p->req_len, &ids);
-        memcpy(p->ids, &ids, sizeof ids);
-        p->pending = i == TSE_PROBE_SIP_UDP ? A_UDP_SEND
-                     : i == TSE_PROBE_SIP_TCP ? A_TCP_CONNECT : A_REUSE;
-    } else if (i == TSE_PROBE_STUN_UDP) {
+    if (i == TSE_PROBE_STUN_UDP) {
         rc = tse_stun_binding_request(p->req, sizeof p->req, d->cb.entropy, d->cb.user,
                                       d->s.stun_fingerprint, p->ids, &p->req_len);
-        p->pending = A_UDP_SEND;
-    } else if (is_reuse(i)) {
-        p->pending = A_REUSE; /* the port runs it: TLS stream, SIP / TURN */
-    } else {
-        p->pending = A_TUNNEL;
-        tunnel_started(d, i, now);
+    } else if (i <= TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
+        tse_sip_options_params sp;
+        tse_sip_ids ids;
+        sp.host = probe_host(d, i);
+        sp.port = probe_port(d, i);
+        sp.transport = i <= TSE_PROBE_SIP_TCP ? (tse_sip_transport)i : TSE_SIP_TLS;
+        sp.local_host = d->s.local_host;
+        sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
+        sp.user_agent = NULL;
+        rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)p->req,
+                                   sizeof p->req, &p->req_len, &ids);
+        if (rc == TSE_OK) /* else the probe fails at once: no ids needed */
+            memcpy(p->ids, &ids, sizeof ids);
+    } else if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT) {
+        /* RFC 8305 5: the next attempt starts a stagger after this one */
+        d->p[TSE_PROBE_TUNNEL_2].start_at = now + d->s.stagger_ms;
     }
     if (rc != TSE_OK) {
         p->pending = 0;
         p->state = PS_WAIT; /* nothing was sent: nothing to close */
         finish(d, i, rc, 0, NULL, now);
-        reuse_failed(d, i, rc, now);
     }
 }
 
@@ -456,7 +425,7 @@ static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now)
     if (d->reuse_error == TSE_OK)
         d->reuse_error = err;
     if (d->phase == PH_RUN && active(d, other))
-        cancel_probe(d, other, "cancelled: the other 8.3 probe failed", now);
+        cancel_probe(d, other, TXT("cancelled: the other 8.3 probe failed"), now);
 #else
     (void)d;
     (void)i;
@@ -469,7 +438,6 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
                    tse_time_ms now)
 {
     tse_detect_result *r = &d->result;
-    tse_detect_event ev;
     int i;
 
     memset(r, 0, sizeof *r);
@@ -505,18 +473,14 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
     /* Cancel what is left; close tunnels that did not win. */
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
-        if (p->state == PS_WAIT || p->state == PS_RUN) {
-            cancel_probe(d, i, "cancelled: decision made", now);
-        } else if (p->state == PS_OK && is_tunnel(i) && i != winner) {
+        if (active(d, i))
+            cancel_probe(d, i, TXT("cancelled: decision made"), now);
+        else if (p->state == PS_OK && is_tunnel(i) && i != winner)
             p->pending = A_CLOSE;
-        }
     }
     if (d->s.cache && path != TSE_PATH_NONE)
         (void)tse_detect_cache_store(d->s.cache, d->s.network_id, d->s.network_id_len, r);
-    memset(&ev, 0, sizeof ev);
-    ev.type = TSE_DETECT_EV_RESULT;
-    ev.result = r;
-    d->cb.on_event(d->cb.user, &ev);
+    emit(d, TSE_DETECT_EV_RESULT, NULL);
 }
 
 static void evaluate(tse_detect *d, tse_time_ms now)
@@ -528,11 +492,11 @@ static void evaluate(tse_detect *d, tse_time_ms now)
     udp = udp_verdict(d);
     if (sip == V_OK && udp == V_OK) {
         if (d->nat == 0)
-            decide(d, TSE_PATH_DIRECT, -1, "SIP reachable; STUN over UDP shows no NAT", now);
+            decide(d, TSE_PATH_DIRECT, -1, TXT("SIP reachable; STUN over UDP shows no NAT"), now);
         else
             decide(d, TSE_PATH_NAT_TRAVERSAL, -1,
-                   d->nat == 1 ? "SIP reachable; UDP works through a NAT"
-                               : "SIP reachable; UDP works, NAT unknown", now);
+                   d->nat == 1 ? TXT("SIP reachable; UDP works through a NAT")
+                               : TXT("SIP reachable; UDP works, NAT unknown"), now);
         return;
     }
     if (sip != V_FAIL && udp != V_FAIL)
@@ -542,8 +506,8 @@ static void evaluate(tse_detect *d, tse_time_ms now)
     reuse = reuse_verdict(d);
     if (reuse == V_OK) {
         decide(d, TSE_PATH_REUSE_EXISTING, -1,
-               d->s.proxy_host ? "no direct path; SIP and TURN over TLS on 443 work via the proxy"
-                               : "no direct path; SIP and TURN over TLS on 443 work", now);
+               d->s.proxy_host ? TXT("no direct path; SIP and TURN over TLS on 443 work via the proxy")
+                               : TXT("no direct path; SIP and TURN over TLS on 443 work"), now);
         return;
     }
 
@@ -553,8 +517,8 @@ static void evaluate(tse_detect *d, tse_time_ms now)
             if (reuse == V_PENDING)
                 return; /* preferred: the tunnel that is up waits for it */
             decide(d, d->s.proxy_host ? TSE_PATH_TUNNEL_VIA_PROXY : TSE_PATH_TUNNEL_DIRECT, i,
-                   sip == V_FAIL ? "SIP unreachable; TLS tunnel up"
-                                 : "no UDP path for media; TLS tunnel up", now);
+                   sip == V_FAIL ? TXT("SIP unreachable; TLS tunnel up")
+                                 : TXT("no UDP path for media; TLS tunnel up"), now);
             return;
         }
     }
@@ -571,10 +535,10 @@ static void evaluate(tse_detect *d, tse_time_ms now)
     if (!active(d, TSE_PROBE_TUNNEL_1) && !active(d, TSE_PROBE_TUNNEL_2) && reuse != V_PENDING)
         decide(d, TSE_PATH_NONE, -1,
                d->p[TSE_PROBE_TUNNEL_1].enabled || d->p[TSE_PROBE_TUNNEL_2].enabled
-                   ? (reuse_tried(d) ? "no direct path, no 8.3 path, and the TLS tunnel failed"
-                                     : "no direct path and the TLS tunnel failed")
-                   : (reuse_tried(d) ? "no direct path, no 8.3 path, and no TSCF configured"
-                                     : "no direct path and no TSCF configured"), now);
+                   ? (reuse_tried(d) ? TXT("no direct path, no 8.3 path, and the TLS tunnel failed")
+                                     : TXT("no direct path and the TLS tunnel failed"))
+                   : (reuse_tried(d) ? TXT("no direct path, no 8.3 path, and no TSCF configured")
+                                     : TXT("no direct path and no TSCF configured")), now);
 }
 
 /* ---- API -------------------------------------------------------------- */
@@ -608,11 +572,17 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     d->p[TSE_PROBE_TURN_TLS].enabled = d->p[TSE_PROBE_SIP_TLS].enabled;
 #endif
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
-        d->p[i].started = TSE_TIME_NEVER;
-        d->p[i].next_tx = TSE_TIME_NEVER;
-        d->p[i].result = TSE_ERR_DETECT_NOT_CONFIGURED;
-        d->p[i].reason = tse_strerror(TSE_ERR_DETECT_NOT_CONFIGURED);
-        set_target(&d->p[i], probe_host(d, i), probe_port(d, i));
+        tse_detect_probe_priv *p = &d->p[i];
+        const char *host = probe_host(d, i);
+        size_t hl = host ? strlen(host) : 0;
+        p->started = TSE_TIME_NEVER;
+        p->next_tx = TSE_TIME_NEVER;
+        p->result = TSE_ERR_DETECT_NOT_CONFIGURED;
+        p->reason = ERR_TXT(TSE_ERR_DETECT_NOT_CONFIGURED);
+        /* "host:port", a too long host cut so that the port stays */
+        (void)tse_sip_hostport(p->target, host,
+                               hl > TSE_DETECT_TARGET_MAX - 10 ? TSE_DETECT_TARGET_MAX - 10 : hl,
+                               probe_port(d, i), 1);
     }
     return TSE_OK;
 }
@@ -629,18 +599,12 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
     /* An application that never reports must not stall the detection:
      * its registration gets the SIP probes' time limit. */
     d->app_deadline = d->s.app_reports_registration ? now + d->s.sip_timeout_ms : TSE_TIME_NEVER;
-    if (d->s.cache && d->s.network_id) {
-        tse_detect_result r;
-        if (tse_detect_cache_lookup(d->s.cache, d->s.network_id, d->s.network_id_len, &r) == TSE_OK) {
-            tse_detect_event ev;
-            d->result = r;
-            d->phase = PH_DONE;
-            memset(&ev, 0, sizeof ev);
-            ev.type = TSE_DETECT_EV_RESULT;
-            ev.result = &d->result;
-            d->cb.on_event(d->cb.user, &ev);
-            return TSE_OK;
-        }
+    if (d->s.cache && d->s.network_id &&
+        tse_detect_cache_lookup(d->s.cache, d->s.network_id, d->s.network_id_len,
+                                &d->result) == TSE_OK) {
+        d->phase = PH_DONE;
+        emit(d, TSE_DETECT_EV_RESULT, NULL);
+        return TSE_OK;
     }
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
@@ -649,8 +613,8 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
             continue;
         }
         p->state = PS_WAIT;
-        p->start_at = is_tunnel(i) ? now + (tse_time_ms)d->s.stagger_ms * (i == TSE_PROBE_TUNNEL_1 ? 1u : 2u)
-                                   : now;
+        /* the tunnels a stagger and two after the direct probes */
+        p->start_at = now + (is_tunnel(i) ? (tse_time_ms)d->s.stagger_ms * (unsigned)(i - 2) : 0);
     }
     /* Direct probes start together at once. */
     for (i = 0; i < TSE_PROBE_COUNT && d->phase == PH_RUN; i++)
@@ -673,58 +637,37 @@ int tse_detect_want(const tse_detect *d)
 
 int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
 {
-    int i;
-    static const uint8_t order[] = {A_CLOSE, A_TCP_CONNECT, A_TCP_SEND, A_UDP_SEND, A_TUNNEL,
-                                    A_REUSE};
+    static const uint8_t type_of[] = {TSE_DETECT_ACT_CLOSE, TSE_DETECT_ACT_TCP_CONNECT,
+                                      TSE_DETECT_ACT_TCP_SEND, TSE_DETECT_ACT_UDP_SEND,
+                                      TSE_DETECT_ACT_TUNNEL_START, TSE_DETECT_ACT_REUSE_START};
+    int i, k;
     if (!d || !out)
         return 0;
     memset(out, 0, sizeof *out);
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
-        size_t k;
+        unsigned a;
         if (!p->pending)
             continue;
-        for (k = 0; k < sizeof order; k++) {
-            uint8_t a = order[k];
-            if (!(p->pending & a))
-                continue;
-            p->pending = (uint8_t)(p->pending & ~a);
-            out->probe = (tse_probe_id)i;
-            out->host = probe_host(d, i);
-            out->port = probe_port(d, i);
-            switch (a) {
-            case A_CLOSE:
-                out->type = TSE_DETECT_ACT_CLOSE;
-                p->pending = 0; /* nothing else matters once closed */
-                break;
-            case A_TCP_CONNECT: out->type = TSE_DETECT_ACT_TCP_CONNECT; break;
-            case A_TCP_SEND:
-                out->type = TSE_DETECT_ACT_TCP_SEND;
-                out->data = p->req;
-                out->len = p->req_len;
-                break;
-            case A_UDP_SEND:
-                out->type = TSE_DETECT_ACT_UDP_SEND;
-                out->data = p->req;
-                out->len = p->req_len;
-                break;
-            case A_REUSE:
-                out->type = TSE_DETECT_ACT_REUSE_START;
-                if (is_sip_tls(i)) { /* the OPTIONS to send once TLS is up */
-                    out->data = p->req;
-                    out->len = p->req_len;
-                }
-                out->proxy_host = d->s.proxy_host;
-                out->proxy_port = d->s.proxy_host ? d->s.proxy_port : 0;
-                break;
-            default:
-                out->type = TSE_DETECT_ACT_TUNNEL_START;
-                out->proxy_host = d->s.proxy_host;
-                out->proxy_port = d->s.proxy_host ? d->s.proxy_port : 0;
-                break;
-            }
-            return 1;
+        for (k = 0; !(p->pending & (1u << k)); k++)
+            ; /* the first order, in bit order */
+        a = 1u << k;
+        /* nothing else matters once closed */
+        p->pending = a == A_CLOSE ? 0 : (uint8_t)(p->pending & ~a);
+        out->type = (tse_detect_action_type)type_of[k];
+        out->probe = (tse_probe_id)i;
+        out->host = probe_host(d, i);
+        out->port = probe_port(d, i);
+        /* the request; for SIP over TLS the OPTIONS to send once TLS is up */
+        if ((a & (A_TCP_SEND | A_UDP_SEND)) || (a == A_REUSE && is_sip_tls(i))) {
+            out->data = p->req;
+            out->len = p->req_len;
         }
+        if (a & (A_TUNNEL | A_REUSE)) {
+            out->proxy_host = d->s.proxy_host;
+            out->proxy_port = d->s.proxy_host ? d->s.proxy_port : 0;
+        }
+        return 1;
     }
     return 0;
 }
@@ -736,12 +679,6 @@ static int check_running(const tse_detect *d, tse_probe_id probe)
     if (d->phase != PH_RUN || d->p[probe].state != PS_RUN)
         return TSE_ERR_STATE;
     return TSE_OK;
-}
-
-static int addr_equal(const tse_detect_addr *a, const tse_stun_addr *b)
-{
-    size_t n = a->family == 4 ? 4 : 16;
-    return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, n) == 0;
 }
 
 int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
@@ -760,28 +697,31 @@ int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
         /* A stray or broken datagram proves nothing; keep waiting.
          * RFC 3261 8.1.3.2: any final response ends the transaction. */
         if (rc == TSE_OK && r.status >= 200)
-            finish(d, probe, TSE_OK, r.status, "SIP final response over UDP", now);
+            finish(d, probe, TSE_OK, r.status, TXT("SIP final response over UDP"), now);
     } else {
         tse_stun_response r;
+        const char *why = TXT("STUN error response: UDP works, NAT assumed");
         rc = tse_stun_parse_response(data, len, d->p[probe].ids, &r);
-        if (rc == TSE_OK) {
-            d->mapped.family = r.mapped.family;
-            d->mapped.port = r.mapped.port;
-            memcpy(d->mapped.addr, r.mapped.addr, sizeof d->mapped.addr);
-            if (!local || !local->family) {
-                d->nat = 1;
-                finish(d, probe, TSE_OK, 0, "STUN answered; local address unknown, NAT assumed", now);
-            } else if (addr_equal(local, &r.mapped)) {
-                d->nat = 0;
-                finish(d, probe, TSE_OK, 0, "STUN answered; mapped address is the local one: no NAT", now);
-            } else {
-                d->nat = 1;
-                finish(d, probe, TSE_OK, 0, "STUN answered; mapped address differs: NAT", now);
-            }
-        } else if (rc == TSE_ERR_STUN_ERROR_RESPONSE) {
-            /* UDP reaches the server both ways; only the mapping is unknown. */
+        if (rc == TSE_OK || rc == TSE_ERR_STUN_ERROR_RESPONSE) {
+            /* an error response: UDP reaches the server both ways; only
+             * the mapping is unknown */
             d->nat = 1;
-            finish(d, probe, TSE_OK, r.error_code, "STUN error response: UDP works, NAT assumed", now);
+            if (rc == TSE_OK) {
+                const tse_detect_addr *l = local;
+                d->mapped.family = r.mapped.family;
+                d->mapped.port = r.mapped.port;
+                memcpy(d->mapped.addr, r.mapped.addr, sizeof d->mapped.addr);
+                why = TXT("STUN answered; local address unknown, NAT assumed");
+                if (l && l->family) {
+                    why = TXT("STUN answered; mapped address differs: NAT");
+                    if (l->family == r.mapped.family && l->port == r.mapped.port &&
+                        memcmp(l->addr, r.mapped.addr, l->family == 4 ? 4 : 16) == 0) {
+                        d->nat = 0;
+                        why = TXT("STUN answered; mapped address is the local one: no NAT");
+                    }
+                }
+            }
+            finish(d, probe, TSE_OK, r.error_code, why, now); /* 0 on success */
         }
     }
     evaluate(d, now);
@@ -820,7 +760,6 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
 #endif
     if (len > TSE_DETECT_TCP_RX_MAX - *rx_len) {
         finish(d, probe, TSE_ERR_SIP_TOO_LARGE, 0, NULL, now);
-        reuse_failed(d, probe, TSE_ERR_SIP_TOO_LARGE, now);
         evaluate(d, now);
         return TSE_OK;
     }
@@ -837,14 +776,13 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
         if (rc != TSE_OK) {
             /* a stream cannot resynchronise after garbage */
             finish(d, probe, rc, 0, NULL, now);
-            reuse_failed(d, probe, rc, now);
             break;
         }
         if (r.status >= 200) {
             finish(d, probe, TSE_OK, r.status,
-                   !tls ? "SIP final response over TCP"
-                   : d->s.proxy_host ? "SIP final response over TLS via the proxy"
-                                     : "SIP final response over TLS", now);
+                   !tls ? TXT("SIP final response over TCP")
+                   : d->s.proxy_host ? TXT("SIP final response over TLS via the proxy")
+                                     : TXT("SIP final response over TLS"), now);
             break;
         }
         memmove(rx, rx + used, *rx_len - used);
@@ -861,7 +799,8 @@ int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now)
         return rc;
     if (!is_tunnel(probe))
         return TSE_ERR_INVALID_ARG;
-    finish(d, probe, TSE_OK, 0, d->s.proxy_host ? "TLS tunnel up via the proxy" : "TLS tunnel up", now);
+    finish(d, probe, TSE_OK, 0,
+           d->s.proxy_host ? TXT("TLS tunnel up via the proxy") : TXT("TLS tunnel up"), now);
     /* one working tunnel is enough: the port-80 fallback that has not
      * started yet would only cost the TSCF a handshake to cancel */
     if (probe == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT)
@@ -880,12 +819,12 @@ int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_
 #if TSE_CONFIG_DETECT_REUSE
     if (probe == TSE_PROBE_TURN_TLS)
         finish(d, probe, TSE_OK, status,
-               d->s.proxy_host ? "TURN allocation over TLS granted via the proxy"
-                               : "TURN allocation over TLS granted", now);
+               d->s.proxy_host ? TXT("TURN allocation over TLS granted via the proxy")
+                               : TXT("TURN allocation over TLS granted"), now);
     else
         finish(d, probe, TSE_OK, status,
-               d->s.proxy_host ? "SIP final response over TLS via the proxy"
-                               : "SIP final response over TLS", now);
+               d->s.proxy_host ? TXT("SIP final response over TLS via the proxy")
+                               : TXT("SIP final response over TLS"), now);
 #else
     (void)status;
 #endif
@@ -893,34 +832,24 @@ int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_
     return TSE_OK;
 }
 
-static const char *failure_text(int err)
-{
-    switch (err) {
-    case TSE_ERR_TLS_CERT_UNTRUSTED:
-    case TSE_ERR_TLS_CERT_NAME:
-    case TSE_ERR_TLS_PIN:
-        return "TLS certificate wrong: intercepted or misconfigured";
-    case TSE_ERR_PROXY_STATUS:
-        return "proxy refused CONNECT (status in step)";
-    default:
-        return tse_strerror(err);
-    }
-}
-
 int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int status,
                             tse_time_ms now)
 {
     int rc = check_running(d, probe);
+    const char *why = NULL;
     if (rc != TSE_OK)
         return rc;
     if (err >= 0)
         return TSE_ERR_INVALID_ARG;
+#if TSE_CONFIG_STRINGS
+    if (err == TSE_ERR_TLS_CERT_UNTRUSTED || err == TSE_ERR_TLS_CERT_NAME || err == TSE_ERR_TLS_PIN)
+        why = "TLS certificate wrong: intercepted or misconfigured";
+    else if (err == TSE_ERR_PROXY_STATUS)
+        why = "proxy refused CONNECT (status in step)";
+#endif
     /* The port is still told to CLOSE: it frees the probe's resources
      * in one place whatever ended it. */
-    finish(d, probe, err, status, failure_text(err), now);
-    reuse_failed(d, probe, err, now);
-    if (probe == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT && d->phase == PH_RUN)
-        start_probe(d, TSE_PROBE_TUNNEL_2, now);
+    finish(d, probe, err, status, why, now);
     evaluate(d, now);
     return TSE_OK;
 }
@@ -971,9 +900,6 @@ int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now)
             start_probe(d, i, now);
         } else if (p->state == PS_RUN && p->deadline <= now) {
             finish(d, i, TSE_ERR_DETECT_TIMEOUT, 0, NULL, now);
-            reuse_failed(d, i, TSE_ERR_DETECT_TIMEOUT, now);
-            if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT)
-                start_probe(d, TSE_PROBE_TUNNEL_2, now);
         } else if (p->state == PS_RUN && is_udp(i) && p->next_tx <= now) {
             /* RFC 8489 6.2.1 / RFC 3261 17.1.2.2: retransmit, doubling. */
             p->pending |= A_UDP_SEND;

@@ -54,6 +54,23 @@ typedef struct tse_sip_response {
     size_t content_length;    /**< body bytes */
 } tse_sip_response;
 
+/** Room for tse_sip_hostport() of a host of up to 255 characters. */
+#define TSE_SIP_HOSTPORT_MAX (1 + 255 + 1 + 1 + 5 + 1)
+
+/**
+ * @brief "host:port" as it goes into a SIP URI or Via (RFC 3261 19.1.1):
+ *        an IPv6 literal (a host with a ':') in brackets, no ":port"
+ *        when @p port is 0 unless @p port0; NUL-terminated.  Also the
+ *        detection's probe targets.
+ * @param[out] dst   room for @p hl + 9 bytes
+ * @param[in]  host  the host, or NULL (then @p hl is 0)
+ * @param[in]  hl    how many of its characters to write
+ * @param[in]  port  the port
+ * @param[in]  port0 1: write ":0" for port 0 (a probe target); 0: nothing
+ * @return the length written (without the NUL)
+ */
+size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, int port0);
+
 /**
  * @brief Build an OPTIONS request (RFC 3261 8.1.1, 11) into @p buf.
  *

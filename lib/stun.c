@@ -84,6 +84,10 @@ uint32_t tse_stun_crc32(const uint8_t *data, size_t len)
     return crc ^ 0xFFFFFFFFu;
 }
 
+typedef char stun_literals[(TSE_STUN_BINDING_REQUEST == 0x0001u &&
+                            TSE_STUN_MAGIC_COOKIE == 0x2112A442u &&
+                            TSE_STUN_ATTR_FINGERPRINT == 0x8028u) ? 1 : -1];
+
 int tse_stun_binding_request(uint8_t *buf, size_t cap,
                              int (*entropy)(void *user, uint8_t *buf, size_t len),
                              void *ent_user, int fingerprint,
@@ -96,17 +100,18 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
         return TSE_ERR_BUFFER_TOO_SMALL;
     if (entropy(ent_user, txid, TSE_STUN_TXID_LEN) != 0)
         return TSE_ERR_DETECT_ENTROPY;
-    tse_be16_put(buf, TSE_STUN_BINDING_REQUEST);
-    tse_be16_put(buf + 2, (uint16_t)(need - TSE_STUN_HEADER_LEN));
-    tse_be32_put(buf + 4, TSE_STUN_MAGIC_COOKIE);
+    /* RFC 8489 5: type, length, magic cookie, transaction ID (the
+     * literals spell TSE_STUN_BINDING_REQUEST, TSE_STUN_MAGIC_COOKIE and
+     * TSE_STUN_ATTR_FINGERPRINT: stun_literals below) */
+    memcpy(buf, "\x00\x01\x00\x00\x21\x12\xA4\x42", 8);
+    buf[3] = (uint8_t)(need - TSE_STUN_HEADER_LEN);
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
     if (fingerprint) {
         /* RFC 8489 14.7: CRC over the message up to the attribute, with
          * the header length already counting the FINGERPRINT itself. */
-        uint8_t *a = buf + TSE_STUN_HEADER_LEN;
-        tse_be16_put(a, TSE_STUN_ATTR_FINGERPRINT);
-        tse_be16_put(a + 2, 4);
-        tse_be32_put(a + 4, tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
+        memcpy(buf + TSE_STUN_HEADER_LEN, "\x80\x28\x00\x04", 4);
+        tse_be32_put(buf + TSE_STUN_HEADER_LEN + 4,
+                     tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
     }
     *out_len = need;
     return TSE_OK;
@@ -117,16 +122,8 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
 static int parse_address(const uint8_t *v, uint16_t vlen, const uint8_t *xor_hdr,
                          tse_stun_addr *out)
 {
-    size_t alen, i;
-    if (vlen < 4)
-        return TSE_ERR_STUN_ATTR;
-    if (v[1] == 0x01)
-        alen = 4;
-    else if (v[1] == 0x02)
-        alen = 16;
-    else
-        return TSE_ERR_STUN_ATTR;
-    if (vlen != 4 + alen)
+    size_t alen = vlen < 4 ? 0 : v[1] == 0x01 ? 4 : v[1] == 0x02 ? 16 : 0, i;
+    if (!alen || vlen != 4 + alen)
         return TSE_ERR_STUN_ATTR;
     memset(out, 0, sizeof *out); /* an IPv4 address leaves 12 bytes unused */
     out->family = alen == 4 ? 4 : 6;
@@ -172,7 +169,6 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
     size_t off;
     int have_xor = 0, have_mapped = 0, have_error = 0, after_integrity = 0;
     int unknown_required = 0;
-    tse_stun_addr mapped;
 
     if (!out)
         return TSE_ERR_INVALID_ARG;
@@ -224,23 +220,19 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
             after_integrity = 1;
         } else if (at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS ||
                    at == TSE_STUN_ATTR_MAPPED_ADDRESS) {
-            int is_xor = at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS;
-            int rc = parse_address(v, alen, is_xor ? msg + 4 : NULL, &mapped);
-            if (rc != TSE_OK)
-                return rc;
             /* RFC 8489 14.1: MAPPED-ADDRESS only for backwards
              * compatibility; an XOR-MAPPED-ADDRESS wins wherever it is.
              * Of repeated ones, the first counts. */
-            if (is_xor && !have_xor) {
-                out->mapped = mapped;
-                out->mapped_is_xor = 1;
-            } else if (!is_xor && !have_xor && !have_mapped) {
-                out->mapped = mapped;
-            }
-            if (is_xor)
-                have_xor = 1;
-            else
-                have_mapped = 1;
+            int is_xor = at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS;
+            int take = !have_xor && (is_xor || !have_mapped);
+            tse_stun_addr other;
+            int rc = parse_address(v, alen, is_xor ? msg + 4 : NULL, take ? &out->mapped : &other);
+            if (rc != TSE_OK)
+                return rc;
+            if (take)
+                out->mapped_is_xor = is_xor;
+            have_xor |= is_xor;
+            have_mapped |= !is_xor;
         } else if (at == TSE_STUN_ATTR_ERROR_CODE) {
             /* RFC 8489 14.8: 21 reserved bits, class 3..6, number 0..99,
              * reason phrase below 128 characters (763 bytes). */
@@ -266,7 +258,7 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
     if (type == TSE_STUN_BINDING_ERROR) {
         if (!have_error)
             return TSE_ERR_STUN_ATTR;
-        memset(&out->mapped, 0, sizeof out->mapped);
+        memset(&out->mapped, 0, sizeof out->mapped); /* an error reports none */
         out->mapped_is_xor = 0;
         return TSE_ERR_STUN_ERROR_RESPONSE;
     }

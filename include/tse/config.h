@@ -29,7 +29,8 @@
 /** Human-readable texts: tse_strerror() names and the `detail` texts of
  *  events.  0: tse_strerror() returns "" for every code (like mbed TLS
  *  without MBEDTLS_ERROR_C) and events carry no detail of the library's
- *  own (a proxy's reason phrase is still passed on). */
+ *  own (a proxy's reason phrase is still passed on; the detection's step
+ *  and result reasons are ""). */
 #ifndef TSE_CONFIG_STRINGS
 #define TSE_CONFIG_STRINGS 1
 #endif

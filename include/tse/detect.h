@@ -140,7 +140,8 @@ typedef struct tse_detect_result {
                                     its two probes to fail), or TSE_OK */
     int via_proxy;             /**< 1: the chosen tunnel or 8.3 path goes
                                     through the HTTP proxy */
-    const char *reason;        /**< static human text */
+    const char *reason;        /**< static human text ("" with
+                                    TSE_CONFIG_STRINGS 0) */
 } tse_detect_result;
 
 /** One probe step: started, or finished. */
@@ -161,7 +162,8 @@ typedef struct tse_detect_step {
     int status;                /**< SIP status, STUN/TURN error code or
                                     proxy HTTP status, when there is one;
                                     else 0 */
-    const char *reason;        /**< static human text */
+    const char *reason;        /**< static human text ("" with
+                                    TSE_CONFIG_STRINGS 0) */
 } tse_detect_step;
 
 /** What a tse_detect_event carries. */

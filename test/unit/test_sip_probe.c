@@ -543,6 +543,26 @@ TT_TEST(parse_callid_cseq_edges)
     TT_EQ_INT(tse_sip_response_parse((const uint8_t *)buf, n, TSE_SIP_UDP, &g_ids, &r, NULL), TSE_ERR_SIP_MALFORMED);
 }
 
+/* host:port as the request and the detection's probe targets write it */
+TT_TEST(hostport_forms)
+{
+    char b[TSE_SIP_HOSTPORT_MAX];
+    TT_EQ_INT(tse_sip_hostport(b, "pcscf.example", 13, 5060, 0), 18);
+    TT_EQ_INT(strcmp(b, "pcscf.example:5060"), 0);
+    TT_EQ_INT(tse_sip_hostport(b, "2001:db8::1", 11, 65535, 0), 19);
+    TT_EQ_INT(strcmp(b, "[2001:db8::1]:65535"), 0);
+    /* port 0: none in a URI or Via, ":0" in a probe target */
+    TT_EQ_INT(tse_sip_hostport(b, "192.0.2.1", 9, 0, 0), 9);
+    TT_EQ_INT(strcmp(b, "192.0.2.1"), 0);
+    TT_EQ_INT(tse_sip_hostport(b, "192.0.2.1", 9, 0, 1), 11);
+    TT_EQ_INT(strcmp(b, "192.0.2.1:0"), 0);
+    /* a host cut to its first characters; no host at all */
+    TT_EQ_INT(tse_sip_hostport(b, "abcdef", 3, 7, 0), 5);
+    TT_EQ_INT(strcmp(b, "abc:7"), 0);
+    TT_EQ_INT(tse_sip_hostport(b, NULL, 0, 3478, 1), 5);
+    TT_EQ_INT(strcmp(b, ":3478"), 0);
+}
+
 int main(void)
 {
     TT_RUN(build_udp_request);
@@ -560,5 +580,6 @@ int main(void)
     TT_RUN(parse_via_branch_edges);
     TT_RUN(parse_callid_cseq_edges);
     TT_RUN(tls_transport);
+    TT_RUN(hostport_forms);
     return TT_DONE();
 }
