@@ -67,6 +67,18 @@ sys.exit(0 if eval(sys.argv[2]) else 1)
 EOF
 }
 
+# noticed DIED_AT DOWN_AT LO HI: say how long after the path died (epoch
+# seconds) the tunnel went down; true if LO < that < HI seconds
+noticed() {
+    python3 - "$SCENARIO" "$@" <<'PYEOF'
+import sys
+el = float(sys.argv[3]) - float(sys.argv[2])
+lo, hi = float(sys.argv[4]), float(sys.argv[5])
+print("%s: dead path noticed %.2f s after it died (bounds %g-%g s)" % (sys.argv[1], el, lo, hi))
+sys.exit(0 if lo < el < hi else 1)
+PYEOF
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -382,12 +394,8 @@ NFT
 E('tunnel_up')[1]['resumed'] is False and \
 any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
         fail "not TRANSPORT_TIMEOUT, or no new tunnel with answered pings after it"
-    python3 - "$drop_at" "$down_at" <<'PYEOF' || fail "dead path not noticed 25-40 s after the drop"
-import sys
-el = float(sys.argv[2]) - float(sys.argv[1])
-print("ftt-dead: dead path noticed %.2f s after the drop (TCP: 30 s)" % el)
-sys.exit(0 if 25.0 < el < 40.0 else 1)
-PYEOF
+    # TCP: 30 s
+    noticed "$drop_at" "$down_at" 25 40 || fail "dead path not noticed 25-40 s after the drop"
     ;;
 dpd)
     # dead-peer detection without a keep-alive (issue 13 item 3): the TSCF
@@ -421,12 +429,8 @@ dpd)
 E('tunnel_down')[0]['code'] == -505 and E('tunnel_up')[1]['resumed'] is True and \
 any(e.get('event') == 'ping_reply' for e in ev[idx('tunnel_up', 1):])" ||
         fail "no dead-peer detection (KEEPALIVE_TIMEOUT), or no resume after it"
-    python3 - "$at" "$down_at" <<'PYEOF' || fail "dead path not noticed within 1.5 x dpd_idle"
-import sys
-el = float(sys.argv[2]) - float(sys.argv[1])
-print("dpd: dead path noticed %.2f s after the blackhole (dpd_idle 3 s: bound 5 s)" % el)
-sys.exit(0 if 2.5 < el < 6.5 else 1)
-PYEOF
+    # dpd_idle 3 s: 5 s
+    noticed "$at" "$down_at" 2.5 6.5 || fail "dead path not noticed within 1.5 x dpd_idle"
     ;;
 roam)
     # --control: network changes of a running tunnel (issue 13).  The first

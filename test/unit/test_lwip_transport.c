@@ -310,25 +310,35 @@ TT_TEST(refused_connect)
     t->close(t->user, c);
 }
 
+/* Connect through the table to the TSCF's port and wait until the
+ * listener has the connection; TSE_OK or what connect_poll said. */
+static int connect_tscf(const tse_port **t, tse_port_conn **c)
+{
+    int i, rc = port_init(&up_if);
+    if (rc != TSE_OK) return rc;
+    *t = tse_lwip_port_table(&port);
+    rc = (*t)->connect_start((*t)->user, "203.0.113.1", 443, c);
+    if (rc != TSE_OK) return rc;
+    rc = TSE_ERR_WOULD_BLOCK;
+    for (i = 0; i < 100 && rc == TSE_ERR_WOULD_BLOCK; i++) {
+        loop_once();
+        rc = (*t)->connect_poll((*t)->user, *c);
+    }
+    for (i = 0; i < 10 && rc == TSE_OK && tscf.conn == NULL; i++) loop_once(); /* our ACK arrives */
+    return rc;
+}
+
 /* The table's own send/recv against a raw echo-less listener: bytes move,
  * partial reads work, FIN is CLOSED after the data. */
 TT_TEST(table_send_recv_and_fin)
 {
     const tse_port *t;
     tse_port_conn *c = NULL;
-    int i, rc = TSE_ERR_WOULD_BLOCK;
+    int i;
     uint8_t b[64];
     const uint8_t *d;
     int32_t n;
-    TT_EQ_INT(port_init(&up_if), TSE_OK);
-    t = tse_lwip_port_table(&port);
-    TT_EQ_INT(t->connect_start(t->user, "203.0.113.1", 443, &c), TSE_OK);
-    for (i = 0; i < 100 && rc == TSE_ERR_WOULD_BLOCK; i++) {
-        loop_once();
-        rc = t->connect_poll(t->user, c);
-    }
-    TT_EQ_INT(rc, TSE_OK);
-    for (i = 0; i < 10 && tscf.conn == NULL; i++) loop_once(); /* our ACK arrives */
+    TT_EQ_INT(connect_tscf(&t, &c), TSE_OK);
     TT_ASSERT(tscf.conn != NULL);
     /* the peer's proxy/TLS state machine takes anything; check the wire */
     mem_tscf_cfg(peer)->tls_silent = 1;
@@ -365,15 +375,7 @@ TT_TEST(dead_idle_path_is_a_timeout)
     uint8_t b[16];
     tse_time_ms died, gone = 0;
     unsigned guard;
-    TT_EQ_INT(port_init(&up_if), TSE_OK);
-    t = tse_lwip_port_table(&port);
-    TT_EQ_INT(t->connect_start(t->user, "203.0.113.1", 443, &c), TSE_OK);
-    for (i = 0; i < 100 && rc == TSE_ERR_WOULD_BLOCK; i++) {
-        loop_once();
-        rc = t->connect_poll(t->user, c);
-    }
-    TT_EQ_INT(rc, TSE_OK);
-    for (i = 0; i < 10 && tscf.conn == NULL; i++) loop_once();
+    TT_EQ_INT(connect_tscf(&t, &c), TSE_OK);
     TT_ASSERT(tscf.conn != NULL);
     mem_tscf_cfg(peer)->tls_silent = 1;
     for (i = 0; i < 20; i++) loop_once(); /* the handshake's last ACK */
