@@ -104,7 +104,8 @@ static const mbedtls_ecp_group_id tse_tls_groups[] = {
 
 /* ---- key log (tse_settings.tls_keylog) ---------------------------------- */
 
-#if MBEDTLS_VERSION_MAJOR >= 3
+/* (TSE_CONFIG_KEYLOG 0: none of it; tse_settings_check() refuses a key log) */
+#if TSE_CONFIG_KEYLOG && MBEDTLS_VERSION_MAJOR >= 3
 /* mbed TLS 3: every secret as it is derived (TLS 1.2 master secret, TLS
  * 1.3 handshake and application traffic secrets). */
 static void export_keys(void *p, mbedtls_ssl_key_export_type type, const unsigned char *secret,
@@ -146,7 +147,7 @@ static void export_keys(void *p, mbedtls_ssl_key_export_type type, const unsigne
         tls->keylog(tls->keylog_user, label, client_random, secret, secret_len);
     }
 }
-#elif defined(MBEDTLS_SSL_EXPORT_KEYS)
+#elif TSE_CONFIG_KEYLOG && defined(MBEDTLS_SSL_EXPORT_KEYS)
 /* mbed TLS 2.28: the TLS 1.2 master secret (48 bytes) */
 static int export_keys_ext(void *p, const unsigned char *ms, const unsigned char *kb,
                            size_t maclen, size_t keylen, size_t ivlen,
@@ -186,6 +187,7 @@ static void add_detail_num(tse_tls *tls, unsigned v)
     add_detail(tls, num + i);
 }
 
+#if TSE_CONFIG_KEYLOG
 int tse_tls_set_keylog(tse_tls *tls,
                        void (*keylog)(void *user, const char *label,
                                       const uint8_t client_random[32],
@@ -213,6 +215,7 @@ int tse_tls_set_keylog(tse_tls *tls,
     return TSE_ERR_TLS_CONFIG;
 #endif
 }
+#endif /* TSE_CONFIG_KEYLOG */
 
 #endif /* !TSE_TLS_IDENTITY */
 
@@ -589,7 +592,7 @@ int tse_tls_start(tse_tls *tls)
         }
     }
     tls->started = 1;
-#if MBEDTLS_VERSION_MAJOR >= 3
+#if TSE_CONFIG_KEYLOG && MBEDTLS_VERSION_MAJOR >= 3
     /* per context, set again for each connection */
     if (tls->keylog != NULL) {
         mbedtls_ssl_set_export_keys_cb(&tls->ssl, export_keys, tls);

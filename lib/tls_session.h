@@ -105,7 +105,7 @@ typedef struct tse_tls {
 /* Cannot fail; makes tse_tls_free() safe. */
 void tse_tls_init(tse_tls *tls);
 
-/* Optional, after tse_tls_setup(): hand every connection's secrets to
+/* Optional (TSE_CONFIG_KEYLOG), after tse_tls_setup(): hand every connection's secrets to
  * keylog (NSS key log fields; tse_settings.tls_keylog).  @p own_conf: the
  * configuration is this session's alone (mbed TLS 2.28 sets the export
  * callback on the configuration, so it cannot log through a shared one).

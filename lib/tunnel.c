@@ -726,7 +726,7 @@ static void tls_step(tse_tunnel *t)
     if (t->tls.cf->insecure) {
         warn(t, TSE_TEXT("TLS verification is OFF (lab-only): the TSCF is not authenticated"));
     }
-    if (t->s.tls_keylog != NULL) {
+    if (TSE_CONFIG_KEYLOG && t->s.tls_keylog != NULL) {
         warn(t, TSE_TEXT("TLS key log is ON (tls_keylog): whoever reads it can decrypt the tunnel"));
     }
     t->early_warned = 0;
@@ -1307,8 +1307,9 @@ int tse_settings_check(const tse_settings *s)
         (s->log != NULL && s->log_level == TSE_LOG_DEBUG && !TSE_CONFIG_LOG_DEBUG)) {
         return TSE_ERR_SETTING_LOG; /* out of range, or debug compiled out */
     }
-    if (tse_tls_debug_check(s) != TSE_OK) {
-        return TSE_ERR_SETTING_LOG;
+    if (tse_tls_debug_check(s) != TSE_OK ||
+        (!TSE_CONFIG_KEYLOG && s->tls_keylog != NULL)) {
+        return TSE_ERR_SETTING_LOG; /* ... or the key log compiled out */
     }
     if (!TSE_CONFIG_IPV6 && s->request_ipv6) {
         return TSE_ERR_INVALID_ARG; /* compiled out (tse/config.h) */
@@ -1453,10 +1454,12 @@ int tse_tunnel_new(tse_tunnel **out, const tse_settings *s,
         rc = tse_tls_setup(&t->tls, cf, sni, s->pin_sha256, t->outer,
                            TSE_OUTER_BUF_SIZE);
     }
+#if TSE_CONFIG_KEYLOG
     if (rc == TSE_OK) {
         rc = tse_tls_set_keylog(&t->tls, s->tls_keylog, s->tls_keylog_user,
                                 s->tls_config == NULL);
     }
+#endif
     if (rc != TSE_OK) {
         tse_tunnel_del(t);
         return rc;

@@ -32,6 +32,7 @@
 #define TSE_CONFIG_HOST_PORT 0 /* no Linux TUN/netlink port: no names */
 #define TSE_CONFIG_IPV6 0
 #define TSE_CONFIG_FTT 0
+#define TSE_CONFIG_KEYLOG 0   /* no TLS key log (a debugging aid) */
 /* No log hook on the device (its texts and formatter, ~2 KiB, would also
  * land in the "with strings" column); -DTSE_CONFIG_LOG=1 brings it. */
 #ifndef TSE_CONFIG_LOG

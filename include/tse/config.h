@@ -130,6 +130,14 @@
 #define TSE_CONFIG_LOG_DEBUG 0
 #endif
 
+/** The TLS key log (tse_settings::tls_keylog): every connection's secrets
+ *  for a protocol analyser, a debugging aid.  0: no key export code in the
+ *  image; tse_settings_check() refuses a tls_keylog (TSE_ERR_SETTING_LOG,
+ *  as for debug output compiled out).  Default 1. */
+#ifndef TSE_CONFIG_KEYLOG
+#define TSE_CONFIG_KEYLOG 1
+#endif
+
 /* ---- engine (lib/tunnel.c) ---------------------------------------------- */
 
 /** Ciphertext (outer) buffer, bytes: holds TLS records until the port has

@@ -139,7 +139,7 @@ enum tse_error {
     TSE_ERR_SETTING_PROXY = -805,      /**< proxy_port 0, or user without password (or the reverse) */
     TSE_ERR_SETTING_SCHED = -806,      /**< sched.record_max below 256 */
     TSE_ERR_SETTING_TLS = -807,        /**< tls_config together with ca / client cert / key / insecure */
-    TSE_ERR_SETTING_LOG = -808,        /**< log_level or tls_debug out of range, or asking for debug output the build compiled out */
+    TSE_ERR_SETTING_LOG = -808,        /**< log_level or tls_debug out of range, or asking for debug output or a TLS key log the build compiled out */
     TSE_ERR_SETTING_PATH = -809,       /**< server_port_2 equal to server_port, a proxy host or credential above TSE_HC_MAX_HOST / TSE_HC_MAX_CRED, or path_cache with detection compiled out */
 
     /* TUN device and OS network configuration (-900 .. -999), port/linux */

@@ -376,7 +376,8 @@ typedef struct tse_settings {
      *  product.  The engine emits TSE_EV_WARNING on every connection while
      *  it is set.  With mbed TLS 2.28 it needs MBEDTLS_SSL_EXPORT_KEYS
      *  and the tunnel's own TLS configuration (no tls_config), else
-     *  tse_tunnel_new() fails with TSE_ERR_TLS_CONFIG. */
+     *  tse_tunnel_new() fails with TSE_ERR_TLS_CONFIG.  TSE_CONFIG_KEYLOG 0
+     *  compiles it out: then it must be NULL (else TSE_ERR_SETTING_LOG). */
     void (*tls_keylog)(void *user, const char *label, const uint8_t client_random[32],
                        const uint8_t *secret, size_t secret_len);
     void *tls_keylog_user;     /**< passed to tls_keylog */

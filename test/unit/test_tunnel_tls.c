@@ -6,6 +6,7 @@
 
 #include "mbedtls/ssl.h"
 #include "mbedtls/version.h"
+#include "tse/config.h"
 #include "tse/tse.h"
 #include "mem_tscf.h"
 #include "test_pki.h"
@@ -460,6 +461,8 @@ static void keylog_case(int tls12)
     F.cfg.tls12_only = tls12;
     F.s.tls_keylog = keylog;
     F.s.tls_keylog_user = &KL;
+    /* compiled out (TSE_CONFIG_KEYLOG 0): refused, not silently ignored */
+    TT_EQ_INT(tse_settings_check(&F.s), TSE_CONFIG_KEYLOG ? TSE_OK : TSE_ERR_SETTING_LOG);
     TT_EQ_INT(mt_fix_start(&F, T0), TSE_OK);
     TT_ASSERT(mt_run_until_state(&F.d, TSE_STATE_UP, WITHIN));
     TT_EQ_INT(mt_rec_count(&F.rec, TSE_EV_WARNING), 1);
