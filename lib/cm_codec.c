@@ -62,15 +62,19 @@ const char *tse_cm_type_name(uint8_t type)
     (void)type;
     return ""; /* names compiled out (tse/config.h), like tse_strerror() */
 #else
-    switch (type) {
-    case TSE_CM_CONFIG_REQUEST: return "Configuration_Request";
-    case TSE_CM_CONFIG_RESPONSE: return "Configuration_Response";
-    case TSE_CM_RELEASE_REQUEST: return "Configuration_Release_Request";
-    case TSE_CM_RELEASE_RESPONSE: return "Configuration_Release_Response";
-    case TSE_CM_KEEPALIVE: return "Keep_Alive";
-    case TSE_CM_KEEPALIVE_RESPONSE: return "Keep_Alive_Response";
-    default: return "unknown";
+    /* The names in Message_Type order (TR 33.830 A.1.1), "" for the
+     * unassigned 0, 3 and 4: a packed list rather than a switch and its
+     * table of pointers. */
+    static const char names[] =
+        "\0Configuration_Request\0Configuration_Response\0\0\0"
+        "Configuration_Release_Request\0Configuration_Release_Response\0"
+        "Keep_Alive\0Keep_Alive_Response";
+    const char *p = names;
+    unsigned i = type <= TSE_CM_KEEPALIVE_RESPONSE ? type : 0;
+    while (i-- > 0) {
+        p += strlen(p) + 1;
     }
+    return *p != '\0' ? p : "unknown";
 #endif
 }
 

@@ -1251,8 +1251,10 @@ static int proxy_check(const char *host, uint16_t port, const char *user, const 
     if ((host != NULL && port == 0) || (user != NULL) != (pass != NULL)) {
         return TSE_ERR_SETTING_PROXY;
     }
-    if (!TSE_CONFIG_PROXY && host != NULL) {
-        return TSE_ERR_SETTING_PROXY; /* compiled out (tse/config.h) */
+    if (!TSE_CONFIG_PROXY) {
+        /* compiled out (tse/config.h): no proxy, and its credentials,
+         * which nothing would use, are not kept either */
+        return host != NULL ? TSE_ERR_SETTING_PROXY : TSE_OK;
     }
     if (!str_fits(host, TSE_HC_MAX_HOST) || !str_fits(user, TSE_HC_MAX_CRED) ||
         !str_fits(pass, TSE_HC_MAX_CRED)) {
@@ -1777,6 +1779,15 @@ static void send_keepalive(tse_tunnel *t)
     t->stats.keepalives_sent++;
 }
 
+/* The failure when a phase's deadline (t_phase) passes */
+static const int16_t phase_timeout[] = {
+    [TSE_STATE_CONNECTING] = TSE_ERR_TRANSPORT_TIMEOUT,
+    [TSE_STATE_PROXY] = TSE_ERR_PROXY_TIMEOUT,
+    [TSE_STATE_TLS] = TSE_ERR_TLS_TIMEOUT,
+    [TSE_STATE_CONFIGURING] = TSE_ERR_PROTO_TIMEOUT,
+    [TSE_STATE_RELEASING] = TSE_ERR_RELEASE_TIMEOUT,
+};
+
 int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now)
 {
     if (t == NULL) {
@@ -1791,21 +1802,14 @@ int tse_tunnel_handle_expiry(tse_tunnel *t, tse_time_ms now)
         return TSE_OK;
     }
     switch (t->state) {
-    case TSE_STATE_CONNECTING:
-        fail(t, TSE_ERR_TRANSPORT_TIMEOUT, NULL);
-        break;
-    case TSE_STATE_PROXY:
-        fail(t, TSE_ERR_PROXY_TIMEOUT, NULL);
-        break;
-    case TSE_STATE_TLS:
-        fail(t, TSE_ERR_TLS_TIMEOUT, NULL);
-        break;
-    case TSE_STATE_CONFIGURING:
-        fail(t, TSE_ERR_PROTO_TIMEOUT, NULL);
-        break;
     case TSE_STATE_RELEASING:
         t->resume_valid = 0;
-        fail(t, TSE_ERR_RELEASE_TIMEOUT, NULL);
+        /* FALLTHROUGH */
+    case TSE_STATE_CONNECTING:
+    case TSE_STATE_PROXY:
+    case TSE_STATE_TLS:
+    case TSE_STATE_CONFIGURING:
+        fail(t, phase_timeout[t->state], NULL);
         break;
     case TSE_STATE_BACKOFF:
         enter_connecting(t);
@@ -2178,18 +2182,15 @@ const char *tse_state_name(tse_state s)
     (void)s;
     return ""; /* names compiled out (tse/config.h), like tse_strerror() */
 #else
-    switch (s) {
-    case TSE_STATE_IDLE: return "IDLE";
-    case TSE_STATE_CONNECTING: return "CONNECTING";
-    case TSE_STATE_PROXY: return "PROXY";
-    case TSE_STATE_TLS: return "TLS";
-    case TSE_STATE_CONFIGURING: return "CONFIGURING";
-    case TSE_STATE_UP: return "UP";
-    case TSE_STATE_RELEASING: return "RELEASING";
-    case TSE_STATE_BACKOFF: return "BACKOFF";
-    case TSE_STATE_PAUSED: return "PAUSED";
-    case TSE_STATE_CLOSED: return "CLOSED";
-    default: return "?";
+    /* in tse_state order: a packed list rather than a switch and its
+     * table of pointers */
+    static const char names[] = "IDLE\0CONNECTING\0PROXY\0TLS\0CONFIGURING\0UP\0"
+                                "RELEASING\0BACKOFF\0PAUSED\0CLOSED\0?";
+    const char *p = names;
+    unsigned i = (unsigned)s <= (unsigned)TSE_STATE_CLOSED ? (unsigned)s : TSE_STATE_CLOSED + 1u;
+    while (i-- > 0) {
+        p += strlen(p) + 1;
     }
+    return p;
 #endif
 }
