@@ -420,8 +420,11 @@ static int path_error(int err)
  * one left (1) or not (0). */
 static int path_failed(tse_tunnel *t, tse_state was, int err)
 {
-    if (was != TSE_STATE_CONNECTING && was != TSE_STATE_PROXY && was != TSE_STATE_TLS) {
-        return 0; /* the path worked: the TSCF or the tunnel failed */
+    if (!TSE_CONFIG_MULTIPATH ||
+        (was != TSE_STATE_CONNECTING && was != TSE_STATE_PROXY && was != TSE_STATE_TLS)) {
+        /* one port and no cache (path_cached stays 0); or the path
+         * worked: the TSCF or the tunnel failed */
+        return 0;
     }
 #if PATH_CACHE
     if (t->path_cached && t->path_tried == 0 && t->s.path_cache != NULL) {
@@ -439,12 +442,15 @@ static int path_failed(tse_tunnel *t, tse_state was, int err)
     return 1;
 }
 
-/* Start a round of ports at index `from`. */
+/* Start a round of ports at index `from`.  (Without TSE_CONFIG_MULTIPATH
+ * the path_* fields stay 0: one port, no cache.) */
 static void path_round(tse_tunnel *t, unsigned from, int cached)
 {
-    t->path = (uint8_t)(from < NPORTS(t) ? from : 0);
-    t->path_tried = 0;
-    t->path_cached = (uint8_t)cached;
+    if (TSE_CONFIG_MULTIPATH) {
+        t->path = (uint8_t)(from < NPORTS(t) ? from : 0);
+        t->path_tried = 0;
+        t->path_cached = (uint8_t)cached;
+    }
     t->hc_stale = 1;
 }
 
@@ -479,6 +485,9 @@ static int path_from_cache(tse_tunnel *t)
  * (unless detection found IMS reachable without a tunnel there). */
 static void path_worked(tse_tunnel *t)
 {
+    if (!TSE_CONFIG_MULTIPATH) {
+        return; /* one port, no cache (path_round()) */
+    }
     t->path_home = t->path;
     t->path_tried = 0;
     t->path_cached = 0;
@@ -582,7 +591,7 @@ static void fail_ex(tse_tunnel *t, int err, const char *detail, int status, int 
              (unsigned)t->ports[t->path], (unsigned)t->conn_port);
     } else {
         int retry;
-        if (t->path != t->path_home || t->path_tried != 0) {
+        if (TSE_CONFIG_MULTIPATH && (t->path != t->path_home || t->path_tried != 0)) {
             /* every port failed: the next round starts where the last worked */
             t->path = t->path_home;
             t->path_tried = 0;
@@ -596,7 +605,7 @@ static void fail_ex(tse_tunnel *t, int err, const char *detail, int status, int 
             t->attempt = 0;
         }
         retry = t->s.auto_reconnect && tse_err_is_retryable(err);
-        if (err == TSE_ERR_PROXY_STATUS && ev.proxy_status < 500) {
+        if (TSE_CONFIG_PROXY && err == TSE_ERR_PROXY_STATUS && ev.proxy_status < 500) {
             retry = 0; /* 4xx: the proxy refuses us; only 5xx is transient */
         }
         if (!retry && err != TSE_ERR_CLOSED) {
@@ -1547,7 +1556,7 @@ int tse_tunnel_connect_target(tse_tunnel *t, const char **host,
         return TSE_ERR_STATE;
     }
     t->conn_port = t->ports[t->path];
-    t->conn_via_proxy = t->s.proxy_host != NULL;
+    t->conn_via_proxy = TSE_CONFIG_PROXY && t->s.proxy_host != NULL;
     if (t->conn_via_proxy) {
         *host = t->s.proxy_host;
         *port = t->s.proxy_port;
