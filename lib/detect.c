@@ -33,6 +33,9 @@ enum { PH_INIT = 0, PH_RUN, PH_DONE };
 
 typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_buf *)0)->ids)) ? 1 : -1];
 typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
+typedef char addr_same[(sizeof(tse_stun_addr) == sizeof(tse_detect_addr) &&
+                        offsetof(tse_stun_addr, port) == offsetof(tse_detect_addr, port) &&
+                        offsetof(tse_stun_addr, addr) == offsetof(tse_detect_addr, addr)) ? 1 : -1];
 typedef char target_fits[(TSE_DETECT_TARGET_MAX >= 10) ? 1 : -1];
 
 /* What each probe reads from the settings (offsets into
@@ -726,9 +729,7 @@ int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
             d->nat = 1;
             if (rc == TSE_OK) {
                 const tse_detect_addr *l = local;
-                d->mapped.family = r.mapped.family;
-                d->mapped.port = r.mapped.port;
-                memcpy(d->mapped.addr, r.mapped.addr, sizeof d->mapped.addr);
+                memcpy(&d->mapped, &r.mapped, sizeof d->mapped);
                 why = TXT("STUN answered; local address unknown, NAT assumed");
                 if (l && l->family) {
                     why = TXT("STUN answered; mapped address differs: NAT");
