@@ -320,8 +320,9 @@ static void start_probe(tse_detect *d, int i, uint32_t now)
     p->state = PS_RUN;
     p->started = now;
     p->deadline = later(now, SETTING(d, defs[i].timeout, uint32_t));
-    p->rto = d->s.udp_rto_ms;
-    p->next_tx = p->rto ? later(now, p->rto) : T_NEVER;
+    /* only UDP retransmits; T_NEVER (none) is never before the deadline,
+     * so expiry and handle_expiry need not ask which probe it is */
+    p->next_tx = is_udp(i) && d->s.udp_rto_ms ? later(now, d->s.udp_rto_ms) : T_NEVER;
     emit_step(d, i, 0, now);
     p->pending = defs[i].act;
 
@@ -914,7 +915,7 @@ tse_time_ms tse_detect_expiry(const tse_detect *d)
             any = 1;
             if (p->deadline < t)
                 t = p->deadline;
-            if (is_udp(i) && p->next_tx < t)
+            if (p->next_tx < t)
                 t = p->next_tx;
         }
     }
@@ -937,12 +938,15 @@ int tse_detect_handle_expiry(tse_detect *d, tse_time_ms when)
             start_probe(d, i, now);
         } else if (p->state == PS_RUN && p->deadline <= now) {
             finish(d, i, TSE_ERR_DETECT_TIMEOUT, 0, NULL, now);
-        } else if (p->state == PS_RUN && is_udp(i) && p->next_tx <= now) {
+        } else if (p->state == PS_RUN && p->next_tx <= now) {
             /* RFC 8489 6.2.1 / RFC 3261 17.1.2.2: retransmit, doubling. */
+            uint32_t rto = d->s.udp_rto_ms << p->rto_shift;
             p->pending |= A_UDP_SEND;
-            if (p->rto < 0x40000000u)
-                p->rto *= 2;
-            p->next_tx = later(now, p->rto);
+            if (rto < 0x40000000u) {
+                rto *= 2;
+                p->rto_shift++;
+            }
+            p->next_tx = later(now, rto);
         }
     }
     evaluate(d, now);

@@ -373,10 +373,10 @@ typedef struct tse_detect_action {
  *  seconds; a time beyond t0 + 2^32-1 ms (49.7 days) is cut to that. */
 typedef struct tse_detect_probe_priv {
     /** @privatesection */
-    uint8_t state, pending, enabled, unused_;
+    uint8_t state, pending, enabled;
+    uint8_t rto_shift;      /* the retransmission timer: udp_rto_ms << this */
     int result, status;
     const char *reason;
-    uint32_t rto;
     uint32_t start_at, started, deadline, next_tx; /* started: ~0 never */
 } tse_detect_probe_priv;
 
