@@ -28,9 +28,14 @@ enum { A_CLOSE = 1, A_TCP_CONNECT = 2, A_TCP_SEND = 4, A_UDP_SEND = 8, A_TUNNEL 
        A_REUSE = 32 };
 /* phases */
 enum { PH_INIT = 0, PH_RUN, PH_DONE };
+/* "never started" (tse_detect_probe_priv.started), no retransmission */
+#define T_NEVER 0xFFFFFFFFu
 
-typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_priv *)0)->ids)) ? 1 : -1];
+typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_buf *)0)->ids)) ? 1 : -1];
 typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
+typedef char addr_same[(sizeof(tse_stun_addr) == sizeof(tse_detect_addr) &&
+                        offsetof(tse_stun_addr, port) == offsetof(tse_detect_addr, port) &&
+                        offsetof(tse_stun_addr, addr) == offsetof(tse_detect_addr, addr)) ? 1 : -1];
 typedef char target_fits[(TSE_DETECT_TARGET_MAX >= 10) ? 1 : -1];
 
 /* What each probe reads from the settings (offsets into
@@ -54,7 +59,7 @@ static const struct probe_def {
 };
 #define SETTING(d, off, type) (*(const type *)(const void *)((const char *)&(d)->s + (off)))
 
-static void evaluate(tse_detect *d, tse_time_ms now);
+static void evaluate(tse_detect *d, uint32_t now);
 
 const char *tse_detect_path_name(tse_detect_path path)
 {
@@ -239,9 +244,18 @@ static uint16_t probe_port(const tse_detect *d, int i)
     return SETTING(d, defs[i].port, uint16_t);
 }
 
-static uint32_t ms_between(tse_time_ms a, tse_time_ms b)
+/* Times inside the detector are milliseconds after its start (t0) in 32
+ * bits; detection lasts seconds.  @p now as such, cut to 0..2^32-1. */
+static uint32_t rel(const tse_detect *d, tse_time_ms now)
 {
-    return b > a ? (uint32_t)(b - a > 0xFFFFFFFFu ? 0xFFFFFFFFu : b - a) : 0;
+    return now > d->t0 ? (uint32_t)(now - d->t0 > T_NEVER ? T_NEVER : now - d->t0) : 0;
+}
+
+/* @p ms after @p t, cut to 2^32-1 (the deadline then fires at t0 +
+ * 2^32-1 ms, the latest time the detector knows). */
+static uint32_t later(uint32_t t, uint32_t ms)
+{
+    return t + ms < t ? T_NEVER : t + ms;
 }
 
 static void emit(tse_detect *d, tse_detect_event_type type, const tse_detect_step *st)
@@ -253,19 +267,20 @@ static void emit(tse_detect *d, tse_detect_event_type type, const tse_detect_ste
     d->cb.on_event(d->cb.user, &ev);
 }
 
-static void emit_step(tse_detect *d, int i, int done, tse_time_ms now)
+static void emit_step(tse_detect *d, int i, int done, uint32_t now)
 {
     tse_detect_probe_priv *p = &d->p[i];
+    const tse_detect_probe_buf *b = &d->b[i];
     tse_detect_step st;
     memset(&st, 0, sizeof st);
     st.probe = (tse_probe_id)i;
     st.name = tse_detect_probe_name((tse_probe_id)i);
-    st.target = p->target;
+    st.target = b->target;
     st.done = done;
     st.reason = (is_tunnel(i) || is_reuse(i)) && d->s.proxy_host ? TXT("started (via proxy)")
                                                                   : TXT("started");
     if (done) {
-        st.elapsed_ms = ms_between(p->started, now); /* 0 when it never started */
+        st.elapsed_ms = now > p->started ? now - p->started : 0; /* 0: never started */
         st.result = p->result;
         st.status = p->status;
         st.reason = p->reason;
@@ -273,13 +288,13 @@ static void emit_step(tse_detect *d, int i, int done, tse_time_ms now)
     emit(d, TSE_DETECT_EV_STEP, &st);
 }
 
-static void start_probe(tse_detect *d, int i, tse_time_ms now);
-static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now);
+static void start_probe(tse_detect *d, int i, uint32_t now);
+static void reuse_failed(tse_detect *d, int i, int err, uint32_t now);
 
 /* Finish a running (or waiting) probe.  The port is told to close it,
  * except for a tunnel that came up: that one may become the path. */
 static void finish(tse_detect *d, int i, int result, int status, const char *reason,
-                   tse_time_ms now)
+                   uint32_t now)
 {
     tse_detect_probe_priv *p = &d->p[i];
     p->pending = p->state == PS_RUN && !(is_tunnel(i) && result == TSE_OK) ? A_CLOSE : 0;
@@ -297,21 +312,23 @@ static void finish(tse_detect *d, int i, int result, int status, const char *rea
         start_probe(d, TSE_PROBE_TUNNEL_2, now);
 }
 
-static void start_probe(tse_detect *d, int i, tse_time_ms now)
+static void start_probe(tse_detect *d, int i, uint32_t now)
 {
     tse_detect_probe_priv *p = &d->p[i];
+    tse_detect_probe_buf *b = &d->b[i];
     int rc = TSE_OK;
     p->state = PS_RUN;
     p->started = now;
-    p->deadline = now + SETTING(d, defs[i].timeout, uint32_t);
-    p->rto = d->s.udp_rto_ms;
-    p->next_tx = p->rto ? now + p->rto : TSE_TIME_NEVER;
+    p->deadline = later(now, SETTING(d, defs[i].timeout, uint32_t));
+    /* only UDP retransmits; T_NEVER (none) is never before the deadline,
+     * so expiry and handle_expiry need not ask which probe it is */
+    p->next_tx = is_udp(i) && d->s.udp_rto_ms ? later(now, d->s.udp_rto_ms) : T_NEVER;
     emit_step(d, i, 0, now);
     p->pending = defs[i].act;
 
     if (i == TSE_PROBE_STUN_UDP) {
-        rc = tse_stun_binding_request(p->req, sizeof p->req, d->cb.entropy, d->cb.user,
-                                      d->s.stun_fingerprint, p->ids, &p->req_len);
+        rc = tse_stun_binding_request(b->req, sizeof b->req, d->cb.entropy, d->cb.user,
+                                      d->s.stun_fingerprint, b->ids, &b->req_len);
     } else if (i <= TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
         tse_sip_options_params sp;
         tse_sip_ids ids;
@@ -321,13 +338,13 @@ static void start_probe(tse_detect *d, int i, tse_time_ms now)
         sp.local_host = d->s.local_host;
         sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
         sp.user_agent = NULL;
-        rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)p->req,
-                                   sizeof p->req, &p->req_len, &ids);
+        rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)b->req,
+                                   sizeof b->req, &b->req_len, &ids);
         if (rc == TSE_OK) /* else the probe fails at once: no ids needed */
-            memcpy(p->ids, &ids, sizeof ids);
+            memcpy(b->ids, &ids, sizeof ids);
     } else if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT) {
         /* RFC 8305 5: the next attempt starts a stagger after this one */
-        d->p[TSE_PROBE_TUNNEL_2].start_at = now + d->s.stagger_ms;
+        d->p[TSE_PROBE_TUNNEL_2].start_at = later(now, d->s.stagger_ms);
     }
     if (rc != TSE_OK) {
         p->pending = 0;
@@ -400,7 +417,7 @@ static int reuse_tried(const tse_detect *d)
 #endif
 }
 
-static void cancel_probe(tse_detect *d, int i, const char *reason, tse_time_ms now)
+static void cancel_probe(tse_detect *d, int i, const char *reason, uint32_t now)
 {
     tse_detect_probe_priv *p = &d->p[i];
     int was_running = p->state == PS_RUN;
@@ -410,13 +427,13 @@ static void cancel_probe(tse_detect *d, int i, const char *reason, tse_time_ms n
     p->reason = reason;
     p->pending = was_running ? A_CLOSE : 0;
     if (!was_running)
-        p->started = TSE_TIME_NEVER;
+        p->started = T_NEVER;
     emit_step(d, i, 1, now);
 }
 
 /* One 8.3 probe failed (@p err): remember why, and stop the other, which
  * cannot help any more (8.3 needs both). */
-static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now)
+static void reuse_failed(tse_detect *d, int i, int err, uint32_t now)
 {
 #if TSE_CONFIG_DETECT_REUSE
     int other = i == TSE_PROBE_SIP_TLS ? TSE_PROBE_TURN_TLS : TSE_PROBE_SIP_TLS;
@@ -435,14 +452,14 @@ static void reuse_failed(tse_detect *d, int i, int err, tse_time_ms now)
 }
 
 static void decide(tse_detect *d, tse_detect_path path, int winner, const char *reason,
-                   tse_time_ms now)
+                   uint32_t now)
 {
     tse_detect_result *r = &d->result;
     int i;
 
     memset(r, 0, sizeof *r);
     r->path = path;
-    r->elapsed_ms = ms_between(d->t0, now);
+    r->elapsed_ms = now;
     r->tunnel_probe = winner;
     r->tunnel_port = winner >= 0 ? probe_port(d, winner) : 0;
     r->nat = d->nat;
@@ -483,7 +500,7 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
     emit(d, TSE_DETECT_EV_RESULT, NULL);
 }
 
-static void evaluate(tse_detect *d, tse_time_ms now)
+static void evaluate(tse_detect *d, uint32_t now)
 {
     int sip, udp, reuse, i;
     if (d->phase != PH_RUN)
@@ -558,7 +575,8 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     memset(d, 0, sizeof *d);
     d->s = *s;
     d->cb = *cb;
-    d->app_reg = V_PENDING;
+    /* only a registration the application reports is waited for */
+    d->app_reg = s->app_reports_registration ? V_PENDING : V_FAIL;
     d->nat = -1;
     d->p[TSE_PROBE_SIP_UDP].enabled = s->pcscf_host && s->sip_udp && !s->app_reports_registration;
     d->p[TSE_PROBE_SIP_TCP].enabled = s->pcscf_host && s->sip_tcp && !s->app_reports_registration;
@@ -573,14 +591,15 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
 #endif
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
+        tse_detect_probe_buf *b = &d->b[i];
         const char *host = probe_host(d, i);
         size_t hl = host ? strlen(host) : 0;
-        p->started = TSE_TIME_NEVER;
-        p->next_tx = TSE_TIME_NEVER;
+        p->started = T_NEVER;
+        p->next_tx = T_NEVER;
         p->result = TSE_ERR_DETECT_NOT_CONFIGURED;
         p->reason = ERR_TXT(TSE_ERR_DETECT_NOT_CONFIGURED);
         /* "host:port", a too long host cut so that the port stays */
-        (void)tse_sip_hostport(p->target, host,
+        (void)tse_sip_hostport(b->target, host,
                                hl > TSE_DETECT_TARGET_MAX - 10 ? TSE_DETECT_TARGET_MAX - 10 : hl,
                                probe_port(d, i), 1);
     }
@@ -598,7 +617,7 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
     d->phase = PH_RUN;
     /* An application that never reports must not stall the detection:
      * its registration gets the SIP probes' time limit. */
-    d->app_deadline = d->s.app_reports_registration ? now + d->s.sip_timeout_ms : TSE_TIME_NEVER;
+    d->app_deadline = d->s.sip_timeout_ms;
     if (d->s.cache && d->s.network_id &&
         tse_detect_cache_lookup(d->s.cache, d->s.network_id, d->s.network_id_len,
                                 &d->result) == TSE_OK) {
@@ -614,13 +633,14 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
         }
         p->state = PS_WAIT;
         /* the tunnels a stagger and two after the direct probes */
-        p->start_at = now + (is_tunnel(i) ? (tse_time_ms)d->s.stagger_ms * (unsigned)(i - 2) : 0);
+        if (is_tunnel(i))
+            p->start_at = later(d->s.stagger_ms, i == TSE_PROBE_TUNNEL_2 ? d->s.stagger_ms : 0);
     }
     /* Direct probes start together at once. */
     for (i = 0; i < TSE_PROBE_COUNT && d->phase == PH_RUN; i++)
-        if (d->p[i].state == PS_WAIT && d->p[i].start_at <= now)
-            start_probe(d, i, now);
-    evaluate(d, now);
+        if (d->p[i].state == PS_WAIT && d->p[i].start_at == 0)
+            start_probe(d, i, 0);
+    evaluate(d, 0);
     return TSE_OK;
 }
 
@@ -660,8 +680,8 @@ int tse_detect_next_action(tse_detect *d, tse_detect_action *out)
         out->port = probe_port(d, i);
         /* the request; for SIP over TLS the OPTIONS to send once TLS is up */
         if ((a & (A_TCP_SEND | A_UDP_SEND)) || (a == A_REUSE && is_sip_tls(i))) {
-            out->data = p->req;
-            out->len = p->req_len;
+            out->data = d->b[i].req;
+            out->len = d->b[i].req_len;
         }
         if (a & (A_TUNNEL | A_REUSE)) {
             out->proxy_host = d->s.proxy_host;
@@ -682,17 +702,19 @@ static int check_running(const tse_detect *d, tse_probe_id probe)
 }
 
 int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
-                        size_t len, const tse_detect_addr *local, tse_time_ms now)
+                        size_t len, const tse_detect_addr *local, tse_time_ms when)
 {
+    uint32_t now;
     int rc = check_running(d, probe);
     if (rc != TSE_OK)
         return rc;
+    now = rel(d, when);
     if (!data || !is_udp(probe))
         return TSE_ERR_INVALID_ARG;
     if (probe == TSE_PROBE_SIP_UDP) {
         tse_sip_ids ids;
         tse_sip_response r;
-        memcpy(&ids, d->p[probe].ids, sizeof ids);
+        memcpy(&ids, d->b[probe].ids, sizeof ids);
         rc = tse_sip_response_parse(data, len, TSE_SIP_UDP, &ids, &r, NULL);
         /* A stray or broken datagram proves nothing; keep waiting.
          * RFC 3261 8.1.3.2: any final response ends the transaction. */
@@ -701,16 +723,14 @@ int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     } else {
         tse_stun_response r;
         const char *why = TXT("STUN error response: UDP works, NAT assumed");
-        rc = tse_stun_parse_response(data, len, d->p[probe].ids, &r);
+        rc = tse_stun_parse_response(data, len, d->b[probe].ids, &r);
         if (rc == TSE_OK || rc == TSE_ERR_STUN_ERROR_RESPONSE) {
             /* an error response: UDP reaches the server both ways; only
              * the mapping is unknown */
             d->nat = 1;
             if (rc == TSE_OK) {
                 const tse_detect_addr *l = local;
-                d->mapped.family = r.mapped.family;
-                d->mapped.port = r.mapped.port;
-                memcpy(d->mapped.addr, r.mapped.addr, sizeof d->mapped.addr);
+                memcpy(&d->mapped, &r.mapped, sizeof d->mapped);
                 why = TXT("STUN answered; local address unknown, NAT assumed");
                 if (l && l->family) {
                     why = TXT("STUN answered; mapped address differs: NAT");
@@ -741,8 +761,9 @@ int tse_detect_tcp_connected(tse_detect *d, tse_probe_id probe, tse_time_ms now)
 }
 
 int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
-                        size_t len, tse_time_ms now)
+                        size_t len, tse_time_ms when)
 {
+    uint32_t now;
     int rc = check_running(d, probe);
     tse_sip_ids ids;
     uint8_t *rx = d->tcp_rx;
@@ -750,6 +771,7 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     int tls = is_sip_tls(probe);
     if (rc != TSE_OK)
         return rc;
+    now = rel(d, when);
     if ((probe != TSE_PROBE_SIP_TCP && !tls) || (!data && len))
         return TSE_ERR_INVALID_ARG;
 #if TSE_CONFIG_DETECT_REUSE
@@ -766,7 +788,7 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     if (len)
         memcpy(rx + *rx_len, data, len);
     *rx_len += len;
-    memcpy(&ids, d->p[probe].ids, sizeof ids);
+    memcpy(&ids, d->b[probe].ids, sizeof ids);
     for (;;) {
         tse_sip_response r;
         size_t used = 0;
@@ -792,11 +814,13 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     return TSE_OK;
 }
 
-int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now)
+int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms when)
 {
+    uint32_t now;
     int rc = check_running(d, probe);
     if (rc != TSE_OK)
         return rc;
+    now = rel(d, when);
     if (!is_tunnel(probe))
         return TSE_ERR_INVALID_ARG;
     finish(d, probe, TSE_OK, 0,
@@ -809,11 +833,13 @@ int tse_detect_tunnel_up(tse_detect *d, tse_probe_id probe, tse_time_ms now)
     return TSE_OK;
 }
 
-int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_ms now)
+int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_ms when)
 {
+    uint32_t now;
     int rc = check_running(d, probe);
     if (rc != TSE_OK)
         return rc;
+    now = rel(d, when);
     if (!is_reuse(probe))
         return TSE_ERR_INVALID_ARG;
 #if TSE_CONFIG_DETECT_REUSE
@@ -833,12 +859,14 @@ int tse_detect_reuse_ok(tse_detect *d, tse_probe_id probe, int status, tse_time_
 }
 
 int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int status,
-                            tse_time_ms now)
+                            tse_time_ms when)
 {
+    uint32_t now;
     int rc = check_running(d, probe);
     const char *why = NULL;
     if (rc != TSE_OK)
         return rc;
+    now = rel(d, when);
     if (err >= 0)
         return TSE_ERR_INVALID_ARG;
 #if TSE_CONFIG_STRINGS
@@ -854,12 +882,14 @@ int tse_detect_probe_failed(tse_detect *d, tse_probe_id probe, int err, int stat
     return TSE_OK;
 }
 
-int tse_detect_registration_result(tse_detect *d, int ok, tse_time_ms now)
+int tse_detect_registration_result(tse_detect *d, int ok, tse_time_ms when)
 {
+    uint32_t now;
     if (!d)
         return TSE_ERR_INVALID_ARG;
     if (d->phase != PH_RUN || !d->s.app_reports_registration)
         return TSE_ERR_STATE;
+    now = rel(d, when);
     d->app_reg = ok ? V_OK : V_FAIL;
     evaluate(d, now);
     return TSE_OK;
@@ -867,31 +897,39 @@ int tse_detect_registration_result(tse_detect *d, int ok, tse_time_ms now)
 
 tse_time_ms tse_detect_expiry(const tse_detect *d)
 {
-    tse_time_ms t = TSE_TIME_NEVER;
-    int i;
+    uint32_t t = T_NEVER;
+    int i, any;
     if (!d || d->phase != PH_RUN)
         return TSE_TIME_NEVER;
-    if (d->app_reg == V_PENDING)
+    any = d->app_reg == V_PENDING;
+    if (any)
         t = d->app_deadline;
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         const tse_detect_probe_priv *p = &d->p[i];
-        if (p->state == PS_WAIT && p->start_at < t)
-            t = p->start_at;
+        if (p->state == PS_WAIT) {
+            any = 1;
+            if (p->start_at < t)
+                t = p->start_at;
+        }
         if (p->state == PS_RUN) {
+            any = 1;
             if (p->deadline < t)
                 t = p->deadline;
-            if (is_udp(i) && p->next_tx < t)
+            if (p->next_tx < t)
                 t = p->next_tx;
         }
     }
-    return t;
+    /* a time cut to T_NEVER (see later()) is a real one */
+    return any ? d->t0 + t : TSE_TIME_NEVER;
 }
 
-int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now)
+int tse_detect_handle_expiry(tse_detect *d, tse_time_ms when)
 {
+    uint32_t now;
     int i;
     if (!d)
         return TSE_ERR_INVALID_ARG;
+    now = rel(d, when);
     if (d->phase == PH_RUN && d->app_reg == V_PENDING && d->app_deadline <= now)
         d->app_reg = V_FAIL;
     for (i = 0; i < TSE_PROBE_COUNT && d->phase == PH_RUN; i++) {
@@ -900,12 +938,15 @@ int tse_detect_handle_expiry(tse_detect *d, tse_time_ms now)
             start_probe(d, i, now);
         } else if (p->state == PS_RUN && p->deadline <= now) {
             finish(d, i, TSE_ERR_DETECT_TIMEOUT, 0, NULL, now);
-        } else if (p->state == PS_RUN && is_udp(i) && p->next_tx <= now) {
+        } else if (p->state == PS_RUN && p->next_tx <= now) {
             /* RFC 8489 6.2.1 / RFC 3261 17.1.2.2: retransmit, doubling. */
+            uint32_t rto = d->s.udp_rto_ms << p->rto_shift;
             p->pending |= A_UDP_SEND;
-            if (p->rto < 0x40000000u)
-                p->rto *= 2;
-            p->next_tx = now + p->rto;
+            if (rto < 0x40000000u) {
+                rto *= 2;
+                p->rto_shift++;
+            }
+            p->next_tx = later(now, rto);
         }
     }
     evaluate(d, now);

@@ -368,33 +368,41 @@ typedef struct tse_detect_action {
  * TSE_DETECT_TCP_RX_MAX (SIP-over-TCP receive buffer) and
  * TSE_DETECT_TARGET_MAX ("host:port" text): include/tse/config.h. */
 
-/** Per-probe bookkeeping; private. */
+/** Per-probe bookkeeping; private.  Times are milliseconds after the
+ *  detection's start (tse_detect's t0) in 32 bits: detection lasts
+ *  seconds; a time beyond t0 + 2^32-1 ms (49.7 days) is cut to that. */
 typedef struct tse_detect_probe_priv {
     /** @privatesection */
-    uint8_t state, pending, enabled, sent_once;
+    uint8_t state, pending, enabled;
+    uint8_t rto_shift;      /* the retransmission timer: udp_rto_ms << this */
     int result, status;
     const char *reason;
-    tse_time_ms start_at, started, deadline, next_tx;
-    uint32_t rto;
+    uint32_t start_at, started, deadline, next_tx; /* started: ~0 never */
+} tse_detect_probe_priv;
+
+/** Per-probe buffers; private. */
+typedef struct tse_detect_probe_buf {
+    /** @privatesection */
     size_t req_len;
     uint8_t req[TSE_DETECT_REQ_MAX];
     char target[TSE_DETECT_TARGET_MAX];
     uint8_t ids[96]; /* SIP transaction ids / STUN transaction ID */
-} tse_detect_probe_priv;
+} tse_detect_probe_buf;
 
 /** A detector.  The caller owns the storage; all fields are private. */
 typedef struct tse_detect {
     /** @privatesection */
+    uint8_t phase;
+    int8_t app_reg;         /* -1 pending, 0 failed or not asked, 1 ok */
+    int8_t nat;             /* STUN: -1 unknown, 0 no, 1 yes */
+    uint32_t app_deadline;  /* ms after t0 */
+    int reuse_error;        /* first 8.3 probe failure */
+    tse_time_ms t0;         /* the start */
+    tse_detect_probe_priv p[TSE_PROBE_COUNT];
     tse_detect_settings s;
     tse_detect_callbacks cb;
-    int phase;
-    tse_time_ms t0;
-    int app_reg;            /* -1 pending, 0 failed, 1 ok */
-    tse_time_ms app_deadline;
-    int nat;                /* STUN: -1 unknown, 0 no, 1 yes */
     tse_detect_addr mapped;
-    int reuse_error;        /* first 8.3 probe failure */
-    tse_detect_probe_priv p[TSE_PROBE_COUNT];
+    tse_detect_probe_buf b[TSE_PROBE_COUNT];
     size_t tcp_rx_len;
     uint8_t tcp_rx[TSE_DETECT_TCP_RX_MAX];
 #if TSE_CONFIG_DETECT_REUSE

@@ -38,13 +38,13 @@ if cmake --install "$B" --prefix "$P" >"$d/log" 2>&1; then ok "cmake --install";
 (cd "$P" && find . -type f -o -type l | sort) >"$d/files"
 echo "installed files:"; sed 's/^/     /' "$d/files"
 for f in include/tse/tse.h include/tse/version.h include/tse/export.h include/tse_posix.h \
-         include/tse_detect_posix.h lib/libtse.a lib/libtse.so lib/libtse.so.2 lib/libtse_posix.so.2 \
+         include/tse_detect_posix.h lib/libtse.a lib/libtse.so lib/libtse.so.3 lib/libtse_posix.so.3 \
          lib/libtse_posix.a lib/cmake/tse/tseConfig.cmake lib/cmake/tse/tseTargets.cmake \
          lib/pkgconfig/tse.pc lib/pkgconfig/tse-posix.pc; do
     grep -qx "./$f" "$d/files" || { echo "     missing $f"; failed=$((failed + 1)); }
 done
 if [ -f "$B/pkg/libtse_linux.so" ]; then
-    for f in include/tse_tun.h lib/libtse_linux.so.2 lib/libtse_linux.a lib/pkgconfig/tse-linux.pc; do
+    for f in include/tse_tun.h lib/libtse_linux.so.3 lib/libtse_linux.a lib/pkgconfig/tse-linux.pc; do
         grep -qx "./$f" "$d/files" || { echo "     missing $f"; failed=$((failed + 1)); }
     done
 fi

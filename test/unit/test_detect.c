@@ -1386,6 +1386,38 @@ TT_TEST(elapsed_saturates_at_32_bits)
     TT_EQ_INT(W.res.elapsed_ms, 0xFFFFFFFFu);
 }
 
+/* Times are kept as 32-bit ms after the start: a time limit ending
+ * beyond 2^32-1 ms ends then (and is still reported, not NEVER). */
+TT_TEST(deadline_beyond_32_bits_is_cut)
+{
+    tse_detect_settings s = base_settings();
+    reset();
+    s.pcscf_host = NULL;
+    s.stun_host = NULL;
+    s.stagger_ms = 0xFFFFFFF0u;
+    s.tunnel_timeout_ms = 0xFFFFFFFFu;
+    TT_EQ_INT(init_start(&s, T0), TSE_OK);
+    drain();
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_1], 1);
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_2], 0);
+    TT_EQ_INT(tse_detect_expiry(&D), T0 + 0xFFFFFFF0ull);
+    /* the second tunnel starts at 2^31 ms: its limit would end at
+     * 2^31 + 2^32-1 ms */
+    TT_EQ_INT(tse_detect_probe_failed(&D, TSE_PROBE_TUNNEL_1, TSE_ERR_TRANSPORT_RESET, 0,
+                                      T0 + 0x80000000ull), TSE_OK);
+    drain();
+    TT_EQ_INT(W.starts[TSE_PROBE_TUNNEL_2], 1);
+    TT_EQ_INT(tse_detect_expiry(&D), T0 + 0xFFFFFFFFull);
+    TT_EQ_INT(tse_detect_handle_expiry(&D, T0 + 0xFFFFFFFEull), TSE_OK);
+    TT_ASSERT(!tse_detect_done(&D));
+    TT_EQ_INT(tse_detect_handle_expiry(&D, T0 + 0xFFFFFFFFull), TSE_OK);
+    TT_ASSERT(tse_detect_done(&D));
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_2, 1)->result, TSE_ERR_DETECT_TIMEOUT);
+    TT_EQ_INT(find_step(TSE_PROBE_TUNNEL_2, 1)->elapsed, 0x7FFFFFFFu);
+    TT_EQ_INT(W.res.elapsed_ms, 0xFFFFFFFFu);
+    TT_EQ_INT(tse_detect_expiry(&D), TSE_TIME_NEVER);
+}
+
 TT_TEST(tscf_without_first_port_uses_second)
 {
     tse_detect_settings s = base_settings();
@@ -1801,6 +1833,7 @@ int main(void)
     TT_RUN(rto_zero_never_retransmits);
     TT_RUN(rto_doubling_saturates);
     TT_RUN(elapsed_saturates_at_32_bits);
+    TT_RUN(deadline_beyond_32_bits_is_cut);
     TT_RUN(tscf_without_first_port_uses_second);
     TT_RUN(first_tunnel_timeout_after_second_started);
     TT_RUN(cache_not_written_without_id_or_path);
