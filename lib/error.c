@@ -43,8 +43,8 @@ static const struct err_block blocks[] = {
       "settings: backoff_initial_ms 0 or > backoff_max_ms\0"
       "settings: proxy_port 0, or user or password missing\0"
       "settings: sched.record_max below 256\0"
-      "settings: tls_config with ca, certificate, key or insecure\0"
-      "settings: log_level or tls_debug out of range or not compiled in\0"
+      "settings: tls_config and ca/cert/key/insecure\0"
+      "settings: log_level/tls_debug/tls_keylog bad or compiled out\0"
       "settings: server_port_2 is server_port, proxy too long, or path_cache without detection\0" },
     { TSE_ERR_CM_TRUNCATED, 11,
       "CM: shorter than the 16-byte header\0"
@@ -90,7 +90,7 @@ static const struct err_block blocks[] = {
       "TLS: public-key pin mismatch\0"
       "TLS: certificate rejected\0"
       "TLS: fatal alert from peer\0"
-      "TLS: bad configuration (trust anchors, key)\0"
+      "TLS: bad trust anchors, key or settings\0"
       "TLS: corrupt or unexpected record\0"
       "TLS: handshake timed out\0"
       "TLS: no protocol version in common\0"
@@ -102,7 +102,7 @@ static const struct err_block blocks[] = {
       "TSCF: no usable inner address in the response\0"
       "TSCF: no Configuration_Response in time\0"
       "TSCF: no Keep_Alive_Response, peer dead\0"
-      "TSCF: no Configuration_Release_Response in time\0"
+      "TSCF: no release response in time\0"
       "TSCF: tunnel released by the server\0" },
     { TSE_ERR_REJECT_INVALID_TSID, 5,
       "TSCF rejected: invalid tunnel session ID (1)\0"

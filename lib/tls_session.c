@@ -638,8 +638,7 @@ static int map_verify_failure(tse_tls *tls)
 #define TSE_TLS_OFFERED_VERSIONS "we offered TLS 1.2, "
 #endif
 #define TSE_TLS_OFFERED TSE_TLS_OFFERED_VERSIONS \
-    "ECDHE X25519/P-256/P-384, AES-GCM or ChaCha20-Poly1305 " \
-    "(no CBC, no RSA key exchange)"
+    "ECDHE X25519/P-256/P-384, AES-GCM/ChaCha20-Poly1305 only"
 
 /* RFC 8446 6 / RFC 5246 7.2 alert descriptions: each name follows its
  * code (one byte, as three octal digits so that no letter of the name is
