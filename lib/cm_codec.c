@@ -72,7 +72,8 @@ const char *tse_cm_type_name(uint8_t type)
     const char *p = names;
     unsigned i = type <= TSE_CM_KEEPALIVE_RESPONSE ? type : 0;
     while (i-- > 0) {
-        p += strlen(p) + 1;
+        while (*p++ != '\0') {
+        }
     }
     return *p != '\0' ? p : "unknown";
 #endif

@@ -462,7 +462,7 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
     r->elapsed_ms = now;
     r->tunnel_probe = winner;
     r->tunnel_port = winner >= 0 ? probe_port(d, winner) : 0;
-    r->nat = d->nat;
+    r->nat = d->nat; /* NOLINT(bugprone-signed-char-misuse): -1/0/1, a tri-state, not a character */
     r->mapped = d->mapped;
     r->reason = reason;
     for (i = TSE_PROBE_SIP_UDP; i <= TSE_PROBE_SIP_TCP; i++) {

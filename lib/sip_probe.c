@@ -19,8 +19,10 @@ size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, i
         v6 |= *q == ':';
     if (v6)
         dst[n++] = '[';
-    if (hl)
+    if (host != NULL && hl > 0)
         memcpy(dst + n, host, hl);
+    else
+        hl = 0;
     n += hl;
     if (v6)
         dst[n++] = ']';

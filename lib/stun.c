@@ -103,13 +103,15 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
     /* RFC 8489 5: type, length, magic cookie, transaction ID (the
      * literals spell TSE_STUN_BINDING_REQUEST, TSE_STUN_MAGIC_COOKIE and
      * TSE_STUN_ATTR_FINGERPRINT: stun_literals below) */
-    memcpy(buf, "\x00\x01\x00\x00\x21\x12\xA4\x42", 8);
+    static const uint8_t head[8] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42 };
+    static const uint8_t fp_attr[4] = { 0x80, 0x28, 0x00, 0x04 };
+    memcpy(buf, head, sizeof head);
     buf[3] = (uint8_t)(need - TSE_STUN_HEADER_LEN);
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
     if (fingerprint) {
         /* RFC 8489 14.7: CRC over the message up to the attribute, with
          * the header length already counting the FINGERPRINT itself. */
-        memcpy(buf + TSE_STUN_HEADER_LEN, "\x80\x28\x00\x04", 4);
+        memcpy(buf + TSE_STUN_HEADER_LEN, fp_attr, sizeof fp_attr);
         tse_be32_put(buf + TSE_STUN_HEADER_LEN + 4,
                      tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
     }
