@@ -61,32 +61,32 @@ static const struct probe_def {
 
 static void evaluate(tse_detect *d, uint32_t now);
 
+/* The @p i-th of the NUL-separated names in @p list: packed lists
+ * rather than switches and their tables of pointers. */
+static const char *nth_name(const char *list, unsigned i)
+{
+    while (i-- > 0)
+        list += strlen(list) + 1;
+    return list;
+}
+
 const char *tse_detect_path_name(tse_detect_path path)
 {
-    switch (path) {
-    case TSE_PATH_DIRECT: return "direct";
-    case TSE_PATH_NAT_TRAVERSAL: return "nat-traversal";
-    case TSE_PATH_TUNNEL_DIRECT: return "tunnel-direct";
-    case TSE_PATH_TUNNEL_VIA_PROXY: return "tunnel-via-proxy";
-    case TSE_PATH_REUSE_EXISTING: return "reuse-existing";
-    default: return "none";
-    }
+    /* in tse_detect_path order; anything else is "none" */
+    return nth_name("none\0direct\0nat-traversal\0tunnel-direct\0tunnel-via-proxy\0"
+                    "reuse-existing",
+                    (unsigned)path <= TSE_PATH_REUSE_EXISTING ? (unsigned)path : 0);
 }
 
 const char *tse_detect_probe_name(tse_probe_id probe)
 {
-    switch (probe) {
-    case TSE_PROBE_SIP_UDP: return "sip-udp";
-    case TSE_PROBE_SIP_TCP: return "sip-tcp";
-    case TSE_PROBE_STUN_UDP: return "stun-udp";
-    case TSE_PROBE_TUNNEL_1: return "tunnel-1";
-    case TSE_PROBE_TUNNEL_2: return "tunnel-2";
+    /* in tse_probe_id order, then "?" for anything else */
+    return nth_name("sip-udp\0sip-tcp\0stun-udp\0tunnel-1\0tunnel-2\0"
 #if TSE_CONFIG_DETECT_REUSE
-    case TSE_PROBE_SIP_TLS: return "sip-tls";
-    case TSE_PROBE_TURN_TLS: return "turn-tls";
+                    "sip-tls\0turn-tls\0"
 #endif
-    default: return "?";
-    }
+                    "?",
+                    (unsigned)probe < TSE_PROBE_COUNT ? (unsigned)probe : TSE_PROBE_COUNT);
 }
 
 void tse_detect_settings_default(tse_detect_settings *s)
@@ -114,25 +114,28 @@ void tse_detect_settings_default(tse_detect_settings *s)
 
 /* ---- cache ------------------------------------------------------------ */
 
-static int netid_ok(const uint8_t *id, size_t len)
+/* The entry of network @p id, after checking the arguments every cache
+ * call shares: TSE_ERR_INVALID_ARG, or TSE_ERR_DETECT_NOT_CACHED when
+ * there is none.  With @p lru, *out is then the one to replace: an
+ * unused one (stamp 0) or else the least recently used (stamps count
+ * from 1). */
+static int cache_find(tse_detect_cache *c, const uint8_t *id, size_t len, int lru,
+                      tse_detect_cache_entry **out)
 {
-    return id && len > 0 && len <= TSE_DETECT_NETID_MAX;
-}
-
-/* The entry of network @p id; when there is none, NULL or with @p lru the
- * one to replace: an unused one (stamp 0) or else the least recently
- * used (stamps count from 1). */
-static tse_detect_cache_entry *cache_find(tse_detect_cache *c, const uint8_t *id, size_t len,
-                                          int lru)
-{
-    tse_detect_cache_entry *e, *old = c->slots;
+    tse_detect_cache_entry *e, *old;
+    if (!c || !c->slots || !id || len == 0 || len > TSE_DETECT_NETID_MAX)
+        return TSE_ERR_INVALID_ARG;
+    old = c->slots;
     for (e = c->slots; e < c->slots + c->n; e++) {
-        if (e->used && e->id_len == len && memcmp(e->id, id, len) == 0)
-            return e;
+        if (e->used && e->id_len == len && memcmp(e->id, id, len) == 0) {
+            *out = e;
+            return TSE_OK;
+        }
         if (e->stamp < old->stamp)
             old = e;
     }
-    return lru ? old : NULL;
+    *out = lru ? old : NULL;
+    return TSE_ERR_DETECT_NOT_CACHED;
 }
 
 int tse_detect_cache_init(tse_detect_cache *c, tse_detect_cache_entry *slots, size_t n)
@@ -150,11 +153,9 @@ int tse_detect_cache_lookup(tse_detect_cache *c, const uint8_t *net_id, size_t l
                             tse_detect_result *out)
 {
     tse_detect_cache_entry *e;
-    if (!c || !c->slots || !out || !netid_ok(net_id, len))
-        return TSE_ERR_INVALID_ARG;
-    e = cache_find(c, net_id, len, 0);
-    if (!e)
-        return TSE_ERR_DETECT_NOT_CACHED;
+    int rc = out ? cache_find(c, net_id, len, 0, &e) : TSE_ERR_INVALID_ARG;
+    if (rc != TSE_OK)
+        return rc;
     e->stamp = ++c->clock;
     memset(out, 0, sizeof *out);
     out->path = (tse_detect_path)e->path;
@@ -171,12 +172,12 @@ int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t le
                            const tse_detect_result *r)
 {
     tse_detect_cache_entry *e;
-    if (!c || !c->slots || !r || !netid_ok(net_id, len) ||
-        r->path > TSE_PATH_REUSE_EXISTING)
-        return TSE_ERR_INVALID_ARG;
+    int rc = r && r->path <= TSE_PATH_REUSE_EXISTING ? cache_find(c, net_id, len, 1, &e)
+                                                      : TSE_ERR_INVALID_ARG;
+    if (rc == TSE_ERR_INVALID_ARG)
+        return rc;
     if (r->path == TSE_PATH_NONE)
         return TSE_ERR_DETECT_NO_PATH;
-    e = cache_find(c, net_id, len, 1);
     memset(e, 0, sizeof *e);
     memcpy(e->id, net_id, len);
     e->id_len = (uint8_t)len;
@@ -192,13 +193,10 @@ int tse_detect_cache_store(tse_detect_cache *c, const uint8_t *net_id, size_t le
 int tse_detect_cache_invalidate(tse_detect_cache *c, const uint8_t *net_id, size_t len)
 {
     tse_detect_cache_entry *e;
-    if (!c || !c->slots || !netid_ok(net_id, len))
-        return TSE_ERR_INVALID_ARG;
-    e = cache_find(c, net_id, len, 0);
-    if (!e)
-        return TSE_ERR_DETECT_NOT_CACHED;
-    memset(e, 0, sizeof *e);
-    return TSE_OK;
+    int rc = cache_find(c, net_id, len, 0, &e);
+    if (rc == TSE_OK)
+        memset(e, 0, sizeof *e);
+    return rc;
 }
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -566,7 +564,8 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     int i;
     if (!d || !s || !cb || !cb->on_event || !cb->entropy)
         return TSE_ERR_INVALID_ARG;
-    if (s->network_id && (!s->cache || !netid_ok(s->network_id, s->network_id_len)))
+    if (s->network_id && (!s->cache || s->network_id_len == 0 ||
+                          s->network_id_len > TSE_DETECT_NETID_MAX))
         return TSE_ERR_INVALID_ARG;
 #if !TSE_CONFIG_DETECT_REUSE
     if (s->pcscf_tls_host || s->turn_host)

@@ -402,14 +402,17 @@ typedef struct tse_detect {
     tse_detect_settings s;
     tse_detect_callbacks cb;
     tse_detect_addr mapped;
-    tse_detect_probe_buf b[TSE_PROBE_COUNT];
+    tse_detect_result result;
+    /* the buffers last: the fields above stay within short offsets */
     size_t tcp_rx_len;
-    uint8_t tcp_rx[TSE_DETECT_TCP_RX_MAX];
 #if TSE_CONFIG_DETECT_REUSE
     size_t tls_rx_len;      /* the SIP-over-TLS probe's plaintext */
+#endif
+    tse_detect_probe_buf b[TSE_PROBE_COUNT];
+    uint8_t tcp_rx[TSE_DETECT_TCP_RX_MAX];
+#if TSE_CONFIG_DETECT_REUSE
     uint8_t tls_rx[TSE_DETECT_TCP_RX_MAX];
 #endif
-    tse_detect_result result;
 } tse_detect;
 
 /**

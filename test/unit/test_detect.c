@@ -1136,6 +1136,9 @@ TT_TEST(null_and_out_of_range_arguments)
     TT_EQ_INT(strcmp(tse_detect_probe_name(TSE_PROBE_TUNNEL_2), "tunnel-2"), 0);
     TT_EQ_INT(strcmp(tse_detect_probe_name((tse_probe_id)TSE_PROBE_COUNT), "?"), 0);
     TT_EQ_INT(strcmp(tse_detect_path_name((tse_detect_path)77), "none"), 0);
+    TT_EQ_INT(strcmp(tse_detect_path_name((tse_detect_path)-1), "none"), 0);
+    TT_EQ_INT(strcmp(tse_detect_path_name(TSE_PATH_REUSE_EXISTING), "reuse-existing"), 0);
+    TT_EQ_INT(strcmp(tse_detect_probe_name((tse_probe_id)-1), "?"), 0);
     /* cache API */
     TT_EQ_INT(tse_detect_cache_init(NULL, slots, 1), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_detect_cache_init(&cache, NULL, 1), TSE_ERR_INVALID_ARG);
