@@ -114,6 +114,7 @@ void tse_detect_settings_default(tse_detect_settings *s)
 
 /* ---- cache ------------------------------------------------------------ */
 
+#if TSE_CONFIG_DETECT_CACHE /* tse/config.h */
 /* The entry of network @p id, after checking the arguments every cache
  * call shares: TSE_ERR_INVALID_ARG, or TSE_ERR_DETECT_NOT_CACHED when
  * there is none.  With @p lru, *out is then the one to replace: an
@@ -198,6 +199,7 @@ int tse_detect_cache_invalidate(tse_detect_cache *c, const uint8_t *net_id, size
         memset(e, 0, sizeof *e);
     return rc;
 }
+#endif /* TSE_CONFIG_DETECT_CACHE */
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -493,8 +495,10 @@ static void decide(tse_detect *d, tse_detect_path path, int winner, const char *
         else if (p->state == PS_OK && is_tunnel(i) && i != winner)
             p->pending = A_CLOSE;
     }
+#if TSE_CONFIG_DETECT_CACHE
     if (d->s.cache && path != TSE_PATH_NONE)
         (void)tse_detect_cache_store(d->s.cache, d->s.network_id, d->s.network_id_len, r);
+#endif
     emit(d, TSE_DETECT_EV_RESULT, NULL);
 }
 
@@ -571,6 +575,10 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     if (s->pcscf_tls_host || s->turn_host)
         return TSE_ERR_INVALID_ARG; /* compiled out: say so, do not ignore */
 #endif
+#if !TSE_CONFIG_DETECT_CACHE
+    if (s->cache || s->network_id)
+        return TSE_ERR_INVALID_ARG; /* the same */
+#endif
     memset(d, 0, sizeof *d);
     d->s = *s;
     d->cb = *cb;
@@ -617,6 +625,7 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
     /* An application that never reports must not stall the detection:
      * its registration gets the SIP probes' time limit. */
     d->app_deadline = d->s.sip_timeout_ms;
+#if TSE_CONFIG_DETECT_CACHE
     if (d->s.cache && d->s.network_id &&
         tse_detect_cache_lookup(d->s.cache, d->s.network_id, d->s.network_id_len,
                                 &d->result) == TSE_OK) {
@@ -624,6 +633,7 @@ int tse_detect_start(tse_detect *d, tse_time_ms now)
         emit(d, TSE_DETECT_EV_RESULT, NULL);
         return TSE_OK;
     }
+#endif
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
         if (!p->enabled) {

@@ -86,7 +86,7 @@ struct tse_tunnel {
     uint8_t hc_stale;       /* set hc up again before the next CONNECT */
     uint8_t conn_via_proxy; /* the current connection: through the proxy */
     uint16_t conn_port;     /* ... and to this TSCF port */
-#if TSE_CONFIG_DETECT && TSE_CONFIG_MULTIPATH
+#if TSE_CONFIG_DETECT_CACHE && TSE_CONFIG_MULTIPATH
     uint8_t netid_len;      /* the network (tse_tunnel_network_changed()) */
     uint8_t netid[TSE_DETECT_NETID_MAX];
 #endif
@@ -391,7 +391,7 @@ static void drop_connection(tse_tunnel *t, int linger)
  * compiler drops the port switching and the cache code. */
 #if TSE_CONFIG_MULTIPATH
 #define NPORTS(t) ((unsigned)(t)->nports)
-#define PATH_CACHE TSE_CONFIG_DETECT
+#define PATH_CACHE TSE_CONFIG_DETECT_CACHE
 #else
 #define NPORTS(t) 1u
 #define PATH_CACHE 0

@@ -26,6 +26,8 @@
 #ifndef TSE_CONFIG_DETECT
 #define TSE_CONFIG_DETECT 0   /* the path is provisioned */
 #endif
+/* one uplink that does not roam: no per-network decision cache */
+#define TSE_CONFIG_DETECT_CACHE 0
 #define TSE_CONFIG_TURN 0     /* no TURN relay on the device */
 #define TSE_CONFIG_MULTIPATH 0 /* one TSCF port, no path cache */
 #define TSE_CONFIG_STREAM 0   /* no SIP or TURN over TLS of its own */

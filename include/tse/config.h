@@ -56,6 +56,17 @@
 #ifndef TSE_CONFIG_DETECT
 #define TSE_CONFIG_DETECT 1
 #endif
+/** The detection's per-network decision cache (tse_detect_cache_*,
+ *  tse_detect_settings::cache), which is also the tunnel's path cache
+ *  (tse_settings::path_cache, with TSE_CONFIG_MULTIPATH).  0 for a device
+ *  with one uplink that does not roam (about 0.5 KiB of code on a
+ *  Cortex-M4): the tse_detect_cache_* functions are not built,
+ *  tse_detect_init() refuses a cache or a network_id
+ *  (TSE_ERR_INVALID_ARG) and tse_settings_check() a path_cache
+ *  (TSE_ERR_SETTING_PATH).  Needs TSE_CONFIG_DETECT. */
+#ifndef TSE_CONFIG_DETECT_CACHE
+#define TSE_CONFIG_DETECT_CACHE TSE_CONFIG_DETECT
+#endif
 
 /** The TURN client (include/tse/turn.h: tse_turn_*, RFC 8656 / RFC 6062).
  *  It uses the STUN codec, which is compiled when either this or
@@ -220,6 +231,7 @@
     (TSE_CONFIG_PROXY != 0 && TSE_CONFIG_PROXY != 1) || \
     (TSE_CONFIG_DIGEST != 0 && TSE_CONFIG_DIGEST != 1) || \
     (TSE_CONFIG_DETECT != 0 && TSE_CONFIG_DETECT != 1) || \
+    (TSE_CONFIG_DETECT_CACHE != 0 && TSE_CONFIG_DETECT_CACHE != 1) || \
     (TSE_CONFIG_TURN != 0 && TSE_CONFIG_TURN != 1) || \
     (TSE_CONFIG_STREAM != 0 && TSE_CONFIG_STREAM != 1) || \
     (TSE_CONFIG_DETECT_REUSE != 0 && TSE_CONFIG_DETECT_REUSE != 1) || \
@@ -257,6 +269,9 @@
 #endif
 #if TSE_HC_MAX_HOST < 16 || TSE_HC_MAX_CRED < 1
 #error "tse/config.h: TSE_HC_MAX_HOST/CRED too small"
+#endif
+#if TSE_CONFIG_DETECT_CACHE && !TSE_CONFIG_DETECT
+#error "tse/config.h: TSE_CONFIG_DETECT_CACHE needs TSE_CONFIG_DETECT"
 #endif
 #if TSE_CONFIG_DETECT_REUSE && !TSE_CONFIG_DETECT
 #error "tse/config.h: TSE_CONFIG_DETECT_REUSE needs TSE_CONFIG_DETECT"

@@ -191,7 +191,8 @@ typedef struct tse_detect_callbacks {
 /* ---- cache ------------------------------------------------------------ */
 
 /* TSE_DETECT_NETID_MAX: longest opaque network identity (e.g. SSID +
- * BSSID, PLMN, ...), include/tse/config.h. */
+ * BSSID, PLMN, ...), include/tse/config.h.  The tse_detect_cache_*
+ * functions are built with TSE_CONFIG_DETECT_CACHE (tse/config.h). */
 
 /** One cache slot; storage belongs to the caller, fields are private. */
 typedef struct tse_detect_cache_entry {
@@ -309,7 +310,8 @@ typedef struct tse_detect_settings {
     uint32_t stagger_ms;        /**< between tunnel starts; default 250 */
 
     /* cache (optional) */
-    tse_detect_cache *cache;    /**< NULL: no cache */
+    tse_detect_cache *cache;    /**< NULL: no cache (the only choice
+                                     without TSE_CONFIG_DETECT_CACHE) */
     const uint8_t *network_id;  /**< opaque identity of the current network */
     size_t network_id_len;      /**< its length */
 } tse_detect_settings;
@@ -422,7 +424,8 @@ typedef struct tse_detect {
  * @param[in]  s   settings
  * @param[in]  cb  callbacks
  * @return TSE_OK, TSE_ERR_INVALID_ARG (NULL, no on_event / entropy, a
- *         network_id without a cache, or one above TSE_DETECT_NETID_MAX)
+ *         network_id without a cache, or one above TSE_DETECT_NETID_MAX;
+ *         a cache or a network_id without TSE_CONFIG_DETECT_CACHE)
  */
 TSE_API int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
                             const tse_detect_callbacks *cb);

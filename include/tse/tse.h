@@ -424,7 +424,7 @@ typedef struct tse_settings {
      *  there (unless detection cached a direct decision for it); a cached
      *  path that fails is forgotten.  Must outlive the tunnel; the tunnel
      *  and the detection using it must run on one thread.  Needs
-     *  TSE_CONFIG_DETECT and TSE_CONFIG_MULTIPATH (else
+     *  TSE_CONFIG_DETECT_CACHE and TSE_CONFIG_MULTIPATH (else
      *  TSE_ERR_SETTING_PATH). */
     struct tse_detect_cache *path_cache;
 } tse_settings;

@@ -978,6 +978,7 @@ TT_TEST(random_scenarios_keep_invariants)
     }
 }
 
+#if TSE_CONFIG_DETECT_CACHE
 /* ---- cache ----------------------------------------------------------------- */
 
 TT_TEST(cache_reuse_and_invalidate)
@@ -1075,6 +1076,7 @@ TT_TEST(cache_lru_and_errors)
     TT_EQ_INT(tse_detect_cache_lookup(&cache, (const uint8_t *)"C", 1, &got), TSE_OK);
     TT_EQ_INT(got.path, TSE_PATH_DIRECT);
 }
+#endif /* TSE_CONFIG_DETECT_CACHE */
 
 TT_TEST(names)
 {
@@ -1139,6 +1141,7 @@ TT_TEST(null_and_out_of_range_arguments)
     TT_EQ_INT(strcmp(tse_detect_path_name((tse_detect_path)-1), "none"), 0);
     TT_EQ_INT(strcmp(tse_detect_path_name(TSE_PATH_REUSE_EXISTING), "reuse-existing"), 0);
     TT_EQ_INT(strcmp(tse_detect_probe_name((tse_probe_id)-1), "?"), 0);
+#if TSE_CONFIG_DETECT_CACHE
     /* cache API */
     TT_EQ_INT(tse_detect_cache_init(NULL, slots, 1), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_detect_cache_init(&cache, NULL, 1), TSE_ERR_INVALID_ARG);
@@ -1156,6 +1159,10 @@ TT_TEST(null_and_out_of_range_arguments)
     TT_EQ_INT(tse_detect_cache_invalidate(NULL, (const uint8_t *)"A", 1), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_detect_cache_invalidate(&cache, longid, sizeof longid), TSE_ERR_INVALID_ARG);
     TT_EQ_INT(tse_detect_cache_invalidate(&cache, (const uint8_t *)"A", 1), TSE_ERR_DETECT_NOT_CACHED);
+#else
+    (void)zero;
+    (void)slots;
+#endif
     /* init */
     cb.on_event = on_event;
     cb.entropy = entropy;
@@ -1172,6 +1179,16 @@ TT_TEST(null_and_out_of_range_arguments)
     s.network_id_len = 0;
     TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG);
     s.network_id_len = TSE_DETECT_NETID_MAX;
+    /* compiled out, a cache or a network id is refused, not ignored */
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_CONFIG_DETECT_CACHE ? TSE_OK : TSE_ERR_INVALID_ARG);
+    s.network_id = NULL;
+    s.network_id_len = 0;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_CONFIG_DETECT_CACHE ? TSE_OK : TSE_ERR_INVALID_ARG);
+    s.cache = NULL;
+    s.network_id = longid;
+    s.network_id_len = 1;
+    TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_ERR_INVALID_ARG); /* an id needs a cache */
+    s.network_id = NULL;
     TT_EQ_INT(tse_detect_init(&D, &s, &cb), TSE_OK);
     /* the rest of the API on NULL */
     TT_EQ_INT(tse_detect_start(NULL, T0), TSE_ERR_INVALID_ARG);
@@ -1455,6 +1472,7 @@ TT_TEST(first_tunnel_timeout_after_second_started)
     TT_ASSERT(strstr(W.res.reason, "tunnel failed") != NULL);
 }
 
+#if TSE_CONFIG_DETECT_CACHE
 /* A cache without a network id, and a NONE decision, store nothing. */
 TT_TEST(cache_not_written_without_id_or_path)
 {
@@ -1481,6 +1499,7 @@ TT_TEST(cache_not_written_without_id_or_path)
     TT_EQ_INT(W.res.path, TSE_PATH_NONE);
     TT_EQ_INT(tse_detect_cache_lookup(&cache, net, sizeof net - 1, &got), TSE_ERR_DETECT_NOT_CACHED);
 }
+#endif /* TSE_CONFIG_DETECT_CACHE */
 
 
 /* ---- TR 33.830 8.3: reuse-existing ------------------------------------------ */
@@ -1702,6 +1721,7 @@ TT_TEST(reuse_not_tried_without_both_targets)
     }
 }
 
+#if TSE_CONFIG_DETECT_CACHE
 /* The cache keeps reuse-existing and whether it went through the proxy. */
 TT_TEST(reuse_cached_like_the_other_decisions)
 {
@@ -1744,6 +1764,7 @@ TT_TEST(reuse_cached_like_the_other_decisions)
     r.path = (tse_detect_path)(TSE_PATH_REUSE_EXISTING + 1);
     TT_EQ_INT(tse_detect_cache_store(&cache, net, sizeof net - 1, &r), TSE_ERR_INVALID_ARG);
 }
+#endif /* TSE_CONFIG_DETECT_CACHE */
 
 TT_TEST(reuse_api_errors_and_names)
 {
@@ -1824,8 +1845,10 @@ int main(void)
     TT_RUN(stray_input_and_api_errors);
     TT_RUN(tcp_response_too_large);
     TT_RUN(random_scenarios_keep_invariants);
+#if TSE_CONFIG_DETECT_CACHE
     TT_RUN(cache_reuse_and_invalidate);
     TT_RUN(cache_lru_and_errors);
+#endif
     TT_RUN(names);
     TT_RUN(null_and_out_of_range_arguments);
     TT_RUN(ipv6_targets_are_bracketed);
@@ -1839,14 +1862,18 @@ int main(void)
     TT_RUN(deadline_beyond_32_bits_is_cut);
     TT_RUN(tscf_without_first_port_uses_second);
     TT_RUN(first_tunnel_timeout_after_second_started);
+#if TSE_CONFIG_DETECT_CACHE
     TT_RUN(cache_not_written_without_id_or_path);
+#endif
 #if TSE_CONFIG_DETECT_REUSE
     TT_RUN(reuse_every_outcome_combination);
     TT_RUN(reuse_preferred_over_an_earlier_tunnel);
     TT_RUN(reuse_sip_tls_garbage_and_overflow);
     TT_RUN(reuse_one_failure_cancels_the_other);
     TT_RUN(reuse_not_tried_without_both_targets);
+#if TSE_CONFIG_DETECT_CACHE
     TT_RUN(reuse_cached_like_the_other_decisions);
+#endif
     TT_RUN(reuse_api_errors_and_names);
 #else
     TT_RUN(reuse_compiled_out_refuses_its_settings);
