@@ -568,16 +568,17 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     int i;
     if (!d || !s || !cb || !cb->on_event || !cb->entropy)
         return TSE_ERR_INVALID_ARG;
+#if TSE_CONFIG_DETECT_CACHE
     if (s->network_id && (!s->cache || s->network_id_len == 0 ||
                           s->network_id_len > TSE_DETECT_NETID_MAX))
         return TSE_ERR_INVALID_ARG;
+#else
+    if (s->cache || s->network_id)
+        return TSE_ERR_INVALID_ARG; /* compiled out: say so, do not ignore */
+#endif
 #if !TSE_CONFIG_DETECT_REUSE
     if (s->pcscf_tls_host || s->turn_host)
         return TSE_ERR_INVALID_ARG; /* compiled out: say so, do not ignore */
-#endif
-#if !TSE_CONFIG_DETECT_CACHE
-    if (s->cache || s->network_id)
-        return TSE_ERR_INVALID_ARG; /* the same */
 #endif
     memset(d, 0, sizeof *d);
     d->s = *s;
