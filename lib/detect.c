@@ -586,22 +586,18 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
     /* only a registration the application reports is waited for */
     d->app_reg = s->app_reports_registration ? V_PENDING : V_FAIL;
     d->nat = -1;
-    d->p[TSE_PROBE_SIP_UDP].enabled = s->pcscf_host && s->sip_udp && !s->app_reports_registration;
-    d->p[TSE_PROBE_SIP_TCP].enabled = s->pcscf_host && s->sip_tcp && !s->app_reports_registration;
-    d->p[TSE_PROBE_STUN_UDP].enabled = s->stun_host != NULL;
-    d->p[TSE_PROBE_TUNNEL_1].enabled = s->tscf_host && s->tunnel_port_1;
-    d->p[TSE_PROBE_TUNNEL_2].enabled = s->tscf_host && s->tunnel_port_2;
-#if TSE_CONFIG_DETECT_REUSE
-    /* one without the other proves nothing: signalling and media */
-    d->p[TSE_PROBE_SIP_TLS].enabled = s->pcscf_tls_host && s->turn_host && s->pcscf_tls_port &&
-                                      s->turn_port;
-    d->p[TSE_PROBE_TURN_TLS].enabled = d->p[TSE_PROBE_SIP_TLS].enabled;
-#endif
     for (i = 0; i < TSE_PROBE_COUNT; i++) {
         tse_detect_probe_priv *p = &d->p[i];
         tse_detect_probe_buf *b = &d->b[i];
         const char *host = probe_host(d, i);
         size_t hl = host ? strlen(host) : 0;
+        /* a probe runs with its host; a SIP one unless switched off or
+         * the application reports its registration; a tunnel with its
+         * port (the 8.3 pair: below) */
+        p->enabled = host && (i > TSE_PROBE_SIP_TCP || ((i == TSE_PROBE_SIP_UDP ? s->sip_udp
+                                                                                 : s->sip_tcp) &&
+                                                        !s->app_reports_registration)) &&
+                     (!is_tunnel(i) || probe_port(d, i));
         p->started = T_NEVER;
         p->next_tx = T_NEVER;
         p->result = TSE_ERR_DETECT_NOT_CONFIGURED;
@@ -611,6 +607,12 @@ int tse_detect_init(tse_detect *d, const tse_detect_settings *s,
                                hl > TSE_DETECT_TARGET_MAX - 10 ? TSE_DETECT_TARGET_MAX - 10 : hl,
                                probe_port(d, i), 1);
     }
+#if TSE_CONFIG_DETECT_REUSE
+    /* one without the other proves nothing: signalling and media */
+    d->p[TSE_PROBE_SIP_TLS].enabled = s->pcscf_tls_host && s->turn_host && s->pcscf_tls_port &&
+                                      s->turn_port;
+    d->p[TSE_PROBE_TURN_TLS].enabled = d->p[TSE_PROBE_SIP_TLS].enabled;
+#endif
     return TSE_OK;
 }
 
