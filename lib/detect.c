@@ -32,6 +32,15 @@ enum { PH_INIT = 0, PH_RUN, PH_DONE };
 #define T_NEVER 0xFFFFFFFFu
 
 typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_buf *)0)->ids)) ? 1 : -1];
+
+/* A SIP probe's transaction ids, in place: the words of
+ * tse_detect_probe_buf::ids hold them (tse_sip_ids is characters and a
+ * uint32_t, so the storage is aligned and its words are the cseq's
+ * type). */
+static tse_sip_ids *sip_ids(tse_detect *d, int i)
+{
+    return (tse_sip_ids *)(void *)d->b[i].ids;
+}
 typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
 typedef char addr_same[(sizeof(tse_stun_addr) == sizeof(tse_detect_addr) &&
                         offsetof(tse_stun_addr, port) == offsetof(tse_detect_addr, port) &&
@@ -328,10 +337,9 @@ static void start_probe(tse_detect *d, int i, uint32_t now)
 
     if (i == TSE_PROBE_STUN_UDP) {
         rc = tse_stun_binding_request(b->req, sizeof b->req, d->cb.entropy, d->cb.user,
-                                      d->s.stun_fingerprint, b->ids, &b->req_len);
+                                      d->s.stun_fingerprint, (uint8_t *)b->ids, &b->req_len);
     } else if (i <= TSE_PROBE_SIP_TCP || is_sip_tls(i)) {
         tse_sip_options_params sp;
-        tse_sip_ids ids;
         sp.host = probe_host(d, i);
         sp.port = probe_port(d, i);
         sp.transport = i <= TSE_PROBE_SIP_TCP ? (tse_sip_transport)i : TSE_SIP_TLS;
@@ -339,9 +347,7 @@ static void start_probe(tse_detect *d, int i, uint32_t now)
         sp.local_port = is_sip_tls(i) ? 0 : d->s.local_port;
         sp.user_agent = NULL;
         rc = tse_sip_options_build(&sp, d->cb.entropy, d->cb.user, (char *)b->req,
-                                   sizeof b->req, &b->req_len, &ids);
-        if (rc == TSE_OK) /* else the probe fails at once: no ids needed */
-            memcpy(b->ids, &ids, sizeof ids);
+                                   sizeof b->req, &b->req_len, sip_ids(d, i));
     } else if (i == TSE_PROBE_TUNNEL_1 && d->p[TSE_PROBE_TUNNEL_2].state == PS_WAIT) {
         /* RFC 8305 5: the next attempt starts a stagger after this one */
         d->p[TSE_PROBE_TUNNEL_2].start_at = later(now, d->s.stagger_ms);
@@ -724,10 +730,8 @@ int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     if (!data || !is_udp(probe))
         return TSE_ERR_INVALID_ARG;
     if (probe == TSE_PROBE_SIP_UDP) {
-        tse_sip_ids ids;
         tse_sip_response r;
-        memcpy(&ids, d->b[probe].ids, sizeof ids);
-        rc = tse_sip_response_parse(data, len, TSE_SIP_UDP, &ids, &r, NULL);
+        rc = tse_sip_response_parse(data, len, TSE_SIP_UDP, sip_ids(d, probe), &r, NULL);
         /* A stray or broken datagram proves nothing; keep waiting.
          * RFC 3261 8.1.3.2: any final response ends the transaction. */
         if (rc == TSE_OK && r.status >= 200)
@@ -735,7 +739,7 @@ int tse_detect_udp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     } else {
         tse_stun_response r;
         const char *why = TXT("STUN error response: UDP works, NAT assumed");
-        rc = tse_stun_parse_response(data, len, d->b[probe].ids, &r);
+        rc = tse_stun_parse_response(data, len, (const uint8_t *)d->b[probe].ids, &r);
         if (rc == TSE_OK || rc == TSE_ERR_STUN_ERROR_RESPONSE) {
             /* an error response: UDP reaches the server both ways; only
              * the mapping is unknown */
@@ -777,7 +781,6 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
 {
     uint32_t now;
     int rc = check_running(d, probe);
-    tse_sip_ids ids;
     uint8_t *rx = d->tcp_rx;
     size_t *rx_len = &d->tcp_rx_len;
     int tls = is_sip_tls(probe);
@@ -800,11 +803,11 @@ int tse_detect_tcp_recv(tse_detect *d, tse_probe_id probe, const uint8_t *data,
     if (len)
         memcpy(rx + *rx_len, data, len);
     *rx_len += len;
-    memcpy(&ids, d->b[probe].ids, sizeof ids);
     for (;;) {
         tse_sip_response r;
         size_t used = 0;
-        rc = tse_sip_response_parse(rx, *rx_len, tls ? TSE_SIP_TLS : TSE_SIP_TCP, &ids, &r, &used);
+        rc = tse_sip_response_parse(rx, *rx_len, tls ? TSE_SIP_TLS : TSE_SIP_TCP, sip_ids(d, probe),
+                                    &r, &used);
         if (rc == TSE_ERR_WOULD_BLOCK)
             break;
         if (rc != TSE_OK) {

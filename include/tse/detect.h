@@ -388,7 +388,8 @@ typedef struct tse_detect_probe_buf {
     size_t req_len;
     uint8_t req[TSE_DETECT_REQ_MAX];
     char target[TSE_DETECT_TARGET_MAX];
-    uint8_t ids[96]; /* SIP transaction ids / STUN transaction ID */
+    uint32_t ids[24]; /* SIP transaction ids / STUN transaction ID (words:
+                         lib/detect.c reads the SIP ids in place) */
 } tse_detect_probe_buf;
 
 /** A detector.  The caller owns the storage; all fields are private. */
