@@ -45,7 +45,7 @@ static const struct err_block blocks[] = {
       "settings: sched.record_max below 256\0"
       "settings: tls_config and ca/cert/key/insecure\0"
       "settings: log_level/tls_debug/tls_keylog bad or compiled out\0"
-      "settings: server_port_2 is server_port, proxy too long, or path_cache without detection\0" },
+      "settings: server_port_2 is server_port, proxy too long, or path_cache compiled out\0" },
     { TSE_ERR_CM_TRUNCATED, 11,
       "CM: shorter than the 16-byte header\0"
       "CM: CM_Version is not 1\0"
