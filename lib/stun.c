@@ -136,9 +136,10 @@ static int address_ok(const uint8_t *v, uint16_t vlen)
 static void address_get(const uint8_t *v, const uint8_t *hdr, int is_xor,
                         tse_stun_addr *out)
 {
-    size_t alen = v[1] == 0x01 ? 4u : 16u, i;
+    /* family 0x01: 4 bytes, IPv4; 0x02: 16 bytes, IPv6 */
+    size_t alen = (size_t)1 << (2 * v[1]), i;
     uint16_t port = tse_be16_get(v + 2);
-    out->family = alen == 4 ? 4 : 6;
+    out->family = 2 + 2 * v[1];
     if (is_xor)
         port ^= (uint16_t)(TSE_STUN_MAGIC_COOKIE >> 16);
     out->port = port;
@@ -209,9 +210,8 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
             rc = fingerprint_check(msg, len, off, alen, v);
-            if (rc != TSE_OK)
-                break;
-            out->has_fingerprint = 1;
+            out->has_fingerprint = rc == TSE_OK;
+            break; /* it is the last attribute, or the message fails */
         } else if (out->has_integrity) {
             /* RFC 8489 14.5: ignored after MESSAGE-INTEGRITY. */
         } else if (at == TSE_STUN_ATTR_MESSAGE_INTEGRITY ||
