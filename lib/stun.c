@@ -39,20 +39,18 @@
 #endif
 
 /* The attribute at @p off of a message of @p len bytes (RFC 8489 14): its
- * type, length, padded length and value; TSE_ERR_STUN_ATTR if its header
- * or padded value runs past the message. */
+ * type, length, value and where the next one starts (after the padding);
+ * TSE_ERR_STUN_ATTR if the padded value runs past the message.  The
+ * header fits: the callers checked that the header length, a multiple of
+ * 4, covers the message, and step from offset 20 in multiples of 4. */
 static int attr_at(const uint8_t *msg, size_t len, size_t off, uint16_t *at,
-                   uint16_t *alen, size_t *padded, const uint8_t **v)
+                   uint16_t *alen, const uint8_t **v, size_t *next)
 {
-    if (len - off < 4)
-        return TSE_ERR_STUN_ATTR;
     *at = tse_be16_get(msg + off);
     *alen = tse_be16_get(msg + off + 2);
-    *padded = ((size_t)*alen + 3u) & ~(size_t)3u;
-    if (*padded > len - off - 4)
-        return TSE_ERR_STUN_ATTR;
     *v = msg + off + 4;
-    return TSE_OK;
+    *next = off + 4 + (((size_t)*alen + 3u) & ~(size_t)3u);
+    return *next > len ? TSE_ERR_STUN_ATTR : TSE_OK;
 }
 
 /* FINGERPRINT at @p off: 4 bytes, the last attribute (RFC 8489 14.7), the
@@ -93,10 +91,10 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
                              void *ent_user, int fingerprint,
                              uint8_t txid[TSE_STUN_TXID_LEN], size_t *out_len)
 {
-    size_t need = TSE_STUN_HEADER_LEN + (fingerprint ? 8u : 0u);
+    size_t extra = fingerprint ? 8u : 0u; /* the FINGERPRINT attribute */
     if (!buf || !entropy || !txid || !out_len)
         return TSE_ERR_INVALID_ARG;
-    if (cap < need)
+    if (cap < TSE_STUN_HEADER_LEN + extra)
         return TSE_ERR_BUFFER_TOO_SMALL;
     if (entropy(ent_user, txid, TSE_STUN_TXID_LEN) != 0)
         return TSE_ERR_DETECT_ENTROPY;
@@ -106,16 +104,16 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
     static const uint8_t head[8] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42 };
     static const uint8_t fp_attr[4] = { 0x80, 0x28, 0x00, 0x04 };
     memcpy(buf, head, sizeof head);
-    buf[3] = (uint8_t)(need - TSE_STUN_HEADER_LEN);
+    buf[3] = (uint8_t)extra;
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
-    if (fingerprint) {
+    *out_len = TSE_STUN_HEADER_LEN + extra;
+    if (extra) {
         /* RFC 8489 14.7: CRC over the message up to the attribute, with
          * the header length already counting the FINGERPRINT itself. */
         memcpy(buf + TSE_STUN_HEADER_LEN, fp_attr, sizeof fp_attr);
         tse_be32_put(buf + TSE_STUN_HEADER_LEN + 4,
                      tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
     }
-    *out_len = need;
     return TSE_OK;
 }
 
@@ -202,9 +200,9 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
     off = TSE_STUN_HEADER_LEN;
     while (off < len) {
         uint16_t at, alen;
-        size_t padded;
+        size_t next;
         const uint8_t *v;
-        rc = attr_at(msg, len, off, &at, &alen, &padded, &v);
+        rc = attr_at(msg, len, off, &at, &alen, &v, &next);
         if (rc != TSE_OK)
             break;
 
@@ -259,12 +257,12 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
         } else if (at < 0x8000u && !known_required(at)) {
             unknown_required = 1;
         }
-        off += 4 + padded;
+        off = next;
     }
 
     if (rc != TSE_OK) {
         /* the attribute that failed decides */
-    } else if (type == TSE_STUN_BINDING_ERROR) {
+    } else if (type & 0x0010u) { /* RFC 8489 5: class bit C0, 0x0111 */
         rc = out->error_code ? TSE_ERR_STUN_ERROR_RESPONSE : TSE_ERR_STUN_ATTR;
     } else if (unknown_required) {
         /* RFC 8489 7.3.3: an unknown comprehension-required attribute in
@@ -615,10 +613,10 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
     off = TSE_STUN_HEADER_LEN;
     while (off < len) {
         uint16_t at, alen;
-        size_t padded;
+        size_t next;
         const uint8_t *v;
         unsigned flag = 0;
-        int rc = attr_at(msg, len, off, &at, &alen, &padded, &v);
+        int rc = attr_at(msg, len, off, &at, &alen, &v, &next);
         if (rc != TSE_OK)
             return rc;
 
@@ -737,7 +735,7 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
             }
             out->present |= flag;
         }
-        off += 4 + padded;
+        off = next;
     }
     return TSE_OK;
 }
