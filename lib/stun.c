@@ -139,7 +139,7 @@ static void address_get(const uint8_t *v, const uint8_t *hdr, int is_xor,
     uint16_t port = tse_be16_get(v + 2);
     out->family = 2 + 2 * v[1];
     if (is_xor)
-        port ^= (uint16_t)(TSE_STUN_MAGIC_COOKIE >> 16);
+        port ^= tse_be16_get(hdr); /* the cookie's high half */
     out->port = port;
     for (i = 0; i < alen; i++)
         out->addr[i] = (uint8_t)(v[4 + i] ^ (is_xor ? hdr[i] : 0u));
@@ -254,8 +254,8 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
                 out->reason = v + 4;
                 out->reason_len = (size_t)alen - 4;
             }
-        } else if (at < 0x8000u && !known_required(at)) {
-            unknown_required = 1;
+        } else if (at < 0x8000u) {
+            unknown_required |= !known_required(at);
         }
         off = next;
     }
