@@ -53,14 +53,15 @@ static int attr_at(const uint8_t *msg, size_t len, size_t off, uint16_t *at,
     return *next > len ? TSE_ERR_STUN_ATTR : TSE_OK;
 }
 
-/* FINGERPRINT at @p off: 4 bytes, the last attribute (RFC 8489 14.7), the
- * CRC-32 of what precedes it XOR 0x5354554e. */
-static int fingerprint_check(const uint8_t *msg, size_t len, size_t off,
-                             uint16_t alen, const uint8_t *v)
+/* FINGERPRINT at @p off (length @p alen, value @p v; @p last if nothing
+ * follows it): 4 bytes, the last attribute (RFC 8489 14.7), the CRC-32 of
+ * what precedes it XOR 0x5354554e. */
+static int fingerprint_check(const uint8_t *msg, size_t off, uint16_t alen,
+                             const uint8_t *v, int last)
 {
     if (alen != 4)
         return TSE_ERR_STUN_ATTR;
-    if (off + 8 != len)
+    if (!last)
         return TSE_ERR_STUN_FINGERPRINT;
     if ((tse_stun_crc32(msg, off) ^ tse_be32_get(v)) != TSE_STUN_FINGERPRINT_XOR)
         return TSE_ERR_STUN_FINGERPRINT;
@@ -207,7 +208,7 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
             break;
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
-            rc = fingerprint_check(msg, len, off, alen, v);
+            rc = fingerprint_check(msg, off, alen, v, next == len);
             out->has_fingerprint = rc == TSE_OK;
             break; /* it is the last attribute, or the message fails */
         } else if (out->has_integrity) {
@@ -621,7 +622,7 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
             return rc;
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
-            rc = fingerprint_check(msg, len, off, alen, v);
+            rc = fingerprint_check(msg, off, alen, v, next == len);
             if (rc != TSE_OK)
                 return rc;
             out->present |= TSE_STUN_HAS_FINGERPRINT;
