@@ -49,7 +49,7 @@ static int attr_at(const uint8_t *msg, size_t len, size_t off, uint16_t *at,
     *at = tse_be16_get(msg + off);
     *alen = tse_be16_get(msg + off + 2);
     *v = msg + off + 4;
-    *next = off + 4 + (((size_t)*alen + 3u) & ~(size_t)3u);
+    *next = off + (((size_t)*alen + 4u + 3u) & ~(size_t)3u); /* header + padded value */
     return *next > len ? TSE_ERR_STUN_ATTR : TSE_OK;
 }
 
