@@ -255,7 +255,7 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
                 out->reason = v + 4;
                 out->reason_len = (size_t)alen - 4;
             }
-        } else if (at < 0x8000u) {
+        } else if (at < 0x8000u) { /* comprehension-required (RFC 8489 14) */
             unknown_required |= !known_required(at);
         }
         off = next;
