@@ -39,32 +39,31 @@
 #endif
 
 /* The attribute at @p off of a message of @p len bytes (RFC 8489 14): its
- * type, length, padded length and value; TSE_ERR_STUN_ATTR if its header
- * or padded value runs past the message. */
+ * type, length, value and where the next one starts (after the padding);
+ * TSE_ERR_STUN_ATTR if the padded value runs past the message.  The
+ * header fits: the callers checked that the header length, a multiple of
+ * 4, covers the message, and step from offset 20 in multiples of 4. */
 static int attr_at(const uint8_t *msg, size_t len, size_t off, uint16_t *at,
-                   uint16_t *alen, size_t *padded, const uint8_t **v)
+                   uint16_t *alen, const uint8_t **v, size_t *next)
 {
-    if (len - off < 4)
-        return TSE_ERR_STUN_ATTR;
     *at = tse_be16_get(msg + off);
     *alen = tse_be16_get(msg + off + 2);
-    *padded = ((size_t)*alen + 3u) & ~(size_t)3u;
-    if (*padded > len - off - 4)
-        return TSE_ERR_STUN_ATTR;
     *v = msg + off + 4;
-    return TSE_OK;
+    *next = off + (((size_t)*alen + 4u + 3u) & ~(size_t)3u); /* header + padded value */
+    return *next > len ? TSE_ERR_STUN_ATTR : TSE_OK;
 }
 
-/* FINGERPRINT at @p off: 4 bytes, the last attribute (RFC 8489 14.7), the
- * CRC-32 of what precedes it XOR 0x5354554e. */
-static int fingerprint_check(const uint8_t *msg, size_t len, size_t off,
-                             uint16_t alen, const uint8_t *v)
+/* FINGERPRINT at @p off (length @p alen, value @p v; @p last if nothing
+ * follows it): 4 bytes, the last attribute (RFC 8489 14.7), the CRC-32 of
+ * what precedes it XOR 0x5354554e. */
+static int fingerprint_check(const uint8_t *msg, size_t off, uint16_t alen,
+                             const uint8_t *v, int last)
 {
     if (alen != 4)
         return TSE_ERR_STUN_ATTR;
-    if (off + 8 != len)
+    if (!last)
         return TSE_ERR_STUN_FINGERPRINT;
-    if ((tse_stun_crc32(msg, off) ^ TSE_STUN_FINGERPRINT_XOR) != tse_be32_get(v))
+    if ((tse_stun_crc32(msg, off) ^ tse_be32_get(v)) != TSE_STUN_FINGERPRINT_XOR)
         return TSE_ERR_STUN_FINGERPRINT;
     return TSE_OK;
 }
@@ -93,10 +92,10 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
                              void *ent_user, int fingerprint,
                              uint8_t txid[TSE_STUN_TXID_LEN], size_t *out_len)
 {
-    size_t need = TSE_STUN_HEADER_LEN + (fingerprint ? 8u : 0u);
+    size_t extra = fingerprint ? 8u : 0u; /* the FINGERPRINT attribute */
     if (!buf || !entropy || !txid || !out_len)
         return TSE_ERR_INVALID_ARG;
-    if (cap < need)
+    if (cap < TSE_STUN_HEADER_LEN + extra)
         return TSE_ERR_BUFFER_TOO_SMALL;
     if (entropy(ent_user, txid, TSE_STUN_TXID_LEN) != 0)
         return TSE_ERR_DETECT_ENTROPY;
@@ -106,71 +105,71 @@ int tse_stun_binding_request(uint8_t *buf, size_t cap,
     static const uint8_t head[8] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42 };
     static const uint8_t fp_attr[4] = { 0x80, 0x28, 0x00, 0x04 };
     memcpy(buf, head, sizeof head);
-    buf[3] = (uint8_t)(need - TSE_STUN_HEADER_LEN);
+    buf[3] = (uint8_t)extra;
     memcpy(buf + 8, txid, TSE_STUN_TXID_LEN);
-    if (fingerprint) {
+    *out_len = TSE_STUN_HEADER_LEN + extra;
+    if (extra) {
         /* RFC 8489 14.7: CRC over the message up to the attribute, with
          * the header length already counting the FINGERPRINT itself. */
         memcpy(buf + TSE_STUN_HEADER_LEN, fp_attr, sizeof fp_attr);
         tse_be32_put(buf + TSE_STUN_HEADER_LEN + 4,
                      tse_stun_crc32(buf, TSE_STUN_HEADER_LEN) ^ TSE_STUN_FINGERPRINT_XOR);
     }
-    *out_len = need;
     return TSE_OK;
 }
 
-/* RFC 8489 14.1 / 14.2: family, port, address; XOR'd with the cookie
- * (and for IPv6 with cookie || transaction ID) when @p xor_hdr is set. */
-static int parse_address(const uint8_t *v, uint16_t vlen, const uint8_t *xor_hdr,
-                         tse_stun_addr *out)
+/* RFC 8489 14.1 / 14.2: an address attribute's value is a reserved
+ * byte, the family (0x01 IPv4, 0x02 IPv6), the port and 4 or 16 bytes of
+ * address. */
+static int address_ok(const uint8_t *v, uint16_t vlen)
 {
-    size_t alen = vlen < 4 ? 0 : v[1] == 0x01 ? 4 : v[1] == 0x02 ? 16 : 0, i;
-    if (!alen || vlen != 4 + alen)
-        return TSE_ERR_STUN_ATTR;
-    memset(out, 0, sizeof *out); /* an IPv4 address leaves 12 bytes unused */
-    out->family = alen == 4 ? 4 : 6;
-    out->port = tse_be16_get(v + 2);
-    memcpy(out->addr, v + 4, alen);
-    if (xor_hdr) {
-        /* xor_hdr points at the magic cookie; the 12-byte transaction ID
-         * follows it, exactly the 16-byte mask IPv6 needs. */
-        out->port ^= (uint16_t)(TSE_STUN_MAGIC_COOKIE >> 16);
-        for (i = 0; i < alen; i++)
-            out->addr[i] ^= xor_hdr[i];
-    }
-    return TSE_OK;
+    /* 0x01 with 4 + 4 bytes, 0x02 with 4 + 16 */
+    return (vlen == 8 || vlen == 20) && v[1] == 1u + vlen / 16u;
+}
+
+/* Decode an address that address_ok() accepted into a zeroed @p out (an
+ * IPv4 address leaves the last 12 bytes as they are); XOR'd with the
+ * cookie (and for IPv6 with cookie || transaction ID) when @p is_xor.
+ * @p hdr points at the magic cookie; the 12-byte transaction ID follows
+ * it, exactly the 16-byte mask IPv6 needs. */
+static void address_get(const uint8_t *v, const uint8_t *hdr, int is_xor,
+                        tse_stun_addr *out)
+{
+    /* family 0x01: 4 bytes, IPv4; 0x02: 16 bytes, IPv6 */
+    size_t alen = (size_t)1 << (2 * v[1]), i;
+    uint16_t port = tse_be16_get(v + 2);
+    out->family = 2 + 2 * v[1];
+    if (is_xor)
+        port ^= tse_be16_get(hdr); /* the cookie's high half */
+    out->port = port;
+    for (i = 0; i < alen; i++)
+        out->addr[i] = (uint8_t)(v[4 + i] ^ (is_xor ? hdr[i] : 0u));
 }
 
 /* Comprehension-required attributes this decoder understands (or knows
- * it may ignore in a response to an unauthenticated Binding request). */
+ * it may ignore in a response to an unauthenticated Binding request),
+ * all within 0x0001..0x0020: one bit each. */
+#define REQ_BIT(t) (1ul << ((t) - 1u))
 static int known_required(uint16_t t)
 {
-    switch (t) {
-    case TSE_STUN_ATTR_MAPPED_ADDRESS:
-    case TSE_STUN_ATTR_USERNAME:
-    case TSE_STUN_ATTR_MESSAGE_INTEGRITY:
-    case TSE_STUN_ATTR_ERROR_CODE:
-    case TSE_STUN_ATTR_UNKNOWN_ATTRIBUTES:
-    case TSE_STUN_ATTR_REALM:
-    case TSE_STUN_ATTR_NONCE:
-    case TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256:
-    case TSE_STUN_ATTR_PASSWORD_ALGORITHM:
-    case TSE_STUN_ATTR_USERHASH:
-    case TSE_STUN_ATTR_XOR_MAPPED_ADDRESS:
-        return 1;
-    default:
-        return 0;
-    }
+    static const uint32_t known =
+        REQ_BIT(TSE_STUN_ATTR_MAPPED_ADDRESS) | REQ_BIT(TSE_STUN_ATTR_USERNAME) |
+        REQ_BIT(TSE_STUN_ATTR_MESSAGE_INTEGRITY) | REQ_BIT(TSE_STUN_ATTR_ERROR_CODE) |
+        REQ_BIT(TSE_STUN_ATTR_UNKNOWN_ATTRIBUTES) | REQ_BIT(TSE_STUN_ATTR_REALM) |
+        REQ_BIT(TSE_STUN_ATTR_NONCE) | REQ_BIT(TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256) |
+        REQ_BIT(TSE_STUN_ATTR_PASSWORD_ALGORITHM) | REQ_BIT(TSE_STUN_ATTR_USERHASH) |
+        REQ_BIT(TSE_STUN_ATTR_XOR_MAPPED_ADDRESS);
+    return (unsigned)t - 1u < 32u && ((known >> (t - 1u)) & 1u) != 0;
 }
 
 int tse_stun_parse_response(const uint8_t *msg, size_t len,
                             const uint8_t txid[TSE_STUN_TXID_LEN],
                             tse_stun_response *out)
 {
+    const uint8_t *addr = NULL; /* the value of the address that counts */
     uint16_t type, mlen;
     size_t off;
-    int have_xor = 0, have_mapped = 0, have_error = 0, after_integrity = 0;
-    int unknown_required = 0;
+    int addr_xor = 0, unknown_required = 0, rc = TSE_OK;
 
     if (!out)
         return TSE_ERR_INVALID_ARG;
@@ -196,83 +195,91 @@ int tse_stun_parse_response(const uint8_t *msg, size_t len,
         return TSE_ERR_STUN_TXID;
     out->type = type;
 
+    /* An ERROR-CODE seen is a non-zero error_code (300..699), a
+     * MESSAGE-INTEGRITY has_integrity; the mapped address is decoded at
+     * the end, whatever the outcome. */
     off = TSE_STUN_HEADER_LEN;
     while (off < len) {
         uint16_t at, alen;
-        size_t padded;
+        size_t next;
         const uint8_t *v;
-        int arc = attr_at(msg, len, off, &at, &alen, &padded, &v);
-        if (arc != TSE_OK)
-            return arc;
+        rc = attr_at(msg, len, off, &at, &alen, &v, &next);
+        if (rc != TSE_OK)
+            break;
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
-            arc = fingerprint_check(msg, len, off, alen, v);
-            if (arc != TSE_OK)
-                return arc;
-            out->has_fingerprint = 1;
-        } else if (after_integrity) {
+            rc = fingerprint_check(msg, off, alen, v, next == len);
+            out->has_fingerprint = rc == TSE_OK;
+            break; /* it is the last attribute, or the message fails */
+        } else if (out->has_integrity) {
             /* RFC 8489 14.5: ignored after MESSAGE-INTEGRITY. */
         } else if (at == TSE_STUN_ATTR_MESSAGE_INTEGRITY ||
                    at == TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256) {
-            if ((at == TSE_STUN_ATTR_MESSAGE_INTEGRITY && alen != 20) ||
-                (at == TSE_STUN_ATTR_MESSAGE_INTEGRITY_SHA256 &&
-                 (alen < 16 || alen > 32 || alen % 4 != 0)))
-                return TSE_ERR_STUN_ATTR;
+            if (at == TSE_STUN_ATTR_MESSAGE_INTEGRITY
+                    ? alen != TSE_STUN_INTEGRITY_LEN
+                    : alen < 16 || alen > 32 || alen % 4 != 0) {
+                rc = TSE_ERR_STUN_ATTR;
+                break;
+            }
             out->has_integrity = 1;
-            after_integrity = 1;
         } else if (at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS ||
                    at == TSE_STUN_ATTR_MAPPED_ADDRESS) {
             /* RFC 8489 14.1: MAPPED-ADDRESS only for backwards
              * compatibility; an XOR-MAPPED-ADDRESS wins wherever it is.
              * Of repeated ones, the first counts. */
             int is_xor = at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS;
-            int take = !have_xor && (is_xor || !have_mapped);
-            tse_stun_addr other;
-            int rc = parse_address(v, alen, is_xor ? msg + 4 : NULL, take ? &out->mapped : &other);
-            if (rc != TSE_OK)
-                return rc;
-            if (take)
-                out->mapped_is_xor = is_xor;
-            have_xor |= is_xor;
-            have_mapped |= !is_xor;
+            if (!address_ok(v, alen)) {
+                rc = TSE_ERR_STUN_ATTR;
+                break;
+            }
+            if (is_xor ? !addr_xor : !addr) {
+                addr = v;
+                addr_xor = is_xor;
+            }
         } else if (at == TSE_STUN_ATTR_ERROR_CODE) {
             /* RFC 8489 14.8: 21 reserved bits, class 3..6, number 0..99,
              * reason phrase below 128 characters (763 bytes). */
             unsigned cls, num;
-            if (alen < 4 || alen > 4 + 763)
-                return TSE_ERR_STUN_ATTR;
+            if (alen < 4 || alen > 4 + 763) {
+                rc = TSE_ERR_STUN_ATTR;
+                break;
+            }
             cls = v[2] & 0x07u;
             num = v[3];
-            if (cls < 3 || cls > 6 || num > 99)
-                return TSE_ERR_STUN_ATTR;
-            if (!have_error) {
+            if (cls < 3 || cls > 6 || num > 99) {
+                rc = TSE_ERR_STUN_ATTR;
+                break;
+            }
+            if (!out->error_code) {
                 out->error_code = (int)(cls * 100 + num);
                 out->reason = v + 4;
                 out->reason_len = (size_t)alen - 4;
-                have_error = 1;
             }
-        } else if (at < 0x8000u && !known_required(at)) {
-            unknown_required = 1;
+        } else if (at < 0x8000u) { /* comprehension-required (RFC 8489 14) */
+            unknown_required |= !known_required(at);
         }
-        off += 4 + padded;
+        off = next;
     }
 
-    if (type == TSE_STUN_BINDING_ERROR) {
-        if (!have_error)
-            return TSE_ERR_STUN_ATTR;
-        memset(&out->mapped, 0, sizeof out->mapped); /* an error reports none */
-        out->mapped_is_xor = 0;
-        return TSE_ERR_STUN_ERROR_RESPONSE;
+    if (rc != TSE_OK) {
+        /* the attribute that failed decides */
+    } else if (type & 0x0010u) { /* RFC 8489 5: class bit C0, 0x0111 */
+        rc = out->error_code ? TSE_ERR_STUN_ERROR_RESPONSE : TSE_ERR_STUN_ATTR;
+    } else if (unknown_required) {
+        /* RFC 8489 7.3.3: an unknown comprehension-required attribute in
+         * a success response fails the transaction. */
+        rc = TSE_ERR_STUN_UNKNOWN_ATTR;
+    } else if (out->error_code) {
+        rc = TSE_ERR_STUN_ATTR; /* ERROR-CODE has no place in a success */
+    } else if (!addr) {
+        rc = TSE_ERR_STUN_NO_ADDRESS;
     }
-    /* RFC 8489 7.3.3: an unknown comprehension-required attribute in a
-     * success response fails the transaction. */
-    if (unknown_required)
-        return TSE_ERR_STUN_UNKNOWN_ATTR;
-    if (have_error)
-        return TSE_ERR_STUN_ATTR; /* ERROR-CODE has no place in a success */
-    if (!have_xor && !have_mapped)
-        return TSE_ERR_STUN_NO_ADDRESS;
-    return TSE_OK;
+    /* An error response reports no address. */
+    if (addr && rc != TSE_ERR_STUN_ERROR_RESPONSE) {
+        address_get(addr, msg + 4, addr_xor, &out->mapped);
+        out->mapped_is_xor = addr_xor;
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -607,15 +614,15 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
     off = TSE_STUN_HEADER_LEN;
     while (off < len) {
         uint16_t at, alen;
-        size_t padded;
+        size_t next;
         const uint8_t *v;
         unsigned flag = 0;
-        int rc = attr_at(msg, len, off, &at, &alen, &padded, &v);
+        int rc = attr_at(msg, len, off, &at, &alen, &v, &next);
         if (rc != TSE_OK)
             return rc;
 
         if (at == TSE_STUN_ATTR_FINGERPRINT) {
-            rc = fingerprint_check(msg, len, off, alen, v);
+            rc = fingerprint_check(msg, off, alen, v, next == len);
             if (rc != TSE_OK)
                 return rc;
             out->present |= TSE_STUN_HAS_FINGERPRINT;
@@ -638,25 +645,20 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
             out->integrity_off = off;
             after_integrity = 1;
         } else {
-            tse_stun_addr a;
             switch (at) {
             case TSE_STUN_ATTR_XOR_MAPPED_ADDRESS:
             case TSE_STUN_ATTR_XOR_RELAYED_ADDRESS:
             case TSE_STUN_ATTR_XOR_PEER_ADDRESS:
-                rc = parse_address(v, alen, msg + 4, &a);
-                if (rc != TSE_OK)
-                    return rc;
+                if (!address_ok(v, alen))
+                    return TSE_ERR_STUN_ATTR;
                 flag = at == TSE_STUN_ATTR_XOR_MAPPED_ADDRESS ? TSE_STUN_HAS_XOR_MAPPED
                      : at == TSE_STUN_ATTR_XOR_RELAYED_ADDRESS ? TSE_STUN_HAS_RELAYED
                      : TSE_STUN_HAS_PEER;
-                if (!(out->present & flag)) {
-                    if (flag == TSE_STUN_HAS_XOR_MAPPED)
-                        out->xor_mapped = a;
-                    else if (flag == TSE_STUN_HAS_RELAYED)
-                        out->relayed = a;
-                    else
-                        out->peer = a;
-                }
+                if (!(out->present & flag)) /* still zero: out was cleared */
+                    address_get(v, msg + 4, 1,
+                                flag == TSE_STUN_HAS_XOR_MAPPED ? &out->xor_mapped
+                                : flag == TSE_STUN_HAS_RELAYED ? &out->relayed
+                                                               : &out->peer);
                 break;
             case TSE_STUN_ATTR_LIFETIME:
             case TSE_STUN_ATTR_CONNECTION_ID:
@@ -734,7 +736,7 @@ int tse_stun_parse(const uint8_t *msg, size_t len, tse_stun_msg *out)
             }
             out->present |= flag;
         }
-        off += 4 + padded;
+        off = next;
     }
     return TSE_OK;
 }
