@@ -155,20 +155,6 @@ static int is_token_char(char c)
     return u < 96 && (map[u >> 5] >> (u & 31)) & 1;
 }
 
-/* Whether s[0..n) is @p b, with fold 0x20 ignoring the case of letters
- * (then b holds lower case letters, '-', '/', '.', ' ' or digits).
- * c | 0x20 maps only the upper case letters onto lower case ones and
- * otherwise only control characters onto '-', '/', '.', ' ' or digits:
- * callers pass text without control characters (so without NUL). */
-static int same(const char *s, size_t n, const char *b, int fold)
-{
-    size_t j;
-    for (j = 0; j < n; j++)
-        if ((s[j] | fold) != b[j])
-            return 0; /* also at b's end: s[j] is never 0 */
-    return b[n] == '\0';
-}
-
 /* Trim whitespace (including folding CRLFs) at both ends of [*s, *e). */
 static void trim(const char **s, const char **e)
 {
@@ -176,6 +162,20 @@ static void trim(const char **s, const char **e)
         (*s)++;
     while (*e > *s && is_ws((*e)[-1]))
         (*e)--;
+}
+
+/* Whether [s, e), trimmed, is @p b; with fold 0x20 ignoring the case of
+ * letters (then b holds lower case letters, '-', '/', '.' or digits).
+ * c | 0x20 maps only the upper case letters onto lower case ones and
+ * otherwise only control characters onto '-', '/', '.' or digits:
+ * callers pass text without control characters (so without NUL). */
+static int same(const char *s, const char *e, const char *b, int fold)
+{
+    trim(&s, &e);
+    for (; s < e; s++, b++)
+        if ((*s | fold) != *b)
+            return 0; /* also at b's end: *s is never 0 */
+    return *b == '\0';
 }
 
 /* The decimal number that starts [s, e): how many digits it has, 0 when
@@ -209,38 +209,28 @@ static const char *line_end(const char *s, int fold)
     }
 }
 
-/* The first @p c in [s, e), or e. */
-static const char *upto(const char *s, const char *e, char c)
-{
-    while (s < e && *s != c)
-        s++;
-    return s;
-}
-
 /* RFC 3261 20.42: the top Via is the first value of the first Via
- * header; its branch parameter identifies our transaction (17.1.3). */
+ * header; its branch parameter identifies our transaction (17.1.3).
+ * The first via-parm ends at the first ','; each ';' (the first ends
+ * sent-protocol and sent-by) opens a parameter, up to the next ';' or
+ * the end, with its value after its first '='. */
 static int via_branch_matches(const char *v, const char *e, const char *branch)
 {
-    const char *p, *q, *eq, *a, *b;
-    e = upto(v, e, ','); /* the first via-parm */
-    /* its parameters: each ';' (the first ends sent-protocol and sent-by)
-     * opens one, up to the next ';' or the end */
-    for (p = upto(v, e, ';'); p < e; p = q) {
-        q = upto(++p, e, ';');
-        eq = upto(p, q, '=');
-        a = p;
-        b = eq;
-        trim(&a, &b);
-        if (same(a, (size_t)(b - a), "branch", 0x20)) {
-            if (eq == q)
+    const char *p = NULL, *eq;
+    for (;; v++) {
+        int last = v == e || *v == ',';
+        if (last || *v == ';') {
+            if (p) {
+                for (eq = p; eq < v && *eq != '='; eq++)
+                    ;
+                if (same(p, eq, "branch", 0x20))
+                    return eq < v && same(eq + 1, v, branch, 0);
+            }
+            if (last)
                 return 0;
-            a = eq + 1;
-            b = q;
-            trim(&a, &b);
-            return same(a, (size_t)(b - a), branch, 0);
+            p = v + 1;
         }
     }
-    return 0;
 }
 
 /* The header fields the parser reads, each with its compact form (RFC
@@ -253,11 +243,11 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
                            tse_sip_transport transport, const tse_sip_ids *ids,
                            tse_sip_response *out, size_t *consumed)
 {
-    const char *s = (const char *)data, *l, *p, *head_end;
-    size_t start = 0, i;
+    const char *s = (const char *)data, *l, *p, *v, *e, *head_end;
+    size_t start = 0, i, k;
     unsigned seen = 0, ok = 0;
-    uint32_t cl = 0, crlf2 = 0;
-    int stream = transport != TSE_SIP_UDP;
+    uint32_t num, cl = 0, crlf2 = 0;
+    int stream = transport != TSE_SIP_UDP, h;
 
     if (!data || !ids || !out || (unsigned)transport > TSE_SIP_TLS)
         return TSE_ERR_INVALID_ARG;
@@ -282,36 +272,31 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     }
     head_end = s + i;
 
-    /* Status line: SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
-    l = s + start;
-    p = line_end(l, 0);
-    if (!p || p - l < 12 || !same(l, 8, "sip/2.0 ", 0x20) || l[11] != ' ' ||
-        number(l + 8, l + 11, &cl) != 3 || cl < 100 || cl > 699)
-        return TSE_ERR_SIP_MALFORMED;
-    out->status = (int)cl;
-    out->reason = l + 12;
-    out->reason_len = (size_t)(p - l - 12);
-    cl = 0;
-
-    /* Header fields up to the blank line: token, optional SP/HT, ':' */
-    for (l = p + 2; l < head_end - 2; l = p + 2) {
-        const char *f = fields, *v, *e;
-        uint32_t num;
-        size_t k;
-        int h;
-        for (p = l; is_token_char(*p); p++)
-            ;
-        e = p;
-        while (*p == ' ' || *p == '\t')
-            p++;
-        if (e == l || *p != ':')
-            return TSE_ERR_SIP_MALFORMED;
-        for (h = 0; h < 8 && !same(l, (size_t)(e - l), f, 0x20); h++)
-            f += strlen(f) + 1;
-        v = p + 1;
-        p = line_end(v, 1);
+    /* The status line, then header fields up to the blank line. */
+    for (l = s + start; l < head_end - 2; l = p + 2) {
+        const char *f = fields;
+        p = line_end(l, l != s + start);
         if (!p)
             return TSE_ERR_SIP_MALFORMED;
+        if (l == s + start) {
+            /* SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
+            if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || l[7] != ' ' ||
+                l[11] != ' ' || number(l + 8, l + 11, &num) != 3 || num < 100 || num > 699)
+                return TSE_ERR_SIP_MALFORMED;
+            out->status = (int)num;
+            out->reason = l + 12;
+            out->reason_len = (size_t)(p - l - 12);
+            continue;
+        }
+        /* token, optional SP/HT, ':' */
+        for (e = l; is_token_char(*e); e++)
+            ;
+        for (v = e; *v == ' ' || *v == '\t'; v++)
+            ;
+        if (e == l || *v++ != ':')
+            return TSE_ERR_SIP_MALFORMED;
+        for (h = 0; h < 8 && !same(l, e, f, 0x20); h++)
+            f += strlen(f) + 1;
         e = p;
         trim(&v, &e);
         if (h == 8)
@@ -326,15 +311,13 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         if (h == H_VIA) {
             ok |= (unsigned)via_branch_matches(v, e, ids->branch) << H_VIA;
         } else if (h == H_CALLID) {
-            ok |= (unsigned)same(v, (size_t)(e - v), ids->call_id, 0) << H_CALLID;
+            ok |= (unsigned)same(v, e, ids->call_id, 0) << H_CALLID;
         } else if (h == H_CSEQ) {
             /* RFC 3261 20.16: number LWS method */
             k = number(v, e, &num);
             if (!k || v + k == e || !is_ws(v[k]))
                 return TSE_ERR_SIP_MALFORMED;
-            v += k;
-            trim(&v, &e);
-            ok |= (unsigned)(num == ids->cseq && same(v, (size_t)(e - v), "OPTIONS", 0)) << H_CSEQ;
+            ok |= (unsigned)(num == ids->cseq && same(v + k, e, "OPTIONS", 0)) << H_CSEQ;
         } else {
             k = number(v, e, &cl);
             if (!k || v + k != e)
