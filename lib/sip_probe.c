@@ -38,8 +38,6 @@ size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, i
 static int host_ok(const char *h)
 {
     const char *q = h;
-    if (!h)
-        return 0;
     for (; *q; q++) {
         unsigned c = (unsigned char)*q;
         if ((c | 0x20) - 'a' >= 26u && c - '-' >= 2u && c - '0' >= 11u) /* 0-9 and ':' */
@@ -73,7 +71,7 @@ static const char request[] =
     "CSeq: 1 OPTIONS\r\n"
     "Contact: <sip:probe@\2;transport=\10>\r\n"
     "Accept: application/sdp\r\n"
-    "\13User-Agent: \14\r\n"
+    "\13User-Agent: \11\r\n"
     "Content-Length: 0\r\n\r\n";
 
 int tse_sip_options_build(const tse_sip_options_params *p,
@@ -83,57 +81,53 @@ int tse_sip_options_build(const tse_sip_options_params *p,
 {
     uint8_t rnd[12 + 16 + 8];
     char field[TSE_SIP_HOSTPORT_MAX];
-    const char *t = request, *f = "", *h;
+    const char *t = request, *f = "", *h, *fv[6];
     char *o = buf;
-    size_t i;
 
-    if (!p || !entropy || !buf || !out_len || !ids || !host_ok(p->host) ||
+    if (!p || !entropy || !buf || !out_len || !ids || !p->host || !host_ok(p->host) ||
         (unsigned)p->transport > TSE_SIP_TLS || (p->local_host && !host_ok(p->local_host)))
         return TSE_ERR_INVALID_ARG;
-    for (i = 0; p->user_agent && p->user_agent[i]; i++)
-        if ((unsigned char)p->user_agent[i] < 0x20 || p->user_agent[i] == 0x7f)
+    for (h = p->user_agent; h && *h; h++)
+        if ((unsigned char)*h < 0x20 || *h == 0x7f)
             return TSE_ERR_INVALID_ARG;
     if (entropy(ent_user, rnd, sizeof rnd) != 0)
         return TSE_ERR_DETECT_ENTROPY;
-    memcpy(ids->branch, "z9hG4bK", 7); /* RFC 3261 17.2.3 magic cookie */
+    memcpy(ids->branch, "z9hG4bK", 8); /* RFC 3261 17.2.3 magic cookie */
     to_hex(ids->branch + 7, rnd, 12);
     to_hex(ids->call_id, rnd + 12, 16);
     to_hex(ids->from_tag, rnd + 28, 8);
     ids->cseq = 1;
+    fv[0] = &"UDP\0TCP\0TLS"[4 * p->transport];
+    fv[1] = ids->branch;
+    fv[2] = ids->from_tag;
+    fv[3] = ids->call_id;
+    fv[4] = &"udp\0tcp\0tls"[4 * p->transport];
+    fv[5] = p->user_agent;
 
     /* The template's characters, a field's in place of its code: fields
      * hold no control characters, so none is taken for a code. */
     for (;;) {
-        char c = *f ? *f++ : *t++;
+        unsigned char c = (unsigned char)(*f ? *f++ : *t++);
         if (!c)
             break;
-        if (c < 13 && c != '\n') {
-            h = c == 2 ? (p->local_host ? p->local_host : "tse.invalid") : p->host;
+        if (c < 12 && c != '\n') {
             f = field;
-            switch (c) {
-            case 1:
-            case 2:
-            case 3:
+            if (c < 4) {
+                h = c == 2 ? (p->local_host ? p->local_host : "tse.invalid") : p->host;
                 tse_sip_hostport(field, h, strlen(h), c == 1 ? p->port : c == 2 ? p->local_port : 0, 0);
-                break;
-            case 4: f = &"UDP\0TCP\0TLS"[4 * p->transport]; break;
-            case 5: f = ids->branch; break;
-            case 6: f = ids->from_tag; break;
-            case 7: f = ids->call_id; break;
-            case 8: f = &"udp\0tcp\0tls"[4 * p->transport]; break;
-            case 11:
+            } else if (c < 10) {
+                f = fv[c - 4];
+            } else {
                 f = "";
                 if (!p->user_agent)
                     while (*t++ != '\n')
                         ;
-                break;
-            default: f = p->user_agent; break;
             }
             continue;
         }
         if (o == buf + cap)
             return TSE_ERR_BUFFER_TOO_SMALL;
-        *o++ = c;
+        *o++ = (char)c;
     }
     *out_len = (size_t)(o - buf);
     return TSE_OK;
@@ -243,10 +237,11 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
                            tse_sip_transport transport, const tse_sip_ids *ids,
                            tse_sip_response *out, size_t *consumed)
 {
-    const char *s = (const char *)data, *l, *p, *v, *e, *head_end;
-    size_t start = 0, i, k;
-    unsigned seen = 0, ok = 0;
-    uint32_t num, cl = 0, crlf2 = 0;
+    const char *s = (const char *)data, *l, *p, *v, *e, *first, *head_end;
+    size_t i, n;
+    unsigned seen = 0, ok = 1, need;
+    uint32_t num, crlf2 = 0;
+    size_t cl = 0;
     int stream = transport != TSE_SIP_UDP, h;
 
     if (!data || !ids || !out || (unsigned)transport > TSE_SIP_TLS)
@@ -258,30 +253,34 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     /* RFC 3261 7.5 / RFC 5626 3.5.1: CRLFs between messages on a stream
      * are keep-alives, not part of the message (what is left of them
      * cannot end a head: incomplete). */
+    l = s;
     if (stream)
-        while (len - start >= 2 && s[start] == '\r' && s[start + 1] == '\n')
-            start += 2;
+        while (s + len - l >= 2 && l[0] == '\r' && l[1] == '\n')
+            l += 2;
 
     /* Find the blank line that ends the head, within the limit. */
-    for (i = start; i < len && i - start < TSE_SIP_MAX_HEAD + 4 && crlf2 != 0x0D0A0D0Au; i++)
-        crlf2 = crlf2 << 8 | (unsigned char)s[i]; /* CR LF CR LF */
+    n = (size_t)(s + len - l);
+    if (n > TSE_SIP_MAX_HEAD + 4)
+        n = TSE_SIP_MAX_HEAD + 4;
+    for (i = 0; i < n && crlf2 != 0x0D0A0D0Au; i++)
+        crlf2 = crlf2 << 8 | (unsigned char)l[i]; /* CR LF CR LF */
     if (crlf2 != 0x0D0A0D0Au) {
-        if (i - start >= TSE_SIP_MAX_HEAD + 4)
+        if (n == TSE_SIP_MAX_HEAD + 4)
             return TSE_ERR_SIP_TOO_LARGE;
-        return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
+        goto incomplete;
     }
-    head_end = s + i;
+    head_end = l + i;
 
     /* The status line, then header fields up to the blank line. */
-    for (l = s + start; l < head_end - 2; l = p + 2) {
+    for (first = l; l < head_end - 2; l = p + 2) {
         const char *f = fields;
-        p = line_end(l, l != s + start);
+        p = line_end(l, l != first);
         if (!p)
             return TSE_ERR_SIP_MALFORMED;
-        if (l == s + start) {
+        if (l == first) {
             /* SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
             if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || l[7] != ' ' ||
-                l[11] != ' ' || number(l + 8, l + 11, &num) != 3 || num < 100 || num > 699)
+                l[11] != ' ' || number(l + 8, p, &num) != 3 || num < 100 || num > 699)
                 return TSE_ERR_SIP_MALFORMED;
             out->status = (int)num;
             out->reason = l + 12;
@@ -295,13 +294,14 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
             ;
         if (e == l || *v++ != ':')
             return TSE_ERR_SIP_MALFORMED;
+        while (v < p && is_ws(*v))
+            v++;
         for (h = 0; h < 8 && !same(l, e, f, 0x20); h++)
-            f += strlen(f) + 1;
-        e = p;
-        trim(&v, &e);
-        if (h == 8)
-            continue;
+            while (*f++)
+                ;
         h >>= 1;
+        if (h == 4)
+            continue;
         if (seen & (1u << h)) {
             if (h == H_VIA)
                 continue; /* the top Via is the first */
@@ -309,37 +309,44 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         }
         seen |= 1u << h;
         if (h == H_VIA) {
-            ok |= (unsigned)via_branch_matches(v, e, ids->branch) << H_VIA;
+            ok &= (unsigned)via_branch_matches(v, p, ids->branch);
         } else if (h == H_CALLID) {
-            ok |= (unsigned)same(v, e, ids->call_id, 0) << H_CALLID;
-        } else if (h == H_CSEQ) {
-            /* RFC 3261 20.16: number LWS method */
-            k = number(v, e, &num);
-            if (!k || v + k == e || !is_ws(v[k]))
-                return TSE_ERR_SIP_MALFORMED;
-            ok |= (unsigned)(num == ids->cseq && same(v + k, e, "OPTIONS", 0)) << H_CSEQ;
+            ok &= (unsigned)same(v, p, ids->call_id, 0);
         } else {
-            k = number(v, e, &cl);
-            if (!k || v + k != e)
+            /* RFC 3261 20.16 CSeq: number LWS method; 20.14 Content-Length:
+             * the number alone (then the digits end where the trimmed
+             * value does, before a blank or the CR) */
+            const char *q = v + number(v, p, &num);
+            if (q == v || same(q, p, "", 0) != (h == H_CL) || !is_ws(*q))
                 return TSE_ERR_SIP_MALFORMED;
-            if (cl > TSE_SIP_MAX_BODY)
-                return TSE_ERR_SIP_TOO_LARGE;
+            if (h == H_CL) {
+                cl = num;
+                if (cl > TSE_SIP_MAX_BODY)
+                    return TSE_ERR_SIP_TOO_LARGE;
+            } else {
+                ok &= num == ids->cseq && same(q, p, "OPTIONS", 0);
+            }
         }
     }
 
     /* RFC 3261 8.1.1: Via, Call-ID and CSeq are mandatory; 18.3: on a
      * stream, Content-Length frames the message. */
-    if ((seen & 7u) != 7u || (stream && !(seen & (1u << H_CL))))
+    need = stream ? 15u : 7u;
+    if ((seen & need) != need)
         return TSE_ERR_SIP_MALFORMED;
     i = (size_t)(head_end - s);
+    if (!(seen & (1u << H_CL)))
+        cl = len - i; /* a datagram: the rest */
     if (len - i < cl)
-        return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
-    if (ok != 7u)
+        goto incomplete;
+    if (!ok)
         return TSE_ERR_SIP_MISMATCH;
-    out->content_length = seen & (1u << H_CL) ? cl : len - i;
+    out->content_length = cl;
     if (consumed)
-        *consumed = i + out->content_length;
+        *consumed = i + cl;
     return TSE_OK;
+incomplete:
+    return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
 }
 
 #else
