@@ -113,8 +113,13 @@ int tse_sip_options_build(const tse_sip_options_params *p,
         if (c < 12 && c != '\n') {
             f = field;
             if (c < 4) {
-                h = c == 2 ? (p->local_host ? p->local_host : "tse.invalid") : p->host;
-                tse_sip_hostport(field, h, strlen(h), c == 1 ? p->port : c == 2 ? p->local_port : 0, 0);
+                uint16_t port = c == 1 ? p->port : 0;
+                h = p->host;
+                if (c == 2) {
+                    h = p->local_host ? p->local_host : "tse.invalid";
+                    port = p->local_port;
+                }
+                tse_sip_hostport(field, h, strlen(h), port, 0);
             } else if (c < 10) {
                 f = fv[c - 4];
             } else {
@@ -135,9 +140,11 @@ int tse_sip_options_build(const tse_sip_options_params *p,
 
 /* ---- parsing ----------------------------------------------------------- */
 
+/* SP, HT, CR or LF: one bit each, from the character minus one. */
 static int is_ws(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    unsigned u = (unsigned char)c - 1u;
+    return u < 32 && (0x80001300u >> u) & 1;
 }
 
 /* RFC 3261 25.1 token characters: what a header name is made of
@@ -237,12 +244,13 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
                            tse_sip_transport transport, const tse_sip_ids *ids,
                            tse_sip_response *out, size_t *consumed)
 {
-    const char *s = (const char *)data, *l, *p, *v, *e, *first, *head_end;
+    const char *s = (const char *)data, *l, *p, *v, *e, *head_end;
     size_t i, n;
     unsigned seen = 0, ok = 1, need;
     uint32_t num, crlf2 = 0;
     size_t cl = 0;
-    int stream = transport != TSE_SIP_UDP, h;
+    int stream = transport != TSE_SIP_UDP, fold = 0;
+    unsigned h;
 
     if (!data || !ids || !out || (unsigned)transport > TSE_SIP_TLS)
         return TSE_ERR_INVALID_ARG;
@@ -267,20 +275,20 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     if (crlf2 != 0x0D0A0D0Au) {
         if (n == TSE_SIP_MAX_HEAD + 4)
             return TSE_ERR_SIP_TOO_LARGE;
-        goto incomplete;
+        return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
     }
     head_end = l + i;
 
     /* The status line, then header fields up to the blank line. */
-    for (first = l; l < head_end - 2; l = p + 2) {
+    for (; l < head_end - 2; l = p + 2, fold = 1) {
         const char *f = fields;
-        p = line_end(l, l != first);
+        p = line_end(l, fold);
         if (!p)
             return TSE_ERR_SIP_MALFORMED;
-        if (l == first) {
+        if (!fold) {
             /* SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
-            if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || l[7] != ' ' ||
-                l[11] != ' ' || number(l + 8, p, &num) != 3 || num < 100 || num > 699)
+            if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || (l[7] | l[11]) != ' ' ||
+                number(l + 8, p, &num) != 3 || num < 100 || num > 699)
                 return TSE_ERR_SIP_MALFORMED;
             out->status = (int)num;
             out->reason = l + 12;
@@ -299,9 +307,9 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         for (h = 0; h < 8 && !same(l, e, f, 0x20); h++)
             while (*f++)
                 ;
-        h >>= 1;
-        if (h == 4)
+        if (h == 8)
             continue;
+        h >>= 1;
         if (seen & (1u << h)) {
             if (h == H_VIA)
                 continue; /* the top Via is the first */
@@ -338,15 +346,13 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
     if (!(seen & (1u << H_CL)))
         cl = len - i; /* a datagram: the rest */
     if (len - i < cl)
-        goto incomplete;
+        return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
     if (!ok)
         return TSE_ERR_SIP_MISMATCH;
     out->content_length = cl;
     if (consumed)
         *consumed = i + cl;
     return TSE_OK;
-incomplete:
-    return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
 }
 
 #else
