@@ -97,11 +97,11 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     to_hex(ids->call_id, rnd + 12, 16);
     to_hex(ids->from_tag, rnd + 28, 8);
     ids->cseq = 1;
-    fv[0] = &"UDP\0TCP\0TLS"[4 * p->transport];
+    fv[0] = &"UDP\0TCP\0TLS\0udp\0tcp\0tls"[4 * p->transport];
     fv[1] = ids->branch;
     fv[2] = ids->from_tag;
     fv[3] = ids->call_id;
-    fv[4] = &"udp\0tcp\0tls"[4 * p->transport];
+    fv[4] = fv[0] + 12;
     fv[5] = p->user_agent;
 
     /* The template's characters, a field's in place of its code: fields
@@ -225,7 +225,7 @@ static int via_branch_matches(const char *v, const char *e, const char *branch)
                 for (eq = p; eq < v && *eq != '='; eq++)
                     ;
                 if (same(p, eq, "branch", 0x20))
-                    return eq < v && same(eq + 1, v, branch, 0);
+                    return (eq < v) & same(eq + 1, v, branch, 0);
             }
             if (last)
                 return 0;
@@ -325,14 +325,14 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
              * the number alone (then the digits end where the trimmed
              * value does, before a blank or the CR) */
             const char *q = v + number(v, p, &num);
-            if (q == v || same(q, p, "", 0) != (h == H_CL) || !is_ws(*q))
+            if (q == v || (unsigned)same(q, p, "", 0) != (h & 1) || !is_ws(*q))
                 return TSE_ERR_SIP_MALFORMED;
-            if (h == H_CL) {
+            if (h & 1) { /* H_CL */
                 cl = num;
                 if (cl > TSE_SIP_MAX_BODY)
                     return TSE_ERR_SIP_TOO_LARGE;
             } else {
-                ok &= num == ids->cseq && same(q, p, "OPTIONS", 0);
+                ok &= (num == ids->cseq) & same(q, p, "OPTIONS", 0);
             }
         }
     }
