@@ -11,8 +11,8 @@
 
 size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, int port0)
 {
-    char *o = dst;
-    unsigned d = 10000;
+    char *o = dst, *q;
+    unsigned d;
     int v6 = host != NULL && strchr(host, ':') != NULL;
     if (v6)
         *o++ = '[';
@@ -23,11 +23,15 @@ size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, i
     if (v6)
         *o++ = ']';
     if (port || port0) {
-        *o++ = ':';
-        while (d > port && d > 1)
-            d /= 10;
-        for (; d; d /= 10)
-            *o++ = (char)('0' + port / d % 10);
+        *o = ':';
+        for (d = port; d >= 10; d /= 10)
+            o++;
+        q = ++o;
+        do {
+            *q-- = (char)('0' + port % 10);
+            port /= 10;
+        } while (port);
+        o++;
     }
     *o = '\0';
     return (size_t)(o - dst);
@@ -198,9 +202,7 @@ static const char *line_end(const char *s, int fold)
 {
     for (;; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '\r') {
-            if (s[1] != '\n')
-                return NULL;
+        if (c == '\r' && s[1] == '\n') {
             if (!fold || (s[2] != ' ' && s[2] != '\t'))
                 return s;
             s++;
@@ -288,7 +290,7 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         if (!fold) {
             /* SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
             if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || (l[7] | l[11]) != ' ' ||
-                number(l + 8, p, &num) != 3 || num < 100 || num > 699)
+                number(l + 8, p, &num) != 3 || l[8] < '1' || l[8] > '6')
                 return TSE_ERR_SIP_MALFORMED;
             out->status = (int)num;
             out->reason = l + 12;
@@ -302,13 +304,13 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
             ;
         if (e == l || *v++ != ':')
             return TSE_ERR_SIP_MALFORMED;
-        while (v < p && is_ws(*v))
-            v++;
         for (h = 0; h < 8 && !same(l, e, f, 0x20); h++)
             while (*f++)
                 ;
         if (h == 8)
             continue;
+        while (v < p && is_ws(*v))
+            v++;
         h >>= 1;
         if (seen & (1u << h)) {
             if (h == H_VIA)
