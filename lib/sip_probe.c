@@ -60,11 +60,11 @@ static void to_hex(char *dst, const uint8_t *src, size_t n)
     dst[2 * n] = '\0';
 }
 
-/* The request, RFC 3261 8.1.1: a code below 0x0d but LF stands for a
+/* The request, RFC 3261 8.1.1: a code below 0x0c but LF stands for a
  * field (see tse_sip_options_build()).  RFC 3581 rport: the answer comes
  * back to the address the request came from, whatever NAT lies in
  * between.  The CSeq number is tse_sip_ids::cseq, always 1.  The
- * User-Agent line (\13) is left out when there is none. */
+ * User-Agent line (after \13) is left out when there is none. */
 static const char request[] =
     "OPTIONS sip:\1 SIP/2.0\r\n"
     "Via: SIP/2.0/\4 \2;branch=\5;rport\r\n"
@@ -102,14 +102,15 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     to_hex(ids->from_tag, rnd + 28, 8);
     ids->cseq = 1;
     fv[0] = &"UDP\0TCP\0TLS\0udp\0tcp\0tls"[4 * p->transport];
+    fv[4] = fv[0] + 12;
     fv[1] = ids->branch;
     fv[2] = ids->from_tag;
     fv[3] = ids->call_id;
-    fv[4] = fv[0] + 12;
     fv[5] = p->user_agent;
 
-    /* The template's characters, a field's in place of its code: fields
-     * hold no control characters, so none is taken for a code. */
+    /* The template's characters, a field's in place of its code (1-3
+     * host:port, 4-9 fv[], 11 the User-Agent line's start): fields hold
+     * no control characters, so none is taken for a code. */
     for (;;) {
         unsigned char c = (unsigned char)(*f ? *f++ : *t++);
         if (!c)
@@ -160,15 +161,6 @@ static int is_token_char(char c)
     return u < 96 && (map[u >> 5] >> (u & 31)) & 1;
 }
 
-/* Trim whitespace (including folding CRLFs) at both ends of [*s, *e). */
-static void trim(const char **s, const char **e)
-{
-    while (*s < *e && is_ws(**s))
-        (*s)++;
-    while (*e > *s && is_ws((*e)[-1]))
-        (*e)--;
-}
-
 /* Whether [s, e), trimmed, is @p b; with fold 0x20 ignoring the case of
  * letters (then b holds lower case letters, '-', '/', '.' or digits).
  * c | 0x20 maps only the upper case letters onto lower case ones and
@@ -176,7 +168,10 @@ static void trim(const char **s, const char **e)
  * callers pass text without control characters (so without NUL). */
 static int same(const char *s, const char *e, const char *b, int fold)
 {
-    trim(&s, &e);
+    while (s < e && is_ws(*s)) /* trimmed: blanks and folding CRLFs */
+        s++;
+    while (e > s && is_ws(e[-1]))
+        e--;
     for (; s < e; s++, b++)
         if ((*s | fold) != *b)
             return 0; /* also at b's end: *s is never 0 */
@@ -238,7 +233,7 @@ static int via_branch_matches(const char *v, const char *e, const char *branch)
 
 /* The header fields the parser reads, each with its compact form (RFC
  * 3261 7.3.3; CSeq has none and is listed twice): a name's index / 2 is
- * its H_* */
+ * its H_* (CSeq and Content-Length differ in bit 0) */
 static const char fields[] = "via\0v\0call-id\0i\0cseq\0cseq\0content-length\0l";
 enum { H_VIA, H_CALLID, H_CSEQ, H_CL };
 
