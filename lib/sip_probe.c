@@ -39,7 +39,7 @@ size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, i
 
 /* Names, IPv4 and IPv6 literals only: nothing that could end a header or
  * open a URI parameter. */
-static int host_ok(const char *h)
+static size_t host_ok(const char *h)
 {
     const char *q = h;
     for (; *q; q++) {
@@ -47,7 +47,7 @@ static int host_ok(const char *h)
         if ((c | 0x20) - 'a' >= 26u && c - '-' >= 2u && c - '0' >= 11u) /* 0-9 and ':' */
             return 0;
     }
-    return q > h && q - h <= 255;
+    return q - h <= 255 ? (size_t)(q - h) : 0;
 }
 
 static void to_hex(char *dst, const uint8_t *src, size_t n)
@@ -86,10 +86,11 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     uint8_t rnd[12 + 16 + 8];
     char field[TSE_SIP_HOSTPORT_MAX];
     const char *t = request, *f = "", *h, *fv[6];
+    size_t hl, ll = 11;
     char *o = buf;
 
-    if (!p || !entropy || !buf || !out_len || !ids || !p->host || !host_ok(p->host) ||
-        (unsigned)p->transport > TSE_SIP_TLS || (p->local_host && !host_ok(p->local_host)))
+    if (!p || !entropy || !buf || !out_len || !ids || !p->host || !(hl = host_ok(p->host)) ||
+        (unsigned)p->transport > TSE_SIP_TLS || (p->local_host && !(ll = host_ok(p->local_host))))
         return TSE_ERR_INVALID_ARG;
     for (h = p->user_agent; h && *h; h++)
         if ((unsigned char)*h < 0x20 || *h == 0x7f)
@@ -119,12 +120,14 @@ int tse_sip_options_build(const tse_sip_options_params *p,
             f = field;
             if (c < 4) {
                 uint16_t port = c == 1 ? p->port : 0;
+                size_t n = hl;
                 h = p->host;
                 if (c == 2) {
                     h = p->local_host ? p->local_host : "tse.invalid";
                     port = p->local_port;
+                    n = ll;
                 }
-                tse_sip_hostport(field, h, strlen(h), port, 0);
+                tse_sip_hostport(field, h, n, port, 0);
             } else if (c < 10) {
                 f = fv[c - 4];
             } else {
