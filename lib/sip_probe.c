@@ -38,7 +38,8 @@ size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, i
 }
 
 /* Names, IPv4 and IPv6 literals only: nothing that could end a header or
- * open a URI parameter. */
+ * open a URI parameter.  The host's length (1..255), 0 when it is not
+ * one. */
 static size_t host_ok(const char *h)
 {
     const char *q = h;
@@ -86,7 +87,7 @@ int tse_sip_options_build(const tse_sip_options_params *p,
     uint8_t rnd[12 + 16 + 8];
     char field[TSE_SIP_HOSTPORT_MAX];
     const char *t = request, *f = "", *h, *fv[6];
-    size_t hl, ll = 11;
+    size_t hl, ll = 11; /* lengths of the host and the Via host */
     char *o = buf;
 
     if (!p || !entropy || !buf || !out_len || !ids || !p->host || !(hl = host_ok(p->host)) ||
