@@ -186,11 +186,12 @@ static int same(const char *s, const char *e, const char *b, int fold)
  * none or more than 9. */
 static size_t number(const char *s, const char *e, uint32_t *v)
 {
-    size_t k = 0;
-    *v = 0;
-    while (s + k < e && s[k] >= '0' && s[k] <= '9')
-        *v = *v * 10 + (uint32_t)(s[k++] - '0');
-    return k > 9 ? 0 : k;
+    const char *d = s;
+    uint32_t x = 0;
+    while (d < e && (unsigned)(*d - '0') <= 9)
+        x = x * 10 + (uint32_t)(*d++ - '0');
+    *v = x;
+    return d - s > 9 ? 0 : (size_t)(d - s);
 }
 
 /* The CR that ends the line at s, NULL when the line is malformed: no
