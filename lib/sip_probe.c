@@ -221,15 +221,14 @@ static int via_branch_matches(const char *v, const char *e, const char *branch)
 {
     const char *p = NULL, *eq;
     for (;; v++) {
-        int last = v == e || *v == ',';
-        if (last || *v == ';') {
+        if (v == e || *v == ',' || *v == ';') {
             if (p) {
                 for (eq = p; eq < v && *eq != '='; eq++)
                     ;
                 if (same(p, eq, "branch", 0x20))
                     return (eq < v) & same(eq + 1, v, branch, 0);
             }
-            if (last)
+            if (v == e || *v == ',')
                 return 0;
             p = v + 1;
         }
