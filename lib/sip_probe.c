@@ -11,48 +11,44 @@
 
 size_t tse_sip_hostport(char *dst, const char *host, size_t hl, uint16_t port, int port0)
 {
-    const char *q;
-    char d[5];
-    size_t n = 0, k = sizeof d;
-    int v6 = 0;
-    for (q = host; q && *q; q++)
-        v6 |= *q == ':';
+    char *o = dst, *q;
+    unsigned d;
+    int v6 = host != NULL && strchr(host, ':') != NULL;
     if (v6)
-        dst[n++] = '[';
-    if (host != NULL && hl > 0)
-        memcpy(dst + n, host, hl);
-    else
-        hl = 0;
-    n += hl;
+        *o++ = '[';
+    if (host != NULL) {
+        memcpy(o, host, hl);
+        o += hl;
+    }
     if (v6)
-        dst[n++] = ']';
+        *o++ = ']';
     if (port || port0) {
-        dst[n++] = ':';
+        *o = ':';
+        for (d = port; d >= 10; d /= 10)
+            o++;
+        q = ++o;
         do {
-            d[--k] = (char)('0' + port % 10);
+            *q-- = (char)('0' + port % 10);
             port /= 10;
         } while (port);
-        memcpy(dst + n, d + k, sizeof d - k);
-        n += sizeof d - k;
+        o++;
     }
-    dst[n] = '\0';
-    return n;
+    *o = '\0';
+    return (size_t)(o - dst);
 }
 
 /* Names, IPv4 and IPv6 literals only: nothing that could end a header or
- * open a URI parameter. */
-static int host_ok(const char *h)
+ * open a URI parameter.  The host's length (1..255), 0 when it is not
+ * one. */
+static size_t host_ok(const char *h)
 {
-    size_t n = 0;
-    if (!h)
-        return 0;
-    for (; h[n]; n++) {
-        char c = h[n];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == ':'))
+    const char *q = h;
+    for (; *q; q++) {
+        unsigned c = (unsigned char)*q;
+        if ((c | 0x20) - 'a' >= 26u && c - '-' >= 2u && c - '0' >= 11u) /* 0-9 and ':' */
             return 0;
     }
-    return n > 0 && n <= 255;
+    return q - h <= 255 ? (size_t)(q - h) : 0;
 }
 
 static void to_hex(char *dst, const uint8_t *src, size_t n)
@@ -65,10 +61,11 @@ static void to_hex(char *dst, const uint8_t *src, size_t n)
     dst[2 * n] = '\0';
 }
 
-/* The request, RFC 3261 8.1.1: a code below 0x09 stands for a field
- * (see tse_sip_options_build()).  RFC 3581 rport: the answer comes back
- * to the address the request came from, whatever NAT lies in between.
- * The CSeq number is tse_sip_ids::cseq, always 1. */
+/* The request, RFC 3261 8.1.1: a code below 0x0c but LF stands for a
+ * field (see tse_sip_options_build()).  RFC 3581 rport: the answer comes
+ * back to the address the request came from, whatever NAT lies in
+ * between.  The CSeq number is tse_sip_ids::cseq, always 1.  The
+ * User-Agent line (after \13) is left out when there is none. */
 static const char request[] =
     "OPTIONS sip:\1 SIP/2.0\r\n"
     "Via: SIP/2.0/\4 \2;branch=\5;rport\r\n"
@@ -79,25 +76,8 @@ static const char request[] =
     "CSeq: 1 OPTIONS\r\n"
     "Contact: <sip:probe@\2;transport=\10>\r\n"
     "Accept: application/sdp\r\n"
-    "\16"
+    "\13User-Agent: \11\r\n"
     "Content-Length: 0\r\n\r\n";
-
-typedef struct out_buf {
-    char *p;
-    size_t cap, n;
-} out_buf;
-
-/* Append @p s; 0 when it does not fit (what fits is written: the caller
- * fails the whole request then). */
-static int put(out_buf *o, const char *s)
-{
-    for (; *s; s++) {
-        if (o->n == o->cap)
-            return 0;
-        o->p[o->n++] = *s;
-    }
-    return 1;
-}
 
 int tse_sip_options_build(const tse_sip_options_params *p,
                           int (*entropy)(void *user, uint8_t *buf, size_t len),
@@ -106,176 +86,158 @@ int tse_sip_options_build(const tse_sip_options_params *p,
 {
     uint8_t rnd[12 + 16 + 8];
     char field[TSE_SIP_HOSTPORT_MAX];
-    const char *t, *lh;
-    out_buf o;
-    size_t i;
+    const char *t = request, *f = "", *h, *fv[6];
+    size_t hl, ll = 11; /* lengths of the host and the Via host */
+    char *o = buf;
 
-    if (!p || !entropy || !buf || !out_len || !ids || !host_ok(p->host) ||
-        (unsigned)p->transport > TSE_SIP_TLS || (p->local_host && !host_ok(p->local_host)))
+    if (!p || !entropy || !buf || !out_len || !ids || !p->host || !(hl = host_ok(p->host)) ||
+        (unsigned)p->transport > TSE_SIP_TLS || (p->local_host && !(ll = host_ok(p->local_host))))
         return TSE_ERR_INVALID_ARG;
-    for (i = 0; p->user_agent && p->user_agent[i]; i++)
-        if ((unsigned char)p->user_agent[i] < 0x20 || p->user_agent[i] == 0x7f)
+    for (h = p->user_agent; h && *h; h++)
+        if ((unsigned char)*h < 0x20 || *h == 0x7f)
             return TSE_ERR_INVALID_ARG;
     if (entropy(ent_user, rnd, sizeof rnd) != 0)
         return TSE_ERR_DETECT_ENTROPY;
-    memcpy(ids->branch, "z9hG4bK", 7); /* RFC 3261 17.2.3 magic cookie */
+    memcpy(ids->branch, "z9hG4bK", 8); /* RFC 3261 17.2.3 magic cookie */
     to_hex(ids->branch + 7, rnd, 12);
     to_hex(ids->call_id, rnd + 12, 16);
     to_hex(ids->from_tag, rnd + 28, 8);
     ids->cseq = 1;
-    lh = p->local_host ? p->local_host : "tse.invalid";
-    o.p = buf;
-    o.cap = cap;
-    o.n = 0;
+    fv[0] = &"UDP\0TCP\0TLS\0udp\0tcp\0tls"[4 * p->transport];
+    fv[4] = fv[0] + 12;
+    fv[1] = ids->branch;
+    fv[2] = ids->from_tag;
+    fv[3] = ids->call_id;
+    fv[5] = p->user_agent;
 
-    for (t = request; *t; t++) {
-        const char *f = field, *h = *t == 2 ? lh : p->host;
-        switch (*t) {
-        case 1:
-        case 2:
-        case 3:
-            tse_sip_hostport(field, h, strlen(h),
-                             *t == 1 ? p->port : *t == 2 ? p->local_port : 0, 0);
+    /* The template's characters, a field's in place of its code (1-3
+     * host:port, 4-9 fv[], 11 the User-Agent line's start): fields hold
+     * no control characters, so none is taken for a code. */
+    for (;;) {
+        unsigned char c = (unsigned char)(*f ? *f++ : *t++);
+        if (!c)
             break;
-        case 4: f = &"UDP\0TCP\0TLS"[4 * p->transport]; break;
-        case 5: f = ids->branch; break;
-        case 6: f = ids->from_tag; break;
-        case 7: f = ids->call_id; break;
-        case 8: f = &"udp\0tcp\0tls"[4 * p->transport]; break;
-        case 14:
-            f = "";
-            if (p->user_agent) {
-                if (!put(&o, "User-Agent: ") || !put(&o, p->user_agent))
-                    return TSE_ERR_BUFFER_TOO_SMALL;
-                f = "\r\n";
+        if (c < 12 && c != '\n') {
+            f = field;
+            if (c < 4) {
+                uint16_t port = c == 1 ? p->port : 0;
+                size_t n = hl;
+                h = p->host;
+                if (c == 2) {
+                    h = p->local_host ? p->local_host : "tse.invalid";
+                    port = p->local_port;
+                    n = ll;
+                }
+                tse_sip_hostport(field, h, n, port, 0);
+            } else if (c < 10) {
+                f = fv[c - 4];
+            } else {
+                f = "";
+                if (!p->user_agent)
+                    while (*t++ != '\n')
+                        ;
             }
-            break;
-        default:
-            field[0] = *t;
-            field[1] = '\0';
-            break;
+            continue;
         }
-        if (!put(&o, f))
+        if (o == buf + cap)
             return TSE_ERR_BUFFER_TOO_SMALL;
+        *o++ = (char)c;
     }
-    *out_len = o.n;
+    *out_len = (size_t)(o - buf);
     return TSE_OK;
 }
 
 /* ---- parsing ----------------------------------------------------------- */
 
+/* SP, HT, CR or LF: one bit each, from the character minus one. */
 static int is_ws(char c)
 {
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    unsigned u = (unsigned char)c - 1u;
+    return u < 32 && (0x80001300u >> u) & 1;
 }
 
-/* RFC 3261 25.1 token characters: what a header name is made of. */
+/* RFC 3261 25.1 token characters: what a header name is made of
+ * (alphanum and -.!%*_+`'~), one bit per character from SP to DEL. */
 static int is_token_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           (c != '\0' && strchr("-.!%*_+`'~", c) != NULL);
+    static const uint32_t map[3] = {0x03FF6CA2u, 0x87FFFFFEu, 0x47FFFFFFu};
+    unsigned u = (unsigned char)c - 0x20u;
+    return u < 96 && (map[u >> 5] >> (u & 31)) & 1;
 }
 
-/* Whether s[0..n) is @p lc (lower case letters, '-', '/', '.', digits)
- * ignoring the case of letters.  c | 0x20 maps only the upper case
- * letters onto lower case ones and otherwise only control characters
- * onto '-', '/', '.' or digits: callers pass token characters or text
- * without control characters. */
-static int name_is(const char *s, size_t n, const char *lc)
+/* Whether [s, e), trimmed, is @p b; with fold 0x20 ignoring the case of
+ * letters (then b holds lower case letters, '-', '/', '.' or digits).
+ * c | 0x20 maps only the upper case letters onto lower case ones and
+ * otherwise only control characters onto '-', '/', '.' or digits:
+ * callers pass text without control characters (so without NUL). */
+static int same(const char *s, const char *e, const char *b, int fold)
 {
-    size_t j;
-    for (j = 0; j < n; j++)
-        if ((s[j] | 0x20) != lc[j])
-            return 0; /* also at lc's end: c | 0x20 is never 0 */
-    return lc[n] == '\0';
+    while (s < e && is_ws(*s)) /* trimmed: blanks and folding CRLFs */
+        s++;
+    while (e > s && is_ws(e[-1]))
+        e--;
+    for (; s < e; s++, b++)
+        if ((*s | fold) != *b)
+            return 0; /* also at b's end: *s is never 0 */
+    return *b == '\0';
 }
 
-static int same(const char *s, size_t n, const char *b)
-{
-    return strlen(b) == n && memcmp(s, b, n) == 0;
-}
-
-/* Trim whitespace (including folding CRLFs) at both ends. */
-static void trim(const char **s, size_t *n)
-{
-    while (*n && is_ws(**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && is_ws((*s)[*n - 1]))
-        (*n)--;
-}
-
-/* The decimal number that starts s[0..n): how many digits it has, 0 when
+/* The decimal number that starts [s, e): how many digits it has, 0 when
  * none or more than 9. */
-static size_t number(const char *s, size_t n, uint32_t *v)
+static size_t number(const char *s, const char *e, uint32_t *v)
 {
-    size_t k = 0;
-    *v = 0;
-    while (k < n && s[k] >= '0' && s[k] <= '9')
-        *v = *v * 10 + (uint32_t)(s[k++] - '0');
-    return k > 9 ? 0 : k;
+    const char *d = s;
+    uint32_t x = 0;
+    while (d < e && (unsigned)(*d - '0') <= 9)
+        x = x * 10 + (uint32_t)(*d++ - '0');
+    *v = x;
+    return d - s > 9 ? 0 : (size_t)(d - s);
 }
 
-/* The CR that ends the line at s[i], 0 when the line is malformed: no
+/* The CR that ends the line at s, NULL when the line is malformed: no
  * control characters but HT (RFC 3261 25.1), CR only in CRLF, and with
  * @p fold a CRLF followed by SP or HT continues the line (7.3.1).  The
  * head's final CRLFCRLF bounds the scan. */
-static size_t line_end(const char *s, size_t i, int fold)
+static const char *line_end(const char *s, int fold)
 {
-    for (;; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '\r') {
-            if (s[i + 1] != '\n')
-                return 0;
-            if (!fold || (s[i + 2] != ' ' && s[i + 2] != '\t'))
-                return i;
-            i++;
+    for (;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\r' && s[1] == '\n') {
+            if (!fold || (s[2] != ' ' && s[2] != '\t'))
+                return s;
+            s++;
         } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
-            return 0;
+            return NULL;
         }
     }
 }
 
 /* RFC 3261 20.42: the top Via is the first value of the first Via
- * header; its branch parameter identifies our transaction (17.1.3). */
-static int via_branch_matches(const char *v, size_t n, const char *branch)
+ * header; its branch parameter identifies our transaction (17.1.3).
+ * The first via-parm ends at the first ','; each ';' (the first ends
+ * sent-protocol and sent-by) opens a parameter, up to the next ';' or
+ * the end, with its value after its first '='. */
+static int via_branch_matches(const char *v, const char *e, const char *branch)
 {
-    size_t i, end = 0, ps = 0, eq = 0;
-    const char *p;
-    size_t pn;
-    while (end < n && v[end] != ',') /* the first via-parm */
-        end++;
-    /* its parameters: each ';' (the first ends sent-protocol and sent-by)
-     * opens one, up to the next ';' or the end */
-    for (i = 0; i <= end; i++) {
-        if (i < end && v[i] != ';') {
-            if (ps && !eq && v[i] == '=')
-                eq = i;
-            continue;
-        }
-        if (ps) {
-            p = v + ps;
-            pn = (eq ? eq : i) - ps;
-            trim(&p, &pn);
-            if (name_is(p, pn, "branch")) {
-                if (!eq)
-                    return 0;
-                p = v + eq + 1;
-                pn = i - eq - 1;
-                trim(&p, &pn);
-                return same(p, pn, branch);
+    const char *p = NULL, *eq;
+    for (;; v++) {
+        if (v == e || *v == ',' || *v == ';') {
+            if (p) {
+                for (eq = p; eq < v && *eq != '='; eq++)
+                    ;
+                if (same(p, eq, "branch", 0x20))
+                    return (eq < v) & same(eq + 1, v, branch, 0);
             }
+            if (v == e || *v == ',')
+                return 0;
+            p = v + 1;
         }
-        ps = i + 1;
-        eq = 0;
     }
-    return 0;
 }
 
 /* The header fields the parser reads, each with its compact form (RFC
  * 3261 7.3.3; CSeq has none and is listed twice): a name's index / 2 is
- * its H_* */
+ * its H_* (CSeq and Content-Length differ in bit 0) */
 static const char fields[] = "via\0v\0call-id\0i\0cseq\0cseq\0content-length\0l";
 enum { H_VIA, H_CALLID, H_CSEQ, H_CL };
 
@@ -283,11 +245,13 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
                            tse_sip_transport transport, const tse_sip_ids *ids,
                            tse_sip_response *out, size_t *consumed)
 {
-    const char *s = (const char *)data, *l;
-    size_t start = 0, head_end = 0, i, line, limit, end;
-    unsigned seen = 0, ok = 0;
-    uint32_t status, cl = 0, crlf2 = 0;
-    int stream = transport == TSE_SIP_TCP || transport == TSE_SIP_TLS;
+    const char *s = (const char *)data, *l, *p, *v, *e, *head_end;
+    size_t i, n;
+    unsigned seen = 0, ok = 1, need;
+    uint32_t num, crlf2 = 0;
+    size_t cl = 0;
+    int stream = transport != TSE_SIP_UDP, fold = 0;
+    unsigned h;
 
     if (!data || !ids || !out || (unsigned)transport > TSE_SIP_TLS)
         return TSE_ERR_INVALID_ARG;
@@ -296,64 +260,56 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         *consumed = 0;
 
     /* RFC 3261 7.5 / RFC 5626 3.5.1: CRLFs between messages on a stream
-     * are keep-alives, not part of the message. */
-    if (stream) {
-        while (len - start >= 2 && s[start] == '\r' && s[start + 1] == '\n')
-            start += 2;
-        if (start == len || (len - start == 1 && s[start] == '\r'))
-            return TSE_ERR_WOULD_BLOCK;
-    }
+     * are keep-alives, not part of the message (what is left of them
+     * cannot end a head: incomplete). */
+    l = s;
+    if (stream)
+        while (s + len - l >= 2 && l[0] == '\r' && l[1] == '\n')
+            l += 2;
 
     /* Find the blank line that ends the head, within the limit. */
-    limit = len - start;
-    if (limit > TSE_SIP_MAX_HEAD + 4)
-        limit = TSE_SIP_MAX_HEAD + 4;
-    for (i = 0; i < limit && !head_end; i++) {
-        crlf2 = crlf2 << 8 | (unsigned char)s[start + i];
-        if (crlf2 == 0x0D0A0D0Au) /* CR LF CR LF */
-            head_end = start + i + 1;
-    }
-    if (!head_end) {
-        if (len - start >= TSE_SIP_MAX_HEAD + 4)
+    n = (size_t)(s + len - l);
+    if (n > TSE_SIP_MAX_HEAD + 4)
+        n = TSE_SIP_MAX_HEAD + 4;
+    for (i = 0; i < n && crlf2 != 0x0D0A0D0Au; i++)
+        crlf2 = crlf2 << 8 | (unsigned char)l[i]; /* CR LF CR LF */
+    if (crlf2 != 0x0D0A0D0Au) {
+        if (n == TSE_SIP_MAX_HEAD + 4)
             return TSE_ERR_SIP_TOO_LARGE;
         return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
     }
+    head_end = l + i;
 
-    /* Status line: SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
-    l = s + start;
-    end = line_end(l, 0, 0);
-    if (end < 12 || !name_is(l, 7, "sip/2.0") || l[7] != ' ' || l[11] != ' ' ||
-        number(l + 8, 3, &status) != 3 || status < 100 || status > 699)
-        return TSE_ERR_SIP_MALFORMED;
-    out->status = (int)status;
-    out->reason = l + 12;
-    out->reason_len = end - 12;
-    line = start + end + 2;
-
-    /* Header fields up to the blank line: token, optional SP/HT, ':' */
-    while (line < head_end - 2) {
-        const char *val, *f = fields;
-        size_t nb = line, vlen, k;
-        uint32_t num;
-        int h;
-        while (is_token_char(s[nb]))
-            nb++;
-        end = nb;
-        while (s[nb] == ' ' || s[nb] == '\t')
-            nb++;
-        if (end == line || s[nb] != ':')
+    /* The status line, then header fields up to the blank line. */
+    for (; l < head_end - 2; l = p + 2, fold = 1) {
+        const char *f = fields;
+        p = line_end(l, fold);
+        if (!p)
             return TSE_ERR_SIP_MALFORMED;
-        for (h = 0; h < 8 && !name_is(s + line, end - line, f); h++)
-            f += strlen(f) + 1;
-        end = line_end(s, nb + 1, 1);
-        if (!end)
+        if (!fold) {
+            /* SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
+            if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || (l[7] | l[11]) != ' ' ||
+                number(l + 8, p, &num) != 3 || l[8] < '1' || l[8] > '6')
+                return TSE_ERR_SIP_MALFORMED;
+            out->status = (int)num;
+            out->reason = l + 12;
+            out->reason_len = (size_t)(p - l - 12);
+            continue;
+        }
+        /* token, optional SP/HT, ':' */
+        for (e = l; is_token_char(*e); e++)
+            ;
+        for (v = e; *v == ' ' || *v == '\t'; v++)
+            ;
+        if (e == l || *v++ != ':')
             return TSE_ERR_SIP_MALFORMED;
-        val = s + nb + 1;
-        vlen = end - nb - 1;
-        trim(&val, &vlen);
-        line = end + 2;
+        for (h = 0; h < 8 && !same(l, e, f, 0x20); h++)
+            while (*f++)
+                ;
         if (h == 8)
             continue;
+        while (v < p && is_ws(*v))
+            v++;
         h >>= 1;
         if (seen & (1u << h)) {
             if (h == H_VIA)
@@ -362,38 +318,41 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
         }
         seen |= 1u << h;
         if (h == H_VIA) {
-            ok |= (unsigned)via_branch_matches(val, vlen, ids->branch) << H_VIA;
+            ok &= (unsigned)via_branch_matches(v, p, ids->branch);
         } else if (h == H_CALLID) {
-            ok |= (unsigned)same(val, vlen, ids->call_id) << H_CALLID;
-        } else if (h == H_CSEQ) {
-            /* RFC 3261 20.16: number LWS method */
-            k = number(val, vlen, &num);
-            if (!k || k == vlen || !is_ws(val[k]))
-                return TSE_ERR_SIP_MALFORMED;
-            val += k;
-            vlen -= k;
-            trim(&val, &vlen);
-            ok |= (unsigned)(num == ids->cseq && same(val, vlen, "OPTIONS")) << H_CSEQ;
+            ok &= (unsigned)same(v, p, ids->call_id, 0);
         } else {
-            k = number(val, vlen, &cl);
-            if (!k || k != vlen)
+            /* RFC 3261 20.16 CSeq: number LWS method; 20.14 Content-Length:
+             * the number alone (then the digits end where the trimmed
+             * value does, before a blank or the CR) */
+            const char *q = v + number(v, p, &num);
+            if (q == v || (unsigned)same(q, p, "", 0) != (h & 1) || !is_ws(*q))
                 return TSE_ERR_SIP_MALFORMED;
-            if (cl > TSE_SIP_MAX_BODY)
-                return TSE_ERR_SIP_TOO_LARGE;
+            if (h & 1) { /* H_CL */
+                cl = num;
+                if (cl > TSE_SIP_MAX_BODY)
+                    return TSE_ERR_SIP_TOO_LARGE;
+            } else {
+                ok &= (num == ids->cseq) & same(q, p, "OPTIONS", 0);
+            }
         }
     }
 
     /* RFC 3261 8.1.1: Via, Call-ID and CSeq are mandatory; 18.3: on a
      * stream, Content-Length frames the message. */
-    if ((seen & 7u) != 7u || (stream && !(seen & (1u << H_CL))))
+    need = stream ? 15u : 7u;
+    if ((seen & need) != need)
         return TSE_ERR_SIP_MALFORMED;
-    if (len - head_end < cl)
+    i = (size_t)(head_end - s);
+    if (!(seen & (1u << H_CL)))
+        cl = len - i; /* a datagram: the rest */
+    if (len - i < cl)
         return stream ? TSE_ERR_WOULD_BLOCK : TSE_ERR_SIP_MALFORMED;
-    if (ok != 7u)
+    if (!ok)
         return TSE_ERR_SIP_MISMATCH;
-    out->content_length = seen & (1u << H_CL) ? cl : len - head_end;
+    out->content_length = cl;
     if (consumed)
-        *consumed = head_end + out->content_length;
+        *consumed = i + cl;
     return TSE_OK;
 }
 
