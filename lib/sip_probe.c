@@ -288,6 +288,8 @@ int tse_sip_response_parse(const uint8_t *data, size_t len,
             return TSE_ERR_SIP_MALFORMED;
         if (!fold) {
             /* SIP/2.0 SP 3DIGIT SP Reason-Phrase CRLF (RFC 3261 7.2) */
+            /* l[7] | l[11] is ' ' only when both are: line_end() let no
+             * control character (0x00..0x1f but HT) through */
             if (p - l < 12 || !same(l, l + 7, "sip/2.0", 0x20) || (l[7] | l[11]) != ' ' ||
                 number(l + 8, p, &num) != 3 || l[8] < '1' || l[8] > '6')
                 return TSE_ERR_SIP_MALFORMED;
