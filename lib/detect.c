@@ -32,6 +32,11 @@ enum { PH_INIT = 0, PH_RUN, PH_DONE };
 #define T_NEVER 0xFFFFFFFFu
 
 typedef char sip_ids_fit[(sizeof(tse_sip_ids) <= sizeof(((tse_detect_probe_buf *)0)->ids)) ? 1 : -1];
+typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
+typedef char addr_same[(sizeof(tse_stun_addr) == sizeof(tse_detect_addr) &&
+                        offsetof(tse_stun_addr, port) == offsetof(tse_detect_addr, port) &&
+                        offsetof(tse_stun_addr, addr) == offsetof(tse_detect_addr, addr)) ? 1 : -1];
+typedef char target_fits[(TSE_DETECT_TARGET_MAX >= 10) ? 1 : -1];
 
 /* A SIP probe's transaction ids, in place: the words of
  * tse_detect_probe_buf::ids hold them (tse_sip_ids is characters and a
@@ -41,11 +46,6 @@ static tse_sip_ids *sip_ids(tse_detect *d, int i)
 {
     return (tse_sip_ids *)(void *)d->b[i].ids;
 }
-typedef char stun_req_fit[(TSE_STUN_REQUEST_MAX <= TSE_DETECT_REQ_MAX) ? 1 : -1];
-typedef char addr_same[(sizeof(tse_stun_addr) == sizeof(tse_detect_addr) &&
-                        offsetof(tse_stun_addr, port) == offsetof(tse_detect_addr, port) &&
-                        offsetof(tse_stun_addr, addr) == offsetof(tse_detect_addr, addr)) ? 1 : -1];
-typedef char target_fits[(TSE_DETECT_TARGET_MAX >= 10) ? 1 : -1];
 
 /* What each probe reads from the settings (offsets into
  * tse_detect_settings: its host, port and time limit) and the order its
